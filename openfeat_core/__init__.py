@@ -1,0 +1,16 @@
+"""OpenFeat core: OpenMLDB-compatible feature SQL, computed offline (and online) with one engine."""
+
+from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
+from openfeat_core.offline.api import compute, plan_sql
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataError",
+    "NotSupportedError",
+    "OpenFeatError",
+    "OpenFeatSQLError",
+    "__version__",
+    "compute",
+    "plan_sql",
+]

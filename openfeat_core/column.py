@@ -1,0 +1,242 @@
+"""The columnar value every kernel consumes and produces.
+
+A :class:`Column` is a typed NumPy buffer plus a validity mask. It is the one currency between the
+executors (batch and request) and the function library, so each function is written once against it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from openfeat_core.types import SQLType, sql_type_of_arrow
+
+_EPOCH_DATE = _dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True, eq=False)
+class Column:
+    """A typed column: ``values[i]`` is meaningful only where ``valid[i]`` is true.
+
+    Attributes:
+        type: the SQL type; fixes the dtype of ``values`` (see :mod:`openfeat_core.types`).
+        values: physical values. Entries where ``valid`` is false hold the type's zero value
+            (``0``, ``False`` or ``""``), which is what OpenMLDB passes to non-nullable UDF arguments.
+        valid: ``True`` where the value is not NULL.
+    """
+
+    type: SQLType
+    values: np.ndarray
+    valid: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.values) != len(self.valid):
+            raise ValueError(f"values ({len(self.values)}) and valid ({len(self.valid)}) differ in length")
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    # ------------------------------------------------------------------ constructors
+    @staticmethod
+    def from_values(type_: SQLType, values: np.ndarray, valid: np.ndarray | None = None) -> Column:
+        """Build a column, casting ``values`` to the type's dtype and zeroing invalid slots."""
+        dtype = type_.numpy_dtype
+        vals = np.asarray(values)
+        if vals.dtype != dtype:
+            vals = vals.astype(dtype)
+        if valid is None:
+            valid = np.ones(len(vals), dtype=np.bool_)
+        else:
+            valid = np.asarray(valid, dtype=np.bool_)
+            if not valid.all():
+                vals = vals.copy() if vals is values else vals
+                vals[~valid] = zero_value(type_)
+        return Column(type_, vals, valid)
+
+    @staticmethod
+    def constant(value: Any, type_: SQLType, n: int) -> Column:
+        """A column of ``n`` copies of a Python value (``None`` gives NULLs)."""
+        if value is None or type_ is SQLType.NULL:
+            return Column.nulls(type_, n)
+        dtype = type_.numpy_dtype
+        if type_ is SQLType.STRING:
+            vals = np.empty(n, dtype=object)
+            vals[:] = value
+        else:
+            vals = np.full(n, value, dtype=dtype)
+        return Column(type_, vals, np.ones(n, dtype=np.bool_))
+
+    @staticmethod
+    def nulls(type_: SQLType, n: int) -> Column:
+        """A column of ``n`` NULLs."""
+        if type_ is SQLType.STRING:
+            vals = np.empty(n, dtype=object)
+            vals[:] = ""
+        else:
+            vals = np.zeros(n, dtype=type_.numpy_dtype)
+        return Column(type_, vals, np.zeros(n, dtype=np.bool_))
+
+    @staticmethod
+    def from_pylist(values: Sequence[Any], type_: SQLType) -> Column:
+        """Build from Python values (``None`` is NULL). Dates may be ``datetime.date`` or ISO strings,
+        timestamps ``datetime`` objects or epoch milliseconds."""
+        n = len(values)
+        valid = np.array([v is not None for v in values], dtype=np.bool_)
+        zero = zero_value(type_)
+        conv = [zero if v is None else _py_to_physical(v, type_) for v in values]
+        if type_ is SQLType.STRING:
+            arr = np.empty(n, dtype=object)
+            arr[:] = conv
+        else:
+            arr = np.array(conv, dtype=type_.numpy_dtype) if n else np.zeros(0, type_.numpy_dtype)
+        return Column(type_, arr, valid)
+
+    @staticmethod
+    def from_arrow(array: pa.Array | pa.ChunkedArray, type_: SQLType | None = None) -> Column:
+        """Convert an Arrow array; ``type_`` defaults to the natural SQL type of the Arrow type."""
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        natural = sql_type_of_arrow(array.type)
+        type_ = type_ or natural
+        n = len(array)
+        valid = np.ones(n, dtype=np.bool_) if array.null_count == 0 else array.is_valid().to_numpy(zero_copy_only=False)
+        if type_ is SQLType.NULL or natural is SQLType.NULL:
+            return Column.nulls(type_, n)
+        if pa.types.is_timestamp(array.type):
+            if array.type.unit != "ms" or array.type.tz is not None:
+                array = array.cast(pa.timestamp(array.type.unit)).cast(pa.timestamp("ms"), safe=False)
+            array = array.cast(pa.int64())
+        elif pa.types.is_date(array.type):
+            array = array.cast(pa.date32()).cast(pa.int32())
+        if type_ is SQLType.STRING:
+            vals = np.asarray(array.fill_null("").to_pylist() if array.null_count else array.to_pylist(), dtype=object)
+            if vals.shape != (n,):  # an empty list would give shape (0,), fine; guard odd shapes
+                vals = np.array(list(vals), dtype=object).reshape(n)
+            return Column(type_, vals, valid)
+        if array.null_count:
+            fill = False if pa.types.is_boolean(array.type) else 0
+            array = pc.fill_null(array, fill)
+        vals = array.to_numpy(zero_copy_only=False)
+        return Column.from_values(type_, vals, valid)
+
+    # ------------------------------------------------------------------ conversions
+    def to_arrow(self) -> pa.Array:
+        """Convert to an Arrow array of :attr:`SQLType.arrow_type`."""
+        mask = ~self.valid
+        if self.type is SQLType.NULL:
+            return pa.nulls(len(self))
+        if self.type is SQLType.STRING:
+            return pa.array(self.values, type=pa.string(), mask=mask)
+        if self.type is SQLType.DATE:
+            return pa.array(self.values.astype(np.int32), type=pa.int32(), mask=mask).cast(pa.date32())
+        if self.type is SQLType.TIMESTAMP:
+            arr = pa.array(self.values.astype(np.int64), type=pa.int64(), mask=mask)
+            return arr.cast(pa.timestamp("ms")).cast(self.type.arrow_type)
+        return pa.array(self.values, type=self.type.arrow_type, mask=mask)
+
+    def to_pylist(self) -> list[Any]:
+        """Python values, ``None`` for NULL; dates as ``datetime.date``, timestamps as epoch ms ints."""
+        out: list[Any] = []
+        for v, ok in zip(self.values.tolist(), self.valid.tolist(), strict=True):
+            if not ok:
+                out.append(None)
+            elif self.type is SQLType.DATE:
+                out.append(_EPOCH_DATE + _dt.timedelta(days=int(v)))
+            else:
+                out.append(v)
+        return out
+
+    # ------------------------------------------------------------------ reshaping
+    def take(self, indices: np.ndarray) -> Column:
+        """Rows at ``indices``; an index of ``-1`` gives NULL."""
+        idx = np.asarray(indices, dtype=np.int64)
+        missing = idx < 0
+        if not missing.any():
+            return Column(self.type, self.values[idx], self.valid[idx])
+        safe = np.where(missing, 0, idx)
+        if len(self) == 0:
+            return Column.nulls(self.type, len(idx))
+        vals = self.values[safe]
+        valid = self.valid[safe] & ~missing
+        vals[missing] = zero_value(self.type)
+        return Column(self.type, vals, valid)
+
+    def filter(self, mask: np.ndarray) -> Column:
+        return Column(self.type, self.values[mask], self.valid[mask])
+
+    def with_type(self, type_: SQLType) -> Column:
+        """The same values reinterpreted/cast to ``type_`` (numeric widening only; no parsing)."""
+        if type_ is self.type:
+            return self
+        if self.type is SQLType.NULL:
+            return Column.nulls(type_, len(self))
+        return Column.from_values(type_, self.values.astype(type_.numpy_dtype), self.valid)
+
+    @staticmethod
+    def concat(columns: Sequence[Column]) -> Column:
+        """Concatenate columns of the same type."""
+        type_ = columns[0].type
+        return Column(
+            type_,
+            np.concatenate([c.values for c in columns]) if columns else np.zeros(0, type_.numpy_dtype),
+            np.concatenate([c.valid for c in columns]) if columns else np.zeros(0, np.bool_),
+        )
+
+
+def zero_value(type_: SQLType) -> Any:
+    """The value OpenMLDB substitutes for NULL when a function argument is not nullable."""
+    if type_ is SQLType.STRING:
+        return ""
+    if type_ in (SQLType.BOOL, SQLType.NULL):
+        return False
+    return 0
+
+
+def _py_to_physical(v: Any, type_: SQLType) -> Any:
+    if type_ is SQLType.DATE:
+        if isinstance(v, str):
+            v = _dt.date.fromisoformat(v)
+        if isinstance(v, _dt.datetime):
+            v = v.date()
+        if isinstance(v, _dt.date):
+            return (v - _EPOCH_DATE).days
+        return int(v)
+    if type_ is SQLType.TIMESTAMP:
+        if isinstance(v, _dt.datetime):
+            if v.tzinfo is None:
+                v = v.replace(tzinfo=_dt.timezone.utc)
+            return int(v.timestamp() * 1000)
+        return int(v)
+    if type_ is SQLType.STRING:
+        return str(v)
+    if type_ is SQLType.BOOL:
+        return bool(v)
+    if type_.is_integer:
+        return int(v)
+    return float(v)
+
+
+def sorted_codes(col: Column) -> tuple[np.ndarray, np.ndarray]:
+    """Dictionary-encode a column with an order-preserving dictionary.
+
+    Returns:
+        ``(codes, uniques)``: ``codes`` is int64, ``uniques[codes[i]] == col.values[i]`` and the codes
+        sort like the values; NULL rows get code ``-1``. Works for every type, strings included, so
+        kernels compiled for integers can aggregate strings.
+    """
+    n = len(col)
+    codes = np.full(n, -1, dtype=np.int64)
+    valid_vals = col.values[col.valid]
+    if len(valid_vals) == 0:
+        return codes, valid_vals[:0]
+    uniques, inverse = np.unique(valid_vals, return_inverse=True)
+    codes[col.valid] = inverse.astype(np.int64)
+    return codes, uniques

@@ -1,0 +1,1 @@
+"""Offline (batch) execution of feature scripts."""

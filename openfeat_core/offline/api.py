@@ -1,0 +1,113 @@
+"""``compute()``: the Python entry point of offline feature computation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+
+from openfeat_core.errors import DataError, OpenFeatSQLError
+from openfeat_core.functions.registry import EvalContext
+from openfeat_core.offline.executor import execute
+from openfeat_core.plan.nodes import Select
+from openfeat_core.sql.binder import bind_sql
+from openfeat_core.types import SQLType, sql_type_of_arrow
+
+TableSource = pa.Table | str | os.PathLike[str]
+
+
+def load_table(name: str, source: TableSource) -> pa.Table:
+    """Read a table given as an Arrow table or a ``.parquet`` / ``.csv`` path."""
+    if isinstance(source, pa.Table):
+        return source
+    path = Path(os.fspath(source))
+    if not path.exists():
+        raise DataError(f"table {name!r}: file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq") or path.is_dir():
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        if suffix in (".csv", ".txt"):
+            import pyarrow.csv as pacsv
+
+            return pacsv.read_csv(path)
+    except pa.ArrowException as e:
+        raise DataError(f"table {name!r}: cannot read {str(path)!r}: {e}") from None
+    raise DataError(f"table {name!r}: unsupported file type {suffix!r} (use .parquet or .csv)")
+
+
+def catalog_of(tables: Mapping[str, pa.Table]) -> dict[str, list[tuple[str, SQLType]]]:
+    """The SQL schema of each table."""
+    catalog: dict[str, list[tuple[str, SQLType]]] = {}
+    for name, table in tables.items():
+        cols = []
+        for f in table.schema:
+            try:
+                cols.append((f.name, sql_type_of_arrow(f.type)))
+            except ValueError as e:
+                raise DataError(f"table {name!r}, column {f.name!r}: {e}") from None
+        catalog[name] = cols
+    return catalog
+
+
+def plan_sql(
+    sql: str,
+    tables: Mapping[str, pa.Table],
+    *,
+    indexes: Mapping[str, Sequence[str]] | None = None,
+) -> Select:
+    """Bind ``sql`` against the schemas of ``tables``."""
+    return bind_sql(sql, catalog_of(tables), indexes=indexes)
+
+
+def compute(
+    sql: str,
+    tables: Mapping[str, TableSource],
+    *,
+    timezone: str = "UTC",
+    indexes: Mapping[str, Sequence[str]] | None = None,
+) -> pa.Table:
+    """Compute a feature script offline, point-in-time correct.
+
+    Args:
+        sql: one OpenMLDB ``SELECT`` statement (windows, LAST JOINs, scalar expressions).
+        tables: table name → ``pyarrow.Table`` or a Parquet/CSV path.
+        timezone: IANA zone used for calendar functions and time formatting (OpenMLDB: Asia/Shanghai).
+        indexes: optional OpenMLDB index specs per table (``name:key1|key2:ts_col``); they decide
+            which column orders LAST JOIN matches when the join has no ``ORDER BY``.
+
+    Returns:
+        One row per row of the main table, in input order (for window and LAST JOIN queries).
+
+    Raises:
+        OpenFeatSQLError: the SQL is wrong (message names line and column).
+        NotSupportedError: the SQL is valid OpenMLDB SQL that OpenFeat does not support.
+        DataError: a table is missing or unreadable.
+
+    Example:
+        >>> import pyarrow as pa, openfeat_core
+        >>> tx = pa.table({"card": [1, 1], "ts": pa.array([0, 1000], pa.timestamp("ms")), "amount": [1.0, 2.0]})
+        >>> openfeat_core.compute(
+        ...     "SELECT card, sum(amount) OVER w AS s FROM tx "
+        ...     "WINDOW w AS (PARTITION BY card ORDER BY ts ROWS_RANGE BETWEEN 7d PRECEDING AND CURRENT ROW)",
+        ...     {"tx": tx},
+        ... ).column("s").to_pylist()
+        [1.0, 3.0]
+    """
+    try:
+        ctx = EvalContext(timezone)
+        _ = ctx.tz
+    except Exception as e:  # noqa: BLE001 - zoneinfo raises several types
+        raise DataError(f"unknown time zone {timezone!r}: {e}") from None
+    loaded = {name: load_table(name, src) for name, src in tables.items()}
+    plan = plan_sql(sql, loaded, indexes=indexes)
+    try:
+        return execute(plan, loaded, ctx)
+    except OpenFeatSQLError:
+        raise
+    except KeyError as e:
+        raise DataError(f"missing table or column {e}") from None

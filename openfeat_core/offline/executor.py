@@ -1,0 +1,235 @@
+"""Batch (offline) executor: runs a plan over whole tables.
+
+Windows are evaluated by sorted passes: all candidate rows of a window (main rows plus union rows) are
+sorted once by (partition, order value, union-before-main, insertion order); every main row's window is
+then a range of that sorted array (:mod:`openfeat_core.windowing`), and each aggregate kernel slides
+over the ranges. Windows that share partition keys, order column and unions share the sort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from openfeat_core.column import Column
+from openfeat_core.errors import DataError
+from openfeat_core.functions.registry import REGISTRY, EvalContext, WindowFrames
+from openfeat_core.offline.lastjoin import last_join
+from openfeat_core.offline.relation import RelData, evaluate, group_codes, order_values, stable_sort_by
+from openfeat_core.plan.nodes import (
+    Expr,
+    Field,
+    GroupAgg,
+    LastJoin,
+    Relation,
+    Scan,
+    Select,
+    SubqueryRel,
+    WindowAgg,
+    WindowDef,
+    children,
+)
+from openfeat_core.windowing import frame_bounds
+
+
+def execute(plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext) -> pa.Table:
+    """Run ``plan`` over ``tables`` (name → Arrow table) and return the result as an Arrow table."""
+    rel = run_select(plan, tables, ctx)
+    arrays = [c.to_arrow() for c in rel.columns]
+    return pa.Table.from_arrays(arrays, names=[f.name for f in rel.fields])
+
+
+def run_select(plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext) -> RelData:
+    src = run_relation(plan.source, tables, ctx)
+    if plan.where is not None:
+        cond = evaluate(plan.where, src, ctx)
+        src = src.filter(cond.valid & cond.values.astype(np.bool_))
+    if plan.is_aggregation:
+        out = _run_grouped(plan, src, ctx)
+    else:
+        pre = _run_windows(plan, src, tables, ctx)
+        cols = [evaluate(o.expr, src, ctx, pre) for o in plan.outputs]
+        out = RelData(plan.schema, cols, src.n)
+    if plan.limit is not None and plan.limit < out.n:
+        out = out.take(np.arange(plan.limit, dtype=np.int64))
+    return out
+
+
+def run_relation(rel: Relation, tables: Mapping[str, pa.Table], ctx: EvalContext) -> RelData:
+    if isinstance(rel, Scan):
+        if not rel.table:  # SELECT without FROM: one row
+            return RelData((), [], 1)
+        table = tables[rel.table]
+        cols = []
+        for f in rel.schema:
+            try:
+                cols.append(Column.from_arrow(table.column(f.name), f.type))
+            except (ValueError, TypeError, pa.ArrowException) as e:
+                raise DataError(f"table {rel.table!r}, column {f.name!r}: cannot read as {f.type}: {e}") from None
+        return RelData(rel.schema, cols, table.num_rows)
+    if isinstance(rel, SubqueryRel):
+        inner = run_select(rel.query, tables, ctx)
+        return RelData(rel.schema, inner.columns, inner.n)
+    if isinstance(rel, LastJoin):
+        left = run_relation(rel.left, tables, ctx)
+        right = run_relation(rel.right, tables, ctx)
+        return last_join(left, right, rel, ctx)
+    raise TypeError(f"unknown relation {type(rel).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------- windows
+
+
+def _collect(e: Expr, kind: type, out: dict[Expr, None]) -> None:
+    if isinstance(e, kind):
+        out[e] = None
+    for c in children(e):
+        _collect(c, kind, out)
+
+
+@dataclass
+class _SortedCandidates:
+    """Main and union rows of one window group, sorted; and where each main row sits."""
+
+    rel: RelData  # union rows first, then main rows (insertion order within each)
+    perm: np.ndarray  # sorted position -> row of `rel`
+    keys: np.ndarray  # order values, sorted
+    part_start: np.ndarray  # sorted position -> first sorted position of its partition
+    main_pos: np.ndarray  # output k -> sorted position of the k-th main row in sorted order
+    main_rows: np.ndarray  # output k -> main row number
+    is_union: np.ndarray  # sorted position -> row comes from a union source
+    n_union: int
+
+
+def _run_windows(plan: Select, src: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext) -> dict[Expr, Column]:
+    aggs: dict[Expr, None] = {}
+    for o in plan.outputs:
+        _collect(o.expr, WindowAgg, aggs)
+    if not aggs:
+        return {}
+    sorted_cache: dict[object, _SortedCandidates] = {}
+    frames_cache: dict[int, tuple[WindowFrames, RelData, np.ndarray]] = {}
+    results: dict[Expr, Column] = {}
+    for agg_expr in aggs:
+        assert isinstance(agg_expr, WindowAgg)
+        wi = agg_expr.window
+        if wi not in frames_cache:
+            window = plan.windows[wi]
+            key = window.sort_key()
+            if key not in sorted_cache:
+                sorted_cache[key] = _sort_candidates(window, src, tables, ctx)
+            frames_cache[wi] = _frames_for(window, sorted_cache[key])
+        frames, cand_rel, out_rows = frames_cache[wi]
+        fn = REGISTRY.aggregate(agg_expr.name)
+        assert fn is not None
+        args = [evaluate(a, cand_rel, ctx) for a in agg_expr.args]
+        col = fn.impl(args, frames, ctx)
+        if col.type is not agg_expr.type:
+            col = col.with_type(agg_expr.type)
+        results[agg_expr] = _scatter(col, out_rows, src.n)
+    return results
+
+
+def _scatter(col: Column, rows: np.ndarray, n: int) -> Column:
+    """Put output-order values back in main-row order."""
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[rows] = np.arange(len(rows), dtype=np.int64)
+    return col.take(inverse)
+
+
+def _sort_candidates(window: WindowDef, src: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext) -> _SortedCandidates:
+    union_rels = [run_relation(u, tables, ctx) for u in window.unions]
+    n_union = sum(u.n for u in union_rels)
+    if union_rels:
+        cols = [
+            Column.concat([u.columns[i] for u in union_rels] + [src.columns[i]]) for i in range(len(src.fields))
+        ]
+        rel = RelData(src.fields, cols, n_union + src.n)
+    else:
+        rel = src
+    part = group_codes([evaluate(k, rel, ctx) for k in window.partition_by])
+    keys = order_values(evaluate(window.order_by, rel, ctx)) if window.order_by is not None else np.zeros(rel.n, np.int64)
+    # Union rows precede main rows in `rel`, so a stable sort puts them first among equal order values.
+    perm = stable_sort_by(part, keys)
+    keys_s = keys[perm]
+    part_s = part[perm]
+    n = rel.n
+    starts = np.zeros(n, dtype=np.int64)
+    if n:
+        boundary = np.empty(n, dtype=np.bool_)
+        boundary[0] = True
+        boundary[1:] = part_s[1:] != part_s[:-1]
+        idx = np.where(boundary, np.arange(n, dtype=np.int64), 0)
+        starts = np.maximum.accumulate(idx)
+    is_union = perm < n_union
+    main_pos = np.nonzero(~is_union)[0].astype(np.int64)
+    main_rows = perm[main_pos] - n_union
+    return _SortedCandidates(rel, perm, keys_s, starts, main_pos, main_rows, is_union, n_union)
+
+
+def _frames_for(window: WindowDef, sc: _SortedCandidates) -> tuple[WindowFrames, RelData, np.ndarray]:
+    """Frames of every main row, the candidate relation they index into, and the output row order."""
+    pos = sc.main_pos
+    if window.frame.instance_not_in_window:
+        # Candidates are union rows only; the main rows' own values are appended after them.
+        union_prefix = np.concatenate([[0], np.cumsum(sc.is_union)]).astype(np.int64)
+        union_sorted = sc.perm[sc.is_union]
+        cand_idx = np.concatenate([union_sorted, sc.perm[pos]])
+        keys = np.concatenate([sc.keys[sc.is_union], sc.keys[pos]])
+        cand_lo = union_prefix[sc.part_start[pos]]
+        cand_hi = union_prefix[pos]
+        cur_idx = len(union_sorted) + np.arange(len(pos), dtype=np.int64)
+        frames = frame_bounds(window.frame, keys, cand_lo, cand_hi, cur_idx, sc.keys[pos], monotone=True)
+        return frames, sc.rel.take(cand_idx), sc.main_rows
+    frames = frame_bounds(window.frame, sc.keys, sc.part_start[pos], pos, pos, sc.keys[pos], monotone=True)
+    return frames, sc.rel.take(sc.perm), sc.main_rows
+
+
+# ---------------------------------------------------------------------------------------------- GROUP BY
+
+
+def _run_grouped(plan: Select, src: RelData, ctx: EvalContext) -> RelData:
+    if plan.windows:
+        raise DataError("window aggregates cannot be combined with GROUP BY")
+    if plan.group_by:
+        code = group_codes([evaluate(g, src, ctx) for g in plan.group_by])
+        perm = np.argsort(code, kind="stable")
+        code_s = code[perm]
+        starts = np.nonzero(np.concatenate([[True], code_s[1:] != code_s[:-1]]))[0] if src.n else np.zeros(0, np.int64)
+        ends = np.concatenate([starts[1:], [src.n]]).astype(np.int64) if src.n else np.zeros(0, np.int64)
+        # Groups come out in order of first appearance.
+        first_row = perm[starts]
+        order = np.argsort(first_row, kind="stable")
+        starts, ends = starts[order].astype(np.int64), ends[order]
+    else:
+        perm = np.arange(src.n, dtype=np.int64)
+        starts = np.array([0], dtype=np.int64)
+        ends = np.array([src.n], dtype=np.int64)
+    sorted_rel = src.take(perm)
+    frames = WindowFrames(
+        lo=starts,
+        hi=ends,
+        cur=np.full(len(starts), -1, dtype=np.int64),
+        part_lo=starts,
+        part_hi=ends,
+        current=np.maximum(ends - 1, 0),
+        monotone=False,
+    )
+    aggs: dict[Expr, None] = {}
+    for o in plan.outputs:
+        _collect(o.expr, GroupAgg, aggs)
+    pre: dict[Expr, Column] = {}
+    for agg_expr in aggs:
+        assert isinstance(agg_expr, GroupAgg)
+        fn = REGISTRY.aggregate(agg_expr.name)
+        assert fn is not None
+        args = [evaluate(a, sorted_rel, ctx) for a in agg_expr.args]
+        col = fn.impl(args, frames, ctx)
+        pre[agg_expr] = col if col.type is agg_expr.type else col.with_type(agg_expr.type)
+    # Non-aggregated columns take the value of the group's first row.
+    rep = sorted_rel.take(starts) if src.n else RelData(src.fields, [c.take(np.full(len(starts), -1)) for c in src.columns], len(starts))
+    cols = [evaluate(o.expr, rep, ctx, pre) for o in plan.outputs]
+    return RelData(tuple(Field("", o.name, o.expr.type) for o in plan.outputs), cols, len(starts))

@@ -1,0 +1,192 @@
+"""LAST JOIN by sort-merge: per left row, the last matching right row, without join-then-deduplicate.
+
+Right rows are sorted once by (equality-key code, order value, insertion order). Each left row finds its
+key group by binary search; a range condition on the order column (``r.ts <= l.ts``) narrows the group by
+binary search too; any other predicate is checked walking back from the newest candidate, vectorised over
+all unresolved left rows per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from openfeat_core.column import Column, sorted_codes
+from openfeat_core.functions.registry import EvalContext
+from openfeat_core.offline.relation import RelData, evaluate, order_values
+from openfeat_core.plan.nodes import Call, ColumnRef, Expr, LastJoin, children
+from openfeat_core.types import SQLType
+
+_FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
+
+def last_join(left: RelData, right: RelData, join: LastJoin, ctx: EvalContext) -> RelData:
+    """Join ``right`` onto ``left``: exactly one output row per left row (right side NULL if no match)."""
+    match = _match_indices(left, right, join, ctx)
+    right_cols = [c.take(match) for c in right.columns]
+    return RelData(join.schema, list(left.columns) + right_cols, left.n)
+
+
+def _key_codes(left: RelData, right: RelData, join: LastJoin, ctx: EvalContext) -> tuple[np.ndarray, np.ndarray]:
+    n, m = left.n, right.n
+    lcode = np.zeros(n, dtype=np.int64)
+    rcode = np.zeros(m, dtype=np.int64)
+    for lexpr, rexpr in join.equi_keys:
+        lcol = evaluate(lexpr, left, ctx)
+        rcol = evaluate(rexpr, right, ctx)
+        if lcol.type is not rcol.type:
+            common = SQLType.DOUBLE if (lcol.type.is_float or rcol.type.is_float) else SQLType.INT64
+            lcol, rcol = lcol.with_type(common), rcol.with_type(common)
+        codes, uniques = sorted_codes(Column.concat([lcol, rcol]))
+        lc, rc = codes[:n], codes[n:]
+        width = len(uniques) + 1
+        lcode = np.where((lcode < 0) | (lc < 0), -1, lcode * width + lc)
+        rcode = np.where((rcode < 0) | (rc < 0), -1, rcode * width + rc)
+        if width > 1 << 20:
+            both = np.concatenate([lcode, rcode])
+            ok = both >= 0
+            dense = np.full(len(both), -1, dtype=np.int64)
+            dense[ok] = np.unique(both[ok], return_inverse=True)[1]
+            lcode, rcode = dense[:n], dense[n:]
+    return lcode, rcode
+
+
+def _split_conjuncts(e: Expr | None) -> list[Expr]:
+    if e is None:
+        return []
+    if isinstance(e, Call) and e.name == "and":
+        return _split_conjuncts(e.args[0]) + _split_conjuncts(e.args[1])
+    return [e]
+
+
+def _reads_right(e: Expr, right_quals: set[str]) -> bool:
+    if isinstance(e, ColumnRef):
+        return e.qualifier in right_quals
+    return any(_reads_right(c, right_quals) for c in children(e))
+
+
+def _match_indices(left: RelData, right: RelData, join: LastJoin, ctx: EvalContext) -> np.ndarray:
+    n, m = left.n, right.n
+    if n == 0 or m == 0:
+        return np.full(n, -1, dtype=np.int64)
+    lcode, rcode = _key_codes(left, right, join, ctx)
+    order = order_values(evaluate(join.order_by, right, ctx)) if join.order_by is not None else np.zeros(m, np.int64)
+    # Sort right rows by (key, order value, insertion order): the last of a group is the match.
+    by_order = np.argsort(order, kind="stable")
+    perm = by_order[np.argsort(rcode[by_order], kind="stable")]
+    rcode_s = rcode[perm]
+    order_s = order[perm]
+    gs = np.searchsorted(rcode_s, lcode, side="left")
+    ge = np.searchsorted(rcode_s, lcode, side="right")
+    nokey = lcode < 0
+    ge[nokey] = gs[nokey]
+
+    right_quals = {f.qualifier for f in right.fields}
+    residual: list[Expr] = []
+    for conj in _split_conjuncts(join.residual):
+        bound = _order_bound(conj, join.order_by, right_quals)
+        if bound is None:
+            residual.append(conj)
+            continue
+        op, other = bound
+        col = evaluate(other, left, ctx)
+        limit = order_values(col)
+        # A NULL bound never matches.
+        limit = np.where(col.valid, limit, np.iinfo(np.int64).min)
+        if op in ("le", "lt"):
+            new_ge = _bounded_search(order_s, gs, ge, limit, strict=(op == "lt"), upper=True)
+            ge = np.where(col.valid, new_ge, gs)
+        else:
+            new_gs = _bounded_search(order_s, gs, ge, limit, strict=(op == "gt"), upper=False)
+            gs = np.where(col.valid, new_gs, ge)
+
+    match = np.where(ge > gs, ge - 1, -1).astype(np.int64)
+    if residual:
+        pred: Expr = residual[0]
+        for r in residual[1:]:
+            pred = Call("and", (pred, r), SQLType.BOOL)
+        match = _walk_back(left, right, join, pred, perm, gs, ge, ctx)
+        return match
+    return np.where(match >= 0, perm[np.maximum(match, 0)], -1)
+
+
+def _order_bound(conj: Expr, order_by: Expr | None, right_quals: set[str]) -> tuple[str, Expr] | None:
+    """Recognise ``order_col <op> left_expr`` (either side) so it can be applied by binary search."""
+    if order_by is None or not isinstance(conj, Call) or conj.name not in _FLIP:
+        return None
+    a, b = conj.args
+    if a == order_by and not _reads_right(b, right_quals) and b.type in (order_by.type, SQLType.INT64, SQLType.INT32):
+        return conj.name, b
+    if b == order_by and not _reads_right(a, right_quals) and a.type in (order_by.type, SQLType.INT64, SQLType.INT32):
+        return _FLIP[conj.name], a
+    return None
+
+
+@njit(cache=True)
+def _bounded_search_kernel(
+    order_s: np.ndarray, gs: np.ndarray, ge: np.ndarray, limit: np.ndarray, strict: bool, upper: bool
+) -> np.ndarray:
+    out = np.empty(len(gs), dtype=np.int64)
+    for i in range(len(gs)):
+        lo = gs[i]
+        hi = ge[i]
+        v = limit[i]
+        # find first index in [lo, hi) where the predicate "past the cut" holds
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            x = order_s[mid]
+            if upper:
+                past = x >= v if strict else x > v
+            else:
+                past = x > v if strict else x >= v
+            if past:
+                hi = mid
+            else:
+                lo = mid + 1
+        out[i] = lo
+    return out
+
+
+def _bounded_search(
+    order_s: np.ndarray, gs: np.ndarray, ge: np.ndarray, limit: np.ndarray, *, strict: bool, upper: bool
+) -> np.ndarray:
+    """Per left row, cut ``order_s[gs:ge]`` at ``limit``.
+
+    ``upper``: returns the new end, keeping order values ``<= limit`` (``< limit`` when strict);
+    otherwise the new start, keeping values ``>= limit`` (``> limit`` when strict).
+    """
+    return _bounded_search_kernel(
+        np.ascontiguousarray(order_s, dtype=np.int64),
+        gs.astype(np.int64),
+        ge.astype(np.int64),
+        np.ascontiguousarray(limit, dtype=np.int64),
+        strict,
+        upper,
+    )
+
+
+def _walk_back(
+    left: RelData,
+    right: RelData,
+    join: LastJoin,
+    pred: Expr,
+    perm: np.ndarray,
+    gs: np.ndarray,
+    ge: np.ndarray,
+    ctx: EvalContext,
+) -> np.ndarray:
+    """Newest candidate first, test ``pred`` for every unresolved left row at once."""
+    n = left.n
+    match = np.full(n, -1, dtype=np.int64)
+    pos = ge - 1
+    active = np.nonzero(pos >= gs)[0]
+    while len(active):
+        cand = perm[pos[active]]
+        pair = RelData(join.schema, [c.take(active) for c in left.columns] + [c.take(cand) for c in right.columns], len(active))
+        ok = evaluate(pred, pair, ctx)
+        hit = ok.valid & ok.values.astype(np.bool_)
+        match[active[hit]] = cand[hit]
+        rest = active[~hit]
+        pos[rest] -= 1
+        active = rest[pos[rest] >= gs[rest]]
+    return match

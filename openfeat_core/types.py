@@ -1,0 +1,181 @@
+"""SQL types of the OpenMLDB dialect and their physical (NumPy / Arrow) representation.
+
+Every value the engine handles is a :class:`~openfeat_core.column.Column` whose ``type`` is one of
+:class:`SQLType`. The physical layout is fixed per type so kernels never have to guess:
+
+==========  =====================  ===============================================
+SQLType     NumPy dtype            meaning of the stored value
+==========  =====================  ===============================================
+BOOL        ``bool``
+INT16       ``int16``
+INT32       ``int32``
+INT64       ``int64``
+FLOAT       ``float32``
+DOUBLE      ``float64``
+STRING      ``object`` (``str``)   Python strings; kernels dictionary-encode them
+DATE        ``int32``              days since 1970-01-01
+TIMESTAMP   ``int64``              milliseconds since the Unix epoch (UTC)
+NULL        ``bool``               the type of a bare ``NULL`` literal; all invalid
+==========  =====================  ===============================================
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+import pyarrow as pa
+
+
+class SQLType(enum.Enum):
+    """A column type of the OpenMLDB feature-SQL dialect."""
+
+    BOOL = "bool"
+    INT16 = "int16"
+    INT32 = "int32"
+    INT64 = "int64"
+    FLOAT = "float"
+    DOUBLE = "double"
+    STRING = "string"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+    NULL = "null"
+
+    @property
+    def is_integer(self) -> bool:
+        return self in (SQLType.INT16, SQLType.INT32, SQLType.INT64)
+
+    @property
+    def is_float(self) -> bool:
+        return self in (SQLType.FLOAT, SQLType.DOUBLE)
+
+    @property
+    def is_numeric(self) -> bool:
+        """Integers and floats (not bool, not timestamp)."""
+        return self.is_integer or self.is_float
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        return _NUMPY_DTYPES[self]
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return _ARROW_TYPES[self]
+
+    @property
+    def openmldb_name(self) -> str:
+        """The name OpenMLDB prints for this type (``int``, ``bigint``, ``smallint``...)."""
+        return _OPENMLDB_NAMES[self]
+
+    def __str__(self) -> str:
+        return self.openmldb_name
+
+
+_NUMPY_DTYPES: dict[SQLType, np.dtype] = {
+    SQLType.BOOL: np.dtype(np.bool_),
+    SQLType.INT16: np.dtype(np.int16),
+    SQLType.INT32: np.dtype(np.int32),
+    SQLType.INT64: np.dtype(np.int64),
+    SQLType.FLOAT: np.dtype(np.float32),
+    SQLType.DOUBLE: np.dtype(np.float64),
+    SQLType.STRING: np.dtype(object),
+    SQLType.DATE: np.dtype(np.int32),
+    SQLType.TIMESTAMP: np.dtype(np.int64),
+    SQLType.NULL: np.dtype(np.bool_),
+}
+
+_ARROW_TYPES: dict[SQLType, pa.DataType] = {
+    SQLType.BOOL: pa.bool_(),
+    SQLType.INT16: pa.int16(),
+    SQLType.INT32: pa.int32(),
+    SQLType.INT64: pa.int64(),
+    SQLType.FLOAT: pa.float32(),
+    SQLType.DOUBLE: pa.float64(),
+    SQLType.STRING: pa.string(),
+    SQLType.DATE: pa.date32(),
+    SQLType.TIMESTAMP: pa.timestamp("ms", tz="UTC"),
+    SQLType.NULL: pa.null(),
+}
+
+_OPENMLDB_NAMES: dict[SQLType, str] = {
+    SQLType.BOOL: "bool",
+    SQLType.INT16: "smallint",
+    SQLType.INT32: "int",
+    SQLType.INT64: "bigint",
+    SQLType.FLOAT: "float",
+    SQLType.DOUBLE: "double",
+    SQLType.STRING: "string",
+    SQLType.DATE: "date",
+    SQLType.TIMESTAMP: "timestamp",
+    SQLType.NULL: "null",
+}
+
+#: Every spelling of a type name accepted in schemas, casts and case files (lower case).
+TYPE_NAMES: dict[str, SQLType] = {
+    "bool": SQLType.BOOL,
+    "boolean": SQLType.BOOL,
+    "smallint": SQLType.INT16,
+    "int16": SQLType.INT16,
+    "int": SQLType.INT32,
+    "int32": SQLType.INT32,
+    "integer": SQLType.INT32,
+    "bigint": SQLType.INT64,
+    "int64": SQLType.INT64,
+    "long": SQLType.INT64,
+    "float": SQLType.FLOAT,
+    "float32": SQLType.FLOAT,
+    "double": SQLType.DOUBLE,
+    "float64": SQLType.DOUBLE,
+    "string": SQLType.STRING,
+    "varchar": SQLType.STRING,
+    "text": SQLType.STRING,
+    "date": SQLType.DATE,
+    "timestamp": SQLType.TIMESTAMP,
+}
+
+
+def parse_type_name(name: str) -> SQLType:
+    """Map a type name as written in SQL or a schema (``bigint``, ``int64``...) to a :class:`SQLType`.
+
+    Raises:
+        ValueError: the name is not a type of the dialect.
+    """
+    key = name.strip().lower()
+    if key.startswith("varchar"):
+        key = "varchar"
+    try:
+        return TYPE_NAMES[key]
+    except KeyError:
+        known = ", ".join(sorted({t.openmldb_name for t in TYPE_NAMES.values()}))
+        raise ValueError(f"unknown type {name!r}; expected one of: {known}") from None
+
+
+def sql_type_of_arrow(dtype: pa.DataType) -> SQLType:
+    """The SQL type an Arrow column is read as.
+
+    Raises:
+        ValueError: Arrow type with no counterpart in the dialect (lists, structs...).
+    """
+    if pa.types.is_dictionary(dtype):
+        return sql_type_of_arrow(dtype.value_type)
+    if pa.types.is_boolean(dtype):
+        return SQLType.BOOL
+    if pa.types.is_int8(dtype) or pa.types.is_int16(dtype) or pa.types.is_uint8(dtype):
+        return SQLType.INT16
+    if pa.types.is_int32(dtype) or pa.types.is_uint16(dtype):
+        return SQLType.INT32
+    if pa.types.is_integer(dtype):
+        return SQLType.INT64
+    if pa.types.is_float16(dtype) or pa.types.is_float32(dtype):
+        return SQLType.FLOAT
+    if pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        return SQLType.DOUBLE
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_string_view(dtype):
+        return SQLType.STRING
+    if pa.types.is_date(dtype):
+        return SQLType.DATE
+    if pa.types.is_timestamp(dtype):
+        return SQLType.TIMESTAMP
+    if pa.types.is_null(dtype):
+        return SQLType.NULL
+    raise ValueError(f"Arrow type {dtype} has no OpenMLDB SQL counterpart")
