@@ -2,6 +2,7 @@
 
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.offline.api import compute, plan_sql
+from openfeat_core.online.request import request_replay
 
 __version__ = "0.1.0"
 
@@ -13,4 +14,5 @@ __all__ = [
     "__version__",
     "compute",
     "plan_sql",
+    "request_replay",
 ]

@@ -35,22 +35,45 @@ from openfeat_core.plan.nodes import (
 from openfeat_core.windowing import frame_bounds
 
 
-def execute(plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext) -> pa.Table:
-    """Run ``plan`` over ``tables`` (name → Arrow table) and return the result as an Arrow table."""
-    rel = run_select(plan, tables, ctx)
+def execute(plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext, *, requests: pa.Table | None = None) -> pa.Table:
+    """Run ``plan`` and return the result as an Arrow table.
+
+    Args:
+        plan: the bound query.
+        tables: name → Arrow table. In request mode the main table's entry holds the *stored* rows.
+        ctx: evaluation settings.
+        requests: request mode: rows of the main table to compute as requests against ``tables``
+            (each is the newest row at its time and is not stored); one output row per request row.
+    """
+    rel = run_select(plan, tables, ctx, requests=requests)
     arrays = [c.to_arrow() for c in rel.columns]
     return pa.Table.from_arrays(arrays, names=[f.name for f in rel.fields])
 
 
-def run_select(plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext) -> RelData:
-    src = run_relation(plan.source, tables, ctx)
+def main_scan(plan: Select) -> Scan:
+    """The left-most table of a query: the table whose rows become output rows (and requests)."""
+    rel: Relation = plan.source
+    while not isinstance(rel, Scan):
+        rel = rel.left if isinstance(rel, LastJoin) else rel.query.source
+    return rel
+
+
+def run_select(
+    plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext, *, requests: pa.Table | None = None
+) -> RelData:
+    scan = main_scan(plan)
+    src = run_relation(plan.source, tables, ctx, request_scan=(scan, requests) if requests is not None else None)
+    history = run_relation(plan.source, tables, ctx) if requests is not None and plan.windows else None
     if plan.where is not None:
         cond = evaluate(plan.where, src, ctx)
         src = src.filter(cond.valid & cond.values.astype(np.bool_))
+        if history is not None:
+            hcond = evaluate(plan.where, history, ctx)
+            history = history.filter(hcond.valid & hcond.values.astype(np.bool_))
     if plan.is_aggregation:
         out = _run_grouped(plan, src, ctx)
     else:
-        pre = _run_windows(plan, src, tables, ctx)
+        pre = _run_windows(plan, src, tables, ctx, history)
         cols = [evaluate(o.expr, src, ctx, pre) for o in plan.outputs]
         out = RelData(plan.schema, cols, src.n)
     if plan.limit is not None and plan.limit < out.n:
@@ -58,11 +81,17 @@ def run_select(plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext) -
     return out
 
 
-def run_relation(rel: Relation, tables: Mapping[str, pa.Table], ctx: EvalContext) -> RelData:
+def run_relation(
+    rel: Relation,
+    tables: Mapping[str, pa.Table],
+    ctx: EvalContext,
+    *,
+    request_scan: tuple[Scan, pa.Table] | None = None,
+) -> RelData:
     if isinstance(rel, Scan):
         if not rel.table:  # SELECT without FROM: one row
             return RelData((), [], 1)
-        table = tables[rel.table]
+        table = request_scan[1] if request_scan is not None and rel is request_scan[0] else tables[rel.table]
         cols = []
         for f in rel.schema:
             try:
@@ -71,10 +100,11 @@ def run_relation(rel: Relation, tables: Mapping[str, pa.Table], ctx: EvalContext
                 raise DataError(f"table {rel.table!r}, column {f.name!r}: cannot read as {f.type}: {e}") from None
         return RelData(rel.schema, cols, table.num_rows)
     if isinstance(rel, SubqueryRel):
-        inner = run_select(rel.query, tables, ctx)
+        inner_requests = request_scan[1] if request_scan is not None else None
+        inner = run_select(rel.query, tables, ctx, requests=inner_requests)
         return RelData(rel.schema, inner.columns, inner.n)
     if isinstance(rel, LastJoin):
-        left = run_relation(rel.left, tables, ctx)
+        left = run_relation(rel.left, tables, ctx, request_scan=request_scan)
         right = run_relation(rel.right, tables, ctx)
         return last_join(left, right, rel, ctx)
     raise TypeError(f"unknown relation {type(rel).__name__}")
@@ -88,6 +118,10 @@ def _collect(e: Expr, kind: type, out: dict[Expr, None]) -> None:
         out[e] = None
     for c in children(e):
         _collect(c, kind, out)
+
+
+#: frames of every output row, the candidate rows (of the sorted relation) they index, the output rows.
+_Layout = tuple[WindowFrames, np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -104,28 +138,44 @@ class _SortedCandidates:
     n_union: int
 
 
-def _run_windows(plan: Select, src: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext) -> dict[Expr, Column]:
+def _run_windows(
+    plan: Select, src: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext, history: RelData | None
+) -> dict[Expr, Column]:
     aggs: dict[Expr, None] = {}
     for o in plan.outputs:
         _collect(o.expr, WindowAgg, aggs)
     if not aggs:
         return {}
-    sorted_cache: dict[object, _SortedCandidates] = {}
-    frames_cache: dict[int, tuple[WindowFrames, RelData, np.ndarray]] = {}
+    sorted_cache: dict[object, _SortedCandidates | _RequestCandidates] = {}
+    layouts: dict[int, _Layout] = {}
+    # Argument columns in candidate order, shared by aggregates over windows with the same candidates.
+    arg_cache: dict[tuple[int, Expr], Column] = {}
     results: dict[Expr, Column] = {}
     for agg_expr in aggs:
         assert isinstance(agg_expr, WindowAgg)
         wi = agg_expr.window
-        if wi not in frames_cache:
-            window = plan.windows[wi]
-            key = window.sort_key()
-            if key not in sorted_cache:
-                sorted_cache[key] = _sort_candidates(window, src, tables, ctx)
-            frames_cache[wi] = _frames_for(window, sorted_cache[key])
-        frames, cand_rel, out_rows = frames_cache[wi]
+        window = plan.windows[wi]
+        key = window.sort_key()
+        if key not in sorted_cache:
+            sorted_cache[key] = (
+                _sort_candidates(window, src, tables, ctx)
+                if history is None
+                else _sort_request_candidates(window, src, history, tables, ctx)
+            )
+        sc = sorted_cache[key]
+        if wi not in layouts:
+            layouts[wi] = (
+                _frames_for(window, sc) if isinstance(sc, _SortedCandidates) else _request_frames_for(window, sc)
+            )
+        frames, cand_idx, out_rows = layouts[wi]
         fn = REGISTRY.aggregate(agg_expr.name)
         assert fn is not None
-        args = [evaluate(a, cand_rel, ctx) for a in agg_expr.args]
+        args = []
+        for a in agg_expr.args:
+            ck = (id(sc), a)
+            if ck not in arg_cache:
+                arg_cache[ck] = evaluate(a, sc.rel, ctx).take(cand_idx)
+            args.append(arg_cache[ck])
         col = fn.impl(args, frames, ctx)
         if col.type is not agg_expr.type:
             col = col.with_type(agg_expr.type)
@@ -170,8 +220,8 @@ def _sort_candidates(window: WindowDef, src: RelData, tables: Mapping[str, pa.Ta
     return _SortedCandidates(rel, perm, keys_s, starts, main_pos, main_rows, is_union, n_union)
 
 
-def _frames_for(window: WindowDef, sc: _SortedCandidates) -> tuple[WindowFrames, RelData, np.ndarray]:
-    """Frames of every main row, the candidate relation they index into, and the output row order."""
+def _frames_for(window: WindowDef, sc: _SortedCandidates) -> _Layout:
+    """Frames of every main row, the candidate rows (of ``sc.rel``) they index into, and the output row order."""
     pos = sc.main_pos
     if window.frame.instance_not_in_window:
         # Candidates are union rows only; the main rows' own values are appended after them.
@@ -183,9 +233,69 @@ def _frames_for(window: WindowDef, sc: _SortedCandidates) -> tuple[WindowFrames,
         cand_hi = union_prefix[pos]
         cur_idx = len(union_sorted) + np.arange(len(pos), dtype=np.int64)
         frames = frame_bounds(window.frame, keys, cand_lo, cand_hi, cur_idx, sc.keys[pos], monotone=True)
-        return frames, sc.rel.take(cand_idx), sc.main_rows
+        return frames, cand_idx, sc.main_rows
     frames = frame_bounds(window.frame, sc.keys, sc.part_start[pos], pos, pos, sc.keys[pos], monotone=True)
-    return frames, sc.rel.take(sc.perm), sc.main_rows
+    return frames, sc.perm, sc.main_rows
+
+
+# ---------------------------------------------------------------------------------------------- request mode
+
+
+@dataclass
+class _RequestCandidates:
+    """Stored rows of one window group sorted by (partition, order value), and the request rows' keys."""
+
+    rel: RelData  # union rows, stored main rows, then request rows
+    perm: np.ndarray  # sorted stored candidates (rows of `rel`)
+    part_sorted: np.ndarray  # partition code of each sorted candidate
+    keys_sorted: np.ndarray  # order value of each sorted candidate
+    request_part: np.ndarray  # partition code of each request row
+    request_key: np.ndarray  # order value of each request row
+
+
+def _sort_request_candidates(
+    window: WindowDef, requests: RelData, history: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext
+) -> _RequestCandidates:
+    """Stored rows (union sources, then the main table's stored rows) sorted; request rows kept apart."""
+    union_rels = [run_relation(u, tables, ctx) for u in window.unions]
+    n_union = sum(u.n for u in union_rels)
+    parts = [*union_rels, history, requests]
+    cols = [Column.concat([r.columns[i] for r in parts]) for i in range(len(requests.fields))]
+    rel = RelData(requests.fields, cols, n_union + history.n + requests.n)
+    part = group_codes([evaluate(k, rel, ctx) for k in window.partition_by])
+    keys = order_values(evaluate(window.order_by, rel, ctx)) if window.order_by is not None else np.zeros(rel.n, np.int64)
+    n_pool = n_union + (0 if window.frame.instance_not_in_window else history.n)
+    pool = stable_sort_by(part[:n_pool], keys[:n_pool])
+    req = np.arange(n_union + history.n, rel.n, dtype=np.int64)
+    if window.order_by is None:
+        # Without ORDER BY every stored row of the key is "before" the request.
+        keys = keys.copy()
+        keys[req] = np.iinfo(np.int64).max
+    return _RequestCandidates(rel, pool, part[pool], keys[pool], part[req], keys[req])
+
+
+def _request_frames_for(window: WindowDef, sc: _RequestCandidates) -> _Layout:
+    """Each request row's window: stored rows of its key up to its time, then the request row itself."""
+    part_s, keys_s = sc.part_sorted, sc.keys_sorted
+    req_part, req_key = sc.request_part, sc.request_key
+    n_req = len(req_part)
+    cand_lo = np.searchsorted(part_s, req_part, side="left").astype(np.int64)
+    part_hi = np.searchsorted(part_s, req_part, side="right").astype(np.int64)
+    cand_hi = _upper_bounds(keys_s, cand_lo, part_hi, req_key)
+    n_pool = len(sc.perm)
+    cand_idx = np.concatenate([sc.perm, sc.rel.n - n_req + np.arange(n_req, dtype=np.int64)])
+    keys = np.concatenate([keys_s, req_key])
+    cur_idx = n_pool + np.arange(n_req, dtype=np.int64)
+    frames = frame_bounds(window.frame, keys, cand_lo, cand_hi, cur_idx, req_key, monotone=False)
+    return frames, cand_idx, np.arange(n_req, dtype=np.int64)
+
+
+def _upper_bounds(keys: np.ndarray, lo: np.ndarray, hi: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Per row, the first index in ``[lo, hi)`` whose key is greater than ``value``."""
+    out = np.empty(len(lo), dtype=np.int64)
+    for i in range(len(lo)):
+        out[i] = lo[i] + np.searchsorted(keys[lo[i] : hi[i]], value[i], side="right")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- GROUP BY

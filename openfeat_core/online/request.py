@@ -1,0 +1,55 @@
+"""Request mode: compute features for request rows against stored rows, with the batch plan and kernels.
+
+A request row is treated as the newest row at its time; it sees the stored rows of its key with an order
+value not after its own (and every row of the other tables), and it is not stored by the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+
+from openfeat_core.errors import DataError
+from openfeat_core.functions.registry import EvalContext
+from openfeat_core.offline.api import TableSource, load_table, plan_sql
+from openfeat_core.offline.executor import execute, main_scan
+
+
+def request_replay(
+    sql: str,
+    tables: Mapping[str, TableSource],
+    request_table: str | None = None,
+    *,
+    timezone: str = "UTC",
+    indexes: Mapping[str, Sequence[str]] | None = None,
+) -> pa.Table:
+    """Replay the main table as a stream of requests, as OpenMLDB's request-mode conformance runner does.
+
+    Every table but the main one is loaded first. Then each main-table row, in input order, is computed
+    as a request against the rows inserted before it, and inserted afterwards.
+
+    Args:
+        sql: the feature script.
+        tables: name → Arrow table or Parquet/CSV path.
+        request_table: the main table; defaults to the left-most table of the query.
+        timezone: IANA zone for calendar functions.
+        indexes: optional OpenMLDB index specs per table (LAST JOIN order without ORDER BY).
+
+    Returns:
+        One output row per main-table row, in input order.
+    """
+    ctx = EvalContext(timezone)
+    loaded = {name: load_table(name, src) for name, src in tables.items()}
+    plan = plan_sql(sql, loaded, indexes=indexes)
+    main = request_table or main_scan(plan).table
+    if main not in loaded:
+        raise DataError(f"request table {main!r} is not among the tables")
+    stream = loaded[main]
+    outputs = []
+    for i in range(stream.num_rows):
+        stored = {**loaded, main: stream.slice(0, i)}
+        outputs.append(execute(plan, stored, ctx, requests=stream.slice(i, 1)))
+    if not outputs:
+        return execute(plan, {**loaded, main: stream.slice(0, 0)}, ctx, requests=stream.slice(0, 0))
+    return pa.concat_tables(outputs)

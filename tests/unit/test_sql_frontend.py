@@ -1,0 +1,176 @@
+"""The SQL front end: parsing OpenMLDB's extensions, binding, errors that say what and where, the plan."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import openfeat_core
+from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
+from openfeat_core.plan import explain
+from openfeat_core.plan.nodes import Bound, Frame, Select, WindowAgg
+
+TX = pa.table(
+    {
+        "card": pa.array([1, 1, 2], pa.int64()),
+        "ts": pa.array([0, 1000, 2000], pa.timestamp("ms")),
+        "amount": pa.array([1.0, 2.0, 3.0]),
+        "mcc": pa.array([5, 6, 7], pa.int32()),
+        "merchant": pa.array(["a", "b", "c"]),
+        "score": pa.array([0.5, 0.25, 1.0], pa.float32()),
+    }
+)
+PROFILE = pa.table({"card": pa.array([1, 2], pa.int64()), "upd": pa.array([0, 0], pa.timestamp("ms"))})
+TABLES = {"tx": TX, "profile": PROFILE}
+WINDOW = "WINDOW w AS (PARTITION BY card ORDER BY ts ROWS_RANGE BETWEEN 7d PRECEDING AND CURRENT ROW)"
+
+
+def plan(sql: str) -> Select:
+    return openfeat_core.plan_sql(sql, TABLES)
+
+
+@pytest.mark.parametrize(
+    ("frame_sql", "expected"),
+    [
+        (
+            "ROWS_RANGE BETWEEN 7d PRECEDING AND CURRENT ROW",
+            Frame("rows_range", Bound("preceding", 7 * 86_400_000), Bound("current")),
+        ),
+        (
+            "ROWS_RANGE BETWEEN 3s OPEN PRECEDING AND 0s OPEN PRECEDING",
+            Frame("rows_range", Bound("preceding", 3000, True), Bound("preceding", 0, True)),
+        ),
+        ("ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW", Frame("rows", Bound("unbounded"), Bound("current"))),
+        ("ROWS BETWEEN 10 PRECEDING AND 1 PRECEDING", Frame("rows", Bound("preceding", 10), Bound("preceding", 1))),
+        ("ROWS_RANGE BETWEEN 1500 PRECEDING AND CURRENT ROW", Frame("rows_range", Bound("preceding", 1500), Bound("current"))),
+        (
+            "ROWS_RANGE BETWEEN 2h PRECEDING AND CURRENT ROW MAXSIZE 10 EXCLUDE CURRENT_TIME EXCLUDE CURRENT_ROW",
+            Frame(
+                "rows_range",
+                Bound("preceding", 2 * 3_600_000),
+                Bound("current"),
+                maxsize=10,
+                exclude_current_time=True,
+                exclude_current_row=True,
+            ),
+        ),
+        ("rows_range between 5m preceding and current row", Frame("rows_range", Bound("preceding", 300_000), Bound("current"))),
+    ],
+)
+def test_frames_parse_to_plan(frame_sql: str, expected: Frame) -> None:
+    p = plan(f"SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts {frame_sql})")
+    assert p.windows[0].frame == expected
+
+
+def test_aggregates_on_the_same_window_share_it() -> None:
+    p = plan(f"SELECT sum(amount) OVER w AS a, count(amount) OVER w AS b, max(amount) OVER w AS c FROM tx {WINDOW}")
+    assert len(p.windows) == 1
+    assert {o.expr.window for o in p.outputs if isinstance(o.expr, WindowAgg)} == {0}
+
+
+def test_union_and_last_join_bind() -> None:
+    p = plan(
+        "SELECT tx.card, profile.upd, sum(amount) OVER w AS s FROM tx "
+        "LAST JOIN profile ORDER BY profile.upd ON tx.card = profile.card AND profile.upd <= tx.ts "
+        "WINDOW w AS (PARTITION BY tx.card ORDER BY tx.ts ROWS BETWEEN 3 PRECEDING AND CURRENT ROW)"
+    )
+    assert p.outputs[1].name == "upd"
+    p2 = plan(
+        "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (UNION (SELECT * FROM tx) PARTITION BY card ORDER BY ts "
+        "ROWS_RANGE BETWEEN 1d PRECEDING AND CURRENT ROW INSTANCE_NOT_IN_WINDOW)"
+    )
+    assert len(p2.windows[0].unions) == 1
+    assert p2.windows[0].frame.instance_not_in_window
+
+
+def test_plan_json_round_trip_and_stable_digest() -> None:
+    sql = f"SELECT card, sum(amount) OVER w AS s, amount * 2 + 1 AS x, 'a' AS lit FROM tx {WINDOW}"
+    p = plan(sql)
+    again = Select.from_json(p.to_json())
+    assert again == p
+    assert again.digest() == p.digest() == plan(sql).digest()
+    assert plan(sql.replace("7d", "8d")).digest() != p.digest()
+
+
+def test_explain_is_readable() -> None:
+    text = explain(plan(f"SELECT card, sum(amount) OVER w AS s FROM tx {WINDOW}"))
+    assert "WINDOW #0 w: PARTITION BY tx.card ORDER BY tx.ts ROWS_RANGE BETWEEN 604800000ms PRECEDING AND CURRENT ROW" in text
+    assert "SCAN tx" in text
+    assert "s := sum(tx.amount) OVER #0" in text
+
+
+@pytest.mark.parametrize(
+    ("sql", "error", "line", "column", "fragments"),
+    [
+        # unknown column: names it, lists what exists, points at it
+        ("SELECT card,\n  amout FROM tx", OpenFeatSQLError, 2, 3, ["unknown column 'amout'", "amount"]),
+        # misspelled function: suggests the right one
+        (f"SELECT card, summ(amount) OVER w AS s FROM tx {WINDOW}", OpenFeatSQLError, 1, 14, ["unknown function 'summ'", "sum"]),
+        ("SELECT uper(merchant) FROM tx", OpenFeatSQLError, 1, 8, ["unknown function 'uper'", "upper"]),
+        # bad windows, as OpenMLDB rejects them
+        (
+            "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW MAXSIZE 3)",
+            OpenFeatSQLError,
+            1,
+            None,
+            ["MAXSIZE is only valid for ROWS_RANGE"],
+        ),
+        (
+            "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY merchant ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)",
+            OpenFeatSQLError,
+            1,
+            None,
+            ["ORDER BY column must be an integer or timestamp, got string"],
+        ),
+        (
+            "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY score ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)",
+            OpenFeatSQLError,
+            1,
+            None,
+            ["PARTITION BY column must be"],
+        ),
+        (
+            "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts ROWS BETWEEN 2s PRECEDING AND CURRENT ROW)",
+            OpenFeatSQLError,
+            1,
+            None,
+            ["time units"],
+        ),
+        ("SELECT sum(amount) OVER w2 AS s FROM tx " + WINDOW, OpenFeatSQLError, 1, None, ["unknown window 'w2'"]),
+        (
+            "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts ROWS BETWEEN 2 FOLLOWING AND CURRENT ROW)",
+            OpenFeatSQLError,
+            1,
+            None,
+            ["PRECEDING"],
+        ),
+        # syntax error: line and column of the offending token
+        ("SELECT card\nFROM tx WHERE", OpenFeatSQLError, None, None, ["syntax error"]),
+        ("SELECT card FROM nosuch", OpenFeatSQLError, 1, 18, ["unknown table 'nosuch'", "tx"]),
+        # valid OpenMLDB SQL we do not support: a distinct error naming the construct
+        ("SELECT tx.card FROM tx LEFT JOIN profile ON tx.card = profile.card", NotSupportedError, 1, None, ["LEFT JOIN"]),
+    ],
+)
+def test_errors_say_what_and_where(
+    sql: str, error: type[Exception], line: int | None, column: int | None, fragments: list[str]
+) -> None:
+    with pytest.raises(error) as info:
+        openfeat_core.compute(sql, TABLES)
+    err = info.value
+    assert isinstance(err, OpenFeatSQLError)
+    for fragment in fragments:
+        assert fragment in str(err)
+    if line is not None:
+        assert err.line == line, str(err)
+    if column is not None:
+        assert err.column == column, str(err)
+    if err.line is not None:
+        assert str(err).startswith(f"line {err.line}, column {err.column}: ")
+
+
+def test_syntax_error_position() -> None:
+    with pytest.raises(OpenFeatSQLError) as info:
+        openfeat_core.compute("SELECT card FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts ROWS BETWEEN x AND y)", TABLES)
+    assert info.value.line == 1
+    assert info.value.column is not None and info.value.column > 60
+    assert "Expected UNBOUNDED PRECEDING" in str(info.value)
