@@ -48,12 +48,13 @@ def _frame_kernel(
     maxsize: int,
     exclude_current_time: bool,
     exclude_current_row: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     # kinds: 0 = unbounded, 1 = current row, 2 = preceding
     n = len(cand_lo)
     lo_out = np.empty(n, np.int64)
     hi_out = np.empty(n, np.int64)
     cur_out = np.empty(n, np.int64)
+    hist_out = np.empty(n, np.int64)
     for k in range(n):
         c_lo = cand_lo[k]
         c_hi = cand_hi[k]
@@ -61,6 +62,7 @@ def _frame_kernel(
         if exclude_current_time:
             # Every candidate at the current row's time is dropped before the frame is applied.
             c_hi = _lower_bound(keys, c_lo, c_hi, ts)
+        hist_out[k] = c_hi
         with_cur = True
         hi = c_hi
         if is_range:
@@ -102,7 +104,7 @@ def _frame_kernel(
         lo_out[k] = lo
         hi_out[k] = hi
         cur_out[k] = cur_idx[k] if with_cur else -1
-    return lo_out, hi_out, cur_out
+    return lo_out, hi_out, cur_out, hist_out
 
 
 _KINDS = {"unbounded": 0, "current": 1, "preceding": 2}
@@ -130,7 +132,7 @@ def frame_bounds(
         cur_key: per output row, its order value.
         monotone: whether the ranges only move forward from one output row to the next.
     """
-    lo, hi, cur = _frame_kernel(
+    lo, hi, cur, history_hi = _frame_kernel(
         np.ascontiguousarray(keys, dtype=np.int64),
         np.ascontiguousarray(cand_lo, dtype=np.int64),
         np.ascontiguousarray(cand_hi, dtype=np.int64),
@@ -152,7 +154,8 @@ def frame_bounds(
         hi=hi,
         cur=cur,
         part_lo=np.asarray(cand_lo, dtype=np.int64),
-        part_hi=np.asarray(cand_hi, dtype=np.int64),
+        # lag/at ignore the frame bounds but not EXCLUDE CURRENT_TIME (test_window_union 18-4).
+        part_hi=history_hi,
         current=np.asarray(cur_idx, dtype=np.int64),
         monotone=monotone,
     )

@@ -32,6 +32,7 @@ from openfeat_core.plan.nodes import (
     WindowDef,
     children,
 )
+from openfeat_core.types import SQLType
 from openfeat_core.windowing import frame_bounds
 
 
@@ -46,7 +47,8 @@ def execute(plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext, *, r
             (each is the newest row at its time and is not stored); one output row per request row.
     """
     rel = run_select(plan, tables, ctx, requests=requests)
-    arrays = [c.to_arrow() for c in rel.columns]
+    # A bare NULL has no type of its own; OpenMLDB reports such columns as bool.
+    arrays = [(c.with_type(SQLType.BOOL) if c.type is SQLType.NULL else c).to_arrow() for c in rel.columns]
     return pa.Table.from_arrays(arrays, names=[f.name for f in rel.fields])
 
 
@@ -114,10 +116,18 @@ def run_relation(
 
 
 def _collect(e: Expr, kind: type, out: dict[Expr, None]) -> None:
-    if isinstance(e, kind):
-        out[e] = None
+    """Nodes of type ``kind`` in ``e``, children before parents (nested aggregates are computed first)."""
     for c in children(e):
         _collect(c, kind, out)
+    if isinstance(e, kind):
+        out[e] = None
+
+
+def _has_nested(agg: WindowAgg) -> bool:
+    found: dict[Expr, None] = {}
+    for a in agg.args:
+        _collect(a, WindowAgg, found)
+    return bool(found)
 
 
 #: frames of every output row, the candidate rows (of the sorted relation) they index, the output rows.
@@ -170,17 +180,65 @@ def _run_windows(
         frames, cand_idx, out_rows = layouts[wi]
         fn = REGISTRY.aggregate(agg_expr.name)
         assert fn is not None
-        args = []
-        for a in agg_expr.args:
-            ck = (id(sc), a)
-            if ck not in arg_cache:
-                arg_cache[ck] = evaluate(a, sc.rel, ctx).take(cand_idx)
-            args.append(arg_cache[ck])
-        col = fn.impl(args, frames, ctx)
+        if _has_nested(agg_expr):
+            col = _correlated(agg_expr, sc.rel, frames, cand_idx, out_rows, results, ctx)
+        else:
+            args = []
+            for a in agg_expr.args:
+                ck = (id(sc), a)
+                if ck not in arg_cache:
+                    arg_cache[ck] = evaluate(a, sc.rel, ctx).take(cand_idx)
+                args.append(arg_cache[ck])
+            col = fn.impl(args, frames, ctx)
         if col.type is not agg_expr.type:
             col = col.with_type(agg_expr.type)
         results[agg_expr] = _scatter(col, out_rows, src.n)
     return results
+
+
+def _correlated(
+    agg: WindowAgg,
+    rel: RelData,
+    frames: WindowFrames,
+    cand_idx: np.ndarray,
+    out_rows: np.ndarray,
+    done: Mapping[Expr, Column],
+    ctx: EvalContext,
+) -> Column:
+    """An aggregate whose arguments use other aggregates of the same window (``sum(c1 - count(c1))``).
+
+    The nested values are per output row, so the arguments are evaluated once per (output row, window row)
+    pair: every window is materialised (oldest first, the current row last) and aggregated as one frame.
+    This costs the total window size, like a rescan; it is only taken for such nested calls.
+    """
+    sizes = frames.hi - frames.lo + (frames.cur >= 0)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    total = int(starts[-1])
+    owner = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    pos = np.arange(total, dtype=np.int64) - starts[owner]
+    in_range = pos < (frames.hi - frames.lo)[owner]
+    cand = np.where(in_range, frames.lo[owner] + pos, frames.cur[owner])
+    pairs = rel.take(cand_idx[cand])
+    nested: dict[Expr, None] = {}
+    for a in agg.args:
+        _collect(a, WindowAgg, nested)
+    # Nested results are stored in main-row order; output row k is main row out_rows[k].
+    pre = {e: done[e].take(out_rows[owner]) for e in nested}
+    args = [evaluate(a, pairs, ctx, pre) for a in agg.args]
+    n_out = len(sizes)
+    last = np.maximum(starts[1:] - 1, starts[:-1])
+    flat = WindowFrames(
+        lo=starts[:-1],
+        hi=starts[1:],
+        cur=np.full(n_out, -1, dtype=np.int64),
+        part_lo=starts[:-1],
+        part_hi=np.maximum(starts[1:] - 1, starts[:-1]),
+        current=last,
+        monotone=True,
+    )
+    fn = REGISTRY.aggregate(agg.name)
+    assert fn is not None
+    return fn.impl(args, flat, ctx)
 
 
 def _scatter(col: Column, rows: np.ndarray, n: int) -> Column:
@@ -191,7 +249,9 @@ def _scatter(col: Column, rows: np.ndarray, n: int) -> Column:
 
 
 def _sort_candidates(window: WindowDef, src: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext) -> _SortedCandidates:
-    union_rels = [run_relation(u, tables, ctx) for u in window.unions]
+    # At equal order values the newest-first order is main table, first union table, second...; laid out
+    # oldest first that is the last union table first (test_window_union 19-1).
+    union_rels = [run_relation(u, tables, ctx) for u in reversed(window.unions)]
     n_union = sum(u.n for u in union_rels)
     if union_rels:
         cols = [
@@ -257,7 +317,7 @@ def _sort_request_candidates(
     window: WindowDef, requests: RelData, history: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext
 ) -> _RequestCandidates:
     """Stored rows (union sources, then the main table's stored rows) sorted; request rows kept apart."""
-    union_rels = [run_relation(u, tables, ctx) for u in window.unions]
+    union_rels = [run_relation(u, tables, ctx) for u in reversed(window.unions)]
     n_union = sum(u.n for u in union_rels)
     parts = [*union_rels, history, requests]
     cols = [Column.concat([r.columns[i] for r in parts]) for i in range(len(requests.fields))]

@@ -38,8 +38,10 @@ def _key_codes(left: RelData, right: RelData, join: LastJoin, ctx: EvalContext) 
             common = SQLType.DOUBLE if (lcol.type.is_float or rcol.type.is_float) else SQLType.INT64
             lcol, rcol = lcol.with_type(common), rcol.with_type(common)
         codes, uniques = sorted_codes(Column.concat([lcol, rcol]))
+        # OpenMLDB's index lookup treats NULL as a key like any other: NULL matches NULL.
+        codes = codes + 1
         lc, rc = codes[:n], codes[n:]
-        width = len(uniques) + 1
+        width = len(uniques) + 2
         lcode = np.where((lcode < 0) | (lc < 0), -1, lcode * width + lc)
         rcode = np.where((rcode < 0) | (rc < 0), -1, rcode * width + rc)
         if width > 1 << 20:

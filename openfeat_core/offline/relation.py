@@ -80,6 +80,8 @@ class _Evaluator:
 
     def _column(self, e: Expr) -> Column:
         assert isinstance(e, ColumnRef)
+        if 0 <= e.index < len(self.rel.fields) and self.rel.fields[e.index].name == e.name:
+            return self.rel.columns[e.index]
         return self.rel.column(e.qualifier, e.name)
 
     def _literal(self, e: Expr) -> Column:

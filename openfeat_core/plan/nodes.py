@@ -20,11 +20,13 @@ from openfeat_core.types import SQLType
 
 @dataclass(frozen=True)
 class ColumnRef:
-    """A column of the input relation, identified by its qualifier (table alias) and name."""
+    """A column of the input relation: its qualifier (table alias), name, and position in the relation
+    (which disambiguates duplicate names such as two ``v2`` columns of a subquery)."""
 
     qualifier: str
     name: str
     type: SQLType
+    index: int = -1
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,8 @@ class _Scope:
     window_ids: dict[Any, int] = field(default_factory=dict)
     allow_window: bool = False
     allow_group_agg: bool = False
+    # Set inside `scalar(...) OVER w`: aggregates without their own OVER use window `w`.
+    default_window: int | None = None
     aliases: dict[str, Expr] = field(default_factory=dict)
 
 
@@ -215,14 +217,16 @@ class Binder:
         outputs: list[Output] = []
         for item in node.expressions:
             if isinstance(item, exp.Star):
-                outputs.extend(Output(f.name, ColumnRef(f.qualifier, f.name, f.type)) for f in scope.fields)
+                outputs.extend(Output(f.name, ColumnRef(f.qualifier, f.name, f.type, i)) for i, f in enumerate(scope.fields))
                 continue
             if isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
                 q = item.table
                 matched = [f for f in scope.fields if _same(f.qualifier, q)]
                 if not matched:
                     self.fail(item, f"unknown table {q!r} in {q}.*")
-                outputs.extend(Output(f.name, ColumnRef(f.qualifier, f.name, f.type)) for f in matched)
+                outputs.extend(
+                    Output(f.name, ColumnRef(f.qualifier, f.name, f.type, scope.fields.index(f))) for f in matched
+                )
                 continue
             inner = item.this if isinstance(item, exp.Alias) else item
             bound = self.bind_expr(inner, scope)
@@ -291,7 +295,8 @@ class Binder:
             query = Binder(self.sql, {v[0]: v[1] for v in self.catalog.values()}, self.indexes)
             query.ctes = self.ctes
             plan = query.bind_select(inner)
-            alias = node.alias or ""
+            # Without an alias, OpenMLDB lets the outer query qualify columns by the inner main table's name.
+            alias = node.alias or (_qualifiers(plan.source)[0] if plan.source.schema else "")
             schema = tuple(Field(alias, f.name, f.type) for f in plan.schema)
             return SubqueryRel(plan, alias, schema)
         self.fail(node, f"unsupported FROM item {node.key.upper()}", not_supported=True)
@@ -403,9 +408,13 @@ class Binder:
             return self._bind_like(node, scope, escape=None)
         if isinstance(node, exp.Escape):
             like = node.this
+            negate = isinstance(like, exp.Not)
+            if negate:
+                like = like.this
             if not isinstance(like, (exp.Like, exp.ILike)):
                 self.fail(node, "ESCAPE must follow LIKE or ILIKE")
-            return self._bind_like(like, scope, escape=self.bind_expr(node.expression, scope))
+            match = self._bind_like(like, scope, escape=self.bind_expr(node.expression, scope))
+            return self.call("not", [match], node) if negate else match
         if isinstance(node, exp.RegexpLike):
             return self.call("regexp_like", [self.bind_expr(node.this, scope), self.bind_expr(node.expression, scope)], node)
         if isinstance(node, exp.Between):
@@ -468,7 +477,7 @@ class Binder:
             avail = ", ".join(dict.fromkeys(f.name for f in scope.fields)) or "none"
             self.fail(node, f"unknown column {name!r}{where}; available columns: {avail}")
         f = candidates[0]
-        return ColumnRef(f.qualifier, f.name, f.type)
+        return ColumnRef(f.qualifier, f.name, f.type, scope.fields.index(f))
 
     def _bind_is(self, node: exp.Is, scope: _Scope, *, negate: bool) -> Expr:
         target = node.expression
@@ -486,7 +495,8 @@ class Binder:
         args = [self.bind_expr(node.this, scope), self.bind_expr(node.expression, scope)]
         if escape is not None:
             args.append(escape)
-        return self.call(name, args, node)
+        match = self.call(name, args, node)
+        return self.call("not", [match], node) if node.args.get("negate") else match
 
     def _bind_case(self, node: exp.Case, scope: _Scope) -> Expr:
         subject = self.bind_expr(node.this, scope) if node.this is not None else None
@@ -504,19 +514,14 @@ class Binder:
         return Case(tuple(whens), _coerce(default, rtype) if default is not None else None, rtype)
 
     def _common_type(self, types: Sequence[SQLType], node: exp.Expr) -> SQLType:
-        non_null = [t for t in types if t is not SQLType.NULL]
-        if not non_null:
-            return SQLType.NULL
-        result = non_null[0]
-        for t in non_null[1:]:
-            if t is result:
-                continue
-            if result.is_numeric and t.is_numeric:
-                result = _wider_numeric(result, t)
-            elif {result, t} <= {SQLType.BOOL, SQLType.INT16, SQLType.INT32, SQLType.INT64}:
-                result = _wider_numeric(result if result is not SQLType.BOOL else SQLType.INT16, t if t is not SQLType.BOOL else SQLType.INT16)
-            else:
-                self.fail(node, f"branches have incompatible types {result} and {t}")
+        from openfeat_core.functions.cast import compatible_type
+
+        result = SQLType.NULL
+        for t in types:
+            try:
+                result = compatible_type(result, t)
+            except FunctionTypeError as e:
+                self.fail(node, f"CASE branches have incompatible types: {e}")
         return result
 
     def _bind_cast(self, node: exp.Cast, scope: _Scope) -> Expr:
@@ -563,6 +568,9 @@ class Binder:
         agg = REGISTRY.aggregate(name)
         scalar = REGISTRY.scalar(name)
         if agg is not None and scalar is None:
+            if scope.default_window is not None:
+                args = self._bind_agg_args(name, raw_args, scope, node, scope.default_window)
+                return WindowAgg(agg.name, tuple(args), scope.default_window, self._resolve_agg(name, args, node))
             if not scope.allow_group_agg:
                 self.fail(node, f"aggregate function {name}() needs OVER <window> here")
             args = self._bind_agg_args(name, raw_args, scope, node)
@@ -596,11 +604,27 @@ class Binder:
             sigs.append((kind, args))
         return SignatureFormat(fmt, tuple(sigs), SQLType.STRING)
 
-    def _bind_agg_args(self, name: str, raw_args: Sequence[exp.Expr], scope: _Scope, node: exp.Expr) -> list[Expr]:
+    def _bind_agg_args(
+        self, name: str, raw_args: Sequence[exp.Expr], scope: _Scope, node: exp.Expr, window: int | None = None
+    ) -> list[Expr]:
+        """Bind an aggregate's arguments. Inside a windowed aggregate, a nested aggregate without OVER
+        (``sum(c1 - count(c1)) OVER w``) is evaluated over the same window, once per output row."""
         agg = REGISTRY.aggregate(name)
         assert agg is not None
         args: list[Expr] = []
         inner = _Scope(fields=scope.fields, tables=scope.tables, aliases=scope.aliases)
+        inner.default_window = window if window is not None else scope.default_window
+        # Aggregates nested in a windowed aggregate's arguments are evaluated per output row, with or without OVER.
+        inner.allow_window = inner.default_window is not None
+        inner.named_windows = scope.named_windows
+        inner.windows = scope.windows
+        inner.window_ids = scope.window_ids
+        if inner.default_window is None:
+            for a in raw_args:
+                for sub in a.find_all(exp.Anonymous):
+                    sub_name = str(sub.name).lower()
+                    if REGISTRY.aggregate(sub_name) is not None and REGISTRY.scalar(sub_name) is None:
+                        self.fail(sub, f"aggregate {sub_name}() nested inside {name}() needs an OVER window", not_supported=True)
         for i, a in enumerate(raw_args):
             if isinstance(a, exp.Star):
                 if i != 0:
@@ -624,17 +648,16 @@ class Binder:
     def _bind_window_call(self, node: MLDBWindow, scope: _Scope) -> Expr:
         func = node.this
         if not isinstance(func, exp.Anonymous):
-            self.fail(node, "OVER must follow an aggregate function call")
+            self.fail(node, "OVER must follow a function call")
         name = str(func.name).lower()
         agg = REGISTRY.aggregate(name)
-        if agg is None:
-            if REGISTRY.scalar(name) is not None:
-                self.fail(func, f"{name}() is not an aggregate function and cannot be used with OVER")
+        scalar = REGISTRY.scalar(name)
+        if agg is None and scalar is None:
             self._unknown_function(name, func)
         if not scope.allow_window:
             self.fail(node, "window functions are only allowed in the SELECT list")
         if node.args.get("frame") is None and node.args.get("alias") is not None:
-            wname = node.alias_or_name if isinstance(node.args.get("alias"), str) else node.args["alias"].name
+            wname = node.args["alias"].name
             wdef_ast = scope.named_windows.get(wname.lower())
             if wdef_ast is None:
                 self.fail(node, f"unknown window {wname!r}")
@@ -642,13 +665,21 @@ class Binder:
             wname = f"__inline_{len(scope.windows)}"
             wdef_ast = node
         window = self.bind_window(wname, wdef_ast, scope)
-        key = window
-        if key not in scope.window_ids:
-            scope.window_ids[key] = len(scope.windows)
+        if window not in scope.window_ids:
+            scope.window_ids[window] = len(scope.windows)
             scope.windows.append(window)
-        args = self._bind_agg_args(name, list(func.expressions), scope, func)
+        wid = scope.window_ids[window]
+        if agg is None:
+            # `scalar(expr) OVER w` (FeatureZero style): aggregates inside `expr` without OVER use `w`.
+            saved = scope.default_window
+            scope.default_window = wid
+            try:
+                return self._bind_function(func, scope)
+            finally:
+                scope.default_window = saved
+        args = self._bind_agg_args(name, list(func.expressions), scope, func, wid)
         rtype = self._resolve_agg(name, args, func)
-        return WindowAgg(agg.name, tuple(args), scope.window_ids[key], rtype)
+        return WindowAgg(agg.name, tuple(args), wid, rtype)
 
     def bind_window(self, name: str, node: MLDBWindow, scope: _Scope) -> WindowDef:
         partition = node.args.get("partition_by") or []
@@ -676,8 +707,6 @@ class Binder:
             self.fail(node, f"window {name!r} needs a frame: ROWS or ROWS_RANGE BETWEEN ... AND ...")
         frame = self._bind_frame(frame_ast, order_by)
         unions = tuple(self._bind_union(u, scope) for u in node.args.get("unions") or [])
-        if frame.instance_not_in_window and not unions:
-            self.fail(frame_ast, "INSTANCE_NOT_IN_WINDOW needs a WINDOW ... UNION")
         return WindowDef(name, tuple(keys), order_by, frame, unions)
 
     def _bind_frame(self, node: FrameSpec, order_by: Expr | None) -> Frame:
@@ -689,13 +718,13 @@ class Binder:
             self.fail(node, "frame start CURRENT ROW must end at CURRENT ROW")
         if end.kind == "unbounded":
             self.fail(node, "frame end cannot be UNBOUNDED PRECEDING")
-        if start.kind == "preceding" and end.kind == "preceding":
-            start_dist = start.offset - (1 if start.open else 0) * (0 if kind == "rows_range" else 1)
-            if start.offset < end.offset or (start.offset == end.offset and (start.open or end.open) and kind == "rows_range"):
-                self.fail(node, f"frame start ({start.offset} PRECEDING) must not be after its end ({end.offset} PRECEDING)")
-            del start_dist
-        if start.offset < 0 or end.offset < 0:
-            self.fail(node, "frame offsets must not be negative")
+        if start.kind == "preceding" and end.kind == "preceding" and 0 <= start.offset < end.offset:
+            self.fail(node, f"frame start ({start.offset} PRECEDING) must not be after its end ({end.offset} PRECEDING)")
+        # OpenMLDB has no look-ahead: a negative offset ("-1 PRECEDING") is clamped to the current row.
+        if start.offset < 0:
+            start = Bound("current") if kind == "rows" else Bound("preceding", 0, start.open)
+        if end.offset < 0:
+            end = Bound("current")
         if maxsize is not None:
             if kind != "rows_range":
                 self.fail(node, "MAXSIZE is only valid for ROWS_RANGE windows")
@@ -833,12 +862,19 @@ def _literal(node: exp.Literal, binder: Binder, *, negate: bool = False, as_type
 
 
 def _output_name(node: exp.Expr, binder: Binder) -> str:
-    """OpenMLDB names an unaliased output column after the column, else after the expression text."""
+    """OpenMLDB names an unaliased output column after the column, else after the expression as written
+    (a window call as ``sum(c4)over w1``)."""
     if isinstance(node, exp.Column):
         return node.name
-    if isinstance(node, MLDBWindow) and isinstance(node.this, exp.Anonymous):
-        return node.this.sql(dialect="mysql")
-    return node.sql(dialect="mysql")
+    if isinstance(node, MLDBWindow) and node.args.get("frame") is None and node.args.get("alias") is not None:
+        return f"{_expr_sql(node.this)}over {node.args['alias'].name}"
+    return _expr_sql(node)
+
+
+def _expr_sql(node: exp.Expr) -> str:
+    from openfeat_core.sql.dialect import OpenMLDB
+
+    return node.sql(dialect=OpenMLDB, normalize_functions=False)
 
 
 def date_literal_days(text: str) -> int:

@@ -162,24 +162,26 @@ class OpenMLDB(MySQL):
                 self.raise_error("Expected AND between the two frame bounds")
             end = self._parse_frame_bound()
             attrs: dict[str, Any] = {}
+            # OpenMLDB's grammar: MAXSIZE comes right after the bounds; the EXCLUDE flags and
+            # INSTANCE_NOT_IN_WINDOW follow in any order.
+            if self._match_text_seq("MAXSIZE"):
+                num = self._curr
+                if num is None or num.token_type != TokenType.NUMBER:
+                    self.raise_error("Expected a row count after MAXSIZE")
+                    return None
+                self._advance()
+                attrs["maxsize"] = int(num.text)
             while True:
-                if self._match_text_seq("MAXSIZE"):
-                    num = self._curr
-                    if num is None or num.token_type != TokenType.NUMBER:
-                        self.raise_error("Expected a row count after MAXSIZE")
-                        return None
-                    self._advance()
-                    attrs["maxsize"] = int(num.text)
-                elif self._match_text_seq("EXCLUDE", "CURRENT_TIME"):
+                if self._match_text_seq("EXCLUDE", "CURRENT_TIME"):
                     attrs["exclude_current_time"] = True
-                elif self._match_text_seq("EXCLUDE", "CURRENT_ROW"):
-                    attrs["exclude_current_row"] = True
-                elif self._match_text_seq("EXCLUDE", "CURRENT", "ROW"):
+                elif self._match_text_seq("EXCLUDE", "CURRENT_ROW") or self._match_text_seq("EXCLUDE", "CURRENT", "ROW"):
                     attrs["exclude_current_row"] = True
                 elif self._match_text_seq("INSTANCE_NOT_IN_WINDOW"):
                     attrs["instance_not_in_window"] = True
                 else:
                     break
+            if self._curr is not None and self._curr.text.upper() == "MAXSIZE":
+                self.raise_error("MAXSIZE must come right after the frame bounds, before EXCLUDE and INSTANCE_NOT_IN_WINDOW")
             return FrameSpec(kind=kind, start=start, end=end, **attrs)
 
         def _parse_frame_bound(self) -> FrameBound:

@@ -1,0 +1,662 @@
+"""Loading OpenMLDB conformance case files and expanding them into runnable cases.
+
+The format is described in ``/work/shared/conformance/README.md``; this module follows OpenMLDB's own C++ harness
+(``hybridse/src/case/sql_case.cc``) wherever the README leaves a detail open:
+
+* Every plain YAML scalar is read as a **string** (only YAML nulls stay ``None``), as yaml-cpp does, and typed later
+  by the declared column type. So ``2020-05-01`` stays a date string, ``1.10`` in a string column stays ``"1.10"``,
+  and a cell ``"null"``/``"NULL"`` (quoted or not) is SQL NULL, exactly like the upstream harness.
+* ``data:`` text is split into lines and then on runs of commas (boost ``token_compress_on``); cells are trimmed.
+* Column specs are ``"name type"`` (the last blank separates them, so a name may hold blanks) or ``"name:type"``;
+  ``schema:`` strings hold several, separated by commas or newlines. A trailing ``NOT NULL`` is ignored.
+* An input's ``resource:`` file is loaded first and the input's own keys override it (the case may rename it).
+* Input string cells are unescaped like the SQL literals of the ``INSERT`` statements upstream loads them with
+  (``\\x`` becomes ``x``); expected cells are taken as written.
+* Input names default to ``auto_t<i>``; ``{i}`` in the SQL becomes the i-th input's name.
+* ``dataProvider`` lists expand over their cartesian product; the expanded id is ``<id>-<i>[-<j>...]`` (choice
+  indexes) and ``d[k]`` in the SQL is replaced by the k-th list's chosen value. ``expectProvider`` is walked along the
+  choice indexes (``{0: {...}, 1: {0: {...}}}``); at every level the non-index keys override the expectation built
+  so far, and a missing index keeps the parent's expectation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import yaml
+
+from openfeat_core.types import SQLType, parse_type_name
+
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+
+class CaseFormatError(ValueError):
+    """A case file, or one case in it, does not follow the case format (or holds a value it cannot parse)."""
+
+
+class _CaseLoader(_SafeLoader):
+    """A safe YAML loader that resolves only nulls implicitly; every other plain scalar stays a string."""
+
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+_CaseLoader.yaml_implicit_resolvers = {
+    first: kept
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    if (kept := [(tag, regexp) for tag, regexp in resolvers if tag == _NULL_TAG])
+}
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse one YAML file with the case loader (strings everywhere, ``None`` for YAML nulls).
+
+    Raises:
+        CaseFormatError: the file is not valid YAML or cannot be read.
+    """
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_CaseLoader)  # _CaseLoader is a SafeLoader: no arbitrary objects
+    except (OSError, yaml.YAMLError) as exc:
+        raise CaseFormatError(f"cannot read {path}: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Case model
+# ---------------------------------------------------------------------------------------------------------------------
+
+#: Cell of a case row before typing: the raw text, or ``None`` for NULL.
+RawRow = list[str | None]
+
+#: Type spellings OpenMLDB's harness accepts on top of :data:`openfeat_core.types.TYPE_NAMES`.
+_EXTRA_TYPE_NAMES = {"i16": SQLType.INT16, "i32": SQLType.INT32, "i64": SQLType.INT64}
+
+_NULL_TEXTS = frozenset({"null", "NULL"})
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One declared column of an input or of the expected output."""
+
+    name: str
+    type: SQLType
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.type.openmldb_name}"
+
+
+@dataclass
+class InputSpec:
+    """One input table of a case.
+
+    Attributes:
+        name: table name (``auto_t<i>`` when the case gives none).
+        columns: declared schema.
+        rows: raw cells, one list per row, in file order.
+        indexes: OpenMLDB index specs ``name:key1|key2:ts[:ttl[:ttl_type]]``.
+        unsupported: features of this input the runner cannot load (``inserts``...).
+    """
+
+    name: str
+    columns: list[ColumnSpec]
+    rows: list[RawRow]
+    indexes: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExpectSpec:
+    """What a case expects.
+
+    Attributes:
+        success: ``False`` when the query must be rejected.
+        columns: expected output schema, or ``None`` when the case does not give one.
+        rows: expected rows (raw cells), or ``None`` when the case gives none.
+        order: column to sort actual and expected rows by before comparing.
+        count: expected number of rows, checked on its own.
+        msg: expected error message (informative only: OpenFeat words its errors differently).
+        unsupported: expectation kinds the runner cannot check (``deployment``...).
+    """
+
+    success: bool = True
+    columns: list[ColumnSpec] | None = None
+    rows: list[RawRow] | None = None
+    order: str | None = None
+    count: int | None = None
+    msg: str | None = None
+    unsupported: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Case:
+    """One runnable case (a ``dataProvider`` case yields one per choice).
+
+    Attributes:
+        path: the case file.
+        file: the case file relative to the ``cases/`` directory (``function/window/test_window.yaml``).
+        id: case id (``"3"``, or ``"3-1"`` for an expanded ``dataProvider`` case).
+        desc: the case's description.
+        modes: the ``mode`` flags (``batch-unsupport``, ``request-unsupport``, ...).
+        tags: the ``tags`` list.
+        level: the case's ``level`` (0 when absent).
+        sql: the statement to run, placeholders substituted.
+        inputs: input tables.
+        expect: the expectation.
+        unsupported: case features the runner cannot run; such a case fails with these as its reason.
+        error: why the case could not be parsed, if it could not; such a case fails with this reason.
+    """
+
+    path: Path
+    file: str
+    id: str
+    desc: str
+    modes: frozenset[str] = frozenset()
+    tags: tuple[str, ...] = ()
+    level: int = 0
+    sql: str = ""
+    inputs: list[InputSpec] = field(default_factory=list)
+    expect: ExpectSpec = field(default_factory=ExpectSpec)
+    unsupported: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def is_todo(self) -> bool:
+        """Upstream marks unfinished cases with a ``TODO``/``todo`` tag; its harness skips them."""
+        return any(tag in ("TODO", "todo") for tag in self.tags)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Schemas and cells
+# ---------------------------------------------------------------------------------------------------------------------
+
+_NOT_NULL_RE = re.compile(r"\s+not\s+null$", re.IGNORECASE)
+
+
+def parse_type(name: str) -> SQLType:
+    """A type name of a case file (``int``, ``int32``, ``i16``, ``bigint``...) as a :class:`SQLType`.
+
+    Raises:
+        CaseFormatError: unknown type name.
+    """
+    key = name.strip().lower()
+    if key in _EXTRA_TYPE_NAMES:
+        return _EXTRA_TYPE_NAMES[key]
+    try:
+        return parse_type_name(key)
+    except ValueError as exc:
+        raise CaseFormatError(str(exc)) from None
+
+
+def parse_column(text: str) -> ColumnSpec:
+    """Parse ``"c1 string"``, ``"c1:string"``, ``"sum(c4) over w1 bigint"`` or ``"c1 int NOT NULL"``.
+
+    As upstream, the last blank separates name and type, so a name may hold blanks (expected output columns named
+    after an expression do).
+
+    Raises:
+        CaseFormatError: not a ``name type`` pair, or an unknown type.
+    """
+    spec = _NOT_NULL_RE.sub("", text.strip())
+    blank = max(spec.rfind(" "), spec.rfind("\t"))
+    if blank >= 0:
+        spec = spec[:blank] + ":" + spec[blank + 1 :]
+    parts = [part.strip() for part in re.split(r":+", spec)]
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        raise CaseFormatError(f"invalid column spec {text!r}: expected 'name type' or 'name:type'")
+    try:
+        return ColumnSpec(parts[0], parse_type(parts[1]))
+    except CaseFormatError as exc:
+        raise CaseFormatError(f"column {text!r}: {exc}") from None
+
+
+def parse_columns(columns: Any = None, schema: Any = None) -> list[ColumnSpec]:
+    """The schema given as a ``columns`` list or a ``schema`` string (``schema`` wins, as upstream).
+
+    Raises:
+        CaseFormatError: a malformed column spec.
+    """
+    if schema:
+        texts = [part for part in re.split(r"[,\n]+", str(schema)) if part.strip()]
+    elif columns:
+        if not isinstance(columns, list):
+            raise CaseFormatError(f"'columns' must be a list, got {columns!r}")
+        texts = [str(item) for item in columns if item is not None]
+    else:
+        return []
+    return [parse_column(text) for text in texts]
+
+
+def parse_data_text(data: str) -> list[RawRow]:
+    """Rows of a ``data: |`` block: one per non-blank line, cells split on runs of commas and trimmed.
+
+    ``NULL``/``null`` cells are kept as text here; :func:`parse_cell` turns them into NULL.
+    """
+    rows: list[RawRow] = []
+    for line in data.strip().splitlines():
+        if not line.strip():
+            continue
+        rows.append([cell.strip() for cell in re.split(r",+", line)])
+    return rows
+
+
+def raw_rows(node: Mapping[str, Any]) -> list[RawRow] | None:
+    """The rows of an input or expectation node (``data`` wins over ``rows``, as upstream); ``None`` if neither.
+
+    Raises:
+        CaseFormatError: ``rows`` is not a list of lists.
+    """
+    if node.get("data") is not None and str(node["data"]).strip():
+        return parse_data_text(str(node["data"]))
+    if "rows" not in node:
+        return None
+    rows = node["rows"]
+    if rows is None:
+        return []
+    if not isinstance(rows, list):
+        raise CaseFormatError(f"'rows' must be a list of rows, got {rows!r}")
+    out: list[RawRow] = []
+    for row in rows:
+        if not isinstance(row, list):
+            raise CaseFormatError(f"each row must be a list, got {row!r}")
+        out.append([None if cell is None else str(cell).strip() for cell in row])
+    return out
+
+
+_INT_RANGES = {
+    SQLType.INT16: (-(2**15), 2**15 - 1),
+    SQLType.INT32: (-(2**31), 2**31 - 1),
+    SQLType.INT64: (-(2**63), 2**63 - 1),
+    SQLType.TIMESTAMP: (-(2**63), 2**63 - 1),
+}
+
+
+def parse_cell(text: str | None, sql_type: SQLType) -> Any:
+    """The canonical Python value of one cell of a case file.
+
+    Integers and timestamps (epoch ms) become ``int``, ``double`` a ``float``, ``float`` a ``float`` rounded to
+    float32, dates ``datetime.date``, bools ``bool``, strings ``str``; ``None``/``null``/``NULL`` become ``None``.
+
+    Raises:
+        CaseFormatError: the text is not a value of the type.
+    """
+    if text is None or text in _NULL_TEXTS:
+        return None
+    try:
+        if sql_type in _INT_RANGES:
+            value = int(text)
+            low, high = _INT_RANGES[sql_type]
+            if not low <= value <= high:
+                raise ValueError("out of range")
+            return value
+        if sql_type is SQLType.DOUBLE:
+            return float(text)
+        if sql_type is SQLType.FLOAT:
+            return float(np.float32(float(text)))
+        if sql_type is SQLType.BOOL:
+            lowered = text.lower()
+            if lowered in ("true", "1"):
+                return True
+            if lowered in ("false", "0"):
+                return False
+            raise ValueError("not true/false")
+        if sql_type is SQLType.STRING:
+            return text
+        if sql_type is SQLType.DATE:
+            year, month, day = (int(part) for part in text.split("-"))
+            return dt.date(year, month, day)
+    except ValueError as exc:
+        raise CaseFormatError(f"cannot read {text!r} as {sql_type.openmldb_name} ({exc})") from None
+    raise CaseFormatError(f"cannot read {text!r} as {sql_type.openmldb_name}")
+
+
+def typed_rows(rows: Sequence[RawRow], columns: Sequence[ColumnSpec]) -> list[tuple[Any, ...]]:
+    """Type every cell of ``rows`` by ``columns``.
+
+    Raises:
+        CaseFormatError: a row of the wrong width or a cell that does not parse.
+    """
+    out: list[tuple[Any, ...]] = []
+    for number, row in enumerate(rows):
+        if len(row) != len(columns):
+            raise CaseFormatError(f"row {number} has {len(row)} values but the schema has {len(columns)} columns")
+        try:
+            out.append(tuple(parse_cell(cell, col.type) for cell, col in zip(row, columns, strict=True)))
+        except CaseFormatError as exc:
+            raise CaseFormatError(f"row {number}: {exc}") from None
+    return out
+
+
+_BACKSLASH_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def unescape_insert_string(text: str) -> str:
+    """A string cell as OpenMLDB stores it after inserting it as a quoted SQL literal: ``\\x`` becomes ``x``.
+
+    Upstream harnesses load input rows through ``INSERT ... VALUES ('<cell>')`` statements, so backslashes in input
+    strings are SQL escapes: ``function/expression/test_like.yaml`` case 8 inserts ``\\\\\\%a_b`` and expects
+    ``\\%a_b`` back. Expected cells are compared as written.
+    """
+    return _BACKSLASH_ESCAPE.sub(r"\1", text) if "\\" in text else text
+
+
+def build_table(spec: InputSpec) -> pa.Table:
+    """The Arrow table of an input, with the declared types (timestamps as ``timestamp[ms, UTC]``).
+
+    String cells are unescaped as SQL literals (:func:`unescape_insert_string`).
+
+    Raises:
+        CaseFormatError: bad rows, or a column type that cannot be an input (``null``).
+    """
+    values = typed_rows(spec.rows, spec.columns)
+    arrays = []
+    for index, column in enumerate(spec.columns):
+        if column.type is SQLType.NULL:
+            raise CaseFormatError(f"input column {column.name!r} has type null")
+        cells = [row[index] for row in values]
+        if column.type is SQLType.STRING:
+            cells = [None if cell is None else unescape_insert_string(cell) for cell in cells]
+        try:
+            arrays.append(pa.array(cells, type=column.type.arrow_type))
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+            raise CaseFormatError(f"column {column.name!r}: {exc}") from None
+    return pa.Table.from_arrays(arrays, names=[column.name for column in spec.columns])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Parsing cases
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def cases_root_of(path: Path) -> Path | None:
+    """The nearest ancestor directory named ``cases``, if any (case-file ids in skip lists are relative to it)."""
+    for parent in path.resolve().parents:
+        if parent.name == "cases":
+            return parent
+    return None
+
+
+def relative_case_file(path: Path) -> str:
+    """``path`` relative to its ``cases/`` ancestor, with ``/`` separators (just the file name if there is none)."""
+    root = cases_root_of(path)
+    if root is None:
+        return path.name
+    return path.resolve().relative_to(root).as_posix()
+
+
+def _as_bool(value: Any, what: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise CaseFormatError(f"{what} must be true or false, got {value!r}")
+
+
+def _as_int(value: Any, what: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise CaseFormatError(f"{what} must be an integer, got {value!r}") from None
+
+
+def _split_index_specs(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else re.split(r"[,\n]+", str(value))
+    return [str(item).strip() for item in items if item is not None and str(item).strip()]
+
+
+def _resource_table(resource: str, path: Path) -> dict[str, Any]:
+    """The ``table:`` node of a resource file (paths are relative to the parent of ``cases/``)."""
+    root = cases_root_of(path)
+    candidates = [root.parent / resource] if root is not None else []
+    candidates.append(path.parent / resource)
+    for candidate in candidates:
+        if candidate.is_file():
+            document = load_yaml(candidate)
+            table = document.get("table") if isinstance(document, dict) else None
+            if not isinstance(table, dict):
+                raise CaseFormatError(f"resource {resource!r} has no 'table' mapping")
+            return table
+    raise CaseFormatError(f"resource {resource!r} not found")
+
+
+_RAW_INPUT_KEYS = ("create", "insert", "inserts")
+
+
+def parse_input(node: Any, index: int, path: Path) -> InputSpec:
+    """One ``inputs[i]`` entry.
+
+    Raises:
+        CaseFormatError: malformed entry.
+    """
+    if node is None:
+        node = {}
+    if not isinstance(node, dict):
+        raise CaseFormatError(f"inputs[{index}] must be a mapping")
+    merged: dict[str, Any] = {}
+    if node.get("resource"):
+        merged.update(_resource_table(str(node["resource"]).strip(), path))
+    merged.update({key: value for key, value in node.items() if key != "resource"})
+    name = str(merged.get("name") or "").strip() or f"auto_t{index}"
+    unsupported = [f"inputs[{index}].{key} (raw SQL statements)" for key in _RAW_INPUT_KEYS if merged.get(key)]
+    columns = parse_columns(merged.get("columns"), merged.get("schema"))
+    rows = raw_rows(merged) or []
+    if merged.get("repeat") is not None:
+        rows = rows * max(_as_int(merged["repeat"], "repeat"), 1)
+    indexes = _split_index_specs(merged.get("indexs")) + _split_index_specs(merged.get("index"))
+    if not columns and not unsupported:
+        raise CaseFormatError(f"inputs[{index}] ({name}) has no 'columns' or 'schema'")
+    return InputSpec(name, columns, rows, list(dict.fromkeys(indexes)), unsupported)
+
+
+def parse_expect(node: Mapping[str, Any]) -> ExpectSpec:
+    """A (merged) ``expect`` mapping.
+
+    Raises:
+        CaseFormatError: malformed expectation.
+    """
+    unsupported = []
+    if node.get("deployment") is not None:
+        unsupported.append("expect.deployment (SHOW DEPLOYMENT output)")
+    columns = parse_columns(node.get("columns"), node.get("schema"))
+    order = node.get("order")
+    return ExpectSpec(
+        success=_as_bool(node["success"], "expect.success") if node.get("success") is not None else True,
+        columns=columns or None,
+        rows=raw_rows(node),
+        order=str(order).strip() if order else None,
+        count=_as_int(node["count"], "expect.count") if node.get("count") is not None else None,
+        msg=str(node["msg"]).strip() if node.get("msg") else None,
+        unsupported=unsupported,
+    )
+
+
+_ALTERNATIVE_KEYS = (("rows", "data"), ("columns", "schema"))
+
+
+def merge_expect(base: Mapping[str, Any] | None, provider: Any, choice: Sequence[int]) -> dict[str, Any]:
+    """The expectation of one ``dataProvider`` choice: ``base`` overridden along ``expectProvider``.
+
+    At each level the entry keyed by that dimension's choice index (if any) overrides the non-index keys collected
+    so far; a missing index stops the walk, so the choice keeps its parent's expectation.
+    """
+    merged = dict(base or {})
+    level = provider
+    for chosen in choice:
+        if not isinstance(level, dict):
+            break
+        entry = next((value for key, value in level.items() if str(key).strip() == str(chosen)), None)
+        if not isinstance(entry, dict):
+            break
+        overrides = {key: value for key, value in entry.items() if not str(key).strip().isdigit()}
+        for pair in _ALTERNATIVE_KEYS:
+            # An override given one way replaces the parent's given the other way (``rows`` replaces ``data``).
+            if any(key in overrides for key in pair):
+                for key in pair:
+                    merged.pop(key, None)
+        merged.update(overrides)
+        level = entry
+    return merged
+
+
+_DEPLOY_RE = re.compile(r"^\s*deploy\s+[\w.`]+\s*(?:options\s*\([^)]*\)\s*)?(?=select\b)", re.IGNORECASE | re.DOTALL)
+
+
+def strip_deploy(sql: str) -> str:
+    """``DEPLOY name [OPTIONS(...)] SELECT ...`` becomes its ``SELECT``.
+
+    Deploying compiles the query for online serving; deploy options such as ``long_windows`` only change how
+    OpenMLDB pre-aggregates, never the results, so running the ``SELECT`` checks what such a case checks.
+    """
+    return _DEPLOY_RE.sub("", sql, count=1)
+
+
+def _substitute(
+    sql: str, inputs: Sequence[InputSpec], providers: Sequence[Sequence[Any]], choice: Sequence[int]
+) -> str:
+    for position, chosen in enumerate(choice):
+        value = providers[position][chosen]
+        sql = sql.replace(f"d[{position}]", "" if value is None else str(value))
+    for position, spec in enumerate(inputs):
+        sql = sql.replace(f"{{{position}}}", spec.name)
+    return sql.strip()
+
+
+def _case_statement(node: Mapping[str, Any], unsupported: list[str]) -> str:
+    """The case's single statement (``sql``, or a one-statement ``sqls``), placeholders not yet substituted."""
+    sqls = node.get("sqls")
+    if sqls:
+        statements = [str(item) for item in sqls if item is not None] if isinstance(sqls, list) else [str(sqls)]
+        if len(statements) != 1:
+            unsupported.append(f"sqls with {len(statements)} statements (multi-statement case)")
+        sql = statements[0] if statements else ""
+    else:
+        sql = str(node.get("sql") or "")
+    if not sql.strip() and not unsupported:
+        raise CaseFormatError("case has no 'sql'")
+    return sql
+
+
+def _header(node: Mapping[str, Any], path: Path, file: str) -> Case:
+    """The fields every case has, read first so that skip decisions work even for a case that fails to parse."""
+    tags_node = node.get("tags")
+    tags = (
+        tuple(str(tag) for tag in tags_node)
+        if isinstance(tags_node, list)
+        else ((str(tags_node),) if tags_node else ())
+    )
+    modes = frozenset(flag.strip() for flag in str(node.get("mode") or "batch").split(",") if flag.strip())
+    case = Case(
+        path=path,
+        file=file,
+        id=str(node.get("id", "-1")).strip(),
+        desc=str(node.get("desc") or "").strip(),
+        modes=modes,
+        tags=tags,
+    )
+    try:
+        case.level = _as_int(node["level"], "level") if node.get("level") is not None else 0
+    except CaseFormatError as exc:
+        case.error = str(exc)
+    return case
+
+
+def expand_case(node: Any, path: Path, file: str) -> list[Case]:
+    """Turn one entry of ``cases:`` into runnable cases (one per ``dataProvider`` choice).
+
+    Never raises for a malformed case: the case comes back with :attr:`Case.error` set, so it is reported as failed.
+    """
+    if not isinstance(node, dict):
+        return [Case(path=path, file=file, id="-1", desc="", error=f"case entry is not a mapping: {node!r}")]
+    header = _header(node, path, file)
+    if header.error is not None:
+        return [header]
+    providers_node = node.get("dataProvider")
+    try:
+        unsupported: list[str] = []
+        if node.get("parameters") is not None:
+            unsupported.append("parameters (parameterized query; compute() takes no parameters)")
+        if node.get("batch_request") is not None:
+            unsupported.append("batch_request (batch-request mode)")
+        statement = _case_statement(node, unsupported)
+        inputs_node = node.get("inputs") or []
+        if not isinstance(inputs_node, list):
+            raise CaseFormatError("'inputs' must be a list")
+        inputs = [parse_input(item, index, path) for index, item in enumerate(inputs_node)]
+        for spec in inputs:
+            unsupported.extend(spec.unsupported)
+        if providers_node is not None and (
+            not isinstance(providers_node, list) or not all(isinstance(p, list) and p for p in providers_node)
+        ):
+            raise CaseFormatError("'dataProvider' must be a list of non-empty lists")
+        providers: list[list[Any]] = providers_node or []
+    except CaseFormatError as exc:
+        header.error = str(exc)
+        return [header]
+
+    expect_node = node.get("expect") if isinstance(node.get("expect"), dict) else {}
+    choices: list[tuple[int, ...]] = list(itertools.product(*(range(len(p)) for p in providers))) if providers else [()]
+    cases = []
+    for choice in choices:
+        case = replace(header, inputs=inputs, unsupported=list(unsupported))
+        if choice:
+            case.id = f"{header.id}-" + "-".join(str(index) for index in choice)
+        case.sql = strip_deploy(_substitute(statement, inputs, providers, choice))
+        try:
+            case.expect = parse_expect(merge_expect(expect_node, node.get("expectProvider"), choice))
+        except CaseFormatError as exc:
+            case.error = str(exc)
+        case.unsupported.extend(case.expect.unsupported)
+        cases.append(case)
+    return cases
+
+
+def load_case_file(path: Path) -> list[Case]:
+    """Every case of one case file, ``dataProvider`` cases expanded. ``debugs`` is ignored.
+
+    Raises:
+        CaseFormatError: the file is not YAML or has no ``cases`` list.
+    """
+    document = load_yaml(path)
+    if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
+        raise CaseFormatError(f"{path}: no 'cases' list")
+    file = relative_case_file(path)
+    cases: list[Case] = []
+    for node in document["cases"]:
+        cases.extend(expand_case(node, path, file))
+    return cases
+
+
+def find_case_files(paths: Sequence[Path]) -> list[Path]:
+    """Case files under ``paths``: files as given, directories searched recursively for ``*.yaml``.
+
+    Directories named ``resource`` hold input tables, not cases, and are skipped.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    found: list[Path] = []
+    for path in paths:
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(
+                sorted(
+                    candidate
+                    for candidate in path.rglob("*.yaml")
+                    if candidate.is_file() and "resource" not in candidate.relative_to(path).parts[:-1]
+                )
+            )
+        else:
+            raise FileNotFoundError(f"no such file or directory: {path}")
+    return list(dict.fromkeys(found))
