@@ -107,7 +107,14 @@ def run_relation(
         return RelData(rel.schema, inner.columns, inner.n)
     if isinstance(rel, LastJoin):
         left = run_relation(rel.left, tables, ctx, request_scan=request_scan)
-        right = run_relation(rel.right, tables, ctx)
+        right_request = None
+        if request_scan is not None and isinstance(rel.right, SubqueryRel):
+            # A subquery over the request table on the right of a LAST JOIN is computed for the same
+            # request rows (OpenMLDB's "concat join" of two window subqueries of one request).
+            inner = main_scan(rel.right.query)
+            if inner.table == request_scan[0].table:
+                right_request = (inner, request_scan[1])
+        right = run_relation(rel.right, tables, ctx, request_scan=right_request)
         return last_join(left, right, rel, ctx)
     raise TypeError(f"unknown relation {type(rel).__name__}")
 

@@ -125,7 +125,7 @@ class _Evaluator:
         from openfeat_core.functions import signatures
 
         sigs = [(kind, [self.eval(a) for a in args]) for kind, args in e.sigs]
-        return signatures.format_signatures(e.fmt, sigs, self.ctx)
+        return signatures.format_signatures(e.fmt, sigs, self.ctx, n_rows=self.rel.n)
 
     def _precomputed(self, e: Expr) -> Column:
         return self.pre[e]

@@ -97,8 +97,12 @@ def bind_sql(sql: str, catalog: Catalog, *, indexes: Mapping[str, Sequence[str]]
         tree = parse_statement(sql)
     except ParseError as e:
         err = e.errors[0] if e.errors else {}
+        description = err.get("description") or str(e).splitlines()[0]
+        missing = re.match(r"Required keyword: '\w+' missing for <class '[\w.]*\.(\w+)'>", description)
+        if missing:
+            description = f"incomplete {missing.group(1).upper()} clause: an expression is expected here"
         raise OpenFeatSQLError(
-            f"syntax error: {err.get('description') or str(e).splitlines()[0]}",
+            f"syntax error: {description}",
             line=err.get("line"),
             column=err.get("col"),
             snippet=err.get("highlight") or "",
@@ -146,7 +150,7 @@ class Binder:
             return None, None, ""
         snippet = ""
         try:
-            snippet = node.sql(dialect="mysql")
+            snippet = _expr_sql(node)
         except Exception:  # noqa: BLE001 - best effort only, for the message
             snippet = ""
         start: int | None = None
@@ -494,6 +498,8 @@ class Binder:
         name = "ilike_match" if isinstance(node, exp.ILike) else "like_match"
         args = [self.bind_expr(node.this, scope), self.bind_expr(node.expression, scope)]
         if escape is not None:
+            if isinstance(escape, Literal) and isinstance(escape.value, str) and len(escape.value.encode()) > 1:
+                self.fail(node, f"the ESCAPE of {name.split('_')[0].upper()} must be one character, got {escape.value!r}")
             args.append(escape)
         match = self.call(name, args, node)
         return self.call("not", [match], node) if node.args.get("negate") else match

@@ -146,6 +146,14 @@ class OpenMLDB(MySQL):
             return self._parse_table_parts()
 
         def _parse_frame(self) -> FrameSpec | None:
+            first = self._curr
+            spec = self._parse_frame_spec()
+            if spec is not None and first is not None:
+                # Frames carry their source position so binder errors about them can point at them.
+                spec.meta.update(line=first.line, col=first.col, start=first.start, end=first.end)
+            return spec
+
+        def _parse_frame_spec(self) -> FrameSpec | None:
             if self._match(TokenType.ROWS):
                 kind = "rows"
             elif self._match_text_seq("ROWS_RANGE"):
@@ -217,7 +225,9 @@ class OpenMLDB(MySQL):
             return FrameBound(kind="preceding", offset=offset, open=is_open, unit=unit)
 
     class Generator(MySQL.Generator):
-        pass
+        # Output columns without an alias are named after their SQL text; OpenMLDB writes `true`.
+        def boolean_sql(self, expression: exp.Boolean) -> str:
+            return "true" if expression.this else "false"
 
 
 def parse_statement(sql: str) -> exp.Expr:

@@ -797,7 +797,7 @@ def test_cli_output_format(tmp_path: Path) -> None:
     assert lines[-1] == "2 passed, 4 failed, 1 skipped"
     first = stub.calls[0]
     assert first["sql"] == "select * from t1;"
-    assert first["timezone"] == "Asia/Shanghai"
+    assert first["timezone"] == "Etc/GMT-8"
     assert first["indexes"] == {"t1": ["index1:s:id"]}
     assert first["tables"]["t1"].schema.types == [pa.int32(), pa.string()]
     assert path.is_file()

@@ -142,7 +142,7 @@ def test_explain_is_readable() -> None:
             OpenFeatSQLError,
             1,
             None,
-            ["PRECEDING"],
+            ["FOLLOWING frame bounds are not supported"],
         ),
         # syntax error: line and column of the offending token
         ("SELECT card\nFROM tx WHERE", OpenFeatSQLError, None, None, ["syntax error"]),
