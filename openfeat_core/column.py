@@ -237,6 +237,17 @@ def sorted_codes(col: Column) -> tuple[np.ndarray, np.ndarray]:
     valid_vals = col.values[col.valid]
     if len(valid_vals) == 0:
         return codes, valid_vals[:0]
+    if valid_vals.dtype.kind in "iub":
+        # Integers over a dense range: a presence table beats sorting (O(n + range) instead of O(n log n)).
+        ints = valid_vals.astype(np.int64)
+        lo, hi = int(ints.min()), int(ints.max())
+        if hi - lo <= 4 * len(ints) + 1024:
+            present = np.zeros(hi - lo + 1, dtype=np.bool_)
+            present[ints - lo] = True
+            rank = np.cumsum(present, dtype=np.int64) - 1
+            codes[col.valid] = rank[ints - lo]
+            uniques = (np.nonzero(present)[0] + lo).astype(valid_vals.dtype)
+            return codes, uniques
     uniques, inverse = np.unique(valid_vals, return_inverse=True)
     codes[col.valid] = inverse.astype(np.int64)
     return codes, uniques

@@ -78,8 +78,12 @@ def _match_indices(left: RelData, right: RelData, join: LastJoin, ctx: EvalConte
     perm = by_order[np.argsort(rcode[by_order], kind="stable")]
     rcode_s = rcode[perm]
     order_s = order[perm]
-    gs = np.searchsorted(rcode_s, lcode, side="left")
-    ge = np.searchsorted(rcode_s, lcode, side="right")
+    # Group boundaries per key code, then one gather per left row (codes are dense).
+    n_codes = int(max(lcode.max(initial=-1), rcode.max(initial=-1))) + 1
+    bounds = np.searchsorted(rcode_s, np.arange(n_codes + 1, dtype=np.int64), side="left")
+    safe = np.maximum(lcode, 0)
+    gs = bounds[safe]
+    ge = bounds[safe + 1]
     nokey = lcode < 0
     ge[nokey] = gs[nokey]
 
@@ -117,11 +121,18 @@ def _order_bound(conj: Expr, order_by: Expr | None, right_quals: set[str]) -> tu
     if order_by is None or not isinstance(conj, Call) or conj.name not in _FLIP:
         return None
     a, b = conj.args
-    if a == order_by and not _reads_right(b, right_quals) and b.type in (order_by.type, SQLType.INT64, SQLType.INT32):
+    if _same_column(a, order_by) and not _reads_right(b, right_quals) and b.type in (order_by.type, SQLType.INT64, SQLType.INT32):
         return conj.name, b
-    if b == order_by and not _reads_right(a, right_quals) and a.type in (order_by.type, SQLType.INT64, SQLType.INT32):
+    if _same_column(b, order_by) and not _reads_right(a, right_quals) and a.type in (order_by.type, SQLType.INT64, SQLType.INT32):
         return _FLIP[conj.name], a
     return None
+
+
+def _same_column(a: Expr, b: Expr) -> bool:
+    """Equal expressions, or references to the same column (positions differ between scopes)."""
+    if isinstance(a, ColumnRef) and isinstance(b, ColumnRef):
+        return (a.qualifier, a.name) == (b.qualifier, b.name)
+    return a == b
 
 
 @njit(cache=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from openfeat_core.column import Column, sorted_codes
 from openfeat_core.functions.cast import cast_column
@@ -154,16 +155,34 @@ def order_values(col: Column) -> np.ndarray:
 
 
 def stable_sort_by(part: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Permutation sorting by (part, keys, original position)."""
-    if len(keys) > 1 and not bool(np.all(keys[1:] >= keys[:-1])):
+    """Permutation sorting by (part, keys, original position). ``part`` holds dense codes ``0..k-1``."""
+    n = len(keys)
+    if n > 1 and not bool(np.all(keys[1:] >= keys[:-1])):
         by_key = np.argsort(keys, kind="stable")
     else:
-        by_key = np.arange(len(keys), dtype=np.int64)
+        by_key = np.arange(n, dtype=np.int64)
+    if n == 0:
+        return by_key
     p = part[by_key]
-    if len(p) > 1 and not bool(np.all(p[1:] >= p[:-1])):
-        by_part = np.argsort(p, kind="stable")
-        return by_key[by_part]
+    if n > 1 and not bool(np.all(p[1:] >= p[:-1])):
+        return by_key[_counting_sort(p, int(p.max()) + 1)]
     return by_key
+
+
+@njit(cache=True)
+def _counting_sort(codes: np.ndarray, k: int) -> np.ndarray:
+    """Stable argsort of dense codes ``0..k-1`` in O(n + k)."""
+    counts = np.zeros(k + 1, np.int64)
+    for c in codes:
+        counts[c + 1] += 1
+    for i in range(k):
+        counts[i + 1] += counts[i]
+    out = np.empty(len(codes), np.int64)
+    for i in range(len(codes)):
+        c = codes[i]
+        out[counts[c]] = i
+        counts[c] += 1
+    return out
 
 
 def null_column_like(t: SQLType, n: int) -> Column:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
-from openfeat_core.errors import DataError
+from openfeat_core.errors import DataError, NotSupportedError
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.offline.api import TableSource, load_table, plan_sql
 from openfeat_core.offline.executor import execute, main_scan
@@ -42,6 +42,8 @@ def request_replay(
     ctx = EvalContext(timezone)
     loaded = {name: load_table(name, src) for name, src in tables.items()}
     plan = plan_sql(sql, loaded, indexes=indexes)
+    if plan.is_aggregation:
+        raise NotSupportedError("GROUP BY and aggregates without OVER are batch-only: a request computes one row")
     main = request_table or main_scan(plan).table
     if main not in loaded:
         raise DataError(f"request table {main!r} is not among the tables")
