@@ -10,9 +10,13 @@ import pyarrow as pa
 
 from openfeat_core.errors import DataError, OpenFeatSQLError
 from openfeat_core.functions.registry import EvalContext
-from openfeat_core.offline.executor import execute
+from openfeat_core.column import Column
+from openfeat_core.functions.cast import cast_column
+from openfeat_core.offline.executor import execute, main_scan
+from openfeat_core.offline.relation import RelData, evaluate
+from openfeat_core.sql.config import QueryConfig, split_config
 from openfeat_core.plan.nodes import Select
-from openfeat_core.sql.binder import bind_sql
+from openfeat_core.sql.binder import bind_constants, bind_sql
 from openfeat_core.types import SQLType, sql_type_of_arrow
 
 TableSource = pa.Table | str | os.PathLike[str]
@@ -64,6 +68,26 @@ def plan_sql(
     return bind_sql(sql, catalog_of(tables), indexes=indexes)
 
 
+def _config_requests(
+    sql: str, plan: Select, tables: Mapping[str, pa.Table], config: QueryConfig, ctx: EvalContext
+) -> pa.Table:
+    """The request rows of ``CONFIG(execute_mode='request', values=...)``, typed like the main table."""
+    scan = main_scan(plan)
+    fields = scan.schema
+    columns: list[list[Column]] = [[] for _ in fields]
+    one_row = RelData((), [], 1)
+    for row in config.values:
+        if len(row) != len(fields):
+            raise OpenFeatSQLError(
+                f"CONFIG values rows need {len(fields)} values (the columns of {scan.table}), got {len(row)}"
+            )
+        for i, (f, value) in enumerate(zip(fields, bind_constants(sql, row), strict=True)):
+            col = evaluate(value, one_row, ctx)
+            columns[i].append(col if col.type is f.type else cast_column(col, f.type, ctx))
+    arrays = [Column.concat(cols).to_arrow() for cols in columns]
+    return pa.Table.from_arrays(arrays, names=[f.name for f in fields])
+
+
 def compute(
     sql: str,
     tables: Mapping[str, TableSource],
@@ -104,9 +128,11 @@ def compute(
     except Exception as e:  # noqa: BLE001 - zoneinfo raises several types
         raise DataError(f"unknown time zone {timezone!r}: {e}") from None
     loaded = {name: load_table(name, src) for name, src in tables.items()}
+    sql, config = split_config(sql)
     plan = plan_sql(sql, loaded, indexes=indexes)
+    requests = _config_requests(sql, plan, loaded, config, ctx) if config and config.execute_mode == "request" else None
     try:
-        return execute(plan, loaded, ctx)
+        return execute(plan, loaded, ctx, requests=requests)
     except OpenFeatSQLError:
         raise
     except KeyError as e:

@@ -886,3 +886,9 @@ def _expr_sql(node: exp.Expr) -> str:
 def date_literal_days(text: str) -> int:
     """Days since the epoch of a ``YYYY-MM-DD`` string."""
     return (_dt.date.fromisoformat(text) - _dt.date(1970, 1, 1)).days
+
+
+def bind_constants(sql: str, exprs: Sequence[exp.Expr]) -> list[Expr]:
+    """Bind expressions that read no table (``values`` of a CONFIG clause)."""
+    binder = Binder(sql, {}, {})
+    return [binder.bind_expr(e, _Scope(fields=(), tables=())) for e in exprs]

@@ -174,3 +174,28 @@ def test_syntax_error_position() -> None:
     assert info.value.line == 1
     assert info.value.column is not None and info.value.column > 60
     assert "Expected UNBOUNDED PRECEDING" in str(info.value)
+
+
+def test_config_request_values_compute_request_rows() -> None:
+    out = openfeat_core.compute(
+        "SELECT card, sum(amount) OVER w AS s FROM tx "
+        "WINDOW w AS (PARTITION BY card ORDER BY ts ROWS_RANGE BETWEEN 7d PRECEDING AND CURRENT ROW) "
+        "CONFIG (execute_mode = 'request', values = [(1, timestamp(5000), 10.0, 1, 'x', 0.5), (2, timestamp(0), 1.0, 1, 'y', 0.5)])",
+        TABLES,
+    )
+    # A request row sees the stored rows of its key up to its time, and is not stored itself.
+    assert out.to_pydict() == {"card": [1, 2], "s": [13.0, 1.0]}
+
+
+@pytest.mark.parametrize(
+    ("config", "fragment"),
+    [
+        ("CONFIG (execute_mode = 'request')", "needs values"),
+        ("CONFIG (execute_mode = 'fast', values = (1))", "unknown execute_mode"),
+        ("CONFIG (mode = 'request', values = (1))", "unknown CONFIG option 'mode'"),
+        ("CONFIG (execute_mode = 'request', values = (1, 2))", "need 6 values"),
+    ],
+)
+def test_config_clause_errors(config: str, fragment: str) -> None:
+    with pytest.raises(OpenFeatSQLError, match=fragment):
+        openfeat_core.compute(f"SELECT card FROM tx {config}", TABLES)
