@@ -248,6 +248,15 @@ def sorted_codes(col: Column) -> tuple[np.ndarray, np.ndarray]:
             codes[col.valid] = rank[ints - lo]
             uniques = (np.nonzero(present)[0] + lo).astype(valid_vals.dtype)
             return codes, uniques
+    if col.type is SQLType.STRING:
+        # Hash-encode with Arrow, then sort only the distinct strings (Python string sorts are slow).
+        encoded = pa.array(valid_vals, type=pa.string()).dictionary_encode()
+        distinct = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+        order = np.argsort(distinct, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int64)
+        codes[col.valid] = rank[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+        return codes, distinct[order]
     uniques, inverse = np.unique(valid_vals, return_inverse=True)
     codes[col.valid] = inverse.astype(np.int64)
     return codes, uniques

@@ -558,6 +558,7 @@ class Binder:
         return Call(fn.name, tuple(args), rtype)
 
     def _bind_function(self, node: exp.Anonymous, scope: _Scope) -> Expr:
+        node = _rewrite_list_call(node)
         name = str(node.name).lower()
         raw_args = list(node.expressions)
         from openfeat_core.functions import signatures
@@ -655,6 +656,7 @@ class Binder:
         func = node.this
         if not isinstance(func, exp.Anonymous):
             self.fail(node, "OVER must follow a function call")
+        func = _rewrite_list_call(func)
         name = str(func.name).lower()
         agg = REGISTRY.aggregate(name)
         scalar = REGISTRY.scalar(name)
@@ -766,6 +768,23 @@ class Binder:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def _rewrite_list_call(node: exp.Anonymous) -> exp.Anonymous:
+    """``join(window_split(s, d), sep)`` → ``join_window_split(s, d, sep)``.
+
+    OpenFeat has no list type: a list-producing window function is fused with the aggregate consuming it
+    (see functions/agg_cate.py).
+    """
+    from openfeat_core.functions.agg_cate import LIST_AGGREGATE_REWRITES
+
+    args = list(node.expressions)
+    if not args or not isinstance(args[0], exp.Anonymous):
+        return node
+    fused = LIST_AGGREGATE_REWRITES.get((str(node.name).lower(), str(args[0].name).lower()))
+    if fused is None:
+        return node
+    return exp.Anonymous(this=fused, expressions=[*args[0].expressions, *args[1:]])
 
 
 def _norm_table(name: str) -> str:
