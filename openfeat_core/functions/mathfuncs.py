@@ -341,7 +341,8 @@ def _resolve_earth_distance(types: Sequence[SQLType]) -> SQLType:
     _check_arity("earth_distance", types, (4,))
     for t in types:
         if not (is_number(t) or t is SQLType.NULL):
-            raise FunctionTypeError(f"earth_distance(lat1, lon1, lat2, lon2) takes numbers, got {', '.join(map(str, types))}")
+            got = ", ".join(map(str, types))
+            raise FunctionTypeError(f"earth_distance(lat1, lon1, lat2, lon2) takes numbers, got {got}")
     return _F64
 
 

@@ -159,9 +159,7 @@ class FunctionRegistry:
 REGISTRY = FunctionRegistry()
 
 
-def scalar_function(
-    name: str, resolve: Resolver, *aliases: str, doc: str = ""
-) -> Callable[[ScalarImpl], ScalarImpl]:
+def scalar_function(name: str, resolve: Resolver, *aliases: str, doc: str = "") -> Callable[[ScalarImpl], ScalarImpl]:
     """Decorator: register ``impl`` as scalar function ``name`` (plus ``aliases``)."""
 
     def wrap(impl: ScalarImpl) -> ScalarImpl:

@@ -5,21 +5,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 import pyarrow as pa
 
-from openfeat_core.errors import DataError, OpenFeatSQLError
-from openfeat_core.functions.registry import EvalContext
 from openfeat_core.column import Column
+from openfeat_core.errors import DataError, OpenFeatSQLError
 from openfeat_core.functions.cast import cast_column
+from openfeat_core.functions.registry import EvalContext
 from openfeat_core.offline.executor import execute, main_scan
 from openfeat_core.offline.relation import RelData, evaluate
-from openfeat_core.sql.config import QueryConfig, split_config
 from openfeat_core.plan.nodes import Select
 from openfeat_core.sql.binder import bind_constants, bind_sql
+from openfeat_core.sql.config import QueryConfig, split_config
 from openfeat_core.types import SQLType, sql_type_of_arrow
 
-TableSource = pa.Table | str | os.PathLike[str]
+#: A table given to ``compute``: Arrow data or the path of a Parquet/CSV file.
+TableSource: TypeAlias = "pa.Table | str | os.PathLike[str]"
 
 
 def load_table(name: str, source: TableSource) -> pa.Table:
@@ -125,7 +127,7 @@ def compute(
     try:
         ctx = EvalContext(timezone)
         _ = ctx.tz
-    except Exception as e:  # noqa: BLE001 - zoneinfo raises several types
+    except Exception as e:
         raise DataError(f"unknown time zone {timezone!r}: {e}") from None
     loaded = {name: load_table(name, src) for name, src in tables.items()}
     sql, config = split_config(sql)

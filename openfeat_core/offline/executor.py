@@ -36,7 +36,9 @@ from openfeat_core.types import SQLType
 from openfeat_core.windowing import frame_bounds
 
 
-def execute(plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext, *, requests: pa.Table | None = None) -> pa.Table:
+def execute(
+    plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext, *, requests: pa.Table | None = None
+) -> pa.Table:
     """Run ``plan`` and return the result as an Arrow table.
 
     Args:
@@ -111,9 +113,9 @@ def run_relation(
         if request_scan is not None and isinstance(rel.right, SubqueryRel):
             # A subquery over the request table on the right of a LAST JOIN is computed for the same
             # request rows (OpenMLDB's "concat join" of two window subqueries of one request).
-            inner = main_scan(rel.right.query)
-            if inner.table == request_scan[0].table:
-                right_request = (inner, request_scan[1])
+            right_scan = main_scan(rel.right.query)
+            if right_scan.table == request_scan[0].table:
+                right_request = (right_scan, request_scan[1])
         right = run_relation(rel.right, tables, ctx, request_scan=right_request)
         return last_join(left, right, rel, ctx)
     raise TypeError(f"unknown relation {type(rel).__name__}")
@@ -255,20 +257,22 @@ def _scatter(col: Column, rows: np.ndarray, n: int) -> Column:
     return col.take(inverse)
 
 
-def _sort_candidates(window: WindowDef, src: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext) -> _SortedCandidates:
+def _sort_candidates(
+    window: WindowDef, src: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext
+) -> _SortedCandidates:
     # At equal order values the newest-first order is main table, first union table, second...; laid out
     # oldest first that is the last union table first (test_window_union 19-1).
     union_rels = [run_relation(u, tables, ctx) for u in reversed(window.unions)]
     n_union = sum(u.n for u in union_rels)
     if union_rels:
-        cols = [
-            Column.concat([u.columns[i] for u in union_rels] + [src.columns[i]]) for i in range(len(src.fields))
-        ]
+        cols = [Column.concat([u.columns[i] for u in union_rels] + [src.columns[i]]) for i in range(len(src.fields))]
         rel = RelData(src.fields, cols, n_union + src.n)
     else:
         rel = src
     part = group_codes([evaluate(k, rel, ctx) for k in window.partition_by])
-    keys = order_values(evaluate(window.order_by, rel, ctx)) if window.order_by is not None else np.zeros(rel.n, np.int64)
+    keys = (
+        order_values(evaluate(window.order_by, rel, ctx)) if window.order_by is not None else np.zeros(rel.n, np.int64)
+    )
     # Union rows precede main rows in `rel`, so a stable sort puts them first among equal order values.
     perm = stable_sort_by(part, keys)
     keys_s = keys[perm]
@@ -330,7 +334,9 @@ def _sort_request_candidates(
     cols = [Column.concat([r.columns[i] for r in parts]) for i in range(len(requests.fields))]
     rel = RelData(requests.fields, cols, n_union + history.n + requests.n)
     part = group_codes([evaluate(k, rel, ctx) for k in window.partition_by])
-    keys = order_values(evaluate(window.order_by, rel, ctx)) if window.order_by is not None else np.zeros(rel.n, np.int64)
+    keys = (
+        order_values(evaluate(window.order_by, rel, ctx)) if window.order_by is not None else np.zeros(rel.n, np.int64)
+    )
     n_pool = n_union + (0 if window.frame.instance_not_in_window else history.n)
     pool = stable_sort_by(part[:n_pool], keys[:n_pool])
     req = np.arange(n_union + history.n, rel.n, dtype=np.int64)
@@ -407,6 +413,10 @@ def _run_grouped(plan: Select, src: RelData, ctx: EvalContext) -> RelData:
         col = fn.impl(args, frames, ctx)
         pre[agg_expr] = col if col.type is agg_expr.type else col.with_type(agg_expr.type)
     # Non-aggregated columns take the value of the group's first row.
-    rep = sorted_rel.take(starts) if src.n else RelData(src.fields, [c.take(np.full(len(starts), -1)) for c in src.columns], len(starts))
+    rep = (
+        sorted_rel.take(starts)
+        if src.n
+        else RelData(src.fields, [c.take(np.full(len(starts), -1)) for c in src.columns], len(starts))
+    )
     cols = [evaluate(o.expr, rep, ctx, pre) for o in plan.outputs]
     return RelData(tuple(Field("", o.name, o.expr.type) for o in plan.outputs), cols, len(starts))

@@ -121,9 +121,17 @@ def _order_bound(conj: Expr, order_by: Expr | None, right_quals: set[str]) -> tu
     if order_by is None or not isinstance(conj, Call) or conj.name not in _FLIP:
         return None
     a, b = conj.args
-    if _same_column(a, order_by) and not _reads_right(b, right_quals) and b.type in (order_by.type, SQLType.INT64, SQLType.INT32):
+    if (
+        _same_column(a, order_by)
+        and not _reads_right(b, right_quals)
+        and b.type in (order_by.type, SQLType.INT64, SQLType.INT32)
+    ):
         return conj.name, b
-    if _same_column(b, order_by) and not _reads_right(a, right_quals) and a.type in (order_by.type, SQLType.INT64, SQLType.INT32):
+    if (
+        _same_column(b, order_by)
+        and not _reads_right(a, right_quals)
+        and a.type in (order_by.type, SQLType.INT64, SQLType.INT32)
+    ):
         return _FLIP[conj.name], a
     return None
 
@@ -148,10 +156,7 @@ def _bounded_search_kernel(
         while lo < hi:
             mid = (lo + hi) >> 1
             x = order_s[mid]
-            if upper:
-                past = x >= v if strict else x > v
-            else:
-                past = x > v if strict else x >= v
+            past = (x >= v if strict else x > v) if upper else (x > v if strict else x >= v)
             if past:
                 hi = mid
             else:
@@ -195,7 +200,9 @@ def _walk_back(
     active = np.nonzero(pos >= gs)[0]
     while len(active):
         cand = perm[pos[active]]
-        pair = RelData(join.schema, [c.take(active) for c in left.columns] + [c.take(cand) for c in right.columns], len(active))
+        pair = RelData(
+            join.schema, [c.take(active) for c in left.columns] + [c.take(cand) for c in right.columns], len(active)
+        )
         ok = evaluate(pred, pair, ctx)
         hit = ok.valid & ok.values.astype(np.bool_)
         match[active[hit]] = cand[hit]

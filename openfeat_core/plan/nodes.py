@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, fields
-from typing import Any, Union
+from typing import Any
 
 from openfeat_core.types import SQLType
 
@@ -91,7 +91,7 @@ class SignatureFormat:
     type: SQLType
 
 
-Expr = Union[ColumnRef, Literal, Call, Cast, Case, WindowAgg, GroupAgg, SignatureFormat]
+Expr = ColumnRef | Literal | Call | Cast | Case | WindowAgg | GroupAgg | SignatureFormat
 
 # ---------------------------------------------------------------------------------------------- relations
 
@@ -143,7 +143,7 @@ class LastJoin:
     schema: tuple[Field, ...]
 
 
-Relation = Union[Scan, SubqueryRel, LastJoin]
+Relation = Scan | SubqueryRel | LastJoin
 
 
 @dataclass(frozen=True)

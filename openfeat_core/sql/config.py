@@ -45,7 +45,7 @@ def split_config(sql: str) -> tuple[str, QueryConfig | None]:
         # Parse `k = v, ...` as the select list of a dummy query: values are ordinary SQL expressions.
         # VALUES is a keyword to the parser; rename the option so it parses as a column.
         items = parse_statement("SELECT " + re.sub(r"\bvalues\s*=", "values_ =", body, flags=re.IGNORECASE))
-    except Exception as e:  # noqa: BLE001 - reported as a SQL error with position
+    except Exception as e:
         raise OpenFeatSQLError(f"malformed CONFIG clause: {e}", line=line) from None
     mode = "batch"
     values: tuple[tuple[exp.Expr, ...], ...] = ()
@@ -70,8 +70,10 @@ def split_config(sql: str) -> tuple[str, QueryConfig | None]:
 
 
 def _rows(value: exp.Expr, line: int) -> tuple[tuple[exp.Expr, ...], ...]:
-    if isinstance(value, (exp.Tuple, exp.Array)) and value.expressions and all(
-        isinstance(v, (exp.Tuple, exp.Paren)) for v in value.expressions
+    if (
+        isinstance(value, (exp.Tuple, exp.Array))
+        and value.expressions
+        and all(isinstance(v, (exp.Tuple, exp.Paren)) for v in value.expressions)
     ):
         return tuple(_row(v) for v in value.expressions)
     if isinstance(value, (exp.Tuple, exp.Paren)):

@@ -81,7 +81,8 @@ class OpenMLDB(MySQL):
         }
         # '{0}' placeholders are substituted before parsing; keep `#` etc. as in MySQL.
 
-    class Parser(MySQL.Parser):
+    # sqlglot declares a dialect's Parser/Generator as class attributes, which mypy cannot use as bases.
+    class Parser(MySQL.Parser):  # type: ignore[valid-type,misc]
         # Keep every function call anonymous (name + args): OpenFeat resolves names itself.
         FUNCTIONS: ClassVar[dict[str, Any]] = {}
         FUNCTION_PARSERS: ClassVar[dict[str, Any]] = {
@@ -182,14 +183,18 @@ class OpenMLDB(MySQL):
             while True:
                 if self._match_text_seq("EXCLUDE", "CURRENT_TIME"):
                     attrs["exclude_current_time"] = True
-                elif self._match_text_seq("EXCLUDE", "CURRENT_ROW") or self._match_text_seq("EXCLUDE", "CURRENT", "ROW"):
+                elif self._match_text_seq("EXCLUDE", "CURRENT_ROW") or self._match_text_seq(
+                    "EXCLUDE", "CURRENT", "ROW"
+                ):
                     attrs["exclude_current_row"] = True
                 elif self._match_text_seq("INSTANCE_NOT_IN_WINDOW"):
                     attrs["instance_not_in_window"] = True
                 else:
                     break
             if self._curr is not None and self._curr.text.upper() == "MAXSIZE":
-                self.raise_error("MAXSIZE must come right after the frame bounds, before EXCLUDE and INSTANCE_NOT_IN_WINDOW")
+                self.raise_error(
+                    "MAXSIZE must come right after the frame bounds, before EXCLUDE and INSTANCE_NOT_IN_WINDOW"
+                )
             return FrameSpec(kind=kind, start=start, end=end, **attrs)
 
         def _parse_frame_bound(self) -> FrameBound:
@@ -204,7 +209,9 @@ class OpenMLDB(MySQL):
             # MySQL-style tokenising lets identifiers start with a digit, so `3s` arrives as one VAR token;
             # a bare number arrives as NUMBER.
             interval = _INTERVAL_RE.fullmatch(tok.text) if tok is not None else None
-            if tok is None or not (tok.token_type == TokenType.NUMBER or (tok.token_type == TokenType.VAR and interval)):
+            if tok is None or not (
+                tok.token_type == TokenType.NUMBER or (tok.token_type == TokenType.VAR and interval)
+            ):
                 self.raise_error("Expected UNBOUNDED PRECEDING, CURRENT ROW or '<n>[s|m|h|d] [OPEN] PRECEDING'")
                 return FrameBound(kind="current")
             self._advance()
@@ -224,7 +231,7 @@ class OpenMLDB(MySQL):
             offset = value * INTERVAL_UNITS_MS[unit] if unit else value
             return FrameBound(kind="preceding", offset=offset, open=is_open, unit=unit)
 
-    class Generator(MySQL.Generator):
+    class Generator(MySQL.Generator):  # type: ignore[valid-type,misc]
         # Output columns without an alias are named after their SQL text; OpenMLDB writes `true`.
         def boolean_sql(self, expression: exp.Boolean) -> str:
             return "true" if expression.this else "false"
@@ -239,10 +246,19 @@ def parse_statement(sql: str) -> exp.Expr:
     dialect = OpenMLDB()
     toks = dialect.tokenize(sql)
     statements = dialect.parser(error_level=ErrorLevel.RAISE, max_errors=1).parse(toks, sql)
-    statements = [s for s in statements if s is not None]
-    if len(statements) != 1:
-        raise ValueError(f"expected exactly one SQL statement, found {len(statements)}")
-    return statements[0]
+    found = [s for s in statements if s is not None]
+    if len(found) != 1:
+        raise ValueError(f"expected exactly one SQL statement, found {len(found)}")
+    return found[0]
 
 
-__all__ = ["INTERVAL_UNITS_MS", "FrameBound", "FrameSpec", "LastJoin", "MLDBWindow", "OpenMLDB", "parse_statement", "tokens"]
+__all__ = [
+    "INTERVAL_UNITS_MS",
+    "FrameBound",
+    "FrameSpec",
+    "LastJoin",
+    "MLDBWindow",
+    "OpenMLDB",
+    "parse_statement",
+    "tokens",
+]

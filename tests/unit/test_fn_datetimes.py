@@ -55,12 +55,18 @@ FIELDS = ["day", "dayofmonth", "dayofweek", "month", "week", "weekofyear", "year
     ("arg", "expected"),
     [
         ((T.INT64, [30, None]), [[1, None], [1, None], [5, None], [1, None], [1, None], [1, None], [1970, None]]),
-        ((T.TIMESTAMP, [1590738989000, None]),
-         [[29, None], [29, None], [6, None], [5, None], [22, None], [22, None], [2020, None]]),
-        ((T.DATE, ["2020-05-02", None]), [[2, None], [2, None], [7, None], [5, None], [18, None], [18, None],
-                                          [2020, None]]),
-        ((T.DATE, ["2020-05-20", "1900-06-21"]), [[20, 21], [20, 21], [4, 5], [5, 6], [21, 25], [21, 25],
-                                                  [2020, 1900]]),
+        (
+            (T.TIMESTAMP, [1590738989000, None]),
+            [[29, None], [29, None], [6, None], [5, None], [22, None], [22, None], [2020, None]],
+        ),
+        (
+            (T.DATE, ["2020-05-02", None]),
+            [[2, None], [2, None], [7, None], [5, None], [18, None], [18, None], [2020, None]],
+        ),
+        (
+            (T.DATE, ["2020-05-20", "1900-06-21"]),
+            [[20, 21], [20, 21], [4, 5], [5, 6], [21, 25], [21, 25], [2020, 1900]],
+        ),
         ((T.TIMESTAMP, [1590115420000]), [[22], [22], [6], [5], [21], [21], [2020]]),
         ((T.DATE, []), [[]] * 7),
     ],
@@ -96,10 +102,16 @@ def test_iso_week(dates: list[str], weeks: list[int]) -> None:
         ("dayofyear", (T.TIMESTAMP, [1590115420000, -1, None]), [143, None, None]),
         ("dayofyear", (T.INT64, [1590115420000]), [143]),
         ("dayofyear", (T.DATE, ["2020-05-22", "2020-12-31", "2021-12-31"]), [143, 366, 365]),
-        ("last_day", (T.TIMESTAMP, [ms("2020-05-22 10:43:40", "Asia/Shanghai"), -1, None]),
-         [dt.date(2020, 5, 31), None, None]),
-        ("last_day", (T.DATE, ["2020-02-12", "2021-02-12", "2021-12-01"]),
-         [dt.date(2020, 2, 29), dt.date(2021, 2, 28), dt.date(2021, 12, 31)]),
+        (
+            "last_day",
+            (T.TIMESTAMP, [ms("2020-05-22 10:43:40", "Asia/Shanghai"), -1, None]),
+            [dt.date(2020, 5, 31), None, None],
+        ),
+        (
+            "last_day",
+            (T.DATE, ["2020-02-12", "2021-02-12", "2021-12-01"]),
+            [dt.date(2020, 2, 29), dt.date(2021, 2, 28), dt.date(2021, 12, 31)],
+        ),
         ("last_day", (T.INT64, [ms("2021-02-12 00:00:00", "Asia/Shanghai")]), [dt.date(2021, 2, 28)]),
     ],
 )
@@ -115,10 +127,18 @@ def test_instant_fields(name: str, arg: Arg, expected: list[Any]) -> None:
         ("hour", SHANGHAI, [1590115420000], [10]),
         ("day", EvalContext("America/Los_Angeles"), [ms("2020-05-22 02:00:00")], [21]),
         # New York enters DST on 2021-03-14 at 02:00 local (07:00 UTC) and leaves it on 2021-11-07 at 02:00 EDT.
-        ("hour", NEW_YORK, [ms("2021-03-14 06:59:59"), ms("2021-03-14 07:00:00"), ms("2021-03-13 12:00:00")],
-         [1, 3, 7]),
-        ("hour", NEW_YORK, [ms("2021-11-07 05:59:59"), ms("2021-11-07 06:00:00"), ms("2021-07-01 12:00:00")],
-         [1, 1, 8]),
+        (
+            "hour",
+            NEW_YORK,
+            [ms("2021-03-14 06:59:59"), ms("2021-03-14 07:00:00"), ms("2021-03-13 12:00:00")],
+            [1, 3, 7],
+        ),
+        (
+            "hour",
+            NEW_YORK,
+            [ms("2021-11-07 05:59:59"), ms("2021-11-07 06:00:00"), ms("2021-07-01 12:00:00")],
+            [1, 1, 8],
+        ),
         ("day", NEW_YORK, [ms("2021-03-14 04:59:59"), ms("2021-03-14 05:00:00")], [13, 14]),
         # Before the epoch: floor division, not truncation
         ("second", UTC, [-1, -1000, -1001], [59, 59, 58]),
@@ -143,9 +163,7 @@ def test_zone_offsets_match_zoneinfo_row_by_row() -> None:
     assert utc_offsets_ms(np.zeros(0, np.int64), "Asia/Shanghai").tolist() == []
 
 
-@pytest.mark.parametrize(
-    "days", [[0, -1, 18411, 59, 60, -719162, 2932896], [10957, 11016, 11017, -25567]]
-)
+@pytest.mark.parametrize("days", [[0, -1, 18411, 59, 60, -719162, 2932896], [10957, 11016, 11017, -25567]])
 def test_civil_round_trip(days: list[int]) -> None:
     arr = np.array(days, dtype=np.int64)
     y, m, d = civil_from_days(arr)
@@ -187,8 +205,12 @@ def test_date_format(value: Arg, fmt: list[Any], expected: list[Any]) -> None:
         # OpenMLDB parses strings as UTC and takes the civil day in the session zone (UTC+8): 20:00 UTC is tomorrow
         ((T.STRING, ["2021-05-10 20:00:00"]), (T.STRING, ["2021-05-10"]), SHANGHAI, [1]),
         ((T.STRING, ["2021-05-10 20:00:00"]), (T.STRING, ["2021-05-10"]), UTC, [0]),
-        ((T.STRING, ["abc", "2021-02-30", "2021-13-01", None, "2021-5-1"]), (T.STRING, ["2021-05-01"] * 5), SHANGHAI,
-         [None, None, None, None, None]),
+        (
+            (T.STRING, ["abc", "2021-02-30", "2021-13-01", None, "2021-5-1"]),
+            (T.STRING, ["2021-05-01"] * 5),
+            SHANGHAI,
+            [None, None, None, None, None],
+        ),
         ((T.NULL, [None]), (T.DATE, ["2021-05-01"]), SHANGHAI, [None]),
     ],
 )
@@ -216,8 +238,9 @@ def test_parse_time_string(text: str, expected: int | None) -> None:
 # --------------------------------------------------------------------------------------------------------------------
 # Type checking: test_date.yaml cases 1, 3 and 5
 # --------------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["day", "dayofmonth", "dayofweek", "week", "weekofyear", "year", "month",
-                                  "dayofyear", "last_day"])
+@pytest.mark.parametrize(
+    "name", ["day", "dayofmonth", "dayofweek", "week", "weekofyear", "year", "month", "dayofyear", "last_day"]
+)
 @pytest.mark.parametrize("type_", [T.STRING, T.INT16, T.INT32, T.FLOAT, T.DOUBLE, T.BOOL])
 def test_calendar_rejects(name: str, type_: T) -> None:
     fn = REGISTRY.scalar(name)

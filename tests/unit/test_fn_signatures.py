@@ -81,36 +81,85 @@ H3_BUCKET_100 = 28
     ("formatter", "sigs", "expected"),
     [
         # csv: one field per argument, NULL -> empty, labels are fields too, std::to_string numbers
-        ("csv", [("continuous", [col(T.DOUBLE, 1.5, None)]), ("discrete", [col(T.INT32, 3, 3)])],
-         [f"1.500000,{H3}", f",{H3}"]),
-        ("csv", [("binary_label", [col(T.BOOL, True, False, None)]), ("continuous", [col(T.BOOL, True, False, True)])],
-         ["1,1", "0,0", ",1"]),
-        ("csv", [("multiclass_label", [col(T.INT64, -10)]), ("regression_label", [col(T.FLOAT, 0.5)]),
-                 ("regression_label", [col(T.INT16, 7)])], ["-10,0.500000,7"]),
-        ("csv", [("discrete", [col(T.INT32, 3, 3, 3, 3), col(T.INT64, 100, None, 0, -1)])],
-         [str(H3_BUCKET_100), "", "", ""]),
+        (
+            "csv",
+            [("continuous", [col(T.DOUBLE, 1.5, None)]), ("discrete", [col(T.INT32, 3, 3)])],
+            [f"1.500000,{H3}", f",{H3}"],
+        ),
+        (
+            "csv",
+            [("binary_label", [col(T.BOOL, True, False, None)]), ("continuous", [col(T.BOOL, True, False, True)])],
+            ["1,1", "0,0", ",1"],
+        ),
+        (
+            "csv",
+            [
+                ("multiclass_label", [col(T.INT64, -10)]),
+                ("regression_label", [col(T.FLOAT, 0.5)]),
+                ("regression_label", [col(T.INT16, 7)]),
+            ],
+            ["-10,0.500000,7"],
+        ),
+        (
+            "csv",
+            [("discrete", [col(T.INT32, 3, 3, 3, 3), col(T.INT64, 100, None, 0, -1)])],
+            [str(H3_BUCKET_100), "", "", ""],
+        ),
         ("csv", [("continuous", [col(T.DOUBLE, float("nan"), -float("nan"), float("-inf"))])], ["nan", "-nan", "-inf"]),
         ("csv", [("discrete", [col(T.NULL, None)])], [""]),
         ("csv", [("continuous", [col(T.INT32)])], []),
         # libsvm: label first; continuous uses and advances the slot; discrete(x) the raw hash; discrete(x, B) a slot
         # range of width B; a NULL label clears the label
-        ("libsvm", [("multiclass_label", [col(T.INT32, 6)]), ("continuous", [col(T.DOUBLE, 1.5)]),
-                    ("discrete", [col(T.INT32, 3)])], [f"6 1:1.500000 {H3}:1"]),
+        (
+            "libsvm",
+            [
+                ("multiclass_label", [col(T.INT32, 6)]),
+                ("continuous", [col(T.DOUBLE, 1.5)]),
+                ("discrete", [col(T.INT32, 3)]),
+            ],
+            [f"6 1:1.500000 {H3}:1"],
+        ),
         ("libsvm", [("continuous", [col(T.INT32, None, 1)]), ("continuous", [col(T.INT32, 2, None)])], ["2:2", "1:1"]),
-        ("libsvm", [("discrete", [col(T.INT32, 3, None), col(T.INT32, 100, 100)]),
-                    ("continuous", [col(T.INT32, 9, 9)])], [f"{1 + H3_BUCKET_100}:1 101:9", "101:9"]),
+        (
+            "libsvm",
+            [("discrete", [col(T.INT32, 3, None), col(T.INT32, 100, 100)]), ("continuous", [col(T.INT32, 9, 9)])],
+            [f"{1 + H3_BUCKET_100}:1 101:9", "101:9"],
+        ),
         # a row-dependent bucket size: the slot advances by B only where B is usable
-        ("libsvm", [("discrete", [col(T.INT32, 3, 3, 3), col(T.INT64, 100, None, 0)]),
-                    ("continuous", [col(T.INT32, 1, 1, 1)])], [f"{1 + H3_BUCKET_100}:1 101:1", "1:1", "1:1"]),
-        ("libsvm", [("regression_label", [col(T.INT32, 2)]), ("regression_label", [col(T.INT32, None)]),
-                    ("continuous", [col(T.INT32, -1)])], ["1:-1"]),
+        (
+            "libsvm",
+            [
+                ("discrete", [col(T.INT32, 3, 3, 3), col(T.INT64, 100, None, 0)]),
+                ("continuous", [col(T.INT32, 1, 1, 1)]),
+            ],
+            [f"{1 + H3_BUCKET_100}:1 101:1", "1:1", "1:1"],
+        ),
+        (
+            "libsvm",
+            [
+                ("regression_label", [col(T.INT32, 2)]),
+                ("regression_label", [col(T.INT32, None)]),
+                ("continuous", [col(T.INT32, -1)]),
+            ],
+            ["1:-1"],
+        ),
         ("libsvm", [("binary_label", [col(T.BOOL, True, None)])], ["1", ""]),
         ("libsvm", [("continuous", [col(T.DOUBLE, None)]), ("discrete", [col(T.STRING, None)])], [""]),
         # gcformat: "label | features"; every feature takes one slot; continuous carries Fingerprint64(slot)
-        ("gcformat", [("multiclass_label", [col(T.INT32, 6)]), ("continuous", [col(T.DOUBLE, 1.5)]),
-                      ("discrete", [col(T.INT32, 3)])], [f"6 | 1:5925585971146611297:1.500000 2:{H3}"]),
-        ("gcformat", [("discrete", [col(T.INT32, 3, 3), col(T.INT32, None, 100)]), ("discrete", [col(T.INT32, 3, 3)])],
-         [f" | 2:{H3}", f" | 1:{H3_BUCKET_100} 2:{H3}"]),
+        (
+            "gcformat",
+            [
+                ("multiclass_label", [col(T.INT32, 6)]),
+                ("continuous", [col(T.DOUBLE, 1.5)]),
+                ("discrete", [col(T.INT32, 3)]),
+            ],
+            [f"6 | 1:5925585971146611297:1.500000 2:{H3}"],
+        ),
+        (
+            "gcformat",
+            [("discrete", [col(T.INT32, 3, 3), col(T.INT32, None, 100)]), ("discrete", [col(T.INT32, 3, 3)])],
+            [f" | 2:{H3}", f" | 1:{H3_BUCKET_100} 2:{H3}"],
+        ),
         ("gcformat", [("binary_label", [col(T.BOOL, False)])], ["0 | "]),
     ],
 )
@@ -148,10 +197,19 @@ def test_exported_names() -> None:
 @pytest.mark.parametrize(
     ("kind", "arg_types"),
     [
-        ("continuous", [T.INT16]), ("continuous", [T.BOOL]), ("continuous", [T.DOUBLE]), ("continuous", [T.NULL]),
-        ("discrete", [T.STRING]), ("discrete", [T.DATE, T.INT32]), ("discrete", [T.TIMESTAMP, T.INT64]),
-        ("discrete", [T.BOOL, T.NULL]), ("binary_label", [T.BOOL]), ("multiclass_label", [T.INT64]),
-        ("multiclass_label", [T.BOOL]), ("regression_label", [T.FLOAT]), ("Discrete", [T.INT32]),
+        ("continuous", [T.INT16]),
+        ("continuous", [T.BOOL]),
+        ("continuous", [T.DOUBLE]),
+        ("continuous", [T.NULL]),
+        ("discrete", [T.STRING]),
+        ("discrete", [T.DATE, T.INT32]),
+        ("discrete", [T.TIMESTAMP, T.INT64]),
+        ("discrete", [T.BOOL, T.NULL]),
+        ("binary_label", [T.BOOL]),
+        ("multiclass_label", [T.INT64]),
+        ("multiclass_label", [T.BOOL]),
+        ("regression_label", [T.FLOAT]),
+        ("Discrete", [T.INT32]),
     ],
 )
 def test_signature_arg_check_accepts(kind: str, arg_types: list[T]) -> None:
@@ -161,11 +219,21 @@ def test_signature_arg_check_accepts(kind: str, arg_types: list[T]) -> None:
 @pytest.mark.parametrize(
     ("kind", "arg_types"),
     [
-        ("continuous", [T.STRING]), ("continuous", [T.TIMESTAMP]), ("continuous", [T.INT32, T.INT32]),
-        ("continuous", []), ("discrete", [T.DOUBLE]), ("discrete", [T.FLOAT, T.INT32]),
-        ("discrete", [T.INT32, T.INT16]), ("discrete", [T.INT32, T.DOUBLE]), ("discrete", [T.INT32, T.INT32, T.INT32]),
-        ("binary_label", [T.INT32]), ("multiclass_label", [T.DOUBLE]), ("multiclass_label", [T.STRING]),
-        ("regression_label", [T.DATE]), ("category", [T.INT32]), ("csv", [T.INT32]),
+        ("continuous", [T.STRING]),
+        ("continuous", [T.TIMESTAMP]),
+        ("continuous", [T.INT32, T.INT32]),
+        ("continuous", []),
+        ("discrete", [T.DOUBLE]),
+        ("discrete", [T.FLOAT, T.INT32]),
+        ("discrete", [T.INT32, T.INT16]),
+        ("discrete", [T.INT32, T.DOUBLE]),
+        ("discrete", [T.INT32, T.INT32, T.INT32]),
+        ("binary_label", [T.INT32]),
+        ("multiclass_label", [T.DOUBLE]),
+        ("multiclass_label", [T.STRING]),
+        ("regression_label", [T.DATE]),
+        ("category", [T.INT32]),
+        ("csv", [T.INT32]),
     ],
 )
 def test_signature_arg_check_rejects(kind: str, arg_types: list[T]) -> None:

@@ -58,8 +58,10 @@ def i32(*values: Any) -> Arg:
         ([s("aa"), (T.DATE, ["2020-05-02"])], ["aa2020-05-02"]),
         ([(T.BOOL, [False]), (T.BOOL, [True])], ["falsetrue"]),
         ([s("aa", "b"), (T.BOOL, [None, True])], [None, "btrue"]),
-        ([s("hello_world", "abcdefghig"), (T.INT64, [1234567890, 9876543210]), (T.INT16, [12, -12])],
-         ["hello_world123456789012", "abcdefghig9876543210-12"]),
+        (
+            [s("hello_world", "abcdefghig"), (T.INT64, [1234567890, 9876543210]), (T.INT16, [12, -12])],
+            ["hello_world123456789012", "abcdefghig9876543210-12"],
+        ),
         ([s("aa"), s("bbb"), s("cc")], ["aabbbcc"]),
         ([(T.DOUBLE, [1e30, float("inf"), float("nan"), -0.0])], ["1e+30", "inf", "nan", "-0"]),
         ([s("x"), (T.NULL, [None])], [None]),
@@ -131,8 +133,11 @@ def test_substring(name: str, args: list[Arg], expected: list[Any]) -> None:
         ("reverse", [s("abc", "", None)], ["cba", "", None]),
         ("char_length", [s("Spark SQL ", "", None, "é")], [10, 0, None, 2]),
         ("character_length", [s("abc")], [3]),
-        ("strcmp", [s("text", "text", "text2", None, "text", None), s("text2", "text", "text", "text", None, None)],
-         [-1, 0, 1, None, None, None]),
+        (
+            "strcmp",
+            [s("text", "text", "text2", None, "text", None), s("text2", "text", "text", "text", None, None)],
+            [-1, 0, 1, None, None, None],
+        ),
         ("strcmp", [s("a", "b", "B"), s("b", "B", "a")], [-1, 1, -1]),  # byte order: upper case sorts first
     ],
 )
@@ -185,8 +190,11 @@ def test_replace(args: list[Arg], expected: list[Any]) -> None:
         ("ilike_match", [s("Mike"), s("m_\\ke"), s("")], [False]),
         # simple_query.yaml like_predicate_*: exact match, % and _ together, escapes, pattern from a column
         ("like_match", [s("Mike", "Mike", "Mike", "Mike"), s("Mik", "Mike", "M%_e", "%")], [False, True, True, True]),
-        ("like_match", [s("Mike", "Mi_e", "Mi&_e"), s("Mi_e", "Mi_e", "Mi_e"), s("\\", "\\", "\\")],
-         [True, True, False]),
+        (
+            "like_match",
+            [s("Mike", "Mi_e", "Mi&_e"), s("Mi_e", "Mi_e", "Mi_e"), s("\\", "\\", "\\")],
+            [True, True, False],
+        ),
         ("like_match", [s("A_e", "A&ke", "A&_e"), s("A&_e", "A&_e", "A&_e"), s("", "", "")], [False, True, True]),
         ("like_match", [s("", "aa", ""), s("", "", "%")], [True, False, True]),
         # edge rules of like_internal: trailing escape never matches, multi-byte escape never matches, '_' is a byte
@@ -338,10 +346,18 @@ def test_accepted_argument_types(name: str, arg_types: list[T], result: T) -> No
 @pytest.mark.parametrize(
     ("type_", "values", "ostream", "to_string"),
     [
-        (T.DOUBLE, [1.5, 0.0, 1e30, 1234567.0], ["1.5", "0", "1e+30", "1.23457e+06"],
-         ["1.500000", "0.000000", "1000000000000000019884624838656.000000", "1234567.000000"]),
-        (T.DOUBLE, [float("inf"), float("-inf"), float("nan"), -float("nan")], ["inf", "-inf", "nan", "-nan"],
-         ["inf", "-inf", "nan", "-nan"]),
+        (
+            T.DOUBLE,
+            [1.5, 0.0, 1e30, 1234567.0],
+            ["1.5", "0", "1e+30", "1.23457e+06"],
+            ["1.500000", "0.000000", "1000000000000000019884624838656.000000", "1234567.000000"],
+        ),
+        (
+            T.DOUBLE,
+            [float("inf"), float("-inf"), float("nan"), -float("nan")],
+            ["inf", "-inf", "nan", "-nan"],
+            ["inf", "-inf", "nan", "-nan"],
+        ),
         (T.FLOAT, [1.1, None], ["1.1", ""], ["1.100000", ""]),
         (T.INT64, [-3, None, 9_000_000_000], ["-3", "", "9000000000"], ["-3", "", "9000000000"]),
         (T.BOOL, [True, False], ["1", "0"], ["1", "0"]),

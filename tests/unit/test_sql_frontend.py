@@ -25,6 +25,11 @@ TABLES = {"tx": TX, "profile": PROFILE}
 WINDOW = "WINDOW w AS (PARTITION BY card ORDER BY ts ROWS_RANGE BETWEEN 7d PRECEDING AND CURRENT ROW)"
 
 
+def win(spec: str) -> str:
+    """A query with one aggregate over a window defined by ``spec``."""
+    return f"SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS ({spec})"
+
+
 def plan(sql: str) -> Select:
     return openfeat_core.plan_sql(sql, TABLES)
 
@@ -42,7 +47,10 @@ def plan(sql: str) -> Select:
         ),
         ("ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW", Frame("rows", Bound("unbounded"), Bound("current"))),
         ("ROWS BETWEEN 10 PRECEDING AND 1 PRECEDING", Frame("rows", Bound("preceding", 10), Bound("preceding", 1))),
-        ("ROWS_RANGE BETWEEN 1500 PRECEDING AND CURRENT ROW", Frame("rows_range", Bound("preceding", 1500), Bound("current"))),
+        (
+            "ROWS_RANGE BETWEEN 1500 PRECEDING AND CURRENT ROW",
+            Frame("rows_range", Bound("preceding", 1500), Bound("current")),
+        ),
         (
             "ROWS_RANGE BETWEEN 2h PRECEDING AND CURRENT ROW MAXSIZE 10 EXCLUDE CURRENT_TIME EXCLUDE CURRENT_ROW",
             Frame(
@@ -54,7 +62,10 @@ def plan(sql: str) -> Select:
                 exclude_current_row=True,
             ),
         ),
-        ("rows_range between 5m preceding and current row", Frame("rows_range", Bound("preceding", 300_000), Bound("current"))),
+        (
+            "rows_range between 5m preceding and current row",
+            Frame("rows_range", Bound("preceding", 300_000), Bound("current")),
+        ),
     ],
 )
 def test_frames_parse_to_plan(frame_sql: str, expected: Frame) -> None:
@@ -94,7 +105,10 @@ def test_plan_json_round_trip_and_stable_digest() -> None:
 
 def test_explain_is_readable() -> None:
     text = explain(plan(f"SELECT card, sum(amount) OVER w AS s FROM tx {WINDOW}"))
-    assert "WINDOW #0 w: PARTITION BY tx.card ORDER BY tx.ts ROWS_RANGE BETWEEN 604800000ms PRECEDING AND CURRENT ROW" in text
+    assert (
+        "WINDOW #0 w: PARTITION BY tx.card ORDER BY tx.ts ROWS_RANGE BETWEEN 604800000ms PRECEDING AND CURRENT ROW"
+        in text
+    )
     assert "SCAN tx" in text
     assert "s := sum(tx.amount) OVER #0" in text
 
@@ -105,32 +119,38 @@ def test_explain_is_readable() -> None:
         # unknown column: names it, lists what exists, points at it
         ("SELECT card,\n  amout FROM tx", OpenFeatSQLError, 2, 3, ["unknown column 'amout'", "amount"]),
         # misspelled function: suggests the right one
-        (f"SELECT card, summ(amount) OVER w AS s FROM tx {WINDOW}", OpenFeatSQLError, 1, 14, ["unknown function 'summ'", "sum"]),
+        (
+            f"SELECT card, summ(amount) OVER w AS s FROM tx {WINDOW}",
+            OpenFeatSQLError,
+            1,
+            14,
+            ["unknown function 'summ'", "sum"],
+        ),
         ("SELECT uper(merchant) FROM tx", OpenFeatSQLError, 1, 8, ["unknown function 'uper'", "upper"]),
         # bad windows, as OpenMLDB rejects them
         (
-            "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW MAXSIZE 3)",
+            win("PARTITION BY card ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW MAXSIZE 3"),
             OpenFeatSQLError,
             1,
             None,
             ["MAXSIZE is only valid for ROWS_RANGE"],
         ),
         (
-            "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY merchant ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)",
+            win("PARTITION BY card ORDER BY merchant ROWS BETWEEN 2 PRECEDING AND CURRENT ROW"),
             OpenFeatSQLError,
             1,
             None,
             ["ORDER BY column must be an integer or timestamp, got string"],
         ),
         (
-            "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY score ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)",
+            win("PARTITION BY score ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW"),
             OpenFeatSQLError,
             1,
             None,
             ["PARTITION BY column must be"],
         ),
         (
-            "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts ROWS BETWEEN 2s PRECEDING AND CURRENT ROW)",
+            win("PARTITION BY card ORDER BY ts ROWS BETWEEN 2s PRECEDING AND CURRENT ROW"),
             OpenFeatSQLError,
             1,
             None,
@@ -138,7 +158,7 @@ def test_explain_is_readable() -> None:
         ),
         ("SELECT sum(amount) OVER w2 AS s FROM tx " + WINDOW, OpenFeatSQLError, 1, None, ["unknown window 'w2'"]),
         (
-            "SELECT sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts ROWS BETWEEN 2 FOLLOWING AND CURRENT ROW)",
+            win("PARTITION BY card ORDER BY ts ROWS BETWEEN 2 FOLLOWING AND CURRENT ROW"),
             OpenFeatSQLError,
             1,
             None,
@@ -148,7 +168,13 @@ def test_explain_is_readable() -> None:
         ("SELECT card\nFROM tx WHERE", OpenFeatSQLError, None, None, ["syntax error"]),
         ("SELECT card FROM nosuch", OpenFeatSQLError, 1, 18, ["unknown table 'nosuch'", "tx"]),
         # valid OpenMLDB SQL we do not support: a distinct error naming the construct
-        ("SELECT tx.card FROM tx LEFT JOIN profile ON tx.card = profile.card", NotSupportedError, 1, None, ["LEFT JOIN"]),
+        (
+            "SELECT tx.card FROM tx LEFT JOIN profile ON tx.card = profile.card",
+            NotSupportedError,
+            1,
+            None,
+            ["LEFT JOIN"],
+        ),
     ],
 )
 def test_errors_say_what_and_where(
@@ -170,7 +196,9 @@ def test_errors_say_what_and_where(
 
 def test_syntax_error_position() -> None:
     with pytest.raises(OpenFeatSQLError) as info:
-        openfeat_core.compute("SELECT card FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts ROWS BETWEEN x AND y)", TABLES)
+        openfeat_core.compute(
+            "SELECT card FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts ROWS BETWEEN x AND y)", TABLES
+        )
     assert info.value.line == 1
     assert info.value.column is not None and info.value.column > 60
     assert "Expected UNBOUNDED PRECEDING" in str(info.value)
@@ -180,7 +208,8 @@ def test_config_request_values_compute_request_rows() -> None:
     out = openfeat_core.compute(
         "SELECT card, sum(amount) OVER w AS s FROM tx "
         "WINDOW w AS (PARTITION BY card ORDER BY ts ROWS_RANGE BETWEEN 7d PRECEDING AND CURRENT ROW) "
-        "CONFIG (execute_mode = 'request', values = [(1, timestamp(5000), 10.0, 1, 'x', 0.5), (2, timestamp(0), 1.0, 1, 'y', 0.5)])",
+        "CONFIG (execute_mode = 'request', "
+        "values = [(1, timestamp(5000), 10.0, 1, 'x', 0.5), (2, timestamp(0), 1.0, 1, 'y', 0.5)])",
         TABLES,
     )
     # A request row sees the stored rows of its key up to its time, and is not stored itself.
