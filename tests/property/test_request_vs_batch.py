@@ -1,0 +1,107 @@
+"""Request mode against batch mode and against the reference's file-order replay, on random tables.
+
+Request mode streams the main table row by row (each row computed as a request against the rows inserted before
+it, then inserted), as OpenMLDB's request-mode harness does. Two properties:
+
+- with rows arriving in order-value order, request mode must give **exactly** the batch result, bit for bit,
+  floats included: online/offline consistency is not "within a tolerance";
+- with rows arriving in any order, request mode must match the reference's file-order replay
+  (``tests/reference.py``, ``replay="file"``), which follows docs/semantics.md §1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import given, note, settings
+
+import openfeat_core
+
+from .test_batch_vs_reference import (
+    BROAD,
+    PROPERTY_SETTINGS,
+    TIES,
+    describe,
+    join_queries,
+    same_value,
+    to_python,
+    window_queries,
+)
+from .test_batch_vs_reference import evaluate as reference_evaluate
+from .test_batch_vs_reference import render_indexes, render_sql, to_arrow
+
+
+def _arrow_tables(query: Any) -> dict[str, pa.Table]:
+    return {name: to_arrow(table) for name, table in query.tables.items()}
+
+
+def _in_order(query: Any) -> Any:
+    """The same query with the main table's rows sorted by their order value (stable: ties keep file order)."""
+    order_cols = {w.order_by for w in query.windows.values()}
+    main = query.tables[query.main]
+    if len(order_cols) != 1:
+        return query
+    (col,) = order_cols
+    if col not in main.column_names:
+        return query
+    rows = sorted(main.rows, key=lambda r: (r[col] is None, r[col] if r[col] is not None else 0))
+    return dataclasses.replace(query, tables={**query.tables, query.main: dataclasses.replace(main, rows=tuple(rows))})
+
+
+def _bitwise_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b) and type(a) is type(b)
+
+
+def check_request_equals_batch(query: Any) -> None:
+    query = _in_order(query)
+    note(describe(query))
+    tables = _arrow_tables(query)
+    sql = render_sql(query)
+    batch = openfeat_core.compute(sql, tables, indexes=render_indexes(query))
+    online = openfeat_core.request_replay(sql, tables, indexes=render_indexes(query))
+    assert online.schema == batch.schema
+    for name in batch.column_names:
+        b = to_python(batch.column(name))
+        r = to_python(online.column(name))
+        diff = [(i, x, y) for i, (x, y) in enumerate(zip(b, r, strict=True)) if not _bitwise_equal(x, y)]
+        assert not diff, f"column {name}: (row, batch, request) {diff[:5]}"
+
+
+def check_request_matches_file_replay(query: Any) -> None:
+    note(describe(query))
+    expected = reference_evaluate(query, replay="file")
+    online = openfeat_core.request_replay(render_sql(query), _arrow_tables(query), indexes=render_indexes(query))
+    names = query.output_names
+    types = query.output_types()
+    columns = [to_python(online.column(n)) for n in names]
+    for i, expected_row in enumerate(expected):
+        actual = [c[i] for c in columns]
+        bad = [
+            f"{n}: expected {e!r}, got {a!r}"
+            for n, t, e, a in zip(names, types, expected_row, actual, strict=True)
+            if not same_value(e, a, t)
+        ]
+        assert not bad, f"row {i}: " + "; ".join(bad)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=80)
+@given(window_queries(BROAD))
+def test_request_mode_equals_batch_bit_for_bit(query: Any) -> None:
+    check_request_equals_batch(query)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=60)
+@given(join_queries(with_windows=True))
+def test_request_mode_equals_batch_over_last_join(query: Any) -> None:
+    check_request_equals_batch(query)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=80)
+@given(window_queries(TIES))
+def test_request_mode_matches_file_order_replay(query: Any) -> None:
+    check_request_matches_file_replay(query)
