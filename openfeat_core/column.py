@@ -102,11 +102,13 @@ class Column:
         """Convert an Arrow array; ``type_`` defaults to the natural SQL type of the Arrow type."""
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
-        if pa.types.is_dictionary(array.type):
+        if pa.types.is_dictionary(array.type) and not pa.types.is_string(array.type.value_type):
             array = array.dictionary_decode()
         natural = sql_type_of_arrow(array.type)
         type_ = type_ or natural
         n = len(array)
+        if pa.types.is_dictionary(array.type) and type_ is not SQLType.STRING:
+            array = array.dictionary_decode()
         valid = np.ones(n, dtype=np.bool_) if array.null_count == 0 else array.is_valid().to_numpy(zero_copy_only=False)
         if type_ is SQLType.NULL or natural is SQLType.NULL:
             return Column.nulls(type_, n)
@@ -116,6 +118,8 @@ class Column:
             array = array.cast(pa.int64())
         elif pa.types.is_date(array.type):
             array = array.cast(pa.date32()).cast(pa.int32())
+        if type_ is SQLType.STRING and natural is SQLType.STRING:
+            return DictColumn.from_arrow_strings(array, valid)
         if type_ is SQLType.STRING:
             vals = np.asarray(array.fill_null("").to_pylist() if array.null_count else array.to_pylist(), dtype=object)
             if vals.shape != (n,):  # an empty list would give shape (0,), fine; guard odd shapes
@@ -183,12 +187,97 @@ class Column:
     @staticmethod
     def concat(columns: Sequence[Column]) -> Column:
         """Concatenate columns of the same type."""
+        if columns and all(isinstance(c, DictColumn) for c in columns):
+            return DictColumn.concat_dict([c for c in columns if isinstance(c, DictColumn)])
         type_ = columns[0].type
         return Column(
             type_,
             np.concatenate([c.values for c in columns]) if columns else np.zeros(0, type_.numpy_dtype),
             np.concatenate([c.valid for c in columns]) if columns else np.zeros(0, np.bool_),
         )
+
+
+class DictColumn(Column):
+    """A STRING column kept dictionary-encoded: ``codes`` index ``dictionary`` (distinct Python strings).
+
+    Kernels that group, count or compare strings work on the integer codes (see :func:`sorted_codes`), and
+    reshaping (take, filter, concat) moves integers rather than Python objects. ``values`` (the object array
+    other string functions read) is materialised on first use and cached.
+    """
+
+    codes: np.ndarray
+    dictionary: np.ndarray
+
+    def __init__(self, codes: np.ndarray, dictionary: np.ndarray, valid: np.ndarray) -> None:
+        # Column is a frozen dataclass; this subclass sets its fields once, here.
+        object.__setattr__(self, "type", SQLType.STRING)
+        object.__setattr__(self, "codes", codes)
+        object.__setattr__(self, "dictionary", dictionary)
+        object.__setattr__(self, "valid", valid)
+        object.__setattr__(self, "_values", None)
+
+    @staticmethod
+    def from_arrow_strings(array: pa.Array, valid: np.ndarray) -> DictColumn:
+        encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+        dictionary = np.asarray(encoded.dictionary.to_pylist(), dtype=object).reshape(len(encoded.dictionary))
+        indices = encoded.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, 0)
+        codes = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        if len(dictionary) == 0:
+            dictionary = np.array([""], dtype=object)
+            codes = np.zeros(len(codes), dtype=np.int32)
+        return DictColumn(codes, dictionary, valid)
+
+    @property
+    def values(self) -> np.ndarray:
+        cached: np.ndarray | None = self.__dict__.get("_values")
+        if cached is None:
+            cached = self.dictionary[self.codes] if len(self.codes) else np.empty(0, dtype=object)
+            if not self.valid.all():
+                cached[~self.valid] = ""
+            object.__setattr__(self, "_values", cached)
+        return cached
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __repr__(self) -> str:
+        return f"DictColumn(n={len(self)}, distinct={len(self.dictionary)})"
+
+    def take(self, indices: np.ndarray) -> Column:
+        idx = np.asarray(indices, dtype=np.int64)
+        missing = idx < 0
+        if not missing.any():
+            return DictColumn(self.codes[idx], self.dictionary, self.valid[idx])
+        if len(self.codes) == 0:
+            return Column.nulls(SQLType.STRING, len(idx))
+        safe = np.where(missing, 0, idx)
+        codes = self.codes[safe]
+        codes[missing] = 0
+        return DictColumn(codes, self.dictionary, self.valid[safe] & ~missing)
+
+    def filter(self, mask: np.ndarray) -> Column:
+        return DictColumn(self.codes[mask], self.dictionary, self.valid[mask])
+
+    def to_arrow(self) -> pa.Array:
+        indices = pa.array(self.codes, type=pa.int32(), mask=~self.valid)
+        return pa.DictionaryArray.from_arrays(indices, pa.array(self.dictionary, type=pa.string())).cast(pa.string())
+
+    @staticmethod
+    def concat_dict(columns: Sequence[DictColumn]) -> DictColumn:
+        """Concatenate, merging the dictionaries (codes of later columns are shifted)."""
+        if all(c.dictionary is columns[0].dictionary for c in columns):
+            return DictColumn(
+                np.concatenate([c.codes for c in columns]),
+                columns[0].dictionary,
+                np.concatenate([c.valid for c in columns]),
+            )
+        offsets = np.cumsum([0] + [len(c.dictionary) for c in columns[:-1]])
+        codes = np.concatenate([c.codes.astype(np.int64) + off for c, off in zip(columns, offsets, strict=True)])
+        merged = np.concatenate([c.dictionary for c in columns])
+        uniques, inverse = np.unique(merged, return_inverse=True)
+        return DictColumn(inverse[codes].astype(np.int32), uniques, np.concatenate([c.valid for c in columns]))
 
 
 def zero_value(type_: SQLType) -> Any:
@@ -233,6 +322,18 @@ def sorted_codes(col: Column) -> tuple[np.ndarray, np.ndarray]:
         kernels compiled for integers can aggregate strings.
     """
     n = len(col)
+    if isinstance(col, DictColumn):
+        # Sort only the dictionary, then remap the codes: O(n + d log d).
+        order = np.argsort(col.dictionary, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int64)
+        used = np.zeros(len(order), dtype=np.bool_)
+        used[col.codes[col.valid]] = True
+        # Keep only dictionary entries that occur, so codes stay dense and `uniques` lists real values.
+        dense = np.cumsum(used[order]) - 1
+        remap = dense[rank]
+        codes = np.where(col.valid, remap[col.codes], -1).astype(np.int64)
+        return codes, col.dictionary[order][used[order]]
     codes = np.full(n, -1, dtype=np.int64)
     valid_vals = col.values[col.valid]
     if len(valid_vals) == 0:

@@ -26,12 +26,14 @@ from .test_batch_vs_reference import (
     TIES,
     describe,
     join_queries,
+    render_indexes,
+    render_sql,
     same_value,
+    to_arrow,
     to_python,
     window_queries,
 )
 from .test_batch_vs_reference import evaluate as reference_evaluate
-from .test_batch_vs_reference import render_indexes, render_sql, to_arrow
 
 
 def _arrow_tables(query: Any) -> dict[str, pa.Table]:
