@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ErrorLevel, ParseError, TokenError
 
 from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
 from openfeat_core.functions.registry import REGISTRY, FunctionTypeError
@@ -924,7 +924,7 @@ def _output_name(node: exp.Expr, binder: Binder) -> str:
 def _expr_sql(node: exp.Expr) -> str:
     from openfeat_core.sql.dialect import OpenMLDB
 
-    return node.sql(dialect=OpenMLDB, normalize_functions=False)
+    return node.sql(dialect=OpenMLDB, normalize_functions=False, unsupported_level=ErrorLevel.IGNORE)
 
 
 def date_literal_days(text: str) -> int:
