@@ -101,6 +101,9 @@ class Column:
     def from_arrow(array: pa.Array | pa.ChunkedArray, type_: SQLType | None = None) -> Column:
         """Convert an Arrow array; ``type_`` defaults to the natural SQL type of the Arrow type."""
         if isinstance(array, pa.ChunkedArray):
+            if pa.types.is_dictionary(array.type) and array.num_chunks > 1:
+                # Row groups carry dictionaries of their own; unify them before concatenating.
+                array = array.unify_dictionaries()
             array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
         if pa.types.is_dictionary(array.type) and not pa.types.is_string(array.type.value_type):
             array = array.dictionary_decode()
@@ -334,19 +337,24 @@ def sorted_codes(col: Column) -> tuple[np.ndarray, np.ndarray]:
         remap = dense[rank]
         codes = np.where(col.valid, remap[col.codes], -1).astype(np.int64)
         return codes, col.dictionary[order][used[order]]
+    all_valid = bool(col.valid.all())
     codes = np.full(n, -1, dtype=np.int64)
-    valid_vals = col.values[col.valid]
+    valid_vals = col.values if all_valid else col.values[col.valid]
     if len(valid_vals) == 0:
         return codes, valid_vals[:0]
     if valid_vals.dtype.kind in "iub":
         # Integers over a dense range: a presence table beats sorting (O(n + range) instead of O(n log n)).
-        ints = valid_vals.astype(np.int64)
+        ints = valid_vals.astype(np.int64, copy=False)
         lo, hi = int(ints.min()), int(ints.max())
         if hi - lo <= 4 * len(ints) + 1024:
+            offsets = ints - lo
             present = np.zeros(hi - lo + 1, dtype=np.bool_)
-            present[ints - lo] = True
+            present[offsets] = True
             rank = np.cumsum(present, dtype=np.int64) - 1
-            codes[col.valid] = rank[ints - lo]
+            if all_valid:
+                codes = rank[offsets]
+            else:
+                codes[col.valid] = rank[offsets]
             uniques = (np.nonzero(present)[0] + lo).astype(valid_vals.dtype)
             return codes, uniques
     if col.type is SQLType.STRING:

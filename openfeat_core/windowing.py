@@ -19,7 +19,7 @@ from openfeat_core.plan.nodes import Frame
 _UNBOUNDED = -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _lower_bound(keys: np.ndarray, lo: int, hi: int, value: int) -> int:
     """First index in ``[lo, hi)`` with ``keys[i] >= value`` (keys ascending there)."""
     while lo < hi:
@@ -31,7 +31,17 @@ def _lower_bound(keys: np.ndarray, lo: int, hi: int, value: int) -> int:
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def _advance(keys: np.ndarray, p: int, lo: int, hi: int, value: int) -> int:
+    """Two-pointer form of :func:`_lower_bound` for monotone searches: move ``p`` forward from ``max(p, lo)``."""
+    if p < lo:
+        p = lo
+    while p < hi and keys[p] < value:
+        p += 1
+    return p
+
+
+@njit(cache=True, nogil=True)
 def _frame_kernel(
     keys: np.ndarray,
     cand_lo: np.ndarray,
@@ -48,6 +58,7 @@ def _frame_kernel(
     maxsize: int,
     exclude_current_time: bool,
     exclude_current_row: bool,
+    monotone: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     # kinds: 0 = unbounded, 1 = current row, 2 = preceding
     n = len(cand_lo)
@@ -55,13 +66,22 @@ def _frame_kernel(
     hi_out = np.empty(n, np.int64)
     cur_out = np.empty(n, np.int64)
     hist_out = np.empty(n, np.int64)
+    # Pointers for monotone input (batch mode): every search result only moves forward within a partition, so
+    # walking beats binary search. They restart at each partition (max with its first candidate).
+    p_ect = 0
+    p_end = 0
+    p_start = 0
     for k in range(n):
         c_lo = cand_lo[k]
         c_hi = cand_hi[k]
         ts = cur_key[k]
         if exclude_current_time:
             # Every candidate at the current row's time is dropped before the frame is applied.
-            c_hi = _lower_bound(keys, c_lo, c_hi, ts)
+            if monotone:
+                p_ect = _advance(keys, p_ect, c_lo, c_hi, ts)
+                c_hi = p_ect
+            else:
+                c_hi = _lower_bound(keys, c_lo, c_hi, ts)
         hist_out[k] = c_hi
         with_cur = True
         hi = c_hi
@@ -72,12 +92,21 @@ def _frame_kernel(
                 limit = ts - end_off
                 # closed end keeps key <= limit; open end keeps key < limit
                 bound = limit if end_open else limit + 1
-                hi = min(c_hi, _lower_bound(keys, c_lo, c_hi, bound))
+                if monotone:
+                    p_end = _advance(keys, p_end, c_lo, c_hi, bound)
+                    hi = p_end
+                else:
+                    hi = min(c_hi, _lower_bound(keys, c_lo, c_hi, bound))
             if start_kind == 0:
                 lo = c_lo
             else:
                 low = ts - start_off
-                lo = _lower_bound(keys, c_lo, hi, low + 1 if start_open else low)
+                target = low + 1 if start_open else low
+                if monotone:
+                    p_start = _advance(keys, p_start, c_lo, hi, target)
+                    lo = p_start
+                else:
+                    lo = _lower_bound(keys, c_lo, hi, target)
         else:
             # ROWS: bounds count candidate rows back from the current row.
             end_rows = 0
@@ -148,6 +177,7 @@ def frame_bounds(
         int(frame.maxsize or 0),
         bool(frame.exclude_current_time),
         bool(frame.exclude_current_row),
+        monotone,
     )
     return WindowFrames(
         lo=lo,

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from openfeat_core.column import Column, sorted_codes
+from openfeat_core.column import Column, DictColumn, sorted_codes
 from openfeat_core.functions._kernels import (
     ANY_TYPES,
     COND_TYPES,
@@ -176,6 +176,12 @@ def _distinct_codes(x: Column) -> tuple[np.ndarray, int]:
     n = len(x)
     if x.type is SQLType.NULL:
         return np.zeros(n, dtype=np.int64), 1
+    if isinstance(x, DictColumn):
+        # NULL shares the code of "" (its zero value); only the dictionary is hashed, not every row.
+        dictionary = np.concatenate([x.dictionary, np.array([""], dtype=object)])
+        uniques, inverse = np.unique(dictionary, return_inverse=True)
+        codes = np.where(x.valid, x.codes, len(x.dictionary))
+        return inverse[codes].astype(np.int64), len(uniques)
     if x.type is SQLType.STRING:
         codes, uniques = sorted_codes(Column(x.type, x.values, np.ones(n, dtype=np.bool_)))
         return codes, len(uniques)

@@ -67,7 +67,7 @@ def _resolve_ew_avg(arg_types: Sequence[SQLType]) -> SQLType:
 
 
 # --------------------------------------------------------------------------------------------- kernels
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fenwick_add(tree: np.ndarray, code: int, delta: int) -> None:
     i = code + 1
     size = tree.shape[0] - 1
@@ -76,7 +76,7 @@ def _fenwick_add(tree: np.ndarray, code: int, delta: int) -> None:
         i += i & (-i)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fenwick_kth(tree: np.ndarray, k: int, top: int) -> int:
     """Code of the k-th smallest element (k is 1-based); ``top`` is the largest power of two <= size."""
     size = tree.shape[0] - 1
@@ -91,7 +91,7 @@ def _fenwick_kth(tree: np.ndarray, k: int, top: int) -> int:
     return pos
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _lower_bound(buf: np.ndarray, n: int, key: int) -> int:
     """First position in the sorted ``buf[:n]`` whose key is not less than ``key``."""
     low = 0
@@ -105,7 +105,7 @@ def _lower_bound(buf: np.ndarray, n: int, key: int) -> int:
     return low
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _median_keys(
     keys: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, monotone: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -207,7 +207,7 @@ def _median_keys(
     return lower, upper, cnt
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _median_codes(
     codes: np.ndarray, ncodes: int, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -259,7 +259,7 @@ def _median_codes(
     return lower, upper, cnt
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _spread_kernel(
     vals: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, sample: bool, root: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -302,7 +302,7 @@ def _spread_kernel(
     return out, has
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _entropy_kernel(
     codes: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -341,7 +341,7 @@ def _entropy_kernel(
     return out, has
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ew_avg_kernel(
     vals: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, alpha: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -372,7 +372,7 @@ def _ew_avg_kernel(
     return out, has
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _drawdown_kernel(
     vals: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -435,7 +435,7 @@ def _sortable_keys(x: Column) -> np.ndarray:
     return np.where(bits >= 0, bits, bits ^ _SIGN_FLIP)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _median_values(
     lower: np.ndarray, upper: np.ndarray, cnt: np.ndarray, is_float: bool, pair_kind: int
 ) -> tuple[np.ndarray, np.ndarray]:

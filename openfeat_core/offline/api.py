@@ -36,7 +36,10 @@ def load_table(name: str, source: TableSource) -> pa.Table:
         if suffix in (".parquet", ".pq") or path.is_dir():
             import pyarrow.parquet as pq
 
-            return pq.read_table(path)
+            # Strings arrive dictionary-encoded, which is how the engine keeps them (no per-row objects).
+            schema = pq.read_schema(path) if path.is_file() else None
+            strings = [f.name for f in schema if pa.types.is_string(f.type)] if schema is not None else None
+            return pq.read_table(path, read_dictionary=strings or None)
         if suffix in (".csv", ".txt"):
             import pyarrow.csv as pacsv
 

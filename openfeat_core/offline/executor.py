@@ -8,7 +8,9 @@ over the ranges. Windows that share partition keys, order column and unions shar
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +36,10 @@ from openfeat_core.plan.nodes import (
 )
 from openfeat_core.types import SQLType
 from openfeat_core.windowing import frame_bounds
+
+
+#: Threads for independent aggregates: numba kernels and NumPy gathers release the GIL.
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def execute(
@@ -160,19 +166,31 @@ class _SortedCandidates:
 def _run_windows(
     plan: Select, src: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext, history: RelData | None
 ) -> dict[Expr, Column]:
+    """Every window aggregate of ``plan``, as columns in main-row order.
+
+    Windows are handled one at a time so that only one window's frames are alive at once; the aggregates
+    of a window run concurrently (the kernels release the GIL). Aggregates that nest other aggregates run
+    last, in dependency order.
+    """
     aggs: dict[Expr, None] = {}
     for o in plan.outputs:
         _collect(o.expr, WindowAgg, aggs)
     if not aggs:
         return {}
+    simple: dict[int, list[WindowAgg]] = {}
+    nested: list[WindowAgg] = []
+    for agg_expr in aggs:
+        assert isinstance(agg_expr, WindowAgg)
+        if _has_nested(agg_expr):
+            nested.append(agg_expr)
+        else:
+            simple.setdefault(agg_expr.window, []).append(agg_expr)
     sorted_cache: dict[object, _SortedCandidates | _RequestCandidates] = {}
-    layouts: dict[int, _Layout] = {}
     # Argument columns in candidate order, shared by aggregates over windows with the same candidates.
     arg_cache: dict[tuple[int, Expr], Column] = {}
     results: dict[Expr, Column] = {}
-    for agg_expr in aggs:
-        assert isinstance(agg_expr, WindowAgg)
-        wi = agg_expr.window
+
+    def layout_of(wi: int) -> tuple[_SortedCandidates | _RequestCandidates, _Layout]:
         window = plan.windows[wi]
         key = window.sort_key()
         if key not in sorted_cache:
@@ -182,27 +200,47 @@ def _run_windows(
                 else _sort_request_candidates(window, src, history, tables, ctx)
             )
         sc = sorted_cache[key]
-        if wi not in layouts:
-            layouts[wi] = (
-                _frames_for(window, sc) if isinstance(sc, _SortedCandidates) else _request_frames_for(window, sc)
-            )
-        frames, cand_idx, out_rows = layouts[wi]
-        fn = REGISTRY.aggregate(agg_expr.name)
-        assert fn is not None
-        if _has_nested(agg_expr):
-            col = _correlated(agg_expr, sc.rel, frames, cand_idx, out_rows, results, ctx)
-        else:
-            args = []
-            for a in agg_expr.args:
-                ck = (id(sc), a)
-                if ck not in arg_cache:
-                    arg_cache[ck] = evaluate(a, sc.rel, ctx).take(cand_idx)
-                args.append(arg_cache[ck])
-            col = fn.impl(args, frames, ctx)
-        if col.type is not agg_expr.type:
-            col = col.with_type(agg_expr.type)
-        results[agg_expr] = _scatter(col, out_rows, src.n)
+        return sc, (_frames_for(window, sc) if isinstance(sc, _SortedCandidates) else _request_frames_for(window, sc))
+
+    def args_of(agg_expr: WindowAgg, sc: _SortedCandidates | _RequestCandidates, cand_idx: np.ndarray) -> list[Column]:
+        out = []
+        for a in agg_expr.args:
+            ck = (id(sc), a)
+            if ck not in arg_cache:
+                arg_cache[ck] = evaluate(a, sc.rel, ctx).take(cand_idx)
+            out.append(arg_cache[ck])
+        return out
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        for wi, window_aggs in simple.items():
+            sc, (frames, cand_idx, out_rows) = layout_of(wi)
+            inverse = _inverse(out_rows, src.n)
+            jobs = [(agg_expr, args_of(agg_expr, sc, cand_idx)) for agg_expr in window_aggs]
+
+            def run(job: tuple[WindowAgg, list[Column]], frames: WindowFrames = frames, inverse: np.ndarray = inverse) -> Column:
+                agg_expr, args = job
+                fn = REGISTRY.aggregate(agg_expr.name)
+                assert fn is not None
+                col = fn.impl(args, frames, ctx)
+                return (col if col.type is agg_expr.type else col.with_type(agg_expr.type)).take(inverse)
+
+            for (agg_expr, _), col in zip(jobs, pool.map(run, jobs), strict=True):
+                results[agg_expr] = col
+            del frames, cand_idx, out_rows, inverse, jobs
+    for agg_expr in nested:
+        sc, (frames, cand_idx, out_rows) = layout_of(agg_expr.window)
+        col = _correlated(agg_expr, sc.rel, frames, cand_idx, out_rows, results, ctx)
+        results[agg_expr] = (col if col.type is agg_expr.type else col.with_type(agg_expr.type)).take(
+            _inverse(out_rows, src.n)
+        )
     return results
+
+
+def _inverse(rows: np.ndarray, n: int) -> np.ndarray:
+    """The permutation putting output-order values back in main-row order."""
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[rows] = np.arange(len(rows), dtype=np.int64)
+    return inverse
 
 
 def _correlated(
@@ -248,13 +286,6 @@ def _correlated(
     fn = REGISTRY.aggregate(agg.name)
     assert fn is not None
     return fn.impl(args, flat, ctx)
-
-
-def _scatter(col: Column, rows: np.ndarray, n: int) -> Column:
-    """Put output-order values back in main-row order."""
-    inverse = np.empty(n, dtype=np.int64)
-    inverse[rows] = np.arange(len(rows), dtype=np.int64)
-    return col.take(inverse)
 
 
 def _sort_candidates(

@@ -143,7 +143,7 @@ def _same_column(a: Expr, b: Expr) -> bool:
     return a == b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bounded_search_kernel(
     order_s: np.ndarray, gs: np.ndarray, ge: np.ndarray, limit: np.ndarray, strict: bool, upper: bool
 ) -> np.ndarray:

@@ -169,7 +169,7 @@ def stable_sort_by(part: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return by_key
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _counting_sort(codes: np.ndarray, k: int) -> np.ndarray:
     """Stable argsort of dense codes ``0..k-1`` in O(n + k)."""
     counts = np.zeros(k + 1, np.int64)
