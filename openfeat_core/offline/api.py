@@ -14,7 +14,7 @@ from openfeat_core.errors import DataError, OpenFeatSQLError
 from openfeat_core.functions.cast import cast_column
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.offline.executor import execute, main_scan
-from openfeat_core.offline.relation import RelData, evaluate
+from openfeat_core.offline.relation import ColumnTable, RelData, evaluate
 from openfeat_core.plan.nodes import Select
 from openfeat_core.sql.binder import bind_constants, bind_sql
 from openfeat_core.sql.config import QueryConfig, split_config
@@ -36,10 +36,13 @@ def load_table(name: str, source: TableSource) -> pa.Table:
         if suffix in (".parquet", ".pq") or path.is_dir():
             import pyarrow.parquet as pq
 
-            # Strings arrive dictionary-encoded, which is how the engine keeps them (no per-row objects).
-            schema = pq.read_schema(path) if path.is_file() else None
-            strings = [f.name for f in schema if pa.types.is_string(f.type)] if schema is not None else None
-            return pq.read_table(path, read_dictionary=strings or None)
+            # Strings are read plain and dictionary-encoded once per column by the engine: unifying the
+            # per-row-group dictionaries Parquet would give costs more than encoding.
+            table = pq.read_table(path).combine_chunks()
+            # One chunk per column lets the engine use the buffers in place (no copy of non-null numbers);
+            # hand the reader's scratch memory back to the OS rather than keep it in Arrow's pool.
+            pa.default_memory_pool().release_unused()
+            return table
         if suffix in (".csv", ".txt"):
             import pyarrow.csv as pacsv
 
@@ -135,6 +138,12 @@ def compute(
     loaded = {name: load_table(name, src) for name, src in tables.items()}
     sql, config = split_config(sql)
     plan = plan_sql(sql, loaded, indexes=indexes)
+    # Tables read from files belong to this call: keep only their engine columns (see ColumnTable).
+    for name, src in tables.items():
+        if not isinstance(src, pa.Table):
+            types = dict(catalog_of({name: loaded[name]})[name])
+            loaded[name] = ColumnTable.from_arrow(loaded[name], types)
+    pa.default_memory_pool().release_unused()
     requests = _config_requests(sql, plan, loaded, config, ctx) if config and config.execute_mode == "request" else None
     try:
         return execute(plan, loaded, ctx, requests=requests)

@@ -9,9 +9,10 @@ over the ranges. Windows that share partition keys, order column and unions shar
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,7 @@ from openfeat_core.offline.relation import RelData, evaluate, group_codes, order
 from openfeat_core.plan.nodes import (
     Expr,
     Field,
+    Frame,
     GroupAgg,
     LastJoin,
     Relation,
@@ -37,9 +39,10 @@ from openfeat_core.plan.nodes import (
 from openfeat_core.types import SQLType
 from openfeat_core.windowing import frame_bounds
 
-
 #: Threads for independent aggregates: numba kernels and NumPy gathers release the GIL.
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: Output rows per chunk of window frames (bounds the frames' memory: 4 int64 arrays of this length).
+_CHUNK_ROWS = 1 << 20
 
 
 def execute(
@@ -105,7 +108,8 @@ def run_relation(
         cols = []
         for f in rel.schema:
             try:
-                cols.append(Column.from_arrow(table.column(f.name), f.type))
+                col = table.column(f.name)
+                cols.append(col.with_type(f.type) if isinstance(col, Column) else Column.from_arrow(col, f.type))
             except (ValueError, TypeError, pa.ArrowException) as e:
                 raise DataError(f"table {rel.table!r}, column {f.name!r}: cannot read as {f.type}: {e}") from None
         return RelData(rel.schema, cols, table.num_rows)
@@ -190,7 +194,7 @@ def _run_windows(
     arg_cache: dict[tuple[int, Expr], Column] = {}
     results: dict[Expr, Column] = {}
 
-    def layout_of(wi: int) -> tuple[_SortedCandidates | _RequestCandidates, _Layout]:
+    def sorted_of(wi: int) -> _SortedCandidates | _RequestCandidates:
         window = plan.windows[wi]
         key = window.sort_key()
         if key not in sorted_cache:
@@ -199,7 +203,11 @@ def _run_windows(
                 if history is None
                 else _sort_request_candidates(window, src, history, tables, ctx)
             )
-        sc = sorted_cache[key]
+        return sorted_cache[key]
+
+    def layout_of(wi: int) -> tuple[_SortedCandidates | _RequestCandidates, _Layout]:
+        window = plan.windows[wi]
+        sc = sorted_of(wi)
         return sc, (_frames_for(window, sc) if isinstance(sc, _SortedCandidates) else _request_frames_for(window, sc))
 
     def args_of(agg_expr: WindowAgg, sc: _SortedCandidates | _RequestCandidates, cand_idx: np.ndarray) -> list[Column]:
@@ -213,20 +221,25 @@ def _run_windows(
 
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for wi, window_aggs in simple.items():
-            sc, (frames, cand_idx, out_rows) = layout_of(wi)
-            inverse = _inverse(out_rows, src.n)
+            window = plan.windows[wi]
+            sc = sorted_of(wi)
+            frames_of: Callable[[int, int], WindowFrames]
+            if isinstance(sc, _SortedCandidates):
+                fin = _frame_inputs(window, sc)
+                cand_idx, out_rows = fin.cand_idx, fin.out_rows
+                chunks = [(k0, min(k0 + _CHUNK_ROWS, len(out_rows))) for k0 in range(0, len(out_rows), _CHUNK_ROWS)]
+                frames_of = partial(fin.frames, window.frame)
+            else:
+                # Request mode: a handful of rows, one chunk.
+                request_frames, cand_idx, out_rows = _request_frames_for(window, sc)
+                chunks = [(0, len(out_rows))]
+                frames_of = partial(_same_frames, request_frames)
+
             jobs = [(agg_expr, args_of(agg_expr, sc, cand_idx)) for agg_expr in window_aggs]
-
-            def run(job: tuple[WindowAgg, list[Column]], frames: WindowFrames = frames, inverse: np.ndarray = inverse) -> Column:
-                agg_expr, args = job
-                fn = REGISTRY.aggregate(agg_expr.name)
-                assert fn is not None
-                col = fn.impl(args, frames, ctx)
-                return (col if col.type is agg_expr.type else col.with_type(agg_expr.type)).take(inverse)
-
-            for (agg_expr, _), col in zip(jobs, pool.map(run, jobs), strict=True):
-                results[agg_expr] = col
-            del frames, cand_idx, out_rows, inverse, jobs
+            outs: dict[WindowAgg, Column] = {agg_expr: Column.nulls(agg_expr.type, src.n) for agg_expr in window_aggs}
+            _run_chunks(pool, jobs, frames_of, chunks, out_rows, outs, ctx)
+            for agg_expr, out in outs.items():
+                results[agg_expr] = out
     for agg_expr in nested:
         sc, (frames, cand_idx, out_rows) = layout_of(agg_expr.window)
         col = _correlated(agg_expr, sc.rel, frames, cand_idx, out_rows, results, ctx)
@@ -234,6 +247,41 @@ def _run_windows(
             _inverse(out_rows, src.n)
         )
     return results
+
+
+def _same_frames(frames: WindowFrames, k0: int, k1: int) -> WindowFrames:
+    return frames
+
+
+def _run_chunks(
+    pool: ThreadPoolExecutor,
+    jobs: list[tuple[WindowAgg, list[Column]]],
+    frames_of: Callable[[int, int], WindowFrames],
+    chunks: list[tuple[int, int]],
+    out_rows: np.ndarray,
+    outs: dict[WindowAgg, Column],
+    ctx: EvalContext,
+) -> None:
+    """Run every aggregate of one window, a chunk of output rows at a time.
+
+    Frames are built per chunk, so their memory stays small whatever the table size. Chunks run concurrently
+    (the kernels release the GIL); each writes its own rows of every output, so no two threads share a slot.
+    """
+
+    def run_chunk(bounds: tuple[int, int]) -> None:
+        k0, k1 = bounds
+        frames = frames_of(k0, k1)
+        rows = out_rows[k0:k1]
+        for agg_expr, args in jobs:
+            fn = REGISTRY.aggregate(agg_expr.name)
+            assert fn is not None
+            col = fn.impl(args, frames, ctx)
+            if col.type is not agg_expr.type:
+                col = col.with_type(agg_expr.type)
+            outs[agg_expr].values[rows] = col.values
+            outs[agg_expr].valid[rows] = col.valid
+
+    list(pool.map(run_chunk, chunks))
 
 
 def _inverse(rows: np.ndarray, n: int) -> np.ndarray:
@@ -317,27 +365,66 @@ def _sort_candidates(
         idx = np.where(boundary, np.arange(n, dtype=np.int64), 0)
         starts = np.maximum.accumulate(idx)
     is_union = perm < n_union
-    main_pos = np.nonzero(~is_union)[0].astype(np.int64)
-    main_rows = perm[main_pos] - n_union
+    if n_union:
+        main_pos = np.nonzero(~is_union)[0].astype(np.int64)
+        main_rows = perm[main_pos] - n_union
+    else:
+        # Every candidate is a main row: positions are the identity and rows are the sort permutation.
+        main_pos = np.arange(n, dtype=np.int64)
+        main_rows = perm
     return _SortedCandidates(rel, perm, keys_s, starts, main_pos, main_rows, is_union, n_union)
 
 
-def _frames_for(window: WindowDef, sc: _SortedCandidates) -> _Layout:
-    """Frames of every main row, the candidate rows (of ``sc.rel``) they index into, and the output row order."""
+@dataclass
+class _FrameInputs:
+    """What :func:`frame_bounds` needs for every output row of one window, before the frame is applied."""
+
+    keys: np.ndarray  # order values of the candidate rows
+    cand_lo: np.ndarray  # per output row: first candidate of its partition
+    cand_hi: np.ndarray  # per output row: one past its last visible candidate
+    cur_idx: np.ndarray  # per output row: index of its own values among the candidates
+    cur_key: np.ndarray  # per output row: its order value
+    cand_idx: np.ndarray  # candidate position -> row of the sorted relation
+    out_rows: np.ndarray  # output row -> main row
+
+    def frames(self, frame: Frame, k0: int, k1: int) -> WindowFrames:
+        """Frames of output rows ``k0 .. k1-1`` (indices stay global: kernels need no offset)."""
+        return frame_bounds(
+            frame,
+            self.keys,
+            self.cand_lo[k0:k1],
+            self.cand_hi[k0:k1],
+            self.cur_idx[k0:k1],
+            self.cur_key[k0:k1],
+            monotone=True,
+        )
+
+
+def _frame_inputs(window: WindowDef, sc: _SortedCandidates) -> _FrameInputs:
     pos = sc.main_pos
     if window.frame.instance_not_in_window:
         # Candidates are union rows only; the main rows' own values are appended after them.
         union_prefix = np.concatenate([[0], np.cumsum(sc.is_union)]).astype(np.int64)
         union_sorted = sc.perm[sc.is_union]
-        cand_idx = np.concatenate([union_sorted, sc.perm[pos]])
-        keys = np.concatenate([sc.keys[sc.is_union], sc.keys[pos]])
-        cand_lo = union_prefix[sc.part_start[pos]]
-        cand_hi = union_prefix[pos]
-        cur_idx = len(union_sorted) + np.arange(len(pos), dtype=np.int64)
-        frames = frame_bounds(window.frame, keys, cand_lo, cand_hi, cur_idx, sc.keys[pos], monotone=True)
-        return frames, cand_idx, sc.main_rows
-    frames = frame_bounds(window.frame, sc.keys, sc.part_start[pos], pos, pos, sc.keys[pos], monotone=True)
-    return frames, sc.perm, sc.main_rows
+        return _FrameInputs(
+            keys=np.concatenate([sc.keys[sc.is_union], sc.keys[pos]]),
+            cand_lo=union_prefix[sc.part_start[pos]],
+            cand_hi=union_prefix[pos],
+            cur_idx=len(union_sorted) + np.arange(len(pos), dtype=np.int64),
+            cur_key=sc.keys[pos],
+            cand_idx=np.concatenate([union_sorted, sc.perm[pos]]),
+            out_rows=sc.main_rows,
+        )
+    if sc.n_union:
+        return _FrameInputs(sc.keys, sc.part_start[pos], pos, pos, sc.keys[pos], sc.perm, sc.main_rows)
+    # `pos` is the identity: no need to gather.
+    return _FrameInputs(sc.keys, sc.part_start, pos, pos, sc.keys, sc.perm, sc.main_rows)
+
+
+def _frames_for(window: WindowDef, sc: _SortedCandidates) -> _Layout:
+    """Frames of every main row, the candidate rows (of ``sc.rel``) they index into, and the output row order."""
+    fin = _frame_inputs(window, sc)
+    return fin.frames(window.frame, 0, len(fin.out_rows)), fin.cand_idx, fin.out_rows
 
 
 # ---------------------------------------------------------------------------------------------- request mode

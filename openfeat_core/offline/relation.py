@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 from numba import njit
 
 from openfeat_core.column import Column, sorted_codes
@@ -49,6 +50,26 @@ class RelData:
 
     def filter(self, mask: np.ndarray) -> RelData:
         return RelData(self.fields, [c.filter(mask) for c in self.columns], int(mask.sum()))
+
+
+@dataclass
+class ColumnTable:
+    """A table already converted to engine columns, so that its Arrow form can be freed.
+
+    ``compute`` converts the tables it read from files itself: holding both forms of a large input would
+    double its memory.
+    """
+
+    columns: dict[str, Column]
+    num_rows: int
+
+    @staticmethod
+    def from_arrow(table: pa.Table, types: Mapping[str, SQLType]) -> ColumnTable:
+        columns = {name: Column.from_arrow(table.column(name), types[name]) for name in table.column_names}
+        return ColumnTable(columns, table.num_rows)
+
+    def column(self, name: str) -> Column:
+        return self.columns[name]
 
 
 #: Results computed outside plain expression evaluation (window and group aggregates), by node.
