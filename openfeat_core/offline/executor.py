@@ -161,7 +161,7 @@ class _SortedCandidates:
     perm: np.ndarray  # sorted position -> row of `rel`
     keys: np.ndarray  # order values, sorted
     part_start: np.ndarray  # sorted position -> first sorted position of its partition
-    main_pos: np.ndarray  # output k -> sorted position of the k-th main row in sorted order
+    main_pos: np.ndarray | None  # output k -> sorted position of the k-th main row; None: the identity
     main_rows: np.ndarray  # output k -> main row number
     is_union: np.ndarray  # sorted position -> row comes from a union source
     n_union: int
@@ -364,13 +364,19 @@ def _sort_candidates(
         boundary[1:] = part_s[1:] != part_s[:-1]
         idx = np.where(boundary, np.arange(n, dtype=np.int64), 0)
         starts = np.maximum.accumulate(idx)
+    del part, keys, part_s
+    # Row indices fit in int32 below 2**31 rows: half the memory for the arrays kept through all windows
+    # (frames are built from them a chunk at a time, in int64).
+    index_type = np.int32 if n < 2**31 else np.int64
+    perm = perm.astype(index_type)
+    starts = starts.astype(index_type)
     is_union = perm < n_union
     if n_union:
-        main_pos = np.nonzero(~is_union)[0].astype(np.int64)
+        main_pos: np.ndarray | None = np.nonzero(~is_union)[0].astype(index_type)
         main_rows = perm[main_pos] - n_union
     else:
         # Every candidate is a main row: positions are the identity and rows are the sort permutation.
-        main_pos = np.arange(n, dtype=np.int64)
+        main_pos = None
         main_rows = perm
     return _SortedCandidates(rel, perm, keys_s, starts, main_pos, main_rows, is_union, n_union)
 
@@ -381,20 +387,21 @@ class _FrameInputs:
 
     keys: np.ndarray  # order values of the candidate rows
     cand_lo: np.ndarray  # per output row: first candidate of its partition
-    cand_hi: np.ndarray  # per output row: one past its last visible candidate
-    cur_idx: np.ndarray  # per output row: index of its own values among the candidates
+    cand_hi: np.ndarray | None  # per output row: one past its last visible candidate (None: k itself)
+    cur_idx: np.ndarray | None  # per output row: index of its own values among the candidates (None: k itself)
     cur_key: np.ndarray  # per output row: its order value
     cand_idx: np.ndarray  # candidate position -> row of the sorted relation
     out_rows: np.ndarray  # output row -> main row
 
     def frames(self, frame: Frame, k0: int, k1: int) -> WindowFrames:
         """Frames of output rows ``k0 .. k1-1`` (indices stay global: kernels need no offset)."""
+        own = np.arange(k0, k1, dtype=np.int64)
         return frame_bounds(
             frame,
             self.keys,
             self.cand_lo[k0:k1],
-            self.cand_hi[k0:k1],
-            self.cur_idx[k0:k1],
+            own if self.cand_hi is None else self.cand_hi[k0:k1],
+            own if self.cur_idx is None else self.cur_idx[k0:k1],
             self.cur_key[k0:k1],
             monotone=True,
         )
@@ -402,6 +409,14 @@ class _FrameInputs:
 
 def _frame_inputs(window: WindowDef, sc: _SortedCandidates) -> _FrameInputs:
     pos = sc.main_pos
+    if pos is None:
+        # No union: candidates are the main rows themselves, so output k sits at sorted position k.
+        if window.frame.instance_not_in_window:
+            # INSTANCE_NOT_IN_WINDOW without union sources: no candidates at all, only the row itself.
+            n = len(sc.perm)
+            empty = np.zeros(n, dtype=np.int64)
+            return _FrameInputs(sc.keys, empty, empty, None, sc.keys, sc.perm, sc.main_rows)
+        return _FrameInputs(sc.keys, sc.part_start, None, None, sc.keys, sc.perm, sc.main_rows)
     if window.frame.instance_not_in_window:
         # Candidates are union rows only; the main rows' own values are appended after them.
         union_prefix = np.concatenate([[0], np.cumsum(sc.is_union)]).astype(np.int64)
@@ -415,10 +430,7 @@ def _frame_inputs(window: WindowDef, sc: _SortedCandidates) -> _FrameInputs:
             cand_idx=np.concatenate([union_sorted, sc.perm[pos]]),
             out_rows=sc.main_rows,
         )
-    if sc.n_union:
-        return _FrameInputs(sc.keys, sc.part_start[pos], pos, pos, sc.keys[pos], sc.perm, sc.main_rows)
-    # `pos` is the identity: no need to gather.
-    return _FrameInputs(sc.keys, sc.part_start, pos, pos, sc.keys, sc.perm, sc.main_rows)
+    return _FrameInputs(sc.keys, sc.part_start[pos], pos, pos, sc.keys[pos], sc.perm, sc.main_rows)
 
 
 def _frames_for(window: WindowDef, sc: _SortedCandidates) -> _Layout:
