@@ -13,22 +13,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from openfeat_core.functions._kernels import lower_bound
 from openfeat_core.functions.registry import WindowFrames
 from openfeat_core.plan.nodes import Frame
 
 _UNBOUNDED = -1
-
-
-@njit(cache=True, nogil=True)
-def _lower_bound(keys: np.ndarray, lo: int, hi: int, value: int) -> int:
-    """First index in ``[lo, hi)`` with ``keys[i] >= value`` (keys ascending there)."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @njit(cache=True, nogil=True)
@@ -81,7 +70,7 @@ def _frame_kernel(
                 p_ect = _advance(keys, p_ect, c_lo, c_hi, ts)
                 c_hi = p_ect
             else:
-                c_hi = _lower_bound(keys, c_lo, c_hi, ts)
+                c_hi = lower_bound(keys, c_lo, c_hi, ts)
         hist_out[k] = c_hi
         with_cur = True
         hi = c_hi
@@ -96,7 +85,7 @@ def _frame_kernel(
                     p_end = _advance(keys, p_end, c_lo, c_hi, bound)
                     hi = p_end
                 else:
-                    hi = min(c_hi, _lower_bound(keys, c_lo, c_hi, bound))
+                    hi = min(c_hi, lower_bound(keys, c_lo, c_hi, bound))
             if start_kind == 0:
                 lo = c_lo
             else:
@@ -106,7 +95,7 @@ def _frame_kernel(
                     p_start = _advance(keys, p_start, c_lo, hi, target)
                     lo = p_start
                 else:
-                    lo = _lower_bound(keys, c_lo, hi, target)
+                    lo = lower_bound(keys, c_lo, hi, target)
         else:
             # ROWS: bounds count candidate rows back from the current row.
             end_rows = 0

@@ -512,3 +512,15 @@ def factorize_i64(keys: np.ndarray, fresh: np.ndarray) -> tuple[np.ndarray, int]
                 break
             slot = (slot + np.uint64(1)) & mask
     return codes, ncodes
+
+
+@njit(cache=True, nogil=True)
+def lower_bound(keys: np.ndarray, lo: int, hi: int, value: int) -> int:
+    """First index in ``[lo, hi)`` with ``keys[i] >= value`` (``keys`` ascending there)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

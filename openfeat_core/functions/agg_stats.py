@@ -35,6 +35,7 @@ from openfeat_core.functions._kernels import (
     constant_arg,
     frame_arrays,
     gather_newest_first,
+    lower_bound,
     max_window_size,
 )
 from openfeat_core.functions.registry import EvalContext, Resolver, WindowFrames, aggregate_function
@@ -92,20 +93,6 @@ def _fenwick_kth(tree: np.ndarray, k: int, top: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _lower_bound(buf: np.ndarray, n: int, key: int) -> int:
-    """First position in the sorted ``buf[:n]`` whose key is not less than ``key``."""
-    low = 0
-    high = n
-    while low < high:
-        mid = (low + high) >> 1
-        if buf[mid] < key:
-            low = mid + 1
-        else:
-            high = mid
-    return low
-
-
-@njit(cache=True, nogil=True)
 def _median_keys(
     keys: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, monotone: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,7 +146,7 @@ def _median_keys(
                 break
             key_out = keys[big_l]
             key_in = keys[big_h]
-            p = _lower_bound(buf, n, key_out)
+            p = lower_bound(buf, 0, n, key_out)
             if key_in >= key_out:
                 while p + 1 < n and buf[p + 1] < key_in:
                     buf[p] = buf[p + 1]
@@ -174,7 +161,7 @@ def _median_keys(
         while big_h < hk:
             if valid[big_h]:
                 key = keys[big_h]
-                p = _lower_bound(buf, n, key)
+                p = lower_bound(buf, 0, n, key)
                 for i in range(n, p, -1):
                     buf[i] = buf[i - 1]
                 buf[p] = key
@@ -182,7 +169,7 @@ def _median_keys(
             big_h += 1
         while big_l < lk:
             if valid[big_l]:
-                p = _lower_bound(buf, n, keys[big_l])
+                p = lower_bound(buf, 0, n, keys[big_l])
                 for i in range(p, n - 1):
                     buf[i] = buf[i + 1]
                 n -= 1
@@ -197,7 +184,7 @@ def _median_keys(
         if extra:
             # Rank of the current row among the range: positions at or after it shift by one.
             key = keys[c]
-            p = _lower_bound(buf, n, key)
+            p = lower_bound(buf, 0, n, key)
             lower[k] = buf[i_lo] if i_lo < p else (key if i_lo == p else buf[i_lo - 1])
             upper[k] = buf[i_hi] if i_hi < p else (key if i_hi == p else buf[i_hi - 1])
         else:

@@ -343,23 +343,28 @@ class Binder:
                     continue
             self._expect_bool(c, bound, "LAST JOIN ON")
             residual.append(bound)
-        order_by: Expr | None = None
         order = node.args.get("order")
-        if order is not None:
-            if len(order.expressions) != 1:
-                self.fail(order, "LAST JOIN ORDER BY takes exactly one column")
-            o = order.expressions[0]
-            if o.args.get("desc"):
-                self.fail(o, "LAST JOIN ORDER BY does not support DESC")
-            order_by = self.bind_expr(o.this, _Scope(fields=right.schema, tables=_qualifiers(right)))
-            if order_by.type not in _ORDERABLE_TYPES:
-                self.fail(o, f"LAST JOIN ORDER BY column must be an integer or timestamp, got {order_by.type}")
-        elif isinstance(right, Scan):
+        order_by = self._bind_order_by(order, _Scope(fields=right.schema, tables=_qualifiers(right)), "LAST JOIN")
+        if order is None and isinstance(right, Scan):
             order_by = self._index_order(right, equi)
         res: Expr | None = None
         for r in residual:
             res = r if res is None else Call("and", (res, r), SQLType.BOOL)
         return LastJoin(left, right, tuple(equi), res, order_by, left.schema + right.schema)
+
+    def _bind_order_by(self, order: exp.Expr | None, scope: _Scope, what: str) -> Expr | None:
+        """The single ascending integer/timestamp ORDER BY column of a window or a LAST JOIN."""
+        if order is None:
+            return None
+        if len(order.expressions) != 1:
+            self.fail(order, f"{what} ORDER BY takes exactly one column")
+        o = order.expressions[0]
+        if o.args.get("desc"):
+            self.fail(o, f"{what} ORDER BY does not support DESC")
+        order_by = self.bind_expr(o.this, scope)
+        if order_by.type not in _ORDERABLE_TYPES:
+            self.fail(o, f"{what} ORDER BY column must be an integer or timestamp, got {order_by.type}")
+        return order_by
 
     def _index_order(self, right: Scan, equi: Sequence[tuple[Expr, Expr]]) -> Expr | None:
         """Without ORDER BY, OpenMLDB orders LAST JOIN matches by the ts of the index the keys hit."""
@@ -720,17 +725,8 @@ class Binder:
             if k.type not in _PARTITIONABLE_TYPES:
                 self.fail(p, f"PARTITION BY column must be bool, int, string, date or timestamp; got {k.type}")
             keys.append(k)
-        order_by: Expr | None = None
-        order = node.args.get("order")
-        if order is not None:
-            if len(order.expressions) != 1:
-                self.fail(order, "window ORDER BY takes exactly one column")
-            o = order.expressions[0]
-            if o.args.get("desc"):
-                self.fail(o, "window ORDER BY does not support DESC")
-            order_by = self.bind_expr(o.this, _Scope(fields=scope.fields, tables=scope.tables))
-            if order_by.type not in _ORDERABLE_TYPES:
-                self.fail(o, f"window ORDER BY column must be an integer or timestamp, got {order_by.type}")
+        columns = _Scope(fields=scope.fields, tables=scope.tables)
+        order_by = self._bind_order_by(node.args.get("order"), columns, "window")
         frame_ast = node.args.get("frame")
         if frame_ast is None:
             self.fail(node, f"window {name!r} needs a frame: ROWS or ROWS_RANGE BETWEEN ... AND ...")
