@@ -183,6 +183,10 @@ class Column:
     def filter(self, mask: np.ndarray) -> Column:
         return Column(self.type, self.values[mask], self.valid[mask])
 
+    def slice(self, start: int, stop: int) -> Column:
+        """Rows ``start .. stop-1`` as a view (no copy)."""
+        return Column(self.type, self.values[start:stop], self.valid[start:stop])
+
     def with_type(self, type_: SQLType) -> Column:
         """The same values reinterpreted/cast to ``type_`` (numeric widening only; no parsing)."""
         if type_ is self.type:
@@ -266,6 +270,9 @@ class DictColumn(Column):
 
     def filter(self, mask: np.ndarray) -> Column:
         return DictColumn(self.codes[mask], self.dictionary, self.valid[mask])
+
+    def slice(self, start: int, stop: int) -> Column:
+        return DictColumn(self.codes[start:stop], self.dictionary, self.valid[start:stop])
 
     def to_arrow(self) -> pa.Array:
         indices = pa.array(self.codes, type=pa.int32(), mask=~self.valid)

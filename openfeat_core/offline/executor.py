@@ -270,18 +270,40 @@ def _run_chunks(
 
     def run_chunk(bounds: tuple[int, int]) -> None:
         k0, k1 = bounds
-        frames = frames_of(k0, k1)
+        frames, c0, c1 = _localize(frames_of(k0, k1))
         rows = out_rows[k0:k1]
         for agg_expr, args in jobs:
             fn = REGISTRY.aggregate(agg_expr.name)
             assert fn is not None
-            col = fn.impl(args, frames, ctx)
+            # Kernels see only the candidates this chunk can reach, so per-call work is O(chunk), not O(table).
+            col = fn.impl([a.slice(c0, c1) for a in args], frames, ctx)
             if col.type is not agg_expr.type:
                 col = col.with_type(agg_expr.type)
             outs[agg_expr].values[rows] = col.values
             outs[agg_expr].valid[rows] = col.valid
 
     list(pool.map(run_chunk, chunks))
+
+
+def _localize(frames: WindowFrames) -> tuple[WindowFrames, int, int]:
+    """The candidate range ``[c0, c1)`` the frames reach, and the frames re-based to start at ``c0``."""
+    if len(frames) == 0:
+        return frames, 0, 0
+    c0 = int(frames.part_lo.min())
+    c1 = max(int(frames.hi.max()), int(frames.part_hi.max()), int(frames.current.max()) + 1, int(frames.cur.max()) + 1)
+    if c0 == 0:
+        return frames, 0, c1
+    cur = np.where(frames.cur >= 0, frames.cur - c0, -1)
+    shifted = WindowFrames(
+        lo=frames.lo - c0,
+        hi=frames.hi - c0,
+        cur=cur,
+        part_lo=frames.part_lo - c0,
+        part_hi=frames.part_hi - c0,
+        current=frames.current - c0,
+        monotone=frames.monotone,
+    )
+    return shifted, c0, c1
 
 
 def _inverse(rows: np.ndarray, n: int) -> np.ndarray:
