@@ -191,7 +191,7 @@ def _run_windows(
             simple.setdefault(agg_expr.window, []).append(agg_expr)
     sorted_cache: dict[object, _SortedCandidates | _RequestCandidates] = {}
     # Argument columns in candidate order, shared by aggregates over windows with the same candidates.
-    arg_cache: dict[tuple[int, Expr], Column] = {}
+    arg_cache: dict[tuple[object, Expr], Column] = {}
     results: dict[Expr, Column] = {}
 
     def sorted_of(wi: int) -> _SortedCandidates | _RequestCandidates:
@@ -213,7 +213,7 @@ def _run_windows(
     def args_of(agg_expr: WindowAgg, sc: _SortedCandidates | _RequestCandidates, cand_idx: np.ndarray) -> list[Column]:
         out = []
         for a in agg_expr.args:
-            ck = (id(sc), a)
+            ck = (plan.windows[agg_expr.window].sort_key(), a)
             if ck not in arg_cache:
                 arg_cache[ck] = evaluate(a, sc.rel, ctx).take(cand_idx)
             out.append(arg_cache[ck])
@@ -236,6 +236,15 @@ def _run_windows(
                 frames_of = partial(_same_frames, request_frames)
 
             jobs = [(agg_expr, args_of(agg_expr, sc, cand_idx)) for agg_expr in window_aggs]
+            # Drop permuted argument columns that no later window reads (they are as large as the table).
+            later = {
+                (plan.windows[w].sort_key(), a)
+                for w in list(simple)[list(simple).index(wi) + 1 :]
+                for g in simple[w]
+                for a in g.args
+            }
+            for ck in [ck for ck in arg_cache if ck not in later and not nested]:
+                del arg_cache[ck]
             outs: dict[WindowAgg, Column] = {agg_expr: Column.nulls(agg_expr.type, src.n) for agg_expr in window_aggs}
             _run_chunks(pool, jobs, frames_of, chunks, out_rows, outs, ctx)
             for agg_expr, out in outs.items():

@@ -169,7 +169,7 @@ def group_codes(columns: list[Column]) -> np.ndarray:
 
 def order_values(col: Column) -> np.ndarray:
     """An ORDER BY column as int64 (timestamps in ms); NULL sorts first."""
-    vals = col.values.astype(np.int64)
+    vals = col.values.astype(np.int64, copy=False)  # read-only use: a view of int64/timestamp input is enough
     if not col.valid.all():
         vals = np.where(col.valid, vals, np.iinfo(np.int64).min)
     return vals
