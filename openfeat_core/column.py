@@ -7,6 +7,7 @@ executors (batch and request) and the function library, so each function is writ
 from __future__ import annotations
 
 import datetime as _dt
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,7 +113,7 @@ class Column:
         n = len(array)
         if pa.types.is_dictionary(array.type) and type_ is not SQLType.STRING:
             array = array.dictionary_decode()
-        valid = np.ones(n, dtype=np.bool_) if array.null_count == 0 else array.is_valid().to_numpy(zero_copy_only=False)
+        valid = all_valid(n) if array.null_count == 0 else array.is_valid().to_numpy(zero_copy_only=False)
         if type_ is SQLType.NULL or natural is SQLType.NULL:
             return Column.nulls(type_, n)
         if pa.types.is_timestamp(array.type):
@@ -292,6 +293,24 @@ class DictColumn(Column):
         merged = np.concatenate([c.dictionary for c in columns])
         uniques, inverse = np.unique(merged, return_inverse=True)
         return DictColumn(inverse[codes].astype(np.int32), uniques, np.concatenate([c.valid for c in columns]))
+
+
+#: Held weakly: a mask lives as long as some column uses it.
+_ALL_VALID: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
+
+
+def all_valid(n: int) -> np.ndarray:
+    """A shared, read-only all-true validity mask of length ``n``.
+
+    Input columns without NULLs share it instead of each holding ``n`` bytes; it is read-only so that a
+    kernel writing into an input's mask fails loudly rather than corrupting other columns.
+    """
+    mask = _ALL_VALID.get(n)
+    if mask is None:
+        mask = np.ones(n, dtype=np.bool_)
+        mask.setflags(write=False)
+        _ALL_VALID[n] = mask
+    return mask
 
 
 def zero_value(type_: SQLType) -> Any:
