@@ -9,6 +9,7 @@ over the ranges. Windows that share partition keys, order column and unions shar
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from functools import partial
 import numpy as np
 import pyarrow as pa
 
-from openfeat_core.column import Column
+from openfeat_core.column import Column, all_valid
 from openfeat_core.errors import DataError
 from openfeat_core.functions.registry import REGISTRY, EvalContext, WindowFrames
 from openfeat_core.offline.lastjoin import last_join
@@ -245,10 +246,10 @@ def _run_windows(
             }
             for ck in [ck for ck in arg_cache if ck not in later and not nested]:
                 del arg_cache[ck]
-            outs: dict[WindowAgg, Column] = {agg_expr: Column.nulls(agg_expr.type, src.n) for agg_expr in window_aggs}
+            outs = {agg_expr: _OutputColumn(agg_expr.type, src.n) for agg_expr in window_aggs}
             _run_chunks(pool, jobs, frames_of, chunks, out_rows, outs, ctx)
             for agg_expr, out in outs.items():
-                results[agg_expr] = out
+                results[agg_expr] = out.column()
     for agg_expr in nested:
         sc, (frames, cand_idx, out_rows) = layout_of(agg_expr.window)
         col = _correlated(agg_expr, sc.rel, frames, cand_idx, out_rows, results, ctx)
@@ -256,6 +257,32 @@ def _run_windows(
             _inverse(out_rows, src.n)
         )
     return results
+
+
+class _OutputColumn:
+    """An aggregate's result, filled chunk by chunk (from several threads, at disjoint rows).
+
+    The validity mask is only allocated once a chunk holds a NULL: most window aggregates (counts, and sums over
+    non-empty windows) have none, and a mask per output would be one byte per row each.
+    """
+
+    def __init__(self, type_: SQLType, n: int) -> None:
+        self.type = type_
+        self.values = Column.nulls(type_, n).values
+        self.valid: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def write(self, rows: np.ndarray, col: Column) -> None:
+        self.values[rows] = col.values
+        if not col.valid.all():
+            with self._lock:
+                if self.valid is None:
+                    # Rows of other chunks keep True unless their own chunk writes them.
+                    self.valid = np.ones(len(self.values), dtype=np.bool_)
+            self.valid[rows] = col.valid
+
+    def column(self) -> Column:
+        return Column(self.type, self.values, self.valid if self.valid is not None else all_valid(len(self.values)))
 
 
 def _same_frames(frames: WindowFrames, k0: int, k1: int) -> WindowFrames:
@@ -268,7 +295,7 @@ def _run_chunks(
     frames_of: Callable[[int, int], WindowFrames],
     chunks: list[tuple[int, int]],
     out_rows: np.ndarray,
-    outs: dict[WindowAgg, Column],
+    outs: dict[WindowAgg, _OutputColumn],
     ctx: EvalContext,
 ) -> None:
     """Run every aggregate of one window, a chunk of output rows at a time.
@@ -288,8 +315,7 @@ def _run_chunks(
             col = fn.impl([a.slice(c0, c1) for a in args], frames, ctx)
             if col.type is not agg_expr.type:
                 col = col.with_type(agg_expr.type)
-            outs[agg_expr].values[rows] = col.values
-            outs[agg_expr].valid[rows] = col.valid
+            outs[agg_expr].write(rows, col)
 
     list(pool.map(run_chunk, chunks))
 
