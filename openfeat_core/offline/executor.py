@@ -160,12 +160,17 @@ class _SortedCandidates:
 
     rel: RelData  # union rows first, then main rows (insertion order within each)
     perm: np.ndarray  # sorted position -> row of `rel`
-    keys: np.ndarray  # order values, sorted
+    raw_keys: np.ndarray  # order value of each row of `rel` (unsorted: often a view of the input column)
     part_start: np.ndarray  # sorted position -> first sorted position of its partition
     main_pos: np.ndarray | None  # output k -> sorted position of the k-th main row; None: the identity
     main_rows: np.ndarray  # output k -> main row number
     is_union: np.ndarray  # sorted position -> row comes from a union source
     n_union: int
+
+    def keys(self, c0: int = 0, c1: int | None = None) -> np.ndarray:
+        """Order values of sorted positions ``c0 .. c1-1`` (gathered on demand: a sorted copy of the whole
+        column would be one more table-sized array)."""
+        return self.raw_keys[self.perm[c0:c1]]
 
 
 def _run_windows(
@@ -224,7 +229,7 @@ def _run_windows(
         for wi, window_aggs in simple.items():
             window = plan.windows[wi]
             sc = sorted_of(wi)
-            frames_of: Callable[[int, int], WindowFrames]
+            frames_of: Callable[[int, int], tuple[WindowFrames, int, int]]
             if isinstance(sc, _SortedCandidates):
                 fin = _frame_inputs(window, sc)
                 cand_idx, out_rows = fin.cand_idx, fin.out_rows
@@ -285,14 +290,14 @@ class _OutputColumn:
         return Column(self.type, self.values, self.valid if self.valid is not None else all_valid(len(self.values)))
 
 
-def _same_frames(frames: WindowFrames, k0: int, k1: int) -> WindowFrames:
-    return frames
+def _same_frames(frames: WindowFrames, k0: int, k1: int) -> tuple[WindowFrames, int, int]:
+    return _localize(frames)
 
 
 def _run_chunks(
     pool: ThreadPoolExecutor,
     jobs: list[tuple[WindowAgg, list[Column]]],
-    frames_of: Callable[[int, int], WindowFrames],
+    frames_of: Callable[[int, int], tuple[WindowFrames, int, int]],
     chunks: list[tuple[int, int]],
     out_rows: np.ndarray,
     outs: dict[WindowAgg, _OutputColumn],
@@ -306,7 +311,7 @@ def _run_chunks(
 
     def run_chunk(bounds: tuple[int, int]) -> None:
         k0, k1 = bounds
-        frames, c0, c1 = _localize(frames_of(k0, k1))
+        frames, c0, c1 = frames_of(k0, k1)
         rows = out_rows[k0:k1]
         for agg_expr, args in jobs:
             fn = REGISTRY.aggregate(agg_expr.name)
@@ -411,7 +416,6 @@ def _sort_candidates(
     )
     # Union rows precede main rows in `rel`, so a stable sort puts them first among equal order values.
     perm = stable_sort_by(part, keys)
-    keys_s = keys[perm]
     part_s = part[perm]
     n = rel.n
     starts = np.zeros(n, dtype=np.int64)
@@ -421,7 +425,7 @@ def _sort_candidates(
         boundary[1:] = part_s[1:] != part_s[:-1]
         idx = np.where(boundary, np.arange(n, dtype=np.int64), 0)
         starts = np.maximum.accumulate(idx)
-    del part, keys, part_s
+    del part, part_s
     # Row indices fit in int32 below 2**31 rows: half the memory for the arrays kept through all windows
     # (frames are built from them a chunk at a time, in int64).
     index_type = np.int32 if n < 2**31 else np.int64
@@ -435,33 +439,35 @@ def _sort_candidates(
         # Every candidate is a main row: positions are the identity and rows are the sort permutation.
         main_pos = None
         main_rows = perm
-    return _SortedCandidates(rel, perm, keys_s, starts, main_pos, main_rows, is_union, n_union)
+    return _SortedCandidates(rel, perm, keys, starts, main_pos, main_rows, is_union, n_union)
 
 
 @dataclass
 class _FrameInputs:
     """What :func:`frame_bounds` needs for every output row of one window, before the frame is applied."""
 
-    keys: np.ndarray  # order values of the candidate rows
+    keys_of: Callable[[int, int], np.ndarray]  # order values of candidate positions [c0, c1)
     cand_lo: np.ndarray  # per output row: first candidate of its partition
     cand_hi: np.ndarray | None  # per output row: one past its last visible candidate (None: k itself)
     cur_idx: np.ndarray | None  # per output row: index of its own values among the candidates (None: k itself)
-    cur_key: np.ndarray  # per output row: its order value
+    cur_key: np.ndarray | None  # per output row: its order value (None: the key of candidate `cur_idx`)
     cand_idx: np.ndarray  # candidate position -> row of the sorted relation
     out_rows: np.ndarray  # output row -> main row
 
-    def frames(self, frame: Frame, k0: int, k1: int) -> WindowFrames:
-        """Frames of output rows ``k0 .. k1-1`` (indices stay global: kernels need no offset)."""
+    def frames(self, frame: Frame, k0: int, k1: int) -> tuple[WindowFrames, int, int]:
+        """Frames of output rows ``k0 .. k1-1``, relative to the candidate range ``[c0, c1)`` they reach."""
         own = np.arange(k0, k1, dtype=np.int64)
-        return frame_bounds(
-            frame,
-            self.keys,
-            self.cand_lo[k0:k1],
-            own if self.cand_hi is None else self.cand_hi[k0:k1],
-            own if self.cur_idx is None else self.cur_idx[k0:k1],
-            self.cur_key[k0:k1],
-            monotone=True,
-        )
+        cand_lo = self.cand_lo[k0:k1].astype(np.int64)
+        cand_hi = own if self.cand_hi is None else self.cand_hi[k0:k1].astype(np.int64)
+        cur_idx = own if self.cur_idx is None else self.cur_idx[k0:k1].astype(np.int64)
+        if k1 <= k0:
+            return frame_bounds(frame, np.zeros(0, np.int64), cand_lo, cand_hi, cur_idx, cur_idx, monotone=True), 0, 0
+        c0 = int(cand_lo.min())
+        c1 = max(int(cand_hi.max()), int(cur_idx.max()) + 1)
+        keys = self.keys_of(c0, c1)
+        cur_key = keys[cur_idx - c0] if self.cur_key is None else self.cur_key[k0:k1]
+        frames = frame_bounds(frame, keys, cand_lo - c0, cand_hi - c0, cur_idx - c0, cur_key, monotone=True)
+        return frames, c0, c1
 
 
 def _frame_inputs(window: WindowDef, sc: _SortedCandidates) -> _FrameInputs:
@@ -472,28 +478,31 @@ def _frame_inputs(window: WindowDef, sc: _SortedCandidates) -> _FrameInputs:
             # INSTANCE_NOT_IN_WINDOW without union sources: no candidates at all, only the row itself.
             n = len(sc.perm)
             empty = np.zeros(n, dtype=np.int64)
-            return _FrameInputs(sc.keys, empty, empty, None, sc.keys, sc.perm, sc.main_rows)
-        return _FrameInputs(sc.keys, sc.part_start, None, None, sc.keys, sc.perm, sc.main_rows)
+            return _FrameInputs(sc.keys, empty, empty, None, None, sc.perm, sc.main_rows)
+        return _FrameInputs(sc.keys, sc.part_start, None, None, None, sc.perm, sc.main_rows)
+    keys_s = sc.keys()
     if window.frame.instance_not_in_window:
         # Candidates are union rows only; the main rows' own values are appended after them.
         union_prefix = np.concatenate([[0], np.cumsum(sc.is_union)]).astype(np.int64)
         union_sorted = sc.perm[sc.is_union]
+        inw_keys = np.concatenate([keys_s[sc.is_union], keys_s[pos]])
         return _FrameInputs(
-            keys=np.concatenate([sc.keys[sc.is_union], sc.keys[pos]]),
+            keys_of=lambda c0, c1: inw_keys[c0:c1],
             cand_lo=union_prefix[sc.part_start[pos]],
             cand_hi=union_prefix[pos],
             cur_idx=len(union_sorted) + np.arange(len(pos), dtype=np.int64),
-            cur_key=sc.keys[pos],
+            cur_key=keys_s[pos],
             cand_idx=np.concatenate([union_sorted, sc.perm[pos]]),
             out_rows=sc.main_rows,
         )
-    return _FrameInputs(sc.keys, sc.part_start[pos], pos, pos, sc.keys[pos], sc.perm, sc.main_rows)
+    return _FrameInputs(lambda c0, c1: keys_s[c0:c1], sc.part_start[pos], pos, pos, keys_s[pos], sc.perm, sc.main_rows)
 
 
 def _frames_for(window: WindowDef, sc: _SortedCandidates) -> _Layout:
     """Frames of every main row, the candidate rows (of ``sc.rel``) they index into, and the output row order."""
     fin = _frame_inputs(window, sc)
-    return fin.frames(window.frame, 0, len(fin.out_rows)), fin.cand_idx, fin.out_rows
+    frames, c0, c1 = fin.frames(window.frame, 0, len(fin.out_rows))
+    return frames, fin.cand_idx[c0:c1], fin.out_rows
 
 
 # ---------------------------------------------------------------------------------------------- request mode
