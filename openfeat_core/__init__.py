@@ -3,6 +3,7 @@
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.offline.api import compute, plan_sql
 from openfeat_core.online.request import request_replay
+from openfeat_core.online.store import OnlineStore
 
 __version__ = "0.1.0"
 
@@ -10,6 +11,7 @@ __all__ = [
     "DataError",
     "NotSupportedError",
     "OpenFeatError",
+    "OnlineStore",
     "OpenFeatSQLError",
     "__version__",
     "compute",

@@ -1,0 +1,468 @@
+"""The embedded online store: tables in memory, deployed feature scripts, and requests computed against them.
+
+A request runs the deployment's plan in request mode (the very plan and kernels of batch mode) over the rows
+the request can reach: for each window, the stored rows of the request's partition key, and for each LAST JOIN,
+the right-table rows with the request's join key. Rows are found through per-index key maps that the deploy
+derives from the script, as OpenMLDB derives its indexes (docs/semantics.md; ``ROWS n`` keeps the latest n rows,
+``ROWS_RANGE d`` keeps d of history, merged per index).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
+from openfeat_core.functions.registry import EvalContext
+from openfeat_core.offline.executor import execute, main_scan
+from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, SubqueryRel
+from openfeat_core.sql.binder import bind_sql
+from openfeat_core.types import SQLType, parse_type_name, sql_type_of_arrow
+
+_DEPLOY_RE = re.compile(
+    r"^\s*deploy\s+(?:if\s+not\s+exists\s+)?(?P<name>[A-Za-z_][\w]*)\s*(?:options\s*\((?P<options>[^)]*)\)\s*)?(?P<sql>select\b.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index of a table: rows grouped by ``keys``, ordered by ``ts``, kept for ``ttl``.
+
+    Attributes:
+        table: the table.
+        keys: key columns.
+        ts: order column, or ``None`` (insertion order).
+        ttl_rows: keep the latest n rows per key (0: unbounded).
+        ttl_ms: keep this much history per key, by the data's own time (0: unbounded).
+    """
+
+    table: str
+    keys: tuple[str, ...]
+    ts: str | None
+    ttl_rows: int = 0
+    ttl_ms: int = 0
+
+    def describe(self) -> str:
+        ttl = []
+        if self.ttl_rows:
+            ttl.append(f"latest {self.ttl_rows} rows")
+        if self.ttl_ms:
+            ttl.append(f"{self.ttl_ms} ms")
+        keep = " and ".join(ttl) or "all"
+        return f"{self.table}({'|'.join(self.keys)}; ts={self.ts or 'insertion order'}; keep {keep})"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """How a request finds the stored rows it can see: rows of ``table`` whose ``index_keys`` equal the request's
+    ``request_keys`` (``None``: the keys do not come from the request row, so every row is reachable)."""
+
+    table: str
+    index_keys: tuple[str, ...]
+    request_keys: tuple[str, ...] | None
+
+
+@dataclass
+class Deployment:
+    """One version of a deployed feature script."""
+
+    name: str
+    version: int
+    sql: str
+    plan: Select
+    indexes: tuple[IndexSpec, ...]
+    lookups: tuple[Lookup, ...]
+
+    @property
+    def digest(self) -> str:
+        return self.plan.digest()
+
+
+@dataclass
+class _Table:
+    schema: pa.Schema
+    batches: list[pa.RecordBatch] = field(default_factory=list)
+    _data: pa.Table | None = None
+    # index key columns -> key tuple -> row ids (insertion order)
+    keymaps: dict[tuple[str, ...], dict[tuple[Any, ...], list[int]]] = field(default_factory=dict)
+
+    @property
+    def num_rows(self) -> int:
+        return sum(b.num_rows for b in self.batches)
+
+    def data(self) -> pa.Table:
+        if self._data is None:
+            self._data = pa.Table.from_batches(self.batches, schema=self.schema).combine_chunks()
+        return self._data
+
+    def add_keymap(self, keys: tuple[str, ...]) -> None:
+        if keys in self.keymaps:
+            return
+        keymap: dict[tuple[Any, ...], list[int]] = {}
+        self.keymaps[keys] = keymap
+        if self.batches:
+            self._index_rows(keys, keymap, self.data(), 0)
+
+    def append(self, batch: pa.RecordBatch) -> None:
+        start = self.num_rows
+        self.batches.append(batch)
+        self._data = None
+        table = pa.Table.from_batches([batch])
+        for keys, keymap in self.keymaps.items():
+            self._index_rows(keys, keymap, table, start)
+
+    @staticmethod
+    def _index_rows(
+        keys: tuple[str, ...], keymap: dict[tuple[Any, ...], list[int]], table: pa.Table, start: int
+    ) -> None:
+        columns = [table.column(k).to_pylist() for k in keys]
+        for i, key in enumerate(zip(*columns, strict=True)):
+            keymap.setdefault(key, []).append(start + i)
+
+
+class OnlineStore:
+    """Tables, deployments and real-time feature requests, in process.
+
+    Args:
+        path: ``None`` keeps everything in memory only. (Durable storage arrives with the write-ahead log.)
+        timezone: IANA zone for calendar functions in deployed scripts.
+
+    Example:
+        >>> store = OnlineStore()
+        >>> store.create_table("tx", "card bigint, ts timestamp, amount double")
+        >>> store.insert("tx", [{"card": 1, "ts": 1000, "amount": 5.0}])
+        1
+        >>> _ = store.deploy("f", "SELECT card, sum(amount) OVER w AS s FROM tx WINDOW w AS "
+        ...                  "(PARTITION BY card ORDER BY ts ROWS_RANGE BETWEEN 1d PRECEDING AND CURRENT ROW)")
+        >>> store.request("f", [{"card": 1, "ts": 2000, "amount": 1.0}]).to_pylist()
+        [{'card': 1, 's': 6.0}]
+    """
+
+    def __init__(self, path: str | None = None, *, timezone: str = "UTC") -> None:
+        if path is not None:
+            raise NotSupportedError("durable online stores (path=...) are not available yet; use OnlineStore()")
+        self._tables: dict[str, _Table] = {}
+        self._deployments: dict[str, list[Deployment]] = {}
+        self._active: dict[str, int] = {}
+        self._ctx = EvalContext(timezone)
+
+    # ------------------------------------------------------------------ tables
+    def create_table(self, name: str, schema: pa.Schema | str) -> None:
+        """Create a table from a ``pyarrow.Schema`` or an OpenMLDB column list (``"uid bigint, ts timestamp"``)."""
+        if name in self._tables:
+            raise DataError(f"table {name!r} already exists")
+        self._tables[name] = _Table(_parse_schema(schema))
+
+    def drop_table(self, name: str) -> None:
+        users = [d for d, versions in self._deployments.items() if name in _tables_of(versions[self._active[d]].plan)]
+        if users:
+            raise DataError(f"table {name!r} is used by deployment(s) {', '.join(sorted(users))}; drop them first")
+        self._table(name)
+        del self._tables[name]
+
+    def list_tables(self) -> list[str]:
+        return sorted(self._tables)
+
+    def describe_table(self, name: str) -> dict[str, Any]:
+        t = self._table(name)
+        return {
+            "name": name,
+            "schema": [(f.name, sql_type_of_arrow(f.type).openmldb_name) for f in t.schema],
+            "rows": t.num_rows,
+            "indexes": [list(k) for k in t.keymaps],
+        }
+
+    def insert(self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> int:
+        """Append rows (an Arrow table, dicts, or lists in schema order); returns the number of rows stored.
+
+        Raises:
+            DataError: a row does not fit the schema (the message names the row and field); nothing is stored.
+        """
+        table = self._table(name)
+        batch = _to_batch(rows, table.schema, what=f"table {name!r}")
+        if batch.num_rows:
+            table.append(batch)
+        return batch.num_rows
+
+    # ------------------------------------------------------------------ deployments
+    def deploy(self, name: str, sql: str, options: Mapping[str, str] | None = None) -> Deployment:
+        """Deploy ``sql`` (a SELECT, or ``DEPLOY name [OPTIONS(...)] SELECT ...``) as ``name``.
+
+        Re-deploying the same script is a no-op; a changed script becomes a new version (see :meth:`restore`).
+
+        Raises:
+            OpenFeatSQLError: the SQL is wrong.
+            NotSupportedError: the script cannot run online (WHERE, GROUP BY, LIMIT...), with the reason.
+        """
+        match = _DEPLOY_RE.match(sql)
+        if match is not None:
+            name = name if name else match.group("name")
+            sql = match.group("sql")
+        catalog = {t: [(f.name, sql_type_of_arrow(f.type)) for f in tab.schema] for t, tab in self._tables.items()}
+        plan = bind_sql(sql, catalog)
+        _check_deployable(plan)
+        versions = self._deployments.setdefault(name, [])
+        if versions and versions[self._active[name]].digest == plan.digest():
+            return versions[self._active[name]]
+        indexes, lookups = derive_indexes(plan)
+        for spec in indexes:
+            self._tables[spec.table].add_keymap(spec.keys)
+        deployment = Deployment(name, len(versions) + 1, sql, plan, indexes, lookups)
+        versions.append(deployment)
+        self._active[name] = len(versions) - 1
+        return deployment
+
+    def restore(self, name: str, version: int) -> Deployment:
+        """Make an earlier version of a deployment the active one."""
+        versions = self._versions(name)
+        if not 1 <= version <= len(versions):
+            raise DataError(f"deployment {name!r} has versions 1..{len(versions)}, not {version}")
+        self._active[name] = version - 1
+        return versions[version - 1]
+
+    def drop_deployment(self, name: str) -> None:
+        self._versions(name)
+        del self._deployments[name]
+        del self._active[name]
+
+    def list_deployments(self) -> list[str]:
+        return sorted(self._deployments)
+
+    def describe_deployment(self, name: str) -> dict[str, Any]:
+        d = self._deployment(name)
+        return {
+            "name": name,
+            "version": d.version,
+            "versions": len(self._versions(name)),
+            "sql": d.sql,
+            "digest": d.digest,
+            "input_schema": [(f.name, f.type.openmldb_name) for f in main_scan(d.plan).schema],
+            "output_schema": [(f.name, f.type.openmldb_name) for f in d.plan.schema],
+            "indexes": [i.describe() for i in d.indexes],
+        }
+
+    # ------------------------------------------------------------------ requests
+    def request(self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> pa.Table:
+        """Compute the features of request rows against the stored rows (the rows are not stored).
+
+        Each request row is the newest row at its time; it sees the stored rows of its keys up to its time.
+        """
+        d = self._deployment(name)
+        scan = main_scan(d.plan)
+        main = self._table(scan.table)
+        requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
+        reachable = {t: self._reachable_rows(d, t, requests) for t in _tables_of(d.plan)}
+        tables: dict[str, pa.Table] = {}
+        for t, ids in reachable.items():
+            data = self._tables[t].data()
+            tables[t] = data if ids is None else data.take(pa.array(ids))
+        return execute(d.plan, tables, self._ctx, requests=requests)
+
+    def _reachable_rows(self, d: Deployment, table: str, requests: pa.Table) -> np.ndarray | None:
+        """Row ids of ``table`` that the request rows can see through the deployment's indexes (None: all)."""
+        lookups = [lk for lk in d.lookups if lk.table == table]
+        if not lookups or any(lk.request_keys is None for lk in lookups):
+            return None
+        stored = self._tables[table]
+        ids: set[int] = set()
+        for lk in lookups:
+            assert lk.request_keys is not None
+            keymap = stored.keymaps[lk.index_keys]
+            columns = [requests.column(k).to_pylist() for k in lk.request_keys]
+            for key in zip(*columns, strict=True):
+                ids.update(keymap.get(key, ()))
+        return np.array(sorted(ids), dtype=np.int64)
+
+    # ------------------------------------------------------------------ helpers
+    def _table(self, name: str) -> _Table:
+        try:
+            return self._tables[name]
+        except KeyError:
+            known = ", ".join(sorted(self._tables)) or "none"
+            raise DataError(f"unknown table {name!r} (tables: {known})") from None
+
+    def _versions(self, name: str) -> list[Deployment]:
+        try:
+            return self._deployments[name]
+        except KeyError:
+            known = ", ".join(sorted(self._deployments)) or "none"
+            raise DataError(f"unknown deployment {name!r} (deployments: {known})") from None
+
+    def _deployment(self, name: str) -> Deployment:
+        return self._versions(name)[self._active[name]]
+
+
+def derive_indexes(plan: Select) -> tuple[tuple[IndexSpec, ...], tuple[Lookup, ...]]:
+    """The indexes a deployment needs (one per table and keys, TTLs merged as OpenMLDB merges them), and how a
+    request row reaches stored rows through them."""
+    found: dict[tuple[str, tuple[str, ...]], IndexSpec] = {}
+    lookups: dict[Lookup, None] = {}
+
+    def add(spec: IndexSpec) -> None:
+        key = (spec.table, spec.keys)
+        old = found.get(key)
+        if old is None:
+            found[key] = spec
+            return
+        # Merging keeps the union of what both need: unbounded wins, else the larger bound.
+        rows = 0 if 0 in (old.ttl_rows, spec.ttl_rows) else max(old.ttl_rows, spec.ttl_rows)
+        ms = 0 if 0 in (old.ttl_ms, spec.ttl_ms) else max(old.ttl_ms, spec.ttl_ms)
+        found[key] = IndexSpec(spec.table, spec.keys, old.ts or spec.ts, rows, ms)
+
+    main = main_scan(plan)
+    main_columns = {f.name for f in main.schema}
+    for window in plan.windows:
+        keys = tuple(k.name for k in window.partition_by if isinstance(k, ColumnRef))
+        ts = window.order_by.name if isinstance(window.order_by, ColumnRef) else None
+        frame = window.frame
+        start = frame.start
+        rows = start.offset + 1 if frame.kind == "rows" and start.kind == "preceding" else 0
+        ms = start.offset if frame.kind == "rows_range" and start.kind == "preceding" else 0
+        if frame.maxsize:
+            rows = max(rows, frame.maxsize) if rows else frame.maxsize
+        request_keys = keys if set(keys) <= main_columns else None
+        for source in [main, *window.unions]:
+            if isinstance(source, Scan):
+                add(IndexSpec(source.table, keys, ts, rows, ms))
+                lookups[Lookup(source.table, keys, request_keys)] = None
+    for join in _joins(plan.source):
+        if isinstance(join.right, Scan):
+            pairs = [(a, b) for a, b in join.equi_keys if isinstance(a, ColumnRef) and isinstance(b, ColumnRef)]
+            keys = tuple(r.name for _, r in pairs)
+            if keys:
+                order = join.order_by.name if isinstance(join.order_by, ColumnRef) else None
+                add(IndexSpec(join.right.table, keys, order, 1 if order else 0, 0))
+                left = tuple(lft.name for lft, _ in pairs)
+                direct = len(pairs) == len(join.equi_keys) and all(
+                    lft.qualifier in (main.alias, main.table) for lft, _ in pairs
+                )
+                lookups[Lookup(join.right.table, keys, left if direct else None)] = None
+    return tuple(found.values()), tuple(lookups)
+
+
+def _joins(rel: Relation) -> list[LastJoin]:
+    if isinstance(rel, LastJoin):
+        return [*_joins(rel.left), rel]
+    return []
+
+
+def _tables_of(plan: Select) -> set[str]:
+    out: set[str] = set()
+
+    def walk(rel: Relation) -> None:
+        if isinstance(rel, Scan) and rel.table:
+            out.add(rel.table)
+        elif isinstance(rel, SubqueryRel):
+            out.update(_tables_of(rel.query))
+        elif isinstance(rel, LastJoin):
+            walk(rel.left)
+            walk(rel.right)
+
+    walk(plan.source)
+    for w in plan.windows:
+        for u in w.unions:
+            walk(u)
+    return out
+
+
+def _check_deployable(plan: Select) -> None:
+    """OpenMLDB's online restrictions: a request computes one row per request row, from windows and joins."""
+    reasons = []
+    if plan.where is not None:
+        reasons.append("WHERE (filter inside aggregates with the *_where functions instead)")
+    if plan.group_by or plan.is_aggregation:
+        reasons.append("GROUP BY or aggregates without OVER")
+    if plan.having is not None:
+        reasons.append("HAVING")
+    if plan.limit is not None:
+        reasons.append("LIMIT")
+    for w in plan.windows:
+        keys_ok = all(isinstance(k, ColumnRef) for k in w.partition_by)
+        if not keys_ok:
+            reasons.append(f"window {w.name!r} partitions by an expression (online windows need index key columns)")
+    if reasons:
+        raise NotSupportedError("this script cannot be deployed: " + "; ".join(reasons))
+
+
+def _parse_schema(schema: pa.Schema | str) -> pa.Schema:
+    if isinstance(schema, pa.Schema):
+        return schema
+    fields = []
+    for part in schema.split(","):
+        bits = part.split()
+        if len(bits) != 2:
+            raise OpenFeatSQLError(f"malformed column {part.strip()!r}: expected 'name type'")
+        try:
+            t = parse_type_name(bits[1])
+        except ValueError as e:
+            raise OpenFeatSQLError(f"column {bits[0]!r}: {e}") from None
+        fields.append(pa.field(bits[0], t.arrow_type))
+    return pa.schema(fields)
+
+
+def _to_batch(
+    rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]], schema: pa.Schema, *, what: str
+) -> pa.RecordBatch:
+    """Rows as one record batch of ``schema``; a value that does not fit names its row and field."""
+    if isinstance(rows, pa.Table):
+        missing = [f.name for f in schema if f.name not in rows.column_names]
+        if missing:
+            raise DataError(f"{what}: missing column(s) {', '.join(missing)}")
+        try:
+            return (
+                rows.select(schema.names).cast(schema).combine_chunks().to_batches()[0]
+                if rows.num_rows
+                else pa.RecordBatch.from_pylist([], schema=schema)
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+            raise DataError(f"{what}: {e}") from None
+    columns: dict[str, list[Any]] = {f.name: [] for f in schema}
+    for i, row in enumerate(rows):
+        if isinstance(row, Mapping):
+            unknown = [k for k in row if k not in columns]
+            if unknown:
+                raise DataError(f"{what}: row {i}: unknown field(s) {', '.join(map(str, unknown))}")
+            values = [row.get(f.name) for f in schema]
+        else:
+            if len(row) != len(schema):
+                names = ", ".join(schema.names)
+                raise DataError(f"{what}: row {i}: {len(row)} values for {len(schema)} columns ({names})")
+            values = list(row)
+        for f, v in zip(schema, values, strict=True):
+            columns[f.name].append(v)
+    arrays = []
+    for f in schema:
+        try:
+            arrays.append(_array(columns[f.name], f))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as e:
+            bad = _first_bad(columns[f.name], f)
+            type_name = sql_type_of_arrow(f.type).openmldb_name
+            raise DataError(f"{what}: row {bad[0]}, field {f.name!r}: {bad[1]!r} is not a {type_name} ({e})") from None
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _array(values: list[Any], f: pa.Field) -> pa.Array:
+    t = sql_type_of_arrow(f.type)
+    if t is SQLType.TIMESTAMP and all(v is None or isinstance(v, int) for v in values):
+        return pa.array(values, pa.int64()).cast(f.type)
+    if (t.is_integer or t is SQLType.BOOL) and any(isinstance(v, (float, str)) for v in values):
+        raise TypeError("expected an integer")
+    return pa.array(values, f.type)
+
+
+def _first_bad(values: list[Any], f: pa.Field) -> tuple[int, Any]:
+    for i, v in enumerate(values):
+        try:
+            _array([v], f)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            return i, v
+    return 0, values[0] if values else None
+
+
+__all__ = ["Deployment", "IndexSpec", "OnlineStore", "derive_indexes"]

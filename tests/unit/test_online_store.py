@@ -1,0 +1,114 @@
+"""The embedded online store: deploy a script, stream rows in, request features — equal to the offline result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import openfeat_core
+from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
+from openfeat_core.online.store import OnlineStore
+
+SQL = """
+SELECT tx.id, tx.card, sum(tx.amount) OVER w AS s, count(tx.amount) OVER w AS c, max(tx.amount) OVER r AS mx,
+       distinct_count(tx.mcc) OVER w AS dc, lag(tx.amount, 1) OVER r AS prev, prof.score AS score
+FROM tx LAST JOIN prof ORDER BY prof.upd ON tx.card = prof.card AND prof.upd <= tx.ts
+WINDOW w AS (PARTITION BY tx.card ORDER BY tx.ts ROWS_RANGE BETWEEN 3s PRECEDING AND CURRENT ROW),
+       r AS (PARTITION BY tx.mcc ORDER BY tx.ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+"""
+
+
+def _data(seed: int) -> tuple[pa.Table, pa.Table]:
+    rng = np.random.default_rng(seed)
+    n = 120
+    ts = np.sort(rng.integers(0, 30, n)) * 1000  # in time order, with ties
+    amount = rng.integers(0, 50, n).astype(np.float64)
+    tx = pa.table(
+        {
+            "id": pa.array(np.arange(n)),
+            "card": pa.array(rng.integers(0, 6, n)),
+            "ts": pa.array(ts, pa.timestamp("ms")),
+            "amount": pa.array(amount, mask=rng.random(n) < 0.1),
+            "mcc": pa.array(rng.integers(0, 4, n).astype(np.int32)),
+        }
+    )
+    prof = pa.table(
+        {
+            "card": pa.array(rng.integers(0, 6, 30)),
+            "upd": pa.array(rng.integers(0, 30, 30) * 1000, pa.timestamp("ms")),
+            "score": pa.array(rng.random(30)),
+        }
+    )
+    return tx, prof
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_streamed_requests_equal_the_offline_result(seed: int) -> None:
+    tx, prof = _data(seed)
+    offline = openfeat_core.compute(SQL, {"tx": tx, "prof": prof})
+    store = OnlineStore()
+    store.create_table("tx", tx.schema)
+    store.create_table("prof", prof.schema)
+    store.insert("prof", prof)
+    store.deploy("features", SQL)
+    online = []
+    for i in range(tx.num_rows):
+        row = tx.slice(i, 1)
+        online.append(store.request("features", row))  # computed first...
+        store.insert("tx", row)  # ...then stored, as a live service does
+    assert pa.concat_tables(online).equals(offline)
+
+
+def test_deploy_is_versioned_and_idempotent() -> None:
+    store = OnlineStore()
+    store.create_table("tx", "card bigint, ts timestamp, amount double, mcc int, id bigint")
+    store.create_table("prof", "card bigint, upd timestamp, score double")
+    first = store.deploy("f", SQL)
+    assert store.deploy("f", SQL) is first  # same script: no new version
+    second = store.deploy("f", "DEPLOY f " + SQL.replace("3s", "5s"))
+    assert (first.version, second.version) == (1, 2)
+    assert store.restore("f", 1).digest == first.digest
+    info = store.describe_deployment("f")
+    assert info["version"] == 1 and info["versions"] == 2
+    assert "tx(card; ts=ts; keep 3000 ms)" in info["indexes"]
+    assert "tx(mcc; ts=ts; keep latest 3 rows)" in info["indexes"]
+    assert "prof(card; ts=upd; keep latest 1 rows)" in info["indexes"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "fragment"),
+    [
+        ("SELECT card FROM tx WHERE amount > 1", "WHERE"),
+        ("SELECT card, sum(amount) AS s FROM tx GROUP BY card", "GROUP BY"),
+        ("SELECT card FROM tx LIMIT 3", "LIMIT"),
+    ],
+)
+def test_scripts_that_cannot_run_online_are_refused(sql: str, fragment: str) -> None:
+    store = OnlineStore()
+    store.create_table("tx", "card bigint, ts timestamp, amount double")
+    with pytest.raises(NotSupportedError, match=fragment):
+        store.deploy("f", sql)
+    assert store.list_deployments() == []
+
+
+@pytest.mark.parametrize(
+    ("rows", "fragment"),
+    [
+        ([[1, "soon", 1.0]], "row 0, field 'ts': 'soon' is not a timestamp"),
+        ([{"card": 1, "ts": 0, "amount": "x"}], "field 'amount'"),
+        ([[1, 0]], "row 0: 2 values for 3 columns"),
+        ([{"card": 1, "tss": 0}], "unknown field(s) tss"),
+    ],
+)
+def test_bad_rows_name_the_field_and_store_nothing(rows: list, fragment: str) -> None:
+    store = OnlineStore()
+    store.create_table("tx", "card bigint, ts timestamp, amount double")
+    with pytest.raises(DataError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        store.insert("tx", rows)
+    assert store.describe_table("tx")["rows"] == 0
+
+
+def test_schema_strings_are_checked() -> None:
+    with pytest.raises(OpenFeatSQLError, match="unknown type 'blob'"):
+        OnlineStore().create_table("t", "a blob")
