@@ -10,8 +10,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DataError",
     "NotSupportedError",
-    "OpenFeatError",
     "OnlineStore",
+    "OpenFeatError",
     "OpenFeatSQLError",
     "__version__",
     "compute",
