@@ -204,7 +204,3 @@ def _counting_sort(codes: np.ndarray, k: int) -> np.ndarray:
         out[counts[c]] = i
         counts[c] += 1
     return out
-
-
-def null_column_like(t: SQLType, n: int) -> Column:
-    return Column.nulls(t, n)

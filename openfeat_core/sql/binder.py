@@ -7,7 +7,6 @@ registry, validates windows the way OpenMLDB does, and reports mistakes as
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -921,11 +920,6 @@ def _expr_sql(node: exp.Expr) -> str:
     from openfeat_core.sql.dialect import OpenMLDB
 
     return node.sql(dialect=OpenMLDB, normalize_functions=False, unsupported_level=ErrorLevel.IGNORE)
-
-
-def date_literal_days(text: str) -> int:
-    """Days since the epoch of a ``YYYY-MM-DD`` string."""
-    return (_dt.date.fromisoformat(text) - _dt.date(1970, 1, 1)).days
 
 
 def bind_constants(sql: str, exprs: Sequence[exp.Expr]) -> list[Expr]:
