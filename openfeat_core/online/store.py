@@ -9,6 +9,8 @@ derives from the script, as OpenMLDB derives its indexes (docs/semantics.md; ``R
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ import pyarrow as pa
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.offline.executor import execute, main_scan
+from openfeat_core.online.wal import DurableLog, FsyncPolicy
 from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, SubqueryRel
 from openfeat_core.sql.binder import bind_sql
 from openfeat_core.types import SQLType, parse_type_name, sql_type_of_arrow
@@ -130,7 +133,10 @@ class OnlineStore:
     """Tables, deployments and real-time feature requests, in process.
 
     Args:
-        path: ``None`` keeps everything in memory only. (Durable storage arrives with the write-ahead log.)
+        path: ``None`` keeps everything in memory only; a directory makes the store durable: every acknowledged
+            insert and catalog change is in a write-ahead log (fsync per call by default), and a new store on the
+            same directory recovers them (latest snapshot, then the log).
+        fsync: the log's fsync policy: ``"batch"`` (once per call, default), ``"always"`` or ``"never"``.
         timezone: IANA zone for calendar functions in deployed scripts.
 
     Example:
@@ -144,26 +150,87 @@ class OnlineStore:
         [{'card': 1, 's': 6.0}]
     """
 
-    def __init__(self, path: str | None = None, *, timezone: str = "UTC") -> None:
-        if path is not None:
-            raise NotSupportedError("durable online stores (path=...) are not available yet; use OnlineStore()")
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, timezone: str = "UTC", fsync: FsyncPolicy = "batch"
+    ) -> None:
         self._tables: dict[str, _Table] = {}
         self._deployments: dict[str, list[Deployment]] = {}
         self._active: dict[str, int] = {}
         self._ctx = EvalContext(timezone)
+        self._log: DurableLog | None = None
+        if path is not None:
+            self._log = DurableLog(path, fsync=fsync)
+            self._recover()
+
+    def _recover(self) -> None:
+        """Rebuild the store from the latest snapshot and the log entries after it."""
+        assert self._log is not None
+        snap = self._log.load_snapshot()
+        if snap is not None:
+            for record in snap.meta:
+                self._apply_meta(record)
+            for name, table in snap.tables.items():
+                for batch in table.to_batches():
+                    self._tables[name].append(batch)
+        for entry in self._log.replay():
+            if entry.kind == "meta":
+                assert entry.meta is not None
+                self._apply_meta(entry.meta)
+            else:
+                assert entry.table is not None and entry.batch is not None
+                self._tables[entry.table].append(entry.batch)
+
+    def _record(self, record: dict[str, Any]) -> None:
+        """Log a catalog change (before applying it) when the store is durable."""
+        if self._log is not None:
+            self._log.append_meta(record)
+
+    def _apply_meta(self, record: dict[str, Any]) -> None:
+        op = record["op"]
+        if op == "create_table":
+            schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(record["schema"])))
+            self._tables[record["name"]] = _Table(schema)
+        elif op == "drop_table":
+            del self._tables[record["name"]]
+        elif op == "deploy":
+            self._deploy(record["name"], record["sql"])
+        elif op == "restore":
+            self._active[record["name"]] = record["version"] - 1
+        elif op == "drop_deployment":
+            del self._deployments[record["name"]]
+            del self._active[record["name"]]
+
+    def snapshot(self) -> None:
+        """Write every table and the catalog to a snapshot and start a new log (durable stores only)."""
+        if self._log is None:
+            return
+        meta: list[dict[str, Any]] = [
+            {"op": "create_table", "name": n, "schema": _schema_b64(t.schema)} for n, t in self._tables.items()
+        ]
+        for name, versions in self._deployments.items():
+            meta.extend({"op": "deploy", "name": name, "sql": d.sql} for d in versions)
+            meta.append({"op": "restore", "name": name, "version": self._active[name] + 1})
+        self._log.snapshot({n: t.data() for n, t in self._tables.items()}, meta)
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
 
     # ------------------------------------------------------------------ tables
     def create_table(self, name: str, schema: pa.Schema | str) -> None:
         """Create a table from a ``pyarrow.Schema`` or an OpenMLDB column list (``"uid bigint, ts timestamp"``)."""
         if name in self._tables:
             raise DataError(f"table {name!r} already exists")
-        self._tables[name] = _Table(_parse_schema(schema))
+        parsed = _parse_schema(schema)
+        self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed)})
+        self._tables[name] = _Table(parsed)
 
     def drop_table(self, name: str) -> None:
         users = [d for d, versions in self._deployments.items() if name in _tables_of(versions[self._active[d]].plan)]
         if users:
             raise DataError(f"table {name!r} is used by deployment(s) {', '.join(sorted(users))}; drop them first")
         self._table(name)
+        self._record({"op": "drop_table", "name": name})
         del self._tables[name]
 
     def list_tables(self) -> list[str]:
@@ -187,6 +254,9 @@ class OnlineStore:
         table = self._table(name)
         batch = _to_batch(rows, table.schema, what=f"table {name!r}")
         if batch.num_rows:
+            # The rows are in the log before the call returns: an acknowledged insert survives a crash.
+            if self._log is not None:
+                self._log.append_rows(name, batch)
             table.append(batch)
         return batch.num_rows
 
@@ -202,20 +272,25 @@ class OnlineStore:
         """
         match = _DEPLOY_RE.match(sql)
         if match is not None:
-            name = name if name else match.group("name")
+            name = name or match.group("name")
             sql = match.group("sql")
+        return self._deploy(name, sql, log=True)
+
+    def _deploy(self, name: str, sql: str, *, log: bool = False) -> Deployment:
         catalog = {t: [(f.name, sql_type_of_arrow(f.type)) for f in tab.schema] for t, tab in self._tables.items()}
         plan = bind_sql(sql, catalog)
         _check_deployable(plan)
-        versions = self._deployments.setdefault(name, [])
+        versions = self._deployments.get(name, [])
         if versions and versions[self._active[name]].digest == plan.digest():
             return versions[self._active[name]]
+        if log:
+            self._record({"op": "deploy", "name": name, "sql": sql})
         indexes, lookups = derive_indexes(plan)
         for spec in indexes:
             self._tables[spec.table].add_keymap(spec.keys)
         deployment = Deployment(name, len(versions) + 1, sql, plan, indexes, lookups)
-        versions.append(deployment)
-        self._active[name] = len(versions) - 1
+        self._deployments[name] = [*versions, deployment]
+        self._active[name] = len(versions)
         return deployment
 
     def restore(self, name: str, version: int) -> Deployment:
@@ -223,11 +298,13 @@ class OnlineStore:
         versions = self._versions(name)
         if not 1 <= version <= len(versions):
             raise DataError(f"deployment {name!r} has versions 1..{len(versions)}, not {version}")
+        self._record({"op": "restore", "name": name, "version": version})
         self._active[name] = version - 1
         return versions[version - 1]
 
     def drop_deployment(self, name: str) -> None:
         self._versions(name)
+        self._record({"op": "drop_deployment", "name": name})
         del self._deployments[name]
         del self._active[name]
 
@@ -388,6 +465,10 @@ def _check_deployable(plan: Select) -> None:
             reasons.append(f"window {w.name!r} partitions by an expression (online windows need index key columns)")
     if reasons:
         raise NotSupportedError("this script cannot be deployed: " + "; ".join(reasons))
+
+
+def _schema_b64(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
 
 
 def _parse_schema(schema: pa.Schema | str) -> pa.Schema:

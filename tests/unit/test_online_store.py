@@ -112,3 +112,30 @@ def test_bad_rows_name_the_field_and_store_nothing(rows: list, fragment: str) ->
 def test_schema_strings_are_checked() -> None:
     with pytest.raises(OpenFeatSQLError, match="unknown type 'blob'"):
         OnlineStore().create_table("t", "a blob")
+
+
+def test_durable_store_recovers_tables_rows_and_deployments(tmp_path: object) -> None:
+    tx, prof = _data(7)
+    path = str(tmp_path)
+    store = OnlineStore(path)
+    store.create_table("tx", tx.schema)
+    store.create_table("prof", prof.schema)
+    store.insert("prof", prof)
+    store.deploy("features", SQL)
+    store.insert("tx", tx.slice(0, 50))
+    store.snapshot()  # the next rows go to a fresh log after the snapshot
+    store.insert("tx", tx.slice(50, 30))
+    v2 = store.deploy("features", SQL.replace("3s", "4s"))
+    store.restore("features", 1)
+    request = tx.slice(80, 1)
+    expected = store.request("features", request)
+    store.close()
+
+    again = OnlineStore(path)
+    assert again.describe_table("tx")["rows"] == 80
+    assert again.describe_deployment("features")["version"] == 1
+    assert again.describe_deployment("features")["versions"] == 2
+    assert again.restore("features", 2).digest == v2.digest
+    again.restore("features", 1)
+    assert again.request("features", request).equals(expected)
+    again.close()
