@@ -245,6 +245,10 @@ class OnlineStore:
             "indexes": [list(k) for k in t.keymaps],
         }
 
+    def scan(self, name: str) -> pa.Table:
+        """Every stored row of a table, in insertion order."""
+        return self._table(name).data()
+
     def insert(self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> int:
         """Append rows (an Arrow table, dicts, or lists in schema order); returns the number of rows stored.
 

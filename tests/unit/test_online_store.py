@@ -139,3 +139,45 @@ def test_durable_store_recovers_tables_rows_and_deployments(tmp_path: object) ->
     again.restore("features", 1)
     assert again.request("features", request).equals(expected)
     again.close()
+
+
+_CHILD = """
+import sys
+from openfeat_core.online.store import OnlineStore
+store = OnlineStore(sys.argv[1])
+store.create_table("tx", "id bigint, card bigint, ts timestamp, amount double")
+i = 0
+while True:
+    store.insert("tx", [[i * 100 + j, j % 7, i * 1000 + j, float(j)] for j in range(100)])
+    print(i, flush=True)  # acknowledged: the insert call returned
+    i += 1
+"""
+
+
+def test_acknowledged_inserts_survive_sigkill(tmp_path: object) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = str(tmp_path)
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, path], stdout=subprocess.PIPE, text=True)
+    acked = -1
+    deadline = time.monotonic() + 20
+    try:
+        assert child.stdout is not None
+        while acked < 30 and time.monotonic() < deadline:
+            line = child.stdout.readline()
+            if not line:
+                break
+            acked = int(line)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    assert acked >= 30, "the child process did not get going"
+    store = OnlineStore(path)
+    ids = store.scan("tx").column("id").to_pylist()
+    # Every acknowledged batch is back, whole and in order; at most the one batch in flight is there too.
+    assert (acked + 1) * 100 <= len(ids) <= (acked + 2) * 100
+    assert ids == list(range(len(ids)))
+    store.close()
