@@ -22,6 +22,7 @@ import pyarrow as pa
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.offline.executor import execute, main_scan
+from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
 from openfeat_core.online.wal import DurableLog, FsyncPolicy
 from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, SubqueryRel
 from openfeat_core.sql.binder import bind_sql
@@ -158,6 +159,7 @@ class OnlineStore:
         self._active: dict[str, int] = {}
         self._ctx = EvalContext(timezone)
         self._log: DurableLog | None = None
+        self._request_log: RequestLog | None = None
         if path is not None:
             self._log = DurableLog(path, fsync=fsync)
             self._recover()
@@ -343,7 +345,42 @@ class OnlineStore:
         for t, ids in reachable.items():
             data = self._tables[t].data()
             tables[t] = data if ids is None else data.take(pa.array(ids))
-        return execute(d.plan, tables, self._ctx, requests=requests)
+        response = execute(d.plan, tables, self._ctx, requests=requests)
+        if self._request_log is not None:
+            sizes = {t: self._tables[t].num_rows for t in reachable}
+            self._request_log.offer(LoggedRequest(name, d.version, requests, response, sizes))
+        return response
+
+    # ------------------------------------------------------------------ consistency
+    def log_requests(self, rate: float = 1.0, *, seed: int = 0) -> None:
+        """Keep a sample (``rate`` of the calls) of served requests, with their responses, for :meth:`verify`."""
+        self._request_log = RequestLog(rate, seed)
+
+    def verify(self, name: str) -> ConsistencyReport:
+        """Recompute the logged requests of deployment ``name`` in batch mode and compare with what was served.
+
+        Each logged request is appended, as the newest rows, to exactly the rows its tables held when it was
+        served, and the batch engine computes it there. Any difference is an online/offline inconsistency.
+        """
+        self._versions(name)
+        entries = [e for e in (self._request_log.entries if self._request_log else []) if e.deployment == name]
+        reports: dict[str, FeatureReport] = {}
+        rows = 0
+        for entry in entries:
+            d = self._deployments[name][entry.version - 1]
+            tables = {t: self._tables[t].data().slice(0, n) for t, n in entry.table_rows.items()}
+            main = main_scan(d.plan).table
+            stored = tables[main]
+            requests = entry.requests.cast(stored.schema)
+            # Request rows of one call do not see each other: recompute each as the one newest row.
+            offline = []
+            for i in range(requests.num_rows):
+                tables[main] = pa.concat_tables([stored, requests.slice(i, 1)])
+                result = execute(d.plan, tables, self._ctx)
+                offline.append(result.slice(result.num_rows - 1, 1))
+            compare_rows(entry.response, pa.concat_tables(offline), reports)
+            rows += requests.num_rows
+        return ConsistencyReport(name, len(entries), rows, list(reports.values()))
 
     def _reachable_rows(self, d: Deployment, table: str, requests: pa.Table) -> np.ndarray | None:
         """Row ids of ``table`` that the request rows can see through the deployment's indexes (None: all)."""

@@ -181,3 +181,53 @@ def test_acknowledged_inserts_survive_sigkill(tmp_path: object) -> None:
     assert (acked + 1) * 100 <= len(ids) <= (acked + 2) * 100
     assert ids == list(range(len(ids)))
     store.close()
+
+
+def _served_store(seed: int) -> tuple[OnlineStore, pa.Table]:
+    tx, prof = _data(seed)
+    store = OnlineStore()
+    store.create_table("tx", tx.schema)
+    store.create_table("prof", prof.schema)
+    store.insert("prof", prof)
+    store.deploy("features", SQL)
+    store.log_requests(1.0)
+    return store, tx
+
+
+def test_consistency_checker_finds_no_mismatch_when_online_equals_offline() -> None:
+    store, tx = _served_store(3)
+    for i in range(0, tx.num_rows, 3):
+        store.request("features", tx.slice(i, 3))
+        store.insert("tx", tx.slice(i, 3))
+    report = store.verify("features")
+    assert report.consistent
+    assert report.requests == 40 and report.rows == tx.num_rows
+    assert {f.name for f in report.features} == {"id", "card", "s", "c", "mx", "dc", "prev", "score"}
+    assert all(f.compared == tx.num_rows for f in report.features)
+
+
+def test_consistency_checker_reports_a_broken_request_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from openfeat_core.column import Column
+    from openfeat_core.functions.registry import REGISTRY, EvalContext, WindowFrames
+
+    healthy = REGISTRY.aggregates["sum"]
+
+    def broken(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
+        out = healthy.impl(args, frames, ctx)
+        if frames.monotone:  # batch mode stays right; only the request path drifts
+            return out
+        return Column(out.type, out.values + 1, out.valid)
+
+    store, tx = _served_store(4)
+    monkeypatch.setitem(REGISTRY.aggregates, "sum", replace(healthy, impl=broken))
+    for i in range(tx.num_rows):
+        store.request("features", tx.slice(i, 1))
+        store.insert("tx", tx.slice(i, 1))
+    report = store.verify("features")
+    assert not report.consistent
+    by_name = {f.name: f for f in report.features}
+    assert by_name["s"].mismatches > 0 and by_name["s"].max_abs_diff == pytest.approx(1.0)
+    assert all(f.mismatches == 0 and f.missing == 0 for n, f in by_name.items() if n != "s")
+    assert report.to_dict()["features"][2]["examples"]
