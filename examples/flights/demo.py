@@ -17,6 +17,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -203,7 +204,33 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(features, args.out)
     print(f"\nwrote {args.out}")
-    return 0
+    return _online(openfeat_core, sql, tables)
+
+
+def _online(openfeat_core: Any, sql: str, tables: dict[str, pa.Table], requests: int = 3) -> int:
+    """Deploy the same script online, request the last flights live, and check online = offline."""
+    store = openfeat_core.OnlineStore(timezone=LOCAL_TZ)
+    flights = tables["flights"]
+    stored = flights.num_rows - requests
+    t0 = time.perf_counter()
+    for name, table in tables.items():
+        store.create_table(name, table.schema)
+        store.insert(name, table if name != "flights" else flights.slice(0, stored))
+    deployment = store.deploy("flight_delay_features", sql)
+    print(f"\nonline: loaded the store and deployed version {deployment.version} in {time.perf_counter() - t0:.2f} s")
+    for index in deployment.indexes:
+        print(f"  index {index.describe()}")
+    store.log_requests()
+    for i in range(stored, flights.num_rows):
+        t0 = time.perf_counter()
+        row = store.request("flight_delay_features", flights.slice(i, 1))
+        ms = (time.perf_counter() - t0) * 1000
+        print(f"  request flight id {row.column('id')[0].as_py()}: {row.num_columns} features in {ms:.1f} ms")
+    report = store.verify("flight_delay_features")
+    verdict = "identical to offline" if report.consistent else f"{report.mismatches} MISMATCHES"
+    checked = f"{report.rows} requests x {len(report.features)} features"
+    print(f"online/offline check: {checked} recomputed in batch mode: {verdict}")
+    return 0 if report.consistent else 1
 
 
 if __name__ == "__main__":
