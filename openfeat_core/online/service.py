@@ -1,0 +1,838 @@
+"""The HTTP feature service: an :class:`~openfeat_core.online.store.OnlineStore` behind a plain ASGI application.
+
+The routes follow OpenMLDB's APIServer where it has them (``docs/semantics.md`` §4), so a client written for
+OpenMLDB can call a deployment unchanged; ``{db}`` in a path is accepted and ignored (one namespace):
+
+=========================================  ====================================================================
+``POST /dbs/{db}/deployments/{name}``      compute features: ``{"input": [[...]] | [{...}], "need_schema",
+                                           "write_nan_and_inf_null"}`` → ``{"code": 0, "msg": "ok", "data":
+                                           {"data": [...]}}``
+``GET  /dbs/{db}/deployments/{name}``      the deployment: SQL, input/output schema, version, indexes
+``GET  /dbs/{db}/deployments``             the deployment names
+``POST /dbs/{db}/deployments``             deploy ``{"name", "sql", "options"}``
+``GET  /dbs/{db}/tables[/{table}]``        table names / one table's schema, row count and indexes
+``PUT  /dbs/{db}/tables/{table}``          insert ``{"value": [[...], ...]}``
+``POST /dbs/{db}/tables/{table}/rows``     bulk insert: ``{"rows": [...]}`` or an Arrow IPC stream body
+``GET  /health``, ``/ready``, ``/metrics``  liveness, readiness, Prometheus text metrics
+=========================================  ====================================================================
+
+Values travel as OpenMLDB's APIServer writes them: timestamps as epoch-millisecond integers, dates as
+``"YYYY-MM-DD"`` strings, and ``NaN`` / ``Infinity`` / ``Inf`` accepted unquoted. Every error is a JSON body
+``{"code": <HTTP status>, "msg": "..."}``: user mistakes get a 4xx naming the field, and leave the store unchanged.
+
+The store is not thread-safe, so every store call runs on one dedicated worker thread: calls are serialised,
+and the event loop stays free to answer ``/health`` while a long request computes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import hmac
+import ipaddress
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pyarrow as pa
+
+from openfeat_core.errors import DataError, OpenFeatError
+from openfeat_core.online.store import OnlineStore
+from openfeat_core.types import SQLType, parse_type_name, sql_type_of_arrow
+
+if TYPE_CHECKING:
+    import uvicorn
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+#: The ASGI 3 application interface.
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_T = TypeVar("_T")
+
+logger = logging.getLogger(__name__)
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+# curl -d (OpenMLDB's documented examples) sends form-urlencoded; a missing or text type is as common. The body of
+# all of these is read as JSON; anything else (XML, multipart...) is refused rather than guessed at.
+_JSON_TYPES = frozenset({"", "application/json", "text/json", "text/plain", "application/x-www-form-urlencoded"})
+_NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
+_DEPLOY_STMT_RE = re.compile(r"^\s*deploy\b", re.IGNORECASE)
+# Bare Inf / -Inf (RapidJSON's kParseNanAndInfFlag accepts them; Python's json only knows Infinity), matched
+# outside string literals: the alternation consumes whole strings first so that text inside them is left alone.
+_INF_RE = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w.])(-?)Inf(?!inity)(?!\w)')
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_READY_TIMEOUT_S = 2.0
+
+
+class HTTPError(Exception):
+    """An error answered as ``{"code": status, "msg": msg}`` with HTTP ``status``."""
+
+    def __init__(self, status: int, msg: str, headers: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(msg)
+        self.status = status
+        self.msg = msg
+        self.headers = tuple(headers)
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its request body arrived: nothing to answer."""
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Histogram:
+    buckets: list[int] = field(default_factory=lambda: [0] * len(_LATENCY_BUCKETS))
+    count: int = 0
+    total: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        for i, bound in enumerate(_LATENCY_BUCKETS):
+            if seconds <= bound:
+                self.buckets[i] += 1
+                break
+
+
+class Metrics:
+    """Counters and latency histograms, rendered in the Prometheus text format.
+
+    Only updated and read on the event loop, so no lock is needed. Deployment and table labels are only ever
+    names the store knows, so a client cannot grow the label set by requesting made-up names.
+    """
+
+    def __init__(self) -> None:
+        self.http: dict[tuple[str, str, int], int] = {}
+        self.requests: dict[str, int] = {}
+        self.request_rows: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+        self.latency: dict[str, _Histogram] = {}
+        self.inserted: dict[str, int] = {}
+
+    def count_http(self, route: str, method: str, status: int) -> None:
+        key = (route, method, status)
+        self.http[key] = self.http.get(key, 0) + 1
+
+    def observe_request(self, deployment: str, seconds: float, rows: int, ok: bool) -> None:
+        self.requests[deployment] = self.requests.get(deployment, 0) + 1
+        self.request_rows[deployment] = self.request_rows.get(deployment, 0) + rows
+        if not ok:
+            self.errors[deployment] = self.errors.get(deployment, 0) + 1
+        self.latency.setdefault(deployment, _Histogram()).observe(seconds)
+
+    def count_inserted(self, table: str, rows: int) -> None:
+        self.inserted[table] = self.inserted.get(table, 0) + rows
+
+    def render(self) -> str:
+        out: list[str] = []
+
+        def counter(name: str, help_text: str, samples: Mapping[str, int], label: str) -> None:
+            out.extend([f"# HELP {name} {help_text}", f"# TYPE {name} counter"])
+            out.extend(f'{name}{{{label}="{_escape(k)}"}} {v}' for k, v in sorted(samples.items()))
+
+        out.extend(
+            [
+                "# HELP openfeat_http_requests_total HTTP requests by route, method and status.",
+                "# TYPE openfeat_http_requests_total counter",
+            ]
+        )
+        for (route, method, status), v in sorted(self.http.items()):
+            out.append(
+                f'openfeat_http_requests_total{{route="{_escape(route)}",method="{_escape(method)}",'
+                f'status="{status}"}} {v}'
+            )
+        counter("openfeat_deployment_requests_total", "Feature requests per deployment.", self.requests, "deployment")
+        counter(
+            "openfeat_deployment_request_rows_total",
+            "Request rows computed per deployment.",
+            self.request_rows,
+            "deployment",
+        )
+        counter(
+            "openfeat_deployment_errors_total", "Failed feature requests per deployment.", self.errors, "deployment"
+        )
+        name = "openfeat_deployment_request_duration_seconds"
+        out.extend(
+            [
+                f"# HELP {name} Feature request latency per deployment (parse, compute, encode).",
+                f"# TYPE {name} histogram",
+            ]
+        )
+        for dep, h in sorted(self.latency.items()):
+            label = f'deployment="{_escape(dep)}"'
+            cumulative = 0
+            for bound, n in zip(_LATENCY_BUCKETS, h.buckets, strict=True):
+                cumulative += n
+                out.append(f'{name}_bucket{{{label},le="{bound}"}} {cumulative}')
+            out.append(f'{name}_bucket{{{label},le="+Inf"}} {h.count}')
+            out.append(f"{name}_sum{{{label}}} {h.total!r}")
+            out.append(f"{name}_count{{{label}}} {h.count}")
+        counter("openfeat_table_rows_inserted_total", "Rows inserted per table.", self.inserted, "table")
+        return "\n".join(out) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# JSON in and out
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a request body as JSON, accepting unquoted ``NaN``, ``Infinity``, ``Inf`` and their negatives.
+
+    Raises:
+        HTTPError: 400, the body is not UTF-8 JSON.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise HTTPError(400, f"request body is not UTF-8: {e}") from None
+    if not text.strip():
+        raise HTTPError(400, "request body is empty; expected a JSON object")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise HTTPError(400, "request body is nested too deeply") from None
+    except ValueError as first:
+        # Only a body that failed to parse pays for the Inf rewrite.
+        if "Inf" in text:
+            rewritten = _INF_RE.sub(lambda m: m.group(0) if m.group(1) is None else m.group(1) + "Infinity", text)
+            try:
+                return json.loads(rewritten)
+            except (ValueError, RecursionError):
+                pass
+        raise HTTPError(400, f"request body is not valid JSON: {first}") from None
+
+
+def _json_body(obj: Any) -> bytes:
+    # allow_nan: non-finite floats are written NaN / Infinity / -Infinity, as OpenMLDB's writer does them.
+    return json.dumps(obj, ensure_ascii=False, allow_nan=True, separators=(",", ":")).encode("utf-8")
+
+
+def _column_values(column: pa.ChunkedArray, nan_as_null: bool) -> list[Any]:
+    """One output column as JSON-ready Python values (timestamps → epoch ms, dates → ``YYYY-MM-DD``)."""
+    t = column.type
+    if pa.types.is_timestamp(t):
+        # Epoch milliseconds whatever the unit (finer units truncate, as OpenMLDB stores milliseconds).
+        return column.cast(pa.timestamp("ms", tz=t.tz), safe=False).cast(pa.int64()).to_pylist()
+    if pa.types.is_date(t):
+        return column.cast(pa.string()).to_pylist()  # ISO 'YYYY-MM-DD', vectorised
+    values = column.to_pylist()
+    if nan_as_null and pa.types.is_floating(t):
+        return [None if v is None or not math.isfinite(v) else v for v in values]
+    return values
+
+
+def _schema_json(fields: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """``(name, OpenMLDB type name)`` pairs as the APIServer writes schemas (``int64``, ``timestamp``...)."""
+    return [{"name": n, "type": parse_type_name(t).value} for n, t in fields]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Input rows
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _parse_date(value: str) -> dt.date:
+    # OpenMLDB splits on '-' and reads three integers, so "2024-1-5" is a date too.
+    parts = value.split("-")
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(value)
+    return dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+
+
+def _convert_value(value: Any, t: SQLType) -> Any:
+    """A JSON value as the store takes it for a column of type ``t``; ``ValueError`` when it does not fit.
+
+    As OpenMLDB's APIServer, JSON types are strict (a bool is not a number, a number is not a string), except that
+    integers are accepted for float columns.
+    """
+    if value is None:
+        return None
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if t.is_integer or t is SQLType.TIMESTAMP:
+        ok = is_int
+    elif t.is_float:
+        ok = is_int or isinstance(value, float)
+    elif t is SQLType.BOOL:
+        ok = isinstance(value, bool)
+    elif t is SQLType.STRING:
+        ok = isinstance(value, str)
+    elif t is SQLType.DATE:
+        if not isinstance(value, str):
+            raise ValueError("expected a 'YYYY-MM-DD' string")
+        try:
+            return _parse_date(value)
+        except ValueError:
+            raise ValueError("expected a 'YYYY-MM-DD' date") from None
+    else:
+        ok = False
+    if not ok:
+        hint = " (epoch milliseconds)" if t is SQLType.TIMESTAMP else ""
+        raise ValueError(f"expected a JSON {_JSON_KIND.get(t, t.value)}{hint}")
+    return value
+
+
+_JSON_KIND = {
+    SQLType.BOOL: "boolean",
+    SQLType.INT16: "integer",
+    SQLType.INT32: "integer",
+    SQLType.INT64: "integer",
+    SQLType.TIMESTAMP: "integer",
+    SQLType.FLOAT: "number",
+    SQLType.DOUBLE: "number",
+    SQLType.STRING: "string",
+}
+
+
+def convert_rows(
+    rows: Sequence[Any], schema: Sequence[tuple[str, SQLType]], *, what: str, extra_keys: bool
+) -> list[list[Any]] | list[dict[str, Any]]:
+    """Check JSON rows against ``schema`` and convert their values for the store.
+
+    Args:
+        rows: all arrays (values in schema order) or all objects (column → value).
+        schema: ``(name, type)`` of the columns.
+        what: how errors name the target (``"request to 'f'"``).
+        extra_keys: whether object rows may carry keys that are not columns (ignored, as OpenMLDB ignores them in
+            requests); when ``False`` they are an error (an insert must not silently drop data).
+
+    Raises:
+        DataError: a row does not fit; the message names the row and field.
+    """
+    names = [n for n, _ in schema]
+    if rows and isinstance(rows[0], Mapping):
+        out_objects: list[dict[str, Any]] = []
+        for i, row in enumerate(rows):
+            if not extra_keys:
+                unknown = [k for k in row if k not in names]
+                if unknown:
+                    raise DataError(f"{what}: row {i}: unknown field(s) {', '.join(map(repr, unknown))}")
+            converted: dict[str, Any] = {}
+            for name, t in schema:
+                if name not in row:
+                    raise DataError(f"{what}: row {i}: missing field {name!r}")
+                converted[name] = _checked(row[name], t, what, i, name)
+            out_objects.append(converted)
+        return out_objects
+    out_arrays: list[list[Any]] = []
+    for i, row in enumerate(rows):
+        if len(row) != len(schema):
+            raise DataError(f"{what}: row {i}: {len(row)} values for {len(schema)} columns ({', '.join(names)})")
+        out_arrays.append([_checked(v, t, what, i, n) for v, (n, t) in zip(row, schema, strict=True)])
+    return out_arrays
+
+
+def _checked(value: Any, t: SQLType, what: str, row: int, name: str) -> Any:
+    try:
+        return _convert_value(value, t)
+    except ValueError as e:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise DataError(f"{what}: row {row}, field {name!r}: {shown} is not a {t.openmldb_name}; {e}") from None
+
+
+def _rows_field(body: Mapping[str, Any], key: str, *, allow_empty: bool) -> list[Any]:
+    """``body[key]`` checked to be a list of rows, all arrays or all objects."""
+    rows = body.get(key)
+    if not isinstance(rows, list) or (not rows and not allow_empty):
+        raise HTTPError(400, f"field {key!r} must be a {'' if allow_empty else 'non-empty '}array of rows")
+    first_is_object = bool(rows) and isinstance(rows[0], dict)
+    for i, row in enumerate(rows):
+        if not isinstance(row, (list, dict)):
+            raise HTTPError(400, f"field {key!r}: row {i} is a {_json_type(row)}, expected an array or an object")
+        if isinstance(row, dict) != first_is_object:
+            raise HTTPError(400, f"field {key!r}: rows mix arrays and objects (row {i}); use one form")
+    return rows
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _bool_field(body: Mapping[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise HTTPError(400, f"field {key!r} must be true or false, not {_json_type(value)}")
+    return value
+
+
+def _str_field(body: Mapping[str, Any], key: str, *, required: bool) -> str:
+    value = body.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise HTTPError(400, f"field {key!r} must be a non-empty string")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The application
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    receive: Receive
+
+
+#: status, body, content type (None: JSON), extra headers.
+_Response = tuple[int, bytes, "str | None", Sequence[tuple[str, str]]]
+_Handler = Callable[[_Request], Awaitable[_Response]]
+
+
+class FeatureService:
+    """The ASGI application serving one :class:`OnlineStore` (build it with :func:`create_app`).
+
+    Args:
+        store: the store to serve; the service becomes its only user (it is not thread-safe).
+        token: when set, every route but ``/health`` requires ``Authorization: Bearer <token>``.
+        max_body_bytes: larger request bodies are refused with 413 before they are read.
+    """
+
+    def __init__(self, store: OnlineStore, *, token: str | None = None, max_body_bytes: int = 16 << 20) -> None:
+        if token is not None and not token:
+            raise ValueError("token must be a non-empty string (or None for no authentication)")
+        if max_body_bytes <= 0:
+            raise ValueError("max_body_bytes must be positive")
+        self.store = store
+        self.metrics = Metrics()
+        self._token = token.encode() if token is not None else None
+        self._max_body = max_body_bytes
+        # One thread: store calls are serialised, and never run on the event loop.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openfeat-store")
+        self._closing = False
+        # Names seen to exist in the store: only these become metric labels.
+        self._known_deployments: set[str] = set()
+        # Table schemas, read once per table (describe_table also counts rows, which costs more as data grows).
+        # Tables are only created and dropped outside the service, so an entry can only go stale if that happens
+        # while serving; a failed insert drops the entry so that a retry sees the new schema.
+        self._table_schemas: dict[str, list[tuple[str, SQLType]]] = {}
+
+    def close(self) -> None:
+        """Stop accepting requests and wait for the store calls under way (the store itself is not closed)."""
+        self._closing = True
+        self._worker.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ ASGI entry point
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1003})
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        req = _Request(scope["method"].upper(), scope["path"], headers, receive)
+        route = "unmatched"
+        try:
+            route, routes = self._route(req)
+            # Authentication comes before 404: unauthenticated clients learn nothing about the routes.
+            if self._token is not None and route != "/health":
+                self._authenticate(req)
+            if not routes:
+                raise HTTPError(404, f"no route for {req.path!r}")
+            handler = routes.get(req.method)
+            if handler is None:
+                allowed = ", ".join(sorted(routes))
+                raise HTTPError(
+                    405, f"method {req.method} is not allowed on {route} (allowed: {allowed})", [("allow", allowed)]
+                )
+            status, body, content_type, extra = await handler(req)
+        except HTTPError as e:
+            status, body, content_type, extra = e.status, _json_body({"code": e.status, "msg": e.msg}), None, e.headers
+        except _ClientGone:
+            self.metrics.count_http(route, req.method, 499)
+            return
+        except Exception:
+            logger.exception("internal error serving %s %s", req.method, req.path)
+            status, body, content_type, extra = 500, _json_body({"code": 500, "msg": "internal server error"}), None, ()
+        self.metrics.count_http(route, req.method, status)
+        response_headers = [
+            (b"content-type", (content_type or "application/json; charset=utf-8").encode()),
+            (b"content-length", str(len(body)).encode()),
+            *((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.get_running_loop().run_in_executor(None, self.close)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _authenticate(self, req: _Request) -> None:
+        assert self._token is not None
+        scheme, _, given = req.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("latin-1"), self._token):
+            raise HTTPError(401, "missing or invalid bearer token", [("www-authenticate", "Bearer")])
+
+    # ------------------------------------------------------------------ routing
+    def _route(self, req: _Request) -> tuple[str, dict[str, _Handler]]:
+        """The route template of a request (also its metrics label) and its handlers by method (none: no route)."""
+        parts = req.path.strip("/").split("/")
+        routes: dict[str, _Handler]
+        operational = {"health": self._get_health, "ready": self._get_ready, "metrics": self._get_metrics}
+        if len(parts) == 1 and parts[0] in operational:
+            template, routes = "/" + parts[0], {"GET": operational[parts[0]]}
+        elif len(parts) >= 3 and parts[0] == "dbs" and all(parts) and parts[2] in ("deployments", "tables"):
+            kind, rest = parts[2], parts[3:]
+            if kind == "deployments" and not rest:
+                template, routes = "/dbs/{db}/deployments", {"GET": self._list_deployments, "POST": self._deploy}
+            elif kind == "deployments" and len(rest) == 1:
+                template = "/dbs/{db}/deployments/{name}"
+                routes = {"GET": self._describe_deployment, "POST": self._request}
+            elif kind == "tables" and not rest:
+                template, routes = "/dbs/{db}/tables", {"GET": self._list_tables}
+            elif kind == "tables" and len(rest) == 1:
+                template, routes = "/dbs/{db}/tables/{table}", {"GET": self._describe_table, "PUT": self._put_rows}
+            elif kind == "tables" and len(rest) == 2 and rest[1] == "rows":
+                template, routes = "/dbs/{db}/tables/{table}/rows", {"POST": self._post_rows}
+            else:
+                template, routes = "unmatched", {}
+        else:
+            template, routes = "unmatched", {}
+        return template, routes
+
+    @staticmethod
+    def _segment(req: _Request, index: int) -> str:
+        return req.path.strip("/").split("/")[index]
+
+    # ------------------------------------------------------------------ plumbing
+    async def _store_call(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run ``fn(*args)`` on the store thread; store errors become 4xx answers."""
+        if self._closing:
+            raise HTTPError(503, "the service is shutting down")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._worker, functools.partial(fn, *args))
+        except RuntimeError:
+            if self._closing:  # the executor refused work: shutdown began while this request waited
+                raise HTTPError(503, "the service is shutting down") from None
+            raise
+        except OpenFeatError as e:
+            raise HTTPError(400, str(e)) from None
+
+    async def _read_body(self, req: _Request) -> bytes:
+        declared = req.headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                raise HTTPError(400, f"invalid Content-Length {declared!r}")
+            if int(declared) > self._max_body:
+                raise HTTPError(413, f"request body of {int(declared)} bytes exceeds the limit of {self._max_body}")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await req.receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise HTTPError(413, f"request body exceeds the limit of {self._max_body} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    @staticmethod
+    def _media_type(req: _Request) -> str:
+        return req.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    async def _json_object(self, req: _Request) -> dict[str, Any]:
+        media = self._media_type(req)
+        if media not in _JSON_TYPES and not media.endswith("+json"):
+            raise HTTPError(415, f"unsupported content type {media!r}; send application/json")
+        body = parse_json(await self._read_body(req))
+        if not isinstance(body, dict):
+            raise HTTPError(400, f"request body must be a JSON object, not {_json_type(body)}")
+        return body
+
+    @staticmethod
+    def _ok(data: Any = None) -> _Response:
+        payload: dict[str, Any] = {"code": 0, "msg": "ok"}
+        if data is not None:
+            payload["data"] = data
+        return 200, _json_body(payload), None, ()
+
+    # ------------------------------------------------------------------ operational routes
+    async def _get_health(self, req: _Request) -> _Response:
+        return self._ok()
+
+    async def _get_ready(self, req: _Request) -> _Response:
+        # Ready means the store thread answers: a store call wedged behind a long computation is "not ready".
+        try:
+            counts = await asyncio.wait_for(
+                self._store_call(lambda: (len(self.store.list_tables()), len(self.store.list_deployments()))),
+                _READY_TIMEOUT_S,
+            )
+        except (asyncio.TimeoutError, HTTPError) as e:
+            reason = e.msg if isinstance(e, HTTPError) else f"the store did not answer within {_READY_TIMEOUT_S} s"
+            raise HTTPError(503, f"not ready: {reason}") from None
+        return self._ok({"tables": counts[0], "deployments": counts[1]})
+
+    async def _get_metrics(self, req: _Request) -> _Response:
+        return 200, self.metrics.render().encode(), "text/plain; version=0.0.4; charset=utf-8", ()
+
+    # ------------------------------------------------------------------ deployments
+    async def _list_deployments(self, req: _Request) -> _Response:
+        return self._ok({"deployments": await self._store_call(self.store.list_deployments)})
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        """The store's description of a deployment (on the store thread); 404 when there is none."""
+        try:
+            info = self.store.describe_deployment(name)
+        except DataError as e:
+            raise HTTPError(404, str(e)) from None
+        self._known_deployments.add(name)
+        return info
+
+    async def _describe_deployment(self, req: _Request) -> _Response:
+        db, name = self._segment(req, 1), self._segment(req, 3)
+        info = await self._store_call(self._describe, name)
+        return self._ok(
+            {
+                "name": name,
+                "procedure": info["sql"],
+                "input_schema": _schema_json(info["input_schema"]),
+                "input_common_cols": [],
+                "output_schema": _schema_json(info["output_schema"]),
+                "output_common_cols": [],
+                "dbs": [db],
+                "version": info["version"],
+                "versions": info["versions"],
+                "digest": info["digest"],
+                "indexes": info["indexes"],
+            }
+        )
+
+    async def _deploy(self, req: _Request) -> _Response:
+        body = await self._json_object(req)
+        sql = _str_field(body, "sql", required=True)
+        name = _str_field(body, "name", required=False)
+        if name and not _NAME_RE.match(name):
+            raise HTTPError(400, f"field 'name': {name!r} is not a valid deployment name (letters, digits, _)")
+        if not name and not _DEPLOY_STMT_RE.match(sql):
+            raise HTTPError(400, "field 'name' is required (or give a 'DEPLOY name SELECT ...' statement as 'sql')")
+        options = body.get("options") or {}
+        if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
+            raise HTTPError(400, "field 'options' must be an object of string values")
+
+        def deploy() -> dict[str, Any]:
+            d = self.store.deploy(name, sql, options)
+            self._known_deployments.add(d.name)
+            return {**self.store.describe_deployment(d.name), "name": d.name}
+
+        info = await self._store_call(deploy)
+        return self._ok({k: info[k] for k in ("name", "version", "versions", "digest", "indexes")})
+
+    async def _request(self, req: _Request) -> _Response:
+        name = self._segment(req, 3)
+        start = time.perf_counter()
+        rows: list[Any] = []
+        ok = False
+        try:
+            body = await self._json_object(req)
+            rows = _rows_field(body, "input", allow_empty=False)
+            need_schema = _bool_field(body, "need_schema")
+            nan_as_null = _bool_field(body, "write_nan_and_inf_null")
+            as_objects = isinstance(rows[0], dict)
+
+            def compute() -> pa.Table:
+                info = self._describe(name)
+                schema = [(n, parse_type_name(t)) for n, t in info["input_schema"]]
+                converted = convert_rows(rows, schema, what=f"request to {name!r}", extra_keys=True)
+                return self.store.request(name, converted)
+
+            result = await self._store_call(compute)
+            columns = [_column_values(c, nan_as_null) for c in result.columns]
+            names = result.column_names
+            data: dict[str, Any] = {}
+            if need_schema:
+                data["schema"] = [{"name": f.name, "type": sql_type_of_arrow(f.type).value} for f in result.schema]
+            data["data"] = (
+                [dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True)]
+                if as_objects
+                else [list(r) for r in zip(*columns, strict=True)]
+            )
+            response = self._ok(data)
+            ok = True
+            return response
+        finally:
+            if name in self._known_deployments:
+                self.metrics.observe_request(name, time.perf_counter() - start, len(rows), ok)
+
+    # ------------------------------------------------------------------ tables
+    async def _list_tables(self, req: _Request) -> _Response:
+        return self._ok({"tables": await self._store_call(self.store.list_tables)})
+
+    async def _describe_table(self, req: _Request) -> _Response:
+        name = self._segment(req, 3)
+
+        def describe() -> dict[str, Any]:
+            try:
+                return self.store.describe_table(name)
+            except DataError as e:
+                raise HTTPError(404, str(e)) from None
+
+        info = await self._store_call(describe)
+        return self._ok(
+            {"name": name, "schema": _schema_json(info["schema"]), "rows": info["rows"], "indexes": info["indexes"]}
+        )
+
+    def _table_schema(self, name: str) -> list[tuple[str, SQLType]]:
+        """A table's ``(column, type)`` list (on the store thread); 404 when there is no such table."""
+        if name not in self.store.list_tables():
+            known = ", ".join(self.store.list_tables()) or "none"
+            raise HTTPError(404, f"unknown table {name!r} (tables: {known})")
+        schema = self._table_schemas.get(name)
+        if schema is None:
+            schema = [(n, parse_type_name(t)) for n, t in self.store.describe_table(name)["schema"]]
+            self._table_schemas[name] = schema
+        return schema
+
+    def _insert_json(self, name: str, rows: list[Any]) -> int:
+        schema = self._table_schema(name)
+        try:
+            converted = convert_rows(rows, schema, what=f"table {name!r}", extra_keys=False)
+            return self.store.insert(name, converted)
+        except DataError:
+            self._table_schemas.pop(name, None)
+            raise
+
+    def _insert_arrow(self, name: str, data: pa.Table) -> int:
+        schema = self._table_schema(name)
+        unknown = [c for c in data.column_names if c not in {n for n, _ in schema}]
+        if unknown:
+            raise DataError(f"table {name!r}: unknown column(s) {', '.join(map(repr, unknown))}")
+        return self.store.insert(name, data)
+
+    async def _put_rows(self, req: _Request) -> _Response:
+        name = self._segment(req, 3)
+        body = await self._json_object(req)
+        rows = _rows_field(body, "value", allow_empty=False)
+        inserted = await self._store_call(self._insert_json, name, rows)
+        self.metrics.count_inserted(name, inserted)
+        return self._ok({"table": name, "rows": inserted})
+
+    async def _post_rows(self, req: _Request) -> _Response:
+        name = self._segment(req, 3)
+        if self._media_type(req) == ARROW_STREAM:
+            raw = await self._read_body(req)
+            try:
+                data = pa.ipc.open_stream(pa.py_buffer(raw)).read_all()
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as e:
+                raise HTTPError(400, f"request body is not a valid Arrow IPC stream: {e}") from None
+            inserted = await self._store_call(self._insert_arrow, name, data)
+        else:
+            body = await self._json_object(req)
+            rows = _rows_field(body, "rows", allow_empty=True)
+            inserted = await self._store_call(self._insert_json, name, rows)
+        self.metrics.count_inserted(name, inserted)
+        return self._ok({"table": name, "rows": inserted})
+
+
+def create_app(store: OnlineStore, *, token: str | None = None, max_body_bytes: int = 16 << 20) -> FeatureService:
+    """The ASGI application serving ``store`` (see the module docstring for the routes).
+
+    Args:
+        store: the store to serve; from now on only the application should call it.
+        token: when set, every route but ``/health`` requires ``Authorization: Bearer <token>``.
+        max_body_bytes: request bodies larger than this are answered 413.
+
+    Returns:
+        An ASGI 3 application; call its ``close()`` (or let the server's lifespan shutdown do it) when done.
+    """
+    return FeatureService(store, token=token, max_body_bytes=max_body_bytes)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve to anything
+
+
+def make_server(
+    store: OnlineStore,
+    host: str = "127.0.0.1",
+    port: int = 9080,
+    token: str | None = None,
+    allow_insecure_remote: bool = False,
+    *,
+    max_body_bytes: int = 16 << 20,
+    log_level: str = "info",
+) -> uvicorn.Server:
+    """A configured (not yet running) uvicorn server for ``store``; ``serve`` runs one.
+
+    Raises:
+        ValueError: ``host`` is not a loopback address, no ``token`` is set and ``allow_insecure_remote`` is false.
+    """
+    if token is None and not allow_insecure_remote and not _is_loopback(host):
+        raise ValueError(
+            f"refusing to serve on non-loopback host {host!r} without a token: anyone who can reach it could read "
+            "features and write data. Pass token=... (clients send 'Authorization: Bearer <token>'), or "
+            "allow_insecure_remote=True if the network is trusted."
+        )
+    import uvicorn
+
+    app = create_app(store, token=token, max_body_bytes=max_body_bytes)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", access_log=False)
+    return uvicorn.Server(config)
+
+
+def serve(
+    store: OnlineStore,
+    host: str = "127.0.0.1",
+    port: int = 9080,
+    token: str | None = None,
+    allow_insecure_remote: bool = False,
+    *,
+    max_body_bytes: int = 16 << 20,
+    log_level: str = "info",
+) -> None:
+    """Serve ``store`` over HTTP with uvicorn until interrupted.
+
+    Raises:
+        ValueError: ``host`` is not a loopback address, no ``token`` is set and ``allow_insecure_remote`` is false.
+    """
+    make_server(
+        store, host, port, token, allow_insecure_remote, max_body_bytes=max_body_bytes, log_level=log_level
+    ).run()
+
+
+__all__ = ["ARROW_STREAM", "ASGIApp", "FeatureService", "HTTPError", "Metrics", "create_app", "make_server", "serve"]
