@@ -28,7 +28,7 @@ import numpy as np
 
 from openfeat_core.column import Column
 from openfeat_core.functions.cast import cast_column, compatible_type, is_number, promote_numbers
-from openfeat_core.functions.registry import EvalContext, FunctionTypeError, scalar_function
+from openfeat_core.functions.registry import EvalContext, FunctionTypeError, Resolver, ScalarImpl, scalar_function
 from openfeat_core.types import SQLType
 
 _NULL = SQLType.NULL
@@ -263,19 +263,24 @@ def _compare(a: Column, b: Column, op: _BinaryOp, ctx: EvalContext) -> Column:
 # ---------------------------------------------------------------------------------------------------------------------
 # Arithmetic
 # ---------------------------------------------------------------------------------------------------------------------
-@scalar_function("add", _resolve_add, doc="a + b")
-def _add(args: list[Column], ctx: EvalContext) -> Column:
-    return _arith(_resolve_add([c.type for c in args]), args[0], args[1], np.add)
+def _arith_function(resolve: Resolver, ufunc: np.ufunc) -> ScalarImpl:
+    """A binary operator whose result type ``resolve`` gives and whose values ``ufunc`` computes."""
+
+    def impl(args: list[Column], ctx: EvalContext) -> Column:
+        return _arith(resolve([c.type for c in args]), args[0], args[1], ufunc)
+
+    return impl
 
 
-@scalar_function("subtract", _resolve_subtract, doc="a - b")
-def _subtract(args: list[Column], ctx: EvalContext) -> Column:
-    return _arith(_resolve_subtract([c.type for c in args]), args[0], args[1], np.subtract)
-
-
-@scalar_function("multiply", _resolve_multiply, doc="a * b")
-def _multiply(args: list[Column], ctx: EvalContext) -> Column:
-    return _arith(_resolve_multiply([c.type for c in args]), args[0], args[1], np.multiply)
+for _name, _resolve, _ufunc, _doc in (
+    ("add", _resolve_add, np.add, "a + b"),
+    ("subtract", _resolve_subtract, np.subtract, "a - b"),
+    ("multiply", _resolve_multiply, np.multiply, "a * b"),
+    ("bitand", _resolve_bitand, np.bitwise_and, "a & b"),
+    ("bitor", _resolve_bitor, np.bitwise_or, "a | b"),
+    ("bitxor", _resolve_bitxor, np.bitwise_xor, "a ^ b"),
+):
+    scalar_function(_name, _resolve, doc=_doc)(_arith_function(_resolve, _ufunc))
 
 
 @scalar_function("divide", _resolve_divide, doc="a / b: double division, NULL when b is 0")
@@ -315,21 +320,6 @@ def _neg(args: list[Column], ctx: EvalContext) -> Column:
 # ---------------------------------------------------------------------------------------------------------------------
 # Bitwise
 # ---------------------------------------------------------------------------------------------------------------------
-@scalar_function("bitand", _resolve_bitand, doc="a & b")
-def _bitand(args: list[Column], ctx: EvalContext) -> Column:
-    return _arith(_resolve_bitand([c.type for c in args]), args[0], args[1], np.bitwise_and)
-
-
-@scalar_function("bitor", _resolve_bitor, doc="a | b")
-def _bitor(args: list[Column], ctx: EvalContext) -> Column:
-    return _arith(_resolve_bitor([c.type for c in args]), args[0], args[1], np.bitwise_or)
-
-
-@scalar_function("bitxor", _resolve_bitxor, doc="a ^ b")
-def _bitxor(args: list[Column], ctx: EvalContext) -> Column:
-    return _arith(_resolve_bitxor([c.type for c in args]), args[0], args[1], np.bitwise_xor)
-
-
 @scalar_function("bitnot", _resolve_bitnot, doc="~a")
 def _bitnot(args: list[Column], ctx: EvalContext) -> Column:
     (a,) = args
