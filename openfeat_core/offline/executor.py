@@ -322,7 +322,10 @@ def _run_chunks(
                 col = col.with_type(agg_expr.type)
             outs[agg_expr].write(rows, col)
 
-    list(pool.map(run_chunk, chunks))
+    if len(chunks) == 1:
+        run_chunk(chunks[0])  # small inputs (every request): no thread hand-off
+    else:
+        list(pool.map(run_chunk, chunks))
 
 
 def _localize(frames: WindowFrames) -> tuple[WindowFrames, int, int]:
