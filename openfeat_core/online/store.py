@@ -95,10 +95,11 @@ class _Table:
     _data: pa.Table | None = None
     # index key columns -> key tuple -> row ids (insertion order)
     keymaps: dict[tuple[str, ...], dict[tuple[Any, ...], list[int]]] = field(default_factory=dict)
+    rows: int = 0  # kept as batches arrive: describe/request must not cost more as single-row inserts pile up
 
     @property
     def num_rows(self) -> int:
-        return sum(b.num_rows for b in self.batches)
+        return self.rows
 
     def data(self) -> pa.Table:
         if self._data is None:
@@ -114,8 +115,9 @@ class _Table:
             self._index_rows(keys, keymap, self.data(), 0)
 
     def append(self, batch: pa.RecordBatch) -> None:
-        start = self.num_rows
+        start = self.rows
         self.batches.append(batch)
+        self.rows += batch.num_rows
         self._data = None
         table = pa.Table.from_batches([batch])
         for keys, keymap in self.keymaps.items():
