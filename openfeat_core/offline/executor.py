@@ -178,9 +178,9 @@ def _run_windows(
 ) -> dict[Expr, Column]:
     """Every window aggregate of ``plan``, as columns in main-row order.
 
-    Windows are handled one at a time so that only one window's frames are alive at once; the aggregates
-    of a window run concurrently (the kernels release the GIL). Aggregates that nest other aggregates run
-    last, in dependency order.
+    Windows are handled one at a time, and each in chunks of output rows, so that only a few chunks' frames
+    are alive at once; the chunks run concurrently (the kernels release the GIL). Aggregates that nest other
+    aggregates run last, in dependency order.
     """
     aggs: dict[Expr, None] = {}
     for o in plan.outputs:
