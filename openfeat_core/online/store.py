@@ -23,6 +23,7 @@ from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.offline.executor import execute, main_scan
 from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
+from openfeat_core.online.fastpath import FastPlan, GrowingColumns, SeriesIndex, fast_plan, serve_request
 from openfeat_core.online.wal import DurableLog, FsyncPolicy
 from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, SubqueryRel
 from openfeat_core.sql.binder import bind_sql
@@ -82,6 +83,7 @@ class Deployment:
     plan: Select
     indexes: tuple[IndexSpec, ...]
     lookups: tuple[Lookup, ...]
+    fast: FastPlan | None = None
 
     @property
     def digest(self) -> str:
@@ -96,6 +98,21 @@ class _Table:
     # index key columns -> key tuple -> row ids (insertion order)
     keymaps: dict[tuple[str, ...], dict[tuple[Any, ...], list[int]]] = field(default_factory=dict)
     rows: int = 0  # kept as batches arrive: describe/request must not cost more as single-row inserts pile up
+    # The direct request path's state (fastpath.py): columns in engine layout, sorted per-key series.
+    columns: GrowingColumns | None = None
+    series: dict[tuple[tuple[str, ...], str | None], SeriesIndex] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.columns = GrowingColumns(self.schema)
+
+    def add_series(self, keys: tuple[str, ...], order: str | None) -> SeriesIndex:
+        index = self.series.get((keys, order))
+        if index is None:
+            index = SeriesIndex(keys, order)
+            if self.batches:
+                index.add_rows(self.data(), 0)
+            self.series[(keys, order)] = index
+        return index
 
     @property
     def num_rows(self) -> int:
@@ -122,6 +139,10 @@ class _Table:
         table = pa.Table.from_batches([batch])
         for keys, keymap in self.keymaps.items():
             self._index_rows(keys, keymap, table, start)
+        assert self.columns is not None
+        self.columns.append(batch)
+        for index in self.series.values():
+            index.add_rows(table, start)
 
     @staticmethod
     def _index_rows(
@@ -296,7 +317,11 @@ class OnlineStore:
         indexes, lookups = derive_indexes(plan)
         for spec in indexes:
             self._tables[spec.table].add_keymap(spec.keys)
-        deployment = Deployment(name, len(versions) + 1, sql, plan, indexes, lookups)
+        fast = fast_plan(plan)
+        if fast is not None:
+            for table, keys, order in fast.indexes():
+                self._tables[table].add_series(keys, order)
+        deployment = Deployment(name, len(versions) + 1, sql, plan, indexes, lookups, fast)
         self._deployments[name] = [*versions, deployment]
         self._active[name] = len(versions)
         return deployment
@@ -342,14 +367,19 @@ class OnlineStore:
         scan = main_scan(d.plan)
         main = self._table(scan.table)
         requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
-        reachable = {t: self._reachable_rows(d, t, requests) for t in _tables_of(d.plan)}
-        tables: dict[str, pa.Table] = {}
-        for t, ids in reachable.items():
-            data = self._tables[t].data()
-            tables[t] = data if ids is None else data.take(pa.array(ids))
-        response = execute(d.plan, tables, self._ctx, requests=requests)
+        if d.fast is not None:
+            columns = {t: tab.columns for t, tab in self._tables.items() if tab.columns is not None}
+            series = {(t, *key): index for t, tab in self._tables.items() for key, index in tab.series.items()}
+            response = serve_request(d.plan, d.fast, requests, columns, series, self._ctx)
+        else:
+            reachable = {t: self._reachable_rows(d, t, requests) for t in _tables_of(d.plan)}
+            tables: dict[str, pa.Table] = {}
+            for t, ids in reachable.items():
+                data = self._tables[t].data()
+                tables[t] = data if ids is None else data.take(pa.array(ids))
+            response = execute(d.plan, tables, self._ctx, requests=requests)
         if self._request_log is not None:
-            sizes = {t: self._tables[t].num_rows for t in reachable}
+            sizes = {t: self._tables[t].num_rows for t in _tables_of(d.plan)}
             self._request_log.offer(LoggedRequest(name, d.version, requests, response, sizes))
         return response
 

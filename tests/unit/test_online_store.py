@@ -231,3 +231,39 @@ def test_consistency_checker_reports_a_broken_request_kernel(monkeypatch: pytest
     assert by_name["s"].mismatches > 0 and by_name["s"].max_abs_diff == pytest.approx(1.0)
     assert all(f.mismatches == 0 and f.missing == 0 for n, f in by_name.items() if n != "s")
     assert report.to_dict()["features"][2]["examples"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "direct"),
+    [
+        (SQL, True),
+        # A window with a UNION source needs the general request path.
+        (
+            "SELECT id, sum(amount) OVER w AS s FROM tx WINDOW w AS (UNION tx2 PARTITION BY card ORDER BY ts "
+            "ROWS BETWEEN 3 PRECEDING AND CURRENT ROW)",
+            False,
+        ),
+        # So does a LAST JOIN predicate that is not an as-of bound on the order column.
+        (
+            "SELECT tx.id, prof.score FROM tx LAST JOIN prof ORDER BY prof.upd ON tx.card = prof.card "
+            "AND prof.score > tx.amount",
+            False,
+        ),
+    ],
+)
+def test_direct_and_general_request_paths_both_equal_offline(sql: str, direct: bool) -> None:
+    tx, prof = _data(11)
+    tx2 = tx.slice(0, 40)
+    offline = openfeat_core.compute(sql, {"tx": tx, "prof": prof, "tx2": tx2})
+    store = OnlineStore()
+    for name, table in (("tx", tx), ("prof", prof), ("tx2", tx2)):
+        store.create_table(name, table.schema)
+    store.insert("prof", prof)
+    store.insert("tx2", tx2)
+    deployment = store.deploy("f", sql)
+    assert (deployment.fast is not None) is direct
+    online = []
+    for i in range(tx.num_rows):
+        online.append(store.request("f", tx.slice(i, 1)))
+        store.insert("tx", tx.slice(i, 1))
+    assert pa.concat_tables(online).equals(offline)
