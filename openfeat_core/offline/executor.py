@@ -21,7 +21,7 @@ import pyarrow as pa
 from openfeat_core.column import Column, all_valid
 from openfeat_core.errors import DataError
 from openfeat_core.functions.registry import REGISTRY, EvalContext, WindowFrames
-from openfeat_core.offline.lastjoin import last_join
+from openfeat_core.offline.lastjoin import bounded_search, last_join
 from openfeat_core.offline.relation import RelData, evaluate, group_codes, order_values, stable_sort_by
 from openfeat_core.plan.nodes import (
     Expr,
@@ -35,7 +35,7 @@ from openfeat_core.plan.nodes import (
     SubqueryRel,
     WindowAgg,
     WindowDef,
-    children,
+    collect,
 )
 from openfeat_core.types import SQLType
 from openfeat_core.windowing import frame_bounds
@@ -59,9 +59,13 @@ def execute(
             (each is the newest row at its time and is not stored); one output row per request row.
     """
     rel = run_select(plan, tables, ctx, requests=requests)
-    # A bare NULL has no type of its own; OpenMLDB reports such columns as bool.
-    arrays = [(c.with_type(SQLType.BOOL) if c.type is SQLType.NULL else c).to_arrow() for c in rel.columns]
-    return pa.Table.from_arrays(arrays, names=[f.name for f in rel.fields])
+    return arrow_table(rel.columns, [f.name for f in rel.fields])
+
+
+def arrow_table(columns: list[Column], names: list[str]) -> pa.Table:
+    """Result columns as an Arrow table. A bare NULL has no type of its own; OpenMLDB reports it as bool."""
+    arrays = [(c.with_type(SQLType.BOOL) if c.type is SQLType.NULL else c).to_arrow() for c in columns]
+    return pa.Table.from_arrays(arrays, names=names)
 
 
 def main_scan(plan: Select) -> Scan:
@@ -135,19 +139,8 @@ def run_relation(
 # ---------------------------------------------------------------------------------------------- windows
 
 
-def _collect(e: Expr, kind: type, out: dict[Expr, None]) -> None:
-    """Nodes of type ``kind`` in ``e``, children before parents (nested aggregates are computed first)."""
-    for c in children(e):
-        _collect(c, kind, out)
-    if isinstance(e, kind):
-        out[e] = None
-
-
 def _has_nested(agg: WindowAgg) -> bool:
-    found: dict[Expr, None] = {}
-    for a in agg.args:
-        _collect(a, WindowAgg, found)
-    return bool(found)
+    return any(collect(a, WindowAgg) for a in agg.args)
 
 
 #: frames of every output row, the candidate rows (of the sorted relation) they index, the output rows.
@@ -182,15 +175,12 @@ def _run_windows(
     are alive at once; the chunks run concurrently (the kernels release the GIL). Aggregates that nest other
     aggregates run last, in dependency order.
     """
-    aggs: dict[Expr, None] = {}
-    for o in plan.outputs:
-        _collect(o.expr, WindowAgg, aggs)
+    aggs = {agg: None for o in plan.outputs for agg in collect(o.expr, WindowAgg)}
     if not aggs:
         return {}
     simple: dict[int, list[WindowAgg]] = {}
     nested: list[WindowAgg] = []
     for agg_expr in aggs:
-        assert isinstance(agg_expr, WindowAgg)
         if _has_nested(agg_expr):
             nested.append(agg_expr)
         else:
@@ -379,11 +369,9 @@ def _correlated(
     in_range = pos < (frames.hi - frames.lo)[owner]
     cand = np.where(in_range, frames.lo[owner] + pos, frames.cur[owner])
     pairs = rel.take(cand_idx[cand])
-    nested: dict[Expr, None] = {}
-    for a in agg.args:
-        _collect(a, WindowAgg, nested)
+    nested = {e: None for a in agg.args for e in collect(a, WindowAgg)}
     # Nested results are stored in main-row order; output row k is main row out_rows[k].
-    pre = {e: done[e].take(out_rows[owner]) for e in nested}
+    pre: dict[Expr, Column] = {e: done[e].take(out_rows[owner]) for e in nested}
     args = [evaluate(a, pairs, ctx, pre) for a in agg.args]
     n_out = len(sizes)
     last = np.maximum(starts[1:] - 1, starts[:-1])
@@ -553,21 +541,14 @@ def _request_frames_for(window: WindowDef, sc: _RequestCandidates) -> _Layout:
     n_req = len(req_part)
     cand_lo = np.searchsorted(part_s, req_part, side="left").astype(np.int64)
     part_hi = np.searchsorted(part_s, req_part, side="right").astype(np.int64)
-    cand_hi = _upper_bounds(keys_s, cand_lo, part_hi, req_key)
+    # Stored rows up to the request's time: everything after its order value is in the future.
+    cand_hi = bounded_search(keys_s, cand_lo, part_hi, req_key, strict=False, upper=True)
     n_pool = len(sc.perm)
     cand_idx = np.concatenate([sc.perm, sc.rel.n - n_req + np.arange(n_req, dtype=np.int64)])
     keys = np.concatenate([keys_s, req_key])
     cur_idx = n_pool + np.arange(n_req, dtype=np.int64)
     frames = frame_bounds(window.frame, keys, cand_lo, cand_hi, cur_idx, req_key, monotone=False)
     return frames, cand_idx, np.arange(n_req, dtype=np.int64)
-
-
-def _upper_bounds(keys: np.ndarray, lo: np.ndarray, hi: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """Per row, the first index in ``[lo, hi)`` whose key is greater than ``value``."""
-    out = np.empty(len(lo), dtype=np.int64)
-    for i in range(len(lo)):
-        out[i] = lo[i] + np.searchsorted(keys[lo[i] : hi[i]], value[i], side="right")
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- GROUP BY
@@ -600,12 +581,9 @@ def _run_grouped(plan: Select, src: RelData, ctx: EvalContext) -> RelData:
         current=np.maximum(ends - 1, 0),
         monotone=False,
     )
-    aggs: dict[Expr, None] = {}
-    for o in plan.outputs:
-        _collect(o.expr, GroupAgg, aggs)
+    aggs = {agg: None for o in plan.outputs for agg in collect(o.expr, GroupAgg)}
     pre: dict[Expr, Column] = {}
     for agg_expr in aggs:
-        assert isinstance(agg_expr, GroupAgg)
         fn = REGISTRY.aggregate(agg_expr.name)
         assert fn is not None
         args = [evaluate(a, sorted_rel, ctx) for a in agg_expr.args]

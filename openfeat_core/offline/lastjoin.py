@@ -14,7 +14,7 @@ from numba import njit
 from openfeat_core.column import Column, sorted_codes
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.offline.relation import RelData, evaluate, order_values
-from openfeat_core.plan.nodes import Call, ColumnRef, Expr, LastJoin, children
+from openfeat_core.plan.nodes import Call, ColumnRef, Expr, LastJoin, qualifiers_read
 from openfeat_core.types import SQLType
 
 _FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
@@ -62,9 +62,7 @@ def _split_conjuncts(e: Expr | None) -> list[Expr]:
 
 
 def _reads_right(e: Expr, right_quals: set[str]) -> bool:
-    if isinstance(e, ColumnRef):
-        return e.qualifier in right_quals
-    return any(_reads_right(c, right_quals) for c in children(e))
+    return bool(qualifiers_read(e) & right_quals)
 
 
 def _match_indices(left: RelData, right: RelData, join: LastJoin, ctx: EvalContext) -> np.ndarray:
@@ -90,7 +88,7 @@ def _match_indices(left: RelData, right: RelData, join: LastJoin, ctx: EvalConte
     right_quals = {f.qualifier for f in right.fields}
     residual: list[Expr] = []
     for conj in _split_conjuncts(join.residual):
-        bound = _order_bound(conj, join.order_by, right_quals)
+        bound = as_of_bound(conj, join.order_by, right_quals)
         if bound is None:
             residual.append(conj)
             continue
@@ -100,10 +98,10 @@ def _match_indices(left: RelData, right: RelData, join: LastJoin, ctx: EvalConte
         # A NULL bound never matches.
         limit = np.where(col.valid, limit, np.iinfo(np.int64).min)
         if op in ("le", "lt"):
-            new_ge = _bounded_search(order_s, gs, ge, limit, strict=(op == "lt"), upper=True)
+            new_ge = bounded_search(order_s, gs, ge, limit, strict=(op == "lt"), upper=True)
             ge = np.where(col.valid, new_ge, gs)
         else:
-            new_gs = _bounded_search(order_s, gs, ge, limit, strict=(op == "gt"), upper=False)
+            new_gs = bounded_search(order_s, gs, ge, limit, strict=(op == "gt"), upper=False)
             gs = np.where(col.valid, new_gs, ge)
 
     match = np.where(ge > gs, ge - 1, -1).astype(np.int64)
@@ -116,8 +114,9 @@ def _match_indices(left: RelData, right: RelData, join: LastJoin, ctx: EvalConte
     return np.where(match >= 0, perm[np.maximum(match, 0)], -1)
 
 
-def _order_bound(conj: Expr, order_by: Expr | None, right_quals: set[str]) -> tuple[str, Expr] | None:
-    """Recognise ``order_col <op> left_expr`` (either side) so it can be applied by binary search."""
+def as_of_bound(conj: Expr, order_by: Expr | None, right_quals: set[str]) -> tuple[str, Expr] | None:
+    """Recognise ``order_col <op> left_expr`` (either side, turned to read ``order_col <op> ...``) so it can be
+    applied by binary search. Shared by the batch join and the online direct path."""
     if order_by is None or not isinstance(conj, Call) or conj.name not in _FLIP:
         return None
     a, b = conj.args
@@ -165,7 +164,7 @@ def _bounded_search_kernel(
     return out
 
 
-def _bounded_search(
+def bounded_search(
     order_s: np.ndarray, gs: np.ndarray, ge: np.ndarray, limit: np.ndarray, *, strict: bool, upper: bool
 ) -> np.ndarray:
     """Per left row, cut ``order_s[gs:ge]`` at ``limit``.

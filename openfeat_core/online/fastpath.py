@@ -19,12 +19,12 @@ import pyarrow as pa
 
 from openfeat_core.column import Column
 from openfeat_core.functions.registry import REGISTRY, EvalContext
+from openfeat_core.offline.executor import arrow_table
+from openfeat_core.offline.lastjoin import as_of_bound
 from openfeat_core.offline.relation import RelData, evaluate, order_values
-from openfeat_core.plan.nodes import Call, ColumnRef, Expr, Field, LastJoin, Scan, Select, WindowAgg, children
+from openfeat_core.plan.nodes import ColumnRef, Expr, Field, LastJoin, Scan, Select, WindowAgg, collect, qualifiers_read
 from openfeat_core.types import SQLType, sql_type_of_arrow
 from openfeat_core.windowing import frame_bounds
-
-_FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 
 
 class GrowingColumns:
@@ -149,9 +149,14 @@ def fast_plan(plan: Select) -> FastPlan | None:
             return None
         bound = None
         if join.residual is not None:
-            bound = _order_bound(join.residual, order, main_quals)
-            if bound is None:
+            # The one residual the direct path applies: an upper as-of bound by a main-table column.
+            as_of = as_of_bound(join.residual, order, {right.alias, right.table})
+            if as_of is None or as_of[0] not in ("le", "lt"):
                 return None
+            other = as_of[1]
+            if not (isinstance(other, ColumnRef) and other.qualifier in main_quals):
+                return None
+            bound = (as_of[0], other.name)
         if not right_keys:
             return None
         join_plans.append(
@@ -174,48 +179,10 @@ def fast_plan(plan: Select) -> FastPlan | None:
         keys = tuple(k.name for k in w.partition_by if isinstance(k, ColumnRef))
         windows.append((keys, w.order_by.name if isinstance(w.order_by, ColumnRef) else None))
     for o in plan.outputs:
-        for agg in _window_aggs(o.expr):
-            if any(_window_aggs(a) for a in agg.args) or not all(_reads_only(a, main_quals) for a in agg.args):
+        for agg in collect(o.expr, WindowAgg):
+            if any(collect(a, WindowAgg) for a in agg.args) or any(qualifiers_read(a) - main_quals for a in agg.args):
                 return None
     return FastPlan(main, tuple(join_plans), tuple(windows))
-
-
-def _order_bound(residual: Expr, order: Expr | None, main_quals: set[str]) -> tuple[str, str] | None:
-    if order is None or not isinstance(order, ColumnRef) or not isinstance(residual, Call):
-        return None
-    if residual.name not in _FLIP or len(residual.args) != 2:
-        return None
-    a, b = residual.args
-    if _same(a, order) and isinstance(b, ColumnRef) and b.qualifier in main_quals:
-        op, col = residual.name, b.name
-    elif _same(b, order) and isinstance(a, ColumnRef) and a.qualifier in main_quals:
-        op, col = _FLIP[residual.name], a.name
-    else:
-        return None
-    return (op, col) if op in ("le", "lt") else None
-
-
-def _same(a: Expr, b: ColumnRef) -> bool:
-    return isinstance(a, ColumnRef) and (a.qualifier, a.name) == (b.qualifier, b.name)
-
-
-def _window_aggs(e: Expr) -> list[WindowAgg]:
-    found = [e] if isinstance(e, WindowAgg) else []
-    for c in children(e):
-        found.extend(_window_aggs(c))
-    return [f for f in found if isinstance(f, WindowAgg)]
-
-
-def _column_refs(e: Expr) -> list[ColumnRef]:
-    if isinstance(e, ColumnRef):
-        return [e]
-    return [c for child in children(e) for c in _column_refs(child)]
-
-
-def _reads_only(e: Expr, quals: set[str]) -> bool:
-    if isinstance(e, ColumnRef):
-        return e.qualifier in quals
-    return all(_reads_only(c, quals) for c in children(e))
 
 
 def serve_request(
@@ -265,7 +232,7 @@ def serve_request(
     pre: dict[Expr, Column] = {}
     by_window: dict[int, list[WindowAgg]] = {}
     for o in plan.outputs:
-        for agg in _window_aggs(o.expr):
+        for agg in collect(o.expr, WindowAgg):
             if agg not in by_window.setdefault(agg.window, []):
                 by_window[agg.window].append(agg)
     main_store = columns[fast.main.table]
@@ -274,7 +241,7 @@ def serve_request(
         window = plan.windows[wi]
         index = series[(fast.main.table, keys, order)]
         # Only the columns the aggregates read are gathered, once per window and request row.
-        needed = sorted({c.name for agg in window_aggs for a in agg.args for c in _column_refs(a)})
+        needed = sorted({c.name for agg in window_aggs for a in agg.args for c in collect(a, ColumnRef)})
         needed_fields = tuple(f for f in fast.main.schema if f.name in needed)
         positions = [fast.main.schema.index(f) for f in needed_fields]
         outs: dict[WindowAgg, list[Column]] = {agg: [] for agg in window_aggs}
@@ -314,8 +281,7 @@ def serve_request(
         for agg, parts in outs.items():
             pre[agg] = Column.concat(parts)
     out_cols = [evaluate(o.expr, rel, ctx, pre) for o in plan.outputs]
-    arrays = [(c.with_type(SQLType.BOOL) if c.type is SQLType.NULL else c).to_arrow() for c in out_cols]
-    return pa.Table.from_arrays(arrays, names=[o.name for o in plan.outputs])
+    return arrow_table(out_cols, [o.name for o in plan.outputs])
 
 
 def _order_int(v: Any) -> int:

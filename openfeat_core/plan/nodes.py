@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from openfeat_core.types import SQLType
 
@@ -92,6 +92,8 @@ class SignatureFormat:
 
 
 Expr = ColumnRef | Literal | Call | Cast | Case | WindowAgg | GroupAgg | SignatureFormat
+
+_N = TypeVar("_N")
 
 # ---------------------------------------------------------------------------------------------- relations
 
@@ -251,6 +253,25 @@ def children(e: Expr) -> tuple[Expr, ...]:
     if isinstance(e, SignatureFormat):
         return tuple(a for _, args in e.sigs for a in args)
     return ()
+
+
+def collect(e: Expr, kind: type[_N]) -> list[_N]:
+    """The distinct nodes of type ``kind`` in ``e``, children before parents (nested aggregates come first)."""
+    found: dict[Expr, None] = {}
+
+    def walk(x: Expr) -> None:
+        for c in children(x):
+            walk(c)
+        if isinstance(x, kind):
+            found[x] = None
+
+    walk(e)
+    return [x for x in found if isinstance(x, kind)]
+
+
+def qualifiers_read(e: Expr) -> set[str]:
+    """The table qualifiers of every column ``e`` reads."""
+    return {c.qualifier for c in collect(e, ColumnRef)}
 
 
 # ---------------------------------------------------------------------------------------------- JSON

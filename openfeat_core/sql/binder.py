@@ -38,6 +38,7 @@ from openfeat_core.plan.nodes import (
     WindowAgg,
     WindowDef,
     children,
+    qualifiers_read,
 )
 from openfeat_core.sql.dialect import FrameBound, FrameSpec, MLDBWindow, parse_statement
 from openfeat_core.sql.dialect import LastJoin as AstLastJoin
@@ -834,15 +835,7 @@ def _split_and(node: exp.Expr) -> list[exp.Expr]:
 
 def _sides(e: Expr, left: set[str], right: set[str]) -> str:
     """Which side(s) of a join an expression reads: ``left``, ``right``, ``both`` or ``none``."""
-    quals: set[str] = set()
-
-    def walk(x: Expr) -> None:
-        if isinstance(x, ColumnRef):
-            quals.add(x.qualifier)
-        for c in children(x):
-            walk(c)
-
-    walk(e)
+    quals = qualifiers_read(e)
     in_left = bool(quals & left)
     in_right = bool(quals & right)
     if in_left and in_right:
