@@ -146,6 +146,10 @@ class Column:
             return pa.nulls(n)
         if self.type is SQLType.STRING:
             return pa.array(self.values, type=pa.string(), mask=~self.valid)
+        if n <= 64:
+            # Small results (online requests): one conversion call beats assembling buffers by hand.
+            mask = None if np.count_nonzero(self.valid) == n else ~self.valid
+            return pa.array(self.values, type=self.type.arrow_type, mask=mask)
         null_count = n - int(np.count_nonzero(self.valid))
         validity = pa.py_buffer(np.packbits(self.valid, bitorder="little")) if null_count else None
         if self.type is SQLType.BOOL:
@@ -276,6 +280,9 @@ class DictColumn(Column):
         return DictColumn(self.codes[start:stop], self.dictionary, self.valid[start:stop])
 
     def to_arrow(self) -> pa.Array:
+        if len(self.codes) < len(self.dictionary):
+            # Few rows over a large dictionary (request results): decoding the rows beats casting the dictionary.
+            return pa.array(self.values, type=pa.string(), mask=~self.valid)
         indices = pa.array(self.codes, type=pa.int32(), mask=~self.valid)
         return pa.DictionaryArray.from_arrays(indices, pa.array(self.dictionary, type=pa.string())).cast(pa.string())
 

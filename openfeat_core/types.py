@@ -41,6 +41,10 @@ class SQLType(enum.Enum):
     TIMESTAMP = "timestamp"
     NULL = "null"
 
+    # Members are singletons compared by identity: the C-level identity hash keeps the many dict and set lookups
+    # by type cheap (Enum's own hash is a Python-level function).
+    __hash__ = object.__hash__
+
     @property
     def is_integer(self) -> bool:
         return self in (SQLType.INT16, SQLType.INT32, SQLType.INT64)
@@ -148,6 +152,25 @@ def parse_type_name(name: str) -> SQLType:
     except KeyError:
         known = ", ".join(sorted({t.openmldb_name for t in TYPE_NAMES.values()}))
         raise ValueError(f"unknown type {name!r}; expected one of: {known}") from None
+
+
+def parse_schema(text: str) -> pa.Schema:
+    """An Arrow schema from an OpenMLDB column list such as ``"uid bigint, ts timestamp, amount double"``.
+
+    Raises:
+        ValueError: a column is not ``name type`` or its type is unknown; the message names the column.
+    """
+    fields = []
+    for part in text.split(","):
+        bits = part.split()
+        if len(bits) != 2:
+            raise ValueError(f"malformed column {part.strip()!r} in schema {text!r}: expected 'name type'")
+        try:
+            t = parse_type_name(bits[1])
+        except ValueError as e:
+            raise ValueError(f"column {bits[0]!r}: {e}") from None
+        fields.append(pa.field(bits[0], t.arrow_type))
+    return pa.schema(fields)
 
 
 def sql_type_of_arrow(dtype: pa.DataType) -> SQLType:

@@ -129,6 +129,12 @@ def _avg(x: Column, inc: np.ndarray, frames: WindowFrames) -> Column:
     return Column(SQLType.DOUBLE, mean, has)
 
 
+#: (max, lowest) of each float type: the starting values of OpenMLDB's min and max accumulators.
+_FLOAT_LIMITS = {
+    t: (float(np.finfo(t.numpy_dtype).max), float(np.finfo(t.numpy_dtype).min)) for t in (SQLType.FLOAT, SQLType.DOUBLE)
+}
+
+
 def _extreme(x: Column, inc: np.ndarray, frames: WindowFrames, *, is_max: bool, where: bool) -> Column:
     """min/max (``where=False``) or min_where/max_where (``where=True``) of the included rows."""
     lo, hi, cur = frame_arrays(frames)
@@ -147,8 +153,7 @@ def _extreme(x: Column, inc: np.ndarray, frames: WindowFrames, *, is_max: bool, 
     nan = np.isnan(vals)
     any_nan = bool((nan & inc).any())
     best, has = window_extreme(vals, inc & ~nan if any_nan else inc, lo, hi, cur, frames.monotone, is_max)
-    finfo = np.finfo(t.numpy_dtype)
-    extreme = float(finfo.min) if is_max else float(finfo.max)
+    extreme = _FLOAT_LIMITS[t][1 if is_max else 0]
     if where:
         if any_nan:
             # The accumulator takes the newest match unconditionally, and nothing compares below NaN.
@@ -176,6 +181,21 @@ def _distinct_codes(x: Column) -> tuple[np.ndarray, int]:
     n = len(x)
     if x.type is SQLType.NULL:
         return np.zeros(n, dtype=np.int64), 1
+    if isinstance(x, DictColumn) and n < len(x.dictionary):
+        # Fewer rows than dictionary entries (a request over a table-wide dictionary): the entries are distinct,
+        # so the codes themselves are the values. NULL (-1 here) is one value with "", if the rows hold one.
+        if n and bool(x.valid.all()):
+            low, high = int(x.codes.min()), int(x.codes.max())
+            if high - low <= 16 * n + 4096:
+                # Codes over a small range index the count table directly, as small integer ranges do below.
+                return x.codes.astype(np.int64) - low, high - low + 1
+        codes = np.where(x.valid, x.codes, -1).astype(np.int64)
+        present, inverse = np.unique(codes, return_inverse=True)
+        if len(present) > 1 and present[0] == -1:
+            empty = np.nonzero(x.dictionary[present[1:]] == "")[0]
+            if len(empty):
+                inverse = np.where(inverse == 0, empty[0] + 1, inverse)
+        return inverse.astype(np.int64), len(present)
     if isinstance(x, DictColumn):
         # NULL shares the code of "" (its zero value); only the dictionary is hashed, not every row.
         dictionary = np.concatenate([x.dictionary, np.array([""], dtype=object)])

@@ -1,111 +1,376 @@
-"""The direct request path: per-key time series kept in engine layout, frames found by binary search.
+"""The direct request path: rows kept per key in engine layout, frames found on the key's own arrays.
 
 The general request path re-runs the executor over small Arrow tables (conversion, sort and join per call). For
 the common shape of a feature script (windows over the main table partitioned by its columns, LAST JOINs onto
 tables by key with an as-of bound) a request needs far less: the stored rows of its key up to its time, already
-sorted. This module keeps exactly that, per index, as rows arrive, and evaluates a request with the same frame
-function (:func:`~openfeat_core.windowing.frame_bounds`) and the same aggregate kernels as every other path.
+sorted. This module keeps exactly that, as rows arrive: per index (key columns + order column) and per key, a
+:class:`KeySeries` holding the key's rows sorted by time, every column as a NumPy array in engine layout (strings
+as codes of one dictionary per table column), with one spare slot at the end.
+
+A request writes its own values into that spare slot, so the key's stored rows followed by the request row are
+plain array views: the same frame function (:func:`~openfeat_core.windowing.frame_bounds`) and the same aggregate
+kernels as batch mode run on them with no copy, gather or sort. Rows older than the index's TTL (by the data's own
+time, see :class:`TTL`) are dropped from the front of each key's arrays.
+
 Scripts of any other shape use the general path; both give the same results (tests compare them with batch mode).
 """
 
 from __future__ import annotations
 
-import bisect
-from dataclasses import dataclass, field
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from openfeat_core.column import Column
-from openfeat_core.functions.registry import REGISTRY, EvalContext
+from openfeat_core.column import Column, DictColumn
+from openfeat_core.functions.registry import REGISTRY, AggregateImpl, EvalContext, WindowFrames
 from openfeat_core.offline.executor import arrow_table
 from openfeat_core.offline.lastjoin import as_of_bound
 from openfeat_core.offline.relation import RelData, evaluate, order_values
-from openfeat_core.plan.nodes import ColumnRef, Expr, Field, LastJoin, Scan, Select, WindowAgg, collect, qualifiers_read
+from openfeat_core.plan.nodes import (
+    ColumnRef,
+    Expr,
+    Field,
+    Frame,
+    LastJoin,
+    Scan,
+    Select,
+    WindowAgg,
+    collect,
+    qualifiers_read,
+)
 from openfeat_core.types import SQLType, sql_type_of_arrow
 from openfeat_core.windowing import frame_bounds
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH_DATE = dt.date(1970, 1, 1)
+_ZERO = np.zeros(1, dtype=np.int64)
+_ZERO.flags.writeable = False
 
-class GrowingColumns:
-    """A table's columns in engine layout, appended in place (capacity doubles), read as views."""
 
-    def __init__(self, schema: pa.Schema) -> None:
-        self.types = [sql_type_of_arrow(f.type) for f in schema]
-        self.names = list(schema.names)
+# --------------------------------------------------------------------------------------------- retention
+@dataclass(frozen=True)
+class TTL:
+    """How much history of a key an index keeps (OpenMLDB's TTL, deployment section 4 of the semantics).
+
+    Attributes:
+        rows: keep only the latest ``rows`` rows of each key (0: no limit by count).
+        ms: keep only rows at most ``ms`` older than the key's newest row (0: no limit by time).
+
+    Both limits apply when both are set (a ``ROWS_RANGE`` window with ``MAXSIZE`` needs no more than either).
+    ``TTL(0, 0)`` keeps everything.
+    """
+
+    rows: int = 0
+    ms: int = 0
+
+    @property
+    def unbounded(self) -> bool:
+        return self.rows == 0 and self.ms == 0
+
+    def merge(self, other: TTL) -> TTL:
+        """What two users of one index need together: unbounded wins, else the larger of each limit."""
+        if self.unbounded or other.unbounded:
+            return TTL()
+        rows = 0 if 0 in (self.rows, other.rows) else max(self.rows, other.rows)
+        ms = 0 if 0 in (self.ms, other.ms) else max(self.ms, other.ms)
+        return TTL(rows, ms)
+
+    def describe(self) -> str:
+        parts = []
+        if self.rows:
+            parts.append(f"latest {self.rows} rows")
+        if self.ms:
+            parts.append(f"{self.ms} ms")
+        return " and ".join(parts) or "all"
+
+
+def window_ttl(frame: Frame) -> TTL:
+    """The history a window's frame can reach back to from its newest row."""
+    start = frame.start
+    rows = start.offset + 1 if frame.kind == "rows" and start.kind == "preceding" else 0
+    ms = start.offset if frame.kind == "rows_range" and start.kind == "preceding" else 0
+    if frame.maxsize:
+        rows = max(rows, frame.maxsize) if rows else frame.maxsize
+    if frame.kind == "rows_range" and start.kind != "preceding":
+        return TTL(rows, 0) if frame.maxsize else TTL()
+    return TTL(rows, ms)
+
+
+# --------------------------------------------------------------------------------------------- storage
+class StringCodes:
+    """The dictionary of one string column of a table: code -> string, shared by every series of the table.
+
+    Code 0 is ``""``, the value NULL slots hold. The entries are distinct, which the aggregate kernels rely on.
+    A request's strings that are not stored get temporary codes after the last entry (:meth:`request_codes`).
+    """
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {"": 0}
+        self.strings = np.empty(16, dtype=object)
+        self.strings[0] = ""
+        self.n = 1
+
+    def _reserve(self, extra: int) -> None:
+        if self.n + extra > len(self.strings):
+            grown = np.empty(max(self.n + extra, 2 * len(self.strings)), dtype=object)
+            grown[: self.n] = self.strings[: self.n]
+            self.strings = grown
+
+    def encode(self, array: pa.Array) -> np.ndarray:
+        """Codes (int32) of a string array's values, adding new strings; NULLs get code 0."""
+        encoded = pc.dictionary_encode(array)
+        local = encoded.dictionary.to_pylist()
+        mapping = np.empty(len(local) + 1, dtype=np.int32)
+        mapping[len(local)] = 0
+        self._reserve(len(local))
+        for i, s in enumerate(local):
+            code = self.index.get(s)
+            if code is None:
+                code = self.n
+                self.index[s] = code
+                self.strings[code] = s
+                self.n += 1
+            mapping[i] = code
+        indices = encoded.indices.fill_null(len(local)) if encoded.indices.null_count else encoded.indices
+        return mapping[indices.to_numpy(zero_copy_only=False)]
+
+    def request_codes(self, values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Codes of request strings, without storing them, and the dictionary the codes index."""
+        self._reserve(len(values))
+        codes = np.empty(len(values), dtype=np.int32)
+        extra = 0
+        for i, s in enumerate(values):
+            code = self.index.get(s)
+            if code is None:
+                code = self.n + extra
+                self.strings[code] = s
+                extra += 1
+            codes[i] = code
+        return codes, self.strings[: self.n + extra]
+
+    def dictionary(self) -> np.ndarray:
+        return self.strings[: self.n]
+
+
+class KeySeries:
+    """The rows of one key, oldest first by order value then insertion, every column in engine layout.
+
+    Rows ``start .. n-1`` are live (rows before ``start`` were evicted); slot ``n`` is always allocated and free,
+    for a request row.
+    """
+
+    __slots__ = ("n", "start", "ts", "valid", "values")
+
+    def __init__(self, dtypes: Sequence[np.dtype]) -> None:
         self.n = 0
-        self.values = [np.zeros(16, dtype=t.numpy_dtype) for t in self.types]
-        self.valid = [np.zeros(16, dtype=np.bool_) for _ in self.types]
-        for v, t in zip(self.values, self.types, strict=True):
-            if t is SQLType.STRING:
-                v[:] = ""
+        self.start = 0
+        self.ts = np.zeros(4, dtype=np.int64)
+        self.values = [np.zeros(4, dtype=d) for d in dtypes]
+        self.valid = [np.zeros(4, dtype=np.bool_) for _ in dtypes]
 
-    def append(self, batch: pa.RecordBatch) -> None:
-        k = batch.num_rows
-        need = self.n + k
-        for i, t in enumerate(self.types):
-            if need > len(self.values[i]):
-                cap = max(need, 2 * len(self.values[i]))
-                values = np.zeros(cap, dtype=t.numpy_dtype)
-                if t is SQLType.STRING:
-                    values[:] = ""
-                values[: self.n] = self.values[i][: self.n]
-                valid = np.zeros(cap, dtype=np.bool_)
-                valid[: self.n] = self.valid[i][: self.n]
-                self.values[i], self.valid[i] = values, valid
-            col = Column.from_arrow(batch.column(i), t)
-            self.values[i][self.n : need] = col.values
-            self.valid[i][self.n : need] = col.valid
-        self.n = need
+    def _reserve(self, extra: int) -> None:
+        """Make room for ``extra`` more rows plus the request slot, dropping evicted rows when that is cheaper."""
+        live = self.n - self.start
+        need = live + extra + 1
+        if self.start + need <= len(self.ts):
+            return
+        cap = len(self.ts)
+        if need > cap // 2:
+            cap = max(need, 2 * cap)
+        s, e = self.start, self.n
 
-    def take(self, name: str, ids: np.ndarray) -> Column:
-        i = self.names.index(name)
-        return Column(self.types[i], self.values[i][: self.n][ids], self.valid[i][: self.n][ids])
+        def moved(a: np.ndarray) -> np.ndarray:
+            out = np.zeros(cap, dtype=a.dtype)
+            out[:live] = a[s:e]
+            return out
 
+        self.ts = moved(self.ts)
+        self.values = [moved(v) for v in self.values]
+        self.valid = [moved(v) for v in self.valid]
+        self.start, self.n = 0, live
 
-@dataclass
-class Series:
-    """Row ids of one key, sorted by order value then insertion; ``ts`` holds the order values."""
+    def append(self, ts: np.ndarray, values: Sequence[np.ndarray], valid: Sequence[np.ndarray]) -> None:
+        """Add rows (in insertion order); each lands after every stored row with an order value <= its own."""
+        k = len(ts)
+        self._reserve(k)
+        s, e = self.start, self.n
+        in_order = (e == s or ts[0] >= self.ts[e - 1]) and bool(np.all(ts[1:] >= ts[:-1]))
+        if in_order:
+            self.ts[e : e + k] = ts
+            for dst, src in zip(self.values, values, strict=True):
+                dst[e : e + k] = src
+            for dst, src in zip(self.valid, valid, strict=True):
+                dst[e : e + k] = src
+        else:
+            # Late rows: a stable sort of stored-then-new rows keeps insertion order among equal times.
+            order = np.argsort(np.concatenate([self.ts[s:e], ts]), kind="stable")
+            self.ts[s : e + k] = np.concatenate([self.ts[s:e], ts])[order]
+            for dst, src in zip(self.values, values, strict=True):
+                dst[s : e + k] = np.concatenate([dst[s:e], src])[order]
+            for dst, src in zip(self.valid, valid, strict=True):
+                dst[s : e + k] = np.concatenate([dst[s:e], src])[order]
+        self.n = e + k
 
-    ids: list[int] = field(default_factory=list)
-    ts: list[int] = field(default_factory=list)
-
-    def add(self, row: int, ts: int) -> None:
-        if not self.ts or ts >= self.ts[-1]:
-            self.ids.append(row)
-            self.ts.append(ts)
-        else:  # a late row: after every stored row with an order value <= its own
-            at = bisect.bisect_right(self.ts, ts)
-            self.ids.insert(at, row)
-            self.ts.insert(at, ts)
+    def evict(self, ttl: TTL, now_ms: int | None) -> int:
+        """Drop rows outside ``ttl``, measured from ``now_ms`` (``None``: the key's newest row); returns how many."""
+        s, e = self.start, self.n
+        if ttl.unbounded or e == s:
+            return 0
+        start = s
+        if ttl.rows:
+            start = max(start, e - ttl.rows)
+        if ttl.ms:
+            cutoff = (int(self.ts[e - 1]) if now_ms is None else now_ms) - ttl.ms
+            start = max(start, s + int(np.searchsorted(self.ts[s:e], cutoff, side="left")))
+        self.start = start
+        return start - s
 
 
 class SeriesIndex:
-    """Key -> :class:`Series` for one (key columns, order column) of a table."""
+    """Key -> :class:`KeySeries` for one (key columns, order column) of a table, with its retention."""
 
-    def __init__(self, keys: tuple[str, ...], order: str | None) -> None:
+    def __init__(self, keys: tuple[str, ...], order: str | None, ttl: TTL) -> None:
         self.keys = keys
         self.order = order
-        self.series: dict[tuple[Any, ...], Series] = {}
+        self.ttl = ttl
+        self.series: dict[tuple[Any, ...], KeySeries] = {}
+        self.evicted = 0
 
-    def add_rows(self, table: pa.Table, start: int) -> None:
-        # Keys as the engine's Python values (timestamps as epoch ms), the form request rows are read in.
-        key_cols = [Column.from_arrow(table.column(k)).to_pylist() for k in self.keys]
-        if self.order is None:
-            ts = [0] * table.num_rows
+
+class TableRows:
+    """One table's direct-path state: its string dictionaries and its series indexes."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.names = list(schema.names)
+        self.types = [sql_type_of_arrow(f.type) for f in schema]
+        self.dtypes = [np.dtype(np.int32) if t is SQLType.STRING else t.numpy_dtype for t in self.types]
+        self.strings = {i: StringCodes() for i, t in enumerate(self.types) if t is SQLType.STRING}
+        self.indexes: dict[tuple[tuple[str, ...], str | None], SeriesIndex] = {}
+
+    def position(self, name: str) -> int:
+        return self.names.index(name)
+
+    def engine_columns(self, batch: pa.RecordBatch | pa.Table) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """A batch's columns as (values, valid) arrays in series layout."""
+        values, valid = [], []
+        for i, t in enumerate(self.types):
+            array = batch.column(i)
+            if isinstance(array, pa.ChunkedArray):
+                array = array.combine_chunks()
+            if i in self.strings:
+                values.append(self.strings[i].encode(array))
+                valid.append(array.is_valid().to_numpy(zero_copy_only=False))
+            else:
+                col = Column.from_arrow(array, t)
+                values.append(np.asarray(col.values, dtype=self.dtypes[i]))
+                valid.append(col.valid)
+        return values, valid
+
+    def add_index(self, keys: tuple[str, ...], order: str | None, ttl: TTL, history: pa.Table | None) -> SeriesIndex:
+        """The index for (keys, order), created (and filled from ``history``) if needed, its TTL widened to ``ttl``."""
+        index = self.indexes.get((keys, order))
+        if index is None:
+            index = SeriesIndex(keys, order, ttl)
+            self.indexes[(keys, order)] = index
+            if history is not None and history.num_rows:
+                values, valid = self.engine_columns(history)
+                self._add_to_index(index, values, valid, history.num_rows, None)
         else:
-            ts = order_values(Column.from_arrow(table.column(self.order))).tolist()
-        for i, key in enumerate(zip(*key_cols, strict=True)):
-            self.series.setdefault(key, Series()).add(start + i, ts[i])
+            index.ttl = index.ttl.merge(ttl)
+        return index
+
+    def add_rows(self, batch: pa.RecordBatch, now_ms: int | None) -> int:
+        """Add a batch to every index; returns the number of rows evicted."""
+        if not self.indexes or batch.num_rows == 0:
+            return 0
+        values, valid = self.engine_columns(batch)
+        return sum(self._add_to_index(ix, values, valid, batch.num_rows, now_ms) for ix in self.indexes.values())
+
+    def _add_to_index(
+        self, index: SeriesIndex, values: list[np.ndarray], valid: list[np.ndarray], n: int, now_ms: int | None
+    ) -> int:
+        if index.order is None:
+            ts = np.zeros(n, dtype=np.int64)
+        else:
+            p = self.position(index.order)
+            ts = order_values(Column(self.types[p], values[p], valid[p]))
+        evicted = 0
+        for key, rows in self._groups(index.keys, values, valid, n):
+            series = index.series.get(key)
+            if series is None:
+                series = index.series[key] = KeySeries(self.dtypes)
+            if rows is None:
+                series.append(ts, values, valid)
+            else:
+                series.append(ts[rows], [v[rows] for v in values], [v[rows] for v in valid])
+            evicted += series.evict(index.ttl, now_ms)
+        index.evicted += evicted
+        return evicted
+
+    def _groups(
+        self, keys: tuple[str, ...], values: list[np.ndarray], valid: list[np.ndarray], n: int
+    ) -> list[tuple[tuple[Any, ...], np.ndarray | None]]:
+        """Rows of a batch grouped by key (``None``: every row), keys as the Python values requests carry."""
+        positions = [self.position(k) for k in keys]
+        if n == 1:
+            return [(tuple(self._key_value(p, values[p][0], valid[p][0]) for p in positions), None)]
+        combined = np.zeros(n, dtype=np.int64)
+        uniques_per_key = []
+        for p in positions:
+            # NULL is its own group: code 0, values shifted up by one.
+            u, inverse = np.unique(values[p], return_inverse=True)
+            codes = np.where(valid[p], inverse + 1, 0)
+            uniques_per_key.append((p, u))
+            combined = combined * (len(u) + 1) + codes
+        groups, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(groups) + 1))
+        out: list[tuple[tuple[Any, ...], np.ndarray | None]] = []
+        for g in range(len(groups)):
+            row = int(first[g])
+            key = tuple(self._key_value(p, values[p][row], valid[p][row]) for p, _ in uniques_per_key)
+            out.append((key, order[bounds[g] : bounds[g + 1]]))
+        return out
+
+    def _key_value(self, p: int, value: Any, ok: Any) -> Any:
+        if not ok:
+            return None
+        if p in self.strings:
+            return self.strings[p].strings[int(value)]
+        return value.item()
 
 
+# --------------------------------------------------------------------------------------------- plan
 @dataclass(frozen=True)
 class _JoinPlan:
     table: str
-    left_keys: tuple[str, ...]
+    left_keys: tuple[int, ...]  # positions in the main table
     index: tuple[tuple[str, ...], str | None]
-    bound: tuple[str, str] | None  # (op, left column): right.order <op> left.column
+    bound: tuple[str, int] | None  # (op, main-table position): right.order <op> left.column
     fields: tuple[Field, ...]
+    positions: tuple[int, ...]  # of ``fields`` in the right table
+    ttl: TTL
+
+
+@dataclass(frozen=True)
+class _WindowPlan:
+    frame: Frame
+    keys: tuple[str, ...]
+    key_positions: tuple[int, ...]
+    order: str | None
+    order_position: int | None
+    aggregates: tuple[WindowAgg, ...]
+    ttl: TTL
+    # Per aggregate: its kernel and, per argument, the main-table column it reads directly (None: an expression).
+    calls: tuple[tuple[WindowAgg, AggregateImpl, tuple[int | None, ...]], ...]
+    columns: tuple[
+        int, ...
+    ]  # the main-table columns the aggregates read (all of them if any argument is an expression)
 
 
 @dataclass(frozen=True)
@@ -114,11 +379,12 @@ class FastPlan:
 
     main: Scan
     joins: tuple[_JoinPlan, ...]
-    windows: tuple[tuple[tuple[str, ...], str | None], ...]  # per window: (partition columns, order column)
+    windows: tuple[_WindowPlan, ...]
+    output_columns: tuple[int | None, ...]  # per output: the joined-row column it is, if it is a bare column
 
-    def indexes(self) -> list[tuple[str, tuple[str, ...], str | None]]:
-        out = [(self.main.table, keys, order) for keys, order in self.windows]
-        out += [(j.table, *j.index) for j in self.joins]
+    def indexes(self) -> list[tuple[str, tuple[str, ...], str | None, TTL]]:
+        out = [(self.main.table, w.keys, w.order, w.ttl) for w in self.windows]
+        out += [(j.table, *j.index, j.ttl) for j in self.joins]
         return out
 
 
@@ -133,6 +399,7 @@ def fast_plan(plan: Select) -> FastPlan | None:
         return None
     main = rel
     main_quals = {main.alias, main.table}
+    main_names = [f.name for f in main.schema]
     join_plans = []
     for join in reversed(joins):
         right = join.right
@@ -142,7 +409,7 @@ def fast_plan(plan: Select) -> FastPlan | None:
         for lexpr, rexpr in join.equi_keys:
             if not (isinstance(lexpr, ColumnRef) and isinstance(rexpr, ColumnRef) and lexpr.qualifier in main_quals):
                 return None
-            left_keys.append(lexpr.name)
+            left_keys.append(main_names.index(lexpr.name))
             right_keys.append(rexpr.name)
         order = join.order_by
         if order is not None and not isinstance(order, ColumnRef):
@@ -156,9 +423,12 @@ def fast_plan(plan: Select) -> FastPlan | None:
             other = as_of[1]
             if not (isinstance(other, ColumnRef) and other.qualifier in main_quals):
                 return None
-            bound = (as_of[0], other.name)
+            bound = (as_of[0], main_names.index(other.name))
         if not right_keys:
             return None
+        right_names = [f.name for f in right.schema]
+        # The newest match is all a join reads, unless a bound makes older rows reachable.
+        ttl = TTL() if bound is not None else TTL(rows=1)
         join_plans.append(
             _JoinPlan(
                 right.table,
@@ -166,10 +436,19 @@ def fast_plan(plan: Select) -> FastPlan | None:
                 (tuple(right_keys), order.name if order is not None else None),
                 bound,
                 right.schema,
+                tuple(right_names.index(f.name) for f in right.schema),
+                ttl,
             )
         )
+    by_window: dict[int, list[WindowAgg]] = {}
+    for o in plan.outputs:
+        for agg in collect(o.expr, WindowAgg):
+            if any(collect(a, WindowAgg) for a in agg.args) or any(qualifiers_read(a) - main_quals for a in agg.args):
+                return None
+            if agg not in by_window.setdefault(agg.window, []):
+                by_window[agg.window].append(agg)
     windows = []
-    for w in plan.windows:
+    for wi, w in enumerate(plan.windows):
         if w.unions or w.frame.instance_not_in_window:
             return None
         if not all(isinstance(k, ColumnRef) and k.qualifier in main_quals for k in w.partition_by):
@@ -177,121 +456,326 @@ def fast_plan(plan: Select) -> FastPlan | None:
         if w.order_by is not None and not (isinstance(w.order_by, ColumnRef) and w.order_by.qualifier in main_quals):
             return None
         keys = tuple(k.name for k in w.partition_by if isinstance(k, ColumnRef))
-        windows.append((keys, w.order_by.name if isinstance(w.order_by, ColumnRef) else None))
-    for o in plan.outputs:
-        for agg in collect(o.expr, WindowAgg):
-            if any(collect(a, WindowAgg) for a in agg.args) or any(qualifiers_read(a) - main_quals for a in agg.args):
-                return None
-    return FastPlan(main, tuple(join_plans), tuple(windows))
+        order_name = w.order_by.name if isinstance(w.order_by, ColumnRef) else None
+        calls = tuple(
+            (agg, _aggregate_impl(agg.name), tuple(_direct_column(a, main_quals, main_names) for a in agg.args))
+            for agg in by_window.get(wi, [])
+        )
+        read = {p for _, _, positions in calls for p in positions}
+        columns = tuple(range(len(main_names))) if None in read else tuple(sorted(p for p in read if p is not None))
+        windows.append(
+            _WindowPlan(
+                w.frame,
+                keys,
+                tuple(main_names.index(k) for k in keys),
+                order_name,
+                main_names.index(order_name) if order_name is not None else None,
+                tuple(by_window.get(wi, [])),
+                window_ttl(w.frame),
+                calls,
+                columns,
+            )
+        )
+    joined = [(main_quals, f.name) for f in main.schema]
+    for join in reversed(joins):
+        assert isinstance(join.right, Scan)
+        joined += [({join.right.alias, join.right.table}, f.name) for f in join.right.schema]
+    outputs = tuple(
+        next((i for i, (q, n) in enumerate(joined) if o.expr.qualifier in q and o.expr.name == n), None)
+        if isinstance(o.expr, ColumnRef)
+        else None
+        for o in plan.outputs
+    )
+    return FastPlan(main, tuple(join_plans), tuple(windows), outputs)
+
+
+def _aggregate_impl(name: str) -> AggregateImpl:
+    fn = REGISTRY.aggregate(name)
+    assert fn is not None, name  # the binder resolved it
+    return fn.impl
+
+
+def _direct_column(e: Expr, quals: set[str], names: list[str]) -> int | None:
+    """The main-table position of a bare column reference (read without evaluating anything), else None."""
+    if isinstance(e, ColumnRef) and e.qualifier in quals:
+        return names.index(e.name)
+    return None
+
+
+# --------------------------------------------------------------------------------------------- requests
+def _to_int(v: Any) -> int:
+    if type(v) is int:
+        return v
+    raise TypeError
+
+
+def _to_float(v: Any) -> float:
+    if type(v) is float or type(v) is int:
+        return float(v)
+    raise TypeError
+
+
+def _to_bool(v: Any) -> bool:
+    if type(v) is bool:
+        return v
+    raise TypeError
+
+
+def _to_str(v: Any) -> str:
+    if type(v) is str:
+        return v
+    raise TypeError
+
+
+def _to_timestamp(v: Any) -> int:
+    if type(v) is int:
+        return v
+    if isinstance(v, dt.datetime):
+        aware = v if v.tzinfo is not None else v.replace(tzinfo=dt.timezone.utc)
+        return (aware - _EPOCH) // dt.timedelta(milliseconds=1)
+    raise TypeError
+
+
+def _to_date(v: Any) -> int:
+    if type(v) is dt.date:
+        return (v - _EPOCH_DATE).days
+    raise TypeError
+
+
+_INT_RANGES = {SQLType.INT16: 1 << 15, SQLType.INT32: 1 << 31, SQLType.INT64: 1 << 63}
+_CONVERTERS: dict[SQLType, Callable[[Any], Any]] = {
+    SQLType.INT16: _to_int,
+    SQLType.INT32: _to_int,
+    SQLType.INT64: _to_int,
+    SQLType.FLOAT: _to_float,
+    SQLType.DOUBLE: _to_float,
+    SQLType.BOOL: _to_bool,
+    SQLType.STRING: _to_str,
+    SQLType.TIMESTAMP: _to_timestamp,
+    SQLType.DATE: _to_date,
+}
+
+
+def python_rows_to_columns(
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]], names: Sequence[str], types: Sequence[SQLType]
+) -> list[list[Any]] | None:
+    """Request rows (dicts or lists in schema order) as per-column physical Python values (``None`` for NULL).
+
+    Returns ``None`` when any row needs the general conversion (another value type, a missing or extra field, an
+    out-of-range integer): that path accepts what it can and reports the rest with row and field.
+    """
+    width = len(names)
+    out: list[list[Any]] = [[] for _ in range(width)]
+    convert = [_CONVERTERS[t] for t in types]
+    ranges = [_INT_RANGES.get(t) for t in types]
+    try:
+        for row in rows:
+            if isinstance(row, Mapping):
+                if len(row) > width:
+                    return None
+                values = [row.get(n) for n in names]
+                if len(row) != width and sum(n in row for n in names) != len(row):
+                    return None
+            else:
+                if len(row) != width:
+                    return None
+                values = list(row)
+            for i, v in enumerate(values):
+                if v is None:
+                    out[i].append(None)
+                    continue
+                x = convert[i](v)
+                r = ranges[i]
+                if r is not None and not -r <= x < r:
+                    return None
+                out[i].append(x)
+    except TypeError:
+        return None
+    return out
+
+
+class RequestColumns:
+    """Request rows in engine layout: per main-table column its physical values, validity and Python values."""
+
+    def __init__(self, rows: TableRows, per_column: list[list[Any]]) -> None:
+        self.py = per_column
+        self.k = len(per_column[0]) if per_column else 0
+        self.values: list[np.ndarray] = []
+        self.valid: list[np.ndarray] = []
+        self.dictionaries: dict[int, np.ndarray] = {}
+        for i, (t, vals) in enumerate(zip(rows.types, per_column, strict=True)):
+            ok = np.fromiter((v is not None for v in vals), dtype=np.bool_, count=self.k)
+            if i in rows.strings:
+                codes, dictionary = rows.strings[i].request_codes(["" if v is None else v for v in vals])
+                self.values.append(codes)
+                self.dictionaries[i] = dictionary
+            else:
+                zero = False if t is SQLType.BOOL else 0
+                self.values.append(np.array([zero if v is None else v for v in vals], dtype=rows.dtypes[i]))
+            self.valid.append(ok)
+
+    @staticmethod
+    def from_arrow(rows: TableRows, table: pa.Table) -> RequestColumns:
+        cols = [Column.from_arrow(table.column(i), t).to_pylist() for i, t in enumerate(rows.types)]
+        return RequestColumns(rows, cols)
+
+    def column(self, rows: TableRows, i: int) -> Column:
+        t = rows.types[i]
+        if i in self.dictionaries:
+            return DictColumn(self.values[i], self.dictionaries[i], self.valid[i])
+        return Column(t, self.values[i], self.valid[i])
 
 
 def serve_request(
     plan: Select,
     fast: FastPlan,
-    requests: pa.Table,
-    columns: dict[str, GrowingColumns],
-    series: dict[tuple[str, tuple[str, ...], str | None], SeriesIndex],
+    req: RequestColumns,
+    tables: Mapping[str, TableRows],
     ctx: EvalContext,
 ) -> pa.Table:
-    """Compute ``requests`` (rows of the main table) the direct way."""
-    k = requests.num_rows
-    req_cols = [Column.from_arrow(requests.column(f.name), f.type) for f in fast.main.schema]
+    """Compute the request rows ``req`` (rows of the main table) the direct way."""
+    k = req.k
+    main_rows = tables[fast.main.table]
     fields = list(fast.main.schema)
-    cols = list(req_cols)
-    req_values = {f.name: c.to_pylist() for f, c in zip(fast.main.schema, req_cols, strict=True)}
+    cols = [req.column(main_rows, i) for i in range(len(fields))]
     for join in fast.joins:
-        index = series[(join.table, join.index[0], join.index[1])]
-        match = np.full(k, -1, dtype=np.int64)
-        for j in range(k):
-            key = tuple(req_values[c][j] for c in join.left_keys)
-            s = index.series.get(key)
-            if s is None:  # NULL keys match NULL keys, as in batch mode's LAST JOIN
-                continue
-            end = len(s.ids)
-            if join.bound is not None:
-                op, bound_column = join.bound
-                limit = req_values[bound_column][j]
-                if limit is None:
-                    continue
-                limit = _order_int(limit)
-                end = bisect.bisect_right(s.ts, limit) if op == "le" else bisect.bisect_left(s.ts, limit)
-            if end > 0:
-                match[j] = s.ids[end - 1]
-        store = columns[join.table]
-        ok = match >= 0
-        safe = np.where(ok, match, 0)
-        for f in join.fields:
-            if store.n == 0:
-                cols.append(Column.nulls(f.type, k))
-                continue
-            taken = store.take(f.name, safe)
-            cols.append(Column(taken.type, taken.values, taken.valid & ok))
+        cols.extend(_join_columns(join, req, tables[join.table], k))
         fields.extend(join.fields)
     rel = RelData(tuple(fields), cols, k)
 
     pre: dict[Expr, Column] = {}
-    by_window: dict[int, list[WindowAgg]] = {}
-    for o in plan.outputs:
-        for agg in collect(o.expr, WindowAgg):
-            if agg not in by_window.setdefault(agg.window, []):
-                by_window[agg.window].append(agg)
-    main_store = columns[fast.main.table]
-    for wi, window_aggs in by_window.items():
-        keys, order = fast.windows[wi]
-        window = plan.windows[wi]
-        index = series[(fast.main.table, keys, order)]
-        # Only the columns the aggregates read are gathered, once per window and request row.
-        needed = sorted({c.name for agg in window_aggs for a in agg.args for c in collect(a, ColumnRef)})
-        needed_fields = tuple(f for f in fast.main.schema if f.name in needed)
-        positions = [fast.main.schema.index(f) for f in needed_fields]
-        outs: dict[WindowAgg, list[Column]] = {agg: [] for agg in window_aggs}
+    for window in fast.windows:
+        if not window.aggregates:
+            continue
+        index = main_rows.indexes[(window.keys, window.order)]
+        outs: dict[WindowAgg, list[Column]] = {agg: [] for agg in window.aggregates}
+        if window.order_position is None:
+            req_ts = np.zeros(k, dtype=np.int64)
+        else:
+            p = window.order_position
+            req_ts = order_values(Column(main_rows.types[p], req.values[p], req.valid[p]))
         for j in range(k):
-            s = index.series.get(tuple(req_values[c][j] for c in keys))
-            req_ts = _order_int(req_values[order][j]) if order is not None else 0
-            if s is None:
-                ids, ts = [], []
-            else:
-                hi = bisect.bisect_right(s.ts, req_ts) if order is not None else len(s.ids)
-                ids, ts = s.ids[:hi], s.ts[:hi]
-            idx = np.asarray(ids, dtype=np.int64)
-            n = len(ids)
-            me = np.array([j])
-            cand = RelData(
-                needed_fields,
-                [
-                    Column.concat([main_store.take(f.name, idx), req_cols[p].take(me)])
-                    for f, p in zip(needed_fields, positions, strict=True)
-                ],
-                n + 1,
-            )
-            frames = frame_bounds(
-                window.frame,
-                np.asarray([*ts, req_ts], dtype=np.int64),
-                np.zeros(1, np.int64),
-                np.full(1, n, np.int64),
-                np.full(1, n, np.int64),
-                np.full(1, req_ts, np.int64),
-                monotone=False,
-            )
-            for agg in window_aggs:
-                fn = REGISTRY.aggregate(agg.name)
-                assert fn is not None
-                col = fn.impl([evaluate(a, cand, ctx) for a in agg.args], frames, ctx)
-                outs[agg].append(col if col.type is agg.type else col.with_type(agg.type))
+            row = _window_row(window, index, main_rows, req, j, int(req_ts[j]), fast.main.schema, ctx)
+            for agg, col in row.items():
+                outs[agg].append(col)
         for agg, parts in outs.items():
-            pre[agg] = Column.concat(parts)
-    out_cols = [evaluate(o.expr, rel, ctx, pre) for o in plan.outputs]
+            pre[agg] = parts[0] if k == 1 else Column.concat(parts)
+    # Outputs that are an aggregate or a column are read directly; only real expressions are evaluated.
+    out_cols = [
+        pre[o.expr] if o.expr in pre else cols[p] if p is not None else evaluate(o.expr, rel, ctx, pre)
+        for o, p in zip(plan.outputs, fast.output_columns, strict=True)
+    ]
     return arrow_table(out_cols, [o.name for o in plan.outputs])
 
 
-def _order_int(v: Any) -> int:
-    """An order value as the int64 the series hold (timestamps as epoch ms)."""
-    if isinstance(v, int):
-        return v
-    import datetime as _dt
+def _join_columns(join: _JoinPlan, req: RequestColumns, right: TableRows, k: int) -> list[Column]:
+    """The right-side columns of one LAST JOIN for every request row (NULL where nothing matches)."""
+    index = right.indexes[join.index]
+    matches: list[tuple[KeySeries, int] | None] = []
+    for j in range(k):
+        key = tuple(req.py[p][j] for p in join.left_keys)
+        s = index.series.get(key)  # NULL keys match NULL keys, as in batch mode's LAST JOIN
+        if s is None or s.n == s.start:
+            matches.append(None)
+            continue
+        end = s.n
+        if join.bound is not None:
+            op, position = join.bound
+            limit = req.py[position][j]
+            if limit is None:
+                matches.append(None)
+                continue
+            ts = s.ts[s.start : s.n]
+            end = s.start + int(np.searchsorted(ts, limit, side="right" if op == "le" else "left"))
+        matches.append((s, end - 1) if end > s.start else None)
+    out: list[Column] = []
+    for p in join.positions:
+        t = right.types[p]
+        values = np.zeros(k, dtype=right.dtypes[p])
+        valid = np.zeros(k, dtype=np.bool_)
+        for j, m in enumerate(matches):
+            if m is not None:
+                values[j] = m[0].values[p][m[1]]
+                valid[j] = m[0].valid[p][m[1]]
+        if p in right.strings:
+            out.append(DictColumn(values, right.strings[p].dictionary(), valid))
+        else:
+            out.append(Column(t, values, valid))
+    return out
 
-    if isinstance(v, _dt.datetime):
-        if v.tzinfo is None:
-            v = v.replace(tzinfo=_dt.timezone.utc)
-        return int(v.timestamp() * 1000)
-    return int(v)
+
+def _window_row(
+    window: _WindowPlan,
+    index: SeriesIndex,
+    rows: TableRows,
+    req: RequestColumns,
+    j: int,
+    req_ts: int,
+    schema: Sequence[Field],
+    ctx: EvalContext,
+) -> dict[WindowAgg, Column]:
+    """The window aggregates of request row ``j``: its key's stored rows up to its time, then the row itself."""
+    key = tuple(req.py[p][j] for p in window.key_positions)
+    s = index.series.get(key)
+    if s is None:
+        s = KeySeries(rows.dtypes)
+    start, n = s.start, s.n
+    needed = window.columns
+    values: dict[int, np.ndarray] = {}
+    valid: dict[int, np.ndarray] = {}
+    if n == start or window.order is None or s.ts[n - 1] <= req_ts:
+        # The usual case: the request is the newest row. Its values go in the free slot after the key's rows.
+        s.ts[n] = req_ts
+        ts = s.ts[start : n + 1]
+        for i in needed:
+            s.values[i][n] = req.values[i][j]
+            s.valid[i][n] = req.valid[i][j]
+            values[i] = s.values[i][start : n + 1]
+            valid[i] = s.valid[i][start : n + 1]
+    else:
+        # A request older than stored rows sees the rows up to its time (copies; rare).
+        hi = start + int(np.searchsorted(s.ts[start:n], req_ts, side="right"))
+        ts = np.append(s.ts[start:hi], req_ts)
+        for i in needed:
+            values[i] = np.append(s.values[i][start:hi], req.values[i][j])
+            valid[i] = np.append(s.valid[i][start:hi], req.valid[i][j])
+    m = len(ts) - 1
+    last = np.array([m], dtype=np.int64)
+    frames: WindowFrames = frame_bounds(
+        window.frame, ts, _ZERO, last, last, np.array([req_ts], dtype=np.int64), monotone=False
+    )
+    columns: dict[int, Column] = {}
+    for i in needed:
+        if i in rows.strings:
+            columns[i] = DictColumn(values[i], req.dictionaries[i], valid[i])
+        else:
+            columns[i] = Column(rows.types[i], values[i], valid[i])
+    cand: RelData | None = None
+    out = {}
+    for agg, impl, arg_positions in window.calls:
+        args = []
+        for a, p in zip(agg.args, arg_positions, strict=True):
+            if p is not None:
+                args.append(columns[p])
+            else:
+                if cand is None:  # an expression argument: every column is needed (window.columns says so)
+                    cand = RelData(tuple(schema), [columns[i] for i in range(len(schema))], m + 1)
+                args.append(evaluate(a, cand, ctx))
+        col = impl(args, frames, ctx)
+        out[agg] = col if col.type is agg.type else col.with_type(agg.type)
+    return out
+
+
+__all__ = [
+    "TTL",
+    "FastPlan",
+    "KeySeries",
+    "RequestColumns",
+    "SeriesIndex",
+    "StringCodes",
+    "TableRows",
+    "fast_plan",
+    "python_rows_to_columns",
+    "serve_request",
+    "window_ttl",
+]

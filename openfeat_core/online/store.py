@@ -23,11 +23,19 @@ from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.offline.executor import execute, main_scan
 from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
-from openfeat_core.online.fastpath import FastPlan, GrowingColumns, SeriesIndex, fast_plan, serve_request
+from openfeat_core.online.fastpath import (
+    TTL,
+    FastPlan,
+    RequestColumns,
+    TableRows,
+    fast_plan,
+    python_rows_to_columns,
+    serve_request,
+)
 from openfeat_core.online.wal import DurableLog, FsyncPolicy
 from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, SubqueryRel
 from openfeat_core.sql.binder import bind_sql
-from openfeat_core.types import SQLType, parse_type_name, sql_type_of_arrow
+from openfeat_core.types import SQLType, parse_schema, sql_type_of_arrow
 
 _DEPLOY_RE = re.compile(
     r"^\s*deploy\s+(?:if\s+not\s+exists\s+)?(?P<name>[A-Za-z_][\w]*)\s*(?:options\s*\((?P<options>[^)]*)\)\s*)?(?P<sql>select\b.*)$",
@@ -98,21 +106,14 @@ class _Table:
     # index key columns -> key tuple -> row ids (insertion order)
     keymaps: dict[tuple[str, ...], dict[tuple[Any, ...], list[int]]] = field(default_factory=dict)
     rows: int = 0  # kept as batches arrive: describe/request must not cost more as single-row inserts pile up
-    # The direct request path's state (fastpath.py): columns in engine layout, sorted per-key series.
-    columns: GrowingColumns | None = None
-    series: dict[tuple[tuple[str, ...], str | None], SeriesIndex] = field(default_factory=dict)
+    # The direct request path's state (fastpath.py): rows per key in engine layout, for each index it reads.
+    direct: TableRows = field(init=False)
 
     def __post_init__(self) -> None:
-        self.columns = GrowingColumns(self.schema)
+        self.direct = TableRows(self.schema)
 
-    def add_series(self, keys: tuple[str, ...], order: str | None) -> SeriesIndex:
-        index = self.series.get((keys, order))
-        if index is None:
-            index = SeriesIndex(keys, order)
-            if self.batches:
-                index.add_rows(self.data(), 0)
-            self.series[(keys, order)] = index
-        return index
+    def add_series(self, keys: tuple[str, ...], order: str | None, ttl: TTL) -> None:
+        self.direct.add_index(keys, order, ttl, self.data() if self.batches else None)
 
     @property
     def num_rows(self) -> int:
@@ -139,10 +140,7 @@ class _Table:
         table = pa.Table.from_batches([batch])
         for keys, keymap in self.keymaps.items():
             self._index_rows(keys, keymap, table, start)
-        assert self.columns is not None
-        self.columns.append(batch)
-        for index in self.series.values():
-            index.add_rows(table, start)
+        self.direct.add_rows(batch, None)
 
     @staticmethod
     def _index_rows(
@@ -246,7 +244,10 @@ class OnlineStore:
         """Create a table from a ``pyarrow.Schema`` or an OpenMLDB column list (``"uid bigint, ts timestamp"``)."""
         if name in self._tables:
             raise DataError(f"table {name!r} already exists")
-        parsed = _parse_schema(schema)
+        try:
+            parsed = schema if isinstance(schema, pa.Schema) else parse_schema(schema)
+        except ValueError as e:
+            raise OpenFeatSQLError(f"table {name!r}: {e}") from None
         self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed)})
         self._tables[name] = _Table(parsed)
 
@@ -319,8 +320,8 @@ class OnlineStore:
             self._tables[spec.table].add_keymap(spec.keys)
         fast = fast_plan(plan)
         if fast is not None:
-            for table, keys, order in fast.indexes():
-                self._tables[table].add_series(keys, order)
+            for table, keys, order, ttl in fast.indexes():
+                self._tables[table].add_series(keys, order, ttl)
         deployment = Deployment(name, len(versions) + 1, sql, plan, indexes, lookups, fast)
         self._deployments[name] = [*versions, deployment]
         self._active[name] = len(versions)
@@ -366,12 +367,20 @@ class OnlineStore:
         d = self._deployment(name)
         scan = main_scan(d.plan)
         main = self._table(scan.table)
-        requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
+        requests: pa.Table | None = None
         if d.fast is not None:
-            columns = {t: tab.columns for t, tab in self._tables.items() if tab.columns is not None}
-            series = {(t, *key): index for t, tab in self._tables.items() for key, index in tab.series.items()}
-            response = serve_request(d.plan, d.fast, requests, columns, series, self._ctx)
+            per_column = None
+            if not isinstance(rows, pa.Table):
+                per_column = python_rows_to_columns(rows, main.direct.names, main.direct.types)
+            if per_column is None:
+                requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
+                req = RequestColumns.from_arrow(main.direct, requests)
+            else:
+                req = RequestColumns(main.direct, per_column)
+            direct = {t: self._tables[t].direct for t in _tables_of(d.plan)}
+            response = serve_request(d.plan, d.fast, req, direct, self._ctx)
         else:
+            requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
             reachable = {t: self._reachable_rows(d, t, requests) for t in _tables_of(d.plan)}
             tables: dict[str, pa.Table] = {}
             for t, ids in reachable.items():
@@ -379,6 +388,8 @@ class OnlineStore:
                 tables[t] = data if ids is None else data.take(pa.array(ids))
             response = execute(d.plan, tables, self._ctx, requests=requests)
         if self._request_log is not None:
+            if requests is None:
+                requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
             sizes = {t: self._tables[t].num_rows for t in _tables_of(d.plan)}
             self._request_log.offer(LoggedRequest(name, d.version, requests, response, sizes))
         return response
@@ -542,22 +553,6 @@ def _check_deployable(plan: Select) -> None:
 
 def _schema_b64(schema: pa.Schema) -> str:
     return base64.b64encode(schema.serialize().to_pybytes()).decode()
-
-
-def _parse_schema(schema: pa.Schema | str) -> pa.Schema:
-    if isinstance(schema, pa.Schema):
-        return schema
-    fields = []
-    for part in schema.split(","):
-        bits = part.split()
-        if len(bits) != 2:
-            raise OpenFeatSQLError(f"malformed column {part.strip()!r}: expected 'name type'")
-        try:
-            t = parse_type_name(bits[1])
-        except ValueError as e:
-            raise OpenFeatSQLError(f"column {bits[0]!r}: {e}") from None
-        fields.append(pa.field(bits[0], t.arrow_type))
-    return pa.schema(fields)
 
 
 def _to_batch(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -274,6 +275,26 @@ def qualifiers_read(e: Expr) -> set[str]:
     return {c.qualifier for c in collect(e, ColumnRef)}
 
 
+def _cache_hash(cls: type) -> None:
+    """Make ``hash(node)`` compute once per node: plans are immutable, and executors key dicts by expressions
+    (a dataclass hash would walk the whole subtree on every lookup)."""
+    compute: Callable[[Any], int] = cls.__hash__  # type: ignore[assignment]
+
+    def __hash__(self: Any) -> int:
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = compute(self)
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self: Any) -> dict[str, Any]:
+        # String hashes differ between processes: a pickled node must not carry its cached hash.
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+    cls.__hash__ = __hash__  # type: ignore[method-assign,assignment]
+    cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
+
+
 # ---------------------------------------------------------------------------------------------- JSON
 
 _NODE_TYPES: dict[str, type] = {
@@ -331,3 +352,7 @@ def from_jsonable(data: Any) -> Any:
         kwargs = {k: from_jsonable(v) for k, v in data.items() if k != "$node"}
         return cls(**kwargs)
     return data
+
+
+for _cls in _NODE_TYPES.values():
+    _cache_hash(_cls)
