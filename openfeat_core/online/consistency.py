@@ -8,6 +8,7 @@ feature how often the two disagree and by how much. OpenFeat promises zero misma
 
 from __future__ import annotations
 
+import collections
 import math
 import random
 from dataclasses import dataclass, field
@@ -22,28 +23,34 @@ MAX_ULPS = 4
 
 @dataclass(frozen=True)
 class LoggedRequest:
-    """One served request: its rows, the response, and the table sizes it was computed against."""
+    """One served request: its rows, the response, and how many rows each table had received when it was served
+    (its rows are the ones whose insertion number is below that count and that were not evicted)."""
 
     deployment: str
     version: int
     requests: pa.Table
     response: pa.Table
     table_rows: dict[str, int]
+    # Compactions each table had gone through: a later one dropped rows this request may have seen.
+    compactions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class RequestLog:
-    """A sample of served requests (``rate`` in [0, 1]; seeded, so runs are reproducible)."""
+    """A sample of served requests (``rate`` in [0, 1]; seeded, so runs are reproducible); the latest
+    ``max_entries`` are kept."""
 
     rate: float = 1.0
     seed: int = 0
-    entries: list[LoggedRequest] = field(default_factory=list)
+    max_entries: int = 10_000
+    entries: collections.deque[LoggedRequest] = field(init=False)
     _random: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"sample rate must be within [0, 1], got {self.rate}")
         self._random = random.Random(self.seed)
+        self.entries = collections.deque(maxlen=self.max_entries)
 
     def offer(self, entry: LoggedRequest) -> None:
         if self.rate >= 1.0 or self._random.random() < self.rate:
@@ -78,6 +85,8 @@ class ConsistencyReport:
     requests: int
     rows: int
     features: list[FeatureReport]
+    # Logged requests not recomputed: a table was compacted since they were served (their rows are gone).
+    skipped: int = 0
 
     @property
     def mismatches(self) -> int:
@@ -93,6 +102,7 @@ class ConsistencyReport:
             "deployment": self.deployment,
             "requests": self.requests,
             "rows": self.rows,
+            "skipped": self.skipped,
             "consistent": self.consistent,
             "features": [
                 {

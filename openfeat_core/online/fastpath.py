@@ -55,50 +55,65 @@ _ZERO.flags.writeable = False
 # --------------------------------------------------------------------------------------------- retention
 @dataclass(frozen=True)
 class TTL:
-    """How much history of a key an index keeps (OpenMLDB's TTL, deployment section 4 of the semantics).
+    """How much history of a key an index keeps (OpenMLDB's TTL, section 4 of the semantics).
 
     Attributes:
-        rows: keep only the latest ``rows`` rows of each key (0: no limit by count).
-        ms: keep only rows at most ``ms`` older than the key's newest row (0: no limit by time).
+        rows: the latest ``rows`` rows of each key are kept (0: no count limit).
+        ms: rows at most ``ms`` older than the key's newest row (or the clock) are kept (0: no time limit).
+        either: with both limits, keep a row that either keeps (OpenMLDB's ``absandlat``: what several windows
+            need together) rather than only rows both keep (``absorlat``: a ``ROWS_RANGE`` window with ``MAXSIZE``).
 
-    Both limits apply when both are set (a ``ROWS_RANGE`` window with ``MAXSIZE`` needs no more than either).
-    ``TTL(0, 0)`` keeps everything.
+    ``TTL()`` keeps everything.
     """
 
     rows: int = 0
     ms: int = 0
+    either: bool = True
 
     @property
     def unbounded(self) -> bool:
         return self.rows == 0 and self.ms == 0
 
     def merge(self, other: TTL) -> TTL:
-        """What two users of one index need together: unbounded wins, else the larger of each limit."""
+        """What two users of one index need together: everything if one needs everything, else rows that either
+        keeps (the larger limits, kept by either: a superset of both needs)."""
         if self.unbounded or other.unbounded:
             return TTL()
-        rows = 0 if 0 in (self.rows, other.rows) else max(self.rows, other.rows)
-        ms = 0 if 0 in (self.ms, other.ms) else max(self.ms, other.ms)
-        return TTL(rows, ms)
+        return TTL(max(self.rows, other.rows), max(self.ms, other.ms), either=True)
+
+    def first_kept(self, ts: np.ndarray, start: int, end: int, now_ms: int | None) -> int:
+        """The first row of ``ts[start:end]`` (sorted) the TTL keeps; ``now_ms`` None: measure from the newest."""
+        if self.unbounded or end == start:
+            return start
+        by_rows = max(start, end - self.rows) if self.rows else None
+        by_ms = None
+        if self.ms:
+            cutoff = (int(ts[end - 1]) if now_ms is None else now_ms) - self.ms
+            by_ms = start + int(np.searchsorted(ts[start:end], cutoff, side="left"))
+        if by_rows is None or by_ms is None:
+            return by_rows if by_ms is None else by_ms  # type: ignore[return-value]
+        return min(by_rows, by_ms) if self.either else max(by_rows, by_ms)
 
     def describe(self) -> str:
-        parts = []
-        if self.rows:
-            parts.append(f"latest {self.rows} rows")
-        if self.ms:
-            parts.append(f"{self.ms} ms")
-        return " and ".join(parts) or "all"
+        if self.unbounded:
+            return "all"
+        if not self.ms:
+            return f"latest {self.rows} rows"
+        if not self.rows:
+            return f"{self.ms} ms"
+        return f"latest {self.rows} rows {'or' if self.either else 'and'} {self.ms} ms"
 
 
 def window_ttl(frame: Frame) -> TTL:
     """The history a window's frame can reach back to from its newest row."""
     start = frame.start
-    rows = start.offset + 1 if frame.kind == "rows" and start.kind == "preceding" else 0
-    ms = start.offset if frame.kind == "rows_range" and start.kind == "preceding" else 0
-    if frame.maxsize:
-        rows = max(rows, frame.maxsize) if rows else frame.maxsize
-    if frame.kind == "rows_range" and start.kind != "preceding":
-        return TTL(rows, 0) if frame.maxsize else TTL()
-    return TTL(rows, ms)
+    if frame.kind == "rows":
+        rows = start.offset + 1 if start.kind == "preceding" else 0
+        if frame.maxsize:
+            rows = min(rows, frame.maxsize) if rows else frame.maxsize
+        return TTL(rows=rows)
+    ms = start.offset if start.kind == "preceding" else 0
+    return TTL(rows=frame.maxsize or 0, ms=ms, either=False)
 
 
 # --------------------------------------------------------------------------------------------- storage
@@ -161,15 +176,16 @@ class KeySeries:
     """The rows of one key, oldest first by order value then insertion, every column in engine layout.
 
     Rows ``start .. n-1`` are live (rows before ``start`` were evicted); slot ``n`` is always allocated and free,
-    for a request row.
+    for a request row. ``seq`` holds each row's insertion number in its table.
     """
 
-    __slots__ = ("n", "start", "ts", "valid", "values")
+    __slots__ = ("n", "seq", "start", "ts", "valid", "values")
 
     def __init__(self, dtypes: Sequence[np.dtype]) -> None:
         self.n = 0
         self.start = 0
         self.ts = np.zeros(4, dtype=np.int64)
+        self.seq = np.zeros(4, dtype=np.int64)
         self.values = [np.zeros(4, dtype=d) for d in dtypes]
         self.valid = [np.zeros(4, dtype=np.bool_) for _ in dtypes]
 
@@ -190,11 +206,14 @@ class KeySeries:
             return out
 
         self.ts = moved(self.ts)
+        self.seq = moved(self.seq)
         self.values = [moved(v) for v in self.values]
         self.valid = [moved(v) for v in self.valid]
         self.start, self.n = 0, live
 
-    def append(self, ts: np.ndarray, values: Sequence[np.ndarray], valid: Sequence[np.ndarray]) -> None:
+    def append(
+        self, ts: np.ndarray, seq: np.ndarray, values: Sequence[np.ndarray], valid: Sequence[np.ndarray]
+    ) -> None:
         """Add rows (in insertion order); each lands after every stored row with an order value <= its own."""
         k = len(ts)
         self._reserve(k)
@@ -202,6 +221,7 @@ class KeySeries:
         in_order = (e == s or ts[0] >= self.ts[e - 1]) and bool(np.all(ts[1:] >= ts[:-1]))
         if in_order:
             self.ts[e : e + k] = ts
+            self.seq[e : e + k] = seq
             for dst, src in zip(self.values, values, strict=True):
                 dst[e : e + k] = src
             for dst, src in zip(self.valid, valid, strict=True):
@@ -210,6 +230,7 @@ class KeySeries:
             # Late rows: a stable sort of stored-then-new rows keeps insertion order among equal times.
             order = np.argsort(np.concatenate([self.ts[s:e], ts]), kind="stable")
             self.ts[s : e + k] = np.concatenate([self.ts[s:e], ts])[order]
+            self.seq[s : e + k] = np.concatenate([self.seq[s:e], seq])[order]
             for dst, src in zip(self.values, values, strict=True):
                 dst[s : e + k] = np.concatenate([dst[s:e], src])[order]
             for dst, src in zip(self.valid, valid, strict=True):
@@ -218,17 +239,9 @@ class KeySeries:
 
     def evict(self, ttl: TTL, now_ms: int | None) -> int:
         """Drop rows outside ``ttl``, measured from ``now_ms`` (``None``: the key's newest row); returns how many."""
-        s, e = self.start, self.n
-        if ttl.unbounded or e == s:
-            return 0
-        start = s
-        if ttl.rows:
-            start = max(start, e - ttl.rows)
-        if ttl.ms:
-            cutoff = (int(self.ts[e - 1]) if now_ms is None else now_ms) - ttl.ms
-            start = max(start, s + int(np.searchsorted(self.ts[s:e], cutoff, side="left")))
-        self.start = start
-        return start - s
+        s = self.start
+        self.start = ttl.first_kept(self.ts, s, self.n, now_ms)
+        return self.start - s
 
 
 class SeriesIndex:
@@ -271,29 +284,49 @@ class TableRows:
                 valid.append(col.valid)
         return values, valid
 
-    def add_index(self, keys: tuple[str, ...], order: str | None, ttl: TTL, history: pa.Table | None) -> SeriesIndex:
-        """The index for (keys, order), created (and filled from ``history``) if needed, its TTL widened to ``ttl``."""
+    def add_index(
+        self,
+        keys: tuple[str, ...],
+        order: str | None,
+        ttl: TTL,
+        history: tuple[pa.Table, np.ndarray] | None,
+        now_ms: int | None,
+    ) -> SeriesIndex:
+        """The index for (keys, order), created if needed and filled from ``history`` (stored rows and their
+        insertion numbers), its TTL widened to ``ttl``."""
         index = self.indexes.get((keys, order))
         if index is None:
             index = SeriesIndex(keys, order, ttl)
             self.indexes[(keys, order)] = index
-            if history is not None and history.num_rows:
-                values, valid = self.engine_columns(history)
-                self._add_to_index(index, values, valid, history.num_rows, None)
+            if history is not None and history[0].num_rows:
+                values, valid = self.engine_columns(history[0])
+                self._add_to_index(index, values, valid, history[1], now_ms)
         else:
             index.ttl = index.ttl.merge(ttl)
         return index
 
-    def add_rows(self, batch: pa.RecordBatch, now_ms: int | None) -> int:
-        """Add a batch to every index; returns the number of rows evicted."""
+    def add_rows(self, batch: pa.RecordBatch, first_seq: int, now_ms: int | None) -> int:
+        """Add a batch (insertion numbers from ``first_seq``) to every index; returns the number of rows evicted.
+
+        ``now_ms`` is the time TTLs are measured from; ``None`` measures from each key's newest row.
+        """
         if not self.indexes or batch.num_rows == 0:
             return 0
         values, valid = self.engine_columns(batch)
-        return sum(self._add_to_index(ix, values, valid, batch.num_rows, now_ms) for ix in self.indexes.values())
+        seq = np.arange(first_seq, first_seq + batch.num_rows, dtype=np.int64)
+        return sum(self._add_to_index(ix, values, valid, seq, now_ms) for ix in self.indexes.values())
+
+    def live_rows(self) -> np.ndarray | None:
+        """Sorted insertion numbers of the rows some index still keeps; ``None`` when an index keeps everything."""
+        if not self.indexes or any(ix.ttl.unbounded for ix in self.indexes.values()):
+            return None
+        parts = [s.seq[s.start : s.n] for ix in self.indexes.values() for s in ix.series.values()]
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def _add_to_index(
-        self, index: SeriesIndex, values: list[np.ndarray], valid: list[np.ndarray], n: int, now_ms: int | None
+        self, index: SeriesIndex, values: list[np.ndarray], valid: list[np.ndarray], seq: np.ndarray, now_ms: int | None
     ) -> int:
+        n = len(seq)
         if index.order is None:
             ts = np.zeros(n, dtype=np.int64)
         else:
@@ -305,9 +338,9 @@ class TableRows:
             if series is None:
                 series = index.series[key] = KeySeries(self.dtypes)
             if rows is None:
-                series.append(ts, values, valid)
+                series.append(ts, seq, values, valid)
             else:
-                series.append(ts[rows], [v[rows] for v in values], [v[rows] for v in valid])
+                series.append(ts[rows], seq[rows], [v[rows] for v in values], [v[rows] for v in valid])
             evicted += series.evict(index.ttl, now_ms)
         index.evicted += evicted
         return evicted

@@ -10,6 +10,9 @@ OpenMLDB can call a deployment unchanged; ``{db}`` in a path is accepted and ign
 ``GET  /dbs/{db}/deployments/{name}``      the deployment: SQL, input/output schema, version, indexes
 ``GET  /dbs/{db}/deployments``             the deployment names
 ``POST /dbs/{db}/deployments``             deploy ``{"name", "sql", "options"}``
+``POST …/deployments/{name}/verify``       recompute the logged requests in batch mode and compare: the
+                                           consistency report (``ConsistencyReport.to_dict()``); requests are
+                                           only logged after ``store.log_requests(rate)``
 ``GET  /dbs/{db}/tables[/{table}]``        table names / one table's schema, row count and indexes
 ``PUT  /dbs/{db}/tables/{table}``          insert ``{"value": [[...], ...]}``
 ``POST /dbs/{db}/tables/{table}/rows``     bulk insert: ``{"rows": [...]}`` or an Arrow IPC stream body
@@ -516,6 +519,8 @@ class FeatureService:
             elif kind == "deployments" and len(rest) == 1:
                 template = "/dbs/{db}/deployments/{name}"
                 routes = {"GET": self._describe_deployment, "POST": self._request}
+            elif kind == "deployments" and len(rest) == 2 and rest[1] == "verify":
+                template, routes = "/dbs/{db}/deployments/{name}/verify", {"POST": self._verify}
             elif kind == "tables" and not rest:
                 template, routes = "/dbs/{db}/tables", {"GET": self._list_tables}
             elif kind == "tables" and len(rest) == 1:
@@ -693,6 +698,16 @@ class FeatureService:
         finally:
             if name in self._known_deployments:
                 self.metrics.observe_request(name, time.perf_counter() - start, len(rows), ok)
+
+    async def _verify(self, req: _Request) -> _Response:
+        name = self._segment(req, 3)
+
+        def verify() -> dict[str, Any]:
+            self._describe(name)  # 404 when there is no such deployment
+            return self.store.verify(name).to_dict()
+
+        # On the store thread like every store call: the recomputation reads the tables that inserts append to.
+        return self._ok(await self._store_call(verify))
 
     # ------------------------------------------------------------------ tables
     async def _list_tables(self, req: _Request) -> _Response:

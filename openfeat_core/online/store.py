@@ -12,9 +12,10 @@ from __future__ import annotations
 import base64
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +32,7 @@ from openfeat_core.online.fastpath import (
     fast_plan,
     python_rows_to_columns,
     serve_request,
+    window_ttl,
 )
 from openfeat_core.online.wal import DurableLog, FsyncPolicy
 from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, SubqueryRel
@@ -51,24 +53,16 @@ class IndexSpec:
         table: the table.
         keys: key columns.
         ts: order column, or ``None`` (insertion order).
-        ttl_rows: keep the latest n rows per key (0: unbounded).
-        ttl_ms: keep this much history per key, by the data's own time (0: unbounded).
+        ttl: how much history per key the index keeps (see :class:`~openfeat_core.online.fastpath.TTL`).
     """
 
     table: str
     keys: tuple[str, ...]
     ts: str | None
-    ttl_rows: int = 0
-    ttl_ms: int = 0
+    ttl: TTL = field(default_factory=TTL)
 
     def describe(self) -> str:
-        ttl = []
-        if self.ttl_rows:
-            ttl.append(f"latest {self.ttl_rows} rows")
-        if self.ttl_ms:
-            ttl.append(f"{self.ttl_ms} ms")
-        keep = " and ".join(ttl) or "all"
-        return f"{self.table}({'|'.join(self.keys)}; ts={self.ts or 'insertion order'}; keep {keep})"
+        return f"{self.table}({'|'.join(self.keys)}; ts={self.ts or 'insertion order'}; keep {self.ttl.describe()})"
 
 
 @dataclass(frozen=True)
@@ -98,22 +92,42 @@ class Deployment:
         return self.plan.digest()
 
 
+TTLClock = Literal["data", "wall", "off"]
+
+#: A table is compacted (evicted rows dropped from its stored data) once this many rows were evicted since the last
+#: compaction and at least as many as it keeps: the cost per inserted row stays constant.
+COMPACT_MIN_EVICTED = 100_000
+
+
 @dataclass
 class _Table:
     schema: pa.Schema
+    clock: TTLClock = "data"
     batches: list[pa.RecordBatch] = field(default_factory=list)
+    # Insertion number of every stored row, per batch (ascending; evicted rows are gone after a compaction).
+    batch_seqs: list[np.ndarray] = field(default_factory=list)
     _data: pa.Table | None = None
-    # index key columns -> key tuple -> row ids (insertion order)
+    # index key columns -> key tuple -> row ids (positions in data())
     keymaps: dict[tuple[str, ...], dict[tuple[Any, ...], list[int]]] = field(default_factory=dict)
-    rows: int = 0  # kept as batches arrive: describe/request must not cost more as single-row inserts pile up
+    rows: int = 0  # stored rows, kept as batches arrive: describe/request must not cost more as inserts pile up
+    inserted: int = 0  # rows ever inserted: the next insertion number
+    evicted: int = 0  # rows evicted from every index, in total
+    evicted_since_compaction: int = 0
+    compactions: int = 0
     # The direct request path's state (fastpath.py): rows per key in engine layout, for each index it reads.
     direct: TableRows = field(init=False)
 
     def __post_init__(self) -> None:
         self.direct = TableRows(self.schema)
 
+    def now_ms(self) -> int | None:
+        return int(time.time() * 1000) if self.clock == "wall" else None
+
     def add_series(self, keys: tuple[str, ...], order: str | None, ttl: TTL) -> None:
-        self.direct.add_index(keys, order, ttl, self.data() if self.batches else None)
+        if self.clock == "off":
+            ttl = TTL()
+        history = (self.data(), self.seqs()) if self.batches else None
+        self.direct.add_index(keys, order, ttl, history, self.now_ms())
 
     @property
     def num_rows(self) -> int:
@@ -123,6 +137,13 @@ class _Table:
         if self._data is None:
             self._data = pa.Table.from_batches(self.batches, schema=self.schema).combine_chunks()
         return self._data
+
+    def seqs(self) -> np.ndarray:
+        return np.concatenate(self.batch_seqs) if self.batch_seqs else np.zeros(0, dtype=np.int64)
+
+    def rows_before(self, inserted: int) -> pa.Table:
+        """The stored rows inserted before the ``inserted``-th row."""
+        return self.data().slice(0, int(np.searchsorted(self.seqs(), inserted, side="left")))
 
     def add_keymap(self, keys: tuple[str, ...]) -> None:
         if keys in self.keymaps:
@@ -134,13 +155,38 @@ class _Table:
 
     def append(self, batch: pa.RecordBatch) -> None:
         start = self.rows
+        first_seq = self.inserted
         self.batches.append(batch)
+        self.batch_seqs.append(np.arange(first_seq, first_seq + batch.num_rows, dtype=np.int64))
         self.rows += batch.num_rows
+        self.inserted += batch.num_rows
         self._data = None
         table = pa.Table.from_batches([batch])
         for keys, keymap in self.keymaps.items():
             self._index_rows(keys, keymap, table, start)
-        self.direct.add_rows(batch, None)
+        evicted = self.direct.add_rows(batch, first_seq, self.now_ms())
+        self.evicted += evicted
+        self.evicted_since_compaction += evicted
+        if self.evicted_since_compaction >= max(COMPACT_MIN_EVICTED, self.rows - self.evicted_since_compaction):
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop the stored rows that no index keeps any more (only when every index of the table has a TTL and no
+        general-path index refers to row positions)."""
+        live = self.direct.live_rows()
+        if live is None or self.keymaps:
+            return
+        seqs = self.seqs()
+        keep = np.zeros(len(seqs), dtype=np.bool_)
+        found = np.searchsorted(seqs, live)
+        keep[found[found < len(seqs)]] = True
+        data = self.data().filter(pa.array(keep)).combine_chunks()
+        self.batches = data.to_batches() or []
+        self.batch_seqs = [seqs[keep]]
+        self.rows = data.num_rows
+        self._data = data
+        self.evicted_since_compaction = 0
+        self.compactions += 1
 
     @staticmethod
     def _index_rows(
@@ -160,6 +206,10 @@ class OnlineStore:
             same directory recovers them (latest snapshot, then the log).
         fsync: the log's fsync policy: ``"batch"`` (once per call, default), ``"always"`` or ``"never"``.
         timezone: IANA zone for calendar functions in deployed scripts.
+        ttl_clock: what the TTLs derived from deployed windows are measured against. ``"data"`` (default): each
+            key's newest row, so replaying last year's data keeps last year's windows full; ``"wall"``: the current
+            time, as OpenMLDB does (historical rows older than the TTL are dropped on arrival); ``"off"``: never
+            evict. Rows no index keeps are dropped from the table's stored data too (see ``describe_table``).
 
     Example:
         >>> store = OnlineStore()
@@ -173,8 +223,16 @@ class OnlineStore:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, timezone: str = "UTC", fsync: FsyncPolicy = "batch"
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        timezone: str = "UTC",
+        fsync: FsyncPolicy = "batch",
+        ttl_clock: TTLClock = "data",
     ) -> None:
+        if ttl_clock not in ("data", "wall", "off"):
+            raise ValueError(f"ttl_clock must be 'data', 'wall' or 'off', not {ttl_clock!r}")
+        self._ttl_clock: TTLClock = ttl_clock
         self._tables: dict[str, _Table] = {}
         self._deployments: dict[str, list[Deployment]] = {}
         self._active: dict[str, int] = {}
@@ -212,7 +270,7 @@ class OnlineStore:
         op = record["op"]
         if op == "create_table":
             schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(record["schema"])))
-            self._tables[record["name"]] = _Table(schema)
+            self._tables[record["name"]] = _Table(schema, self._ttl_clock)
         elif op == "drop_table":
             del self._tables[record["name"]]
         elif op == "deploy":
@@ -249,7 +307,7 @@ class OnlineStore:
         except ValueError as e:
             raise OpenFeatSQLError(f"table {name!r}: {e}") from None
         self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed)})
-        self._tables[name] = _Table(parsed)
+        self._tables[name] = _Table(parsed, self._ttl_clock)
 
     def drop_table(self, name: str) -> None:
         users = [d for d, versions in self._deployments.items() if name in _tables_of(versions[self._active[d]].plan)]
@@ -268,7 +326,14 @@ class OnlineStore:
             "name": name,
             "schema": [(f.name, sql_type_of_arrow(f.type).openmldb_name) for f in t.schema],
             "rows": t.num_rows,
-            "indexes": [list(k) for k in t.keymaps],
+            "inserted": t.inserted,
+            "evicted": t.evicted,
+            # The direct path's per-key series (with their TTL and evictions), then the general path's key maps.
+            "indexes": [
+                f"{'|'.join(keys)}; ts={order or 'insertion order'}; keep {ix.ttl.describe()}; evicted {ix.evicted}"
+                for (keys, order), ix in t.direct.indexes.items()
+            ]
+            + [f"{'|'.join(keys)}; all rows" for keys in t.keymaps],
         }
 
     def scan(self, name: str) -> pa.Table:
@@ -316,10 +381,11 @@ class OnlineStore:
         if log:
             self._record({"op": "deploy", "name": name, "sql": sql})
         indexes, lookups = derive_indexes(plan)
-        for spec in indexes:
-            self._tables[spec.table].add_keymap(spec.keys)
         fast = fast_plan(plan)
-        if fast is not None:
+        if fast is None:  # the general path finds stored rows through key maps of row positions
+            for spec in indexes:
+                self._tables[spec.table].add_keymap(spec.keys)
+        else:
             for table, keys, order, ttl in fast.indexes():
                 self._tables[table].add_series(keys, order, ttl)
         deployment = Deployment(name, len(versions) + 1, sql, plan, indexes, lookups, fast)
@@ -390,8 +456,10 @@ class OnlineStore:
         if self._request_log is not None:
             if requests is None:
                 requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
-            sizes = {t: self._tables[t].num_rows for t in _tables_of(d.plan)}
-            self._request_log.offer(LoggedRequest(name, d.version, requests, response, sizes))
+            used = _tables_of(d.plan)
+            sizes = {t: self._tables[t].inserted for t in used}
+            compactions = {t: self._tables[t].compactions for t in used}
+            self._request_log.offer(LoggedRequest(name, d.version, requests, response, sizes, compactions))
         return response
 
     # ------------------------------------------------------------------ consistency
@@ -404,14 +472,20 @@ class OnlineStore:
 
         Each logged request is appended, as the newest rows, to exactly the rows its tables held when it was
         served, and the batch engine computes it there. Any difference is an online/offline inconsistency.
+        Requests served before a compaction of one of their tables (evicted rows dropped) are counted as
+        ``skipped``: the rows they saw are gone.
         """
         self._versions(name)
         entries = [e for e in (self._request_log.entries if self._request_log else []) if e.deployment == name]
         reports: dict[str, FeatureReport] = {}
         rows = 0
+        skipped = 0
         for entry in entries:
+            if any(self._tables[t].compactions != c for t, c in entry.compactions.items()):
+                skipped += 1
+                continue
             d = self._deployments[name][entry.version - 1]
-            tables = {t: self._tables[t].data().slice(0, n) for t, n in entry.table_rows.items()}
+            tables = {t: self._tables[t].rows_before(n) for t, n in entry.table_rows.items()}
             main = main_scan(d.plan).table
             stored = tables[main]
             requests = entry.requests.cast(stored.schema)
@@ -423,7 +497,7 @@ class OnlineStore:
                 offline.append(result.slice(result.num_rows - 1, 1))
             compare_rows(entry.response, pa.concat_tables(offline), reports)
             rows += requests.num_rows
-        return ConsistencyReport(name, len(entries), rows, list(reports.values()))
+        return ConsistencyReport(name, len(entries) - skipped, rows, list(reports.values()), skipped)
 
     def _reachable_rows(self, d: Deployment, table: str, requests: pa.Table) -> np.ndarray | None:
         """Row ids of ``table`` that the request rows can see through the deployment's indexes (None: all)."""
@@ -468,29 +542,19 @@ def derive_indexes(plan: Select) -> tuple[tuple[IndexSpec, ...], tuple[Lookup, .
     def add(spec: IndexSpec) -> None:
         key = (spec.table, spec.keys)
         old = found.get(key)
-        if old is None:
-            found[key] = spec
-            return
-        # Merging keeps the union of what both need: unbounded wins, else the larger bound.
-        rows = 0 if 0 in (old.ttl_rows, spec.ttl_rows) else max(old.ttl_rows, spec.ttl_rows)
-        ms = 0 if 0 in (old.ttl_ms, spec.ttl_ms) else max(old.ttl_ms, spec.ttl_ms)
-        found[key] = IndexSpec(spec.table, spec.keys, old.ts or spec.ts, rows, ms)
+        found[key] = (
+            spec if old is None else IndexSpec(spec.table, spec.keys, old.ts or spec.ts, old.ttl.merge(spec.ttl))
+        )
 
     main = main_scan(plan)
     main_columns = {f.name for f in main.schema}
     for window in plan.windows:
         keys = tuple(k.name for k in window.partition_by if isinstance(k, ColumnRef))
         ts = window.order_by.name if isinstance(window.order_by, ColumnRef) else None
-        frame = window.frame
-        start = frame.start
-        rows = start.offset + 1 if frame.kind == "rows" and start.kind == "preceding" else 0
-        ms = start.offset if frame.kind == "rows_range" and start.kind == "preceding" else 0
-        if frame.maxsize:
-            rows = max(rows, frame.maxsize) if rows else frame.maxsize
         request_keys = keys if set(keys) <= main_columns else None
         for source in [main, *window.unions]:
             if isinstance(source, Scan):
-                add(IndexSpec(source.table, keys, ts, rows, ms))
+                add(IndexSpec(source.table, keys, ts, window_ttl(window.frame)))
                 lookups[Lookup(source.table, keys, request_keys)] = None
     for join in _joins(plan.source):
         if isinstance(join.right, Scan):
@@ -498,7 +562,8 @@ def derive_indexes(plan: Select) -> tuple[tuple[IndexSpec, ...], tuple[Lookup, .
             keys = tuple(r.name for _, r in pairs)
             if keys:
                 order = join.order_by.name if isinstance(join.order_by, ColumnRef) else None
-                add(IndexSpec(join.right.table, keys, order, 1 if order else 0, 0))
+                # The newest match is all a join reads, unless a condition can make older rows the match.
+                add(IndexSpec(join.right.table, keys, order, TTL() if join.residual is not None else TTL(rows=1)))
                 left = tuple(lft.name for lft, _ in pairs)
                 direct = len(pairs) == len(join.equi_keys) and all(
                     lft.qualifier in (main.alias, main.table) for lft, _ in pairs

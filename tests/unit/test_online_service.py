@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -851,3 +852,103 @@ def test_real_uvicorn_server() -> None:
         server.should_exit = True
         thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Consistency: POST /dbs/{db}/deployments/{name}/verify
+# ---------------------------------------------------------------------------------------------------------------------
+
+VERIFY = DEP + "/verify"
+
+
+def _clean_feature(name: str, compared: int) -> dict[str, Any]:
+    rates = {"mismatch_rate": 0.0, "missing_rate": 0.0, "max_abs_diff": 0.0}
+    return {"name": name, "compared": compared, **rates, "examples": []}
+
+
+def test_verify_recomputes_the_logged_requests() -> None:
+    store = _store()
+    store.log_requests(1.0)
+    service = create_app(store)
+    try:
+        assert call(service, "POST", DEP, {"input": [REQUEST_ROW, [10, 2, 20000, None, None, None]]}).status == 200
+        assert call(service, "PUT", "/dbs/db/tables/tx", {"value": [[5, 1, 4000, 10.0, None, None]]}).status == 200
+        # this request sees the inserted row; verify must recompute it against 4 stored rows, the first against 3
+        assert call(service, "POST", DEP, {"input": [REQUEST_ROW]}).json()["data"]["data"][0][5] == 17.0
+        r = call(service, "POST", VERIFY)
+        assert r.status == 200, r.body
+        assert r.json() == {
+            "code": 0,
+            "msg": "ok",
+            "data": {
+                "deployment": "f",
+                "requests": 2,
+                "rows": 3,
+                "skipped": 0,
+                "consistent": True,
+                "features": [_clean_feature(n, 3) for n in OUT_NAMES],
+            },
+        }
+    finally:
+        service.close()
+
+
+def test_verify_reports_what_differs() -> None:
+    store = _store()
+    store.log_requests(1.0)
+    service = create_app(store)
+    try:
+        call(service, "POST", DEP, {"input": [REQUEST_ROW]})
+        # Stand in for an online bug: alter what was served (s 7.0 -> 7.5, score 0.25 -> NULL) in the request log.
+        log = store._request_log
+        assert log is not None and len(log.entries) == 1
+        served = log.entries[0].response
+        served = served.set_column(served.schema.get_field_index("s"), "s", pa.array([7.5]))
+        served = served.set_column(served.schema.get_field_index("score"), "score", pa.array([None], pa.float64()))
+        log.entries[0] = dataclasses.replace(log.entries[0], response=served)
+        report = call(service, "POST", VERIFY).json()["data"]
+        assert (report["consistent"], report["requests"], report["rows"]) == (False, 1, 1)
+        by_name = {f["name"]: f for f in report["features"]}
+        assert by_name["s"] == {
+            "name": "s",
+            "compared": 1,
+            "mismatch_rate": 1.0,
+            "missing_rate": 0.0,
+            "max_abs_diff": 0.5,
+            "examples": ["row 0: online 7.5, offline 7.0"],
+        }
+        assert by_name["score"]["missing_rate"] == 1.0 and by_name["score"]["mismatch_rate"] == 0.0
+        assert by_name["c"] == _clean_feature("c", 1)
+    finally:
+        service.close()
+
+
+def test_verify_without_logged_requests_checks_nothing(app: FeatureService) -> None:
+    call(app, "POST", DEP, {"input": [REQUEST_ROW]})  # not logged: log_requests was never called
+    assert call(app, "POST", VERIFY).json()["data"] == {
+        "deployment": "f",
+        "requests": 0,
+        "rows": 0,
+        "skipped": 0,
+        "consistent": True,
+        "features": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "token", "status", "fragment"),
+    [
+        ("POST", "/dbs/db/deployments/nope/verify", None, 404, "unknown deployment 'nope'"),
+        ("GET", VERIFY, None, 405, "allowed: POST"),
+        ("POST", VERIFY + "/more", None, 404, "no route"),
+        ("POST", VERIFY, "s3cret", 401, "bearer token"),
+    ],
+)
+def test_verify_errors(method: str, path: str, token: str | None, status: int, fragment: str) -> None:
+    service = create_app(_store(), token=token)
+    try:
+        r = call(service, method, path)
+        assert (r.status, r.json()["code"]) == (status, status)
+        assert fragment in r.json()["msg"]
+    finally:
+        service.close()

@@ -73,7 +73,8 @@ def test_deploy_is_versioned_and_idempotent() -> None:
     assert info["version"] == 1 and info["versions"] == 2
     assert "tx(card; ts=ts; keep 3000 ms)" in info["indexes"]
     assert "tx(mcc; ts=ts; keep latest 3 rows)" in info["indexes"]
-    assert "prof(card; ts=upd; keep latest 1 rows)" in info["indexes"]
+    # The join's as-of bound (prof.upd <= tx.ts) can make an older profile the match: nothing is evicted.
+    assert "prof(card; ts=upd; keep all)" in info["indexes"]
 
 
 @pytest.mark.parametrize(
@@ -268,3 +269,83 @@ def test_direct_and_general_request_paths_both_equal_offline(sql: str, direct: b
         online.append(store.request("f", tx.slice(i, 1)))
         store.insert("tx", tx.slice(i, 1))
     assert pa.concat_tables(online).equals(offline)
+
+
+# ---------------------------------------------------------------------------------------------- TTL eviction
+_TTL_SQL = """
+SELECT tx.id, count(tx.amount) OVER w AS c, sum(tx.amount) OVER w AS s, max(tx.amount) OVER r AS mx
+FROM tx
+WINDOW w AS (PARTITION BY tx.card ORDER BY tx.ts ROWS_RANGE BETWEEN 3s PRECEDING AND CURRENT ROW),
+       r AS (PARTITION BY tx.card ORDER BY tx.ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+"""
+
+
+def _history(n: int = 300) -> pa.Table:
+    """Rows of 2019 (far older than any TTL measured from today), in time order, with ties."""
+    rng = np.random.default_rng(7)
+    year_2019 = 1_546_300_800_000
+    return pa.table(
+        {
+            "id": pa.array(np.arange(n)),
+            "card": pa.array(rng.integers(0, 3, n)),
+            "ts": pa.array(year_2019 + np.sort(rng.integers(0, 120, n)) * 1000, pa.timestamp("ms")),
+            "amount": pa.array(rng.integers(0, 50, n).astype(np.float64)),
+        }
+    )
+
+
+def test_data_clock_evicts_by_the_datas_own_time_and_keeps_results_equal_to_offline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from openfeat_core.online import store as store_module
+
+    monkeypatch.setattr(store_module, "COMPACT_MIN_EVICTED", 20)  # compact often, so the test covers it
+    tx = _history()
+    offline = openfeat_core.compute(_TTL_SQL, {"tx": tx})
+    store = OnlineStore()  # ttl_clock="data" is the default
+    store.create_table("tx", tx.schema)
+    store.deploy("f", _TTL_SQL)
+    store.log_requests(1.0)
+    online = []
+    for i in range(tx.num_rows):
+        online.append(store.request("f", tx.slice(i, 1)))
+        store.insert("tx", tx.slice(i, 1))
+    # Replaying 2019 kept 2019's windows full: every request equals the batch result.
+    assert pa.concat_tables(online).equals(offline)
+    described = store.describe_table("tx")
+    assert described["inserted"] == tx.num_rows
+    # 3 cards, ~2.5 rows per second: a 3 s window keeps a few rows per card, not 300.
+    assert described["evicted"] > tx.num_rows // 2
+    assert described["rows"] < tx.num_rows // 2, "compaction dropped the evicted rows from the stored data"
+    assert described["indexes"][0].startswith("card; ts=ts; keep latest 3 rows or 3000 ms; evicted ")
+    # The consistency checker recomputes the requests served since the last compaction on exactly the rows they
+    # saw; the earlier ones are reported as skipped (the rows they saw were dropped).
+    report = store.verify("f")
+    assert report.consistent and report.skipped > 0 and report.requests > 0
+    assert report.requests + report.skipped == tx.num_rows
+
+
+def test_wall_clock_drops_historical_rows_on_arrival_as_openmldb_does() -> None:
+    tx = _history(30)
+    store = OnlineStore(ttl_clock="wall")
+    store.create_table("tx", tx.schema)
+    # Only the time window: the ROWS window of _TTL_SQL would keep each card's latest 3 rows whatever the clock.
+    store.deploy("f", _TTL_SQL.replace(", max(tx.amount) OVER r AS mx", "").split(",\n       r AS")[0])
+    store.insert("tx", tx)
+    last = tx.slice(tx.num_rows - 1, 1)
+    # Every 2019 row is older than 3 s before now: the window holds only the request row itself.
+    assert store.request("f", last).column("c").to_pylist() == [1]
+    assert store.describe_table("tx")["evicted"] == tx.num_rows
+
+
+def test_ttl_clock_off_keeps_everything() -> None:
+    tx = _history(60)
+    store = OnlineStore(ttl_clock="off")
+    store.create_table("tx", tx.schema)
+    store.deploy("f", _TTL_SQL)
+    store.insert("tx", tx)
+    described = store.describe_table("tx")
+    assert described["evicted"] == 0 and described["rows"] == tx.num_rows
+    assert described["indexes"] == ["card; ts=ts; keep all; evicted 0"]
+    with pytest.raises(ValueError, match="ttl_clock"):
+        OnlineStore(ttl_clock="sometimes")  # type: ignore[arg-type]
