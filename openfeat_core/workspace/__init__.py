@@ -1,0 +1,10 @@
+"""The OpenFeat workspace: versioned offline tables shared between orchestrator tasks.
+
+See :mod:`openfeat_core.workspace.store` for the layout and the commit protocol, and
+:mod:`openfeat_core.workspace.storage` for the supported URIs and object-store settings.
+"""
+
+from openfeat_core.workspace.store import TableData, Workspace, validate_name
+from openfeat_core.workspace.version import TableVersion
+
+__all__ = ["TableData", "TableVersion", "Workspace", "validate_name"]
