@@ -24,7 +24,7 @@ OpenMLDB behaviours reproduced on purpose (read in ``hybridse/src/udf/default_ud
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -224,31 +224,31 @@ def _distinct_codes(x: Column) -> tuple[np.ndarray, int]:
 @aggregate_function("count", _resolve_count)
 def count(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
     """Number of non-NULL values in the window (``count(*)``: number of rows); 0 when empty."""
-    return _counts(args[0].valid, frames)
+    return _counts(_valid_rows(args), frames)
 
 
 @aggregate_function("sum", _resolve_sum)
 def sum_(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
     """Sum of the non-NULL values, in the input type; NULL when there are none."""
-    return _sum(args[0], args[0].valid, frames)
+    return _sum(args[0], _valid_rows(args), frames)
 
 
 @aggregate_function("avg", _resolve_avg)
 def avg(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
     """Average of the non-NULL values as a double; NULL when there are none."""
-    return _avg(args[0], args[0].valid, frames)
+    return _avg(args[0], _valid_rows(args), frames)
 
 
 @aggregate_function("min", _resolve_extreme("min"))
 def min_(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
     """Smallest non-NULL value (numbers, strings, dates, timestamps); NULL when there are none."""
-    return _extreme(args[0], args[0].valid, frames, is_max=False, where=False)
+    return _extreme(args[0], _valid_rows(args), frames, is_max=False, where=False)
 
 
 @aggregate_function("max", _resolve_extreme("max"))
 def max_(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
     """Largest non-NULL value (numbers, strings, dates, timestamps); NULL when there are none."""
-    return _extreme(args[0], args[0].valid, frames, is_max=True, where=False)
+    return _extreme(args[0], _valid_rows(args), frames, is_max=True, where=False)
 
 
 @aggregate_function("distinct_count", _resolve_distinct_count)
@@ -260,10 +260,8 @@ def distinct_count(args: list[Column], frames: WindowFrames, ctx: EvalContext) -
     return Column(SQLType.INT64, n, np.ones(len(n), dtype=np.bool_))
 
 
-@aggregate_function("count_where", _resolve_count_where)
-def count_where(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
-    """Number of rows whose value is not NULL and whose condition is true (NULL condition = false)."""
-    return _counts(args[0].valid & truthy(args[1]), frames)
+def _valid_rows(args: list[Column]) -> np.ndarray:
+    return args[0].valid
 
 
 def _where_guard(x: Column, cond: Column) -> np.ndarray:
@@ -271,25 +269,56 @@ def _where_guard(x: Column, cond: Column) -> np.ndarray:
     return x.valid & (x.values != 0) & truthy(cond)
 
 
+def _guarded_rows(args: list[Column]) -> np.ndarray:
+    return _where_guard(args[0], args[1])
+
+
+def _matching_rows(args: list[Column]) -> np.ndarray:
+    return args[0].valid & truthy(args[1])
+
+
+#: The aggregates whose window result combines from per-bucket partial results (long-window pre-aggregation,
+#: ``openfeat_core.online.preagg``): name -> (what is combined: count, sum, avg, min or max; which rows take part).
+#: The functions below select their rows with the same functions, so both paths include exactly the same rows.
+COMBINABLE: dict[str, tuple[str, Callable[[list[Column]], np.ndarray]]] = {
+    "count": ("count", _valid_rows),
+    "sum": ("sum", _valid_rows),
+    "avg": ("avg", _valid_rows),
+    "min": ("min", _valid_rows),
+    "max": ("max", _valid_rows),
+    "count_where": ("count", _matching_rows),
+    "sum_where": ("sum", _guarded_rows),
+    "avg_where": ("avg", _guarded_rows),
+    "min_where": ("min", _matching_rows),
+    "max_where": ("max", _matching_rows),
+}
+
+
+@aggregate_function("count_where", _resolve_count_where)
+def count_where(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
+    """Number of rows whose value is not NULL and whose condition is true (NULL condition = false)."""
+    return _counts(_matching_rows(args), frames)
+
+
 @aggregate_function("sum_where", _resolve_where_same("sum_where"))
 def sum_where(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
     """Sum of the non-zero, non-NULL values whose condition is true; NULL when there are none."""
-    return _sum(args[0], _where_guard(args[0], args[1]), frames)
+    return _sum(args[0], _guarded_rows(args), frames)
 
 
 @aggregate_function("avg_where", _resolve_avg_where)
 def avg_where(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
     """Average of the non-zero, non-NULL values whose condition is true; NULL when there are none."""
-    return _avg(args[0], _where_guard(args[0], args[1]), frames)
+    return _avg(args[0], _guarded_rows(args), frames)
 
 
 @aggregate_function("min_where", _resolve_where_same("min_where"))
 def min_where(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
     """Smallest non-NULL value whose condition is true; NULL when there is none."""
-    return _extreme(args[0], args[0].valid & truthy(args[1]), frames, is_max=False, where=True)
+    return _extreme(args[0], _matching_rows(args), frames, is_max=False, where=True)
 
 
 @aggregate_function("max_where", _resolve_where_same("max_where"))
 def max_where(args: list[Column], frames: WindowFrames, ctx: EvalContext) -> Column:
     """Largest non-NULL value whose condition is true; NULL when there is none."""
-    return _extreme(args[0], args[0].valid & truthy(args[1]), frames, is_max=True, where=True)
+    return _extreme(args[0], _matching_rows(args), frames, is_max=True, where=True)

@@ -31,6 +31,7 @@ from openfeat_core.functions.registry import REGISTRY, AggregateImpl, EvalContex
 from openfeat_core.offline.executor import arrow_table
 from openfeat_core.offline.lastjoin import as_of_bound
 from openfeat_core.offline.relation import RelData, evaluate, order_values
+from openfeat_core.online.preagg import Preaggregate
 from openfeat_core.plan.nodes import (
     ColumnRef,
     Expr,
@@ -253,12 +254,15 @@ class SeriesIndex:
         self.ttl = ttl
         self.series: dict[tuple[Any, ...], KeySeries] = {}
         self.evicted = 0
+        # Long-window partial results kept on this index, by Preaggregate.identity.
+        self.preaggs: dict[tuple[Any, ...], Preaggregate] = {}
 
 
 class TableRows:
     """One table's direct-path state: its string dictionaries and its series indexes."""
 
-    def __init__(self, schema: pa.Schema) -> None:
+    def __init__(self, schema: pa.Schema, timezone: str = "UTC") -> None:
+        self.timezone = timezone
         self.names = list(schema.names)
         self.types = [sql_type_of_arrow(f.type) for f in schema]
         self.dtypes = [np.dtype(np.int32) if t is SQLType.STRING else t.numpy_dtype for t in self.types]
@@ -333,6 +337,7 @@ class TableRows:
             p = self.position(index.order)
             ts = order_values(Column(self.types[p], values[p], valid[p]))
         evicted = 0
+        pre_args = [(pre, self._arguments(pre, values, valid, n)) for pre in index.preaggs.values()]
         for key, rows in self._groups(index.keys, values, valid, n):
             series = index.series.get(key)
             if series is None:
@@ -341,9 +346,41 @@ class TableRows:
                 series.append(ts, seq, values, valid)
             else:
                 series.append(ts[rows], seq[rows], [v[rows] for v in values], [v[rows] for v in valid])
-            evicted += series.evict(index.ttl, now_ms)
+            for pre, args in pre_args:
+                pre.add(key, ts if rows is None else ts[rows], args if rows is None else [a.take(rows) for a in args])
+            dropped = series.evict(index.ttl, now_ms)
+            if dropped:
+                for pre, _ in pre_args:
+                    pre.forget_before(key, int(series.ts[series.start]))
+            evicted += dropped
         index.evicted += evicted
         return evicted
+
+    def columns_of(self, values: Sequence[np.ndarray], valid: Sequence[np.ndarray]) -> list[Column]:
+        """Engine-layout arrays as columns (strings decoded through the table's dictionaries)."""
+        return [
+            DictColumn(values[i], self.strings[i].dictionary(), valid[i])
+            if i in self.strings
+            else Column(t, values[i], valid[i])
+            for i, t in enumerate(self.types)
+        ]
+
+    def _arguments(self, pre: Preaggregate, values: list[np.ndarray], valid: list[np.ndarray], n: int) -> list[Column]:
+        rel = RelData(pre.fields, self.columns_of(values, valid), n)
+        return [evaluate(a, rel, EvalContext(self.timezone)) for a in pre.agg.args]
+
+    def add_preaggregate(self, index: SeriesIndex, pre: Preaggregate) -> Preaggregate:
+        """Keep ``pre`` on ``index`` (filled from the rows it holds), or return the equal one already kept."""
+        existing = index.preaggs.get(pre.identity)
+        if existing is not None:
+            return existing
+        index.preaggs[pre.identity] = pre
+        for key, s in index.series.items():
+            if s.n > s.start:
+                live_values = [v[s.start : s.n] for v in s.values]
+                live_valid = [v[s.start : s.n] for v in s.valid]
+                pre.add(key, s.ts[s.start : s.n], self._arguments(pre, live_values, live_valid, s.n - s.start))
+        return pre
 
     def _groups(
         self, keys: tuple[str, ...], values: list[np.ndarray], valid: list[np.ndarray], n: int
@@ -401,9 +438,9 @@ class _WindowPlan:
     ttl: TTL
     # Per aggregate: its kernel and, per argument, the main-table column it reads directly (None: an expression).
     calls: tuple[tuple[WindowAgg, AggregateImpl, tuple[int | None, ...]], ...]
-    columns: tuple[
-        int, ...
-    ]  # the main-table columns the aggregates read (all of them if any argument is an expression)
+    # The main-table columns the aggregates read (all of them if any argument is an expression).
+    columns: tuple[int, ...]
+    bucket_ms: int | None  # long window: pre-aggregated in buckets of this size (OPTIONS(long_windows=...))
 
 
 @dataclass(frozen=True)
@@ -421,8 +458,14 @@ class FastPlan:
         return out
 
 
-def fast_plan(plan: Select) -> FastPlan | None:
-    """The direct-path description of ``plan``, or ``None`` when it needs the general path."""
+def fast_plan(plan: Select, long_windows: Mapping[int, int] | None = None) -> FastPlan | None:
+    """The direct-path description of ``plan``, or ``None`` when it needs the general path.
+
+    Args:
+        plan: the deployed script.
+        long_windows: window index -> bucket size (ms) of the windows to pre-aggregate.
+    """
+    long_windows = long_windows or {}
     rel = plan.source
     joins: list[LastJoin] = []
     while isinstance(rel, LastJoin):
@@ -507,6 +550,7 @@ def fast_plan(plan: Select) -> FastPlan | None:
                 window_ttl(w.frame),
                 calls,
                 columns,
+                long_windows.get(wi),
             )
         )
     joined = [(main_quals, f.name) for f in main.schema]
@@ -665,8 +709,10 @@ def serve_request(
     req: RequestColumns,
     tables: Mapping[str, TableRows],
     ctx: EvalContext,
+    preaggs: Mapping[WindowAgg, Preaggregate] | None = None,
 ) -> pa.Table:
-    """Compute the request rows ``req`` (rows of the main table) the direct way."""
+    """Compute the request rows ``req`` (rows of the main table) the direct way (``preaggs``: the long-window
+    pre-aggregations of the deployment, by aggregate)."""
     k = req.k
     main_rows = tables[fast.main.table]
     fields = list(fast.main.schema)
@@ -688,7 +734,7 @@ def serve_request(
             p = window.order_position
             req_ts = order_values(Column(main_rows.types[p], req.values[p], req.valid[p]))
         for j in range(k):
-            row = _window_row(window, index, main_rows, req, j, int(req_ts[j]), fast.main.schema, ctx)
+            row = _window_row(window, index, main_rows, req, j, int(req_ts[j]), fast.main.schema, ctx, preaggs or {})
             for agg, col in row.items():
                 outs[agg].append(col)
         for agg, parts in outs.items():
@@ -746,6 +792,7 @@ def _window_row(
     req_ts: int,
     schema: Sequence[Field],
     ctx: EvalContext,
+    preaggs: Mapping[WindowAgg, Preaggregate],
 ) -> dict[WindowAgg, Column]:
     """The window aggregates of request row ``j``: its key's stored rows up to its time, then the row itself."""
     key = tuple(req.py[p][j] for p in window.key_positions)
@@ -786,6 +833,12 @@ def _window_row(
     cand: RelData | None = None
     out = {}
     for agg, impl, arg_positions in window.calls:
+        pre = preaggs.get(agg)
+        if pre is not None:
+            combined = pre.result(key, ts, frames, _rows_arguments(agg, arg_positions, columns, schema, ctx), ctx)
+            if combined is not None:
+                out[agg] = combined if combined.type is agg.type else combined.with_type(agg.type)
+                continue
         args = []
         for a, p in zip(agg.args, arg_positions, strict=True):
             if p is not None:
@@ -797,6 +850,31 @@ def _window_row(
         col = impl(args, frames, ctx)
         out[agg] = col if col.type is agg.type else col.with_type(agg.type)
     return out
+
+
+def _rows_arguments(
+    agg: WindowAgg,
+    positions: tuple[int | None, ...],
+    columns: Mapping[int, Column],
+    schema: Sequence[Field],
+    ctx: EvalContext,
+) -> Callable[[np.ndarray], list[Column]]:
+    """The aggregate's arguments over some candidate rows (for long windows: the edges only)."""
+
+    def arguments(rows: np.ndarray) -> list[Column]:
+        taken = {i: c.take(rows) for i, c in columns.items()}
+        rel: RelData | None = None
+        out = []
+        for a, p in zip(agg.args, positions, strict=True):
+            if p is not None:
+                out.append(taken[p])
+            else:
+                if rel is None:
+                    rel = RelData(tuple(schema), [taken[i] for i in range(len(schema))], len(rows))
+                out.append(evaluate(a, rel, ctx))
+        return out
+
+    return arguments
 
 
 __all__ = [

@@ -10,6 +10,8 @@ derives from the script, as OpenMLDB derives its indexes (docs/semantics.md; ``R
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import os
 import re
 import time
@@ -21,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
-from openfeat_core.functions.registry import EvalContext
+from openfeat_core.functions.agg_basic import COMBINABLE
+from openfeat_core.functions.registry import REGISTRY, EvalContext
 from openfeat_core.offline.executor import execute, main_scan
 from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
 from openfeat_core.online.fastpath import (
@@ -34,8 +37,9 @@ from openfeat_core.online.fastpath import (
     serve_request,
     window_ttl,
 )
+from openfeat_core.online.preagg import Preaggregate, parse_long_windows, preaggregates_for
 from openfeat_core.online.wal import DurableLog, FsyncPolicy
-from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, SubqueryRel
+from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, SubqueryRel, WindowAgg
 from openfeat_core.sql.binder import bind_sql
 from openfeat_core.types import SQLType, parse_schema, sql_type_of_arrow
 
@@ -86,10 +90,17 @@ class Deployment:
     indexes: tuple[IndexSpec, ...]
     lookups: tuple[Lookup, ...]
     fast: FastPlan | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    # Long-window pre-aggregations (OPTIONS(long_windows=...)), by the aggregate they serve.
+    preaggs: dict[WindowAgg, Preaggregate] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
-        return self.plan.digest()
+        """The plan's digest, and the options' when there are any (they change how the script is served)."""
+        if not self.options:
+            return self.plan.digest()
+        text = self.plan.digest() + json.dumps(self.options, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 TTLClock = Literal["data", "wall", "off"]
@@ -103,6 +114,7 @@ COMPACT_MIN_EVICTED = 100_000
 class _Table:
     schema: pa.Schema
     clock: TTLClock = "data"
+    timezone: str = "UTC"
     batches: list[pa.RecordBatch] = field(default_factory=list)
     # Insertion number of every stored row, per batch (ascending; evicted rows are gone after a compaction).
     batch_seqs: list[np.ndarray] = field(default_factory=list)
@@ -118,7 +130,7 @@ class _Table:
     direct: TableRows = field(init=False)
 
     def __post_init__(self) -> None:
-        self.direct = TableRows(self.schema)
+        self.direct = TableRows(self.schema, self.timezone)
 
     def now_ms(self) -> int | None:
         return int(time.time() * 1000) if self.clock == "wall" else None
@@ -270,11 +282,11 @@ class OnlineStore:
         op = record["op"]
         if op == "create_table":
             schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(record["schema"])))
-            self._tables[record["name"]] = _Table(schema, self._ttl_clock)
+            self._tables[record["name"]] = _Table(schema, self._ttl_clock, self._ctx.timezone)
         elif op == "drop_table":
             del self._tables[record["name"]]
         elif op == "deploy":
-            self._deploy(record["name"], record["sql"])
+            self._deploy(record["name"], record["sql"], record.get("options", {}))
         elif op == "restore":
             self._active[record["name"]] = record["version"] - 1
         elif op == "drop_deployment":
@@ -289,7 +301,7 @@ class OnlineStore:
             {"op": "create_table", "name": n, "schema": _schema_b64(t.schema)} for n, t in self._tables.items()
         ]
         for name, versions in self._deployments.items():
-            meta.extend({"op": "deploy", "name": name, "sql": d.sql} for d in versions)
+            meta.extend({"op": "deploy", "name": name, "sql": d.sql, "options": d.options} for d in versions)
             meta.append({"op": "restore", "name": name, "version": self._active[name] + 1})
         self._log.snapshot({n: t.data() for n, t in self._tables.items()}, meta)
 
@@ -307,7 +319,7 @@ class OnlineStore:
         except ValueError as e:
             raise OpenFeatSQLError(f"table {name!r}: {e}") from None
         self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed)})
-        self._tables[name] = _Table(parsed, self._ttl_clock)
+        self._tables[name] = _Table(parsed, self._ttl_clock, self._ctx.timezone)
 
     def drop_table(self, name: str) -> None:
         users = [d for d, versions in self._deployments.items() if name in _tables_of(versions[self._active[d]].plan)]
@@ -366,29 +378,46 @@ class OnlineStore:
             NotSupportedError: the script cannot run online (WHERE, GROUP BY, LIMIT...), with the reason.
         """
         match = _DEPLOY_RE.match(sql)
+        merged = dict(options or {})
         if match is not None:
             name = name or match.group("name")
             sql = match.group("sql")
-        return self._deploy(name, sql, log=True)
+            merged = {**parse_deploy_options(match.group("options") or ""), **merged}
+        return self._deploy(name, sql, merged, log=True)
 
-    def _deploy(self, name: str, sql: str, *, log: bool = False) -> Deployment:
+    def _deploy(self, name: str, sql: str, options: Mapping[str, str], *, log: bool = False) -> Deployment:
         catalog = {t: [(f.name, sql_type_of_arrow(f.type)) for f in tab.schema] for t, tab in self._tables.items()}
         plan = bind_sql(sql, catalog)
         _check_deployable(plan)
+        options = _check_options(options)
+        long_windows = parse_long_windows(options["long_windows"], plan) if "long_windows" in options else {}
+        fast = fast_plan(plan, long_windows)
+        if long_windows and fast is None:
+            raise NotSupportedError(
+                "long_windows: this script needs the general request path (a window UNION, INSTANCE_NOT_IN_WINDOW, "
+                "or a join or window that is not keyed by request columns), which has no pre-aggregation"
+            )
+        candidate = Deployment(name, 0, sql, plan, (), (), fast, options)
         versions = self._deployments.get(name, [])
-        if versions and versions[self._active[name]].digest == plan.digest():
+        if versions and versions[self._active[name]].digest == candidate.digest:
             return versions[self._active[name]]
         if log:
-            self._record({"op": "deploy", "name": name, "sql": sql})
+            self._record({"op": "deploy", "name": name, "sql": sql, "options": options})
         indexes, lookups = derive_indexes(plan)
-        fast = fast_plan(plan)
+        preaggs: dict[WindowAgg, Preaggregate] = {}
         if fast is None:  # the general path finds stored rows through key maps of row positions
             for spec in indexes:
                 self._tables[spec.table].add_keymap(spec.keys)
         else:
             for table, keys, order, ttl in fast.indexes():
                 self._tables[table].add_series(keys, order, ttl)
-        deployment = Deployment(name, len(versions) + 1, sql, plan, indexes, lookups, fast)
+            main = self._tables[fast.main.table].direct
+            impls = {n: fn.impl for n in COMBINABLE if (fn := REGISTRY.aggregate(n)) is not None}
+            for pre in preaggregates_for(plan, long_windows, impls):
+                window = fast.windows[pre.agg.window]
+                pre.fields = fast.main.schema
+                preaggs[pre.agg] = main.add_preaggregate(main.indexes[(window.keys, window.order)], pre)
+        deployment = Deployment(name, len(versions) + 1, sql, plan, indexes, lookups, fast, options, preaggs)
         self._deployments[name] = [*versions, deployment]
         self._active[name] = len(versions)
         return deployment
@@ -444,7 +473,7 @@ class OnlineStore:
             else:
                 req = RequestColumns(main.direct, per_column)
             direct = {t: self._tables[t].direct for t in _tables_of(d.plan)}
-            response = serve_request(d.plan, d.fast, req, direct, self._ctx)
+            response = serve_request(d.plan, d.fast, req, direct, self._ctx, d.preaggs)
         else:
             requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
             reachable = {t: self._reachable_rows(d, t, requests) for t in _tables_of(d.plan)}
@@ -595,6 +624,36 @@ def _tables_of(plan: Select) -> set[str]:
         for u in w.unions:
             walk(u)
     return out
+
+
+_OPTION_RE = re.compile(r"""\s*(\w+)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^,\s]+))\s*(?:,|$)""")
+
+#: OPTIONS of OpenMLDB's DEPLOY that OpenFeat accepts: long_windows is applied; the others tune OpenMLDB's own
+#: index creation and are accepted so that existing scripts deploy unchanged.
+DEPLOY_OPTIONS = ("long_windows", "skip_index_check", "sync", "range_bias", "rows_bias")
+
+
+def parse_deploy_options(text: str) -> dict[str, str]:
+    """``long_windows='w1:1d', sync="false"`` as a dict (names lower-cased)."""
+    out: dict[str, str] = {}
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        match = _OPTION_RE.match(text, pos)
+        if match is None:
+            raise OpenFeatSQLError(f"malformed DEPLOY OPTIONS near {text[pos : pos + 30]!r}: expected name = 'value'")
+        out[match.group(1).lower()] = next(g for g in match.groups()[1:] if g is not None)
+        pos = match.end()
+    return out
+
+
+def _check_options(options: Mapping[str, str]) -> dict[str, str]:
+    unknown = sorted(set(options) - set(DEPLOY_OPTIONS))
+    if unknown:
+        raise NotSupportedError(
+            f"unknown DEPLOY option(s) {', '.join(unknown)}; OpenFeat knows {', '.join(DEPLOY_OPTIONS)}"
+        )
+    return {k: str(v) for k, v in sorted(options.items())}
 
 
 def _check_deployable(plan: Select) -> None:
