@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import hmac
 import ipaddress
 import json
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -140,7 +140,8 @@ class Metrics:
     def count_inserted(self, table: str, rows: int) -> None:
         self.inserted[table] = self.inserted.get(table, 0) + rows
 
-    def render(self) -> str:
+    def render(self, tables: Mapping[str, Mapping[str, int]] | None = None) -> str:
+        """Prometheus text; ``tables``: the store's per-table figures (``OnlineStore.table_stats``)."""
         out: list[str] = []
 
         def counter(name: str, help_text: str, samples: Mapping[str, int], label: str) -> None:
@@ -185,6 +186,14 @@ class Metrics:
             out.append(f"{name}_sum{{{label}}} {h.total!r}")
             out.append(f"{name}_count{{{label}}} {h.count}")
         counter("openfeat_table_rows_inserted_total", "Rows inserted per table.", self.inserted, "table")
+        if tables:
+            for key, metric, kind, help_text in (
+                ("rows", "openfeat_table_rows", "gauge", "Rows stored per table (after TTL eviction)."),
+                ("bytes", "openfeat_table_bytes", "gauge", "Arrow bytes of the rows stored per table."),
+                ("evicted", "openfeat_table_evicted_rows_total", "counter", "Rows evicted by TTL per table."),
+            ):
+                out.extend([f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}"])
+                out.extend(f'{metric}{{table="{_escape(t)}"}} {v[key]}' for t, v in sorted(tables.items()))
         return "\n".join(out) + "\n"
 
 
@@ -432,6 +441,8 @@ class FeatureService:
         self._max_body = max_body_bytes
         # One thread: store calls are serialised, and never run on the event loop.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openfeat-store")
+        # Every store call holds this lock: calls on the store thread and short ones run inline on the event loop.
+        self._store_lock = threading.Lock()
         self._closing = False
         # Names seen to exist in the store: only these become metric labels.
         self._known_deployments: set[str] = set()
@@ -543,13 +554,30 @@ class FeatureService:
         if self._closing:
             raise HTTPError(503, "the service is shutting down")
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._worker, functools.partial(fn, *args))
+            return await asyncio.get_running_loop().run_in_executor(self._worker, self._locked, fn, *args)
         except RuntimeError:
             if self._closing:  # the executor refused work: shutdown began while this request waited
                 raise HTTPError(503, "the service is shutting down") from None
             raise
         except OpenFeatError as e:
             raise HTTPError(400, str(e)) from None
+
+    def _locked(self, fn: Callable[..., _T], *args: Any) -> _T:
+        with self._store_lock:
+            return fn(*args)
+
+    def _inline_store_call(self, fn: Callable[..., _T], *args: Any) -> _T | None:
+        """Run a short store call (a feature request) right here on the event loop when the store is idle: a thread
+        hop costs more than the call. Returns None, without running it, when the store is busy (an insert on the
+        store thread): the caller then queues it there like any other call."""
+        if self._closing or not self._store_lock.acquire(blocking=False):
+            return None
+        try:
+            return fn(*args)
+        except OpenFeatError as e:
+            raise HTTPError(400, str(e)) from None
+        finally:
+            self._store_lock.release()
 
     async def _read_body(self, req: _Request) -> bytes:
         declared = req.headers.get("content-length")
@@ -609,7 +637,8 @@ class FeatureService:
         return self._ok({"tables": counts[0], "deployments": counts[1]})
 
     async def _get_metrics(self, req: _Request) -> _Response:
-        return 200, self.metrics.render().encode(), "text/plain; version=0.0.4; charset=utf-8", ()
+        tables = await self._store_call(self.store.table_stats)
+        return 200, self.metrics.render(tables).encode(), "text/plain; version=0.0.4; charset=utf-8", ()
 
     # ------------------------------------------------------------------ deployments
     async def _list_deployments(self, req: _Request) -> _Response:
@@ -676,12 +705,16 @@ class FeatureService:
             as_objects = isinstance(rows[0], dict)
 
             def compute() -> pa.Table:
-                info = self._describe(name)
-                schema = [(n, parse_type_name(t)) for n, t in info["input_schema"]]
+                try:
+                    schema = self.store.input_schema(name)
+                except DataError as e:
+                    raise HTTPError(404, str(e)) from None
+                self._known_deployments.add(name)
                 converted = convert_rows(rows, schema, what=f"request to {name!r}", extra_keys=True)
                 return self.store.request(name, converted)
 
-            result = await self._store_call(compute)
+            inline = self._inline_store_call(compute)
+            result = inline if inline is not None else await self._store_call(compute)
             columns = [_column_values(c, nan_as_null) for c in result.columns]
             names = result.column_names
             data: dict[str, Any] = {}

@@ -122,6 +122,7 @@ class _Table:
     # index key columns -> key tuple -> row ids (positions in data())
     keymaps: dict[tuple[str, ...], dict[tuple[Any, ...], list[int]]] = field(default_factory=dict)
     rows: int = 0  # stored rows, kept as batches arrive: describe/request must not cost more as inserts pile up
+    nbytes: int = 0  # Arrow bytes of the stored rows
     inserted: int = 0  # rows ever inserted: the next insertion number
     evicted: int = 0  # rows evicted from every index, in total
     evicted_since_compaction: int = 0
@@ -171,6 +172,7 @@ class _Table:
         self.batches.append(batch)
         self.batch_seqs.append(np.arange(first_seq, first_seq + batch.num_rows, dtype=np.int64))
         self.rows += batch.num_rows
+        self.nbytes += batch.nbytes
         self.inserted += batch.num_rows
         self._data = None
         table = pa.Table.from_batches([batch])
@@ -196,6 +198,7 @@ class _Table:
         self.batches = data.to_batches() or []
         self.batch_seqs = [seqs[keep]]
         self.rows = data.num_rows
+        self.nbytes = data.nbytes
         self._data = data
         self.evicted_since_compaction = 0
         self.compactions += 1
@@ -348,6 +351,13 @@ class OnlineStore:
             + [f"{'|'.join(keys)}; all rows" for keys in t.keymaps],
         }
 
+    def table_stats(self) -> dict[str, dict[str, int]]:
+        """Per table: stored rows, their Arrow bytes, rows ever inserted and rows evicted (cheap: for metrics)."""
+        return {
+            n: {"rows": t.rows, "bytes": t.nbytes, "inserted": t.inserted, "evicted": t.evicted}
+            for n, t in self._tables.items()
+        }
+
     def scan(self, name: str) -> pa.Table:
         """Every stored row of a table, in insertion order."""
         return self._table(name).data()
@@ -452,6 +462,10 @@ class OnlineStore:
             "output_schema": [(f.name, f.type.openmldb_name) for f in d.plan.schema],
             "indexes": [i.describe() for i in d.indexes],
         }
+
+    def input_schema(self, name: str) -> list[tuple[str, SQLType]]:
+        """The columns a request row of deployment ``name`` carries (its main table's), in order."""
+        return [(f.name, f.type) for f in main_scan(self._deployment(name).plan).schema]
 
     # ------------------------------------------------------------------ requests
     def request(self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> pa.Table:

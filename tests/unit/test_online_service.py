@@ -757,8 +757,15 @@ def test_metrics(app: FeatureService) -> None:
         'openfeat_http_requests_total{route="/dbs/{db}/deployments/{name}",method="POST",status="400"} 1',
         'openfeat_http_requests_total{route="/dbs/{db}/deployments/{name}",method="POST",status="404"} 1',
         "# TYPE openfeat_deployment_request_duration_seconds histogram",
+        "# TYPE openfeat_table_evicted_rows_total counter",
+        'openfeat_table_evicted_rows_total{table="tx"} 0',
     ]:
         assert line in text, line
+    stats = {
+        line.split(" ")[0]: int(line.split(" ")[1]) for line in text.splitlines() if line.startswith("openfeat_table_")
+    }
+    tx_rows = stats['openfeat_table_rows{table="tx"}']
+    assert tx_rows > 0 and stats['openfeat_table_bytes{table="tx"}'] > 8 * tx_rows
     assert "made_up" not in text
     buckets = [
         float(x.rsplit(" ", 1)[1])
