@@ -28,7 +28,6 @@ import pyarrow.compute as pc
 
 from openfeat_core.column import Column, DictColumn
 from openfeat_core.functions.registry import REGISTRY, AggregateImpl, EvalContext, WindowFrames
-from openfeat_core.offline.executor import arrow_table
 from openfeat_core.offline.lastjoin import as_of_bound
 from openfeat_core.offline.relation import RelData, evaluate, order_values
 from openfeat_core.online.preagg import Preaggregate
@@ -710,7 +709,7 @@ def serve_request(
     tables: Mapping[str, TableRows],
     ctx: EvalContext,
     preaggs: Mapping[WindowAgg, Preaggregate] | None = None,
-) -> pa.Table:
+) -> list[Column]:
     """Compute the request rows ``req`` (rows of the main table) the direct way (``preaggs``: the long-window
     pre-aggregations of the deployment, by aggregate)."""
     k = req.k
@@ -744,7 +743,7 @@ def serve_request(
         pre[o.expr] if o.expr in pre else cols[p] if p is not None else evaluate(o.expr, rel, ctx, pre)
         for o, p in zip(plan.outputs, fast.output_columns, strict=True)
     ]
-    return arrow_table(out_cols, [o.name for o in plan.outputs])
+    return out_cols
 
 
 def _join_columns(join: _JoinPlan, req: RequestColumns, right: TableRows, k: int) -> list[Column]:

@@ -46,9 +46,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
+from openfeat_core.column import Column
 from openfeat_core.errors import DataError, OpenFeatError
 from openfeat_core.online.store import OnlineStore
-from openfeat_core.types import SQLType, parse_type_name, sql_type_of_arrow
+from openfeat_core.types import SQLType, parse_type_name
 
 if TYPE_CHECKING:
     import uvicorn
@@ -238,16 +239,12 @@ def _json_body(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, allow_nan=True, separators=(",", ":")).encode("utf-8")
 
 
-def _column_values(column: pa.ChunkedArray, nan_as_null: bool) -> list[Any]:
-    """One output column as JSON-ready Python values (timestamps → epoch ms, dates → ``YYYY-MM-DD``)."""
-    t = column.type
-    if pa.types.is_timestamp(t):
-        # Epoch milliseconds whatever the unit (finer units truncate, as OpenMLDB stores milliseconds).
-        return column.cast(pa.timestamp("ms", tz=t.tz), safe=False).cast(pa.int64()).to_pylist()
-    if pa.types.is_date(t):
-        return column.cast(pa.string()).to_pylist()  # ISO 'YYYY-MM-DD', vectorised
+def _json_values(column: Column, nan_as_null: bool) -> list[Any]:
+    """One output column as JSON-ready Python values (timestamps as epoch ms, dates as ``YYYY-MM-DD``)."""
     values = column.to_pylist()
-    if nan_as_null and pa.types.is_floating(t):
+    if column.type is SQLType.DATE:
+        return [None if v is None else v.isoformat() for v in values]
+    if nan_as_null and column.type.is_float:
         return [None if v is None or not math.isfinite(v) else v for v in values]
     return values
 
@@ -704,22 +701,23 @@ class FeatureService:
             nan_as_null = _bool_field(body, "write_nan_and_inf_null")
             as_objects = isinstance(rows[0], dict)
 
-            def compute() -> pa.Table:
+            def compute() -> tuple[list[str], list[Column]]:
                 try:
                     schema = self.store.input_schema(name)
                 except DataError as e:
                     raise HTTPError(404, str(e)) from None
                 self._known_deployments.add(name)
                 converted = convert_rows(rows, schema, what=f"request to {name!r}", extra_keys=True)
-                return self.store.request(name, converted)
+                return self.store.request_columns(name, converted)
 
             inline = self._inline_store_call(compute)
-            result = inline if inline is not None else await self._store_call(compute)
-            columns = [_column_values(c, nan_as_null) for c in result.columns]
-            names = result.column_names
+            names, result = inline if inline is not None else await self._store_call(compute)
+            columns = [_json_values(c, nan_as_null) for c in result]
             data: dict[str, Any] = {}
             if need_schema:
-                data["schema"] = [{"name": f.name, "type": sql_type_of_arrow(f.type).value} for f in result.schema]
+                # A bare NULL output is reported as bool, as the Arrow result does.
+                types = [SQLType.BOOL if c.type is SQLType.NULL else c.type for c in result]
+                data["schema"] = [{"name": n, "type": t.value} for n, t in zip(names, types, strict=True)]
             data["data"] = (
                 [dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True)]
                 if as_objects

@@ -22,10 +22,11 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
+from openfeat_core.column import Column
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
 from openfeat_core.functions.agg_basic import COMBINABLE
 from openfeat_core.functions.registry import REGISTRY, EvalContext
-from openfeat_core.offline.executor import execute, main_scan
+from openfeat_core.offline.executor import arrow_table, execute, main_scan
 from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
 from openfeat_core.online.fastpath import (
     TTL,
@@ -473,9 +474,17 @@ class OnlineStore:
 
         Each request row is the newest row at its time; it sees the stored rows of its keys up to its time.
         """
+        names, columns = self.request_columns(name, rows)
+        return arrow_table(columns, names)
+
+    def request_columns(
+        self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]
+    ) -> tuple[list[str], list[Column]]:
+        """:meth:`request` as engine columns (for callers that render rows themselves, such as the HTTP service)."""
         d = self._deployment(name)
         scan = main_scan(d.plan)
         main = self._table(scan.table)
+        names = [o.name for o in d.plan.outputs]
         requests: pa.Table | None = None
         if d.fast is not None:
             per_column = None
@@ -487,7 +496,7 @@ class OnlineStore:
             else:
                 req = RequestColumns(main.direct, per_column)
             direct = {t: self._tables[t].direct for t in _tables_of(d.plan)}
-            response = serve_request(d.plan, d.fast, req, direct, self._ctx, d.preaggs)
+            columns = serve_request(d.plan, d.fast, req, direct, self._ctx, d.preaggs)
         else:
             requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
             reachable = {t: self._reachable_rows(d, t, requests) for t in _tables_of(d.plan)}
@@ -495,15 +504,17 @@ class OnlineStore:
             for t, ids in reachable.items():
                 data = self._tables[t].data()
                 tables[t] = data if ids is None else data.take(pa.array(ids))
-            response = execute(d.plan, tables, self._ctx, requests=requests)
+            result = execute(d.plan, tables, self._ctx, requests=requests)
+            columns = [Column.from_arrow(c, o.expr.type) for c, o in zip(result.columns, d.plan.outputs, strict=True)]
         if self._request_log is not None:
             if requests is None:
                 requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
             used = _tables_of(d.plan)
             sizes = {t: self._tables[t].inserted for t in used}
             compactions = {t: self._tables[t].compactions for t in used}
+            response = arrow_table(columns, names)
             self._request_log.offer(LoggedRequest(name, d.version, requests, response, sizes, compactions))
-        return response
+        return names, columns
 
     # ------------------------------------------------------------------ consistency
     def log_requests(self, rate: float = 1.0, *, seed: int = 0) -> None:

@@ -661,7 +661,7 @@ def test_unexpected_errors_are_a_generic_500(
     def boom(*args: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(app.store, "request", boom)
+    monkeypatch.setattr(app.store, "request_columns", boom)
     with caplog.at_level(logging.ERROR, logger="openfeat_core.online.service"):
         r = call(app, "POST", DEP, {"input": [REQUEST_ROW]})
     assert r.status == 500
