@@ -10,6 +10,8 @@ with every row of a table; request mode with one request row and the stored rows
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit
 
@@ -128,6 +130,23 @@ def _frame_kernel(
 _KINDS = {"unbounded": 0, "current": 1, "preceding": 2}
 
 
+@functools.lru_cache(maxsize=1024)
+def _frame_parameters(frame: Frame) -> tuple[bool, int, int, bool, int, int, bool, int, bool, bool]:
+    """A frame as the kernel's scalar arguments (computed once per frame: online requests call per row)."""
+    return (
+        frame.kind == "rows_range",
+        _KINDS[frame.start.kind],
+        int(frame.start.offset),
+        bool(frame.start.open),
+        _KINDS[frame.end.kind],
+        int(frame.end.offset),
+        bool(frame.end.open),
+        int(frame.maxsize or 0),
+        bool(frame.exclude_current_time),
+        bool(frame.exclude_current_row),
+    )
+
+
 def frame_bounds(
     frame: Frame,
     keys: np.ndarray,
@@ -156,16 +175,7 @@ def frame_bounds(
         np.ascontiguousarray(cand_hi, dtype=np.int64),
         np.ascontiguousarray(cur_idx, dtype=np.int64),
         np.ascontiguousarray(cur_key, dtype=np.int64),
-        frame.kind == "rows_range",
-        _KINDS[frame.start.kind],
-        int(frame.start.offset),
-        bool(frame.start.open),
-        _KINDS[frame.end.kind],
-        int(frame.end.offset),
-        bool(frame.end.open),
-        int(frame.maxsize or 0),
-        bool(frame.exclude_current_time),
-        bool(frame.exclude_current_row),
+        *_frame_parameters(frame),
         monotone,
     )
     return WindowFrames(
