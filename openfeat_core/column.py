@@ -145,10 +145,13 @@ class Column:
         if self.type is SQLType.NULL:
             return pa.nulls(n)
         if self.type is SQLType.STRING:
-            return pa.array(self.values, type=pa.string(), mask=~self.valid)
+            return pa.array(self.values, type=SQLType.STRING.arrow_type, mask=~self.valid)
         if n <= 64:
-            # Small results (online requests): one conversion call beats assembling buffers by hand.
+            # Small results (online requests): one conversion call beats assembling buffers by hand. Temporal types
+            # are built as their integer storage and viewed: Arrow's own conversion checks time zones per call.
             mask = None if np.count_nonzero(self.valid) == n else ~self.valid
+            if self.type in (SQLType.TIMESTAMP, SQLType.DATE):
+                return pa.array(self.values, mask=mask).view(self.type.arrow_type)
             return pa.array(self.values, type=self.type.arrow_type, mask=mask)
         null_count = n - int(np.count_nonzero(self.valid))
         validity = pa.py_buffer(np.packbits(self.valid, bitorder="little")) if null_count else None
@@ -280,9 +283,12 @@ class DictColumn(Column):
         return DictColumn(self.codes[start:stop], self.dictionary, self.valid[start:stop])
 
     def to_arrow(self) -> pa.Array:
-        if len(self.codes) < len(self.dictionary):
-            # Few rows over a large dictionary (request results): decoding the rows beats casting the dictionary.
-            return pa.array(self.values, type=pa.string(), mask=~self.valid)
+        if len(self.codes) <= 64 or len(self.codes) < len(self.dictionary):
+            # Few rows, or fewer than the dictionary (request results): decoding the rows beats casting the dictionary.
+            strings = self.dictionary[self.codes].tolist()
+            if not self.valid.all():
+                strings = [v if ok else None for v, ok in zip(strings, self.valid.tolist(), strict=True)]
+            return pa.array(strings, type=SQLType.STRING.arrow_type)
         indices = pa.array(self.codes, type=pa.int32(), mask=~self.valid)
         return pa.DictionaryArray.from_arrays(indices, pa.array(self.dictionary, type=pa.string())).cast(pa.string())
 
