@@ -462,6 +462,10 @@ class OnlineStore:
             "input_schema": [(f.name, f.type.openmldb_name) for f in main_scan(d.plan).schema],
             "output_schema": [(f.name, f.type.openmldb_name) for f in d.plan.schema],
             "indexes": [i.describe() for i in d.indexes],
+            "options": dict(d.options),
+            "preaggregated": sorted(
+                {f"{p.agg.name} over {d.plan.windows[p.agg.window].name}" for p in d.preaggs.values()}
+            ),
         }
 
     def input_schema(self, name: str) -> list[tuple[str, SQLType]]:
