@@ -135,13 +135,15 @@ WINDOW
 #       naively (90 s instead of 0.7 s on this data), so the translation is the one a DuckDB user would write.
 FLIGHTS_DUCKDB_SQL = """
 SELECT
-    f.id, f.dep_ts, f.carrier, f.route, f.tailnum, f.delayed,
+    f.id, f.dep_ts, f.carrier, f.origin, f.route, f.tailnum, f.delayed,
     hour(timezone('America/New_York', f.dep_ts)) AS dep_hour,
     dayofweek(timezone('America/New_York', f.dep_ts)) + 1 AS dep_dow,
     count(f.id) OVER carrier_sched_1d AS carrier_flights_1d,
     avg(f.dep_delay) OVER carrier_hist_1d AS carrier_avg_dep_delay_1d,
     max(f.dep_delay) OVER carrier_hist_1d AS carrier_max_dep_delay_1d,
     avg(f.dep_delay) OVER carrier_hist_7d AS carrier_avg_dep_delay_7d,
+    count(f.id) OVER origin_sched_1h AS origin_flights_1h,
+    avg(f.dep_delay) OVER origin_hist_3h AS origin_avg_dep_delay_3h,
     count(f.id) OVER route_sched_30d AS route_flights_30d,
     count(DISTINCT f.carrier) OVER route_hist_30d
         + CASE WHEN count(*) OVER route_carrier_hist_30d = 0 THEN 1 ELSE 0 END AS route_carriers_30d,
@@ -171,6 +173,10 @@ WINDOW
         RANGE BETWEEN INTERVAL 1 DAY PRECEDING AND INTERVAL 1 MILLISECOND PRECEDING),
     carrier_hist_7d AS (PARTITION BY f.carrier ORDER BY f.dep_ts
         RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND INTERVAL 1 MILLISECOND PRECEDING),
+    origin_sched_1h AS (PARTITION BY f.origin ORDER BY f.dep_ts
+        RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW EXCLUDE TIES),
+    origin_hist_3h AS (PARTITION BY f.origin ORDER BY f.dep_ts
+        RANGE BETWEEN INTERVAL 3 HOUR PRECEDING AND INTERVAL 1 MILLISECOND PRECEDING),
     route_sched_30d AS (PARTITION BY f.route ORDER BY f.dep_ts
         RANGE BETWEEN INTERVAL 30 DAY PRECEDING AND CURRENT ROW EXCLUDE TIES),
     route_hist_30d AS (PARTITION BY f.route ORDER BY f.dep_ts

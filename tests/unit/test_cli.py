@@ -44,7 +44,13 @@ runner = CliRunner()
 
 def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Result:
     """Invoke the app in process; the caller's OPENFEAT_* variables do not leak in."""
-    clean: dict[str, str | None] = {"OPENFEAT_TOKEN": None, "OPENFEAT_DEBUG": None, **(env or {})}
+    clean: dict[str, str | None] = {
+        "OPENFEAT_TOKEN": None,
+        "OPENFEAT_DEBUG": None,
+        "OPENFEAT_WORKSPACE": None,
+        "OPENFEAT_PARENT_RUN_ID": None,
+        **(env or {}),
+    }
     return runner.invoke(app, list(args), input=stdin, env=clean)
 
 
@@ -204,7 +210,10 @@ def test_deploy_into_a_store_and_list(store_dir: Path, sql_file: Path, tmp_path:
     r = run("deploy", "f", str(sql_file), "--store", str(store_dir), "--json")
     assert r.exit_code == 0, r.output
     info = json.loads(r.stdout)
+    # the deploy task's result: the deployment, then where it went and the run (varying: checked by shape)
+    assert isinstance(info.pop("run_id"), str) and isinstance(info.pop("seconds"), float)
     assert info == {
+        "task": "deploy",
         "name": "f",
         "version": 1,
         "versions": 1,
@@ -221,6 +230,9 @@ def test_deploy_into_a_store_and_list(store_dir: Path, sql_file: Path, tmp_path:
         ],
         "indexes": ["tx(card; ts=ts; keep 10000 ms)"],
         "new_version": False,
+        "target": str(store_dir),
+        "loaded": [],
+        "parent_run_id": None,
     }
     # a changed script, as a DEPLOY statement on stdin: version 2
     r = run("deploy", "f", "-", "--store", str(store_dir), "--json", stdin=f"DEPLOY f {SQL_2}")
@@ -408,16 +420,22 @@ def test_verify_without_logged_requests(live: tuple[str, OnlineStore]) -> None:
     store.deploy("f", SQL)
     r = run("verify", "f", "--url", url, "--token", TOKEN)
     assert r.exit_code == 1
-    assert "0 logged requests checked, --min-requests is 1" in r.stderr
+    assert "0 logged requests checked, fewer than the 1 required (start the service with --log-requests" in r.stderr
     r = run("verify", "f", "--url", url, "--token", TOKEN, "--min-requests", "0", "--json")
     assert r.exit_code == 0
-    assert json.loads(r.stdout) == {
+    report = json.loads(r.stdout)
+    assert isinstance(report.pop("run_id"), str) and isinstance(report.pop("seconds"), float)
+    assert report == {
+        "task": "verify",
         "deployment": "f",
         "requests": 0,
         "rows": 0,
         "skipped": 0,
         "consistent": True,
         "features": [],
+        "target": url,
+        "probed_rows": 0,
+        "parent_run_id": None,
     }
 
 
@@ -473,5 +491,162 @@ def test_serve_deploy_request_verify_end_to_end(store_dir: Path, sql_file: Path,
     try:
         assert reopened.describe_table("tx")["rows"] == 4
         assert reopened.list_deployments() == ["f"]
+    finally:
+        reopened.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The pipeline commands: ingest, compute, export, tables; deploy --load and verify --store --probe
+# ---------------------------------------------------------------------------------------------------------------------
+
+TX_CSV = "card,ts,amount\n1,1970-01-01T00:00:01Z,1.0\n1,1970-01-01T00:00:02Z,2.5\n2,1970-01-01T00:00:03Z,7.5\n"
+FEATURES_SQL = SQL.replace("FROM tx", ", amount > 2 AS big FROM tx")
+
+
+@pytest.fixture
+def tx_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "tx.csv"
+    path.write_text(TX_CSV)
+    return path
+
+
+def _json_ok(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    r = run(*args, "--json", env=env)
+    assert r.exit_code == 0, r.output
+    result: dict[str, Any] = json.loads(r.stdout)
+    return result
+
+
+def test_pipeline_commands(tmp_path: Path, tx_csv: Path) -> None:
+    ws = str(tmp_path / "ws")
+    (tmp_path / "features.sql").write_text(FEATURES_SQL)
+    ingested = _json_ok("ingest", str(tx_csv), "--table", "tx", "--workspace", ws, "--schema", TX_SCHEMA)
+    assert {k: ingested[k] for k in ("task", "table", "version", "rows", "bad_rows", "reused", "schema")} == {
+        "task": "ingest",
+        "table": "tx",
+        "version": 1,
+        "rows": 3,
+        "bad_rows": 0,
+        "reused": False,
+        "schema": TX_SCHEMA,
+    }
+    r = run("ingest", str(tx_csv), "-t", "tx", "-w", ws, "--schema", TX_SCHEMA)
+    assert r.exit_code == 0 and r.stdout.startswith("unchanged: tx version 1 already holds this load (3 rows)\n")
+
+    computed = _json_ok("compute", str(tmp_path / "features.sql"), "--workspace", ws, "--output", "feats")
+    assert (computed["task"], computed["version"], computed["rows"], computed["inputs"]) == ("compute", 1, 3, {"tx": 1})
+    r = run("compute", "-", "-w", ws, "-o", "feats", "--input", "tx=1", stdin=FEATURES_SQL)
+    assert r.exit_code == 0 and r.stdout.splitlines()[:2] == [
+        "unchanged: feats version 1 was computed from the same plan and inputs",
+        f"3 rows from tx v1; plan {computed['plan_digest'][:16]}",
+    ]
+
+    out = tmp_path / "out.libsvm"
+    r = run("export", "feats", "--workspace", ws, "--format", "libsvm", "--label", "big", "--path", str(out))
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [
+        f"exported feats version 1 to {out} (libsvm): 3 rows, {out.stat().st_size} bytes",
+        f"feature map: {out}.features.json",
+    ]
+    assert out.read_text().splitlines()[2].startswith("1 ")  # amount 7.5 > 2
+    exported = _json_ok(
+        "export", "feats", "-w", ws, "--path", str(tmp_path / "o.csv"), "--delimiter", ";", "--column", "card",
+        "--column", "s",
+    )  # fmt: skip
+    assert (exported["task"], exported["format"], exported["rows"]) == ("export", "csv", 3)
+    assert (tmp_path / "o.csv").read_text() == "card;s\n1;1\n1;3.5\n2;7.5\n"
+
+    listed = _json_ok("tables", env={"OPENFEAT_WORKSPACE": ws})
+    assert listed["workspace"] == ws and [t["table"] for t in listed["tables"]] == ["feats", "tx"]
+    assert listed["tables"][0]["lineage"]["plan_digest"] == computed["plan_digest"]
+    r = run("tables", "feats", "--workspace", ws)
+    assert r.exit_code == 0 and r.stdout.splitlines()[0].split() == [
+        "TABLE",
+        "VERSION",
+        "ROWS",
+        "BYTES",
+        "CREATED",
+        "BY",
+    ]
+    assert r.stdout.splitlines()[1].split()[:3] == ["feats", "1", "3"] and r.stdout.split()[-1] == "compute"
+
+
+def test_the_default_workspace(tmp_path: Path, tx_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _json_ok("ingest", str(tx_csv), "--table", "tx")["workspace"] == str(tmp_path / "openfeat-workspace")
+    assert run("tables").stdout.splitlines()[1].split()[:3] == ["tx", "1", "3"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["ingest", "{bad}", "-t", "tx", "--schema", TX_SCHEMA], 1, "1 bad row in {bad}; nothing was loaded:"),
+        (["ingest", "{tmp}/missing.csv", "-t", "tx"], 1, "source '{tmp}/missing.csv' does not exist"),
+        (["ingest", "{csv}", "-t", "tx", "--schema", "card bigint, ts time"], 2, "--schema 'card bigint, ts time'"),
+        (["ingest", "{csv}", "-t", "tx", "--delimiter", ";;"], 2, "CSV delimiter must be one character"),
+        (["ingest", "{csv}", "-t", "tx", "--timezone", "Mars/Base"], 2, "is not an IANA time zone"),
+        (["ingest", "{csv}", "-t", "../tx"], 2, "invalid table name '../tx'"),
+        (["compute", "-", "-o", "f"], 2, "unknown table 'tx' (known tables: none); workspace {ws}"),
+        (["compute", "-", "-o", "f", "--input", "tx"], 2, "--input takes TABLE=VERSION"),
+        (["compute", "-", "-o", "f", "--input", "tx=x"], 2, "--input 'tx=x': expected TABLE or TABLE=VERSION"),
+        (["export", "nope", "--path", "{tmp}/o.csv"], 1, "no table 'nope' in workspace {ws}; tables: none"),
+        (["export", "nope", "--path", "{tmp}/o.libsvm"], 2, "a LIBSVM export needs a label column"),
+        (["tables", "nope"], 1, "no table 'nope' in workspace {ws}"),
+    ],
+)
+def test_pipeline_command_errors(tmp_path: Path, tx_csv: Path, args: list[str], code: int, message: str) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(TX_CSV + "3,1970-01-01T00:00:04Z,lots\n")
+    ws = tmp_path / "ws"
+    values = {"bad": bad, "tmp": tmp_path, "csv": tx_csv, "ws": ws}
+    r = run(*[a.format(**values) for a in args], "--workspace", str(ws), stdin=SQL)
+    assert r.exit_code == code, r.output
+    assert r.stderr.startswith("error: ") and message.format(**values) in r.stderr
+    assert r.stdout == "" and len(r.stderr.splitlines()) == 1
+
+
+def test_ingest_skipping_bad_rows(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(TX_CSV + "3,1970-01-01T00:00:04Z,lots\n")
+    r = run("ingest", str(bad), "-t", "tx", "-w", str(tmp_path / "ws"), "--schema", TX_SCHEMA, "--on-error", "skip")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("ingested 3 rows from 1 file into tx version 1 (3 rows) in ")
+    assert lines[2].startswith("1 bad row skipped; report: ") and lines[2].endswith("/_side/rejected.csv")
+    assert "lots" in Path(lines[2].split(": ", 1)[1]).read_text()
+
+
+def test_deploy_load_and_verify_a_store(tmp_path: Path, tx_csv: Path, sql_file: Path) -> None:
+    ws, store = str(tmp_path / "ws"), tmp_path / "new-store"
+    _json_ok("ingest", str(tx_csv), "--table", "tx", "--workspace", ws, "--schema", TX_SCHEMA)
+    r = run("deploy", "f", str(sql_file), "--store", str(store), "--load", "tx=1", "--workspace", ws)
+    assert r.exit_code == 2 and "no such directory" in r.stderr and "--create-store" in r.stderr
+    args = ["deploy", "f", str(sql_file), "--store", str(store), "--create-store", "--load", "tx", "--workspace", ws]
+    r = run(*args)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[:2] == [
+        "loaded tx (workspace version 1): 3 rows",
+        f"deployed f version 1 of 1, digest {_digest(SQL)}",
+    ]
+    deployed = _json_ok(*args)
+    assert (deployed["new_version"], deployed["loaded"]) == (
+        False,
+        [{"table": "tx", "version": 1, "rows": 3, "inserted": False}],
+    )
+
+    # a store opened by this command has served nothing: verify says so, or sends probe rows first
+    r = run("verify", "f", "--store", str(store))
+    assert r.exit_code == 1 and "0 logged requests checked" in r.stderr and "--probe TABLE" in r.stderr
+    report = _json_ok("verify", "f", "--store", str(store), "--probe", "tx", "--probe-rows", "2", "-w", ws)
+    assert (report["task"], report["requests"], report["rows"], report["probed_rows"]) == ("verify", 1, 2, 2)
+    assert report["consistent"] is True and report["target"] == str(store)
+    r = run("verify", "f", "--store", str(store), "--probe", "tx", "-w", ws)
+    assert (
+        r.exit_code == 0
+        and r.stdout.splitlines()[0] == "f: 1 logged requests, 3 rows (after sending 3 probe rows): consistent"
+    )
+    reopened = OnlineStore(store)  # every command released the store
+    try:
+        assert reopened.describe_table("tx")["rows"] == 3
     finally:
         reopened.close()

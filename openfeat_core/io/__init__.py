@@ -1,0 +1,59 @@
+"""Data in and out of OpenFeat: reading sources into engine-typed Arrow data, and exporting results.
+
+* :func:`read_source` / :func:`scan_source`: CSV, Parquet, JSON lines and Arrow IPC files (paths, globs,
+  directories, ``file://`` / ``s3://`` URIs) or in-memory tables, with declared or inferred schemas, timestamps in
+  any common form, and bad rows reported by file, line, column and value.
+* :func:`export_csv`, :func:`export_parquet`, :func:`export_libsvm`, :func:`export_lines`: streamed, atomic writes
+  with OpenMLDB ``SELECT ... INTO OUTFILE`` semantics; :func:`encode_libsvm_row` reproduces a LIBSVM line from one
+  row and the exported feature map.
+
+These functions know nothing of workspaces: they take sources, paths or ``pyarrow.fs`` filesystems, and Arrow data.
+"""
+
+from openfeat_core.io.export import (
+    DEFAULT_BUCKETS,
+    ExportResult,
+    WriteMode,
+    build_feature_map,
+    encode_libsvm_row,
+    export_csv,
+    export_libsvm,
+    export_lines,
+    export_parquet,
+    resolve_path,
+)
+from openfeat_core.io.ingest import (
+    REJECTED_SCHEMA,
+    BadRowsError,
+    CsvOptions,
+    IngestResult,
+    RejectedRow,
+    SourceScan,
+    read_source,
+    rejected_table,
+    scan_source,
+    write_rejected,
+)
+
+__all__ = [
+    "DEFAULT_BUCKETS",
+    "REJECTED_SCHEMA",
+    "BadRowsError",
+    "CsvOptions",
+    "ExportResult",
+    "IngestResult",
+    "RejectedRow",
+    "SourceScan",
+    "WriteMode",
+    "build_feature_map",
+    "encode_libsvm_row",
+    "export_csv",
+    "export_libsvm",
+    "export_lines",
+    "export_parquet",
+    "read_source",
+    "rejected_table",
+    "resolve_path",
+    "scan_source",
+    "write_rejected",
+]

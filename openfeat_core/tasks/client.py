@@ -1,0 +1,109 @@
+"""A JSON client of the OpenFeat HTTP service (``openfeat serve``), standard library only."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from openfeat_core.errors import OpenFeatError
+from openfeat_core.tasks.base import InvalidRequest
+
+__all__ = ["SERVICE_DB", "ServiceClient", "ServiceError", "ServiceUnreachable"]
+
+#: The ``{db}`` path segment of the service routes: the service accepts and ignores it (one namespace).
+SERVICE_DB = "openfeat"
+
+
+class ServiceError(OpenFeatError):
+    """The service answered a request with an HTTP error.
+
+    Attributes:
+        status: the HTTP status; 4xx (the request was refused as given) exits 2, anything else exits 1.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ServiceUnreachable(OpenFeatError):
+    """No HTTP answer from the service (connection refused, timeout, not an HTTP server): exit code 1."""
+
+
+class ServiceClient:
+    """A JSON client of the OpenFeat HTTP service (``openfeat_core.online.service``).
+
+    Args:
+        url: the service's base URL (``http://host:port``, optionally with a path prefix).
+        token: the bearer token, or ``None``.
+        timeout: seconds to wait for each answer.
+
+    Raises:
+        InvalidRequest: ``url`` is not an http(s) URL.
+    """
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise InvalidRequest(f"--url {url!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:9080)")
+        self.url = url.rstrip("/")
+        self.token = token or None
+        self.timeout = timeout
+
+    def call(
+        self, method: str, path: str, payload: Any = None, *, body: bytes | None = None, content_type: str = ""
+    ) -> Any:
+        """Send one request; returns the ``data`` of the service's ``{"code": 0, "msg": "ok", "data": ...}``.
+
+        Args:
+            method: HTTP method.
+            path: the route, from ``/``.
+            payload: a JSON body (or None).
+            body: raw body bytes instead of ``payload`` (with ``content_type``), e.g. an Arrow IPC stream.
+            content_type: the media type of ``body``.
+
+        Raises:
+            ServiceError: the service answered with an HTTP error (its ``msg`` is the message).
+            ServiceUnreachable: no HTTP answer (refused, timed out, not an HTTP server).
+        """
+        if body is None and payload is not None:
+            body, content_type = json.dumps(payload).encode(), "application/json"
+        request = urllib.request.Request(self.url + path, data=body, method=method)
+        request.add_header("Accept", "application/json")
+        if body is not None:
+            request.add_header("Content-Type", content_type)
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as e:
+            raise ServiceError(e.code, self._error_message(method, path, e)) from None
+        except urllib.error.URLError as e:
+            raise self._unreachable(e.reason) from None
+        except (OSError, http.client.HTTPException) as e:
+            raise self._unreachable(e) from None
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            raise OpenFeatError(f"{method} {self.url}{path}: the answer is not JSON: {raw[:200]!r}") from None
+        return answer.get("data") if isinstance(answer, dict) else answer
+
+    def _unreachable(self, reason: object) -> ServiceUnreachable:
+        if isinstance(reason, TimeoutError):
+            return ServiceUnreachable(f"no answer from the OpenFeat service at {self.url} within {self.timeout:g} s")
+        return ServiceUnreachable(f"cannot reach the OpenFeat service at {self.url}: {reason}")
+
+    def _error_message(self, method: str, path: str, error: urllib.error.HTTPError) -> str:
+        """The service's own ``msg`` (it names what is wrong), then where it came from."""
+        try:
+            answer = json.loads(error.read())
+            msg = answer.get("msg") if isinstance(answer, dict) else None
+        except (ValueError, OSError):
+            msg = None
+        hint = " (pass --token or set OPENFEAT_TOKEN)" if error.code == 401 else ""
+        return f"{msg or error.reason}{hint} (HTTP {error.code} from {method} {self.url}{path})"
