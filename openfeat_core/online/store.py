@@ -141,7 +141,16 @@ class _Table:
         if self.clock == "off":
             ttl = TTL()
         history = (self.data(), self.seqs()) if self.batches else None
-        self.direct.add_index(keys, order, ttl, history, self.now_ms())
+        existing = self.direct.indexes.get((keys, order))
+        before = existing.evicted if existing is not None else 0
+        index = self.direct.add_index(keys, order, ttl, history, self.now_ms())
+        self._count_evicted(index.evicted - before)
+
+    def _count_evicted(self, evicted: int) -> None:
+        self.evicted += evicted
+        self.evicted_since_compaction += evicted
+        if self.evicted_since_compaction >= max(COMPACT_MIN_EVICTED, self.rows - self.evicted_since_compaction):
+            self.compact()
 
     @property
     def num_rows(self) -> int:
@@ -179,11 +188,7 @@ class _Table:
         table = pa.Table.from_batches([batch])
         for keys, keymap in self.keymaps.items():
             self._index_rows(keys, keymap, table, start)
-        evicted = self.direct.add_rows(batch, first_seq, self.now_ms())
-        self.evicted += evicted
-        self.evicted_since_compaction += evicted
-        if self.evicted_since_compaction >= max(COMPACT_MIN_EVICTED, self.rows - self.evicted_since_compaction):
-            self.compact()
+        self._count_evicted(self.direct.add_rows(batch, first_seq, self.now_ms()))
 
     def compact(self) -> None:
         """Drop the stored rows that no index keeps any more (only when every index of the table has a TTL and no
@@ -269,6 +274,12 @@ class OnlineStore:
             for name, table in snap.tables.items():
                 for batch in table.to_batches():
                     self._tables[name].append(batch)
+            for record in snap.meta:
+                # Counters of rows ever inserted and evicted: the snapshot holds only the rows still kept.
+                if record["op"] == "create_table" and "inserted" in record:
+                    t = self._tables[record["name"]]
+                    t.inserted = max(t.inserted, record["inserted"])
+                    t.evicted = record["evicted"]
         for entry in self._log.replay():
             if entry.kind == "meta":
                 assert entry.meta is not None
@@ -302,7 +313,14 @@ class OnlineStore:
         if self._log is None:
             return
         meta: list[dict[str, Any]] = [
-            {"op": "create_table", "name": n, "schema": _schema_b64(t.schema)} for n, t in self._tables.items()
+            {
+                "op": "create_table",
+                "name": n,
+                "schema": _schema_b64(t.schema),
+                "inserted": t.inserted,
+                "evicted": t.evicted,
+            }
+            for n, t in self._tables.items()
         ]
         for name, versions in self._deployments.items():
             meta.extend({"op": "deploy", "name": name, "sql": d.sql, "options": d.options} for d in versions)
@@ -420,7 +438,12 @@ class OnlineStore:
             for spec in indexes:
                 self._tables[spec.table].add_keymap(spec.keys)
         else:
+            # One TTL per index, merged over every reader before the index is filled from the rows already stored.
+            merged: dict[tuple[str, tuple[str, ...], str | None], TTL] = {}
             for table, keys, order, ttl in fast.indexes():
+                key = (table, keys, order)
+                merged[key] = merged[key].merge(ttl) if key in merged else ttl
+            for (table, keys, order), ttl in merged.items():
                 self._tables[table].add_series(keys, order, ttl)
             main = self._tables[fast.main.table].direct
             impls = {n: fn.impl for n in COMBINABLE if (fn := REGISTRY.aggregate(n)) is not None}

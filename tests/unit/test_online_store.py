@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -349,3 +351,25 @@ def test_ttl_clock_off_keeps_everything() -> None:
     assert described["indexes"] == ["card; ts=ts; keep all; evicted 0"]
     with pytest.raises(ValueError, match="ttl_clock"):
         OnlineStore(ttl_clock="sometimes")  # type: ignore[arg-type]
+
+
+def test_rows_stored_before_the_deploy_are_evicted_and_counted_like_streamed_ones(tmp_path: Path) -> None:
+    tx = _history()
+    sql = _TTL_SQL
+    before, after = OnlineStore(tmp_path / "before"), OnlineStore()
+    before.create_table("tx", tx.schema)
+    before.insert("tx", tx)
+    before.deploy("f", sql)
+    after.create_table("tx", tx.schema)
+    after.deploy("f", sql)
+    after.insert("tx", tx)
+    assert before.describe_table("tx")["evicted"] == after.describe_table("tx")["evicted"] > 0
+    newest = tx.slice(tx.num_rows - 1, 1)
+    assert before.request("f", newest).equals(after.request("f", newest))
+    # The counters survive a snapshot, which holds only the rows still kept.
+    counts = {k: before.describe_table("tx")[k] for k in ("inserted", "evicted")}
+    before.snapshot()
+    before.close()
+    reopened = OnlineStore(tmp_path / "before")
+    assert {k: reopened.describe_table("tx")[k] for k in ("inserted", "evicted")} == counts
+    assert reopened.request("f", newest).equals(after.request("f", newest))
