@@ -64,29 +64,8 @@ def execute(
 
 def arrow_table(columns: list[Column], names: list[str]) -> pa.Table:
     """Result columns as an Arrow table. A bare NULL has no type of its own; OpenMLDB reports it as bool."""
-    columns = [c.with_type(SQLType.BOOL) if c.type is SQLType.NULL else c for c in columns]
-    if len(columns) > 1 and len(columns[0]) <= 64:
-        return pa.Table.from_arrays(_small_arrays(columns), names=names)
-    return pa.Table.from_arrays([c.to_arrow() for c in columns], names=names)
-
-
-def _small_arrays(columns: list[Column]) -> list[pa.Array]:
-    """Few-row columns (online requests) as Arrow arrays: one conversion per type, then zero-copy slices."""
-    n = len(columns[0])
-    by_type: dict[SQLType, list[int]] = {}
-    for i, c in enumerate(columns):
-        if c.type is not SQLType.STRING:
-            by_type.setdefault(c.type, []).append(i)
-    arrays: list[pa.Array | None] = [c.to_arrow() if c.type is SQLType.STRING else None for c in columns]
-    for t, members in by_type.items():
-        stacked = Column(
-            t,
-            np.concatenate([columns[i].values for i in members]),
-            np.concatenate([columns[i].valid for i in members]),
-        ).to_arrow()
-        for j, i in enumerate(members):
-            arrays[i] = stacked.slice(j * n, n)
-    return [a for a in arrays if a is not None]
+    arrays = [(c.with_type(SQLType.BOOL) if c.type is SQLType.NULL else c).to_arrow() for c in columns]
+    return pa.Table.from_arrays(arrays, names=names)
 
 
 def main_scan(plan: Select) -> Scan:
