@@ -40,7 +40,7 @@ from openfeat_core.online.fastpath import (
 )
 from openfeat_core.online.preagg import Preaggregate, parse_long_windows, preaggregates_for
 from openfeat_core.online.wal import DurableLog, FsyncPolicy
-from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, SubqueryRel, WindowAgg
+from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, WindowAgg, tables_read
 from openfeat_core.sql.binder import bind_sql
 from openfeat_core.types import SQLType, parse_schema, sql_type_of_arrow
 
@@ -344,7 +344,7 @@ class OnlineStore:
         self._tables[name] = _Table(parsed, self._ttl_clock, self._ctx.timezone)
 
     def drop_table(self, name: str) -> None:
-        users = [d for d, versions in self._deployments.items() if name in _tables_of(versions[self._active[d]].plan)]
+        users = [d for d, versions in self._deployments.items() if name in tables_read(versions[self._active[d]].plan)]
         if users:
             raise DataError(f"table {name!r} is used by deployment(s) {', '.join(sorted(users))}; drop them first")
         self._table(name)
@@ -522,11 +522,11 @@ class OnlineStore:
                 req = RequestColumns.from_arrow(main.direct, requests)
             else:
                 req = RequestColumns(main.direct, per_column)
-            direct = {t: self._tables[t].direct for t in _tables_of(d.plan)}
+            direct = {t: self._tables[t].direct for t in tables_read(d.plan)}
             columns = serve_request(d.plan, d.fast, req, direct, self._ctx, d.preaggs)
         else:
             requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
-            reachable = {t: self._reachable_rows(d, t, requests) for t in _tables_of(d.plan)}
+            reachable = {t: self._reachable_rows(d, t, requests) for t in tables_read(d.plan)}
             tables: dict[str, pa.Table] = {}
             for t, ids in reachable.items():
                 data = self._tables[t].data()
@@ -536,7 +536,7 @@ class OnlineStore:
         if self._request_log is not None:
             if requests is None:
                 requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
-            used = _tables_of(d.plan)
+            used = tables_read(d.plan)
             sizes = {t: self._tables[t].inserted for t in used}
             compactions = {t: self._tables[t].compactions for t in used}
             response = arrow_table(columns, names)
@@ -657,25 +657,6 @@ def _joins(rel: Relation) -> list[LastJoin]:
     if isinstance(rel, LastJoin):
         return [*_joins(rel.left), rel]
     return []
-
-
-def _tables_of(plan: Select) -> set[str]:
-    out: set[str] = set()
-
-    def walk(rel: Relation) -> None:
-        if isinstance(rel, Scan) and rel.table:
-            out.add(rel.table)
-        elif isinstance(rel, SubqueryRel):
-            out.update(_tables_of(rel.query))
-        elif isinstance(rel, LastJoin):
-            walk(rel.left)
-            walk(rel.right)
-
-    walk(plan.source)
-    for w in plan.windows:
-        for u in w.unions:
-            walk(u)
-    return out
 
 
 _OPTION_RE = re.compile(r"""\s*(\w+)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^,\s]+))\s*(?:,|$)""")

@@ -295,6 +295,26 @@ def _cache_hash(cls: type) -> None:
     cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
 
 
+def tables_read(plan: Select) -> set[str]:
+    """The stored tables a plan scans: its FROM, LAST JOINs, subqueries and window unions."""
+    found: set[str] = set()
+
+    def walk(relation: Relation) -> None:
+        if isinstance(relation, Scan) and relation.table:
+            found.add(relation.table)
+        elif isinstance(relation, SubqueryRel):
+            found.update(tables_read(relation.query))
+        elif isinstance(relation, LastJoin):
+            walk(relation.left)
+            walk(relation.right)
+
+    walk(plan.source)
+    for window in plan.windows:
+        for union in window.unions:
+            walk(union)
+    return found
+
+
 # ---------------------------------------------------------------------------------------------- JSON
 
 _NODE_TYPES: dict[str, type] = {

@@ -31,7 +31,7 @@ from openfeat_core.io import (
     scan_source,
 )
 from openfeat_core.io import ExportResult as _FileExport
-from openfeat_core.plan.nodes import LastJoin, Relation, Scan, Select, SubqueryRel
+from openfeat_core.plan.nodes import tables_read
 from openfeat_core.sql.config import split_config
 from openfeat_core.tasks.base import (
     LINEAGE_KEY,
@@ -522,7 +522,7 @@ def _compute(request: ComputeRequest, context: TaskContext) -> ComputeResult:
         if "unknown table" not in e.reason:
             raise
         raise type(e)(f"{e.reason}; workspace {ws.uri}", line=e.line, column=e.column, snippet=e.snippet) from None
-    used = sorted(_tables_read(plan))
+    used = sorted(tables_read(plan))
     unused = [name for name in pinned if name not in used]
     if unused:
         raise InvalidRequest(f"inputs pins {', '.join(map(repr, unused))}, which the SQL does not read ({used})")
@@ -585,26 +585,6 @@ def _compute_result(
         parent_run_id=context.parent_run_id,
         seconds=context.elapsed(),
     )
-
-
-def _tables_read(plan: Select) -> set[str]:
-    """The stored tables a plan scans (its FROM, LAST JOINs, subqueries and window unions)."""
-    found: set[str] = set()
-
-    def walk(relation: Relation) -> None:
-        if isinstance(relation, Scan) and relation.table:
-            found.add(relation.table)
-        elif isinstance(relation, SubqueryRel):
-            found.update(_tables_read(relation.query))
-        elif isinstance(relation, LastJoin):
-            walk(relation.left)
-            walk(relation.right)
-
-    walk(plan.source)
-    for window in plan.windows:
-        for union in window.unions:
-            walk(union)
-    return found
 
 
 # =====================================================================================================================
