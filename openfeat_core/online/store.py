@@ -10,6 +10,7 @@ derives from the script, as OpenMLDB derives its indexes (docs/semantics.md; ``R
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from openfeat_core.column import Column
-from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
+from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.functions.agg_basic import COMBINABLE
 from openfeat_core.functions.registry import REGISTRY, EvalContext
 from openfeat_core.offline.executor import arrow_table, execute, main_scan
@@ -454,7 +455,19 @@ class OnlineStore:
         deployment = Deployment(name, len(versions) + 1, sql, plan, indexes, lookups, fast, options, preaggs)
         self._deployments[name] = [*versions, deployment]
         self._active[name] = len(versions)
+        self._warm_up(deployment)
         return deployment
+
+    def _warm_up(self, d: Deployment) -> None:
+        """Serve one all-NULL request (not logged, nothing stored), so that the kernels' compiled code is loaded
+        now and not on the first live request (about half a second in a fresh process)."""
+        if d.fast is None:
+            return
+        main = self._tables[d.fast.main.table].direct
+        nulls = RequestColumns(main, [[None] for _ in main.names])
+        direct = {t: self._tables[t].direct for t in tables_read(d.plan)}
+        with contextlib.suppress(OpenFeatError):  # a script may reject NULL inputs; live rows decide
+            serve_request(d.plan, d.fast, nulls, direct, self._ctx, d.preaggs)
 
     def restore(self, name: str, version: int) -> Deployment:
         """Make an earlier version of a deployment the active one."""
