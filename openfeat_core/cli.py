@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import platform
 import re
 import signal
@@ -477,9 +478,27 @@ def _root(
             "--debug", envvar="OPENFEAT_DEBUG", help="Show the Python traceback of an error (env OPENFEAT_DEBUG=1)."
         ),
     ] = False,
+    track: Annotated[
+        bool | None,
+        typer.Option(
+            "--track/--no-track",
+            help="Record the task runs in MLflow (openfeat[mlflow]) or not. Default: on when MLFLOW_TRACKING_URI "
+            "is set (env OPENFEAT_TRACK=1/0).",
+            show_default=False,
+        ),
+    ] = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", help="MLflow experiment of the runs (env OPENFEAT_MLFLOW_EXPERIMENT)."),
+    ] = None,
 ) -> None:
     """Options that apply to every command."""
     _settings.debug = debug
+    # Tracking hooks read the environment, so the core never imports them (see openfeat_core.tasks.hooks).
+    if track is not None:
+        os.environ["OPENFEAT_TRACK"] = "1" if track else "0"
+    if experiment:
+        os.environ["OPENFEAT_MLFLOW_EXPERIMENT"] = experiment
 
 
 def _example(*lines: str) -> str:

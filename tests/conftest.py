@@ -19,3 +19,10 @@ def s3_server() -> Iterator[S3Endpoint]:
 
     with running_s3_server() as endpoint:
         yield endpoint
+
+
+@pytest.fixture(autouse=True)
+def _no_tracking_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Task runs in tests are not tracked in whatever MLflow the developer's shell points at (MLFLOW_TRACKING_URI);
+    the MLflow tests switch tracking on themselves."""
+    monkeypatch.setenv("OPENFEAT_TRACK", "0")

@@ -300,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     raw, workspace, store = out / "raw", out / "workspace", out / "store"
     raw.mkdir(parents=True, exist_ok=True)
     print(f"OpenFeat flight-delay demo: everything goes to {out}\n")
+    tracking = _start_tracking(out / "mlflow")
 
     new_flights = write_raw(raw, args.fresh)
 
@@ -418,10 +419,30 @@ def main(argv: list[str] | None = None) -> int:
         ("workspace", workspace, f"openfeat tables --workspace {_shown(workspace)}"),
         ("training sets", out / "train.csv", f"and {_shown(out / 'train.libsvm')} (+ .features.json)"),
         ("online store", store, f"openfeat serve --store {_shown(store)} --log-requests 0.01"),
+        *([("mlflow runs", out / "mlflow", tracking)] if tracking else []),
     ]:
         print(f"  {label:<14}{_shown(path):<40}{hint}")
     tasks.close_embedded_stores()
     return 0 if verified.consistent else 1
+
+
+def _start_tracking(directory: Path) -> str | None:
+    """Track the task runs in MLflow as one pipeline run (a SQLite store in ``directory``, unless
+    ``MLFLOW_TRACKING_URI`` or ``OPENFEAT_TRACK`` says otherwise); returns how to look at them, or None when tracking
+    is off or MLflow is not installed."""
+    import os
+    import uuid
+
+    try:
+        import mlflow_hooks
+    except ImportError:
+        return None
+    uri = mlflow_hooks.track_locally(directory, experiment="flights-demo")
+    if uri is None:
+        return None
+    os.environ.setdefault("OPENFEAT_PARENT_RUN_ID", uuid.uuid4().hex)
+    os.environ.setdefault(mlflow_hooks.PIPELINE_NAME_ENV, f"flights demo {time.strftime('%Y-%m-%d %H:%M')}")
+    return f"{mlflow_hooks.ui_command(uri)}  (the UI comes with the full 'mlflow' package)"
 
 
 def _shown(path: Path) -> str:

@@ -650,3 +650,17 @@ def test_deploy_load_and_verify_a_store(tmp_path: Path, tx_csv: Path, sql_file: 
         assert reopened.describe_table("tx")["rows"] == 3
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize(("flag", "expected"), [("--track", "1"), ("--no-track", "0")])
+def test_track_flags_set_the_environment_the_tracking_hooks_read(
+    flag: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    # Set through monkeypatch first, so that what the command writes is undone after the test.
+    monkeypatch.setenv("OPENFEAT_TRACK", "unset")
+    monkeypatch.setenv("OPENFEAT_MLFLOW_EXPERIMENT", "unset")
+    result = run(flag, "--experiment", "nightly", "version")
+    assert result.exit_code == 0
+    assert os.environ["OPENFEAT_TRACK"] == expected and os.environ["OPENFEAT_MLFLOW_EXPERIMENT"] == "nightly"
