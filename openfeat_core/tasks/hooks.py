@@ -5,7 +5,7 @@ After Hamilton's lifecycle adapters: the core never imports a tracking library; 
 group ``openfeat.hooks`` by the package that ships it, which OpenFeat discovers the first time a task runs::
 
     [project.entry-points."openfeat.hooks"]
-    mlflow = "openfeat_mlflow.hooks:MlflowHook"      # a hook object, or a class / factory called without arguments
+    mlflow = "mlflow_hooks:MlflowTrackingHook"     # a hook object, or a class / factory called without arguments
 
 Each task run calls ``before_task`` of every hook (in registration order, entry points last), runs, then calls
 ``after_task`` in the reverse order, with either the result or the error. A hook that raises is logged (logger
