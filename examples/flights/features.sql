@@ -29,7 +29,7 @@ SELECT
     flights.tailnum,
     flights.delayed,
 
-    -- Calendar features in the airport's local time (demo.py passes timezone="America/New_York").
+    -- Calendar features in the airport's local time (demo.py and the example DAG pass timezone="America/New_York").
     hour(flights.dep_ts) AS dep_hour,
     dayofweek(flights.dep_ts) AS dep_dow,
 

@@ -1,0 +1,1 @@
+"""The OpenFeat hook: :class:`airflow_provider.hooks.openfeat.OpenFeatHook`."""

@@ -1,0 +1,1 @@
+"""The OpenFeat operators: :mod:`airflow_provider.operators.openfeat`."""

@@ -1,0 +1,1 @@
+"""The OpenFeat sensors: :class:`airflow_provider.sensors.openfeat.OpenFeatTableSensor`."""
