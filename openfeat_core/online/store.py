@@ -514,18 +514,30 @@ class OnlineStore:
 
         Each request row is the newest row at its time; it sees the stored rows of its keys up to its time.
         """
-        names, columns = self.request_columns(name, rows)
-        return arrow_table(columns, names)
+        names, columns, table = self._serve(name, rows)
+        return table if table is not None else arrow_table(columns, names)
 
     def request_columns(
         self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]
     ) -> tuple[list[str], list[Column]]:
         """:meth:`request` as engine columns (for callers that render rows themselves, such as the HTTP service)."""
+        names, columns, table = self._serve(name, rows)
+        if table is not None:
+            d = self._deployment(name)
+            columns = [Column.from_arrow(c, o.expr.type) for c, o in zip(table.columns, d.plan.outputs, strict=True)]
+        return names, columns
+
+    def _serve(
+        self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]
+    ) -> tuple[list[str], list[Column], pa.Table | None]:
+        """The response as engine columns (the direct path) or as the Arrow table the general path computes."""
         d = self._deployment(name)
         scan = main_scan(d.plan)
         main = self._table(scan.table)
         names = [o.name for o in d.plan.outputs]
         requests: pa.Table | None = None
+        columns: list[Column] = []
+        table: pa.Table | None = None
         if d.fast is not None:
             per_column = None
             if not isinstance(rows, pa.Table):
@@ -544,17 +556,16 @@ class OnlineStore:
             for t, ids in reachable.items():
                 data = self._tables[t].data()
                 tables[t] = data if ids is None else data.take(pa.array(ids))
-            result = execute(d.plan, tables, self._ctx, requests=requests)
-            columns = [Column.from_arrow(c, o.expr.type) for c, o in zip(result.columns, d.plan.outputs, strict=True)]
+            table = execute(d.plan, tables, self._ctx, requests=requests)
         if self._request_log is not None:
             if requests is None:
                 requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
             used = tables_read(d.plan)
             sizes = {t: self._tables[t].inserted for t in used}
             compactions = {t: self._tables[t].compactions for t in used}
-            response = arrow_table(columns, names)
+            response = table if table is not None else arrow_table(columns, names)
             self._request_log.offer(LoggedRequest(name, d.version, requests, response, sizes, compactions))
-        return names, columns
+        return names, columns, table
 
     # ------------------------------------------------------------------ consistency
     def log_requests(self, rate: float = 1.0, *, seed: int = 0) -> None:
