@@ -336,20 +336,26 @@ class TableRows:
             p = self.position(index.order)
             ts = order_values(Column(self.types[p], values[p], valid[p]))
         evicted = 0
-        pre_args = [(pre, self._arguments(pre, values, valid, n)) for pre in index.preaggs.values()]
-        for key, rows in self._groups(index.keys, values, valid, n):
+        args = [(pre, self._arguments(pre, values, valid, n)) for pre in index.preaggs.values()]
+        order, groups = self._groups(index.keys, values, valid, n)
+        if order is not None:
+            # Rows of one key made contiguous once per batch: each key then takes slices, not gathers.
+            ts, seq = ts[order], seq[order]
+            values = [v[order] for v in values]
+            valid = [v[order] for v in valid]
+            args = [(pre, [a.take(order) for a in cols]) for pre, cols in args]
+        for key, start, stop in groups:
             series = index.series.get(key)
             if series is None:
                 series = index.series[key] = KeySeries(self.dtypes)
-            if rows is None:
-                series.append(ts, seq, values, valid)
-            else:
-                series.append(ts[rows], seq[rows], [v[rows] for v in values], [v[rows] for v in valid])
-            for pre, args in pre_args:
-                pre.add(key, ts if rows is None else ts[rows], args if rows is None else [a.take(rows) for a in args])
+            series.append(
+                ts[start:stop], seq[start:stop], [v[start:stop] for v in values], [v[start:stop] for v in valid]
+            )
+            for pre, cols in args:
+                pre.add(key, ts[start:stop], [a.slice(start, stop) for a in cols])
             dropped = series.evict(index.ttl, now_ms)
             if dropped:
-                for pre, _ in pre_args:
+                for pre, _ in args:
                     pre.forget_before(key, int(series.ts[series.start]))
             evicted += dropped
         index.evicted += evicted
@@ -383,28 +389,31 @@ class TableRows:
 
     def _groups(
         self, keys: tuple[str, ...], values: list[np.ndarray], valid: list[np.ndarray], n: int
-    ) -> list[tuple[tuple[Any, ...], np.ndarray | None]]:
-        """Rows of a batch grouped by key (``None``: every row), keys as the Python values requests carry."""
+    ) -> tuple[np.ndarray | None, list[tuple[tuple[Any, ...], int, int]]]:
+        """A batch's rows grouped by key: the permutation that makes each key's rows contiguous (in batch order;
+        ``None``: no reordering needed) and, per key, its rows ``start:stop`` in that order. Keys are the Python
+        values requests carry."""
         positions = [self.position(k) for k in keys]
-        if n == 1:
-            return [(tuple(self._key_value(p, values[p][0], valid[p][0]) for p in positions), None)]
+        if n == 0:
+            return None, []
+        if n == 1 or not positions:
+            return None, [(tuple(self._key_value(p, values[p][0], valid[p][0]) for p in positions), 0, n)]
         combined = np.zeros(n, dtype=np.int64)
-        uniques_per_key = []
         for p in positions:
             # NULL is its own group: code 0, values shifted up by one.
             u, inverse = np.unique(values[p], return_inverse=True)
             codes = np.where(valid[p], inverse + 1, 0)
-            uniques_per_key.append((p, u))
             combined = combined * (len(u) + 1) + codes
         groups, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        if len(groups) == 1:
+            return None, [(tuple(self._key_value(p, values[p][0], valid[p][0]) for p in positions), 0, n)]
         order = np.argsort(inverse, kind="stable")
-        bounds = np.searchsorted(inverse[order], np.arange(len(groups) + 1))
-        out: list[tuple[tuple[Any, ...], np.ndarray | None]] = []
-        for g in range(len(groups)):
-            row = int(first[g])
-            key = tuple(self._key_value(p, values[p][row], valid[p][row]) for p, _ in uniques_per_key)
-            out.append((key, order[bounds[g] : bounds[g + 1]]))
-        return out
+        bounds = np.searchsorted(inverse[order], np.arange(len(groups) + 1)).tolist()
+        out = []
+        for g, row in enumerate(first.tolist()):
+            key = tuple(self._key_value(p, values[p][row], valid[p][row]) for p in positions)
+            out.append((key, bounds[g], bounds[g + 1]))
+        return order, out
 
     def _key_value(self, p: int, value: Any, ok: Any) -> Any:
         if not ok:
