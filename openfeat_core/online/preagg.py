@@ -304,13 +304,10 @@ class Preaggregate:
         right_idx = np.arange(stop, hi, dtype=np.int64)
         right = rows_args(np.append(right_idx, cur) if cur >= 0 else right_idx)
         bests = [b.best for b in parts if b.best is not None]
-        middle = []
-        for a in left:
-            # Each best stands for its bucket's rows: a valid value, with a true condition for the _where forms.
-            if a is left[0]:
-                middle.append(Column.from_values(a.type, np.array(bests, dtype=a.type.numpy_dtype)))
-            else:
-                middle.append(Column.constant(True, SQLType.BOOL, len(bests)))
+        # Each best stands for its bucket's rows: a valid value, with a true condition for the _where forms.
+        x_type = left[0].type
+        middle = [Column.from_values(x_type, np.array(bests, dtype=x_type.numpy_dtype))]
+        middle += [Column.constant(True, SQLType.BOOL, len(bests)) for _ in left[1:]]
         args = [
             Column.concat([x, m, y.with_type(x.type) if y.type is not x.type else y])
             for x, m, y in zip(left, middle, right, strict=True)
