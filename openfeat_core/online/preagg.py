@@ -257,11 +257,10 @@ class Preaggregate:
         parts = [b for b in (buckets.get(i) for i in range(first, last + 1)) if b is not None]
         if sum(b.rows for b in parts) != stop - start:
             return None  # a bucket lost rows to eviction, or holds rows the candidates do not (a late request)
-        edges = np.concatenate([np.arange(lo, start), np.arange(stop, hi)]).astype(np.int64)
-        with_current = np.append(edges, cur) if cur >= 0 else edges
         if self.kind in ("min", "max"):
             return self._extreme(parts, lo, start, stop, hi, cur, rows_args, ctx)
-        args = rows_args(with_current)
+        edges = np.concatenate([np.arange(lo, start), np.arange(stop, hi)]).astype(np.int64)
+        args = rows_args(np.append(edges, cur) if cur >= 0 else edges)
         inc = self.rows_of(args)
         n = int(inc.sum()) + sum(b.n for b in parts)
         if self.kind == "count":

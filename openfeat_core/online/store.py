@@ -535,6 +535,11 @@ class OnlineStore:
         scan = main_scan(d.plan)
         main = self._table(scan.table)
         names = [o.name for o in d.plan.outputs]
+
+        def request_table() -> pa.Table:
+            """The request rows as Arrow, checked against the main table's schema (row and field named on error)."""
+            return pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
+
         requests: pa.Table | None = None
         columns: list[Column] = []
         table: pa.Table | None = None
@@ -543,14 +548,14 @@ class OnlineStore:
             if not isinstance(rows, pa.Table):
                 per_column = python_rows_to_columns(rows, main.direct.names, main.direct.types)
             if per_column is None:
-                requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
+                requests = request_table()
                 req = RequestColumns.from_arrow(main.direct, requests)
             else:
                 req = RequestColumns(main.direct, per_column)
             direct = {t: self._tables[t].direct for t in tables_read(d.plan)}
             columns = serve_request(d.plan, d.fast, req, direct, self._ctx, d.preaggs)
         else:
-            requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
+            requests = request_table()
             reachable = {t: self._reachable_rows(d, t, requests) for t in tables_read(d.plan)}
             tables: dict[str, pa.Table] = {}
             for t, ids in reachable.items():
@@ -559,7 +564,7 @@ class OnlineStore:
             table = execute(d.plan, tables, self._ctx, requests=requests)
         if self._request_log is not None:
             if requests is None:
-                requests = pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
+                requests = request_table()
             used = tables_read(d.plan)
             sizes = {t: self._tables[t].inserted for t in used}
             compactions = {t: self._tables[t].compactions for t in used}
