@@ -188,3 +188,16 @@ def frame_bounds(
         current=np.asarray(cur_idx, dtype=np.int64),
         monotone=monotone,
     )
+
+
+_ZERO = np.zeros(1, dtype=np.int64)
+_ZERO.flags.writeable = False
+
+
+def request_frame(frame: Frame, keys: np.ndarray) -> WindowFrames:
+    """:func:`frame_bounds` of request mode's one output row: the last of ``keys`` (int64, contiguous), every
+    earlier row a candidate. The same kernel, without the argument conversions a whole table needs."""
+    m = len(keys) - 1
+    last = np.array([m], dtype=np.int64)
+    lo, hi, cur, history_hi = _frame_kernel(keys, _ZERO, last, last, keys[m:], *_frame_parameters(frame), False)
+    return WindowFrames(lo=lo, hi=hi, cur=cur, part_lo=_ZERO, part_hi=history_hi, current=last, monotone=False)

@@ -150,19 +150,24 @@ def _extreme(x: Column, inc: np.ndarray, frames: WindowFrames, *, is_max: bool, 
         best, has = window_extreme(x.values.astype(np.int64, copy=False), inc, lo, hi, cur, frames.monotone, is_max)
         return Column(t, best.astype(t.numpy_dtype, copy=False), has)
     vals = x.values.astype(np.float64, copy=False)
-    nan = np.isnan(vals)
-    any_nan = bool((nan & inc).any())
-    best, has = window_extreme(vals, inc & ~nan if any_nan else inc, lo, hi, cur, frames.monotone, is_max)
+    # NaN rows among the included ones, if any (None: none). min() propagates NaN, so one pass without a temporary
+    # rules NaN out in the common case.
+    nan: np.ndarray | None = None
+    if len(vals) and np.isnan(vals.min()):
+        nan = np.isnan(vals)
+        if not (nan & inc).any():
+            nan = None
+    best, has = window_extreme(vals, inc if nan is None else inc & ~nan, lo, hi, cur, frames.monotone, is_max)
     extreme = _FLOAT_LIMITS[t][1 if is_max else 0]
     if where:
-        if any_nan:
+        if nan is not None:
             # The accumulator takes the newest match unconditionally, and nothing compares below NaN.
             newest = newest_included(inc, lo, hi, cur)
             nan_newest = (newest >= 0) & nan[np.maximum(newest, 0)]
             best[nan_newest] = np.nan
             has = has | nan_newest
     else:
-        if any_nan:
+        if nan is not None:
             only_nan = (window_count(inc, lo, hi, cur, frames.monotone) > 0) & ~has
             best[only_nan] = extreme
             has = has | only_nan
@@ -185,6 +190,8 @@ def _distinct_codes(x: Column) -> tuple[np.ndarray, int]:
         # Fewer rows than dictionary entries (a request over a table-wide dictionary): the entries are distinct,
         # so the codes themselves are the values. NULL (-1 here) is one value with "", if the rows hold one.
         if n and bool(x.valid.all()):
+            if len(x.dictionary) <= 16 * n + 4096:
+                return x.codes, len(x.dictionary)  # a small dictionary is the count table itself
             low, high = int(x.codes.min()), int(x.codes.max())
             if high - low <= 16 * n + 4096:
                 # Codes over a small range index the count table directly, as small integer ranges do below.

@@ -49,7 +49,7 @@ class EvalContext:
         return zoneinfo.ZoneInfo(self.timezone)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)
 class WindowFrames:
     """The window of every output row, as index ranges into the candidate columns.
 
@@ -67,6 +67,9 @@ class WindowFrames:
         monotone: when true, ``lo``, ``hi`` and ``cur`` are non-decreasing from one output row to
             the next, so kernels may slide (add the rows entering, remove those leaving) instead
             of rescanning each window. Kernels must be correct when it is false.
+
+    Not frozen (an online request builds one per window and a frozen dataclass is slow to construct), but
+    nothing changes frames once built.
     """
 
     lo: np.ndarray

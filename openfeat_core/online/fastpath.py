@@ -26,8 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openfeat_core.column import Column, DictColumn
-from openfeat_core.functions.registry import REGISTRY, AggregateImpl, EvalContext, WindowFrames
+from openfeat_core.column import Column, DictColumn, all_valid
+from openfeat_core.functions.registry import REGISTRY, AggregateImpl, EvalContext
 from openfeat_core.offline.lastjoin import as_of_bound
 from openfeat_core.offline.relation import RelData, evaluate, order_values
 from openfeat_core.online.preagg import Preaggregate
@@ -44,12 +44,10 @@ from openfeat_core.plan.nodes import (
     qualifiers_read,
 )
 from openfeat_core.types import SQLType, sql_type_of_arrow
-from openfeat_core.windowing import frame_bounds
+from openfeat_core.windowing import request_frame
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _EPOCH_DATE = dt.date(1970, 1, 1)
-_ZERO = np.zeros(1, dtype=np.int64)
-_ZERO.flags.writeable = False
 
 
 # --------------------------------------------------------------------------------------------- retention
@@ -449,6 +447,11 @@ class _WindowPlan:
     # The main-table columns the aggregates read (all of them if any argument is an expression).
     columns: tuple[int, ...]
     bucket_ms: int | None  # long window: pre-aggregated in buckets of this size (OPTIONS(long_windows=...))
+    schema: tuple[Field, ...]  # the main table's columns (what expression arguments read)
+
+
+#: How an output of a deployment is produced (:attr:`FastPlan.outputs`).
+_AGGREGATE, _COLUMN, _EXPRESSION = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -458,7 +461,13 @@ class FastPlan:
     main: Scan
     joins: tuple[_JoinPlan, ...]
     windows: tuple[_WindowPlan, ...]
-    output_columns: tuple[int | None, ...]  # per output: the joined-row column it is, if it is a bare column
+    # The columns of a joined row: the main table's, then each joined table's.
+    fields: tuple[Field, ...]
+    # Every window aggregate, windows in order and each window's in the order of its calls.
+    aggregates: tuple[WindowAgg, ...]
+    # Per output: (_AGGREGATE, position in ``aggregates``), (_COLUMN, position in ``fields``) or (_EXPRESSION, 0).
+    outputs: tuple[tuple[int, int], ...]
+    tables: tuple[str, ...]  # the tables a request reads
 
     def indexes(self) -> list[tuple[str, tuple[str, ...], str | None, TTL]]:
         out = [(self.main.table, w.keys, w.order, w.ttl) for w in self.windows]
@@ -559,19 +568,28 @@ def fast_plan(plan: Select, long_windows: Mapping[int, int] | None = None) -> Fa
                 calls,
                 columns,
                 long_windows.get(wi),
+                main.schema,
             )
         )
     joined = [(main_quals, f.name) for f in main.schema]
     for join in reversed(joins):
         assert isinstance(join.right, Scan)
         joined += [({join.right.alias, join.right.table}, f.name) for f in join.right.schema]
-    outputs = tuple(
-        next((i for i, (q, n) in enumerate(joined) if o.expr.qualifier in q and o.expr.name == n), None)
-        if isinstance(o.expr, ColumnRef)
-        else None
-        for o in plan.outputs
-    )
-    return FastPlan(main, tuple(join_plans), tuple(windows), outputs)
+    aggregates = tuple(agg for w in windows for agg in w.aggregates)
+    outputs = []
+    for o in plan.outputs:
+        column = None
+        if isinstance(o.expr, ColumnRef):
+            column = next((i for i, (q, n) in enumerate(joined) if o.expr.qualifier in q and o.expr.name == n), None)
+        if isinstance(o.expr, WindowAgg):
+            outputs.append((_AGGREGATE, aggregates.index(o.expr)))
+        elif column is not None:
+            outputs.append((_COLUMN, column))
+        else:
+            outputs.append((_EXPRESSION, 0))
+    fields = (*main.schema, *(f for j in join_plans for f in j.fields))
+    tables = tuple(dict.fromkeys([main.table, *(j.table for j in join_plans)]))
+    return FastPlan(main, tuple(join_plans), tuple(windows), fields, aggregates, tuple(outputs), tables)
 
 
 def _aggregate_impl(name: str) -> AggregateImpl:
@@ -684,31 +702,52 @@ class RequestColumns:
 
     def __init__(self, rows: TableRows, per_column: list[list[Any]]) -> None:
         self.py = per_column
-        self.k = len(per_column[0]) if per_column else 0
+        self.k = k = len(per_column[0]) if per_column else 0
         self.values: list[np.ndarray] = []
         self.valid: list[np.ndarray] = []
         self.dictionaries: dict[int, np.ndarray] = {}
+        self._order_values: dict[int, list[int]] = {}
         for i, (t, vals) in enumerate(zip(rows.types, per_column, strict=True)):
-            ok = np.fromiter((v is not None for v in vals), dtype=np.bool_, count=self.k)
+            has_null = None in vals
+            self.valid.append(
+                np.fromiter((v is not None for v in vals), dtype=np.bool_, count=k) if has_null else all_valid(k)
+            )
             if i in rows.strings:
                 codes, dictionary = rows.strings[i].request_codes(["" if v is None else v for v in vals])
                 self.values.append(codes)
                 self.dictionaries[i] = dictionary
-            else:
+            elif has_null:
                 zero = False if t is SQLType.BOOL else 0
                 self.values.append(np.array([zero if v is None else v for v in vals], dtype=rows.dtypes[i]))
-            self.valid.append(ok)
+            else:
+                self.values.append(np.array(vals, dtype=rows.dtypes[i]))
 
     @staticmethod
     def from_arrow(rows: TableRows, table: pa.Table) -> RequestColumns:
-        cols = [Column.from_arrow(table.column(i), t).to_pylist() for i, t in enumerate(rows.types)]
-        return RequestColumns(rows, cols)
+        per_column = []
+        for i, t in enumerate(rows.types):
+            col = Column.from_arrow(table.column(i), t)
+            # Physical values (dates as days, timestamps as ms), as python_rows_to_columns gives them.
+            per_column.append(
+                [v if ok else None for v, ok in zip(col.values.tolist(), col.valid.tolist(), strict=True)]
+            )
+        return RequestColumns(rows, per_column)
 
     def column(self, rows: TableRows, i: int) -> Column:
         t = rows.types[i]
         if i in self.dictionaries:
             return DictColumn(self.values[i], self.dictionaries[i], self.valid[i])
         return Column(t, self.values[i], self.valid[i])
+
+    def order_values(self, rows: TableRows, p: int | None) -> list[int]:
+        """Per request row, its int64 order value in column ``p`` (``None``: no order column, all 0)."""
+        if p is None:
+            return [0] * self.k
+        cached = self._order_values.get(p)
+        if cached is None:
+            cached = order_values(Column(rows.types[p], self.values[p], self.valid[p])).tolist()
+            self._order_values[p] = cached
+        return cached
 
 
 def serve_request(
@@ -723,36 +762,37 @@ def serve_request(
     pre-aggregations of the deployment, by aggregate)."""
     k = req.k
     main_rows = tables[fast.main.table]
-    fields = list(fast.main.schema)
-    cols = [req.column(main_rows, i) for i in range(len(fields))]
+    cols = [req.column(main_rows, i) for i in range(len(fast.main.schema))]
     for join in fast.joins:
         cols.extend(_join_columns(join, req, tables[join.table], k))
-        fields.extend(join.fields)
-    rel = RelData(tuple(fields), cols, k)
-
-    pre: dict[Expr, Column] = {}
+    results: list[Column] = []
     for window in fast.windows:
-        if not window.aggregates:
+        if not window.calls:
             continue
         index = main_rows.indexes[(window.keys, window.order)]
-        outs: dict[WindowAgg, list[Column]] = {agg: [] for agg in window.aggregates}
-        if window.order_position is None:
-            req_ts = np.zeros(k, dtype=np.int64)
+        req_ts = req.order_values(main_rows, window.order_position)
+        if k == 1:
+            results += _window_row(window, index, main_rows, req, 0, req_ts[0], ctx, preaggs)
+        elif k == 0:
+            results += [Column.nulls(agg.type, 0) for agg in window.aggregates]
         else:
-            p = window.order_position
-            req_ts = order_values(Column(main_rows.types[p], req.values[p], req.valid[p]))
-        for j in range(k):
-            row = _window_row(window, index, main_rows, req, j, int(req_ts[j]), fast.main.schema, ctx, preaggs or {})
-            for agg, col in row.items():
-                outs[agg].append(col)
-        for agg, parts in outs.items():
-            pre[agg] = parts[0] if k == 1 else Column.concat(parts)
+            per_row = [_window_row(window, index, main_rows, req, j, req_ts[j], ctx, preaggs) for j in range(k)]
+            results += [Column.concat(parts) for parts in zip(*per_row, strict=True)]
     # Outputs that are an aggregate or a column are read directly; only real expressions are evaluated.
-    out_cols = [
-        pre[o.expr] if o.expr in pre else cols[p] if p is not None else evaluate(o.expr, rel, ctx, pre)
-        for o, p in zip(plan.outputs, fast.output_columns, strict=True)
-    ]
-    return out_cols
+    out: list[Column] = []
+    rel: RelData | None = None
+    pre: dict[Expr, Column] = {}
+    for o, (kind, i) in zip(plan.outputs, fast.outputs, strict=True):
+        if kind == _AGGREGATE:
+            out.append(results[i])
+        elif kind == _COLUMN:
+            out.append(cols[i])
+        else:
+            if rel is None:
+                rel = RelData(fast.fields, cols, k)
+                pre = dict(zip(fast.aggregates, results, strict=True))
+            out.append(evaluate(o.expr, rel, ctx, pre))
+    return out
 
 
 def _join_columns(join: _JoinPlan, req: RequestColumns, right: TableRows, k: int) -> list[Column]:
@@ -760,7 +800,7 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, right: TableRows, k: int
     index = right.indexes[join.index]
     matches: list[tuple[KeySeries, int] | None] = []
     for j in range(k):
-        key = tuple(req.py[p][j] for p in join.left_keys)
+        key = tuple([req.py[p][j] for p in join.left_keys])
         s = index.series.get(key)  # NULL keys match NULL keys, as in batch mode's LAST JOIN
         if s is None or s.n == s.start:
             matches.append(None)
@@ -772,23 +812,35 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, right: TableRows, k: int
             if limit is None:
                 matches.append(None)
                 continue
-            ts = s.ts[s.start : s.n]
-            end = s.start + int(np.searchsorted(ts, limit, side="right" if op == "le" else "left"))
+            if s.ts[end - 1] > limit or (op == "lt" and s.ts[end - 1] == limit):
+                ts = s.ts[s.start : s.n]
+                end = s.start + int(np.searchsorted(ts, limit, side="right" if op == "le" else "left"))
         matches.append((s, end - 1) if end > s.start else None)
     out: list[Column] = []
+    if k == 1:
+        m = matches[0]
+        for p in join.positions:
+            if m is None:
+                values, valid = np.zeros(1, dtype=right.dtypes[p]), np.zeros(1, dtype=np.bool_)
+            else:
+                values, valid = m[0].values[p][m[1] : m[1] + 1], m[0].valid[p][m[1] : m[1] + 1]
+            out.append(_stored_column(right, p, values, valid))
+        return out
     for p in join.positions:
-        t = right.types[p]
         values = np.zeros(k, dtype=right.dtypes[p])
         valid = np.zeros(k, dtype=np.bool_)
         for j, m in enumerate(matches):
             if m is not None:
                 values[j] = m[0].values[p][m[1]]
                 valid[j] = m[0].valid[p][m[1]]
-        if p in right.strings:
-            out.append(DictColumn(values, right.strings[p].dictionary(), valid))
-        else:
-            out.append(Column(t, values, valid))
+        out.append(_stored_column(right, p, values, valid))
     return out
+
+
+def _stored_column(rows: TableRows, p: int, values: np.ndarray, valid: np.ndarray) -> Column:
+    if p in rows.strings:
+        return DictColumn(values, rows.strings[p].dictionary(), valid)
+    return Column(rows.types[p], values, valid)
 
 
 def _window_row(
@@ -798,66 +850,66 @@ def _window_row(
     req: RequestColumns,
     j: int,
     req_ts: int,
-    schema: Sequence[Field],
     ctx: EvalContext,
-    preaggs: Mapping[WindowAgg, Preaggregate],
-) -> dict[WindowAgg, Column]:
-    """The window aggregates of request row ``j``: its key's stored rows up to its time, then the row itself."""
-    key = tuple(req.py[p][j] for p in window.key_positions)
+    preaggs: Mapping[WindowAgg, Preaggregate] | None,
+) -> list[Column]:
+    """The window aggregates of request row ``j`` (in the order of ``window.calls``): its key's stored rows up to
+    its time, then the row itself."""
+    key = tuple([req.py[p][j] for p in window.key_positions])
     s = index.series.get(key)
     if s is None:
         s = KeySeries(rows.dtypes)
     start, n = s.start, s.n
-    needed = window.columns
-    values: dict[int, np.ndarray] = {}
-    valid: dict[int, np.ndarray] = {}
+    columns: dict[int, Column] = {}
     if n == start or window.order is None or s.ts[n - 1] <= req_ts:
         # The usual case: the request is the newest row. Its values go in the free slot after the key's rows.
         s.ts[n] = req_ts
         ts = s.ts[start : n + 1]
-        for i in needed:
-            s.values[i][n] = req.values[i][j]
-            s.valid[i][n] = req.valid[i][j]
-            values[i] = s.values[i][start : n + 1]
-            valid[i] = s.valid[i][start : n + 1]
+        frames = request_frame(window.frame, ts)
+        for i in window.columns:
+            values, valid = s.values[i], s.valid[i]
+            values[n] = req.values[i][j]
+            valid[n] = req.valid[i][j]
+            columns[i] = _request_column(rows, req, i, values[start : n + 1], valid[start : n + 1])
     else:
         # A request older than stored rows sees the rows up to its time (copies; rare).
         hi = start + int(np.searchsorted(s.ts[start:n], req_ts, side="right"))
         ts = np.append(s.ts[start:hi], req_ts)
-        for i in needed:
-            values[i] = np.append(s.values[i][start:hi], req.values[i][j])
-            valid[i] = np.append(s.valid[i][start:hi], req.valid[i][j])
-    m = len(ts) - 1
-    last = np.array([m], dtype=np.int64)
-    frames: WindowFrames = frame_bounds(
-        window.frame, ts, _ZERO, last, last, np.array([req_ts], dtype=np.int64), monotone=False
-    )
-    columns: dict[int, Column] = {}
-    for i in needed:
-        if i in rows.strings:
-            columns[i] = DictColumn(values[i], req.dictionaries[i], valid[i])
-        else:
-            columns[i] = Column(rows.types[i], values[i], valid[i])
+        frames = request_frame(window.frame, ts)
+        for i in window.columns:
+            values = np.append(s.values[i][start:hi], req.values[i][j])
+            valid = np.append(s.valid[i][start:hi], req.valid[i][j])
+            columns[i] = _request_column(rows, req, i, values, valid)
     cand: RelData | None = None
-    out = {}
+    out = []
     for agg, impl, arg_positions in window.calls:
-        pre = preaggs.get(agg)
-        if pre is not None:
-            combined = pre.result(key, ts, frames, _rows_arguments(agg, arg_positions, columns, schema, ctx), ctx)
-            if combined is not None:
-                out[agg] = combined if combined.type is agg.type else combined.with_type(agg.type)
-                continue
-        args = []
-        for a, p in zip(agg.args, arg_positions, strict=True):
-            if p is not None:
-                args.append(columns[p])
-            else:
-                if cand is None:  # an expression argument: every column is needed (window.columns says so)
-                    cand = RelData(tuple(schema), [columns[i] for i in range(len(schema))], m + 1)
-                args.append(evaluate(a, cand, ctx))
+        if preaggs:
+            pre = preaggs.get(agg)
+            if pre is not None:
+                arguments = _rows_arguments(agg, arg_positions, columns, window.schema, ctx)
+                combined = pre.result(key, ts, frames, arguments, ctx)
+                if combined is not None:
+                    out.append(combined if combined.type is agg.type else combined.with_type(agg.type))
+                    continue
+        if None in arg_positions:
+            if cand is None:  # an expression argument: every column is needed (window.columns says so)
+                cand = RelData(window.schema, [columns[i] for i in range(len(window.schema))], len(ts))
+            args = [
+                columns[p] if p is not None else evaluate(a, cand, ctx)
+                for a, p in zip(agg.args, arg_positions, strict=True)
+            ]
+        else:
+            args = [columns[p] for p in arg_positions if p is not None]
         col = impl(args, frames, ctx)
-        out[agg] = col if col.type is agg.type else col.with_type(agg.type)
+        out.append(col if col.type is agg.type else col.with_type(agg.type))
     return out
+
+
+def _request_column(rows: TableRows, req: RequestColumns, i: int, values: np.ndarray, valid: np.ndarray) -> Column:
+    """Stored rows of a key followed by a request row, as a column (strings index the request's dictionary)."""
+    if i in rows.strings:
+        return DictColumn(values, req.dictionaries[i], valid)
+    return Column(rows.types[i], values, valid)
 
 
 def _rows_arguments(

@@ -14,6 +14,7 @@ from openfeat_core.errors import DataError, NotSupportedError
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.offline.api import TableSource, load_table, plan_sql
 from openfeat_core.offline.executor import execute, main_scan
+from openfeat_core.plan.nodes import Select
 
 
 def request_replay(
@@ -26,20 +27,25 @@ def request_replay(
 ) -> pa.Table:
     """Replay the main table as a stream of requests, as OpenMLDB's request-mode conformance runner does.
 
-    Every table but the main one is loaded first. Then each main-table row, in input order, is computed
-    as a request against the rows inserted before it, and inserted afterwards.
+    The replay runs through the online store, the same path live requests take: the tables are created in a
+    memory-only :class:`~openfeat_core.online.store.OnlineStore` (with ``indexes`` declared), every table but the
+    main one is loaded, and the script is deployed. Then each main-table row, in input order, is requested against
+    the rows inserted before it, and inserted afterwards. Retention is unbounded (``ttl_clock="off"``): the replay
+    checks request semantics, whatever the order of the rows' times. A script the store refuses to deploy (a WHERE
+    or a LIMIT, which OpenMLDB does not deploy either) is replayed row by row on the executor directly.
 
     Args:
         sql: the feature script.
         tables: name → Arrow table or Parquet/CSV path.
         request_table: the main table; defaults to the left-most table of the query.
         timezone: IANA zone for calendar functions.
-        indexes: optional OpenMLDB index specs per table (LAST JOIN order without ORDER BY).
+        indexes: optional OpenMLDB index declarations per table (they order LAST JOIN matches without ORDER BY).
 
     Returns:
         One output row per main-table row, in input order.
     """
-    ctx = EvalContext(timezone)
+    from openfeat_core.online.store import OnlineStore  # the store imports this module's package
+
     loaded = {name: load_table(name, src) for name, src in tables.items()}
     plan = plan_sql(sql, loaded, indexes=indexes)
     if plan.is_aggregation:
@@ -47,6 +53,28 @@ def request_replay(
     main = request_table or main_scan(plan).table
     if main not in loaded:
         raise DataError(f"request table {main!r} is not among the tables")
+    stream = loaded[main]
+    store = OnlineStore(timezone=timezone, ttl_clock="off")
+    for name, table in loaded.items():
+        store.create_table(name, table.schema, (indexes or {}).get(name, ()))
+        if name != main and table.num_rows:
+            store.insert(name, table)
+    try:
+        store.deploy("replay", sql)
+    except NotSupportedError:
+        return _executor_replay(plan, loaded, main, EvalContext(timezone))
+    outputs = []
+    for i in range(stream.num_rows):
+        row = stream.slice(i, 1)
+        outputs.append(store.request("replay", row))
+        store.insert(main, row)
+    if not outputs:
+        return store.request("replay", stream.slice(0, 0))
+    return pa.concat_tables(outputs)
+
+
+def _executor_replay(plan: Select, loaded: Mapping[str, pa.Table], main: str, ctx: EvalContext) -> pa.Table:
+    """Each main-table row computed by the executor in request mode against the rows before it."""
     stream = loaded[main]
     outputs = []
     for i in range(stream.num_rows):

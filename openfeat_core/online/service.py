@@ -701,7 +701,7 @@ class FeatureService:
             nan_as_null = _bool_field(body, "write_nan_and_inf_null")
             as_objects = isinstance(rows[0], dict)
 
-            def compute() -> tuple[list[str], list[Column]]:
+            def compute() -> tuple[Sequence[str], list[Column]]:
                 try:
                     schema = self.store.input_schema(name)
                 except DataError as e:

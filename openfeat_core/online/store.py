@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -41,7 +42,17 @@ from openfeat_core.online.fastpath import (
 )
 from openfeat_core.online.preagg import Preaggregate, parse_long_windows, preaggregates_for
 from openfeat_core.online.wal import DurableLog, FsyncPolicy
-from openfeat_core.plan.nodes import ColumnRef, LastJoin, Relation, Scan, Select, WindowAgg, tables_read
+from openfeat_core.plan.nodes import (
+    ColumnRef,
+    LastJoin,
+    Relation,
+    Scan,
+    Select,
+    WindowAgg,
+    collect,
+    qualifiers_read,
+    tables_read,
+)
 from openfeat_core.sql.binder import bind_sql
 from openfeat_core.types import SQLType, parse_schema, sql_type_of_arrow
 
@@ -96,6 +107,15 @@ class Deployment:
     # Long-window pre-aggregations (OPTIONS(long_windows=...)), by the aggregate they serve.
     preaggs: dict[WindowAgg, Preaggregate] = field(default_factory=dict)
 
+    @cached_property
+    def main_table(self) -> str:
+        """The table whose rows are the requests."""
+        return main_scan(self.plan).table
+
+    @cached_property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.plan.outputs)
+
     @property
     def digest(self) -> str:
         """The plan's digest, and the options' when there are any (they change how the script is served)."""
@@ -117,6 +137,7 @@ class _Table:
     schema: pa.Schema
     clock: TTLClock = "data"
     timezone: str = "UTC"
+    declared_indexes: tuple[str, ...] = ()  # OpenMLDB index declarations given at creation (create_table)
     batches: list[pa.RecordBatch] = field(default_factory=list)
     # Insertion number of every stored row, per batch (ascending; evicted rows are gone after a compaction).
     batch_seqs: list[np.ndarray] = field(default_factory=list)
@@ -298,7 +319,8 @@ class OnlineStore:
         op = record["op"]
         if op == "create_table":
             schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(record["schema"])))
-            self._tables[record["name"]] = _Table(schema, self._ttl_clock, self._ctx.timezone)
+            declared = tuple(record.get("indexes", ()))
+            self._tables[record["name"]] = _Table(schema, self._ttl_clock, self._ctx.timezone, declared)
         elif op == "drop_table":
             del self._tables[record["name"]]
         elif op == "deploy":
@@ -318,6 +340,7 @@ class OnlineStore:
                 "op": "create_table",
                 "name": n,
                 "schema": _schema_b64(t.schema),
+                "indexes": list(t.declared_indexes),
                 "inserted": t.inserted,
                 "evicted": t.evicted,
             }
@@ -333,16 +356,26 @@ class OnlineStore:
             self._log.close()
 
     # ------------------------------------------------------------------ tables
-    def create_table(self, name: str, schema: pa.Schema | str) -> None:
-        """Create a table from a ``pyarrow.Schema`` or an OpenMLDB column list (``"uid bigint, ts timestamp"``)."""
+    def create_table(self, name: str, schema: pa.Schema | str, indexes: Sequence[str] = ()) -> None:
+        """Create a table.
+
+        Args:
+            name: the table name.
+            schema: a ``pyarrow.Schema`` or an OpenMLDB column list (``"uid bigint, ts timestamp"``).
+            indexes: OpenMLDB index declarations, ``"name:key1|key2:ts"`` (as in ``CREATE TABLE ... INDEX(KEY=...,
+                TS=...)``). A LAST JOIN onto this table without ORDER BY takes, among the matches, the row with the
+                newest ``ts`` of the index its keys hit, as OpenMLDB does; without one, the last inserted match.
+                Deployments derive the indexes they need from their scripts, so nothing else needs declaring.
+        """
         if name in self._tables:
             raise DataError(f"table {name!r} already exists")
         try:
             parsed = schema if isinstance(schema, pa.Schema) else parse_schema(schema)
         except ValueError as e:
             raise OpenFeatSQLError(f"table {name!r}: {e}") from None
-        self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed)})
-        self._tables[name] = _Table(parsed, self._ttl_clock, self._ctx.timezone)
+        declared = tuple(_check_index_declaration(name, parsed, spec) for spec in indexes)
+        self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed), "indexes": list(declared)})
+        self._tables[name] = _Table(parsed, self._ttl_clock, self._ctx.timezone, declared)
 
     def drop_table(self, name: str) -> None:
         users = [d for d, versions in self._deployments.items() if name in tables_read(versions[self._active[d]].plan)]
@@ -360,6 +393,7 @@ class OnlineStore:
         return {
             "name": name,
             "schema": [(f.name, sql_type_of_arrow(f.type).openmldb_name) for f in t.schema],
+            "declared_indexes": list(t.declared_indexes),
             "rows": t.num_rows,
             "inserted": t.inserted,
             "evicted": t.evicted,
@@ -417,7 +451,8 @@ class OnlineStore:
 
     def _deploy(self, name: str, sql: str, options: Mapping[str, str], *, log: bool = False) -> Deployment:
         catalog = {t: [(f.name, sql_type_of_arrow(f.type)) for f in tab.schema] for t, tab in self._tables.items()}
-        plan = bind_sql(sql, catalog)
+        declared = {t: tab.declared_indexes for t, tab in self._tables.items() if tab.declared_indexes}
+        plan = bind_sql(sql, catalog, indexes=declared)
         _check_deployable(plan)
         options = _check_options(options)
         long_windows = parse_long_windows(options["long_windows"], plan) if "long_windows" in options else {}
@@ -465,7 +500,7 @@ class OnlineStore:
             return
         main = self._tables[d.fast.main.table].direct
         nulls = RequestColumns(main, [[None] for _ in main.names])
-        direct = {t: self._tables[t].direct for t in tables_read(d.plan)}
+        direct = {t: self._tables[t].direct for t in d.fast.tables}
         with contextlib.suppress(OpenFeatError):  # a script may reject NULL inputs; live rows decide
             serve_request(d.plan, d.fast, nulls, direct, self._ctx, d.preaggs)
 
@@ -519,7 +554,7 @@ class OnlineStore:
 
     def request_columns(
         self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]
-    ) -> tuple[list[str], list[Column]]:
+    ) -> tuple[Sequence[str], list[Column]]:
         """:meth:`request` as engine columns (for callers that render rows themselves, such as the HTTP service)."""
         names, columns, table = self._serve(name, rows)
         if table is not None:
@@ -529,12 +564,11 @@ class OnlineStore:
 
     def _serve(
         self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]
-    ) -> tuple[list[str], list[Column], pa.Table | None]:
+    ) -> tuple[Sequence[str], list[Column], pa.Table | None]:
         """The response as engine columns (the direct path) or as the Arrow table the general path computes."""
         d = self._deployment(name)
-        scan = main_scan(d.plan)
-        main = self._table(scan.table)
-        names = [o.name for o in d.plan.outputs]
+        main = self._table(d.main_table)
+        names = d.output_names
 
         def request_table() -> pa.Table:
             """The request rows as Arrow, checked against the main table's schema (row and field named on error)."""
@@ -552,7 +586,7 @@ class OnlineStore:
                 req = RequestColumns.from_arrow(main.direct, requests)
             else:
                 req = RequestColumns(main.direct, per_column)
-            direct = {t: self._tables[t].direct for t in tables_read(d.plan)}
+            direct = {t: self._tables[t].direct for t in d.fast.tables}
             columns = serve_request(d.plan, d.fast, req, direct, self._ctx, d.preaggs)
         else:
             requests = request_table()
@@ -643,6 +677,27 @@ class OnlineStore:
         return self._versions(name)[self._active[name]]
 
 
+def _check_index_declaration(table: str, schema: pa.Schema, spec: str) -> str:
+    """``spec`` (``name:key1|key2:ts[:ttl[:ttl_type]]``) stripped, or an error naming what is wrong."""
+    parts = [p.strip() for p in str(spec).split(":")]
+    if len(parts) < 2 or not parts[1]:
+        raise DataError(f"table {table!r}: index {spec!r} must read name:key1|key2[:ts], e.g. 'index1:card:ts'")
+    names = set(schema.names)
+    for key in parts[1].split("|"):
+        if key.strip() not in names:
+            raise DataError(f"table {table!r}: index {spec!r}: key {key.strip()!r} is not a column")
+    if len(parts) > 2 and parts[2]:
+        if parts[2] not in names:
+            raise DataError(f"table {table!r}: index {spec!r}: ts {parts[2]!r} is not a column")
+        ts_type = sql_type_of_arrow(schema.field(parts[2]).type)
+        if not (ts_type.is_integer or ts_type is SQLType.TIMESTAMP):
+            raise DataError(
+                f"table {table!r}: index {spec!r}: ts {parts[2]!r} must be an integer or timestamp column, "
+                f"not {ts_type.openmldb_name}"
+            )
+    return ":".join(parts)
+
+
 def derive_indexes(plan: Select) -> tuple[tuple[IndexSpec, ...], tuple[Lookup, ...]]:
     """The indexes a deployment needs (one per table and keys, TTLs merged as OpenMLDB merges them), and how a
     request row reaches stored rows through them."""
@@ -657,15 +712,40 @@ def derive_indexes(plan: Select) -> tuple[tuple[IndexSpec, ...], tuple[Lookup, .
         )
 
     main = main_scan(plan)
-    main_columns = {f.name for f in main.schema}
+    main_quals = {main.alias, main.table}
+    leftmost = plan.source
+    while isinstance(leftmost, LastJoin):
+        leftmost = leftmost.left
     for window in plan.windows:
-        keys = tuple(k.name for k in window.partition_by if isinstance(k, ColumnRef))
+        refs = [k for k in window.partition_by if isinstance(k, ColumnRef)]
+        keys = tuple(k.name for k in refs)
         ts = window.order_by.name if isinstance(window.order_by, ColumnRef) else None
-        request_keys = keys if set(keys) <= main_columns else None
-        for source in [main, *window.unions]:
-            if isinstance(source, Scan):
-                add(IndexSpec(source.table, keys, ts, window_ttl(window.frame)))
-                lookups[Lookup(source.table, keys, request_keys)] = None
+        # The main table is indexed by the window's keys only when they are its own columns (not a subquery's
+        # outputs or a joined table's, whose names may repeat the main table's); otherwise every row is reachable.
+        on_main = (
+            leftmost is main
+            and all(k.qualifier in main_quals for k in refs)
+            and (ts is None or (isinstance(window.order_by, ColumnRef) and window.order_by.qualifier in main_quals))
+        )
+        request_keys = keys if on_main else None
+        sources = [main] if on_main else []
+        for union in window.unions:
+            names = {f.name for f in union.schema}
+            if isinstance(union, Scan) and set(keys) <= names and (ts is None or ts in names):
+                sources.append(union)
+        for source in sources:
+            add(IndexSpec(source.table, keys, ts, window_ttl(window.frame)))
+            lookups[Lookup(source.table, keys, request_keys)] = None
+    # Columns of joined tables that windows read: then stored main rows in a window need their own join matches, and
+    # a join's stored rows cannot be narrowed to the request's key.
+    window_reads: set[str] = set()
+    for window in plan.windows:
+        for e in (*window.partition_by, *([window.order_by] if window.order_by is not None else [])):
+            window_reads |= qualifiers_read(e)
+    for o in plan.outputs:
+        for agg in collect(o.expr, WindowAgg):
+            for a in agg.args:
+                window_reads |= qualifiers_read(a)
     for join in _joins(plan.source):
         if isinstance(join.right, Scan):
             pairs = [(a, b) for a, b in join.equi_keys if isinstance(a, ColumnRef) and isinstance(b, ColumnRef)]
@@ -675,8 +755,10 @@ def derive_indexes(plan: Select) -> tuple[tuple[IndexSpec, ...], tuple[Lookup, .
                 # The newest match is all a join reads, unless a condition can make older rows the match.
                 add(IndexSpec(join.right.table, keys, order, TTL() if join.residual is not None else TTL(rows=1)))
                 left = tuple(lft.name for lft, _ in pairs)
-                direct = len(pairs) == len(join.equi_keys) and all(
-                    lft.qualifier in (main.alias, main.table) for lft, _ in pairs
+                direct = (
+                    len(pairs) == len(join.equi_keys)
+                    and all(lft.qualifier in (main.alias, main.table) for lft, _ in pairs)
+                    and not window_reads & {join.right.alias, join.right.table}
                 )
                 lookups[Lookup(join.right.table, keys, left if direct else None)] = None
     return tuple(found.values()), tuple(lookups)

@@ -64,3 +64,30 @@ def test_file_inputs_equal_arrow_inputs(tmp_path: Path) -> None:
 def test_missing_file_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(openfeat_core.DataError, match="does not exist"):
         openfeat_core.compute("SELECT id FROM t", {"t": str(tmp_path / "nope.parquet")})
+
+
+def test_small_results_are_built_row_wise_with_the_same_arrow_types_and_values() -> None:
+    from openfeat_core.column import Column, DictColumn
+    from openfeat_core.types import SQLType
+
+    def columns(n: int) -> list[Column]:
+        valid = np.arange(n) % 3 != 1
+        return [
+            Column(SQLType.INT16, np.where(valid, np.arange(n), 0).astype(np.int16), valid),
+            Column(SQLType.FLOAT, np.full(n, np.nan, np.float32), np.ones(n, bool)),  # NaN is a value, not NULL
+            Column(SQLType.DATE, np.where(valid, 19_000, 0).astype(np.int32), valid),
+            Column(SQLType.TIMESTAMP, np.where(valid, 1_700_000_000_123, 0).astype(np.int64), valid),
+            Column(SQLType.BOOL, valid.copy(), valid),
+            Column(SQLType.NULL, np.zeros(n, bool), np.zeros(n, bool)),
+            DictColumn(np.where(valid, 1, 0).astype(np.int32), np.array(["", "x"], dtype=object), valid),
+            Column(SQLType.DOUBLE, np.full(n, -0.0), np.ones(n, bool)),
+        ]
+
+    names = [f"c{i}" for i in range(8)]
+    for n in (0, 1, 3, executor._SMALL_RESULT_ROWS):
+        small = executor.arrow_table(columns(n), names)
+        reference = pa.Table.from_arrays(
+            [(c.with_type(SQLType.BOOL) if c.type is SQLType.NULL else c).to_arrow() for c in columns(n)], names=names
+        )
+        assert small.schema.equals(reference.schema)
+        assert str(small.to_pylist()) == str(reference.to_pylist())  # str: NaN == NaN, -0.0 kept

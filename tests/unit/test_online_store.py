@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -373,3 +374,115 @@ def test_rows_stored_before_the_deploy_are_evicted_and_counted_like_streamed_one
     reopened = OnlineStore(tmp_path / "before")
     assert {k: reopened.describe_table("tx")[k] for k in ("inserted", "evicted")} == counts
     assert reopened.request("f", newest).equals(after.request("f", newest))
+
+
+# ---------------------------------------------------------------------------------------------- request shapes
+def _stream(store: OnlineStore, name: str, table: str, rows: pa.Table) -> pa.Table:
+    """Each row requested, then inserted: request mode replayed through the store."""
+    out = []
+    for i in range(rows.num_rows):
+        out.append(store.request(name, rows.slice(i, 1)))
+        store.insert(table, rows.slice(i, 1))
+    return pa.concat_tables(out)
+
+
+def test_arrow_requests_with_date_columns_take_the_direct_path() -> None:
+    t = pa.table(
+        {
+            "id": pa.array([1, 1, 2], pa.int32()),
+            "d": pa.array([dt.date(2024, 1, 2), None, dt.date(2024, 3, 4)]),
+            "ts": pa.array([1000, 2000, 3000], pa.timestamp("ms")),
+            "v": [1.5, 2.5, None],
+        }
+    )
+    sql = (
+        "SELECT id, d, max(d) OVER w AS latest, sum(v) OVER w AS s FROM t "
+        "WINDOW w AS (PARTITION BY id ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)"
+    )
+    store = OnlineStore()
+    store.create_table("t", t.schema)
+    assert store.deploy("f", sql).fast is not None
+    online = _stream(store, "f", "t", t)
+    assert online.equals(openfeat_core.compute(sql, {"t": t}))
+    assert online.column("latest").to_pylist() == [dt.date(2024, 1, 2), dt.date(2024, 1, 2), dt.date(2024, 3, 4)]
+
+
+def test_windows_over_joined_columns_see_each_stored_rows_own_match() -> None:
+    # The window aggregates a column of the joined table: every stored row in the window brings its own match, so
+    # the joined table cannot be narrowed to the request's key (OpenMLDB case test_udaf_function 20).
+    left = pa.table(
+        {
+            "id": pa.array([1, 2, 3, 4], pa.int32()),
+            "g": ["aa"] * 4,
+            "ts": pa.array([1000, 2000, 3000, 4000], pa.timestamp("ms")),
+            "v": pa.array([1, 4, 3, None], pa.int32()),
+        }
+    )
+    right = pa.table({"id": pa.array([1, 2, 3, 4], pa.int32()), "cat": pa.array([1, 1, 2, None], pa.int32())})
+    sql = (
+        "SELECT l.id, max_cate(l.v, r.cat) OVER w AS m FROM l LAST JOIN r ON l.id = r.id "
+        "WINDOW w AS (PARTITION BY l.g ORDER BY l.ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)"
+    )
+    store = OnlineStore()
+    store.create_table("l", left.schema)
+    store.create_table("r", right.schema)
+    store.insert("r", right)
+    store.deploy("f", sql)
+    online = _stream(store, "f", "l", left)
+    assert online.column("m").to_pylist() == ["1:1", "1:4", "1:4,2:3", "1:4,2:3"]
+    assert online.equals(openfeat_core.compute(sql, {"l": left, "r": right}))
+
+
+def test_windows_keyed_by_subquery_outputs_do_not_index_the_base_table() -> None:
+    # PARTITION BY c3, a column of the subquery only (the table has c3f): inserts must not look for it in the table.
+    t = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int32()),
+            "c3f": pa.array([20.0, 20.1, 21.2], pa.float32()),
+            "ts": pa.array([1000, 2000, 3000], pa.timestamp("ms")),
+            "c4": pa.array([30, 33, 34]),
+        }
+    )
+    sql = (
+        "SELECT id, c3, sum(c4) OVER w AS s FROM (SELECT id, int(c3f) AS c3, ts, c4 FROM t) "
+        "WINDOW w AS (PARTITION BY c3 ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)"
+    )
+    store = OnlineStore()
+    store.create_table("t", t.schema)
+    store.deploy("f", sql)
+    assert _stream(store, "f", "t", t).column("s").to_pylist() == [30, 63, 34]
+
+
+def test_declared_indexes_order_last_join_matches_without_order_by(tmp_path: Path) -> None:
+    left = pa.table({"k": [1], "ts": pa.array([10_000], pa.timestamp("ms"))})
+    # Inserted newest first: the index's ts, not insertion order, decides the match.
+    right = pa.table({"k": [1, 1], "upd": pa.array([9_000, 5_000], pa.timestamp("ms")), "v": ["new", "old"]})
+    sql = "SELECT l.k, r.v FROM l LAST JOIN r ON l.k = r.k"
+    for declared, expected in ((["index1:k:upd"], "new"), ([], "old")):
+        store = OnlineStore(str(tmp_path / f"store{len(declared)}"))
+        store.create_table("l", left.schema)
+        store.create_table("r", right.schema, indexes=declared)
+        store.insert("r", right)
+        store.deploy("f", sql)
+        assert store.request("f", left).column("v").to_pylist() == [expected]
+        assert store.describe_table("r")["declared_indexes"] == declared
+        store.close()
+        again = OnlineStore(str(tmp_path / f"store{len(declared)}"))  # the declaration is durable
+        assert again.request("f", left).column("v").to_pylist() == [expected]
+        again.close()
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("index1", "must read name:key1|key2[:ts]"),
+        ("index1:nope:upd", "key 'nope' is not a column"),
+        ("index1:k:nope", "ts 'nope' is not a column"),
+        ("index1:k:v", "ts 'v' must be an integer or timestamp column, not string"),
+    ],
+)
+def test_bad_index_declarations_are_refused_and_create_nothing(spec: str, fragment: str) -> None:
+    store = OnlineStore()
+    with pytest.raises(DataError, match=fragment.replace("|", r"\|").replace("[", r"\[").replace("]", r"\]")):
+        store.create_table("r", "k bigint, upd timestamp, v string", indexes=[spec])
+    assert store.list_tables() == []
