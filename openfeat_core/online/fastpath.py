@@ -87,7 +87,8 @@ class TTL:
         by_ms = None
         if self.ms:
             cutoff = (int(ts[end - 1]) if now_ms is None else now_ms) - self.ms
-            by_ms = start + int(np.searchsorted(ts[start:end], cutoff, side="left"))
+            # Usually nothing is old enough yet: one comparison instead of a search.
+            by_ms = start if ts[start] >= cutoff else start + int(np.searchsorted(ts[start:end], cutoff, side="left"))
         if by_rows is None or by_ms is None:
             return by_rows if by_ms is None else by_ms  # type: ignore[return-value]
         return min(by_rows, by_ms) if self.either else max(by_rows, by_ms)
@@ -210,14 +211,23 @@ class KeySeries:
         self.start, self.n = 0, live
 
     def append(
-        self, ts: np.ndarray, seq: np.ndarray, values: Sequence[np.ndarray], valid: Sequence[np.ndarray]
+        self,
+        ts: np.ndarray,
+        seq: np.ndarray,
+        values: Sequence[np.ndarray],
+        valid: Sequence[np.ndarray],
+        sorted_ts: bool | None = None,
     ) -> None:
-        """Add rows (in insertion order); each lands after every stored row with an order value <= its own."""
+        """Add rows (in insertion order); each lands after every stored row with an order value <= its own.
+
+        ``sorted_ts``: whether ``ts`` is known to be non-decreasing (``None``: check).
+        """
         k = len(ts)
         self._reserve(k)
         s, e = self.start, self.n
-        in_order = (e == s or ts[0] >= self.ts[e - 1]) and bool(np.all(ts[1:] >= ts[:-1]))
-        if in_order:
+        if sorted_ts is None:
+            sorted_ts = bool(np.all(ts[1:] >= ts[:-1]))
+        if sorted_ts and (e == s or ts[0] >= self.ts[e - 1]):
             self.ts[e : e + k] = ts
             self.seq[e : e + k] = seq
             for dst, src in zip(self.values, values, strict=True):
@@ -342,12 +352,20 @@ class TableRows:
             values = [v[order] for v in values]
             valid = [v[order] for v in valid]
             args = [(pre, [a.take(order) for a in cols]) for pre, cols in args]
+        # Whether every key's new rows are in time order, for all keys at once (the usual case: yes; None: ask each).
+        in_order = ts[1:] >= ts[:-1]
+        in_order[[start - 1 for _, start, _ in groups[1:]]] = True  # across two keys' rows order does not matter
+        sorted_ts = bool(in_order.all()) or None
         for key, start, stop in groups:
             series = index.series.get(key)
             if series is None:
                 series = index.series[key] = KeySeries(self.dtypes)
             series.append(
-                ts[start:stop], seq[start:stop], [v[start:stop] for v in values], [v[start:stop] for v in valid]
+                ts[start:stop],
+                seq[start:stop],
+                [v[start:stop] for v in values],
+                [v[start:stop] for v in valid],
+                sorted_ts,
             )
             for pre, cols in args:
                 pre.add(key, ts[start:stop], [a.slice(start, stop) for a in cols])
