@@ -843,6 +843,7 @@ class LogLevel(str, Enum):
     epilog=_example(
         "openfeat serve --store /data/openfeat --port 9080 --log-requests 0.01",
         "OPENFEAT_TOKEN=s3cret openfeat serve --store /data/openfeat --host 0.0.0.0",
+        "openfeat serve --store /data/openfeat --workspace s3://bucket/openfeat",
     )
 )
 def serve(
@@ -882,10 +883,21 @@ def serve(
         int, typer.Option("--max-body-bytes", min=1, metavar="N", help="Larger request bodies are answered 413.")
     ] = 16 << 20,
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="uvicorn's log level.")] = LogLevel.info,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            metavar="DIR|URI",
+            help="Workspace used as the offline storage of SQL sent to POST /dbs/{db} in offsync/offasync mode "
+            "(LOAD DATA writes table versions, SELECT reads them). Without it those statements are refused.",
+        ),
+    ] = None,
 ) -> None:
     """Serve an online store over HTTP (OpenMLDB APIServer routes) until SIGINT or SIGTERM.
 
-    Refuses a non-loopback --host without a token unless --allow-insecure-remote is given (exit code 2).
+    POST /dbs/{db} runs OpenMLDB SQL (CREATE TABLE, INSERT, LOAD DATA, DEPLOY, SELECT [INTO OUTFILE]...), as the
+    OpenMLDB Airflow provider and DolphinScheduler send it. Refuses a non-loopback --host without a token unless
+    --allow-insecure-remote is given (exit code 2).
     """
     from openfeat_core.online.service import make_server
 
@@ -906,6 +918,7 @@ def serve(
                 allow_insecure_remote,
                 max_body_bytes=max_body_bytes,
                 log_level=log_level.value,
+                workspace=workspace,
             )
         except ValueError as e:
             if token is None and not allow_insecure_remote:  # the service's loopback guard
@@ -919,8 +932,8 @@ def serve(
             where = f"[{host}]" if ":" in host else host
             typer.echo(
                 f"openfeat {openfeat_core.__version__}: serving {'a memory store' if path is None else str(path)} "
-                f"({len(opened.list_tables())} tables, {len(opened.list_deployments())} deployments) on "
-                f"http://{where}:{port}",
+                f"({len(opened.list_tables())} tables, {len(opened.list_deployments())} deployments"
+                f"{f'; offline storage: workspace {workspace}' if workspace else ''}) on http://{where}:{port}",
                 err=True,
             )
         _run_until_stopped(server, f"{host}:{port}")

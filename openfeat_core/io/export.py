@@ -686,7 +686,7 @@ def _list_files(fs: pafs.FileSystem, directory: str) -> list[str]:
     return sorted(i.path for i in infos if i.type == pafs.FileType.File)
 
 
-def _publish_directory(fs: pafs.FileSystem, temp: str, path: str, mode: WriteMode) -> list[str]:
+def publish_directory(fs: pafs.FileSystem, temp: str, path: str, mode: WriteMode) -> list[str]:
     """Move the finished dataset directory ``temp`` to ``path``; the paths of the files published."""
     written = [p[len(temp) + 1 :] for p in _list_files(fs, temp)]
     kind = _exists(fs, path)
@@ -774,7 +774,7 @@ def export_parquet(
                 existing_data_behavior="error",
                 file_options=pads.ParquetFileFormat().make_write_options(compression=compression),
             )
-            files = _publish_directory(fs, temp, path, mode)
+            files = publish_directory(fs, temp, path, mode)
         except BaseException:
             if _exists(fs, temp) != pafs.FileType.NotFound:
                 fs.delete_dir(temp)

@@ -16,6 +16,11 @@ OpenMLDB can call a deployment unchanged; ``{db}`` in a path is accepted and ign
 ``GET  /dbs/{db}/tables[/{table}]``        table names / one table's schema, row count and indexes
 ``PUT  /dbs/{db}/tables/{table}``          insert ``{"value": [[...], ...]}``
 ``POST /dbs/{db}/tables/{table}/rows``     bulk insert: ``{"rows": [...]}`` or an Arrow IPC stream body
+``POST /dbs/{db}``                         OpenMLDB SQL: ``{"mode": "online"|"offsync"|"offasync", "sql": "s1;
+                                           s2..."}`` → ``{"code": 0, "msg": "ok"}``, or for a query, ``SHOW`` or
+                                           ``DESC`` ``{"code": 0, "msg": "ok", "data": {"schema": ["Int64", ...],
+                                           "data": [[...], ...]}}`` (the statements and their semantics:
+                                           :mod:`openfeat_core.online.statements`; offline modes need a workspace)
 ``GET  /health``, ``/ready``, ``/metrics``  liveness, readiness, Prometheus text metrics
 =========================================  ====================================================================
 
@@ -48,8 +53,10 @@ import pyarrow as pa
 
 from openfeat_core.column import Column
 from openfeat_core.errors import DataError, OpenFeatError
+from openfeat_core.online.statements import MODES, StatementResult, execute_sql
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.types import SQLType, parse_type_name
+from openfeat_core.workspace import Workspace
 
 if TYPE_CHECKING:
     import uvicorn
@@ -249,6 +256,31 @@ def _json_values(column: Column, nan_as_null: bool) -> list[Any]:
     return values
 
 
+#: Type names as OpenMLDB's APIServer writes the schema of a SQL result (a bare NULL column is reported as Bool).
+_RESULT_TYPE_NAMES = {
+    SQLType.BOOL: "Bool",
+    SQLType.NULL: "Bool",
+    SQLType.INT16: "Int16",
+    SQLType.INT32: "Int32",
+    SQLType.INT64: "Int64",
+    SQLType.FLOAT: "Float",
+    SQLType.DOUBLE: "Double",
+    SQLType.STRING: "String",
+    SQLType.DATE: "Date",
+    SQLType.TIMESTAMP: "Timestamp",
+}
+
+
+def _result_json(rows: pa.Table) -> dict[str, Any]:
+    """The rows of a SQL result as the APIServer writes them: ``{"schema": [type names], "data": [[...], ...]}``."""
+    columns = [Column.from_arrow(c) for c in rows.columns]
+    values = [_json_values(c, nan_as_null=False) for c in columns]
+    return {
+        "schema": [_RESULT_TYPE_NAMES[c.type] for c in columns],
+        "data": [list(r) for r in zip(*values, strict=True)],
+    }
+
+
 def _schema_json(fields: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
     """``(name, OpenMLDB type name)`` pairs as the APIServer writes schemas (``int64``, ``timestamp``...)."""
     return [{"name": n, "type": parse_type_name(t).value} for n, t in fields]
@@ -425,14 +457,24 @@ class FeatureService:
         store: the store to serve; the service becomes its only user (it is not thread-safe).
         token: when set, every route but ``/health`` requires ``Authorization: Bearer <token>``.
         max_body_bytes: larger request bodies are refused with 413 before they are read.
+        workspace: URI of the workspace that is the offline storage of ``POST /dbs/{db}`` (a path, ``file://``,
+            ``s3://``); without one, offline-mode ``LOAD DATA`` and ``SELECT`` are refused.
     """
 
-    def __init__(self, store: OnlineStore, *, token: str | None = None, max_body_bytes: int = 16 << 20) -> None:
+    def __init__(
+        self,
+        store: OnlineStore,
+        *,
+        token: str | None = None,
+        max_body_bytes: int = 16 << 20,
+        workspace: str | None = None,
+    ) -> None:
         if token is not None and not token:
             raise ValueError("token must be a non-empty string (or None for no authentication)")
         if max_body_bytes <= 0:
             raise ValueError("max_body_bytes must be positive")
         self.store = store
+        self.workspace = Workspace.open(workspace) if workspace is not None else None
         self.metrics = Metrics()
         self._token = token.encode() if token is not None else None
         self._max_body = max_body_bytes
@@ -444,8 +486,9 @@ class FeatureService:
         # Names seen to exist in the store: only these become metric labels.
         self._known_deployments: set[str] = set()
         # Table schemas, read once per table (describe_table also counts rows, which costs more as data grows).
-        # Tables are only created and dropped outside the service, so an entry can only go stale if that happens
-        # while serving; a failed insert drops the entry so that a retry sees the new schema.
+        # SQL statements (POST /dbs/{db}) may create and drop tables, so every one of them empties the cache; a
+        # table changed outside the service can still leave a stale entry, which a failed insert drops so that a
+        # retry sees the new schema.
         self._table_schemas: dict[str, list[tuple[str, SQLType]]] = {}
 
     def close(self) -> None:
@@ -520,6 +563,8 @@ class FeatureService:
         operational = {"health": self._get_health, "ready": self._get_ready, "metrics": self._get_metrics}
         if len(parts) == 1 and parts[0] in operational:
             template, routes = "/" + parts[0], {"GET": operational[parts[0]]}
+        elif len(parts) == 2 and parts[0] == "dbs" and parts[1]:
+            template, routes = "/dbs/{db}", {"POST": self._sql}
         elif len(parts) >= 3 and parts[0] == "dbs" and all(parts) and parts[2] in ("deployments", "tables"):
             kind, rest = parts[2], parts[3:]
             if kind == "deployments" and not rest:
@@ -740,6 +785,33 @@ class FeatureService:
         # On the store thread like every store call: the recomputation reads the tables that inserts append to.
         return self._ok(await self._store_call(verify))
 
+    # ------------------------------------------------------------------ SQL
+    async def _sql(self, req: _Request) -> _Response:
+        db = self._segment(req, 1)
+        body = await self._json_object(req)
+        sql = _str_field(body, "sql", required=True)
+        mode = body.get("mode")
+        if not isinstance(mode, str) or mode.lower() not in MODES:
+            raise HTTPError(400, f"field 'mode' must be one of {', '.join(map(repr, MODES))}, not {mode!r}")
+        parameters = body.get("input")
+        if parameters is not None and not (isinstance(parameters, dict) and not parameters.get("data")):
+            raise HTTPError(
+                400, "field 'input' (values for '?' placeholders) is not supported: write the values into the SQL"
+            )
+
+        def run() -> StatementResult:
+            try:
+                return execute_sql(self.store, sql, MODES[MODES.index(mode.lower())], workspace=self.workspace, db=db)
+            finally:
+                self._table_schemas.clear()
+
+        # On the store thread like every store call (a long LOAD DATA or SELECT keeps the event loop free).
+        result = await self._store_call(run)
+        payload: dict[str, Any] = {"code": 0, "msg": result.message}
+        if result.rows is not None:
+            payload["data"] = _result_json(result.rows)
+        return 200, _json_body(payload), None, ()
+
     # ------------------------------------------------------------------ tables
     async def _list_tables(self, req: _Request) -> _Response:
         return self._ok({"tables": await self._store_call(self.store.list_tables)})
@@ -810,18 +882,29 @@ class FeatureService:
         return self._ok({"table": name, "rows": inserted})
 
 
-def create_app(store: OnlineStore, *, token: str | None = None, max_body_bytes: int = 16 << 20) -> FeatureService:
+def create_app(
+    store: OnlineStore,
+    *,
+    token: str | None = None,
+    max_body_bytes: int = 16 << 20,
+    workspace: str | None = None,
+) -> FeatureService:
     """The ASGI application serving ``store`` (see the module docstring for the routes).
 
     Args:
         store: the store to serve; from now on only the application should call it.
         token: when set, every route but ``/health`` requires ``Authorization: Bearer <token>``.
         max_body_bytes: request bodies larger than this are answered 413.
+        workspace: URI (path, ``file://``, ``s3://``) of the workspace that ``POST /dbs/{db}`` uses as offline
+            storage (offline-mode ``LOAD DATA`` and ``SELECT``); None: those statements are refused.
 
     Returns:
         An ASGI 3 application; call its ``close()`` (or let the server's lifespan shutdown do it) when done.
+
+    Raises:
+        OpenFeatError: ``workspace`` is a malformed URI.
     """
-    return FeatureService(store, token=token, max_body_bytes=max_body_bytes)
+    return FeatureService(store, token=token, max_body_bytes=max_body_bytes, workspace=workspace)
 
 
 def _is_loopback(host: str) -> bool:
@@ -842,11 +925,15 @@ def make_server(
     *,
     max_body_bytes: int = 16 << 20,
     log_level: str = "info",
+    workspace: str | None = None,
 ) -> uvicorn.Server:
     """A configured (not yet running) uvicorn server for ``store``; ``serve`` runs one.
 
+    ``workspace``: the offline storage of ``POST /dbs/{db}`` (see :func:`create_app`).
+
     Raises:
         ValueError: ``host`` is not a loopback address, no ``token`` is set and ``allow_insecure_remote`` is false.
+        OpenFeatError: ``workspace`` is a malformed URI.
     """
     if token is None and not allow_insecure_remote and not _is_loopback(host):
         raise ValueError(
@@ -856,7 +943,7 @@ def make_server(
         )
     import uvicorn
 
-    app = create_app(store, token=token, max_body_bytes=max_body_bytes)
+    app = create_app(store, token=token, max_body_bytes=max_body_bytes, workspace=workspace)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", access_log=False)
     return uvicorn.Server(config)
 
@@ -870,14 +957,25 @@ def serve(
     *,
     max_body_bytes: int = 16 << 20,
     log_level: str = "info",
+    workspace: str | None = None,
 ) -> None:
     """Serve ``store`` over HTTP with uvicorn until interrupted.
 
+    ``workspace``: the offline storage of ``POST /dbs/{db}`` (see :func:`create_app`).
+
     Raises:
         ValueError: ``host`` is not a loopback address, no ``token`` is set and ``allow_insecure_remote`` is false.
+        OpenFeatError: ``workspace`` is a malformed URI.
     """
     make_server(
-        store, host, port, token, allow_insecure_remote, max_body_bytes=max_body_bytes, log_level=log_level
+        store,
+        host,
+        port,
+        token,
+        allow_insecure_remote,
+        max_body_bytes=max_body_bytes,
+        log_level=log_level,
+        workspace=workspace,
     ).run()
 
 

@@ -355,6 +355,11 @@ class OnlineStore:
         if self._log is not None:
             self._log.close()
 
+    @property
+    def timezone(self) -> str:
+        """The IANA zone of calendar functions (and of timestamps written without an offset)."""
+        return self._ctx.timezone
+
     # ------------------------------------------------------------------ tables
     def create_table(self, name: str, schema: pa.Schema | str, indexes: Sequence[str] = ()) -> None:
         """Create a table.

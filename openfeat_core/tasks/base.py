@@ -29,8 +29,6 @@ __all__ = [
 
 #: Prefix of the idempotency keys tasks write (``openfeat:<task>:<sha256>``).
 KEY_PREFIX = "openfeat"
-#: The lineage key under which a task records how it produced a table version.
-LINEAGE_KEY = "openfeat"
 
 # The head of an OpenMLDB ``DEPLOY name [OPTIONS(...)] SELECT ...`` statement.
 _DEPLOY_HEAD_RE = re.compile(

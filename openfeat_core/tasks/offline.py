@@ -34,7 +34,6 @@ from openfeat_core.io import ExportResult as _FileExport
 from openfeat_core.plan.nodes import tables_read
 from openfeat_core.sql.config import split_config
 from openfeat_core.tasks.base import (
-    LINEAGE_KEY,
     InvalidRequest,
     TaskRequest,
     TaskResult,
@@ -46,7 +45,7 @@ from openfeat_core.tasks.base import (
 )
 from openfeat_core.tasks.hooks import TaskContext, logger, run_task
 from openfeat_core.types import parse_schema
-from openfeat_core.workspace import TableVersion, Workspace, validate_name
+from openfeat_core.workspace import LINEAGE_KEY, TableVersion, Workspace, validate_name
 
 __all__ = [
     "ComputeRequest",

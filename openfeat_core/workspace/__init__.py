@@ -5,6 +5,6 @@ See :mod:`openfeat_core.workspace.store` for the layout and the commit protocol,
 """
 
 from openfeat_core.workspace.store import TableData, Workspace, validate_name
-from openfeat_core.workspace.version import TableVersion
+from openfeat_core.workspace.version import LINEAGE_KEY, TableVersion
 
-__all__ = ["TableData", "TableVersion", "Workspace", "validate_name"]
+__all__ = ["LINEAGE_KEY", "TableData", "TableVersion", "Workspace", "validate_name"]

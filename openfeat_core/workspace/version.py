@@ -13,10 +13,12 @@ import pyarrow as pa
 from openfeat_core.errors import DataError
 from openfeat_core.types import sql_type_of_arrow
 
-__all__ = ["MANIFEST_FORMAT", "TableVersion", "openmldb_schema_of"]
+__all__ = ["LINEAGE_KEY", "MANIFEST_FORMAT", "TableVersion", "openmldb_schema_of"]
 
 #: Version of the manifest layout; a reader refuses manifests written by a newer layout.
 MANIFEST_FORMAT = 1
+#: The lineage key under which OpenFeat records how it produced a table version (a task, a LOAD DATA...).
+LINEAGE_KEY = "openfeat"
 
 
 @dataclass(frozen=True)
