@@ -45,6 +45,7 @@ from openfeat_core.tasks.client import SERVICE_DB, ServiceClient, ServiceError
 from openfeat_core.tasks.hooks import TaskContext, run_task
 from openfeat_core.types import parse_type_name, sql_type_of_arrow
 from openfeat_core.workspace import TableVersion, Workspace
+from openfeat_core.workspace.version import openmldb_schema_of
 
 __all__ = [
     "DeployRequest",
@@ -445,15 +446,22 @@ def _plan_store_load(store: OnlineStore, request: DeployRequest, table: str, ver
 def _plan_service_load(client: ServiceClient, request: DeployRequest, table: str, version: int | None) -> _Load:
     ws, info = _workspace_version(request, table, version)
     where = f"the service at {client.url}"
+    path = f"/dbs/{SERVICE_DB}/tables/{urllib.parse.quote(table)}"
     try:
-        described = client.call("GET", f"/dbs/{SERVICE_DB}/tables/{urllib.parse.quote(table)}")
+        described = client.call("GET", path)
     except ServiceError as e:
         if e.status != 404:
             raise
-        raise DataError(
-            f"{where} has no table {table!r}; the service cannot create tables over HTTP: load the tables into a "
-            "store directory (deploy with store=... and tables=...) and serve that directory"
-        ) from None
+        if openmldb_schema_of(info.schema) is None:
+            raise DataError(
+                f"workspace table {table!r} version {info.version} has a column type OpenMLDB tables cannot hold; "
+                f"{where} cannot create it"
+            ) from None
+        # The service's SQL route (OpenMLDB's POST /dbs/{db}) creates it; names are quoted (workspace names may
+        # hold '-' and '.').
+        columns = ", ".join(f"`{f.name}` {sql_type_of_arrow(f.type).openmldb_name}" for f in info.schema)
+        client.call("POST", f"/dbs/{SERVICE_DB}", {"mode": "online", "sql": f"CREATE TABLE `{table}` ({columns})"})
+        described = client.call("GET", path)
     columns = [(c["name"], _type_name(c["type"])) for c in described["schema"]]
     _check_same_columns(where, table, columns, info.schema)
     return _Load(table, ws, info, _needs_rows(where, table, int(described["rows"]), info))

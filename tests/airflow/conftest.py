@@ -96,7 +96,7 @@ def closed_stores() -> Iterator[None]:
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A real ``openfeat serve`` (uvicorn) on 127.0.0.1 with token ``s3cret``, over a store holding an empty table
-    ``tx`` (the service cannot create tables) and logging every request; yields ``{"url", "token", "store"}``."""
+    ``tx`` (created ahead, as an operator would) and logging every request; yields ``{"url", "token", "store"}``."""
     import threading
     import time
 

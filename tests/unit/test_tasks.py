@@ -610,9 +610,8 @@ def test_deploy_errors(feats: Path, tmp_path: Path) -> None:
 
 @pytest.fixture
 def service() -> Iterator[tuple[str, OnlineStore]]:
-    """A service in a thread over a memory store with an empty ``tx`` table, logging every request."""
+    """A service in a thread over an empty memory store, logging every request."""
     store = OnlineStore()
-    store.create_table("tx", SCHEMA)
     store.log_requests(1.0)
     server = make_server(store, "127.0.0.1", 0, token="t0k", log_level="warning")
     thread = threading.Thread(target=server.run, daemon=True)
@@ -632,7 +631,8 @@ def service() -> Iterator[tuple[str, OnlineStore]]:
 def test_deploy_and_verify_over_http(service: tuple[str, OnlineStore], feats: Path) -> None:
     url, store = service
     deploy = tasks.DeployRequest("f", SQL, url=url, token="t0k", tables={"tx": None}, workspace=feats)
-    deployed = tasks.deploy(deploy)
+    deployed = tasks.deploy(deploy)  # creates the table over HTTP (the service's SQL route), then loads it
+    assert store.describe_table("tx")["schema"] == [("card", "bigint"), ("ts", "timestamp"), ("amount", "double")]
     assert (deployed.version, deployed.target, deployed.loaded[0]["inserted"]) == (1, url, True)
     assert store.describe_table("tx")["rows"] == 5
     assert tasks.deploy(deploy).loaded[0]["inserted"] is False
