@@ -459,8 +459,9 @@ def _plan_service_load(client: ServiceClient, request: DeployRequest, table: str
             ) from None
         # The service's SQL route (OpenMLDB's POST /dbs/{db}) creates it; names are quoted (workspace names may
         # hold '-' and '.').
-        columns = ", ".join(f"`{f.name}` {sql_type_of_arrow(f.type).openmldb_name}" for f in info.schema)
-        client.call("POST", f"/dbs/{SERVICE_DB}", {"mode": "online", "sql": f"CREATE TABLE `{table}` ({columns})"})
+        definitions = ", ".join(f"`{f.name}` {sql_type_of_arrow(f.type).openmldb_name}" for f in info.schema)
+        create = f"CREATE TABLE `{table}` ({definitions})"
+        client.call("POST", f"/dbs/{SERVICE_DB}", {"mode": "online", "sql": create})
         described = client.call("GET", path)
     columns = [(c["name"], _type_name(c["type"])) for c in described["schema"]]
     _check_same_columns(where, table, columns, info.schema)
