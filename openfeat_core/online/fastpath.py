@@ -79,6 +79,19 @@ class TTL:
             return TTL()
         return TTL(max(self.rows, other.rows), max(self.ms, other.ms), either=True)
 
+    def widened(self, ms_bias: int | None, rows_bias: int | None) -> TTL:
+        """This TTL keeping ``ms_bias`` more time and ``rows_bias`` more rows where it limits them (``None``: no
+        limit any more; 0: unchanged), as OpenMLDB's DEPLOY options ``RANGE_BIAS`` and ``ROWS_BIAS`` widen the TTLs
+        a deployment derives."""
+        if self.unbounded:
+            return self
+        ms = self.ms if not self.ms or ms_bias == 0 else (0 if ms_bias is None else self.ms + ms_bias)
+        rows = self.rows if not self.rows or rows_bias == 0 else (0 if rows_bias is None else self.rows + rows_bias)
+        lifted = (self.ms and not ms) or (self.rows and not rows)
+        if (rows == 0 and ms == 0) or (lifted and self.either):
+            return TTL()  # a limit that keeps everything, alone or kept by either: everything is kept
+        return TTL(rows, ms, self.either)
+
     def first_kept(self, ts: np.ndarray, start: int, end: int, now_ms: int | None) -> int:
         """The first row of ``ts[start:end]`` (sorted) the TTL keeps; ``now_ms`` None: measure from the newest."""
         if self.unbounded or end == start:

@@ -20,9 +20,10 @@ Statements (OpenMLDB syntax; keywords in any case):
 * ``SHOW DATABASES`` (the current database name), ``SHOW TABLES``, ``SHOW DEPLOYMENTS``, ``DESC t``: rows.
 * ``CREATE TABLE [IF NOT EXISTS] t (col type [NOT NULL] [DEFAULT v], ..., INDEX([name] KEY=c | KEY=(c1, c2),
   TS=c, TTL=..., TTL_TYPE=...)) [OPTIONS(...)]``: the store table, with its indexes declared as
-  ``name:key1|key2:ts`` (unnamed ones are called ``index1``, ``index2``... by position). ``NOT NULL``, ``DEFAULT``,
-  ``TTL``, ``TTL_TYPE`` and the table ``OPTIONS`` are accepted and not applied: the store keeps no column
-  constraints, and derives its TTLs from the deployed scripts.
+  ``name:key1|key2:ts[:ttl:ttl_type]`` (unnamed ones are called ``index1``, ``index2``... by position). An index's
+  TTL (OpenMLDB's default: keep everything) merges with what deployments derive for the same keys and ts, as in
+  OpenMLDB (:func:`openfeat_core.online.store.declared_ttl`). ``NOT NULL``, ``DEFAULT`` and the table ``OPTIONS``
+  are accepted and not applied: the store keeps no column constraints.
 * ``DROP TABLE [IF EXISTS] t`` (the online table; workspace versions are history and stay),
   ``DROP DEPLOYMENT [IF EXISTS] d``.
 * ``INSERT INTO t [(cols)] VALUES (...), ...`` (online mode only): literals are numbers, ``'strings'``,
@@ -594,11 +595,11 @@ def _column_definition(p: _Parser) -> pa.Field:
 
 
 def _index_declaration(p: _Parser, position: int) -> str:
-    """``INDEX [name] (KEY=..., TS=..., TTL=..., TTL_TYPE=...)`` as the store's ``name:key1|key2:ts``."""
+    """``INDEX [name] (KEY=..., TS=..., TTL=..., TTL_TYPE=...)`` as the store's ``name:key1|key2:ts[:ttl:ttl_type]``."""
     name = p.identifier("an index name") if p.peek.kind in ("word", "name") else f"index{position}"
     p.expect_symbol("(")
     keys: list[str] = []
-    ts = ""
+    ts = ttl = ttl_type = ""
     while True:
         option_token = p.peek
         option = p.identifier("an index option (KEY, TS, TTL, TTL_TYPE)").upper()
@@ -614,7 +615,14 @@ def _index_declaration(p: _Parser, position: int) -> str:
         elif option == "TS":
             ts = p.identifier("a ts column")
         elif option in ("TTL", "TTL_TYPE"):
-            p.skip_value()  # TTLs come from the deployed scripts' windows
+            # Kept as written (the store reads it, see store.declared_ttl): "1440m", "30d", "(1440m, 100)", "latest".
+            first = p.pos
+            p.skip_value()
+            value = "".join(t.value for t in p.tokens[first : p.pos]).strip("()")
+            if option == "TTL":
+                ttl = value
+            else:
+                ttl_type = value.lower()
         else:
             raise p.error("an index option (KEY, TS, TTL, TTL_TYPE)", option_token)
         if not p.accept_symbol(","):
@@ -625,7 +633,12 @@ def _index_declaration(p: _Parser, position: int) -> str:
     for column in [name, *keys, ts]:
         if ":" in column or "|" in column:
             raise OpenFeatSQLError(f"index {name!r}: names with ':' or '|' cannot be declared ({column!r})")
-    return f"{name}:{'|'.join(keys)}" + (f":{ts}" if ts else "")
+    declaration = f"{name}:{'|'.join(keys)}"
+    if ts or ttl or ttl_type:
+        declaration += f":{ts}"
+    if ttl or ttl_type:
+        declaration += f":{ttl}:{ttl_type}"
+    return declaration
 
 
 def _drop(session: _Session, p: _Parser, kind: Literal["table", "deployment"]) -> StatementResult:

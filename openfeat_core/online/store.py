@@ -367,10 +367,12 @@ class OnlineStore:
         Args:
             name: the table name.
             schema: a ``pyarrow.Schema`` or an OpenMLDB column list (``"uid bigint, ts timestamp"``).
-            indexes: OpenMLDB index declarations, ``"name:key1|key2:ts"`` (as in ``CREATE TABLE ... INDEX(KEY=...,
-                TS=...)``). A LAST JOIN onto this table without ORDER BY takes, among the matches, the row with the
-                newest ``ts`` of the index its keys hit, as OpenMLDB does; without one, the last inserted match.
-                Deployments derive the indexes they need from their scripts, so nothing else needs declaring.
+            indexes: OpenMLDB index declarations, ``"name:key1|key2:ts[:ttl[:ttl_type]]"`` (as in ``CREATE TABLE
+                ... INDEX(KEY=..., TS=..., TTL=..., TTL_TYPE=...)``). A LAST JOIN onto this table without ORDER BY
+                takes, among the matches, the row with the newest ``ts`` of the index its keys hit, as OpenMLDB does;
+                without one, the last inserted match. Deployments derive the indexes they need from their scripts;
+                a declared index with the same keys and ts merges its TTL into theirs (:func:`declared_ttl`; no TTL
+                keeps everything, OpenMLDB's default).
         """
         if name in self._tables:
             raise DataError(f"table {name!r} already exists")
@@ -484,7 +486,14 @@ class OnlineStore:
             for table, keys, order, ttl in fast.indexes():
                 key = (table, keys, order)
                 merged[key] = merged[key].merge(ttl) if key in merged else ttl
+            ms_bias, rows_bias = deploy_biases(options)
             for (table, keys, order), ttl in merged.items():
+                ttl = ttl.widened(ms_bias, rows_bias)
+                # An index the table declares with the same keys and ts merges its own TTL in, as in OpenMLDB.
+                for declaration in self._tables[table].declared_indexes:
+                    parts = declaration.split(":")
+                    if set(parts[1].split("|")) == set(keys) and (parts[2] if len(parts) > 2 else "") == (order or ""):
+                        ttl = ttl.merge(declared_ttl(declaration))
                 self._tables[table].add_series(keys, order, ttl)
             main = self._tables[fast.main.table].direct
             impls = {n: fn.impl for n in COMBINABLE if (fn := REGISTRY.aggregate(n)) is not None}
@@ -700,7 +709,80 @@ def _check_index_declaration(table: str, schema: pa.Schema, spec: str) -> str:
                 f"table {table!r}: index {spec!r}: ts {parts[2]!r} must be an integer or timestamp column, "
                 f"not {ts_type.openmldb_name}"
             )
+    try:
+        declared_ttl(spec)
+    except ValueError as e:
+        raise DataError(f"table {table!r}: index {spec!r}: {e}") from None
     return ":".join(parts)
+
+
+_TTL_TYPES = ("absolute", "latest", "absandlat", "absorlat")
+_INTERVAL_RE = re.compile(r"(\d+)([smhd]?)", re.IGNORECASE)
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _interval_ms(text: str, bare_unit_ms: int) -> int | None:
+    """``30d``, ``12h``, ``1440m``, ``60s`` in ms; a bare number counts ``bare_unit_ms``; None: not an interval."""
+    match = _INTERVAL_RE.fullmatch(text.strip())
+    if match is None:
+        return None
+    unit = match.group(2).lower()
+    return int(match.group(1)) * (_UNIT_MS[unit] if unit else bare_unit_ms)
+
+
+def declared_ttl(spec: str) -> TTL:
+    """The retention of a declared index ``name:keys:ts[:ttl[:ttl_type]]``, read as OpenMLDB reads an index's TTL.
+
+    ``ttl_type`` is ``absolute`` (default; ``ttl`` an interval such as ``30d`` or ``1440m``, a bare number being
+    minutes), ``latest`` (a row count), or ``absandlat`` / ``absorlat`` (``ttl`` = ``interval,rows``). A TTL of 0,
+    or none, keeps everything, as OpenMLDB's default ``absolute 0`` does.
+
+    Raises:
+        ValueError: the TTL or its type is malformed.
+    """
+    parts = [p.strip() for p in spec.split(":")]
+    text = parts[3].strip("() ") if len(parts) > 3 else ""
+    kind = (parts[4] if len(parts) > 4 and parts[4] else "absolute").lower()
+    if kind not in _TTL_TYPES:
+        raise ValueError(f"ttl type {kind!r} is not one of {', '.join(_TTL_TYPES)}")
+    values = [v.strip() for v in text.split(",")] if text else []
+    expected = 2 if kind in ("absandlat", "absorlat") else 1
+    if values and len(values) != expected:
+        shape = "interval,rows (e.g. '1440m,100')" if expected == 2 else ("rows" if kind == "latest" else "interval")
+        raise ValueError(f"a {kind} ttl is {shape}, not {text!r}")
+    ms = rows = 0
+    if values and kind != "latest":
+        parsed = _interval_ms(values[0], _UNIT_MS["m"])
+        if parsed is None:
+            raise ValueError(f"ttl {values[0]!r} is not an interval such as 30d, 12h, 1440m or 60s")
+        ms = parsed
+    if values and kind != "absolute":
+        if not values[-1].isdigit():
+            raise ValueError(f"ttl {values[-1]!r} is not a row count")
+        rows = int(values[-1])
+    if kind == "absandlat" and (rows == 0 or ms == 0):
+        return TTL()  # a part that keeps everything, and a row is kept when either part keeps it
+    return TTL(rows=rows, ms=ms, either=kind != "absorlat")
+
+
+def deploy_biases(options: Mapping[str, str]) -> tuple[int | None, int | None]:
+    """DEPLOY's ``RANGE_BIAS`` (ms or an interval) and ``ROWS_BIAS`` (rows): how much more history than the scripts
+    need every index keeps (``None``: all of it, for ``'inf'``; 0 when the option is absent).
+
+    Raises:
+        NotSupportedError: a bias is not ``inf``, a non-negative number or (for the range) an interval.
+    """
+    biases: list[int | None] = []
+    for name, what in (("range_bias", "milliseconds or an interval such as 1h"), ("rows_bias", "rows")):
+        text = str(options.get(name, "0")).strip().lower()
+        if text == "inf":
+            biases.append(None)
+            continue
+        value = _interval_ms(text, 1) if name == "range_bias" else (int(text) if text.isdigit() else None)
+        if value is None:
+            raise NotSupportedError(f"DEPLOY option {name}={text!r}: expected 'inf' or a number of {what}")
+        biases.append(value)
+    return biases[0], biases[1]
 
 
 def derive_indexes(plan: Select) -> tuple[tuple[IndexSpec, ...], tuple[Lookup, ...]]:
@@ -777,8 +859,9 @@ def _joins(rel: Relation) -> list[LastJoin]:
 
 _OPTION_RE = re.compile(r"""\s*(\w+)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^,\s]+))\s*(?:,|$)""")
 
-#: OPTIONS of OpenMLDB's DEPLOY that OpenFeat accepts: long_windows is applied; the others tune OpenMLDB's own
-#: index creation and are accepted so that existing scripts deploy unchanged.
+#: OPTIONS of OpenMLDB's DEPLOY that OpenFeat accepts: long_windows, range_bias and rows_bias are applied;
+#: skip_index_check and sync tune OpenMLDB's own index creation and are accepted so that existing scripts deploy
+#: unchanged.
 DEPLOY_OPTIONS = ("long_windows", "skip_index_check", "sync", "range_bias", "rows_bias")
 
 
@@ -802,7 +885,9 @@ def _check_options(options: Mapping[str, str]) -> dict[str, str]:
         raise NotSupportedError(
             f"unknown DEPLOY option(s) {', '.join(unknown)}; OpenFeat knows {', '.join(DEPLOY_OPTIONS)}"
         )
-    return {k: str(v) for k, v in sorted(options.items())}
+    checked = {k: str(v) for k, v in sorted(options.items())}
+    deploy_biases(checked)
+    return checked
 
 
 def _check_deployable(plan: Select) -> None:

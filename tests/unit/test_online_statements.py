@@ -162,7 +162,7 @@ def test_split_statements_refuses_unterminated_quotes(text: str, message: str) -
             "CREATE TABLE t (c1 string, c2 int NOT NULL, c3 bigint DEFAULT 5, c7 timestamp, INDEX(KEY=c1, TS=c7), "
             "INDEX(KEY=(c1, c2), TS=c7, TTL=(10m, 100), TTL_TYPE=absandlat))",
             [("c1", "string"), ("c2", "int"), ("c3", "bigint"), ("c7", "timestamp")],
-            ["index1:c1:c7", "index2:c1|c2:c7"],
+            ["index1:c1:c7", "index2:c1|c2:c7:10m,100:absandlat"],
         ),
         (
             "create table if not exists demo_db.t (`c 1` varchar(20), c2 smallint, d date, f float, x double, "

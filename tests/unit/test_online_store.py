@@ -11,6 +11,7 @@ import pytest
 
 import openfeat_core
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
+from openfeat_core.online.fastpath import TTL
 from openfeat_core.online.store import OnlineStore
 
 SQL = """
@@ -147,6 +148,7 @@ def test_durable_store_recovers_tables_rows_and_deployments(tmp_path: object) ->
 
 _CHILD = """
 import sys
+from openfeat_core.online.fastpath import TTL
 from openfeat_core.online.store import OnlineStore
 store = OnlineStore(sys.argv[1])
 store.create_table("tx", "id bigint, card bigint, ts timestamp, amount double")
@@ -376,6 +378,69 @@ def test_rows_stored_before_the_deploy_are_evicted_and_counted_like_streamed_one
     assert reopened.request("f", newest).equals(after.request("f", newest))
 
 
+@pytest.mark.parametrize(
+    ("options", "declared", "keep"),
+    [
+        ({}, [], "latest 3 rows or 3000 ms"),
+        # RANGE_BIAS / ROWS_BIAS widen what the script needs (OpenMLDB's DEPLOY options).
+        ({"range_bias": "2s"}, [], "latest 3 rows or 5000 ms"),
+        ({"range_bias": "1500"}, [], "latest 3 rows or 4500 ms"),
+        ({"rows_bias": "10"}, [], "latest 13 rows or 3000 ms"),
+        ({"range_bias": "inf"}, [], "all"),
+        # A declared index with the same keys and ts merges its TTL in; OpenMLDB's default TTL keeps everything.
+        ({}, ["idx:card:ts"], "all"),
+        ({}, ["idx:card:ts:1m:absolute"], "latest 3 rows or 60000 ms"),
+        ({}, ["idx:card:ts:100:latest"], "latest 100 rows or 3000 ms"),
+        ({}, ["idx:card:ts:0:latest"], "all"),
+        # Other keys or another ts: a different index, nothing merged.
+        ({}, ["idx:id:ts", "idx2:card"], "latest 3 rows or 3000 ms"),
+    ],
+)
+def test_deploy_biases_and_declared_indexes_widen_retention(
+    options: dict[str, str], declared: list[str], keep: str
+) -> None:
+    tx = _history()
+    store = OnlineStore()
+    store.create_table("tx", tx.schema, indexes=declared)
+    store.deploy("f", _TTL_SQL, options)
+    store.insert("tx", tx)
+    assert store.describe_table("tx")["indexes"][0].startswith(f"card; ts=ts; keep {keep}; evicted ")
+    newest = tx.slice(tx.num_rows - 1, 1)  # requested again as a new row: it sees every stored row of its card
+    offline = openfeat_core.compute(_TTL_SQL, {"tx": pa.concat_tables([tx, newest])})
+    assert store.request("f", newest).equals(offline.slice(tx.num_rows, 1))
+
+
+def test_range_bias_lets_late_requests_see_their_whole_window() -> None:
+    tx = _history()
+    late = tx.slice(tx.num_rows // 2, 1)  # a request from the middle of the data, after all of it was stored
+    expected = openfeat_core.compute(_TTL_SQL, {"tx": tx.slice(0, tx.num_rows // 2 + 1)}).slice(tx.num_rows // 2, 1)
+    answers = {}
+    for bias in ("0", "inf"):
+        store = OnlineStore()
+        store.create_table("tx", tx.schema)
+        store.deploy("f", _TTL_SQL, {"range_bias": bias, "rows_bias": bias})
+        store.insert("tx", tx.slice(0, tx.num_rows // 2))
+        store.insert("tx", tx.slice(tx.num_rows // 2 + 1))
+        answers[bias] = store.request("f", late)
+    assert answers["inf"].equals(expected)
+    assert not answers["0"].equals(expected), "without a bias the late request misses evicted rows (documented)"
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"range_bias": "soon"}, "range_bias='soon': expected 'inf' or a number of milliseconds"),
+        ({"rows_bias": "-1"}, "rows_bias='-1': expected 'inf' or a number of rows"),
+    ],
+)
+def test_bad_biases_are_refused_at_deploy(options: dict[str, str], fragment: str) -> None:
+    store = OnlineStore()
+    store.create_table("tx", _history().schema)
+    with pytest.raises(NotSupportedError, match=fragment):
+        store.deploy("f", _TTL_SQL, options)
+    assert store.list_deployments() == []
+
+
 # ---------------------------------------------------------------------------------------------- request shapes
 def _stream(store: OnlineStore, name: str, table: str, rows: pa.Table) -> pa.Table:
     """Each row requested, then inserted: request mode replayed through the store."""
@@ -479,6 +544,10 @@ def test_declared_indexes_order_last_join_matches_without_order_by(tmp_path: Pat
         ("index1:nope:upd", "key 'nope' is not a column"),
         ("index1:k:nope", "ts 'nope' is not a column"),
         ("index1:k:v", "ts 'v' must be an integer or timestamp column, not string"),
+        ("index1:k:upd:30x", "ttl '30x' is not an interval such as 30d"),
+        ("index1:k:upd:10:sometimes", "ttl type 'sometimes' is not one of absolute, latest"),
+        ("index1:k:upd:10m:absorlat", "a absorlat ttl is interval,rows"),
+        ("index1:k:upd:1d:latest", "ttl '1d' is not a row count"),
     ],
 )
 def test_bad_index_declarations_are_refused_and_create_nothing(spec: str, fragment: str) -> None:
@@ -486,3 +555,18 @@ def test_bad_index_declarations_are_refused_and_create_nothing(spec: str, fragme
     with pytest.raises(DataError, match=fragment.replace("|", r"\|").replace("[", r"\[").replace("]", r"\]")):
         store.create_table("r", "k bigint, upd timestamp, v string", indexes=[spec])
     assert store.list_tables() == []
+
+
+@pytest.mark.parametrize(
+    ("ttl", "ms_bias", "rows_bias", "widened"),
+    [
+        (TTL(rows=3), 1000, 0, TTL(rows=3)),  # a range bias does not touch a row limit
+        (TTL(ms=3000, rows=3, either=True), 1000, 2, TTL(rows=5, ms=4000, either=True)),
+        (TTL(ms=3000, rows=3, either=True), None, 0, TTL()),  # kept by either limit, one keeps everything
+        (TTL(ms=3000, rows=3, either=False), None, 0, TTL(rows=3, either=False)),  # kept by both: rows remain
+        (TTL(ms=3000), None, None, TTL()),
+        (TTL(), 5, 5, TTL()),
+    ],
+)
+def test_ttl_widening(ttl: TTL, ms_bias: int | None, rows_bias: int | None, widened: TTL) -> None:
+    assert ttl.widened(ms_bias, rows_bias) == widened
