@@ -118,14 +118,19 @@ class TTL:
 
 def window_ttl(frame: Frame) -> TTL:
     """The history a window's frame can reach back to from its newest row."""
-    start = frame.start
-    if frame.kind == "rows":
-        rows = start.offset + 1 if start.kind == "preceding" else 0
-        if frame.maxsize:
-            rows = min(rows, frame.maxsize) if rows else frame.maxsize
-        return TTL(rows=rows)
+    start, end = frame.start, frame.end
+    if frame.kind == "rows":  # (MAXSIZE is ROWS_RANGE only: the binder refuses it here)
+        if frame.exclude_current_time:
+            # The rows at the current time, however many, are skipped before counting: no row count bounds it.
+            return TTL()
+        return TTL(rows=start.offset + 1 if start.kind == "preceding" else 0)
     ms = start.offset if start.kind == "preceding" else 0
-    return TTL(rows=frame.maxsize or 0, ms=ms, either=False)
+    rows = frame.maxsize or 0
+    ends_before_now = end.kind == "preceding" and (end.offset > 0 or end.open)
+    if rows and (ends_before_now or frame.exclude_current_time):
+        # The frame's newest rows are not the key's newest: its MAXSIZE rows can lie behind any number of newer rows.
+        rows = 0
+    return TTL(rows=rows, ms=ms, either=False)
 
 
 # --------------------------------------------------------------------------------------------- storage

@@ -7,6 +7,7 @@ value not after its own (and every row of the other tables), and it is not store
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -16,6 +17,9 @@ from openfeat_core.offline.api import TableSource, load_table, plan_sql
 from openfeat_core.offline.executor import execute, main_scan
 from openfeat_core.plan.nodes import Select
 
+if TYPE_CHECKING:
+    from openfeat_core.online.store import TTLClock
+
 
 def request_replay(
     sql: str,
@@ -24,15 +28,16 @@ def request_replay(
     *,
     timezone: str = "UTC",
     indexes: Mapping[str, Sequence[str]] | None = None,
+    ttl_clock: TTLClock = "off",
 ) -> pa.Table:
     """Replay the main table as a stream of requests, as OpenMLDB's request-mode conformance runner does.
 
     The replay runs through the online store, the same path live requests take: the tables are created in a
     memory-only :class:`~openfeat_core.online.store.OnlineStore` (with ``indexes`` declared), every table but the
     main one is loaded, and the script is deployed. Then each main-table row, in input order, is requested against
-    the rows inserted before it, and inserted afterwards. Retention is unbounded (``ttl_clock="off"``): the replay
-    checks request semantics, whatever the order of the rows' times. A script the store refuses to deploy (a WHERE
-    or a LIMIT, which OpenMLDB does not deploy either) is replayed row by row on the executor directly.
+    the rows inserted before it, and inserted afterwards. Retention is unbounded by default (``ttl_clock="off"``):
+    the replay checks request semantics, whatever the order of the rows' times. A script the store refuses to deploy
+    (a WHERE or a LIMIT, which OpenMLDB does not deploy either) is replayed row by row on the executor directly.
 
     Args:
         sql: the feature script.
@@ -40,6 +45,9 @@ def request_replay(
         request_table: the main table; defaults to the left-most table of the query.
         timezone: IANA zone for calendar functions.
         indexes: optional OpenMLDB index declarations per table (they order LAST JOIN matches without ORDER BY).
+        ttl_clock: the store's retention clock (:class:`~openfeat_core.online.store.OnlineStore`): ``"data"``
+            evicts what the deployment's TTLs no longer need, which must not change any answer while each key's
+            rows arrive in time order.
 
     Returns:
         One output row per main-table row, in input order.
@@ -54,7 +62,7 @@ def request_replay(
     if main not in loaded:
         raise DataError(f"request table {main!r} is not among the tables")
     stream = loaded[main]
-    store = OnlineStore(timezone=timezone, ttl_clock="off")
+    store = OnlineStore(timezone=timezone, ttl_clock=ttl_clock)
     for name, table in loaded.items():
         store.create_table(name, table.schema, (indexes or {}).get(name, ()))
         if name != main and table.num_rows:

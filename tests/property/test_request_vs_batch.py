@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 from hypothesis import given, note, settings
+from hypothesis import strategies as st
 
 import openfeat_core
 
@@ -59,13 +60,13 @@ def _bitwise_equal(a: Any, b: Any) -> bool:
     return bool(a == b) and type(a) is type(b)
 
 
-def check_request_equals_batch(query: Any) -> None:
+def check_request_equals_batch(query: Any, ttl_clock: str = "off") -> None:
     query = _in_order(query)
     note(describe(query))
     tables = _arrow_tables(query)
     sql = render_sql(query)
     batch = openfeat_core.compute(sql, tables, indexes=render_indexes(query))
-    online = openfeat_core.request_replay(sql, tables, indexes=render_indexes(query))
+    online = openfeat_core.request_replay(sql, tables, indexes=render_indexes(query), ttl_clock=ttl_clock)  # type: ignore[arg-type]
     assert online.schema == batch.schema
     for name in batch.column_names:
         b = to_python(batch.column(name))
@@ -107,3 +108,18 @@ def test_request_mode_equals_batch_over_last_join(query: Any) -> None:
 @given(window_queries(TIES))
 def test_request_mode_matches_file_order_replay(query: Any) -> None:
     check_request_matches_file_replay(query)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=80)
+@given(st.one_of(window_queries(BROAD), join_queries(with_windows=True)))
+def test_eviction_by_the_data_clock_never_changes_an_in_order_answer(query: Any) -> None:
+    # The store's default retention evicts each key's rows that its deployment's TTLs no longer need (and compacts
+    # the stored data, made frequent here): with each key's rows in time order, every answer stays the batch one.
+    from openfeat_core.online import store as store_module
+
+    saved = store_module.COMPACT_MIN_EVICTED
+    store_module.COMPACT_MIN_EVICTED = 4
+    try:
+        check_request_equals_batch(query, ttl_clock="data")
+    finally:
+        store_module.COMPACT_MIN_EVICTED = saved

@@ -570,3 +570,27 @@ def test_bad_index_declarations_are_refused_and_create_nothing(spec: str, fragme
 )
 def test_ttl_widening(ttl: TTL, ms_bias: int | None, rows_bias: int | None, widened: TTL) -> None:
     assert ttl.widened(ms_bias, rows_bias) == widened
+
+
+@pytest.mark.parametrize(
+    ("frame", "keep"),
+    [
+        ("ROWS BETWEEN 2 PRECEDING AND CURRENT ROW", "latest 3 rows"),
+        ("ROWS BETWEEN 10 PRECEDING AND 5 PRECEDING", "latest 11 rows"),
+        # Rows at the current time are skipped before counting, however many there are.
+        ("ROWS BETWEEN 2 PRECEDING AND CURRENT ROW EXCLUDE CURRENT_TIME", "all"),
+        ("ROWS_RANGE BETWEEN 3s PRECEDING AND CURRENT ROW", "3000 ms"),
+        ("ROWS_RANGE BETWEEN 3s PRECEDING AND CURRENT ROW MAXSIZE 5", "latest 5 rows and 3000 ms"),
+        # The MAXSIZE rows of a frame that ends before the current time can lie behind any number of newer rows.
+        ("ROWS_RANGE BETWEEN 3s PRECEDING AND 1s PRECEDING MAXSIZE 5", "3000 ms"),
+        ("ROWS_RANGE BETWEEN UNBOUNDED PRECEDING AND 250 PRECEDING MAXSIZE 1", "all"),
+        ("ROWS_RANGE BETWEEN 3s PRECEDING AND CURRENT ROW MAXSIZE 5 EXCLUDE CURRENT_TIME", "3000 ms"),
+    ],
+)
+def test_window_ttls_keep_every_row_a_frame_can_reach(frame: str, keep: str) -> None:
+    store = OnlineStore()
+    store.create_table("tx", _history().schema)
+    store.deploy(
+        "f", f"SELECT id, count(amount) OVER w AS c FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts {frame})"
+    )
+    assert store.describe_table("tx")["indexes"] == [f"card; ts=ts; keep {keep}; evicted 0"]
