@@ -893,6 +893,8 @@ def _check_options(options: Mapping[str, str]) -> dict[str, str]:
 def _check_deployable(plan: Select) -> None:
     """OpenMLDB's online restrictions: a request computes one row per request row, from windows and joins."""
     reasons = []
+    if not main_scan(plan).table:
+        reasons.append("no FROM table (a deployment computes features of the rows of a table)")
     if plan.where is not None:
         reasons.append("WHERE (filter inside aggregates with the *_where functions instead)")
     if plan.group_by or plan.is_aggregation:

@@ -87,6 +87,7 @@ def test_deploy_is_versioned_and_idempotent() -> None:
         ("SELECT card FROM tx WHERE amount > 1", "WHERE"),
         ("SELECT card, sum(amount) AS s FROM tx GROUP BY card", "GROUP BY"),
         ("SELECT card FROM tx LIMIT 3", "LIMIT"),
+        ("SELECT 1 AS one", "no FROM table"),
     ],
 )
 def test_scripts_that_cannot_run_online_are_refused(sql: str, fragment: str) -> None:

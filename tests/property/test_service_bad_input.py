@@ -1,0 +1,153 @@
+"""The HTTP service never answers a malformed request with a 500, and a refused request changes nothing.
+
+Random JSON bodies for the feature, insert and SQL routes, and random OpenMLDB statements (CREATE TABLE, INSERT, LOAD
+DATA of random file contents, SELECT [INTO OUTFILE], DEPLOY, DROP, DESC, SET) for the SQL route ``POST /dbs/{db}``
+in every mode. Any exception escaping a handler is a 500, so a
+crash anywhere in parsing, checking or executing fails the property.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from openfeat_core.online.service import FeatureService, create_app
+from openfeat_core.online.store import OnlineStore
+from tests.unit.test_online_service import TX_SCHEMA, _state, call
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+_NAMES = st.sampled_from(["tx", "t2", "`a b`", "x", "card", "ts"])
+_TYPES = st.sampled_from(
+    ["int", "bigint", "smallint", "string", "varchar(10)", "double", "float", "date", "timestamp", "bool", "blob"]
+)
+_VALUES = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.floats(allow_nan=False).map(repr),
+    st.sampled_from(
+        ["NULL", "true", "'x'", "'2024-01-05'", "'2024-13-45'", "'2024-01-05 10:00:00'", "1e400", "'a''b'"]
+    ),
+)
+_INDEXES = st.sampled_from(
+    [
+        "",
+        ", INDEX(KEY=card, TS=ts)",
+        ", INDEX(KEY=(card, x), TS=ts, TTL=10m, TTL_TYPE=absolute)",
+        ", INDEX(KEY=nope)",
+        ", INDEX(KEY=card, TS=ts, TTL=(1d, 5), TTL_TYPE=absorlat)",
+        ", INDEX(KEY=card, TS=ts, TTL=x1, TTL_TYPE=weird)",
+    ]
+)
+_OPTIONS = st.lists(
+    st.sampled_from(
+        [
+            *["format='csv'", "format='parquet'", "format='json'", "header=false", "delimiter=';'", "mode='append'"],
+            *["mode='overwrite'", "mode='error_if_exists'", "null_value='NA'", "put_if_absent=true", "bogus=1"],
+        ]
+    ),
+    max_size=4,
+).map(", ".join)
+_CSV = st.lists(
+    st.lists(
+        st.integers(-5, 2**64).map(str)
+        | st.sampled_from(["", "NA", "null", "2024-01-05", "1704067200000", '"x,y"', "1.5", "inf", "2024-01-05 00:00"]),
+        max_size=7,
+    ).map(",".join),
+    max_size=6,
+).map("\n".join)
+_SELECTS = st.sampled_from(
+    [
+        "SELECT * FROM tx",
+        "SELECT id, sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts "
+        "ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)",
+        "SELECT nope FROM tx",
+        "SELECT id FROM missing",
+        "SELECT 1 AS one",
+        "SELECT id, d FROM tx LIMIT 3",
+    ]
+)
+
+
+@st.composite
+def _statements(draw: st.DrawFn, data_file: Path) -> str:
+    """One OpenMLDB statement, mostly wrong in some way (a name, a type, a value, an option, a file's content)."""
+    kind = draw(st.sampled_from(["create", "insert", "load", "select", "outfile", "deploy", "drop", "desc", "set"]))
+    if kind == "create":
+        columns = ", ".join(f"{n} {t}" for n, t in draw(st.lists(st.tuples(_NAMES, _TYPES), max_size=5)))
+        return f"CREATE TABLE {draw(_NAMES)} ({columns}{draw(_INDEXES)})"
+    if kind == "insert":
+        rows = draw(st.lists(st.lists(_VALUES, max_size=7), min_size=1, max_size=3))
+        return f"INSERT INTO {draw(_NAMES)} VALUES " + ", ".join(f"({', '.join(r)})" for r in rows)
+    if kind == "load":
+        data_file.write_text(draw(_CSV))
+        source = draw(st.sampled_from([str(data_file), f"file://{data_file}", "/nonexistent.csv"]))
+        return f"LOAD DATA INFILE '{source}' INTO TABLE {draw(_NAMES)} OPTIONS({draw(_OPTIONS)})"
+    if kind == "select":
+        return draw(_SELECTS)
+    if kind == "outfile":
+        target = draw(st.sampled_from([data_file.parent / "out.csv", data_file.parent / "outdir", data_file]))
+        return f"{draw(_SELECTS)} INTO OUTFILE '{target}' OPTIONS({draw(_OPTIONS)})"
+    if kind == "deploy":
+        return f"DEPLOY d{draw(st.integers(0, 2))} {draw(_SELECTS)}"
+    if kind == "drop":
+        return f"DROP {draw(st.sampled_from(['TABLE', 'DEPLOYMENT']))} {draw(st.sampled_from(['tx', 'f', 'x']))}"
+    if kind == "desc":
+        return f"DESC {draw(_NAMES)}"
+    return f"SET @@{draw(st.sampled_from(['execute_mode', 'job_timeout']))} = {draw(st.sampled_from(['online', 1]))}"
+
+
+def _app(tmp_path: Path) -> tuple[FeatureService, OnlineStore]:
+    store = OnlineStore()
+    store.create_table("tx", TX_SCHEMA)
+    store.deploy(
+        "f",
+        "SELECT id, sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts "
+        "ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW)",
+    )
+    return create_app(store, workspace=str(tmp_path / "ws")), store
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=6), inner, max_size=6),
+    max_leaves=20,
+)
+
+
+@SETTINGS
+@given(body=_json, route=st.sampled_from(["/dbs/db/deployments/f", "/dbs/db/tables/tx", "/dbs/db"]))
+def test_random_json_bodies_are_never_a_500(tmp_path_factory: Any, body: Any, route: str) -> None:
+    app, store = _app(tmp_path_factory.mktemp("svc"))
+    try:
+        before = _state(store)
+        method = "PUT" if route.endswith("/tables/tx") else "POST"
+        response = call(app, method, route, raw=json.dumps(body).encode(), headers={"content-type": "application/json"})
+        assert response.status != 500, response.body
+        if response.status >= 400:
+            assert _state(store) == before
+            assert response.json()["msg"]
+    finally:
+        app.close()
+
+
+@SETTINGS
+@given(data=st.data(), mode=st.sampled_from(["online", "offsync", "offasync"]))
+def test_random_statements_are_never_a_500_and_a_refused_one_changes_nothing(
+    tmp_path_factory: Any, data: st.DataObject, mode: str
+) -> None:
+    directory = tmp_path_factory.mktemp("svc")
+    app, store = _app(directory)
+    try:
+        sql = data.draw(_statements(directory / "in.csv"))
+        before = _state(store)
+        response = call(app, "POST", "/dbs/db", {"mode": mode, "sql": sql})
+        assert response.status != 500, response.body
+        if response.status >= 400:
+            assert _state(store) == before, response.json()["msg"]
+            assert response.json()["msg"]
+    finally:
+        app.close()
