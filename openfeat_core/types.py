@@ -88,6 +88,13 @@ _NUMPY_DTYPES: dict[SQLType, np.dtype] = {
     SQLType.NULL: np.dtype(np.bool_),
 }
 
+#: The value range (lowest, highest) of each integer type.
+INT_RANGES: dict[SQLType, tuple[int, int]] = {
+    SQLType.INT16: (-(2**15), 2**15 - 1),
+    SQLType.INT32: (-(2**31), 2**31 - 1),
+    SQLType.INT64: (-(2**63), 2**63 - 1),
+}
+
 _ARROW_TYPES: dict[SQLType, pa.DataType] = {
     SQLType.BOOL: pa.bool_(),
     SQLType.INT16: pa.int16(),

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
-from openfeat_core.types import SQLType, parse_type_name
+from openfeat_core.types import INT_RANGES, SQLType, parse_type_name
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -271,12 +271,8 @@ def raw_rows(node: Mapping[str, Any]) -> list[RawRow] | None:
     return out
 
 
-_INT_RANGES = {
-    SQLType.INT16: (-(2**15), 2**15 - 1),
-    SQLType.INT32: (-(2**31), 2**31 - 1),
-    SQLType.INT64: (-(2**63), 2**63 - 1),
-    SQLType.TIMESTAMP: (-(2**63), 2**63 - 1),
-}
+#: Integer cells, and timestamps written as epoch milliseconds, must fit their type.
+_INT_RANGES = {**INT_RANGES, SQLType.TIMESTAMP: INT_RANGES[SQLType.INT64]}
 
 
 def parse_cell(text: str | None, sql_type: SQLType) -> Any:

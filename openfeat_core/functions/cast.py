@@ -36,18 +36,13 @@ import pyarrow.compute as pc
 
 from openfeat_core.column import Column
 from openfeat_core.functions.registry import EvalContext, FunctionTypeError, scalar_function
-from openfeat_core.types import SQLType
+from openfeat_core.types import INT_RANGES, SQLType
 
 _MS_PER_DAY = 86_400_000
 _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
 # OpenMLDB's Date cannot hold years before 1900: parsers and date->timestamp give NULL below it.
 _MIN_DATE_DAYS = _dt.date(1900, 1, 1).toordinal() - _EPOCH_ORDINAL
 
-_INT_RANGES: dict[SQLType, tuple[int, int]] = {
-    SQLType.INT16: (-(2**15), 2**15 - 1),
-    SQLType.INT32: (-(2**31), 2**31 - 1),
-    SQLType.INT64: (-(2**63), 2**63 - 1),
-}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -179,7 +174,7 @@ def convert_numbers(values: np.ndarray, dst: SQLType) -> np.ndarray:
         with np.errstate(all="ignore"):
             return values.astype(dtype)
     wide = SQLType.INT64 if dst is SQLType.INT64 else SQLType.INT32
-    lo, hi = _INT_RANGES[wide]
+    lo, hi = INT_RANGES[wide]
     with np.errstate(all="ignore"):
         t = np.trunc(values.astype(np.float64))
         ok = (t >= lo) & (t < float(hi) + 1.0)
@@ -301,7 +296,7 @@ def parse_int(s: str, dst: SQLType = SQLType.INT64) -> int | None:
         return None
     if m.group(1) == "-":
         value = -value
-    lo, hi = _INT_RANGES[dst]
+    lo, hi = INT_RANGES[dst]
     return value if lo <= value <= hi else None
 
 

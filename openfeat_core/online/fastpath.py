@@ -43,7 +43,7 @@ from openfeat_core.plan.nodes import (
     collect,
     qualifiers_read,
 )
-from openfeat_core.types import SQLType, sql_type_of_arrow
+from openfeat_core.types import INT_RANGES, SQLType, sql_type_of_arrow
 from openfeat_core.windowing import request_frame
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -681,7 +681,6 @@ def _to_date(v: Any) -> int:
     raise TypeError
 
 
-_INT_RANGES = {SQLType.INT16: 1 << 15, SQLType.INT32: 1 << 31, SQLType.INT64: 1 << 63}
 _CONVERTERS: dict[SQLType, Callable[[Any], Any]] = {
     SQLType.INT16: _to_int,
     SQLType.INT32: _to_int,
@@ -706,7 +705,7 @@ def python_rows_to_columns(
     width = len(names)
     out: list[list[Any]] = [[] for _ in range(width)]
     convert = [_CONVERTERS[t] for t in types]
-    ranges = [_INT_RANGES.get(t) for t in types]
+    ranges = [INT_RANGES.get(t) for t in types]
     try:
         for row in rows:
             if isinstance(row, Mapping):
@@ -725,7 +724,7 @@ def python_rows_to_columns(
                     continue
                 x = convert[i](v)
                 r = ranges[i]
-                if r is not None and not -r <= x < r:
+                if r is not None and not r[0] <= x <= r[1]:
                     return None
                 out[i].append(x)
     except TypeError:

@@ -77,7 +77,7 @@ from openfeat_core.offline.api import compute, plan_sql
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.plan.nodes import tables_read
 from openfeat_core.sql.config import split_config
-from openfeat_core.types import SQLType, parse_type_name, sql_type_of_arrow
+from openfeat_core.types import INT_RANGES, SQLType, parse_type_name, sql_type_of_arrow
 from openfeat_core.workspace import LINEAGE_KEY, Workspace
 
 __all__ = [
@@ -116,11 +116,6 @@ _LOAD_OPTIONS = (
 _OUTFILE_OPTIONS = ("format", "mode", "header", "delimiter", "null_value", "quote", "coalesce")
 _WRITE_MODES: tuple[WriteMode, ...] = ("error_if_exists", "overwrite", "append")
 _FILE_EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet", ".pq")
-_INT_RANGES = {
-    SQLType.INT16: (-(1 << 15), (1 << 15) - 1),
-    SQLType.INT32: (-(1 << 31), (1 << 31) - 1),
-    SQLType.INT64: (-(1 << 63), (1 << 63) - 1),
-}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -781,8 +776,8 @@ def _insert_value(literal: _Literal, t: SQLType, timezone: str, row: int, column
     problem = f"expected {_EXPECTED[t]}"
     if (t, kind) in _AS_WRITTEN:
         return value
-    if t in _INT_RANGES and kind == "int":
-        low, high = _INT_RANGES[t]
+    if t in INT_RANGES and kind == "int":
+        low, high = INT_RANGES[t]
         if low <= value <= high:
             return value
         problem = f"out of the range of {t.openmldb_name} ({low}..{high})"
