@@ -32,9 +32,9 @@ from openfeat_core.functions._kernels import _fsum_step, _fsum_value, dd_add
 from openfeat_core.functions.agg_basic import COMBINABLE
 from openfeat_core.functions.registry import AggregateImpl, EvalContext, WindowFrames
 from openfeat_core.plan.nodes import Field, Select, WindowAgg, collect
+from openfeat_core.sql.dialect import INTERVAL_UNITS_MS
 from openfeat_core.types import SQLType
 
-_UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _BUCKET_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
 
 
@@ -61,7 +61,7 @@ def parse_long_windows(option: str, plan: Select) -> dict[int, int]:
             raise NotSupportedError(
                 f"long_windows: bucket size {size!r} of window {name!r} is not a time such as 1d, 6h, 30m or 10s"
             )
-        bucket_ms = int(match.group(1)) * _UNITS_MS[match.group(2).lower()]
+        bucket_ms = int(match.group(1)) * INTERVAL_UNITS_MS[match.group(2).lower()]
         if bucket_ms <= 0:
             raise NotSupportedError(f"long_windows: bucket size of window {name!r} must be positive")
         frame = plan.windows[names[name]].frame

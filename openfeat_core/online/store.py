@@ -54,6 +54,7 @@ from openfeat_core.plan.nodes import (
     tables_read,
 )
 from openfeat_core.sql.binder import bind_sql
+from openfeat_core.sql.dialect import INTERVAL_UNITS_MS, interval_ms
 from openfeat_core.types import SQLType, parse_schema, sql_type_of_arrow
 
 _DEPLOY_RE = re.compile(
@@ -717,17 +718,6 @@ def _check_index_declaration(table: str, schema: pa.Schema, spec: str) -> str:
 
 
 _TTL_TYPES = ("absolute", "latest", "absandlat", "absorlat")
-_INTERVAL_RE = re.compile(r"(\d+)([smhd]?)", re.IGNORECASE)
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-def _interval_ms(text: str, bare_unit_ms: int) -> int | None:
-    """``30d``, ``12h``, ``1440m``, ``60s`` in ms; a bare number counts ``bare_unit_ms``; None: not an interval."""
-    match = _INTERVAL_RE.fullmatch(text.strip())
-    if match is None:
-        return None
-    unit = match.group(2).lower()
-    return int(match.group(1)) * (_UNIT_MS[unit] if unit else bare_unit_ms)
 
 
 def declared_ttl(spec: str) -> TTL:
@@ -752,7 +742,7 @@ def declared_ttl(spec: str) -> TTL:
         raise ValueError(f"a {kind} ttl is {shape}, not {text!r}")
     ms = rows = 0
     if values and kind != "latest":
-        parsed = _interval_ms(values[0], _UNIT_MS["m"])
+        parsed = interval_ms(values[0], INTERVAL_UNITS_MS["m"])
         if parsed is None:
             raise ValueError(f"ttl {values[0]!r} is not an interval such as 30d, 12h, 1440m or 60s")
         ms = parsed
@@ -778,7 +768,7 @@ def deploy_biases(options: Mapping[str, str]) -> tuple[int | None, int | None]:
         if text == "inf":
             biases.append(None)
             continue
-        value = _interval_ms(text, 1) if name == "range_bias" else (int(text) if text.isdigit() else None)
+        value = interval_ms(text, 1) if name == "range_bias" else (int(text) if text.isdigit() else None)
         if value is None:
             raise NotSupportedError(f"DEPLOY option {name}={text!r}: expected 'inf' or a number of {what}")
         biases.append(value)

@@ -28,6 +28,16 @@ INTERVAL_UNITS_MS: dict[str, int] = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d
 _INTERVAL_RE = re.compile(r"(\d+)([smhdSMHD]?)")
 
 
+def interval_ms(text: str, bare_unit_ms: int) -> int | None:
+    """``30d``, ``12h``, ``1440m``, ``60s`` in ms (a bare number counts ``bare_unit_ms``), or None if ``text`` is
+    not such an interval."""
+    match = _INTERVAL_RE.fullmatch(text.strip())
+    if match is None:
+        return None
+    unit = match.group(2).lower()
+    return int(match.group(1)) * (INTERVAL_UNITS_MS[unit] if unit else bare_unit_ms)
+
+
 class FrameBound(exp.Expression):
     """One end of a window frame.
 
@@ -259,6 +269,7 @@ __all__ = [
     "LastJoin",
     "MLDBWindow",
     "OpenMLDB",
+    "interval_ms",
     "parse_statement",
     "tokens",
 ]
