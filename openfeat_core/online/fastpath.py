@@ -395,14 +395,16 @@ class TableRows:
         index.evicted += evicted
         return evicted
 
+    def column(self, i: int, values: np.ndarray, valid: np.ndarray, dictionary: np.ndarray | None = None) -> Column:
+        """Engine-layout arrays of column ``i`` as a column; string codes index ``dictionary``, by default the
+        table's (a request's strings may hold codes beyond it, see :meth:`StringCodes.request_codes`)."""
+        if i in self.strings:
+            return DictColumn(values, self.strings[i].dictionary() if dictionary is None else dictionary, valid)
+        return Column(self.types[i], values, valid)
+
     def columns_of(self, values: Sequence[np.ndarray], valid: Sequence[np.ndarray]) -> list[Column]:
         """Engine-layout arrays as columns (strings decoded through the table's dictionaries)."""
-        return [
-            DictColumn(values[i], self.strings[i].dictionary(), valid[i])
-            if i in self.strings
-            else Column(t, values[i], valid[i])
-            for i, t in enumerate(self.types)
-        ]
+        return [self.column(i, values[i], valid[i]) for i in range(len(self.types))]
 
     def _arguments(self, pre: Preaggregate, values: list[np.ndarray], valid: list[np.ndarray], n: int) -> list[Column]:
         rel = RelData(pre.fields, self.columns_of(values, valid), n)
@@ -769,10 +771,7 @@ class RequestColumns:
         return RequestColumns(rows, per_column)
 
     def column(self, rows: TableRows, i: int) -> Column:
-        t = rows.types[i]
-        if i in self.dictionaries:
-            return DictColumn(self.values[i], self.dictionaries[i], self.valid[i])
-        return Column(t, self.values[i], self.valid[i])
+        return rows.column(i, self.values[i], self.valid[i], self.dictionaries.get(i))
 
     def order_values(self, rows: TableRows, p: int | None) -> list[int]:
         """Per request row, its int64 order value in column ``p`` (``None``: no order column, all 0)."""
@@ -859,7 +858,7 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, right: TableRows, k: int
                 values, valid = np.zeros(1, dtype=right.dtypes[p]), np.zeros(1, dtype=np.bool_)
             else:
                 values, valid = m[0].values[p][m[1] : m[1] + 1], m[0].valid[p][m[1] : m[1] + 1]
-            out.append(_stored_column(right, p, values, valid))
+            out.append(right.column(p, values, valid))
         return out
     for p in join.positions:
         values = np.zeros(k, dtype=right.dtypes[p])
@@ -868,14 +867,8 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, right: TableRows, k: int
             if m is not None:
                 values[j] = m[0].values[p][m[1]]
                 valid[j] = m[0].valid[p][m[1]]
-        out.append(_stored_column(right, p, values, valid))
+        out.append(right.column(p, values, valid))
     return out
-
-
-def _stored_column(rows: TableRows, p: int, values: np.ndarray, valid: np.ndarray) -> Column:
-    if p in rows.strings:
-        return DictColumn(values, rows.strings[p].dictionary(), valid)
-    return Column(rows.types[p], values, valid)
 
 
 def _window_row(
@@ -905,7 +898,7 @@ def _window_row(
             values, valid = s.values[i], s.valid[i]
             values[n] = req.values[i][j]
             valid[n] = req.valid[i][j]
-            columns[i] = _request_column(rows, req, i, values[start : n + 1], valid[start : n + 1])
+            columns[i] = rows.column(i, values[start : n + 1], valid[start : n + 1], req.dictionaries.get(i))
     else:
         # A request older than stored rows sees the rows up to its time (copies; rare).
         hi = start + int(np.searchsorted(s.ts[start:n], req_ts, side="right"))
@@ -914,7 +907,7 @@ def _window_row(
         for i in window.columns:
             values = np.append(s.values[i][start:hi], req.values[i][j])
             valid = np.append(s.valid[i][start:hi], req.valid[i][j])
-            columns[i] = _request_column(rows, req, i, values, valid)
+            columns[i] = rows.column(i, values, valid, req.dictionaries.get(i))
     cand: RelData | None = None
     out = []
     for agg, impl, arg_positions in window.calls:
@@ -938,13 +931,6 @@ def _window_row(
         col = impl(args, frames, ctx)
         out.append(col if col.type is agg.type else col.with_type(agg.type))
     return out
-
-
-def _request_column(rows: TableRows, req: RequestColumns, i: int, values: np.ndarray, valid: np.ndarray) -> Column:
-    """Stored rows of a key followed by a request row, as a column (strings index the request's dictionary)."""
-    if i in rows.strings:
-        return DictColumn(values, req.dictionaries[i], valid)
-    return Column(rows.types[i], values, valid)
 
 
 def _rows_arguments(
