@@ -93,6 +93,23 @@ class Lookup:
     request_keys: tuple[str, ...] | None
 
 
+@dataclass(frozen=True)
+class IndexDeclaration:
+    """An index a table declares (``create_table(..., indexes=...)``), read once.
+
+    Attributes:
+        text: the declaration, ``name:key1|key2:ts[:ttl:ttl_type]`` (what the catalog records and the binder reads).
+        keys: its key columns.
+        ts: its ts column, or ``None``.
+        ttl: its retention (:func:`declared_ttl`).
+    """
+
+    text: str
+    keys: frozenset[str]
+    ts: str | None
+    ttl: TTL
+
+
 @dataclass
 class Deployment:
     """One version of a deployed feature script."""
@@ -138,7 +155,7 @@ class _Table:
     schema: pa.Schema
     clock: TTLClock = "data"
     timezone: str = "UTC"
-    declared_indexes: tuple[str, ...] = ()  # OpenMLDB index declarations given at creation (create_table)
+    declared_indexes: tuple[IndexDeclaration, ...] = ()  # given at creation (create_table)
     batches: list[pa.RecordBatch] = field(default_factory=list)
     # Insertion number of every stored row, per batch (ascending; evicted rows are gone after a compaction).
     batch_seqs: list[np.ndarray] = field(default_factory=list)
@@ -159,6 +176,11 @@ class _Table:
 
     def now_ms(self) -> int | None:
         return int(time.time() * 1000) if self.clock == "wall" else None
+
+    @property
+    def declared(self) -> list[str]:
+        """The declared indexes as written (``name:key1|key2:ts[:ttl:ttl_type]``)."""
+        return [d.text for d in self.declared_indexes]
 
     def add_series(self, keys: tuple[str, ...], order: str | None, ttl: TTL) -> None:
         if self.clock == "off":
@@ -320,7 +342,7 @@ class OnlineStore:
         op = record["op"]
         if op == "create_table":
             schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(record["schema"])))
-            declared = tuple(record.get("indexes", ()))
+            declared = tuple(_check_index_declaration(record["name"], schema, s) for s in record.get("indexes", ()))
             self._tables[record["name"]] = _Table(schema, self._ttl_clock, self._ctx.timezone, declared)
         elif op == "drop_table":
             del self._tables[record["name"]]
@@ -341,7 +363,7 @@ class OnlineStore:
                 "op": "create_table",
                 "name": n,
                 "schema": _schema_b64(t.schema),
-                "indexes": list(t.declared_indexes),
+                "indexes": t.declared,
                 "inserted": t.inserted,
                 "evicted": t.evicted,
             }
@@ -382,8 +404,9 @@ class OnlineStore:
         except ValueError as e:
             raise OpenFeatSQLError(f"table {name!r}: {e}") from None
         declared = tuple(_check_index_declaration(name, parsed, spec) for spec in indexes)
-        self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed), "indexes": list(declared)})
-        self._tables[name] = _Table(parsed, self._ttl_clock, self._ctx.timezone, declared)
+        table = _Table(parsed, self._ttl_clock, self._ctx.timezone, declared)
+        self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed), "indexes": table.declared})
+        self._tables[name] = table
 
     def drop_table(self, name: str) -> None:
         users = [d for d, versions in self._deployments.items() if name in tables_read(versions[self._active[d]].plan)]
@@ -401,7 +424,7 @@ class OnlineStore:
         return {
             "name": name,
             "schema": [(f.name, sql_type_of_arrow(f.type).openmldb_name) for f in t.schema],
-            "declared_indexes": list(t.declared_indexes),
+            "declared_indexes": t.declared,
             "rows": t.num_rows,
             "inserted": t.inserted,
             "evicted": t.evicted,
@@ -459,7 +482,7 @@ class OnlineStore:
 
     def _deploy(self, name: str, sql: str, options: Mapping[str, str], *, log: bool = False) -> Deployment:
         catalog = {t: [(f.name, sql_type_of_arrow(f.type)) for f in tab.schema] for t, tab in self._tables.items()}
-        declared = {t: tab.declared_indexes for t, tab in self._tables.items() if tab.declared_indexes}
+        declared = {t: tab.declared for t, tab in self._tables.items() if tab.declared_indexes}
         plan = bind_sql(sql, catalog, indexes=declared)
         _check_deployable(plan)
         options = _check_options(options)
@@ -492,9 +515,8 @@ class OnlineStore:
                 ttl = ttl.widened(ms_bias, rows_bias)
                 # An index the table declares with the same keys and ts merges its own TTL in, as in OpenMLDB.
                 for declaration in self._tables[table].declared_indexes:
-                    parts = declaration.split(":")
-                    if set(parts[1].split("|")) == set(keys) and (parts[2] if len(parts) > 2 else "") == (order or ""):
-                        ttl = ttl.merge(declared_ttl(declaration))
+                    if declaration.keys == set(keys) and declaration.ts == order:
+                        ttl = ttl.merge(declaration.ttl)
                 self._tables[table].add_series(keys, order, ttl)
             main = self._tables[fast.main.table].direct
             impls = {n: fn.impl for n in COMBINABLE if (fn := REGISTRY.aggregate(n)) is not None}
@@ -692,8 +714,8 @@ class OnlineStore:
         return self._versions(name)[self._active[name]]
 
 
-def _check_index_declaration(table: str, schema: pa.Schema, spec: str) -> str:
-    """``spec`` (``name:key1|key2:ts[:ttl[:ttl_type]]``) stripped, or an error naming what is wrong."""
+def _check_index_declaration(table: str, schema: pa.Schema, spec: str) -> IndexDeclaration:
+    """``spec`` (``name:key1|key2:ts[:ttl[:ttl_type]]``) read, or an error naming what is wrong."""
     parts = [p.strip() for p in str(spec).split(":")]
     if len(parts) < 2 or not parts[1]:
         raise DataError(f"table {table!r}: index {spec!r} must read name:key1|key2[:ts], e.g. 'index1:card:ts'")
@@ -711,10 +733,11 @@ def _check_index_declaration(table: str, schema: pa.Schema, spec: str) -> str:
                 f"not {ts_type.openmldb_name}"
             )
     try:
-        declared_ttl(spec)
+        ttl = declared_ttl(spec)
     except ValueError as e:
         raise DataError(f"table {table!r}: index {spec!r}: {e}") from None
-    return ":".join(parts)
+    keys = frozenset(k.strip() for k in parts[1].split("|"))
+    return IndexDeclaration(":".join(parts), keys, parts[2] if len(parts) > 2 and parts[2] else None, ttl)
 
 
 _TTL_TYPES = ("absolute", "latest", "absandlat", "absorlat")
