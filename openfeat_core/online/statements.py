@@ -978,7 +978,7 @@ def _select(session: _Session, p: _Parser) -> StatementResult:
         options = p.options() if p.accept_word("OPTIONS") else {}
         p.end()
         outfile = _resolve_outfile(path, options)
-    tables = _offline_tables(session, query) if session.offline else _online_tables(session.store)
+    tables = _offline_tables(session, query) if session.offline else _online_tables(session.store, query)
     result = compute(query, tables, timezone=session.timezone)
     if outfile is not None:
         return StatementResult("select_into", affected_rows=_write_outfile(result, outfile))
@@ -989,8 +989,16 @@ def _select(session: _Session, p: _Parser) -> StatementResult:
     return StatementResult("select", rows=result.slice(0, PREVIEW_ROW_LIMIT), total_rows=total, message=message)
 
 
-def _online_tables(store: OnlineStore) -> dict[str, pa.Table]:
-    return {name: store.scan(name) for name in store.list_tables()}
+def _tables_read(query: str, schemas: Mapping[str, pa.Schema]) -> list[str]:
+    """The tables ``query`` reads, found by planning it over empty tables of these schemas."""
+    plan = plan_sql(split_config(query)[0], {name: s.empty_table() for name, s in schemas.items()})
+    return sorted(tables_read(plan))
+
+
+def _online_tables(store: OnlineStore, query: str) -> dict[str, pa.Table]:
+    """The stored rows of every table ``query`` reads (only those: a scan combines a table's inserted batches)."""
+    schemas = {name: _store_schema(store, name) for name in store.list_tables()}
+    return {name: store.scan(name) for name in _tables_read(query, schemas)}
 
 
 def _offline_tables(session: _Session, query: str) -> dict[str, pa.Table]:
@@ -1000,8 +1008,7 @@ def _offline_tables(session: _Session, query: str) -> dict[str, pa.Table]:
     versions = {v.table: v for v in ws.list_tables()}
     schemas = {name: _store_schema(session.store, name) for name in session.store.list_tables()}
     schemas.update({name: v.schema for name, v in versions.items()})
-    plan = plan_sql(split_config(query)[0], {name: s.empty_table() for name, s in schemas.items()})
-    needed = sorted(tables_read(plan))
+    needed = _tables_read(query, schemas)
     missing = [name for name in needed if name not in versions]
     if missing:
         raise DataError(
