@@ -1,7 +1,7 @@
 """Tests of count/sum/avg/min/max/distinct_count and the *_where aggregates.
 
 Expected values marked ``case <file> #<id>`` come from OpenMLDB's conformance cases
-(``/work/shared/conformance/openmldb/cases``); floats are compared within 4 ULP as OpenMLDB's harness does.
+(``../shared/conformance/openmldb/cases``); floats are compared within 4 ULP as OpenMLDB's harness does.
 """
 
 from __future__ import annotations

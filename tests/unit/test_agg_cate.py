@@ -2,7 +2,7 @@
 and of the ``window_split*`` list aggregates.
 
 Expected strings marked ``case <file> #<id>`` come from OpenMLDB's conformance cases
-(``/work/shared/conformance/openmldb/cases``), which format timestamps in Asia/Shanghai.
+(``../shared/conformance/openmldb/cases``), which format timestamps in Asia/Shanghai.
 """
 
 from __future__ import annotations

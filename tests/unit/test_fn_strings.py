@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conformance_cases import case_file, requires_cases
 
 from openfeat_core.column import Column
 from openfeat_core.functions.registry import REGISTRY, EvalContext, FunctionTypeError
 from openfeat_core.functions.strings import format_cpp_to_string, format_ostream, like_regex
 from openfeat_core.types import SQLType as T
 
-CASES = Path("/work/shared/conformance/openmldb/cases")
 SHANGHAI = EvalContext("Asia/Shanghai")
 
 Arg = tuple[T, list[Any]]
@@ -218,7 +217,10 @@ def _sql_unescape(text: str) -> str:
 
 def _like_yaml_cases() -> list[Any]:
     """Every successful case of test_like.yaml as (id, variant, [(c1, expected)], pattern, escape)."""
-    doc = yaml.safe_load((CASES / "function/expression/test_like.yaml").read_text())
+    path = case_file("function/expression/test_like.yaml")
+    if path is None:
+        return [pytest.param(None, None, None, None, marks=requires_cases, id="conformance-cases-absent")]
+    doc = yaml.safe_load(path.read_text())
     out = []
     sql_re = re.compile(r"c1 d\[0\] (['\"])(.*?)\1(?:\s+escape\s+(['\"])(.*?)\3)?\s+as v1", re.IGNORECASE)
     for case in doc["cases"]:
