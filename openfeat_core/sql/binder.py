@@ -40,6 +40,7 @@ from openfeat_core.plan.nodes import (
     children,
     qualifiers_read,
 )
+from openfeat_core.sql.depth import call_with_deep_stack
 from openfeat_core.sql.dialect import FrameBound, FrameSpec, MLDBWindow, parse_statement
 from openfeat_core.sql.dialect import LastJoin as AstLastJoin
 from openfeat_core.types import SQLType, parse_type_name
@@ -94,6 +95,10 @@ def bind_sql(sql: str, catalog: Catalog, *, indexes: Mapping[str, Sequence[str]]
         OpenFeatSQLError: syntax, name, type or window errors (with line and column).
         NotSupportedError: valid OpenMLDB SQL that OpenFeat does not support.
     """
+    return call_with_deep_stack(lambda: _parse_and_bind(sql, catalog, indexes or {}))
+
+
+def _parse_and_bind(sql: str, catalog: Catalog, indexes: Mapping[str, Sequence[str]]) -> Select:
     try:
         tree = parse_statement(sql)
     except ParseError as e:
@@ -112,7 +117,7 @@ def bind_sql(sql: str, catalog: Catalog, *, indexes: Mapping[str, Sequence[str]]
         raise OpenFeatSQLError(f"syntax error: {e}") from None
     except ValueError as e:
         raise OpenFeatSQLError(str(e)) from None
-    return Binder(sql, catalog, indexes or {}).bind_statement(tree)
+    return Binder(sql, catalog, indexes).bind_statement(tree)
 
 
 @dataclass
@@ -918,4 +923,4 @@ def _expr_sql(node: exp.Expr) -> str:
 def bind_constants(sql: str, exprs: Sequence[exp.Expr]) -> list[Expr]:
     """Bind expressions that read no table (``values`` of a CONFIG clause)."""
     binder = Binder(sql, {}, {})
-    return [binder.bind_expr(e, _Scope(fields=(), tables=())) for e in exprs]
+    return call_with_deep_stack(lambda: [binder.bind_expr(e, _Scope(fields=(), tables=())) for e in exprs])

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from openfeat_core.errors import OpenFeatSQLError
+from openfeat_core.sql.depth import call_with_deep_stack
 from openfeat_core.sql.dialect import parse_statement
 
 _CONFIG_RE = re.compile(r"\bconfig\s*\(", re.IGNORECASE)
@@ -44,7 +45,8 @@ def split_config(sql: str) -> tuple[str, QueryConfig | None]:
     try:
         # Parse `k = v, ...` as the select list of a dummy query: values are ordinary SQL expressions.
         # VALUES is a keyword to the parser; rename the option so it parses as a column.
-        items = parse_statement("SELECT " + re.sub(r"\bvalues\s*=", "values_ =", body, flags=re.IGNORECASE))
+        dummy = "SELECT " + re.sub(r"\bvalues\s*=", "values_ =", body, flags=re.IGNORECASE)
+        items = call_with_deep_stack(lambda: parse_statement(dummy))
     except Exception as e:
         raise OpenFeatSQLError(f"malformed CONFIG clause: {e}", line=line) from None
     mode = "batch"

@@ -23,6 +23,8 @@ from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import ErrorLevel
 from sqlglot.tokens import TokenType
 
+from openfeat_core.sql.depth import check_depth, check_nesting
+
 #: Interval unit suffixes of window offsets, in milliseconds (``ROWS_RANGE BETWEEN 3s PRECEDING``).
 INTERVAL_UNITS_MS: dict[str, int] = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _INTERVAL_RE = re.compile(r"(\d+)([smhdSMHD]?)")
@@ -250,12 +252,20 @@ class OpenMLDB(MySQL):
 def parse_statement(sql: str) -> exp.Expr:
     """Parse exactly one OpenMLDB statement (a trailing ``;`` is allowed).
 
+    The parser is recursive: call this on a thread from :func:`~openfeat_core.sql.depth.call_with_deep_stack`
+    (as :func:`~openfeat_core.sql.binder.bind_sql` does) for SQL nested more than a few dozen levels.
+
     Raises:
         sqlglot.errors.ParseError: on a syntax error (the caller converts it to OpenFeatSQLError).
+        OpenFeatSQLError: the statement is nested deeper than :mod:`openfeat_core.sql.depth` supports.
     """
     dialect = OpenMLDB()
     toks = dialect.tokenize(sql)
+    check_nesting(toks)
     statements = dialect.parser(error_level=ErrorLevel.RAISE, max_errors=1).parse(toks, sql)
+    for statement in statements:
+        if statement is not None:
+            check_depth(statement)
     found = [s for s in statements if s is not None]
     if len(found) != 1:
         raise ValueError(f"expected exactly one SQL statement, found {len(found)}")

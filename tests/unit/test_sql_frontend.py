@@ -228,3 +228,58 @@ def test_config_request_values_compute_request_rows() -> None:
 def test_config_clause_errors(config: str, fragment: str) -> None:
     with pytest.raises(OpenFeatSQLError, match=fragment):
         openfeat_core.compute(f"SELECT card FROM tx {config}", TABLES)
+
+
+# --- deep and long SQL (generated feature scripts) ----------------------------------------------------------------
+def test_a_ten_thousand_term_sum_and_two_hundred_nested_parentheses_compute() -> None:
+    terms = " + ".join(["amount"] * 10_000)
+    nested = "(" * 200 + "amount * 2" + ")" * 200
+    out = openfeat_core.compute(f"SELECT {terms} AS total, {nested} AS doubled FROM tx", TABLES)
+    assert out.to_pydict() == {"total": [10_000.0, 20_000.0, 30_000.0], "doubled": [2.0, 4.0, 6.0]}
+
+
+def test_nested_function_calls_and_case_expressions_compute() -> None:
+    calls = "abs(" * 200 + "amount" + ")" * 200
+    cases = "CASE WHEN amount > 1 THEN " * 100 + "1" + " ELSE 0 END" * 100
+    out = openfeat_core.compute(f"SELECT {calls} AS a, {cases} AS c FROM tx", TABLES)
+    assert out.to_pydict() == {"a": [1.0, 2.0, 3.0], "c": [0, 1, 1]}
+
+
+def test_a_thousand_select_items_and_a_hundred_windows_compute() -> None:
+    items = ", ".join(f"amount + {i} AS c{i}" for i in range(1000))
+    windows = ", ".join(f"sum(amount) OVER w{i} AS s{i}" for i in range(100))
+    defs = ", ".join(
+        f"w{i} AS (PARTITION BY card ORDER BY ts ROWS BETWEEN {i} PRECEDING AND CURRENT ROW)" for i in range(100)
+    )
+    out = openfeat_core.compute(f"SELECT {items}, {windows} FROM tx WINDOW {defs}", TABLES)
+    assert out.num_columns == 1100
+    assert out.column("c999").to_pylist() == [1000.0, 1001.0, 1002.0]
+    assert out.column("s0").to_pylist() == [1.0, 2.0, 3.0]
+    assert out.column("s99").to_pylist() == [1.0, 3.0, 3.0]
+
+
+def test_parentheses_nested_beyond_the_limit_are_a_positioned_error() -> None:
+    from openfeat_core.sql.depth import MAX_NESTING
+
+    sql = "SELECT card,\n  " + "(" * (MAX_NESTING + 1) + "amount" + ")" * (MAX_NESTING + 1) + " AS x FROM tx"
+    with pytest.raises(OpenFeatSQLError) as info:
+        plan(sql)
+    # The first parenthesis past the limit: line 2, after two spaces and MAX_NESTING parentheses.
+    assert (info.value.line, info.value.column) == (2, 3 + MAX_NESTING)
+    assert f"expression nested deeper than {MAX_NESTING}" in str(info.value)
+
+
+def test_an_operator_chain_beyond_the_limit_is_a_positioned_error_not_a_recursion_error() -> None:
+    from openfeat_core.sql.depth import MAX_EXPRESSION_DEPTH
+
+    sql = "SELECT\n" + " + ".join(["amount"] * (MAX_EXPRESSION_DEPTH + 10)) + " AS x FROM tx"
+    with pytest.raises(OpenFeatSQLError) as info:
+        plan(sql)
+    assert info.value.line == 2 and info.value.column is not None
+    assert f"expression nested deeper than {MAX_EXPRESSION_DEPTH}" in str(info.value)
+
+
+def test_deep_sql_in_a_config_clause_is_a_positioned_error() -> None:
+    values = "(" * 300 + "1" + ")" * 300
+    with pytest.raises(OpenFeatSQLError, match="nested deeper than 256"):
+        openfeat_core.compute(f"SELECT card FROM tx CONFIG (execute_mode = 'request', values = ({values}))", TABLES)
