@@ -13,8 +13,10 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +43,7 @@ from openfeat_core.online.fastpath import (
     window_ttl,
 )
 from openfeat_core.online.preagg import Preaggregate, parse_long_windows, preaggregates_for
-from openfeat_core.online.wal import DurableLog, FsyncPolicy
+from openfeat_core.online.wal import DurableLog, FsyncPolicy, PendingSnapshot
 from openfeat_core.plan.nodes import (
     ColumnRef,
     LastJoin,
@@ -263,6 +265,35 @@ class _Table:
             keymap.setdefault(key, []).append(start + i)
 
 
+logger = logging.getLogger(__name__)
+
+#: Default automatic-snapshot policy of a durable store: snapshot once this much log has been written since the last
+#: snapshot, or once this long has passed with at least one write. Bounds the restart time (the log replayed) and
+#: the disk the log takes, and drops the rows the TTLs evicted.
+SNAPSHOT_AFTER_BYTES = 256 << 20
+SNAPSHOT_AFTER_SECONDS = 600.0
+#: After a failed automatic snapshot (disk full...), the next attempt waits this long.
+_SNAPSHOT_RETRY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class _CapturedTable:
+    """A table as a snapshot captured it: immutable Arrow batches, and the rows an index still keeps (None: all)."""
+
+    schema: pa.Schema
+    batches: list[pa.RecordBatch]
+    seqs: list[np.ndarray]
+    live: np.ndarray | None
+
+    def table(self) -> pa.Table:
+        """The rows to write (the copy and the filter run on the snapshot thread, not under the store's lock)."""
+        data = pa.Table.from_batches(self.batches, schema=self.schema).combine_chunks()
+        if self.live is None:
+            return data
+        seqs = np.concatenate(self.seqs) if self.seqs else np.zeros(0, dtype=np.int64)
+        return data.filter(pa.array(np.isin(seqs, self.live)))
+
+
 class OnlineStore:
     """Tables, deployments and real-time feature requests, in process.
 
@@ -271,6 +302,11 @@ class OnlineStore:
             insert and catalog change is in a write-ahead log (fsync per call by default), and a new store on the
             same directory recovers them (latest snapshot, then the log).
         fsync: the log's fsync policy: ``"batch"`` (once per call, default), ``"always"`` or ``"never"``.
+        snapshot_after_bytes: a durable store snapshots itself (in a background thread) once the log written
+            since the last snapshot reaches this size; ``None``: never by size.
+        snapshot_after_seconds: ... or once this long has passed since the last snapshot with at least one write;
+            ``None``: never by age. Both are checked after each insert. A snapshot drops the rows the TTLs evicted,
+            so restart time and disk use stay bounded.
         timezone: IANA zone for calendar functions in deployed scripts.
         ttl_clock: what the TTLs derived from deployed windows are measured against. ``"data"`` (default): each
             key's newest row, so replaying last year's data keeps last year's windows full; ``"wall"``: the current
@@ -295,9 +331,25 @@ class OnlineStore:
         timezone: str = "UTC",
         fsync: FsyncPolicy = "batch",
         ttl_clock: TTLClock = "data",
+        snapshot_after_bytes: int | None = SNAPSHOT_AFTER_BYTES,
+        snapshot_after_seconds: float | None = SNAPSHOT_AFTER_SECONDS,
     ) -> None:
         if ttl_clock not in ("data", "wall", "off"):
             raise ValueError(f"ttl_clock must be 'data', 'wall' or 'off', not {ttl_clock!r}")
+        for option, value in (
+            ("snapshot_after_bytes", snapshot_after_bytes),
+            ("snapshot_after_seconds", snapshot_after_seconds),
+        ):
+            if value is not None and not value > 0:
+                raise ValueError(f"{option} must be positive (or None to turn it off), not {value!r}")
+        self._snapshot_after_bytes = snapshot_after_bytes
+        self._snapshot_after_seconds = snapshot_after_seconds
+        self._snapshot_thread: threading.Thread | None = None
+        self._last_snapshot = time.monotonic()
+        self._next_snapshot_attempt = 0.0
+        self._snapshot_error: BaseException | None = None
+        self._snapshots_written = 0
+        self._replayed_at_open = 0
         self._ttl_clock: TTLClock = ttl_clock
         self._tables: dict[str, _Table] = {}
         self._deployments: dict[str, list[Deployment]] = {}
@@ -307,7 +359,11 @@ class OnlineStore:
         self._request_log: RequestLog | None = None
         if path is not None:
             self._log = DurableLog(path, fsync=fsync)
-            self._recover()
+            try:
+                self._recover()
+            except BaseException:
+                self._log.close()  # releases the directory lock: a retry must not find it "already opened"
+                raise
 
     def _recover(self) -> None:
         """Rebuild the store from the latest snapshot and the log entries after it."""
@@ -326,6 +382,7 @@ class OnlineStore:
                     t.inserted = max(t.inserted, record["inserted"])
                     t.evicted = record["evicted"]
         for entry in self._log.replay():
+            self._replayed_at_open += 1
             if entry.kind == "meta":
                 assert entry.meta is not None
                 self._apply_meta(entry.meta)
@@ -355,9 +412,86 @@ class OnlineStore:
             del self._active[record["name"]]
 
     def snapshot(self) -> None:
-        """Write every table and the catalog to a snapshot and start a new log (durable stores only)."""
+        """Write every table and the catalog to a snapshot and start a new log (durable stores only); waits for an
+        automatic snapshot under way first.
+
+        Raises:
+            OSError, DurableLogError: the snapshot could not be written (the previous state stays recoverable).
+        """
         if self._log is None:
             return
+        self._wait_for_snapshot()
+        pending, tables, meta = self._capture_snapshot()
+        self._log.write_snapshot(pending, {n: c.table() for n, c in tables.items()}, meta)
+        self._snapshots_written += 1
+
+    def durability(self) -> dict[str, Any]:
+        """The state of the durable log: ``log_bytes_since_snapshot`` (what a restart replays), ``snapshots_written``
+        (by this process), ``snapshot_running``, ``last_snapshot_error`` (``None`` or its text) and
+        ``replayed_at_open`` (log entries replayed when the store was opened). Empty for a memory store."""
+        if self._log is None:
+            return {}
+        return {
+            "log_bytes_since_snapshot": self._log.bytes_since_snapshot,
+            "snapshots_written": self._snapshots_written,
+            "snapshot_running": self._snapshot_thread is not None and self._snapshot_thread.is_alive(),
+            "last_snapshot_error": None if self._snapshot_error is None else str(self._snapshot_error),
+            "replayed_at_open": self._replayed_at_open,
+        }
+
+    def _maybe_snapshot(self) -> None:
+        """Start an automatic snapshot in the background when the policy says one is due."""
+        log = self._log
+        if log is None or (self._snapshot_thread is not None and self._snapshot_thread.is_alive()):
+            return
+        now = time.monotonic()
+        if now < self._next_snapshot_attempt:
+            return
+        pending_bytes = log.bytes_since_snapshot
+        by_size = self._snapshot_after_bytes is not None and pending_bytes >= self._snapshot_after_bytes
+        by_age = (
+            self._snapshot_after_seconds is not None
+            and pending_bytes > 0
+            and now - self._last_snapshot >= self._snapshot_after_seconds
+        )
+        if not (by_size or by_age):
+            return
+        try:
+            pending, tables, meta = self._capture_snapshot()
+        except Exception as exc:  # the insert that triggered it is acknowledged: report, do not fail it
+            self._snapshot_failed(exc)
+            return
+        self._snapshot_thread = threading.Thread(
+            target=self._write_snapshot, args=(pending, tables, meta), name="openfeat-snapshot", daemon=True
+        )
+        self._snapshot_thread.start()
+
+    def _write_snapshot(
+        self, pending: PendingSnapshot, tables: dict[str, _CapturedTable], meta: list[dict[str, Any]]
+    ) -> None:
+        assert self._log is not None
+        try:
+            self._log.write_snapshot(pending, {n: c.table() for n, c in tables.items()}, meta)
+        except Exception as exc:
+            self._snapshot_failed(exc)
+        else:
+            self._snapshots_written += 1
+            self._snapshot_error = None
+
+    def _snapshot_failed(self, exc: BaseException) -> None:
+        logger.error("automatic snapshot failed (retrying in %.0f s): %s", _SNAPSHOT_RETRY_SECONDS, exc)
+        self._snapshot_error = exc
+        self._next_snapshot_attempt = time.monotonic() + _SNAPSHOT_RETRY_SECONDS
+
+    def _wait_for_snapshot(self) -> None:
+        if self._snapshot_thread is not None:
+            self._snapshot_thread.join()
+            self._snapshot_thread = None
+
+    def _capture_snapshot(self) -> tuple[PendingSnapshot, dict[str, _CapturedTable], list[dict[str, Any]]]:
+        """The catalog and the tables as of now (cheap: lists of immutable batches) and the log's snapshot point,
+        taken together while no write can happen (the store is used from one thread at a time)."""
+        assert self._log is not None
         meta: list[dict[str, Any]] = [
             {
                 "op": "create_table",
@@ -372,10 +506,22 @@ class OnlineStore:
         for name, versions in self._deployments.items():
             meta.extend({"op": "deploy", "name": name, "sql": d.sql, "options": d.options} for d in versions)
             meta.append({"op": "restore", "name": name, "version": self._active[name] + 1})
-        self._log.snapshot({n: t.data() for n, t in self._tables.items()}, meta)
+        tables = {
+            # Rows no index keeps are left out, as a compaction drops them (not when a general-path index still
+            # refers to row positions).
+            n: _CapturedTable(
+                t.schema, list(t.batches), list(t.batch_seqs), None if t.keymaps else t.direct.live_rows()
+            )
+            for n, t in self._tables.items()
+        }
+        pending = self._log.begin_snapshot()
+        self._last_snapshot = time.monotonic()
+        return pending, tables, meta
 
     def close(self) -> None:
+        """Wait for a snapshot under way, then close the log (durable stores)."""
         if self._log is not None:
+            self._wait_for_snapshot()
             self._log.close()
 
     @property
@@ -460,6 +606,7 @@ class OnlineStore:
             if self._log is not None:
                 self._log.append_rows(name, batch)
             table.append(batch)
+            self._maybe_snapshot()
         return batch.num_rows
 
     # ------------------------------------------------------------------ deployments

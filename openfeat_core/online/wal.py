@@ -2,47 +2,67 @@
 
 The online store keeps its tables in memory. Every insert (an Arrow record batch) and every catalog change (a
 JSON-able dict) is appended to this log before it is acknowledged; recovery is ``load_snapshot()`` (the tables and
-catalog as of the latest snapshot) followed by ``replay()`` (every complete entry appended after it, in order).
+catalog as of the latest valid snapshot) followed by ``replay()`` (every entry appended after it, in order).
 
 On-disk format (one directory per store; all integers little-endian)::
 
     LOCK                          flock()ed by the open DurableLog: two writers on one directory would interleave
-    wal-<seq:020d>.log            log segments; a segment only ever grows, entries are appended as frames
-    snapshot-<seq:020d>/          a complete snapshot; it covers every segment whose seq is < its own seq
-        MANIFEST.json             {"format": 1, "sequence": seq, "meta": [...],
-                                   "tables": [{"name", "file", "rows", "bytes", "crc32"}, ...]}
+    wal-<n:020d>.log              log segments, numbered consecutively; a segment only ever grows
+    snapshot-<n:020d>/            a snapshot; it covers every segment numbered below n
+        MANIFEST.json             {"format": 2, "sequence": n, "last_sequence": s, "meta": [...],
+                                   "tables": [{"name", "file", "rows", "bytes", "crc32"}, ...], "crc32": c}
+                                   (s: the sequence number of the last entry it covers; c: CRC32 of the rest of
+                                   the manifest, canonical JSON; format 1, without both, is still read)
         t00000.arrow ...          one Arrow IPC *file* per table (the names live in the manifest, so any table
                                    name is allowed)
-    snapshot-<seq:020d>.tmp/      a snapshot being written; never read, deleted when the log is next opened
+    snapshot-<n:020d>.tmp/        a snapshot being written; never read, deleted when the log is next opened
+    quarantine/<time>/            what ``repair(apply=True)`` removed from the log, with a ``REPORT.json``
 
-    frame   = magic b"OFW1" (4) | payload length N (uint64) | CRC32 of (length bytes + payload) (uint32) | payload (N)
+    frame   = magic b"OFW2" (4) | payload length N (uint64) | sequence number (uint64)
+              | CRC32 of (length bytes + payload + sequence bytes) (uint32) | payload (N)
     payload = b"R" | table-name length (uint32) | table name (UTF-8) | Arrow IPC *stream* of exactly one batch
                   (schema included, so every batch is self-describing)
             | b"M" | UTF-8 JSON object (a catalog change)
 
-Segments: opening the log always starts a fresh segment numbered after every existing one (and not below the latest
-snapshot), so appends never follow bytes a crash may have left half-written. ``snapshot()`` starts a new segment too.
-A frame that is bad (wrong magic, length past the end of the file, CRC mismatch) is a *torn tail* when no valid frame
-follows it in its segment -- the normal result of a crash mid-write, which ``replay()`` cuts off (truncates the file
-there) -- and *corruption* otherwise, which raises :class:`LogCorruptError`.
+Frames written by earlier versions (magic b"OFW1", no sequence number, CRC32 of length bytes + payload) are still
+read: they are numbered by their position, so a store written by an earlier version opens unchanged.
 
-Snapshots are atomic: tables and manifest are written to ``snapshot-N.tmp``, each file fsynced, the directory
-fsynced, renamed to ``snapshot-N`` and the parent directory fsynced. Only then is segment N started and are the
-segments below N and older snapshots deleted. A crash before the rename leaves the old snapshot + old segments; after
-it, the new snapshot (stale segments and snapshots are deleted when the log is next opened). Snapshots always fsync,
-whatever the append policy: they are rare, and a torn one after a power loss would lose everything it covers.
+Every entry has a sequence number, one more than the entry before it (the first is 1), across segments and
+snapshots: a snapshot records the last one it covers. Opening the log checks the whole chain -- the newest valid
+snapshot, then every segment from its number on, each present, each frame complete with a good CRC, each sequence
+number the expected one. What a crash can leave is told apart from damage:
+
+* a *torn tail* -- the last frame of the last non-empty segment is incomplete (its header or payload shorter than
+  declared, or only zero bytes where it should be): a write that was never acknowledged. It is cut off (the file is
+  truncated there) when the log is opened;
+* anything else is *corruption*: a complete frame whose CRC fails (also the last frame: it was acknowledged), a bad
+  frame with more data after it, an incomplete frame in a segment that is not the last, a missing segment or a jump
+  in the sequence numbers. Opening the log raises :class:`LogCorruptError` (file, byte offset, sequence numbers
+  affected, the repair command) and changes nothing; :func:`repair` reports the damage and, with ``apply=True``,
+  moves it to ``quarantine/``.
+
+Segments: opening the log starts a fresh segment numbered after every existing one (and not below the snapshot), so
+appends never follow bytes a crash may have left half-written. A snapshot n starts segment n (appends go on there
+while it is written), writes tables and manifest to ``snapshot-n.tmp``, fsyncs each file and the directory, renames
+it to ``snapshot-n``, fsyncs the parent, reads it back against its checksums, and only then deletes the segments
+below n and older snapshots. A crash at any point leaves either the old snapshot with every segment or the new one.
+A snapshot directory that is incomplete or fails its checksums is ignored (the older valid one is used, and the chain
+check proves the segments it needs are all there); opening deletes only segments and snapshots that a validated
+snapshot covers. Snapshots always fsync, whatever the append policy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
 import struct
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,8 +81,14 @@ __all__ = [
     "LogCorruptError",
     "LogEntry",
     "LogLockedError",
+    "LostEntry",
+    "PendingSnapshot",
+    "RepairReport",
     "Snapshot",
+    "repair",
 ]
+
+logger = logging.getLogger(__name__)
 
 FsyncPolicy = Literal["batch", "always", "never"]
 """When appends reach stable storage.
@@ -73,14 +99,19 @@ is created. ``"never"``: appends are handed to the OS without syncing: they surv
 included), not a power loss or a kernel crash.
 """
 
-MAGIC = b"OFW1"
-_HEADER = struct.Struct("<4sQI")  # magic, payload length, CRC32 of (length bytes + payload)
+MAGIC = b"OFW2"
+LEGACY_MAGIC = b"OFW1"
+_HEADER = struct.Struct("<4sQQI")  # magic, payload length, sequence number, CRC32
+_LEGACY_HEADER = struct.Struct("<4sQI")  # magic, payload length, CRC32 of (length bytes + payload)
 _LENGTH = struct.Struct("<Q")
 _NAME_LEN = struct.Struct("<I")
 _KIND_ROWS = b"R"
 _KIND_META = b"M"
-_SNAPSHOT_FORMAT = 1
+_SNAPSHOT_FORMAT = 2
+_SNAPSHOT_FORMATS = (1, 2)
 _MANIFEST = "MANIFEST.json"
+QUARANTINE = "quarantine"
+REPAIR_COMMAND = "openfeat store-repair"
 _SEGMENT_RE = re.compile(r"^wal-(\d{20})\.log$")
 _SNAPSHOT_RE = re.compile(r"^snapshot-(\d{20})$")
 _TEMP_RE = re.compile(r"^snapshot-(\d{20})\.tmp$")
@@ -95,14 +126,31 @@ class LogCorruptError(DurableLogError):
     """The log or a snapshot is damaged somewhere a crash cannot explain (not a torn tail).
 
     Attributes:
-        path: the damaged file.
-        offset: byte offset of the first bad frame in it (0 for a snapshot file).
+        path: the damaged (or missing) file.
+        offset: byte offset of the first bad frame in it (0 for a snapshot file or a missing segment).
+        first_sequence: the first sequence number affected, when known.
+        last_sequence: the last sequence number affected, when known.
     """
 
-    def __init__(self, path: str | os.PathLike[str], offset: int, reason: str) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        offset: int,
+        reason: str,
+        *,
+        first_sequence: int | None = None,
+        last_sequence: int | None = None,
+        advice: str = "",
+    ) -> None:
         self.path = Path(path)
         self.offset = offset
-        super().__init__(f"{self.path}: corrupt at byte offset {offset}: {reason}")
+        self.first_sequence = first_sequence
+        self.last_sequence = last_sequence
+        affected = _sequence_range(first_sequence, last_sequence)
+        text = f"{self.path}: corrupt at byte offset {offset}: {reason}"
+        if affected:
+            text += f"; entries affected: {affected}"
+        super().__init__(text + (f"; {advice}" if advice else ""))
 
 
 class LogLockedError(DurableLogError):
@@ -118,12 +166,14 @@ class LogEntry:
         table: the table the rows were inserted into; ``None`` for meta.
         batch: the inserted rows; ``None`` for meta.
         meta: the catalog change; ``None`` for rows.
+        sequence: its sequence number (0 when not read from the log).
     """
 
     kind: Literal["rows", "meta"]
     table: str | None = None
     batch: pa.RecordBatch | None = None
     meta: dict[str, Any] | None = None
+    sequence: int = 0
 
 
 @dataclass(frozen=True)
@@ -131,30 +181,117 @@ class Snapshot:
     """The content of a complete snapshot.
 
     Attributes:
-        sequence: its sequence number: it covers every log segment numbered below it.
+        sequence: its number: it covers every log segment numbered below it.
         tables: table name -> rows.
         meta: the catalog, as given to :meth:`DurableLog.snapshot`.
+        last_sequence: the sequence number of the last entry it covers (``None``: written by an earlier version).
     """
 
     sequence: int
     tables: dict[str, pa.Table] = field(default_factory=dict)
     meta: list[dict[str, Any]] = field(default_factory=list)
+    last_sequence: int | None = None
+
+
+@dataclass(frozen=True)
+class PendingSnapshot:
+    """A snapshot begun by :meth:`DurableLog.begin_snapshot`: segment ``number`` is started, the state to write must
+    be the one after entry ``last_sequence``."""
+
+    number: int
+    last_sequence: int
+
+
+@dataclass(frozen=True)
+class LostEntry:
+    """An entry :func:`repair` removes from the log.
+
+    Attributes:
+        segment: the segment file it was in.
+        offset: its byte offset there.
+        sequence: its sequence number (``None``: unreadable).
+        kind: ``"rows"``, ``"meta"`` or ``"unreadable"`` (bytes that are not a decodable frame).
+        table: the table of a rows entry, when readable.
+        rows: the number of rows of a rows entry, when readable.
+        bytes: its size on disk.
+        damaged: whether it is the damage itself (else an intact entry that follows the damage).
+    """
+
+    segment: str
+    offset: int
+    sequence: int | None
+    kind: str
+    table: str | None
+    rows: int | None
+    bytes: int
+    damaged: bool
+
+
+@dataclass
+class RepairReport:
+    """What :func:`repair` found and (with ``apply``) did.
+
+    Attributes:
+        directory: the store directory.
+        damage: one line per problem found (empty: the log opens as it is).
+        lost: the entries removed (or that ``apply`` would remove), oldest first.
+        ignored_snapshots: invalid snapshot directories (moved to the quarantine by ``apply``), with why.
+        torn_tail: a torn tail that the next open cuts off, if any (``"file at offset N"``).
+        applied: whether the removal was done.
+        quarantine: where the removed bytes went (``None`` before ``apply``).
+    """
+
+    directory: str
+    damage: list[str] = field(default_factory=list)
+    lost: list[LostEntry] = field(default_factory=list)
+    ignored_snapshots: list[str] = field(default_factory=list)
+    torn_tail: str | None = None
+    applied: bool = False
+    quarantine: str | None = None
+
+    @property
+    def clean(self) -> bool:
+        """Nothing to repair: the log opens as it is (a torn tail is cut at open, as after any crash)."""
+        return not self.damage and not self.ignored_snapshots
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "directory": self.directory,
+            "clean": self.clean,
+            "damage": self.damage,
+            "lost": [vars(e) for e in self.lost],
+            "lost_rows": sum(e.rows or 0 for e in self.lost),
+            "ignored_snapshots": self.ignored_snapshots,
+            "torn_tail": self.torn_tail,
+            "applied": self.applied,
+            "quarantine": self.quarantine,
+        }
+
+
+def _sequence_range(first: int | None, last: int | None) -> str:
+    if first is None:
+        return ""
+    if last is None:
+        return f"sequence {first} and possibly later ones"
+    return f"sequence {first}" if first == last else f"sequences {first}..{last}"
 
 
 class DurableLog:
-    """An append-only, CRC-framed log of inserts and catalog changes, with atomic snapshots.
+    """An append-only, CRC-framed, sequence-numbered log of inserts and catalog changes, with atomic snapshots.
 
     Appends are serialised by an internal lock. ``replay()`` and ``load_snapshot()`` are meant for recovery, before
-    the store serves writes. ``snapshot()`` must be given the state reflecting every entry appended so far: the
-    caller holds its own write lock across "capture tables, call snapshot()" so that no append slips in between
-    (such an append would land in a segment the snapshot deletes).
+    the store serves writes. A snapshot is :meth:`begin_snapshot` (starts a new segment; the caller must capture the
+    state of every entry appended so far at the same moment, under its own write lock, so that no append slips in
+    between) then :meth:`write_snapshot` (the slow part: it may run in another thread while appends go on);
+    :meth:`snapshot` does both.
     """
 
     def __init__(self, directory: str | os.PathLike[str], *, fsync: FsyncPolicy = "batch") -> None:
-        """Open (creating it if needed) the log in ``directory`` and start a fresh segment.
+        """Open (creating it if needed) the log in ``directory``, check it, and start a fresh segment.
 
-        Stale files a crash may have left (a half-written snapshot, segments and snapshots covered by a newer
-        snapshot) are deleted here.
+        A torn tail is cut off; segments and snapshots covered by the newest valid snapshot and half-written
+        snapshots are deleted. Nothing else is changed: damage raises instead (see the module documentation).
+        The directory lock is released when opening fails.
 
         Args:
             directory: where the segments and snapshots live.
@@ -163,6 +300,7 @@ class DurableLog:
         Raises:
             ValueError: unknown policy.
             LogLockedError: another DurableLog has the directory open.
+            LogCorruptError: the log is damaged (names the file, offset and entries; nothing was changed).
         """
         if fsync not in get_args(FsyncPolicy):
             raise ValueError(f"fsync policy must be one of {get_args(FsyncPolicy)}, got {fsync!r}")
@@ -171,17 +309,43 @@ class DurableLog:
         self._lock = threading.Lock()
         self._failed: BaseException | None = None
         self._closed = False
+        self._pending: PendingSnapshot | None = None
         self._dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _acquire_dir_lock(self._dir)
         self._fd = -1
         try:
-            self._recover_files()
+            chain = _inspect(self._dir)
+            if chain.damage:
+                raise chain.error()
+            self._snapshot_seq = chain.base.number if chain.base is not None else 0
+            self._replay_start = chain.replay_start
+            self._cut_and_prune(chain)
+            self._next_sequence = chain.last_sequence + 1
             existing = self._segments()
-            self._seq = max([self._snapshot_seq, *(s + 1 for s in existing)])
-            self._start_segment(self._seq)
+            self._bytes_since_snapshot = sum(self._segment_path(s).stat().st_size for s in existing)
+            self._start_segment(max([self._snapshot_seq, *(s + 1 for s in existing)]))
         except BaseException:
+            if self._fd >= 0:
+                os.close(self._fd)
             os.close(self._lock_fd)
             raise
+
+    @property
+    def directory(self) -> Path:
+        """The directory of the log."""
+        return self._dir
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence number of the last entry appended (0: none ever)."""
+        with self._lock:
+            return self._next_sequence - 1
+
+    @property
+    def bytes_since_snapshot(self) -> int:
+        """Bytes of log the next recovery replays: what a snapshot now would make unnecessary."""
+        with self._lock:
+            return self._bytes_since_snapshot
 
     # ------------------------------------------------------------------------------------------------------------
     # Appending
@@ -227,13 +391,14 @@ class DurableLog:
         self._append(_KIND_META, body)
 
     def _append(self, prefix: bytes, body: Any) -> None:
-        """Frame ``prefix + body`` and write it in one ``writev``, then sync per the policy."""
+        """Frame ``prefix + body`` with the next sequence number, write it in one ``writev``, sync per the policy."""
         length = len(prefix) + len(body)
-        length_bytes = _LENGTH.pack(length)
-        crc = zlib.crc32(body, zlib.crc32(prefix, zlib.crc32(length_bytes)))
-        header = _HEADER.pack(MAGIC, length, crc)
+        # The payload's CRC is computed outside the lock; the sequence number, known only under it, comes last.
+        crc = zlib.crc32(body, zlib.crc32(prefix, zlib.crc32(_LENGTH.pack(length))))
         with self._lock:
             self._check_usable()
+            sequence = self._next_sequence
+            header = _HEADER.pack(MAGIC, length, sequence, zlib.crc32(_LENGTH.pack(sequence), crc))
             try:
                 _write_all(self._fd, [header, prefix, body])
                 if self._policy == "always":
@@ -248,44 +413,48 @@ class DurableLog:
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, self._offset)
                 raise
+            self._next_sequence = sequence + 1
             self._offset += len(header) + length
+            self._bytes_since_snapshot += len(header) + length
 
     # ------------------------------------------------------------------------------------------------------------
     # Recovery
     # ------------------------------------------------------------------------------------------------------------
 
     def replay(self) -> Iterator[LogEntry]:
-        """Yield every complete entry appended after the latest snapshot, in append order.
+        """Yield every entry appended after the latest valid snapshot, in append order.
 
-        A torn tail of a segment (a crash mid-write: a partial or bad frame with no valid frame after it) is cut
-        off -- the file is truncated there -- and never returned. Entries appended by this DurableLog since it was
-        opened are included.
+        The log was checked (and a torn tail cut off) when it was opened. Entries appended by this DurableLog
+        since it was opened are included.
 
         Yields:
             The entries, oldest first.
 
         Raises:
-            LogCorruptError: a bad frame followed by valid ones (names the file and byte offset), or a valid frame
-                whose payload does not decode.
+            LogCorruptError: a frame no longer reads back as it did when the log was opened, or a valid frame whose
+                payload does not decode.
         """
         with self._lock:
             self._check_open()
             segments = [s for s in self._segments() if s >= self._snapshot_seq]
             active, active_end = self._seq, self._offset
+        sequence = self._replay_start
         for seq in segments:
             # The active segment is read only up to the last frame this object finished writing: an append in
-            # progress must be neither returned half-done nor mistaken for a torn tail and truncated.
+            # progress must not be returned half-done.
             limit = active_end if seq == active else None
-            yield from _read_segment(self._segment_path(seq), limit)
+            for entry in _read_segment(self._segment_path(seq), limit, sequence):
+                sequence = entry.sequence + 1
+                yield entry
 
     def load_snapshot(self) -> Snapshot | None:
-        """Load the tables and catalog of the latest complete snapshot.
+        """Load the tables and catalog of the latest valid snapshot.
 
         Returns:
             The snapshot, or ``None`` if none was ever taken.
 
         Raises:
-            LogCorruptError: a snapshot file is missing, truncated or fails its CRC.
+            LogCorruptError: a snapshot file changed since the log was opened (missing, truncated, bad CRC).
         """
         with self._lock:
             self._check_open()
@@ -299,9 +468,9 @@ class DurableLog:
     # ------------------------------------------------------------------------------------------------------------
 
     def snapshot(self, tables: Mapping[str, pa.Table], meta: list[dict[str, Any]]) -> None:
-        """Write all tables and the catalog atomically, then start a new segment and drop what the snapshot covers.
+        """Write all tables and the catalog atomically, then drop what the snapshot covers.
 
-        A crash at any point leaves either the old state (old snapshot + old segments) or the new one, never a mix.
+        A crash at any point leaves either the old state (old snapshot + every segment) or the new one.
 
         Args:
             tables: the complete content of every table, reflecting every entry appended so far.
@@ -309,26 +478,77 @@ class DurableLog:
 
         Raises:
             TypeError: ``meta`` is not JSON-serialisable (nothing is written then).
-            DurableLogError: the log is closed or a previous write failed.
+            DurableLogError: the log is closed, a previous write failed, or another snapshot is under way.
             OSError: writing failed; the previous state is still the recoverable one.
         """
         manifest_meta = json.loads(json.dumps(meta))  # validate before touching the disk
+        self.write_snapshot(self.begin_snapshot(), tables, manifest_meta)
+
+    def begin_snapshot(self) -> PendingSnapshot:
+        """Start the segment that the next snapshot does not cover; the state to snapshot is the current one.
+
+        Call it while no append can happen (under the caller's write lock) and capture the state at the same time.
+
+        Raises:
+            DurableLogError: the log is closed, a previous write failed, or another snapshot is under way.
+            OSError: the new segment could not be created (the log is then unusable; reopening recovers).
+        """
         with self._lock:
             self._check_usable()
-            new_seq = self._seq + 1
-            temp = self._stage_snapshot(new_seq, tables, manifest_meta)
-            self._publish_snapshot(temp, new_seq)
+            if self._pending is not None:
+                raise DurableLogError(f"a snapshot of {self._dir} is already being written")
+            pending = PendingSnapshot(self._seq + 1, self._next_sequence - 1)
             try:
-                self._start_segment(new_seq)
+                self._start_segment(pending.number)
             except BaseException as exc:
-                # The snapshot is committed, so appends to the old segment would be dropped at recovery.
                 self._failed = exc
                 raise
-            self._prune()  # a failure here only leaves stale files, deleted at the next open
+            self._pending = pending
+            self._bytes_since_snapshot = 0
+            return pending
 
-    def _stage_snapshot(self, seq: int, tables: Mapping[str, pa.Table], meta: list[dict[str, Any]]) -> Path:
-        """Write the snapshot into ``snapshot-<seq>.tmp``, every file and the directory fsynced."""
-        temp = self._dir / f"snapshot-{seq:020d}.tmp"
+    def write_snapshot(
+        self, pending: PendingSnapshot, tables: Mapping[str, pa.Table], meta: list[dict[str, Any]]
+    ) -> None:
+        """Write the snapshot begun by :meth:`begin_snapshot` (appends may go on meanwhile), validate it by reading
+        it back, and only then delete the segments and snapshots it covers.
+
+        Args:
+            pending: what :meth:`begin_snapshot` returned.
+            tables: every table as it was when the snapshot was begun.
+            meta: the catalog as it was then (JSON-able dicts).
+
+        Raises:
+            TypeError: ``meta`` is not JSON-serialisable.
+            DurableLogError: ``pending`` is not the snapshot under way, or the snapshot did not read back intact
+                (nothing is deleted then).
+            OSError: writing failed; the previous state is still the recoverable one.
+        """
+        with self._lock:
+            self._check_open()
+            if self._pending != pending:
+                raise DurableLogError(f"no snapshot {pending.number} of {self._dir} is under way")
+        try:
+            manifest_meta = json.loads(json.dumps(meta))
+            temp = self._stage_snapshot(pending, tables, manifest_meta)
+            target = self._publish_snapshot(temp, pending.number)
+            problem = _check_snapshot(target, pending.number)[1]
+            if problem is not None:
+                # Ignored at the next open (the older snapshot and every segment are still there).
+                raise DurableLogError(f"snapshot {target} did not read back intact: {problem}")
+            with self._lock:
+                self._snapshot_seq = pending.number
+                self._replay_start = pending.last_sequence + 1
+                self._prune(pending.number)  # a failure here only leaves covered files, deleted at the next open
+        finally:
+            with self._lock:
+                self._pending = None
+
+    def _stage_snapshot(
+        self, pending: PendingSnapshot, tables: Mapping[str, pa.Table], meta: list[dict[str, Any]]
+    ) -> Path:
+        """Write the snapshot into ``snapshot-<n>.tmp``, every file and the directory fsynced."""
+        temp = self._dir / f"snapshot-{pending.number:020d}.tmp"
         if temp.exists():
             shutil.rmtree(temp)
         temp.mkdir()
@@ -342,27 +562,41 @@ class DurableLog:
                 writer.write_table(table)
             size, crc = _fsync_and_crc(path)
             entries.append({"name": name, "file": file_name, "rows": table.num_rows, "bytes": size, "crc32": crc})
-        manifest = {"format": _SNAPSHOT_FORMAT, "sequence": seq, "tables": entries, "meta": meta}
+        manifest: dict[str, Any] = {
+            "format": _SNAPSHOT_FORMAT,
+            "sequence": pending.number,
+            "last_sequence": pending.last_sequence,
+            "tables": entries,
+            "meta": meta,
+        }
+        manifest["crc32"] = _manifest_crc(manifest)
         manifest_path = temp / _MANIFEST
         manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
         _fsync_and_crc(manifest_path)
         _fsync_dir(temp)
         return temp
 
-    def _publish_snapshot(self, temp: Path, seq: int) -> None:
+    def _publish_snapshot(self, temp: Path, number: int) -> Path:
         """Make the staged snapshot the current one: the rename is the commit point."""
-        os.replace(temp, self._snapshot_path(seq))
+        target = self._snapshot_path(number)
+        if target.exists():
+            # Only an invalid leftover can hold this number (valid snapshots are below the active segment): keep it.
+            _quarantine_dir(self._dir).mkdir(parents=True, exist_ok=True)
+            os.replace(target, _quarantine_dir(self._dir) / target.name)
+            logger.warning("moved the invalid %s to %s before replacing it", target, _quarantine_dir(self._dir))
+        os.replace(temp, target)
         _fsync_dir(self._dir)
-        self._snapshot_seq = seq
+        return target
 
-    def _prune(self) -> None:
-        """Delete segments and snapshots older than the current snapshot, and staged leftovers."""
+    def _prune(self, below: int) -> None:
+        """Delete segments and snapshots numbered below ``below`` (covered by a validated snapshot) and staged
+        leftovers."""
         for seq in self._segments():
-            if seq < self._snapshot_seq:
+            if seq < below:
                 self._segment_path(seq).unlink()
         for entry in os.scandir(self._dir):
             snap = _SNAPSHOT_RE.match(entry.name)
-            if (snap and int(snap.group(1)) < self._snapshot_seq) or _TEMP_RE.match(entry.name):
+            if (snap and int(snap.group(1)) < below) or _TEMP_RE.match(entry.name):
                 shutil.rmtree(entry.path)
         _fsync_dir(self._dir)
 
@@ -395,15 +629,21 @@ class DurableLog:
     # Internals
     # ------------------------------------------------------------------------------------------------------------
 
-    def _recover_files(self) -> None:
-        """Find the latest complete snapshot and delete what a crash left behind."""
-        snapshots = [int(m.group(1)) for e in os.scandir(self._dir) if (m := _SNAPSHOT_RE.match(e.name))]
-        self._snapshot_seq = max(snapshots, default=0)
+    def _cut_and_prune(self, chain: _Chain) -> None:
+        """After a successful check: cut the torn tail, delete what the valid snapshot covers."""
+        for check in chain.ignored_snapshots():
+            logger.warning("ignoring %s: %s", check.path, check.problem)
+        if chain.torn is not None:
+            path, offset = chain.torn
+            logger.warning("cutting the torn tail of %s at byte offset %d (a write a crash interrupted)", path, offset)
+            with open(path, "r+b") as f:
+                f.truncate(offset)
+                os.fsync(f.fileno())
         # The snapshot we found may have been renamed into place without its parent directory being synced (a
         # crash between the two): sync it before deleting the segments it covers, or a power loss could keep the
         # deletions and lose the rename.
         _fsync_dir(self._dir)
-        self._prune()
+        self._prune(self._snapshot_seq)
 
     def _start_segment(self, seq: int) -> None:
         """Create segment ``seq`` and make it the one appends go to."""
@@ -416,7 +656,7 @@ class DurableLog:
         self._fd, self._seq, self._offset = fd, seq, 0
 
     def _segments(self) -> list[int]:
-        return sorted(int(m.group(1)) for e in os.scandir(self._dir) if (m := _SEGMENT_RE.match(e.name)))
+        return _segment_numbers(self._dir)
 
     def _segment_path(self, seq: int) -> Path:
         return self._dir / f"wal-{seq:020d}.log"
@@ -437,66 +677,254 @@ class DurableLog:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Reading
+# Checking the chain: snapshot, segments, frames, sequence numbers
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _read_segment(path: Path, limit: int | None) -> Iterator[LogEntry]:
-    """Yield the entries of one segment; truncate a torn tail (only when ``limit`` is None: not the active one)."""
+@dataclass
+class _Damage:
+    """One problem found by :func:`_inspect`; ``segment``/``offset``: where the valid history ends."""
+
+    path: Path
+    offset: int
+    reason: str
+    segment: int
+    first: int | None
+    last: int | None
+
+    def describe(self) -> str:
+        affected = _sequence_range(self.first, self.last)
+        return f"{self.path} at byte offset {self.offset}: {self.reason}" + (f" ({affected})" if affected else "")
+
+
+@dataclass
+class _SnapshotCheck:
+    number: int
+    path: Path
+    last_sequence: int | None
+    problem: str | None  # None: valid
+
+
+@dataclass
+class _Chain:
+    """The state of a store directory, read without changing anything."""
+
+    directory: Path
+    snapshots: list[_SnapshotCheck] = field(default_factory=list)  # newest first
+    base: _SnapshotCheck | None = None  # the newest valid snapshot
+    damage: list[_Damage] = field(default_factory=list)
+    torn: tuple[Path, int] | None = None  # a torn tail: file, offset to cut at
+    replay_start: int = 1  # the sequence number the first entry after the snapshot should have
+    last_sequence: int = 0  # of the last intact entry (the snapshot's when no entry follows it)
+
+    def ignored_snapshots(self) -> list[_SnapshotCheck]:
+        """Invalid snapshots newer than the one used (older ones are covered by it)."""
+        floor = self.base.number if self.base is not None else -1
+        return [c for c in self.snapshots if c.problem is not None and c.number > floor]
+
+    def error(self) -> LogCorruptError:
+        first = self.damage[0]
+        notes = [f"{len(self.damage) - 1} more problem(s) after it"] if len(self.damage) > 1 else []
+        notes += [f"{c.path.name} ignored: {c.problem}" for c in self.ignored_snapshots()]
+        advice = (
+            f"nothing was changed; run '{REPAIR_COMMAND} {self.directory}' to see every entry affected, and add "
+            f"--apply to move the damaged part of the log to {self.directory / QUARANTINE}"
+        )
+        return LogCorruptError(
+            first.path,
+            first.offset,
+            first.reason + "".join(f"; {n}" for n in notes),
+            first_sequence=first.first,
+            last_sequence=first.last,
+            advice=advice,
+        )
+
+
+def _inspect(directory: Path) -> _Chain:
+    """Check the whole chain of a store directory (see the module documentation); changes nothing."""
+    chain = _Chain(directory)
+    for number in sorted(_snapshot_numbers(directory), reverse=True):
+        path = directory / f"snapshot-{number:020d}"
+        last, problem = _check_snapshot(path, number)
+        check = _SnapshotCheck(number, path, last, problem)
+        chain.snapshots.append(check)
+        if chain.base is None and problem is None:
+            chain.base = check
+    base = chain.base
+    base_number = base.number if base is not None else 0
+    # None: the snapshot was written by an earlier version, which did not record it; the chain starts unchecked.
+    expected: int | None = 1 if base is None else (None if base.last_sequence is None else base.last_sequence + 1)
+    chain.replay_start = expected if expected is not None else 1
+    numbers = [n for n in _segment_numbers(directory) if n >= base_number]
+    paths = {n: directory / f"wal-{n:020d}.log" for n in numbers}
+    sizes = {n: paths[n].stat().st_size for n in numbers}
+    last_nonempty = max((n for n in numbers if sizes[n]), default=None)
+    open_damage: _Damage | None = None  # its last sequence is the one before the next intact entry
+    missing: _Damage | None = None  # missing segments: harmless only if the next entry has the expected number
+    want = base_number
+    for number in numbers:
+        if number != want:
+            names = f"wal-{want:020d}.log" + (f" to wal-{number - 1:020d}.log" if number - 1 > want else "")
+            missing = _Damage(
+                directory / f"wal-{want:020d}.log", 0, f"log segment {names} missing", want, expected, None
+            )
+            if chain.base is None and any(c.problem for c in chain.snapshots):
+                missing.reason += " (covered by a snapshot that is not valid)"
+        want = number + 1
+        path, size = paths[number], sizes[number]
+        with open(path, "rb") as f:
+            offset = 0
+            while offset < size:
+                status, frame_size, stored, _ = _read_frame(f, offset, size)
+                if status == "ok":
+                    sequence = stored if stored is not None else (expected if expected is not None else 1)
+                    if missing is not None:
+                        if stored is None or expected is None or stored != expected:
+                            missing.last = sequence - 1 if stored is not None and missing.first is not None else None
+                            chain.damage.append(missing)
+                        missing = None
+                    elif open_damage is not None:
+                        if stored is not None and open_damage.first is not None and stored > open_damage.first:
+                            open_damage.last = stored - 1
+                        open_damage = None
+                    elif stored is not None and expected is not None and stored != expected:
+                        jump = "entries are missing" if stored > expected else "the numbers go back"
+                        chain.damage.append(
+                            _Damage(
+                                path,
+                                offset,
+                                f"sequence number {stored} where {expected} was expected ({jump})",
+                                number,
+                                expected,
+                                stored - 1 if stored > expected else None,
+                            )
+                        )
+                    expected = sequence + 1
+                    offset += frame_size
+                    continue
+                follow = _next_valid(f, offset + 1, size)
+                if status == "incomplete" and follow is None:
+                    if number == last_nonempty:
+                        chain.torn = (path, offset)  # a write a crash interrupted: never acknowledged
+                    else:
+                        open_damage = _Damage(
+                            path,
+                            offset,
+                            "incomplete frame in a log segment that is not the last",
+                            number,
+                            expected,
+                            None,
+                        )
+                        chain.damage.append(open_damage)
+                    break
+                if status == "incomplete":
+                    reason = f"frame cut short or its length damaged, and an intact frame follows at offset {follow}"
+                else:
+                    reason = "complete frame whose magic or CRC32 is wrong"
+                damage = _Damage(path, offset, reason, number, expected, None)
+                chain.damage.append(damage)
+                if status == "bad" and offset + frame_size == (size if follow is None else follow):
+                    # Exactly one frame is bad and the bytes after it are intact: exactly one entry is lost.
+                    damage.last = expected
+                    expected = None if expected is None else expected + 1
+                else:
+                    open_damage = damage
+                if follow is None:
+                    break
+                offset = follow
+    if missing is not None:
+        chain.damage.append(missing)
+    chain.damage.sort(key=lambda d: (d.segment, d.offset))
+    chain.last_sequence = expected - 1 if expected is not None else 0
+    return chain
+
+
+def _read_frame(f: Any, offset: int, size: int) -> tuple[Literal["ok", "incomplete", "bad"], int, int | None, bytes]:
+    """Read the frame at ``offset`` of a file of ``size`` bytes.
+
+    Returns:
+        (status, frame size (header + payload; 0 when unknown), its stored sequence number (None: a legacy frame or
+        unreadable), payload). ``"incomplete"``: shorter than it declares, or zero bytes up to the end of the file
+        (what a crash mid-write leaves); ``"bad"``: complete but its magic or CRC is wrong.
+    """
+    f.seek(offset)
+    rest = size - offset
+    head = f.read(min(rest, _HEADER.size))
+    magic = head[:4]
+    if magic not in (MAGIC, LEGACY_MAGIC):
+        if len(head) < len(MAGIC) and (MAGIC.startswith(head) or LEGACY_MAGIC.startswith(head)):
+            return "incomplete", 0, None, b""
+        if _all_zero(f, offset, size):
+            return "incomplete", 0, None, b""
+        # A complete frame whose magic was damaged has a length that fits the file; garbage has not.
+        if len(head) >= 12 and _LENGTH.unpack_from(head, 4)[0] <= rest - _LEGACY_HEADER.size:
+            return "bad", 0, None, b""
+        return "incomplete", 0, None, b""
+    header = _HEADER if magic == MAGIC else _LEGACY_HEADER
+    if rest < header.size:
+        return "incomplete", 0, None, b""
+    stored: int | None
+    if header is _HEADER:
+        _, length, stored, crc = _HEADER.unpack_from(head)
+    else:
+        _, length, crc = _LEGACY_HEADER.unpack_from(head)
+        stored = None
+    if length > rest - header.size:
+        return "incomplete", 0, None, b""
+    f.seek(offset + header.size)
+    payload: bytes = f.read(length)
+    expected_crc = zlib.crc32(payload, zlib.crc32(_LENGTH.pack(length)))
+    if stored is not None:
+        expected_crc = zlib.crc32(_LENGTH.pack(stored), expected_crc)
+    if expected_crc != crc:
+        return "bad", header.size + length, stored, payload
+    return "ok", header.size + length, stored, payload
+
+
+def _all_zero(f: Any, offset: int, size: int) -> bool:
+    f.seek(offset)
+    while offset < size:
+        chunk = f.read(min(_CHUNK, size - offset))
+        if not chunk or chunk.count(0) != len(chunk):
+            return False
+        offset += len(chunk)
+    return True
+
+
+def _next_valid(f: Any, start: int, size: int) -> int | None:
+    """Offset of the first intact frame at or after ``start`` (searching for a magic), if any."""
+    f.seek(start)
+    data = f.read(size - start)
+    pos = data.find(b"OFW")
+    while pos >= 0:
+        if data[pos : pos + 4] in (MAGIC, LEGACY_MAGIC):
+            with contextlib.suppress(struct.error):
+                if _read_frame(f, start + pos, size)[0] == "ok":
+                    return start + pos
+        pos = data.find(b"OFW", pos + 1)
+    return None
+
+
+def _read_segment(path: Path, limit: int | None, sequence: int) -> Iterator[LogEntry]:
+    """Yield the entries of one segment (checked when the log was opened), up to ``limit`` bytes if given;
+    ``sequence``: the number of its first entry when it is a legacy frame."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size if limit is None else limit
         offset = 0
         while offset < size:
-            frame = _read_frame(f, offset, size)
-            if frame is None:
-                break
-            yield _decode(path, offset, frame)
-            offset += _HEADER.size + len(frame)
-        else:
-            return
-        f.seek(offset)
-        rest = f.read(size - offset)
-    if limit is not None:
-        # Every byte below the limit is a frame this process wrote and completed: a bad one is not a crash.
-        raise LogCorruptError(path, offset, "bad frame inside the segment being appended to")
-    bad = _first_valid_frame(rest)
-    if bad is not None:
-        raise LogCorruptError(path, offset, f"bad frame followed by a valid frame at byte offset {offset + bad}")
-    # A torn tail: what a crash mid-write leaves. Cut it so that the file ends on a frame boundary again.
-    with open(path, "r+b") as f:
-        f.truncate(offset)
-        os.fsync(f.fileno())
+            status, frame_size, stored, payload = _read_frame(f, offset, size)
+            if status != "ok":
+                raise LogCorruptError(
+                    path, offset, "frame no longer intact (the file changed since the log was opened)"
+                )
+            if stored is not None:
+                sequence = stored
+            yield _decode(path, offset, payload, sequence)
+            sequence += 1
+            offset += frame_size
 
 
-def _read_frame(f: Any, offset: int, size: int) -> bytes | None:
-    """Read the frame at ``offset`` (the file is positioned there); its payload, or None if it is bad."""
-    if size - offset < _HEADER.size:
-        return None
-    magic, length, crc = _HEADER.unpack(f.read(_HEADER.size))
-    if magic != MAGIC or length > size - offset - _HEADER.size:
-        return None
-    payload: bytes = f.read(length)
-    if len(payload) != length or zlib.crc32(payload, zlib.crc32(_LENGTH.pack(length))) != crc:
-        return None
-    return payload
-
-
-def _first_valid_frame(data: bytes) -> int | None:
-    """Offset of the first valid frame after the start of ``data`` (which begins with a bad frame), if any."""
-    pos = data.find(MAGIC, 1)
-    while pos >= 0:
-        if len(data) - pos >= _HEADER.size:
-            _, length, crc = _HEADER.unpack_from(data, pos)
-            start = pos + _HEADER.size
-            if length <= len(data) - start:
-                payload = memoryview(data)[start : start + length]
-                if zlib.crc32(payload, zlib.crc32(_LENGTH.pack(length))) == crc:
-                    return pos
-        pos = data.find(MAGIC, pos + 1)
-    return None
-
-
-def _decode(path: Path, offset: int, payload: bytes) -> LogEntry:
+def _decode(path: Path, offset: int, payload: bytes, sequence: int = 0) -> LogEntry:
     """Turn a CRC-checked payload into an entry; a payload that does not decode is corruption (or a bug)."""
     kind = payload[:1]
     try:
@@ -507,30 +935,68 @@ def _decode(path: Path, offset: int, payload: bytes) -> LogEntry:
             # Zero-copy: the batch's buffers point into the payload bytes.
             reader = ipc.open_stream(pa.py_buffer(memoryview(payload)[start + name_len :]))
             batch = reader.read_next_batch()
-            return LogEntry(kind="rows", table=name, batch=batch)
+            return LogEntry(kind="rows", table=name, batch=batch, sequence=sequence)
         if kind == _KIND_META:
             record = json.loads(payload[1:].decode("utf-8"))
             if not isinstance(record, dict):
                 raise ValueError("a meta entry is not a JSON object")
-            return LogEntry(kind="meta", meta=record)
+            return LogEntry(kind="meta", meta=record, sequence=sequence)
     except (ValueError, struct.error, pa.ArrowException, StopIteration) as exc:
         raise LogCorruptError(path, offset, f"undecodable {kind!r} entry: {exc}") from exc
     raise LogCorruptError(path, offset, f"unknown entry kind {kind!r}")
 
 
-def _read_snapshot(directory: Path, seq: int) -> Snapshot:
-    """Load and verify a published snapshot directory."""
+def _manifest_crc(manifest: Mapping[str, Any]) -> int:
+    """CRC32 of a manifest without its own ``crc32`` field, as canonical JSON."""
+    rest = {k: v for k, v in manifest.items() if k != "crc32"}
+    return zlib.crc32(json.dumps(rest, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _load_manifest(directory: Path, number: int) -> dict[str, Any]:
+    """The manifest of a snapshot directory, checked (format, number, own CRC); raises LogCorruptError."""
     manifest_path = directory / _MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("format") != _SNAPSHOT_FORMAT:
-            raise ValueError(f"unknown snapshot format {manifest.get('format')!r}")
-        entries = manifest["tables"]
-        meta = manifest["meta"]
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        if not isinstance(manifest, dict) or manifest.get("format") not in _SNAPSHOT_FORMATS:
+            raise ValueError(
+                f"unknown snapshot format {manifest.get('format') if isinstance(manifest, dict) else None!r}"
+            )
+        if manifest["format"] >= 2 and manifest.get("crc32") != _manifest_crc(manifest):
+            raise ValueError("the manifest fails its CRC32")
+        if manifest.get("sequence", number) != number:
+            raise ValueError(f"the manifest says snapshot {manifest.get('sequence')}, the directory {number}")
+        if not isinstance(manifest["tables"], list) or not isinstance(manifest["meta"], list):
+            raise ValueError("tables and meta must be lists")
+    except (OSError, ValueError, KeyError) as exc:
         raise LogCorruptError(manifest_path, 0, f"unreadable snapshot manifest: {exc}") from exc
+    return manifest
+
+
+def _check_snapshot(directory: Path, number: int) -> tuple[int | None, str | None]:
+    """Validate a published snapshot against its checksums without decoding it: (last sequence, problem or None)."""
+    try:
+        manifest = _load_manifest(directory, number)
+        for entry in manifest["tables"]:
+            path = directory / entry["file"]
+            try:
+                size, crc = _size_and_crc(path)
+            except OSError as exc:
+                return None, f"table file {path.name} unreadable: {exc}"
+            if size != entry["bytes"] or crc != entry["crc32"]:
+                return None, f"table file {path.name} does not match its size/CRC32 in the manifest"
+    except LogCorruptError as exc:
+        return None, str(exc)
+    except (KeyError, TypeError) as exc:
+        return None, f"malformed snapshot manifest: {exc!r}"
+    last = manifest.get("last_sequence")
+    return (last if isinstance(last, int) else None), None
+
+
+def _read_snapshot(directory: Path, seq: int) -> Snapshot:
+    """Load and verify a published snapshot directory."""
+    manifest = _load_manifest(directory, seq)
     tables: dict[str, pa.Table] = {}
-    for entry in entries:
+    for entry in manifest["tables"]:
         path = directory / entry["file"]
         try:
             data = path.read_bytes()
@@ -543,7 +1009,120 @@ def _read_snapshot(directory: Path, seq: int) -> Snapshot:
         except pa.ArrowException as exc:
             raise LogCorruptError(path, 0, f"snapshot table file undecodable: {exc}") from exc
         tables[entry["name"]] = table
-    return Snapshot(sequence=seq, tables=tables, meta=meta)
+    return Snapshot(sequence=seq, tables=tables, meta=manifest["meta"], last_sequence=manifest.get("last_sequence"))
+
+
+def _segment_numbers(directory: Path) -> list[int]:
+    return sorted(int(m.group(1)) for e in os.scandir(directory) if (m := _SEGMENT_RE.match(e.name)))
+
+
+def _snapshot_numbers(directory: Path) -> list[int]:
+    return sorted(int(m.group(1)) for e in os.scandir(directory) if (m := _SNAPSHOT_RE.match(e.name)))
+
+
+def _quarantine_dir(directory: Path) -> Path:
+    return directory / QUARANTINE
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Repair
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def repair(directory: str | os.PathLike[str], *, apply: bool = False) -> RepairReport:
+    """Report the damage of a store directory and, with ``apply``, move it aside so that the store opens again.
+
+    The log keeps its longest intact history: it is cut at the first problem (a bad frame, a missing segment, a jump
+    in the sequence numbers), and everything after it -- the rest of that segment and every later segment, intact
+    entries included, since replaying them over a hole would build a state that never existed -- is moved to
+    ``quarantine/<time>/`` with a ``REPORT.json``; snapshot directories that are not valid are moved there too.
+    Nothing is deleted. The report lists every entry removed (sequence number, table, rows when readable).
+
+    Args:
+        directory: the store directory (no process may have it open).
+        apply: do the removal; without it, only report.
+
+    Raises:
+        DurableLogError: ``directory`` is not a directory.
+        LogLockedError: the store is open (a running service?).
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise DurableLogError(f"{root}: no such store directory")
+    lock_fd = _acquire_dir_lock(root)
+    try:
+        chain = _inspect(root)
+        report = RepairReport(str(root))
+        report.damage = [d.describe() for d in chain.damage]
+        ignored = chain.ignored_snapshots()
+        report.ignored_snapshots = [f"{c.path.name}: {c.problem}" for c in ignored]
+        if chain.torn is not None:
+            report.torn_tail = (
+                f"{chain.torn[0]} at byte offset {chain.torn[1]} (an unacknowledged write; cut when the store opens)"
+            )
+        removals: list[tuple[Path, int]] = []
+        if chain.damage:
+            cut = chain.damage[0]
+            if cut.path.exists():
+                removals.append((cut.path, cut.offset))
+            removals += [(root / f"wal-{n:020d}.log", 0) for n in _segment_numbers(root) if n > cut.segment]
+            report.lost = [e for path, offset in removals for e in _describe_frames(path, offset, cut)]
+        if apply and not report.clean:
+            quarantine = _quarantine_dir(root) / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            while quarantine.exists():
+                quarantine = quarantine.with_name(quarantine.name + "+")
+            quarantine.mkdir(parents=True)
+            for path, offset in removals:
+                if offset == 0:
+                    os.replace(path, quarantine / path.name)
+                    continue
+                kept = quarantine / f"{path.name}.from-byte-{offset}"
+                with open(path, "rb") as src, open(kept, "wb") as dst:
+                    src.seek(offset)
+                    shutil.copyfileobj(src, dst, _CHUNK)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+                _fsync_dir(quarantine)
+                with open(path, "r+b") as f:
+                    f.truncate(offset)
+                    os.fsync(f.fileno())
+            for check in ignored:
+                os.replace(check.path, quarantine / check.path.name)
+            report.applied, report.quarantine = True, str(quarantine)
+            (quarantine / "REPORT.json").write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+            _fsync_and_crc(quarantine / "REPORT.json")
+            _fsync_dir(quarantine)
+            _fsync_dir(root)
+            left = _inspect(root).damage
+            if left:  # a defect of repair itself: say so rather than claim success
+                raise DurableLogError(f"{root}: damage left after repair: {left[0].describe()}")
+        return report
+    finally:
+        os.close(lock_fd)
+
+
+def _describe_frames(path: Path, offset: int, cut: _Damage) -> list[LostEntry]:
+    """The entries from ``offset`` to the end of a segment, readable or not."""
+    lost: list[LostEntry] = []
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        while offset < size:
+            status, frame_size, stored, payload = _read_frame(f, offset, size)
+            damaged = (path, offset) == (cut.path, cut.offset) or status != "ok"
+            if status == "incomplete" or frame_size == 0:
+                follow = _next_valid(f, offset + 1, size)
+                end = size if follow is None else follow
+                lost.append(LostEntry(path.name, offset, None, "unreadable", None, None, end - offset, True))
+                offset = end
+                continue
+            table, rows, kind = None, None, "unreadable"
+            with contextlib.suppress(LogCorruptError, IndexError):
+                entry = _decode(path, offset, payload)
+                kind, table = entry.kind, entry.table
+                rows = entry.batch.num_rows if entry.batch is not None else None
+            lost.append(LostEntry(path.name, offset, stored, kind, table, rows, frame_size, damaged))
+            offset += frame_size
+    return lost
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -572,9 +1151,15 @@ def _fdatasync(fd: int) -> None:
 
 def _fsync_and_crc(path: Path) -> tuple[int, int]:
     """fsync a just-written file and return its size and CRC32 (read back from the page cache, in chunks)."""
-    crc, size = 0, 0
     with open(path, "rb") as f:
         os.fsync(f.fileno())
+    return _size_and_crc(path)
+
+
+def _size_and_crc(path: Path) -> tuple[int, int]:
+    """A file's size and CRC32, read in chunks."""
+    crc, size = 0, 0
+    with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             crc = zlib.crc32(chunk, crc)
             size += len(chunk)

@@ -8,7 +8,7 @@ Modes:
         killed (bounded by 30 s, so that an orphan ends by itself).
     snapshot-crash DIR STEP
         Build a log (a create-table meta, 3 batches, a snapshot, 2 more batches), then run the steps of a second
-        snapshot up to STEP (``none``, ``staged``, ``published``, ``rotated``, ``pruned``) and die with ``os._exit``:
+        snapshot up to STEP (``none``, ``rotated``, ``staged``, ``published``, ``pruned``) and die with ``os._exit``:
         no close, no cleanup, as a crash would.
 """
 
@@ -24,7 +24,7 @@ import pyarrow as pa
 from openfeat_core.online.wal import DurableLog
 
 CREATE = {"op": "create_table", "table": "t"}
-STEPS = ("none", "staged", "published", "rotated", "pruned")
+STEPS = ("none", "rotated", "staged", "published", "pruned")
 
 
 def make_batch(i: int, rows: int) -> pa.RecordBatch:
@@ -74,15 +74,14 @@ def _snapshot_crash(directory: str, step: str) -> None:
     for b in batches[3:]:
         log.append_rows("t", b)
     upto = STEPS.index(step)
-    seq = log._seq + 1
     if upto >= 1:
-        temp = log._stage_snapshot(seq, {"t": pa.Table.from_batches(batches)}, [CREATE])
+        pending = log.begin_snapshot()
     if upto >= 2:
-        log._publish_snapshot(temp, seq)
+        temp = log._stage_snapshot(pending, {"t": pa.Table.from_batches(batches)}, [CREATE])
     if upto >= 3:
-        log._start_segment(seq)
+        log._publish_snapshot(temp, pending.number)
     if upto >= 4:
-        log._prune()
+        log._prune(pending.number)
     os._exit(0)
 
 

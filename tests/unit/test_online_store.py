@@ -138,7 +138,9 @@ def test_durable_store_recovers_tables_rows_and_deployments(tmp_path: object) ->
     store.close()
 
     again = OnlineStore(path)
-    assert again.describe_table("tx")["rows"] == 80
+    # The snapshot left out the rows the 3 s window had evicted: fewer rows stored, the same 80 ever inserted.
+    assert again.describe_table("tx")["inserted"] == 80
+    assert again.describe_table("tx")["rows"] < 80
     assert again.describe_deployment("features")["version"] == 1
     assert again.describe_deployment("features")["versions"] == 2
     assert again.restore("features", 2).digest == v2.digest
