@@ -892,6 +892,44 @@ def serve(
             "(LOAD DATA writes table versions, SELECT reads them). Without it those statements are refused.",
         ),
     ] = None,
+    max_request_rows: Annotated[
+        int,
+        typer.Option(
+            "--max-request-rows",
+            min=1,
+            metavar="N",
+            help="Feature requests with more rows are answered 413 (a request's rows are computed in one go).",
+        ),
+    ] = 10_000,
+    head_timeout: Annotated[
+        float,
+        typer.Option(
+            "--head-timeout",
+            min=0.001,
+            metavar="SECONDS",
+            help="A request's line and headers must arrive within this time of the connection (or of the previous "
+            "response), else the connection is closed (408).",
+        ),
+    ] = 10.0,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            "--body-timeout",
+            min=0.001,
+            metavar="SECONDS",
+            help="A request's body must arrive within this time of its headers, else the connection is closed.",
+        ),
+    ] = 60.0,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--max-connections",
+            min=1,
+            metavar="N",
+            help="Open connections beyond N close the oldest one still waiting for a request (a slow or idle "
+            "client). Default: the open-file limit (raised to its hard limit) less 64, at most 10,000.",
+        ),
+    ] = None,
 ) -> None:
     """Serve an online store over HTTP (OpenMLDB APIServer routes) until SIGINT or SIGTERM.
 
@@ -899,7 +937,7 @@ def serve(
     OpenMLDB Airflow provider and DolphinScheduler send it. Refuses a non-loopback --host without a token unless
     --allow-insecure-remote is given (exit code 2).
     """
-    from openfeat_core.online.service import make_server
+    from openfeat_core.online.service import ConnectionLimits, make_server
 
     _check_timezone(timezone)
     if token == "":
@@ -919,6 +957,10 @@ def serve(
                 max_body_bytes=max_body_bytes,
                 log_level=log_level.value,
                 workspace=workspace,
+                max_request_rows=max_request_rows,
+                connections=ConnectionLimits(
+                    head_timeout_s=head_timeout, body_timeout_s=body_timeout, max_connections=max_connections
+                ),
             )
         except ValueError as e:
             if token is None and not allow_insecure_remote:  # the service's loopback guard

@@ -35,6 +35,7 @@ and the event loop stays free to answer ``/health`` while a long request compute
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import datetime as dt
 import hmac
 import ipaddress
@@ -44,7 +45,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,6 +54,7 @@ import pyarrow as pa
 
 from openfeat_core.column import Column
 from openfeat_core.errors import DataError, OpenFeatError
+from openfeat_core.online.consistency import ConsistencyReport
 from openfeat_core.online.statements import MODES, StatementResult, execute_sql
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.types import SQLType, parse_type_name
@@ -83,6 +85,25 @@ _DEPLOY_STMT_RE = re.compile(r"^\s*deploy\b", re.IGNORECASE)
 _INF_RE = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w.])(-?)Inf(?!inity)(?!\w)')
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _READY_TIMEOUT_S = 2.0
+# Feature requests of at most this many rows run right on the event loop when the store is idle (a thread hop costs
+# more than they do: 2,200 req/s over HTTP); larger ones go to the store thread so that the loop stays free.
+_INLINE_MAX_ROWS = 64
+#: Default limit on the rows of one feature request (413 beyond; a request's rows are computed in one store call).
+MAX_REQUEST_ROWS = 10_000
+# Seconds between a large request's answer and the heap trim that returns its memory (see _return_memory_soon).
+_TRIM_DELAY_S = 0.5
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None with other C libraries, which offer no such call)."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+    return trim
+
+
+_MALLOC_TRIM = _find_malloc_trim()
 
 
 class HTTPError(Exception):
@@ -281,6 +302,25 @@ def _result_json(rows: pa.Table) -> dict[str, Any]:
     }
 
 
+def _features_json(
+    names: Sequence[str], result: Sequence[Column], need_schema: bool, nan_as_null: bool, as_objects: bool
+) -> dict[str, Any]:
+    """A feature request's answer (the ``data`` of the response): rows as arrays, or as objects when the request
+    rows were objects, and with ``need_schema`` the output schema."""
+    columns = [_json_values(c, nan_as_null) for c in result]
+    data: dict[str, Any] = {}
+    if need_schema:
+        # A bare NULL output is reported as bool, as the Arrow result does.
+        types = [SQLType.BOOL if c.type is SQLType.NULL else c.type for c in result]
+        data["schema"] = [{"name": n, "type": t.value} for n, t in zip(names, types, strict=True)]
+    data["data"] = (
+        [dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True)]
+        if as_objects
+        else [list(r) for r in zip(*columns, strict=True)]
+    )
+    return data
+
+
 def _schema_json(fields: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
     """``(name, OpenMLDB type name)`` pairs as the APIServer writes schemas (``int64``, ``timestamp``...)."""
     return [{"name": n, "type": parse_type_name(t).value} for n, t in fields]
@@ -432,6 +472,16 @@ def _str_field(body: Mapping[str, Any], key: str, *, required: bool) -> str:
     return value
 
 
+def _next_step(steps: Generator[None, None, ConsistencyReport]) -> ConsistencyReport | None:
+    """Run one step of a verify (``OnlineStore.verify_steps``): its report when it is done, else None."""
+    try:
+        next(steps)
+    except StopIteration as done:
+        report: ConsistencyReport = done.value
+        return report
+    return None
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # The application
 # ---------------------------------------------------------------------------------------------------------------------
@@ -459,6 +509,7 @@ class FeatureService:
         max_body_bytes: larger request bodies are refused with 413 before they are read.
         workspace: URI of the workspace that is the offline storage of ``POST /dbs/{db}`` (a path, ``file://``,
             ``s3://``); without one, offline-mode ``LOAD DATA`` and ``SELECT`` are refused.
+        max_request_rows: feature requests with more rows are refused with 413 before they are computed.
     """
 
     def __init__(
@@ -468,16 +519,21 @@ class FeatureService:
         token: str | None = None,
         max_body_bytes: int = 16 << 20,
         workspace: str | None = None,
+        max_request_rows: int = MAX_REQUEST_ROWS,
     ) -> None:
         if token is not None and not token:
             raise ValueError("token must be a non-empty string (or None for no authentication)")
         if max_body_bytes <= 0:
             raise ValueError("max_body_bytes must be positive")
+        if max_request_rows <= 0:
+            raise ValueError("max_request_rows must be positive")
         self.store = store
         self.workspace = Workspace.open(workspace) if workspace is not None else None
         self.metrics = Metrics()
         self._token = token.encode() if token is not None else None
         self._max_body = max_body_bytes
+        self._max_request_rows = max_request_rows
+        self._trim_pending = False  # a heap trim is scheduled (_return_memory_soon)
         # One thread: store calls are serialised, and never run on the event loop.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openfeat-store")
         # Every store call holds this lock: calls on the store thread and short ones run inline on the event loop.
@@ -741,6 +797,14 @@ class FeatureService:
         ok = False
         try:
             body = await self._json_object(req)
+            given = body.get("input")
+            if isinstance(given, list) and len(given) > self._max_request_rows:
+                raise HTTPError(
+                    413,
+                    f"field 'input': {len(given):,} rows exceed the limit of {self._max_request_rows:,} rows per "
+                    "feature request (max_request_rows; 'openfeat serve --max-request-rows N' raises it); split the "
+                    "request",
+                )
             rows = _rows_field(body, "input", allow_empty=False)
             need_schema = _bool_field(body, "need_schema")
             nan_as_null = _bool_field(body, "write_nan_and_inf_null")
@@ -755,35 +819,61 @@ class FeatureService:
                 converted = convert_rows(rows, schema, what=f"request to {name!r}", extra_keys=True)
                 return self.store.request_columns(name, converted)
 
-            inline = self._inline_store_call(compute)
-            names, result = inline if inline is not None else await self._store_call(compute)
-            columns = [_json_values(c, nan_as_null) for c in result]
-            data: dict[str, Any] = {}
-            if need_schema:
-                # A bare NULL output is reported as bool, as the Arrow result does.
-                types = [SQLType.BOOL if c.type is SQLType.NULL else c.type for c in result]
-                data["schema"] = [{"name": n, "type": t.value} for n, t in zip(names, types, strict=True)]
-            data["data"] = (
-                [dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True)]
-                if as_objects
-                else [list(r) for r in zip(*columns, strict=True)]
-            )
-            response = self._ok(data)
+            def respond(names: Sequence[str], result: list[Column]) -> _Response:
+                return self._ok(_features_json(names, result, need_schema, nan_as_null, as_objects))
+
+            if len(rows) <= _INLINE_MAX_ROWS:
+                inline = self._inline_store_call(compute)
+                names, result = inline if inline is not None else await self._store_call(compute)
+                response = respond(names, result)
+            else:
+                # A large request is computed on the store thread and its answer encoded on another one, so
+                # the event loop keeps answering /health and other requests in the meantime.
+                names, result = await self._store_call(compute)
+                response = await asyncio.get_running_loop().run_in_executor(None, respond, names, result)
             ok = True
             return response
         finally:
             if name in self._known_deployments:
                 self.metrics.observe_request(name, time.perf_counter() - start, len(rows), ok)
+            if len(rows) > _INLINE_MAX_ROWS:
+                self._return_memory_soon()
+
+    def _return_memory_soon(self) -> None:
+        """Hand the heap freed by a large request back to the system, shortly after its answer is sent.
+
+        The Python objects of a large JSON body (lists, ints, floats) and of its answer leave the C heap fragmented:
+        RSS stayed ~500 MB above its start after a 300,000-row request until ``malloc_trim``; Arrow's pool held
+        nothing (docs/benchmarks.md, "Serving under attack"). The trim runs off the event loop, after a delay that
+        lets the handler's references (the body, the answer bytes) be dropped, and once for a burst of requests.
+        """
+        if self._trim_pending or _MALLOC_TRIM is None:
+            return
+        self._trim_pending = True
+        loop = asyncio.get_running_loop()
+
+        def trim() -> None:
+            self._trim_pending = False
+            assert _MALLOC_TRIM is not None
+            _MALLOC_TRIM(0)
+
+        loop.call_later(_TRIM_DELAY_S, loop.run_in_executor, None, trim)
 
     async def _verify(self, req: _Request) -> _Response:
         name = self._segment(req, 3)
 
-        def verify() -> dict[str, Any]:
+        def start() -> Generator[None, None, ConsistencyReport]:
             self._describe(name)  # 404 when there is no such deployment
-            return self.store.verify(name).to_dict()
+            return self.store.verify_steps(name)
 
-        # On the store thread like every store call: the recomputation reads the tables that inserts append to.
-        return self._ok(await self._store_call(verify))
+        # Each step (one recomputed row) is a store call of its own: the recomputation reads the tables that inserts
+        # append to, and feature requests and inserts queued meanwhile run between steps instead of waiting for
+        # the whole verify (76 s with 1,548 logged requests).
+        steps = await self._store_call(start)
+        while True:
+            report = await self._store_call(_next_step, steps)
+            if report is not None:
+                return self._ok(report.to_dict())
 
     # ------------------------------------------------------------------ SQL
     async def _sql(self, req: _Request) -> _Response:
@@ -888,6 +978,7 @@ def create_app(
     token: str | None = None,
     max_body_bytes: int = 16 << 20,
     workspace: str | None = None,
+    max_request_rows: int = MAX_REQUEST_ROWS,
 ) -> FeatureService:
     """The ASGI application serving ``store`` (see the module docstring for the routes).
 
@@ -897,6 +988,7 @@ def create_app(
         max_body_bytes: request bodies larger than this are answered 413.
         workspace: URI (path, ``file://``, ``s3://``) of the workspace that ``POST /dbs/{db}`` uses as offline
             storage (offline-mode ``LOAD DATA`` and ``SELECT``); None: those statements are refused.
+        max_request_rows: feature requests with more rows are answered 413 (before they are computed).
 
     Returns:
         An ASGI 3 application; call its ``close()`` (or let the server's lifespan shutdown do it) when done.
@@ -904,7 +996,168 @@ def create_app(
     Raises:
         OpenFeatError: ``workspace`` is a malformed URI.
     """
-    return FeatureService(store, token=token, max_body_bytes=max_body_bytes, workspace=workspace)
+    return FeatureService(
+        store, token=token, max_body_bytes=max_body_bytes, workspace=workspace, max_request_rows=max_request_rows
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Connections
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How long the server waits for a request, and how many connections it keeps open.
+
+    uvicorn itself only bounds the idle time between requests: a client sending half a request head, or a body
+    byte now and then, kept its connection (and a file descriptor) forever, and a few hundred of them locked every
+    other client out.
+
+    Attributes:
+        head_timeout_s: a request's line and headers must arrive within this many seconds of the connection being
+            opened (or of the previous response); else the server answers 408, if the request had begun, and closes
+            the connection.
+        body_timeout_s: its body must then arrive within this many seconds; else the connection is closed.
+        keep_alive_s: an idle kept-alive connection is closed after this many seconds.
+        max_connections: a connection opened beyond this many closes the oldest one that is waiting for a request
+            head (a slow or idle client), so that a new client is still served; when every open connection is
+            busy with a request, the new one is answered 503. None: the open-file limit (which the server raises
+            to its hard limit) less a reserve for the store's own files.
+    """
+
+    head_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    keep_alive_s: int = 5
+    max_connections: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("head_timeout_s", "body_timeout_s", "keep_alive_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
+        if self.max_connections is not None and self.max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {self.max_connections}")
+
+
+# File descriptors kept out of the default connection cap: the store's log and snapshots, the listening socket, the
+# workspace's files, and those of Python, Arrow and the event loop.
+_RESERVED_FILES = 64
+# The default cap, however high the open-file limit: every connection costs buffers and a parser.
+_DEFAULT_MAX_CONNECTIONS = 10_000
+
+
+def _connection_cap(limits: ConnectionLimits) -> int:
+    """``limits.max_connections``, or by default the open-file limit (its soft value first raised to the hard one)
+    less :data:`_RESERVED_FILES`, so that connections never exhaust the descriptors the store needs."""
+    if limits.max_connections is not None:
+        return limits.max_connections
+    try:
+        import resource
+    except ImportError:  # not a Unix: no such limit to read
+        return _DEFAULT_MAX_CONNECTIONS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else _DEFAULT_MAX_CONNECTIONS + _RESERVED_FILES
+    if soft == resource.RLIM_INFINITY:
+        soft = wanted
+    elif soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            logger.warning("could not raise the open-file limit from %d to %d", soft, wanted)
+    return max(1, min(_DEFAULT_MAX_CONNECTIONS, soft - _RESERVED_FILES))
+
+
+def _raw_response(status: int, reason: str, msg: str) -> bytes:
+    """A complete HTTP response that closes the connection, for answers given outside the application."""
+    body = _json_body({"code": status, "msg": msg})
+    head = f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+    return head.encode() + b"connection: close\r\n\r\n" + body
+
+
+_REQUEST_TIMEOUT_RESPONSE = _raw_response(408, "Request Timeout", "the request head did not arrive in time")
+_BUSY_RESPONSE = _raw_response(503, "Service Unavailable", "too many connections, all busy with requests; retry")
+
+
+def _guarded_http_protocol(head_timeout_s: float, body_timeout_s: float, max_connections: int) -> type[Any]:
+    """uvicorn's httptools protocol with the request timeouts and the connection cap of :class:`ConnectionLimits`.
+
+    uvicorn has no timeout on the request head or body, and its ``limit_concurrency`` answers a new request 503
+    when slow connections fill the limit instead of making room for it: hence this subclass.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedHttpProtocol(HttpToolsProtocol):
+        _timer: asyncio.TimerHandle | None = None
+        _phase = "head"  # "head": awaiting (or reading) a request head; "body": reading its body; "app": served
+        _begun = False  # bytes of the awaited request head have arrived
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            if len(self.connections) > max_connections:
+                oldest = next(iter(waiting), None)
+                if oldest is None:
+                    self.transport.write(_BUSY_RESPONSE)
+                    self.transport.close()
+                    return
+                oldest._expire()
+            self._await_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            waiting.pop(self, None)
+            self._disarm()
+            super().connection_lost(exc)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._begun = True
+
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            waiting.pop(self, None)
+            self._phase = "body"
+            self._arm(body_timeout_s)
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._phase = "app"
+            self._disarm()
+            if self.cycle is not None and self.cycle.response_complete:  # answered before the body was read
+                self._await_head()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self._phase == "app" and not self.transport.is_closing():
+                self._await_head()
+
+        def _await_head(self) -> None:
+            self._phase, self._begun = "head", False
+            waiting.pop(self, None)
+            waiting[self] = None  # at the back: the newest
+            self._arm(head_timeout_s)
+
+        def _arm(self, seconds: float) -> None:
+            self._disarm()
+            self._timer = self.loop.call_later(seconds, self._expire)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _expire(self) -> None:
+            """Close the connection: its request is late, or it is the oldest waiting one and room is needed."""
+            self._disarm()
+            waiting.pop(self, None)
+            if not self.transport.is_closing():
+                if self._phase == "head" and self._begun:
+                    self.transport.write(_REQUEST_TIMEOUT_RESPONSE)
+                self.transport.close()  # a body still awaited: the application sees the client gone
+
+    # The connections waiting for a request head (new, slow, or idle between requests), oldest first (a dict keeps
+    # insertion order): the ones a new connection beyond the cap evicts.
+    waiting: dict[GuardedHttpProtocol, None] = {}
+    return GuardedHttpProtocol
 
 
 def _is_loopback(host: str) -> bool:
@@ -926,10 +1179,13 @@ def make_server(
     max_body_bytes: int = 16 << 20,
     log_level: str = "info",
     workspace: str | None = None,
+    max_request_rows: int = MAX_REQUEST_ROWS,
+    connections: ConnectionLimits | None = None,
 ) -> uvicorn.Server:
     """A configured (not yet running) uvicorn server for ``store``; ``serve`` runs one.
 
-    ``workspace``: the offline storage of ``POST /dbs/{db}`` (see :func:`create_app`).
+    ``workspace``: the offline storage of ``POST /dbs/{db}``, ``max_request_rows``: see :func:`create_app`.
+    ``connections``: timeouts and the cap on open connections (:class:`ConnectionLimits`; None: its defaults).
 
     Raises:
         ValueError: ``host`` is not a loopback address, no ``token`` is set and ``allow_insecure_remote`` is false.
@@ -943,8 +1199,20 @@ def make_server(
         )
     import uvicorn
 
-    app = create_app(store, token=token, max_body_bytes=max_body_bytes, workspace=workspace)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", access_log=False)
+    app = create_app(
+        store, token=token, max_body_bytes=max_body_bytes, workspace=workspace, max_request_rows=max_request_rows
+    )
+    limits = connections or ConnectionLimits()
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        access_log=False,
+        http=_guarded_http_protocol(limits.head_timeout_s, limits.body_timeout_s, _connection_cap(limits)),
+        timeout_keep_alive=limits.keep_alive_s,
+    )
     return uvicorn.Server(config)
 
 
@@ -958,10 +1226,12 @@ def serve(
     max_body_bytes: int = 16 << 20,
     log_level: str = "info",
     workspace: str | None = None,
+    max_request_rows: int = MAX_REQUEST_ROWS,
+    connections: ConnectionLimits | None = None,
 ) -> None:
     """Serve ``store`` over HTTP with uvicorn until interrupted.
 
-    ``workspace``: the offline storage of ``POST /dbs/{db}`` (see :func:`create_app`).
+    ``workspace``, ``max_request_rows``, ``connections``: see :func:`make_server`.
 
     Raises:
         ValueError: ``host`` is not a loopback address, no ``token`` is set and ``allow_insecure_remote`` is false.
@@ -976,7 +1246,20 @@ def serve(
         max_body_bytes=max_body_bytes,
         log_level=log_level,
         workspace=workspace,
+        max_request_rows=max_request_rows,
+        connections=connections,
     ).run()
 
 
-__all__ = ["ARROW_STREAM", "ASGIApp", "FeatureService", "HTTPError", "Metrics", "create_app", "make_server", "serve"]
+__all__ = [
+    "ARROW_STREAM",
+    "MAX_REQUEST_ROWS",
+    "ASGIApp",
+    "ConnectionLimits",
+    "FeatureService",
+    "HTTPError",
+    "Metrics",
+    "create_app",
+    "make_server",
+    "serve",
+]

@@ -18,7 +18,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -800,27 +800,50 @@ class OnlineStore:
 
         Each logged request is appended, as the newest rows, to exactly the rows its tables held when it was
         served, and the batch engine computes it there. Any difference is an online/offline inconsistency.
-        Requests served before a compaction of one of their tables (evicted rows dropped) are counted as
-        ``skipped``: the rows they saw are gone.
+        Requests served before a compaction of one of their tables (evicted rows dropped), or whose table has been
+        dropped since, are counted as ``skipped``: the rows they saw are gone.
         """
-        self._versions(name)
+        steps = self.verify_steps(name)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                report: ConsistencyReport = done.value
+                return report
+
+    def verify_steps(self, name: str) -> Generator[None, None, ConsistencyReport]:
+        """:meth:`verify` in bounded steps: each ``next()`` recomputes one logged request row, and the report is
+        the generator's return value. The store may be used between steps (the HTTP service serves feature
+        requests and inserts in between, so that a long verify does not hold them up): the requests to check are
+        fixed by the first step, and each one's rows are captured when its turn comes (Arrow slices, which later
+        inserts and compactions leave intact).
+
+        Raises:
+            DataError: (on the first ``next()``) there is no deployment ``name``.
+        """
+        versions = self._versions(name)
         entries = [e for e in (self._request_log.entries if self._request_log else []) if e.deployment == name]
         reports: dict[str, FeatureReport] = {}
         rows = 0
         skipped = 0
         for entry in entries:
-            if any(self._tables[t].compactions != c for t, c in entry.compactions.items()):
+            current = {t: self._tables.get(t) for t in entry.table_rows}
+            if any(
+                stored is None or stored.compactions != entry.compactions.get(t, stored.compactions)
+                for t, stored in current.items()
+            ):
                 skipped += 1
                 continue
-            d = self._deployments[name][entry.version - 1]
-            tables = {t: self._tables[t].rows_before(n) for t, n in entry.table_rows.items()}
+            d = versions[entry.version - 1]
+            tables = {t: stored.rows_before(entry.table_rows[t]) for t, stored in current.items() if stored}
             main = main_scan(d.plan).table
-            stored = tables[main]
-            requests = entry.requests.cast(stored.schema)
+            stored_main = tables[main]
+            requests = entry.requests.cast(stored_main.schema)
             # Request rows of one call do not see each other: recompute each as the one newest row.
             offline = []
             for i in range(requests.num_rows):
-                tables[main] = pa.concat_tables([stored, requests.slice(i, 1)])
+                yield
+                tables[main] = pa.concat_tables([stored_main, requests.slice(i, 1)])
                 result = execute(d.plan, tables, self._ctx)
                 offline.append(result.slice(result.num_rows - 1, 1))
             compare_rows(entry.response, pa.concat_tables(offline), reports)
