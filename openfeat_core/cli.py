@@ -59,7 +59,7 @@ import openfeat_core
 from openfeat_core import tasks
 from openfeat_core.errors import OpenFeatError, OpenFeatSQLError
 from openfeat_core.io import CsvOptions
-from openfeat_core.online.wal import LogLockedError
+from openfeat_core.online.wal import LogLockedError, RepairReport, repair
 from openfeat_core.tasks.base import InvalidRequest, split_deploy
 from openfeat_core.tasks.client import ServiceClient, ServiceError, ServiceUnreachable
 from openfeat_core.tasks.online import DeploymentTarget, ServiceDeployments, StoreDeployments
@@ -930,6 +930,25 @@ def serve(
             "client). Default: the open-file limit (raised to its hard limit) less 64, at most 10,000.",
         ),
     ] = None,
+    snapshot_after_bytes: Annotated[
+        int,
+        typer.Option(
+            "--snapshot-after-bytes",
+            min=0,
+            metavar="N",
+            help="Snapshot the store (in the background) once N bytes of log were written since the last snapshot; "
+            "0: never by size. Bounds restart time and disk use, and drops the rows the TTLs evicted.",
+        ),
+    ] = 256 << 20,
+    snapshot_after_seconds: Annotated[
+        float,
+        typer.Option(
+            "--snapshot-after-seconds",
+            min=0.0,
+            metavar="SECONDS",
+            help="... or once this long has passed since the last snapshot with at least one write; 0: never by age.",
+        ),
+    ] = 600.0,
 ) -> None:
     """Serve an online store over HTTP (OpenMLDB APIServer routes) until SIGINT or SIGTERM.
 
@@ -943,7 +962,12 @@ def serve(
     if token == "":
         raise UsageError("--token (or OPENFEAT_TOKEN) is empty; give a token or leave it unset")
     path = None if store == "none" else Path(store)
-    opened = openfeat_core.OnlineStore(path, timezone=timezone)
+    opened = openfeat_core.OnlineStore(
+        path,
+        timezone=timezone,
+        snapshot_after_bytes=snapshot_after_bytes or None,
+        snapshot_after_seconds=snapshot_after_seconds or None,
+    )
     try:
         if log_requests > 0:
             opened.log_requests(log_requests)
@@ -1277,6 +1301,61 @@ def explain(
         as_json=as_json,
         text=lambda: rendered,
     )
+
+
+# ------------------------------------------------------------------ store-repair
+@command(
+    name="store-repair",
+    epilog=_example("openfeat store-repair /data/openfeat", "openfeat store-repair /data/openfeat --apply --json"),
+)
+def store_repair(
+    store: Annotated[str, typer.Argument(metavar="PATH", help="Directory of the durable store (not open elsewhere).")],
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Move the damaged part of the log to PATH/quarantine/<time>/.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a durable store that fails to open as corrupt, and repair it with --apply.
+
+    Lists every problem (file, byte offset, sequence numbers) and every log entry a repair removes: the log keeps
+    its longest intact history, so the entries after the first problem go too (sequence number, table, rows).
+    --apply moves them, and snapshot directories that are not valid, to PATH/quarantine/<time>/ (with a
+    REPORT.json); nothing is deleted. Exit code 0: the store opens (it was clean, or --apply repaired it); 1: damage
+    found and not repaired (run again with --apply).
+    """
+    path = Path(store)
+    if not path.is_dir():
+        raise UsageError(f"{store!r}: no such directory")
+    try:
+        report = repair(path, apply=apply)
+    except LogLockedError:
+        raise OpenFeatError(f"{store!r} is open in another process (a running service?); stop it first") from None
+    emit(report.to_json(), as_json=as_json, text=lambda: _repair_text(report))
+    if not report.clean and not report.applied:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _repair_text(report: RepairReport) -> str:
+    """The text of ``store-repair``: problems, entries removed, what was done."""
+    lines = [f"{report.directory}: " + ("clean, it opens as it is" if report.clean else "damaged")]
+    lines += [f"  problem: {d}" for d in report.damage]
+    lines += [f"  invalid snapshot: {s}" for s in report.ignored_snapshots]
+    if report.torn_tail:
+        lines.append(f"  torn tail: {report.torn_tail}")
+    verb = "removed" if report.applied else "to remove"
+    for e in report.lost:
+        what = f"{e.rows} rows of table {e.table!r}" if e.kind == "rows" and e.rows is not None else e.kind
+        seq = f"sequence {e.sequence}" if e.sequence is not None else "sequence unknown"
+        state = "damaged" if e.damaged else "intact, after the damage"
+        lines.append(f"  {verb}: {seq}: {what} ({state}; {e.segment} at byte offset {e.offset}, {e.bytes} bytes)")
+    if report.lost:
+        rows = sum(e.rows or 0 for e in report.lost)
+        lines.append(f"  {len(report.lost)} log entries ({rows} rows) {'lost' if report.applied else 'would be lost'}")
+    if report.applied:
+        lines.append(f"  moved to {report.quarantine}; the store opens now")
+    elif not report.clean:
+        lines.append("  run again with --apply to move the damage aside (nothing is deleted)")
+    return "\n".join(lines)
 
 
 def main() -> None:
