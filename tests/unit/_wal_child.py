@@ -6,6 +6,10 @@ Modes:
         ``id = i`` and ``v = i * ROWS + arange(ROWS)``) and print ``i`` to stdout once ``append_rows`` returned.
         With SNAPSHOT_EVERY > 0, snapshot the whole table after every SNAPSHOT_EVERY acknowledged batches. Runs until
         killed (bounded by 30 s, so that an orphan ends by itself).
+    store DIR SNAPSHOT_AFTER_BYTES ROWS
+        The same through an ``OnlineStore`` (its own recovery, and automatic snapshots in a background thread once
+        SNAPSHOT_AFTER_BYTES of log were written), table ``t`` with the columns of ``make_batch``. Prints ``opening``
+        first, when recovery starts.
     snapshot-crash DIR STEP
         Build a log (a create-table meta, 3 batches, a snapshot, 2 more batches), then run the steps of a second
         snapshot up to STEP (``none``, ``rotated``, ``staged``, ``published``, ``pruned``) and die with ``os._exit``:
@@ -21,6 +25,7 @@ import time
 import numpy as np
 import pyarrow as pa
 
+from openfeat_core.online.store import OnlineStore
 from openfeat_core.online.wal import DurableLog
 
 CREATE = {"op": "create_table", "table": "t"}
@@ -64,6 +69,19 @@ def _append(directory: str, policy: str, snapshot_every: int, rows: int) -> None
             log.snapshot({"t": pa.Table.from_batches(batches)}, meta)
 
 
+def _store(directory: str, snapshot_after_bytes: int, rows: int) -> None:
+    print("opening", flush=True)  # recovery starts: a test may kill it now
+    store = OnlineStore(directory, snapshot_after_bytes=snapshot_after_bytes, snapshot_after_seconds=None)
+    if "t" not in store.list_tables():
+        store.create_table("t", "id bigint, v bigint, x double, s string")
+    i = store.describe_table("t")["rows"] // rows
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        store.insert("t", pa.Table.from_batches([make_batch(i, rows)]))
+        print(i, flush=True)
+        i += 1
+
+
 def _snapshot_crash(directory: str, step: str) -> None:
     log = DurableLog(directory)
     batches = [make_batch(i, 100) for i in range(5)]
@@ -89,6 +107,8 @@ if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "append":
         _append(args[0], args[1], int(args[2]), int(args[3]))
+    elif mode == "store":
+        _store(args[0], int(args[1]), int(args[2]))
     elif mode == "snapshot-crash":
         _snapshot_crash(args[0], args[1])
     else:
