@@ -5,7 +5,8 @@ Commands (``openfeat COMMAND --help`` shows each one's options and an example):
 * pipeline tasks (each one call of :mod:`openfeat_core.tasks`; ``--json`` prints exactly the task's result dict):
   ``ingest`` (source files → workspace table), ``compute`` (feature SQL over workspace tables → table), ``export``
   (table → CSV / Parquet / LIBSVM), ``deploy`` (script → online store or service), ``verify`` (online = offline?);
-* ``tables`` (a workspace's tables), ``deployments``, ``serve``, ``explain``, ``version``.
+* ``tables`` (a workspace's tables), ``gc`` (its abandoned writes), ``deployments``, ``serve``, ``explain``,
+  ``version``.
 
 What follows is stable: scripts may rely on it.
 
@@ -47,6 +48,7 @@ import zoneinfo
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from types import FrameType
@@ -60,6 +62,7 @@ from openfeat_core import tasks
 from openfeat_core.errors import OpenFeatError, OpenFeatSQLError
 from openfeat_core.io import CsvOptions
 from openfeat_core.online.wal import LogLockedError, RepairReport, repair
+from openfeat_core.sql.dialect import interval_ms
 from openfeat_core.tasks.base import InvalidRequest, split_deploy
 from openfeat_core.tasks.client import ServiceClient, ServiceError, ServiceUnreachable
 from openfeat_core.tasks.online import DeploymentTarget, ServiceDeployments, StoreDeployments
@@ -825,6 +828,51 @@ def _by(version: TableVersion) -> str:
     """What wrote a table version: the task recorded in its lineage, else ``-``."""
     record = version.lineage.get("openfeat")
     return str(record.get("task", "-")) if isinstance(record, dict) else "-"
+
+
+# ------------------------------------------------------------------ gc
+@command(
+    epilog=_example(
+        "openfeat gc --workspace ./ws --dry-run",
+        "openfeat gc tx feats --workspace s3://bucket/ws --grace 2d --json",
+    )
+)
+def gc(
+    names: Annotated[
+        list[str] | None, typer.Argument(metavar="TABLE", help="Collect only these tables (default: every table).")
+    ] = None,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    grace: Annotated[
+        str,
+        typer.Option(
+            "--grace",
+            metavar="DURATION",
+            help="Only delete writes idle for this long (24h, 30m, 90s, 2d; a bare number is seconds): a younger "
+            "one may be a writer still running.",
+        ),
+    ] = "24h",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete the data that killed or failed writers left in a workspace (never a committed version's files).
+
+    A task killed between writing its rows and committing them leaves an attempt directory no version
+    references; ingest and compute delete those of their table after a day. With --json: {"workspace",
+    "dry_run", "grace_seconds", "removed": [URIs]}.
+    """
+    grace_ms = interval_ms(grace, 1000)
+    if grace_ms is None:
+        raise UsageError(f"--grace {grace!r}: expected a duration such as 24h, 30m, 90s or 2d")
+    ws = Workspace.open(workspace)
+    removed = ws.gc(timedelta(milliseconds=grace_ms), dry_run=dry_run, tables=names or None)
+    result = {"workspace": ws.uri, "dry_run": dry_run, "grace_seconds": grace_ms // 1000, "removed": removed}
+
+    def text() -> str:
+        verb = "would delete" if dry_run else "deleted"
+        lines = [f"{verb} {len(removed)} abandoned write{'s' if len(removed) != 1 else ''} in {ws.uri}"]
+        return "\n".join([*lines, *(f"  {uri}" for uri in removed)])
+
+    emit(result, as_json=as_json, text=text)
 
 
 # ------------------------------------------------------------------ serve

@@ -7,8 +7,9 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
@@ -16,7 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 
 import openfeat_core
-from openfeat_core.errors import DataError, OpenFeatSQLError
+from openfeat_core.errors import DataError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.io import (
     DEFAULT_BUCKETS,
     REJECTED_SCHEMA,
@@ -69,6 +70,9 @@ REJECTED_FILE = "rejected.csv"
 HASH_CONTENT_BYTES = 64 << 20
 #: At most this many source files are listed in an ingest result (the count is always exact).
 LISTED_FILES = 100
+#: ``ingest`` and ``compute`` delete, after their commit, the abandoned writes of their table idle for this long: a
+#: writer still in flight touches its files far more often, and a day is longer than any pause between two files.
+TASK_GC_GRACE = timedelta(hours=24)
 
 _TABLE_MODES = ("error_if_exists", "overwrite", "append")
 _FORMATS = ("csv", "parquet", "json", "ipc")
@@ -98,6 +102,17 @@ def _table_name(name: object, what: str = "table") -> str:
 
 def _latest(ws: Workspace, table: str) -> TableVersion | None:
     return ws.table_info(table) if ws.exists(table) else None
+
+
+def _collect_garbage(ws: Workspace, table: str) -> None:
+    """After a commit: delete what killed writers of ``table`` left (idle for :data:`TASK_GC_GRACE`); never fails."""
+    try:
+        removed = ws.gc(TASK_GC_GRACE, tables=[table])
+    except (OpenFeatError, OSError) as e:
+        logger.warning("openfeat: garbage collection of table %r in workspace %s failed: %s", table, ws.uri, e)
+        return
+    if removed:
+        logger.info("openfeat: removed %d abandoned write(s) of table %r: %s", len(removed), table, removed)
 
 
 def _produced_by(version: TableVersion | None, digest: str) -> bool:
@@ -140,7 +155,9 @@ class IngestRequest(TaskRequest):
         csv: CSV dialect (delimiter, header, quote, null markers).
         mode: ``error_if_exists`` (default: refuse if the table has a version), ``overwrite`` (the new version holds
             the source's rows only) or ``append`` (the new version holds the current version's rows, then the
-            source's; the current rows are copied).
+            source's; it shares the current version's data files rather than copying them). Concurrent appends
+            all land, each on top of the other's version; an ``overwrite`` or ``error_if_exists`` load that
+            another writer overtook between its read of the table and its commit fails with a ``ConflictError``.
         storage_options: object-store settings of the workspace (see :meth:`Workspace.open`).
         parent_run_id: the pipeline run this task belongs to (default ``$OPENFEAT_PARENT_RUN_ID``).
     """
@@ -209,12 +226,15 @@ def ingest(request: IngestRequest) -> IngestResult:
     The rows are streamed into the workspace and committed atomically: a failure or a crash leaves no version
     (and no partial rows) behind. If the table's latest version was written by an ingest with the same inputs
     (same source files by content, or size and modification time above 64 MiB; same schema and options), it is
-    returned and nothing is read: a retried task does not load twice.
+    returned and nothing is read: a retried task does not load twice. After its commit it deletes the table's
+    abandoned writes idle for a day (:data:`TASK_GC_GRACE`; see :meth:`Workspace.gc`).
 
     Raises:
         InvalidRequest: a bad option or table name.
         BadRowsError: the source has bad rows and ``on_error="fail"`` (nothing was written; the message lists the
             first ones with file, line, column, value and expected type).
+        ConflictError: (a DataError) with ``overwrite`` or ``error_if_exists``, another writer committed a version
+            of the table after this load read it; nothing was written (run the load again).
         DataError: the source does not exist or cannot be read, the table exists and ``mode="error_if_exists"``.
     """
     return run_task("ingest", request, request.parent_run_id, lambda context: _ingest(request, context))
@@ -266,23 +286,25 @@ def _ingest(request: IngestRequest, context: TaskContext) -> IngestResult:
             f"table {table!r} already exists in workspace {ws.uri} (latest version {latest.version}, "
             f"{latest.num_rows} rows); pass mode 'append' or 'overwrite' to write a new version"
         )
-    base = latest if request.mode == "append" else None
     lineage = {
-        LINEAGE_KEY: _task_lineage("ingest", context, digest, base_version=base.version if base else None),
+        LINEAGE_KEY: _task_lineage("ingest", context, digest),
         "sources": identity[:LISTED_FILES],
         "source_count": len(identity),
         **{k: v for k, v in settings.items() if v is not None},
     }
-    batches: Iterator[pa.RecordBatch] = iter(scan)
-    if base is not None:
-        batches = _chain(ws.iter_batches(table, base.version), batches)
+    # An append re-bases onto whatever another writer committed meanwhile (the version's parent says onto what);
+    # the other modes replace the version read above, and fail with a ConflictError if it is no longer the latest.
+    append = request.mode == "append"
     version = ws.write_table(
         table,
-        batches,
+        iter(scan),
         schema=scan.schema,
         lineage=lineage,
         idempotency_key=idempotency_key("ingest", digest, latest.version if latest else None),
+        append=append,
+        expected_version=None if append else latest.version if latest else 0,
     )
+    _collect_garbage(ws, table)
     rejected_uri = None
     if request.on_error == "skip":
         # After the commit: the rejected rows are only known once the source has been read (a crash in between is
@@ -302,7 +324,8 @@ def _ingest_result(
     context: TaskContext,
 ) -> IngestResult:
     record = version.lineage.get(LINEAGE_KEY) or {}
-    base_version = record.get("base_version") if isinstance(record, Mapping) else None
+    # Versions written before appends shared their parent's files recorded the base in the lineage.
+    base_version = version.parent or (record.get("base_version") if isinstance(record, Mapping) else None)
     base_rows = ws.table_info(version.table, base_version).num_rows if base_version else 0
     return IngestResult(
         workspace=ws.uri,
@@ -323,11 +346,6 @@ def _ingest_result(
         parent_run_id=context.parent_run_id,
         seconds=context.elapsed(),
     )
-
-
-def _chain(*parts: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    for part in parts:
-        yield from part
 
 
 def _memory_source(source: Any) -> tuple[Any, str | None]:
@@ -491,11 +509,14 @@ def compute(request: ComputeRequest) -> ComputeResult:
 
     The output version's lineage holds the SQL text, the plan digest, the input table versions and the time zone.
     If the output's latest version was computed from the same plan, input versions (and data digests), time zone
-    and OpenFeat version, it is returned without computing anything.
+    and OpenFeat version, it is returned without computing anything. After its commit it deletes the output's
+    abandoned writes idle for a day (:data:`TASK_GC_GRACE`).
 
     Raises:
         InvalidRequest: a bad output name, or ``inputs`` pinning a table the SQL does not read.
         OpenFeatSQLError: the SQL is wrong (an unknown table lists the workspace's tables).
+        ConflictError: (a DataError) another writer committed a version of the output after this compute read
+            it; nothing was written (run the compute again).
         DataError: a pinned version does not exist, or the data does not fit the query.
     """
     return run_task("compute", request, request.parent_run_id, lambda context: _compute(request, context))
@@ -556,7 +577,9 @@ def _compute(request: ComputeRequest, context: TaskContext) -> ComputeResult:
         result,
         lineage=lineage,
         idempotency_key=idempotency_key("compute", digest, latest.version if latest else None),
+        expected_version=latest.version if latest else 0,
     )
+    _collect_garbage(ws, output)
     return _compute_result(ws, version, plan.digest(), versions, False, context)
 
 

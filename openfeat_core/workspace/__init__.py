@@ -4,7 +4,7 @@ See :mod:`openfeat_core.workspace.store` for the layout and the commit protocol,
 :mod:`openfeat_core.workspace.storage` for the supported URIs and object-store settings.
 """
 
-from openfeat_core.workspace.store import TableData, Workspace, validate_name
+from openfeat_core.workspace.store import ConflictError, TableData, Workspace, validate_name
 from openfeat_core.workspace.version import LINEAGE_KEY, TableVersion
 
-__all__ = ["LINEAGE_KEY", "TableData", "TableVersion", "Workspace", "validate_name"]
+__all__ = ["LINEAGE_KEY", "ConflictError", "TableData", "TableVersion", "Workspace", "validate_name"]

@@ -14,21 +14,32 @@ Atomicity. A commit is one small object written with *create-if-absent* semantic
 * local disk: the bytes go to a temporary file in the same directory, are fsynced, and ``os.link`` publishes them
   under the final name. ``link`` fails if the name exists, so exactly one of several racing writers wins, and a
   reader (or a crash) can never observe a half-written file. The directory is fsynced afterwards.
-* object stores: a single PUT is atomic (readers see the whole object or none), but pyarrow exposes no conditional
-  PUT (``If-None-Match``). The writer checks that the key is absent, PUTs, then reads the object back and only
-  claims it if it holds its own bytes. That detects a racing writer that overwrote us, but not the mirror case:
-  if the other writer's check ran before our PUT and its PUT lands after our read-back, its object replaces ours
-  (last writer wins) and both believe they own the key. Two writers committing the same key on an object store at
-  the same moment is therefore unsafe; orchestrated pipelines, where one task writes one table, never do it.
+* ``s3://``: a single PUT with ``If-None-Match: *`` (S3 conditional writes): the store itself refuses the PUT when
+  the key exists (HTTP 412), so exactly one of several racing writers wins. pyarrow's S3 filesystem cannot send
+  that header (it silently drops it), so the PUT goes through boto3, with the same credentials, region and
+  endpoint as the workspace. AWS S3 and MinIO honour the header; a store that ignores it gives no guarantee.
+* without boto3, with S3 settings boto3 cannot reproduce (``role_arn``...), or on other object stores (``gs://``,
+  ``abfs://``...: pyarrow exposes no conditional PUT for them either), the writer checks that the key is absent,
+  PUTs, then reads the object back and only claims it if it holds its own bytes. That detects a racing writer that
+  overwrote us, but not the mirror case: if the other writer's check ran before our PUT and its PUT lands after our
+  read-back, its object replaces ours (last writer wins) and both believe they own the key. Concurrent writers of
+  one table are therefore unsafe there (an append can be lost); a warning says so at the first commit.
+
+Durability. On local disk the data files a manifest references, and the directories holding them, are fsynced
+before the manifest is published (:func:`sync_file`, :func:`sync_dirs`), so a power loss cannot leave a committed
+version pointing at empty or missing files. On object stores a completed PUT is durable.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import logging
 import os
+import threading
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +48,19 @@ import pyarrow.fs as pafs
 
 from openfeat_core.errors import OpenFeatError
 
-__all__ = ["Location", "create_if_absent", "ensure_dir", "put_atomic", "read_bytes", "resolve_location", "s3_options"]
+__all__ = [
+    "Location",
+    "create_if_absent",
+    "ensure_dir",
+    "put_atomic",
+    "read_bytes",
+    "resolve_location",
+    "s3_options",
+    "sync_dirs",
+    "sync_file",
+]
+
+logger = logging.getLogger("openfeat.workspace")
 
 #: Storage-option aliases (boto3 / fsspec spellings) mapped to the :class:`pyarrow.fs.S3FileSystem` keyword.
 _S3_ALIASES: dict[str, str] = {
@@ -63,6 +86,23 @@ _S3_ENV: dict[str, tuple[str, ...]] = {
 #: Prefix of the temporary files :func:`create_if_absent` and :func:`put_atomic` write on local disk.
 TEMP_PREFIX = ".tmp-"
 
+#: S3 settings that only tune pyarrow's own client: a conditional PUT through boto3 can do without them.
+_S3_PYARROW_ONLY = frozenset(
+    {
+        "background_writes",
+        "default_metadata",
+        "allow_bucket_creation",
+        "allow_bucket_deletion",
+        "check_directory_existence_before_creation",
+        "retry_strategy",
+        "load_frequency",
+        "allow_delayed_open",
+    }
+)
+#: Roots already warned about (the warning that their commits cannot be conditional is given once per process).
+_warned_unsafe: set[str] = set()
+_warned_lock = threading.Lock()
+
 
 @dataclass(frozen=True)
 class Location:
@@ -73,12 +113,17 @@ class Location:
         root: the root as a path of ``filesystem`` (``/abs/dir`` locally, ``bucket/prefix`` on S3), no trailing ``/``.
         uri: the canonical URI of the root: the absolute path locally, ``s3://bucket/prefix`` on S3.
         uri_prefix: what turns a ``filesystem`` path into a URI (``""`` locally, ``"s3://"`` on S3).
+        s3_settings: the :class:`pyarrow.fs.S3FileSystem` options of an ``s3://`` root (None elsewhere): what the
+            conditional PUT of a commit is configured from. Never shown in ``repr`` (it holds credentials).
     """
 
     filesystem: pafs.FileSystem
     root: str
     uri: str
     uri_prefix: str
+    s3_settings: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    # The boto3 client of the conditional PUT, made at the first commit (None: conditional writes unavailable).
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -114,8 +159,8 @@ def resolve_location(uri: str | os.PathLike[str], storage_options: Mapping[str, 
         if not parts.netloc:
             raise OpenFeatError(f"workspace URI {text!r} names no bucket; expected s3://bucket/prefix")
         root = (parts.netloc + parts.path).rstrip("/")
-        filesystem = _new_s3_filesystem(s3_options(storage_options or {}, os.environ))
-        return Location(filesystem, root, "s3://" + root, "s3://")
+        settings = s3_options(storage_options or {}, os.environ)
+        return Location(_new_s3_filesystem(settings), root, "s3://" + root, "s3://", settings)
     if storage_options:
         raise OpenFeatError(
             f"storage options are only supported for s3:// workspaces; {scheme}:// is configured by pyarrow itself"
@@ -196,13 +241,18 @@ def read_bytes(location: Location, path: str) -> bytes:
 def create_if_absent(location: Location, path: str, payload: bytes) -> bool:
     """Publish ``payload`` at ``path`` unless something is already there; True if this call created it.
 
-    The file appears complete or not at all. See the module docstring for the guarantees per filesystem.
+    The file appears complete or not at all. See the module docstring for the guarantees per filesystem. False
+    may also mean that a racing conditional write was in progress (S3's 409): the caller looks again.
 
     Raises:
         OpenFeatError: the local filesystem does not support hard links, which the atomic commit relies on.
+        OSError: the object store failed the PUT (the object may or may not exist afterwards).
     """
     if location.is_local:
         return _link_if_absent(path, payload)
+    client = _conditional_put_client(location)
+    if client is not None:
+        return _put_if_none_match(client, location, path, payload)
     filesystem = location.filesystem
     if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
         return False
@@ -246,6 +296,119 @@ def _link_if_absent(path: str, payload: bytes) -> bool:
             os.unlink(temp)
     _fsync_dir(directory)
     return True
+
+
+def _conditional_put_client(location: Location) -> Any:
+    """The boto3 S3 client of the conditional PUT, or None (with a warning, once) when there is none."""
+    if "s3" in location._clients:
+        return location._clients["s3"]
+    client, reason = None, ""
+    if location.s3_settings is None:
+        reason = f"pyarrow offers no conditional write for {location.uri_prefix or 'this filesystem'}"
+    else:
+        try:
+            client = _boto3_client(location.s3_settings)
+        except ImportError:
+            reason = "boto3 is not installed (pip install boto3)"
+        except ValueError as e:
+            reason = str(e)
+    location._clients["s3"] = client
+    if client is None:
+        with _warned_lock:
+            first = location.uri not in _warned_unsafe
+            _warned_unsafe.add(location.uri)
+        if first:
+            logger.warning(
+                "openfeat: workspace %s commits without a conditional write (%s): two writers committing the same "
+                "table at the same moment may lose one of the versions (see openfeat_core.workspace.storage)",
+                location.uri,
+                reason,
+            )
+    return client
+
+
+def _boto3_client(settings: Mapping[str, Any]) -> Any:
+    """A boto3 S3 client configured like the workspace's pyarrow S3 filesystem.
+
+    Raises:
+        ImportError: boto3 is not installed.
+        ValueError: a setting boto3 cannot reproduce (the message names it).
+    """
+    unsupported = sorted(
+        set(settings)
+        - _S3_PYARROW_ONLY
+        - {
+            "access_key",
+            "secret_key",
+            "session_token",
+            "region",
+            "scheme",
+            "endpoint_override",
+            "anonymous",
+            "force_virtual_addressing",
+            "request_timeout",
+            "connect_timeout",
+            "tls_ca_file_path",
+        }
+    )
+    if unsupported:
+        raise ValueError(f"S3 option(s) {', '.join(unsupported)} have no boto3 equivalent here")
+    boto3 = importlib.import_module("boto3")
+    botocore_config = importlib.import_module("botocore.config")
+    config: dict[str, Any] = {"retries": {"mode": "standard"}}
+    if settings.get("anonymous"):
+        config["signature_version"] = importlib.import_module("botocore").UNSIGNED
+    if settings.get("endpoint_override"):
+        config["s3"] = {"addressing_style": "virtual" if settings.get("force_virtual_addressing") else "path"}
+    if settings.get("request_timeout"):
+        config["read_timeout"] = float(settings["request_timeout"])
+    if settings.get("connect_timeout"):
+        config["connect_timeout"] = float(settings["connect_timeout"])
+    endpoint = settings.get("endpoint_override")
+    return boto3.session.Session().client(
+        "s3",
+        aws_access_key_id=settings.get("access_key"),
+        aws_secret_access_key=settings.get("secret_key"),
+        aws_session_token=settings.get("session_token"),
+        region_name=settings.get("region"),
+        endpoint_url=f"{settings.get('scheme') or 'https'}://{endpoint}" if endpoint else None,
+        verify=settings.get("tls_ca_file_path") or None,
+        config=botocore_config.Config(**config),
+    )
+
+
+def _put_if_none_match(client: Any, location: Location, path: str, payload: bytes) -> bool:
+    bucket, _, key = path.partition("/")
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=payload, IfNoneMatch="*")
+    except Exception as e:
+        response = getattr(e, "response", None)
+        if not isinstance(response, Mapping):
+            raise OSError(f"cannot commit {location.uri_of(path)}: {e}") from e
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        # 412: the key exists (another writer won). 409: a racing conditional PUT of the key was in progress.
+        if status in (412, 409):
+            return False
+        raise OSError(f"cannot commit {location.uri_of(path)}: {e}") from e
+    return True
+
+
+def sync_file(location: Location, path: str) -> None:
+    """Make a closed local file's content durable (fsync); nothing to do on an object store."""
+    if not location.is_local:
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_dirs(location: Location, paths: Iterable[str]) -> None:
+    """Make the entries of local directories durable (fsync each); nothing to do on an object store."""
+    if location.is_local:
+        for path in paths:
+            _fsync_dir(path)
 
 
 def _write_synced(path: str, payload: bytes) -> None:

@@ -21,13 +21,23 @@ Layout under the root::
             _side/<filename>        side files of the version (rejected rows of an ingest, an export's index map...)
 
 Write protocol (:meth:`Workspace.write_table`): the rows are streamed into a fresh attempt directory (memory stays
-bounded by one row group), side files are added next to them, then the manifest of version ``max(existing) + 1`` is
-published with create-if-absent semantics. If another writer took that number first, the writer retries with the
-next one (its data directory stays valid: manifests point at attempts, not the other way round). A task that crashes
-or is killed before the manifest exists leaves only an unreferenced attempt directory, which no reader ever looks at
-and :meth:`Workspace.gc` deletes once it is older than a grace period. Readers list the manifests, so they always
-see complete versions. On object stores the manifest switch is a single PUT; racing writers there are detected
-only partly (see :mod:`~openfeat_core.workspace.storage`), so one table must not be written by two tasks at once.
+bounded by one row group), side files are added next to them, the files and their directories are made durable
+(fsync, on local disk), then the manifest of version ``N + 1`` is published with create-if-absent semantics, ``N``
+being the latest version the writer read. That publication is a compare-and-swap on the version number: of several
+writers that read the same ``N``, exactly one creates ``N + 1``. What a loser does depends on the write:
+
+* an append (``append=True``) re-bases: its version lists the data files of its parent (the latest version) and
+  then its own, so the loser reads the new latest version, rebuilds its manifest on top of it (its own data files
+  stay valid: manifests point at attempts, not the other way round) and tries again. No append is ever lost.
+* a write that names the version it replaces (``expected_version``: an overwrite after a read, a derived table)
+  fails with :class:`ConflictError` (table, expected and actual version) and commits nothing.
+* a plain write (neither) takes the next free number: it never replaced anything, so nothing is lost.
+
+A task that crashes or is killed before the manifest exists leaves only an unreferenced attempt directory, which no
+reader ever looks at and :meth:`Workspace.gc` deletes once it is older than a grace period. Readers list the
+manifests, so they always see complete versions. On local disk the compare-and-swap is ``os.link``; on ``s3://`` a
+PUT with ``If-None-Match: *``; where no conditional write exists it is only partly safe (see
+:mod:`~openfeat_core.workspace.storage`).
 
 Idempotent retries: ``write_table(..., idempotency_key=k)`` first looks for a committed version of the table
 carrying ``k`` and returns it without reading the data, so a retried task (same key, e.g. the orchestrator's run
@@ -45,6 +55,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
@@ -67,10 +78,14 @@ from openfeat_core.workspace.storage import (
     put_atomic,
     read_bytes,
     resolve_location,
+    sync_dirs,
+    sync_file,
 )
 from openfeat_core.workspace.version import TableVersion
 
-__all__ = ["TableData", "Workspace", "validate_name"]
+__all__ = ["ConflictError", "TableData", "Workspace", "validate_name"]
+
+logger = logging.getLogger("openfeat.workspace")
 
 #: What ``write_table`` accepts: a table, a batch, or a stream of batches (tables are accepted as stream items too).
 TableData: TypeAlias = pa.Table | pa.RecordBatch | pa.RecordBatchReader | Iterable[pa.RecordBatch | pa.Table]
@@ -82,6 +97,32 @@ _ATTEMPT_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _SIDE_DIR = "_side"
 #: More commits lost to racing writers than this in one call means something other than a race is wrong.
 _MAX_COMMIT_ATTEMPTS = 10_000
+
+
+class ConflictError(DataError):
+    """Another writer committed a version of the table after this write read it: nothing was committed.
+
+    Raised by a write that named the version it replaces (``expected_version``), or by an append whose table was
+    replaced meanwhile by a version with other columns. Reading the table again and retrying is safe; a retry
+    inside the same write would silently discard the other writer's version, so it is not done.
+
+    Attributes:
+        table: the table.
+        expected: the version the write expected to be the latest (0: none).
+        actual: the latest version found at commit time (0: none).
+    """
+
+    def __init__(self, table: str, workspace: str, expected: int, actual: int, reason: str = "") -> None:
+        self.table = table
+        self.expected = expected
+        self.actual = actual
+        wanted = f"version {expected}" if expected else "no version"
+        found = f"version {actual}" if actual else "no version"
+        why = reason or "another writer committed first"
+        super().__init__(
+            f"conflicting write to table {table!r} in workspace {workspace}: expected {wanted} as the latest, found "
+            f"{found} ({why}); nothing was committed: read the table again and retry"
+        )
 
 
 def validate_name(name: object, what: str = "table name") -> str:
@@ -184,6 +225,8 @@ class Workspace:
         lineage: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         side_files: Mapping[str, bytes] | None = None,
+        append: bool = False,
+        expected_version: int | None = None,
     ) -> TableVersion:
         """Write ``data`` as the next version of table ``name`` and commit it atomically.
 
@@ -199,13 +242,21 @@ class Workspace:
                 ``data`` is not read; otherwise the new version carries the key. Use one that is stable across
                 retries of the same task run (run id + task id) and different between runs.
             side_files: files (name -> bytes) committed with the version; see :meth:`side_files`.
+            append: the new version holds the rows of the table's latest version at commit time, then ``data``
+                (whose columns must be the table's). It references that version's data files instead of copying
+                them, and re-bases onto whatever a concurrent writer committed first: no append is lost.
+            expected_version: commit only if this is still the table's latest version (0: the table has none);
+                otherwise raise :class:`ConflictError`. Without it (and without ``append``) the version takes the
+                next free number.
 
         Returns:
             The committed version (or the earlier one with the same idempotency key).
 
         Raises:
+            ConflictError: ``expected_version`` is no longer the latest version (checked before the data is read,
+                and again at the commit), or an append found the table replaced by one with other columns.
             DataError: invalid table or side-file name, batches with differing schemas, an empty stream without
-                ``schema``, lineage that is not JSON-serialisable.
+                ``schema``, lineage that is not JSON-serialisable, an append whose columns are not the table's.
             Exception: whatever the data iterable raises propagates unchanged; nothing is committed and the attempt
                 directory is deleted (a crash that gives no chance to delete it leaves it to :meth:`gc`).
         """
@@ -218,16 +269,30 @@ class Workspace:
             validate_name(filename, "side file name")
             _check_bytes(name, filename, content)
 
+        if expected_version is not None and (
+            isinstance(expected_version, bool) or not isinstance(expected_version, int) or expected_version < 0
+        ):
+            raise DataError(
+                f"expected_version of table {name!r} must be a version number or 0, got {expected_version!r}"
+            )
+
         checked: set[int] = set()
+        numbers = self._version_numbers(name)
         if idempotency_key is not None:
-            previous = self._find_key(name, idempotency_key, self._version_numbers(name), checked)
+            previous = self._find_key(name, idempotency_key, numbers, checked)
             if previous is not None:
                 return previous
+        latest = max(numbers, default=0)
+        if expected_version is not None and latest != expected_version:
+            raise ConflictError(name, self.uri, expected_version, latest)
 
         attempt = f"{datetime.now(timezone.utc).strftime(_ATTEMPT_TIME_FORMAT)}-{uuid.uuid4().hex}"
         attempt_dir = f"{self._table_dir(name)}/data/{attempt}"
         try:
             schema, batches = _as_batches(name, data, schema)
+            mismatch = _append_mismatch(self._load(name, latest), schema) if append and latest else None
+            if mismatch is not None:
+                raise DataError(mismatch)
             ensure_dir(self._location, attempt_dir)
             writer = _AttemptWriter(
                 self._location, attempt_dir, schema, self._rows_per_file, self._row_group_rows, self._compression
@@ -242,12 +307,26 @@ class Workspace:
                 ensure_dir(self._location, f"{attempt_dir}/{_SIDE_DIR}")
                 for filename, content in side.items():
                     put_atomic(self._location, f"{attempt_dir}/{_SIDE_DIR}/{filename}", bytes(content))
+            table_dir = self._table_dir(name)
+            ensure_dir(self._location, f"{table_dir}/_v")
+            # The data files were fsynced as each was closed; these make their (possibly new) directory entries
+            # durable too, all before the manifest that references them can exist.
+            root = self._location.root
+            sync_dirs(self._location, [attempt_dir, f"{table_dir}/data", f"{table_dir}/_v", table_dir])
+            sync_dirs(self._location, [f"{root}/tables", root])
         except BaseException:
             self._delete_quietly(attempt_dir)
             raise
-        # No cleanup on failure from here on: a commit that fails half-way (say, the manifest PUT succeeded but the
-        # read-back did not) may have published a manifest that references this data. gc() decides from manifests.
-        committed = self._commit(name, attempt, schema, writer, lineage_copy, idempotency_key, checked, attempt_dir)
+        try:
+            committed = self._commit(
+                name, attempt, schema, writer, lineage_copy, idempotency_key, checked, append, expected_version, latest
+            )
+        except ConflictError:
+            # Every manifest this write tried to create was refused, so nothing references the copy.
+            self._delete_quietly(attempt_dir)
+            raise
+        # No cleanup on other failures: a commit that fails half-way (say, the manifest PUT succeeded but its answer
+        # was lost) may have published a manifest that references this data. gc() decides from manifests.
         if committed.attempt != attempt:
             # Another writer committed the same idempotency key first; our copy of the rows is garbage.
             self._delete_quietly(attempt_dir)
@@ -262,40 +341,52 @@ class Workspace:
         lineage: dict[str, Any],
         idempotency_key: str | None,
         checked: set[int],
-        attempt_dir: str,
+        append: bool,
+        expected_version: int | None,
+        read_version: int,
     ) -> TableVersion:
-        manifest_dir = f"{self._table_dir(name)}/_v"
-        ensure_dir(self._location, manifest_dir)
+        """Publish the manifest of the version after the latest one; see the module docstring for lost races."""
+        own_files = tuple(f"data/{attempt}/{f}" for f in writer.files)
         for _ in range(_MAX_COMMIT_ATTEMPTS):
-            # One listing for both: the key must have been looked for in every version below the one we claim.
+            # One listing for all: the key must have been looked for in every version below the one we claim, and
+            # the parent of an append is the version just below it, read from this same listing.
             numbers = self._version_numbers(name)
             if idempotency_key is not None:
                 previous = self._find_key(name, idempotency_key, numbers, checked)
                 if previous is not None:
                     return previous
-            number = max(numbers, default=0) + 1
+            latest = max(numbers, default=0)
+            if expected_version is not None and latest != expected_version:
+                raise ConflictError(name, self.uri, expected_version, latest)
+            parent = self._load(name, latest) if append and latest else None
+            mismatch = _append_mismatch(parent, schema) if parent is not None else None
+            if mismatch is not None:
+                # The version the data was checked against was replaced by one with other columns.
+                raise ConflictError(name, self.uri, read_version, latest, mismatch)
             version = TableVersion(
                 table=name,
-                version=number,
-                schema=schema,
-                num_rows=writer.num_rows,
-                num_bytes=writer.num_bytes,
+                version=latest + 1,
+                schema=parent.schema if parent is not None else schema,
+                num_rows=writer.num_rows + (parent.num_rows if parent is not None else 0),
+                num_bytes=writer.num_bytes + (parent.num_bytes if parent is not None else 0),
                 created_at=datetime.now(timezone.utc),
-                files=tuple(f"data/{attempt}/{f}" for f in writer.files),
-                digest=writer.digest(),
+                files=(parent.files if parent is not None else ()) + own_files,
+                digest=writer.digest(parent.digest if parent is not None else None),
                 attempt=attempt,
                 workspace=self.uri,
                 idempotency_key=idempotency_key,
                 lineage=lineage,
+                parent=parent.version if parent is not None else None,
             )
             payload = json.dumps(version.manifest_dict(), indent=2, sort_keys=True).encode()
-            if create_if_absent(self._location, self._manifest_path(name, number), payload):
+            if create_if_absent(self._location, self._manifest_path(name, version.version), payload):
                 with self._lock:
-                    self._manifests[(name, number)] = version
+                    self._manifests[(name, version.version)] = version
                 return version
+            logger.debug("openfeat: table %r version %d was taken by another writer; trying again", name, latest + 1)
         raise OpenFeatError(
-            f"could not commit table {name!r} (data in {self._location.uri_of(attempt_dir)}) after "
-            f"{_MAX_COMMIT_ATTEMPTS} attempts: every version number was taken by another writer"
+            f"could not commit table {name!r} (data in {self._location.uri_of(self._table_dir(name))}/data/{attempt})"
+            f" after {_MAX_COMMIT_ATTEMPTS} attempts: every version number was taken by another writer"
         )
 
     def write_side_file(self, name: str, version: int, filename: str, data: bytes) -> str:
@@ -452,51 +543,84 @@ class Workspace:
     # Garbage collection
     # ------------------------------------------------------------------------------------------------------------
 
-    def gc(self, grace: timedelta = timedelta(hours=24), *, dry_run: bool = False) -> list[str]:
+    def gc(
+        self,
+        grace: timedelta = timedelta(hours=24),
+        *,
+        dry_run: bool = False,
+        tables: Sequence[str] | None = None,
+    ) -> list[str]:
         """Delete write attempts no manifest references, once idle for ``grace``; returns the deleted URIs.
 
-        An attempt's last activity is the later of its start (in its name) and the newest modification time of
-        anything in it, so ``grace`` must exceed the longest pause of a running writer between two files (and the
-        time between its last file and its commit). Temporary files of interrupted local commits older than
-        ``grace`` are deleted too. Committed versions are never touched. A manifest that cannot be read stops the
-        collection (raises) rather than risk deleting the data it references.
+        What it deletes is the data a writer left behind without committing it: a task killed (or failed without
+        a chance to clean up) before its manifest, the copy of a writer that lost a race. An attempt's last activity
+        is the later of its start (in its name) and the newest modification time of anything in it, so ``grace``
+        must exceed the longest time a running writer spends on one data file (on object stores a file being
+        uploaded is invisible until it is complete) plus the time from its last file to its commit. Temporary
+        manifests of interrupted local commits older than ``grace`` are deleted too. The files of a committed
+        version (including the files an append version shares with its parent) are never touched. A manifest that
+        cannot be read stops the collection (raises) rather than risk deleting the data it references.
+
+        Cheap when there is nothing to collect: one listing of each table's ``data/`` and ``_v/``; manifests are
+        read only when an attempt directory older than ``grace`` exists.
 
         Args:
             grace: minimum idle time of a deleted attempt.
             dry_run: only report what would be deleted.
+            tables: collect only these tables (default: every table).
+
+        Raises:
+            DataError: an invalid or unknown table name in ``tables``, an unreadable manifest.
         """
         now = datetime.now(timezone.utc)
-        filesystem = self._location.filesystem
+        existing = self._table_dir_names()
+        if tables is None:
+            names = existing
+        else:
+            names = [validate_name(name) for name in tables]
+            unknown = [name for name in names if name not in existing]
+            if unknown:
+                raise self._unknown_table(unknown[0])
         removed: list[str] = []
-        for name in self._table_dir_names():
-            table_dir = self._table_dir(name)
-            referenced = {self._load(name, n).attempt for n in self._version_numbers(name)}
-            infos = filesystem.get_file_info(pafs.FileSelector(table_dir, recursive=True, allow_not_found=True))
-            last_activity: dict[str, datetime] = {}
-            stale_temps: list[str] = []
-            for info in infos:
-                relative = info.path[len(table_dir) + 1 :].split("/")
-                modified = _utc(info.mtime) if info.mtime is not None else None
-                if info.base_name.startswith(TEMP_PREFIX) and modified is not None and now - modified >= grace:
-                    stale_temps.append(info.path)
-                if len(relative) < 2 or relative[0] != "data" or not (match := _ATTEMPT.fullmatch(relative[1])):
-                    continue
-                started = datetime.strptime(match.group(1), _ATTEMPT_TIME_FORMAT).replace(tzinfo=timezone.utc)
-                latest = last_activity.get(relative[1], started)
-                last_activity[relative[1]] = max(latest, modified) if modified is not None else latest
-            deleted = {a for a, active in last_activity.items() if a not in referenced and now - active >= grace}
-            for attempt in sorted(deleted):
-                path = f"{table_dir}/data/{attempt}"
+        for name in names:
+            removed.extend(self._collect(name, now, grace, dry_run))
+        return removed
+
+    def _collect(self, name: str, now: datetime, grace: timedelta, dry_run: bool) -> list[str]:
+        """The garbage of one table (see :meth:`gc`), deleted unless ``dry_run``."""
+        filesystem = self._location.filesystem
+        table_dir = self._table_dir(name)
+        removed: list[str] = []
+        for info in filesystem.get_file_info(pafs.FileSelector(f"{table_dir}/_v", allow_not_found=True)):
+            if info.base_name.startswith(TEMP_PREFIX) and info.mtime is not None and now - _utc(info.mtime) >= grace:
+                removed.append(self._location.uri_of(info.path))
+                if not dry_run:
+                    filesystem.delete_file(info.path)
+        # Attempts that started less than ``grace`` ago are active by definition: only older ones are looked at.
+        started: dict[str, datetime] = {}
+        for info in filesystem.get_file_info(pafs.FileSelector(f"{table_dir}/data", allow_not_found=True)):
+            match = _ATTEMPT.fullmatch(info.base_name)
+            if info.type == pafs.FileType.Directory and match:
+                start = datetime.strptime(match.group(1), _ATTEMPT_TIME_FORMAT).replace(tzinfo=timezone.utc)
+                if now - start >= grace:
+                    started[info.base_name] = start
+        if not started:
+            return removed
+        referenced: set[str] = set()
+        for number in self._version_numbers(name):
+            version = self._load(name, number)
+            referenced.add(version.attempt)
+            referenced.update(f.split("/")[1] for f in version.files)
+        for attempt in sorted(set(started) - referenced):
+            path = f"{table_dir}/data/{attempt}"
+            last_activity = started[attempt]
+            for info in filesystem.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True)):
+                if info.mtime is not None:
+                    last_activity = max(last_activity, _utc(info.mtime))
+            if now - last_activity >= grace:
                 removed.append(self._location.uri_of(path))
                 if not dry_run:
                     filesystem.delete_dir(path)
-            for path in stale_temps:
-                relative = path[len(table_dir) + 1 :].split("/")
-                if relative[0] == "data" and relative[1] in deleted:
-                    continue  # went with its attempt directory
-                removed.append(self._location.uri_of(path))
-                if not dry_run:
-                    filesystem.delete_file(path)
         return removed
 
     # ------------------------------------------------------------------------------------------------------------
@@ -685,8 +809,10 @@ class _AttemptWriter:
                 self._stream.close()
         self._writer = self._stream = self._sink = None
 
-    def digest(self) -> str:
-        return "sha256:" + hashlib.sha256("\n".join(self._file_digests).encode()).hexdigest()
+    def digest(self, parent: str | None = None) -> str:
+        """``sha256:`` over the per-file SHA-256 of the files, after the digest of the version appended to."""
+        parts = [parent, *self._file_digests] if parent is not None else self._file_digests
+        return "sha256:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
     def _next_group_rows(self) -> int:
         return min(self._row_group_rows, self._rows_per_file - self._file_rows)
@@ -717,10 +843,22 @@ class _AttemptWriter:
         assert self._writer is not None and self._stream is not None and self._sink is not None
         self._writer.close()
         self._stream.close()
+        # Once per file, when it is complete: the manifest that will reference it must never point at lost bytes.
+        sync_file(self._location, f"{self._directory}/{self.files[-1]}")
         self._file_digests.append(self._sink.hexdigest())
         self.num_bytes += self._sink.size
         self._writer = self._stream = self._sink = None
         self._file_rows = 0
+
+
+def _append_mismatch(parent: TableVersion, schema: pa.Schema) -> str | None:
+    """Why rows of ``schema`` cannot follow those of ``parent`` in one version, or None if they can."""
+    if parent.schema.equals(schema, check_metadata=False):
+        return None
+    return (
+        f"cannot append to table {parent.table!r}: its version {parent.version} has columns "
+        f"({_schema_text(parent.schema)}), the appended data ({_schema_text(schema)})"
+    )
 
 
 def _as_batches(table: str, data: TableData, schema: pa.Schema | None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:

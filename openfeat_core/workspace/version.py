@@ -33,13 +33,17 @@ class TableVersion:
         num_bytes: total size of the Parquet data files.
         created_at: commit time (UTC).
         files: the data files, relative to the table directory (``data/<attempt>/part-00000.parquet``...), in order.
-        digest: ``sha256:<hex>`` over the per-file SHA-256 of the Parquet bytes, in file order. Rows are written in
+            An append version lists its parent's files, then the ones it added.
+        digest: ``sha256:<hex>`` over the per-file SHA-256 of the Parquet bytes, in file order (for an append
+            version: over its parent's digest, then the per-file SHA-256 of the files it added). Rows are written in
             fixed-size row groups and files whatever the input batching, so the same rows written with the same
             workspace settings and pyarrow version give the same digest; it identifies bytes, not logical equality.
-        attempt: the write attempt that produced the data (its directory name under ``data/``).
+        attempt: the write attempt that produced the version (its directory name under ``data/``): it holds the
+            data files the version added and its side files.
         workspace: URI of the workspace root; empty when the value was built from a bare manifest.
         idempotency_key: the key the version was written with, if any.
         lineage: caller-supplied JSON-able provenance (plan digest, input table versions, source files...).
+        parent: for an append version, the version whose rows (files) it starts with; None otherwise.
     """
 
     table: str
@@ -54,6 +58,7 @@ class TableVersion:
     workspace: str = ""
     idempotency_key: str | None = None
     lineage: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    parent: int | None = None
 
     @property
     def openmldb_schema(self) -> str | None:
@@ -98,6 +103,7 @@ class TableVersion:
             "attempt": self.attempt,
             "idempotency_key": self.idempotency_key,
             "lineage": dict(self.lineage),
+            "parent": self.parent,
         }
 
     @classmethod
@@ -117,6 +123,7 @@ class TableVersion:
         try:
             schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(data["arrow_schema"])))
             key = data.get("idempotency_key")
+            parent = data.get("parent")
             return cls(
                 table=str(data["table"]),
                 version=int(data["version"]),
@@ -130,6 +137,7 @@ class TableVersion:
                 workspace=str(workspace if workspace is not None else data.get("workspace", "")),
                 idempotency_key=None if key is None else str(key),
                 lineage=dict(data.get("lineage") or {}),
+                parent=None if parent is None else int(parent),
             )
         except KeyError as e:
             raise DataError(f"malformed table version: missing key {e.args[0]!r}") from None

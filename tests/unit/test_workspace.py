@@ -21,7 +21,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from openfeat_core.errors import DataError, OpenFeatError
-from openfeat_core.workspace import TableVersion, Workspace
+from openfeat_core.workspace import ConflictError, TableVersion, Workspace
+from openfeat_core.workspace import storage as workspace_storage
+from openfeat_core.workspace import store as workspace_store
 from openfeat_core.workspace.storage import create_if_absent, resolve_location, s3_options
 
 from .s3_server import S3Endpoint
@@ -254,6 +256,136 @@ def test_s3_workspace_configured_from_the_environment(s3_server: S3Endpoint, mon
     keys = sorted(o["Key"].split("/", 1)[1] for o in listed["Contents"])
     assert keys[0] == "tables/t/_v/000001.json" and keys[1].startswith("tables/t/data/")
     assert Workspace.open(ws.uri, s3_server.storage_options).read_table("t").equals(_numbers(3))
+
+
+def test_append_shares_its_parent_files_and_adds_its_rows(open_ws: OpenWorkspace) -> None:
+    ws = open_ws(rows_per_file=4, row_group_rows=2)
+    first = ws.write_table("t", _numbers(5))
+    second = ws.write_table("t", iter(_numbers(3, start=5).to_batches(max_chunksize=1)), append=True)
+
+    assert (second.version, second.parent, second.num_rows, first.parent) == (2, 1, 8, None)
+    own = second.files[len(first.files) :]
+    assert second.files[: len(first.files)] == first.files and len(own) == 1
+    assert own[0].startswith(f"data/{second.attempt}/")
+    own_size = ws.filesystem.get_file_info(_fs_path(ws, "tables", "t", own[0])).size
+    assert second.num_bytes == first.num_bytes + own_size
+    assert ws.read_table("t").equals(_numbers(8))
+    assert pa.Table.from_batches(list(ws.iter_batches("t", batch_size=3))).equals(_numbers(8))
+    assert ws.read_table("t", 1).equals(_numbers(5))
+    assert open_ws().table_info("t") == second  # the parent is in the manifest
+    # The digest chains the parent's: the same rows appended to the same rows give the same digest.
+    ws.write_table("u", _numbers(5))
+    assert ws.write_table("u", _numbers(3, start=5), append=True).digest == second.digest != first.digest
+    assert ws.write_table("new", _numbers(2), append=True).parent is None  # a first version
+    assert ws.gc(timedelta(0)) == []  # shared files belong to both versions
+
+
+def test_append_with_other_columns_is_refused_before_writing(open_ws: OpenWorkspace) -> None:
+    ws = open_ws()
+    first = ws.write_table("t", _numbers(2))
+    with pytest.raises(
+        DataError,
+        match=r"cannot append to table 't': its version 1 has columns \(x int64, tag int32\), "
+        r"the appended data \(x int64\)",
+    ):
+        ws.write_table("t", pa.table({"x": pa.array([1], pa.int64())}), append=True)
+    assert _attempt_dirs(ws, "t") == [first.attempt]
+
+
+def test_expected_version_is_checked_before_the_data_is_read(open_ws: OpenWorkspace) -> None:
+    ws = open_ws()
+    with pytest.raises(ConflictError, match="expected version 3 as the latest, found no version") as raised:
+        ws.write_table("t", _never_read(), expected_version=3)
+    assert (raised.value.table, raised.value.expected, raised.value.actual) == ("t", 3, 0)
+    assert ws.write_table("t", _numbers(2), expected_version=0).version == 1
+    with pytest.raises(ConflictError, match="expected no version as the latest, found version 1"):
+        ws.write_table("t", _never_read(), expected_version=0)
+    assert ws.write_table("t", _numbers(3), expected_version=1).version == 2
+    for bad in (-1, True, "2", 1.0):
+        with pytest.raises(DataError, match="expected_version of table 't' must be a version number or 0"):
+            ws.write_table("t", _never_read(), expected_version=bad)  # type: ignore[arg-type]
+    assert [v.version for v in ws.versions("t")] == [1, 2]
+
+
+def _overtaken(monkeypatch: pytest.MonkeyPatch, interloper: Callable[[], TableVersion]) -> list[bool]:
+    """Make the next commit lose its race: ``interloper`` commits first, right before it publishes."""
+    outcomes: list[bool] = []
+    interloping: list[bool] = []
+
+    def publish(*args: Any) -> bool:
+        if interloping:  # the interloper's own commit
+            return create_if_absent(*args)
+        if not outcomes:
+            interloping.append(True)
+            interloper()
+            interloping.clear()
+        outcomes.append(create_if_absent(*args))
+        return outcomes[-1]
+
+    monkeypatch.setattr(workspace_store, "create_if_absent", publish)
+    return outcomes
+
+
+def test_an_append_that_loses_the_race_rebases(open_ws: OpenWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = open_ws()
+    ws.write_table("t", _numbers(2))
+    outcomes = _overtaken(monkeypatch, lambda: open_ws().write_table("t", _numbers(3, start=2), append=True))
+
+    mine = ws.write_table("t", _numbers(4, start=5), append=True)
+
+    assert outcomes == [False, True]  # lost version 2, then committed version 3 on top of it
+    assert (mine.version, mine.parent, mine.num_rows) == (3, 2, 9)
+    assert ws.read_table("t").equals(_numbers(9))
+    assert len(_attempt_dirs(ws, "t")) == 3
+
+
+def test_a_write_overtaken_at_its_commit_conflicts_and_leaves_nothing(
+    open_ws: OpenWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = open_ws()
+    first = ws.write_table("t", _numbers(2))
+    other = open_ws()
+    _overtaken(monkeypatch, lambda: other.write_table("t", _numbers(1, tag=9)))
+    with pytest.raises(ConflictError, match="expected version 1 as the latest, found version 2") as raised:
+        ws.write_table("t", _numbers(5, tag=1), expected_version=1)
+    assert (raised.value.expected, raised.value.actual) == (1, 2)
+    assert ws.read_table("t").equals(_numbers(1, tag=9))
+    assert _attempt_dirs(ws, "t") == sorted([first.attempt, ws.table_info("t").attempt])  # the copy was deleted
+
+    # An append whose table was replaced meanwhile by one with other columns cannot re-base: a conflict too.
+    monkeypatch.undo()
+    _overtaken(monkeypatch, lambda: other.write_table("t", pa.table({"y": ["replaced"]})))
+    with pytest.raises(ConflictError, match=r"found version 3 \(cannot append to table 't': its version 3 has"):
+        ws.write_table("t", _numbers(1), append=True)
+    assert [v.version for v in ws.versions("t")] == [1, 2, 3]
+
+
+def test_s3_without_conditional_writes_warns_and_still_commits(
+    s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_boto3(settings: Any) -> Any:
+        raise ImportError("No module named 'boto3'")
+
+    monkeypatch.setattr(workspace_storage, "_boto3_client", no_boto3)
+    root = f"s3://{s3_server.bucket}/{uuid.uuid4().hex}/ws"
+    with caplog.at_level("WARNING", logger="openfeat.workspace"):
+        ws = Workspace.open(root, s3_server.storage_options)
+        ws.write_table("t", _numbers(2))
+        ws.write_table("t", _numbers(3))
+    warnings = [r.getMessage() for r in caplog.records if "conditional write" in r.getMessage()]
+    assert warnings == [
+        f"openfeat: workspace {root} commits without a conditional write (boto3 is not installed (pip install "
+        "boto3)): two writers committing the same table at the same moment may lose one of the versions (see "
+        "openfeat_core.workspace.storage)"
+    ]
+    assert [v.num_rows for v in ws.versions("t")] == [2, 3]
+
+
+def test_s3_settings_boto3_cannot_reproduce_fall_back(s3_server: S3Endpoint) -> None:
+    location = resolve_location(f"s3://{s3_server.bucket}/x", s3_server.storage_options)
+    assert location.s3_settings is not None and s3_server.secret_key not in repr(location)
+    with pytest.raises(ValueError, match="S3 option\\(s\\) role_arn have no boto3 equivalent"):
+        workspace_storage._boto3_client({**location.s3_settings, "role_arn": "arn:r"})
 
 
 # ---------------------------------------------------------------------------------------------------------------------
