@@ -95,6 +95,18 @@ INT_RANGES: dict[SQLType, tuple[int, int]] = {
     SQLType.INT64: (-(2**63), 2**63 - 1),
 }
 
+#: The TIMESTAMP range, in epoch milliseconds: 0001-01-01 00:00:00.000 to 9999-12-31 23:59:59.999 UTC, what
+#: ISO-8601 text (and so CSV, JSON and every export) can represent. Values outside it are refused wherever they
+#: enter (HTTP, INSERT, LOAD DATA, ingest) and never written.
+TIMESTAMP_RANGE_MS: tuple[int, int] = (-62_135_596_800_000, 253_402_300_799_999)
+#: The DATE range, in days since 1970-01-01: 0001-01-01 to 9999-12-31.
+DATE_RANGE_DAYS: tuple[int, int] = (-719_162, 2_932_896)
+#: How errors state :data:`TIMESTAMP_RANGE_MS` and :data:`DATE_RANGE_DAYS`.
+TIMESTAMP_RANGE_TEXT = (
+    "0001-01-01 00:00:00.000 to 9999-12-31 23:59:59.999 UTC (epoch milliseconds -62135596800000 to 253402300799999)"
+)
+DATE_RANGE_TEXT = "0001-01-01 to 9999-12-31"
+
 _ARROW_TYPES: dict[SQLType, pa.DataType] = {
     SQLType.BOOL: pa.bool_(),
     SQLType.INT16: pa.int16(),

@@ -67,7 +67,14 @@ import pyarrow.parquet as pq
 
 from openfeat_core.errors import DataError, OpenFeatError
 from openfeat_core.functions.datetimes import civil_from_days
-from openfeat_core.types import SQLType, sql_type_of_arrow
+from openfeat_core.types import (
+    DATE_RANGE_DAYS,
+    DATE_RANGE_TEXT,
+    TIMESTAMP_RANGE_MS,
+    TIMESTAMP_RANGE_TEXT,
+    SQLType,
+    sql_type_of_arrow,
+)
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -103,9 +110,6 @@ _COPY_BYTES = 8 << 20
 # Characters that can appear in the text of a formatted non-string value: a delimiter, quote or NULL marker made of
 # them forces the quoting check on every column, not only on strings.
 _FORMATTED_CHARS = frozenset("0123456789+-.:eETZnaifrulsNIy ")
-# Timestamps whose year has four digits (0000..9999), where the date/time separator sits at a fixed offset.
-_MS_YEAR_0 = -62_167_219_200_000
-_MS_YEAR_10000 = 253_402_300_800_000
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -357,7 +361,11 @@ def _text_payload(lines: pa.Array) -> pa.Buffer:
 # Value formatting shared by CSV and LIBSVM
 # ---------------------------------------------------------------------------------------------------------------------
 def _timestamp_text(values: pa.Array, epoch_ms: bool) -> pa.Array:
-    """Timestamps as ISO-8601 UTC (``...T...Z``; naive ones without ``Z``) or as epoch milliseconds."""
+    """Timestamps as ISO-8601 UTC (``...T...Z``; naive ones without ``Z``) or as epoch milliseconds.
+
+    The values are in the years 0001-9999 (:func:`_check_representable`): the year has four digits and the
+    date/time separator sits at a fixed offset.
+    """
     unit = values.type.unit
     aware = values.type.tz is not None
     if epoch_ms:
@@ -371,16 +379,8 @@ def _timestamp_text(values: pa.Array, epoch_ms: bool) -> pa.Array:
         return raw.cast(pa.string())
     # Casting a time-zone-aware timestamp to text converts each value through the zone database (slow); its
     # naive twin holds the same UTC wall-clock numbers and formats ~20x faster.
-    naive = values.cast(pa.timestamp(unit))
-    text = naive.cast(pa.string())
-    ints = naive.cast(pa.int64())
-    lo, hi = pc.min_max(ints).values()
-    per_ms = {"s": 1 / 1000, "ms": 1, "us": 1000, "ns": 1_000_000}[unit]
-    four_digit_years = lo.is_valid and lo.as_py() >= _MS_YEAR_0 * per_ms and hi.as_py() < _MS_YEAR_10000 * per_ms
-    if not four_digit_years:
-        text = pc.replace_substring(text, " ", "T", max_replacements=1)
-        return pc.binary_join_element_wise(text, "Z", "") if aware else text
-    if text.null_count == 0:
+    text = values.cast(pa.timestamp(unit)).cast(pa.string())
+    if text.null_count == 0 and len(text):
         # Every value has the same width ("YYYY-MM-DD HH:MM:SS[.fff]"): set the "T" and add the "Z" in one copy.
         n = len(text)
         width = len(_text_payload(text)) // n
@@ -394,6 +394,34 @@ def _timestamp_text(values: pa.Array, epoch_ms: bool) -> pa.Array:
         return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
     text = pc.binary_replace_slice(text, start=10, stop=11, replacement="T")
     return pc.binary_join_element_wise(text, "Z", "") if aware else text
+
+
+def _check_representable(values: pa.Array, name: str) -> None:
+    """Refuse timestamps and dates outside the years 0001-9999, which Arrow would print as ``<value out of range>``
+    or with a wrapped-around year (nothing is written: exports are atomic).
+
+    Raises:
+        DataError: naming the column, the first such value and the range.
+    """
+    if pa.types.is_timestamp(values.type):
+        unit = values.type.unit
+        raw = values.cast(pa.int64())
+        kind, text, what = "timestamp", TIMESTAMP_RANGE_TEXT, f"{unit} since 1970-01-01"
+        # The range in the column's unit, rounded inwards.
+        per_second = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+        low = -(-TIMESTAMP_RANGE_MS[0] * per_second // 1000)
+        high = TIMESTAMP_RANGE_MS[1] * per_second // 1000
+    else:
+        raw = values.cast(pa.int32()).cast(pa.int64())
+        kind, text, what = "date", DATE_RANGE_TEXT, "days since 1970-01-01"
+        low, high = DATE_RANGE_DAYS
+    outside = pc.or_(pc.less(raw, low), pc.greater(raw, high))
+    if pc.any(outside).as_py():
+        first = raw.filter(outside)[0].as_py()
+        raise DataError(
+            f"column {name!r} holds a {kind} outside {text} ({first} {what}), which cannot be written as text; "
+            "nothing was written"
+        )
 
 
 def _value_text(values: pa.Array, name: str, epoch_ms: bool = False) -> pa.Array:
@@ -411,7 +439,10 @@ def _value_text(values: pa.Array, name: str, epoch_ms: bool = False) -> pa.Array
     if pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return values.cast(pa.string())
     if pa.types.is_timestamp(t):
+        _check_representable(values, name)
         return _timestamp_text(values, epoch_ms)
+    if pa.types.is_date(t):
+        _check_representable(values, name)
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         try:
             return values.cast(pa.string())

@@ -14,14 +14,16 @@ by ``.gz``, ``.bz2``, ``.zst`` or ``.lz4`` for the text formats) unless ``format
 told from an IPC stream by its magic bytes.
 
 **Schema.** Declared (a ``pa.Schema``, its types mapped to the engine's, or an OpenMLDB column list such as
-``"id bigint, ts timestamp, amount double"``): columns are matched by name (by position in a CSV without header),
-extra source columns are ignored, a missing one is an error. Inferred otherwise: typed formats keep their types
+``"id bigint, ts timestamp, amount double"``): columns are matched by name (by position in a CSV without header);
+a missing one is an error, and so is a source column the schema does not declare (CSV header, Parquet or IPC
+schema, JSON key), unless ``extra_columns="ignore"`` drops them. Inferred otherwise: typed formats keep their types
 (mapped to the engine's); CSV text is inferred from the first block of the first file (about 32 MiB): integers ->
 ``int64``, other numbers -> ``double``, ``true``/``false`` -> ``bool``, ``YYYY-MM-DD`` -> ``date``, ISO date-times ->
 ``timestamp``, the rest ``string``; JSON strings are checked for dates and timestamps the same way; a column without
 any value is ``string``. Later blocks and files are read with that schema, so a value that does not fit it is a bad row.
-Timestamps are read as described in :mod:`openfeat_core.io.timestamps` (epoch seconds vs milliseconds by magnitude
-in declared TIMESTAMP columns only; ISO strings with or without offset; naive values in ``timezone``).
+Timestamps are read as described in :mod:`openfeat_core.io.timestamps` (epoch numbers in declared TIMESTAMP
+columns are milliseconds unless ``timestamp_unit`` says ``s``, ``us`` or ``ns``; ISO strings with or without
+offset; naive values in ``timezone``); a timestamp or date outside the years 0001 to 9999 is a bad row.
 
 **CSV dialect** (:class:`CsvOptions`): delimiter, header line, quote character (RFC 4180: a quote inside a quoted
 field is doubled; ``""`` disables quoting), null markers (by default an unquoted empty field, ``null`` or ``NULL``;
@@ -71,8 +73,14 @@ import pyarrow.parquet as pq
 
 from openfeat_core.errors import DataError, OpenFeatError
 from openfeat_core.io.export import ExportResult, WriteMode, export_csv, resolve_path
-from openfeat_core.io.timestamps import check_timezone, to_engine_dates, to_engine_timestamps
-from openfeat_core.types import SQLType, parse_schema, sql_type_of_arrow
+from openfeat_core.io.timestamps import (
+    TIMESTAMP_UNITS,
+    TimestampUnit,
+    check_timezone,
+    to_engine_dates,
+    to_engine_timestamps,
+)
+from openfeat_core.types import DATE_RANGE_TEXT, TIMESTAMP_RANGE_TEXT, SQLType, parse_schema, sql_type_of_arrow
 
 __all__ = [
     "REJECTED_SCHEMA",
@@ -89,6 +97,8 @@ __all__ = [
 
 Format: TypeAlias = Literal["csv", "parquet", "json", "ipc"]
 OnError: TypeAlias = Literal["fail", "skip"]
+#: What to do with source columns a declared schema does not name.
+ExtraColumns: TypeAlias = Literal["error", "ignore"]
 #: Called with (bytes done, total bytes or None when unknown) as a file source is read.
 ProgressCallback: TypeAlias = Callable[[int, "int | None"], None]
 SchemaLike: TypeAlias = "pa.Schema | str"
@@ -429,8 +439,8 @@ def _cast_text(strings: ArrowData, target: pa.DataType) -> ArrowData:
         return pc.cast(pc.utf8_trim_whitespace(strings), target)
 
 
-def _convert(values: ArrowData, target: SQLType, timezone: str) -> ArrowData:
-    """``values`` as the engine representation of ``target``.
+def _convert(values: ArrowData, target: SQLType, timezone: str, unit: TimestampUnit) -> ArrowData:
+    """``values`` as the engine representation of ``target`` (epoch numbers read as ``unit`` for timestamps).
 
     Raises:
         pa.ArrowInvalid: some value does not convert (locate it with :func:`_bad_positions`).
@@ -441,7 +451,7 @@ def _convert(values: ArrowData, target: SQLType, timezone: str) -> ArrowData:
     if _is_binary(values.type):
         values = values.cast(pa.string())  # validates UTF-8
     if target is SQLType.TIMESTAMP:
-        return to_engine_timestamps(values, timezone)
+        return to_engine_timestamps(values, timezone, unit)
     if target is SQLType.DATE:
         return to_engine_dates(values, timezone)
     arrow = target.arrow_type
@@ -452,7 +462,7 @@ def _convert(values: ArrowData, target: SQLType, timezone: str) -> ArrowData:
     return values.cast(arrow)
 
 
-def _bad_positions(values: pa.Array, target: SQLType, timezone: str) -> np.ndarray:
+def _bad_positions(values: pa.Array, target: SQLType, timezone: str, unit: TimestampUnit) -> np.ndarray:
     """Positions of the non-NULL values of ``values`` that :func:`_convert` rejects, in order.
 
     A loose vectorised syntax check rejects most bad text at once; what passes it is bisected with the real
@@ -478,7 +488,7 @@ def _bad_positions(values: pa.Array, target: SQLType, timezone: str) -> np.ndarr
 
     def fails(idx: np.ndarray) -> bool:
         try:
-            _convert(values.take(pa.array(idx)), target, timezone)
+            _convert(values.take(pa.array(idx)), target, timezone, unit)
         except pa.ArrowInvalid:
             return True
         return False
@@ -515,7 +525,8 @@ def _shown(value: Any) -> str:
 # ---------------------------------------------------------------------------------------------------------------------
 def _castable(values: ArrowData, target: SQLType, timezone: str) -> bool:
     try:
-        _convert(values, target, timezone)
+        # Inference only takes ISO text for a timestamp, so the epoch unit does not matter here.
+        _convert(values, target, timezone, "ms")
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
         return False
     return True
@@ -637,6 +648,7 @@ class _Reader(abc.ABC):
     bytes_done: int = 0
     bytes_total: int | None = None
     inferred: pa.Schema | None = None
+    extra_columns: ExtraColumns = "error"
 
     @abc.abstractmethod
     def chunks(self, target: pa.Schema | None) -> Iterator[_RawChunk]:
@@ -647,10 +659,18 @@ class _Reader(abc.ABC):
         """The engine schema inferred from the first raw block (None when the file has no rows)."""
 
 
-def _missing_columns(where: str, target: pa.Schema, available: Sequence[str]) -> None:
+def _check_columns(where: str, target: pa.Schema, available: Sequence[str], extra_columns: ExtraColumns) -> None:
+    """A declared column missing from the source is an error; so is a source column the schema does not declare,
+    unless ``extra_columns="ignore"`` (dropping data silently is never the default)."""
     missing = [n for n in target.names if n not in available]
     if missing:
         raise DataError(f"{where}: column(s) {missing} not found; the source has {list(available)}")
+    extra = [n for n in available if n not in target.names]
+    if extra and extra_columns == "error":
+        raise DataError(
+            f"{where}: column(s) {extra} are not in the declared schema {list(target.names)}; "
+            'declare them, or pass extra_columns="ignore" (--extra-columns ignore) to drop them'
+        )
 
 
 class _TableReader(_Reader):
@@ -667,7 +687,7 @@ class _TableReader(_Reader):
     def chunks(self, target: pa.Schema | None) -> Iterator[_RawChunk]:
         columns = None
         if target is not None:
-            _missing_columns(self.where, target, self._schema.names)
+            _check_columns(self.where, target, self._schema.names, self.extra_columns)
             columns = list(target.names)
         first_row = 0
         for batch in self._batches(columns):
@@ -824,12 +844,21 @@ class _TextReader(_Reader):
                     # A record longer than several blocks means the quote parity is off (a stray quote): cut anyway.
                     cut = split(data, window > _MAX_RECORD_BLOCKS * BLOCK_BYTES)
                     if cut <= 0:
+                        if window > _MAX_RECORD_BLOCKS * BLOCK_BYTES:
+                            raise self._record_too_long(self._line_at(offset))
                         window *= 2
                         continue
                 window = BLOCK_BYTES
                 self.bytes_done = offset + cut
                 yield _Block(data, 0, cut, functools.partial(self._line_at, offset))
                 offset += cut
+
+    def _record_too_long(self, line: int) -> DataError:
+        limit = _MAX_RECORD_BLOCKS * BLOCK_BYTES
+        return DataError(
+            f"{self.where}, line {line}: a line longer than {limit:,} bytes, the longest record (and field) "
+            "OpenFeat reads; split the value or store it outside the table"
+        )
 
     def _line_at(self, offset: int) -> int:
         """1-based line of the byte at ``offset`` of the (uncompressed) file: line breaks before it, counted once."""
@@ -862,6 +891,8 @@ class _TextReader(_Reader):
                     return
                 cut = split(data, len(data) > _MAX_RECORD_BLOCKS * BLOCK_BYTES)
                 if cut <= 0:
+                    if len(data) > _MAX_RECORD_BLOCKS * BLOCK_BYTES:
+                        raise self._record_too_long(line)
                     carry = data
                     continue
                 carry = data[cut:]
@@ -919,6 +950,22 @@ def _csv_fast_type(sql_type: SQLType) -> pa.DataType:
     return pa.string() if sql_type is SQLType.TIMESTAMP else sql_type.arrow_type
 
 
+_field_limit_lock = threading.Lock()
+
+
+def _csv_line_values(text: str, dialect: dict[str, Any]) -> list[str]:
+    """The fields of one CSV line, however long (the csv module refuses fields over 128 KiB by default)."""
+    if not text:
+        return []
+    with _field_limit_lock:
+        # The limit is global to the csv module: raise it for this line only.
+        previous = pycsv.field_size_limit(max(pycsv.field_size_limit(), len(text) + 1))
+        try:
+            return next(pycsv.reader([text], **dialect), [])
+        finally:
+            pycsv.field_size_limit(previous)
+
+
 class _CsvReader(_TextReader):
     def __init__(self, file: _File, compression: str | None, options: CsvOptions) -> None:
         super().__init__(file, compression)
@@ -940,7 +987,10 @@ class _CsvReader(_TextReader):
         quote = self._options.quote
         dialect: dict[str, Any] = {"delimiter": self._delimiter, "doublequote": True}
         dialect.update({"quotechar": quote} if quote else {"quoting": pycsv.QUOTE_NONE})
-        values = next(pycsv.reader([text], **dialect), []) if text else []
+        try:
+            values = _csv_line_values(text, dialect)
+        except pycsv.Error as e:
+            raise DataError(f"{self.where}, line 1: cannot parse the first line: {e}") from None
         if not self._options.header:
             return [f"f{i}" for i in range(len(values))], 0
         duplicates = sorted({v for v in values if values.count(v) > 1})
@@ -973,18 +1023,34 @@ class _CsvReader(_TextReader):
             newlines_in_values=quoted_newlines,
             invalid_row_handler=on_invalid,
         )
-        table = pacsv.read_csv(
-            block.buffer(),
-            read_options=pacsv.ReadOptions(column_names=self._names, use_threads=not serial, block_size=4 << 20),
-            parse_options=parse,
-            convert_options=pacsv.ConvertOptions(
-                column_types=types,
-                include_columns=include,
-                null_values=list(self._options.null_values),
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
+        convert = pacsv.ConvertOptions(
+            column_types=types,
+            include_columns=include,
+            null_values=list(self._options.null_values),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
         )
+        try:
+            table = pacsv.read_csv(
+                block.buffer(),
+                read_options=pacsv.ReadOptions(column_names=self._names, use_threads=not serial, block_size=4 << 20),
+                parse_options=parse,
+                convert_options=convert,
+            )
+        except pa.ArrowInvalid as e:
+            if "straddl" not in str(e):
+                raise
+            # A record longer than pyarrow's 4 MiB parsing block: parse the whole block (already cut at record
+            # boundaries, at most _MAX_RECORD_BLOCKS * BLOCK_BYTES) as one parsing block.
+            invalid.clear()
+            table = pacsv.read_csv(
+                block.buffer(),
+                read_options=pacsv.ReadOptions(
+                    column_names=self._names, use_threads=False, block_size=block.end - block.start + 1
+                ),
+                parse_options=parse,
+                convert_options=convert,
+            )
         return table, invalid
 
     def chunks(self, target: pa.Schema | None) -> Iterator[_RawChunk]:
@@ -998,7 +1064,8 @@ class _CsvReader(_TextReader):
                     names = list(target.names) + [f"f{i}" for i in range(len(target), len(names))]
                 self._names = names
                 if target is not None:
-                    _missing_columns(self.where, target, names)
+                    # Without a header, surplus fields are bad rows (wrong field count), not columns.
+                    _check_columns(self.where, target, names, self.extra_columns if self._options.header else "ignore")
                 header_done = True
                 block = block.skip(size)
                 if block.start >= block.end:
@@ -1102,6 +1169,8 @@ class _JsonReader(_TextReader):
 
     def _fast(self, block: _Block, target: pa.Schema | None) -> pa.Table | None:
         """Parse with pyarrow; None when the block needs the line-by-line path."""
+        # A key outside the schema sends the block to the line-by-line path, which names it.
+        unexpected = "error" if target is not None and self.extra_columns == "error" else "ignore"
         if target is None:
             # Learn the columns, then read text-like ones as text (pyarrow would turn ISO strings into naive
             # timestamps, losing their offsets).
@@ -1120,12 +1189,13 @@ class _JsonReader(_TextReader):
             target = pa.schema(as_text)
             explicits = [target]
         else:
-            explicits = [self._explicit(target, pa.string()), self._explicit(target, pa.float64())]
+            # Epoch numbers as integers first: a float64 loses the last digits of microseconds and nanoseconds.
+            explicits = [self._explicit(target, t) for t in (pa.string(), pa.int64(), pa.float64())]
         for explicit in explicits:
             try:
                 return pajson.read_json(
                     block.buffer(),
-                    parse_options=pajson.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="ignore"),
+                    parse_options=pajson.ParseOptions(explicit_schema=explicit, unexpected_field_behavior=unexpected),
                 )
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 continue
@@ -1155,6 +1225,7 @@ class _JsonReader(_TextReader):
     def _slow(self, block: _Block, target: pa.Schema | None) -> _RawChunk:
         """Line by line: each line parsed by :mod:`json`, every scalar kept as text for the converters."""
         names = list(target.names) if target is not None else None
+        target_schema = target if target is not None else pa.schema([])
         rows: list[dict[str, Any]] = []
         lines: list[int] = []
         rejected: list[RejectedRow] = []
@@ -1176,6 +1247,8 @@ class _JsonReader(_TextReader):
                     RejectedRow(self.where, line, None, _shown(text), "JSON object", "the line is not a JSON object")
                 )
                 continue
+            if names is not None and self.extra_columns == "error":
+                _check_columns(f"{self.where}, line {line}", target_schema, [*names, *record], "error")
             row: dict[str, Any] = {}
             for key in names if names is not None else record:
                 seen.setdefault(key, None)
@@ -1216,7 +1289,9 @@ def _chunked(values: ArrowData) -> pa.ChunkedArray:
     return pa.chunked_array([values]) if isinstance(values, pa.Array) else values
 
 
-def _conform(chunk: _RawChunk, target: pa.Schema, timezone: str, where: str) -> tuple[pa.Table, list[RejectedRow]]:
+def _conform(
+    chunk: _RawChunk, target: pa.Schema, timezone: str, unit: TimestampUnit, where: str
+) -> tuple[pa.Table, list[RejectedRow]]:
     """Convert a raw block to ``target``; bad values are located, described and their rows dropped."""
     raw = chunk.table
     converted: list[ArrowData | None] = []
@@ -1227,9 +1302,9 @@ def _conform(chunk: _RawChunk, target: pa.Schema, timezone: str, where: str) -> 
             raw = raw.append_column(f.name, pa.nulls(raw.num_rows, pa.string()))
         values = raw.column(f.name)
         try:
-            converted.append(_chunked(_convert(values, sql_type, timezone)))
+            converted.append(_chunked(_convert(values, sql_type, timezone, unit)))
         except pa.ArrowInvalid as e:
-            positions = _bad_positions(values.combine_chunks(), sql_type, timezone)
+            positions = _bad_positions(values.combine_chunks(), sql_type, timezone, unit)
             if not len(positions):
                 raise DataError(f"{where}: column {f.name!r}: {e}") from None
             bad[f.name] = positions
@@ -1248,26 +1323,57 @@ def _conform(chunk: _RawChunk, target: pa.Schema, timezone: str, where: str) -> 
         positions = bad[f.name]
         keep[positions] = False
         sql_type = sql_type_of_arrow(f.type)
-        values = raw.column(f.name).take(pa.array(positions))
+        typed_temporal = _is_temporal(raw.column(f.name).type)
+        values = _displayable(raw.column(f.name).take(pa.array(positions)))
         lines = chunk.line_of(positions)
         for value, line in zip(values.to_pylist(), lines.tolist(), strict=True):
             shown = _shown(value)
-            reason = (
-                "invalid UTF-8"
-                if isinstance(value, bytes) and _invalid_utf8(value)
-                else f"cannot read {shown!r} as {sql_type}"
-            )
+            if isinstance(value, bytes) and _invalid_utf8(value):
+                reason = "invalid UTF-8"
+            else:
+                reason = f"cannot read {shown!r} as {sql_type}{_temporal_hint(value, sql_type, unit, typed_temporal)}"
             rejected.append(RejectedRow(where, int(line), f.name, shown, str(sql_type), reason))
     mask = pa.array(keep)
     columns = []
     for f, values in zip(target, converted, strict=True):
         if values is None:
-            values = _convert(raw.column(f.name).filter(mask), sql_type_of_arrow(f.type), timezone)
+            values = _convert(raw.column(f.name).filter(mask), sql_type_of_arrow(f.type), timezone, unit)
         else:
             values = values.filter(mask)
         columns.append(_chunked(values))
     rejected.sort(key=lambda r: (r.line, target.names.index(r.column) if r.column in target.names else -1))
     return pa.Table.from_arrays(columns, schema=target), rejected
+
+
+def _displayable(values: ArrowData) -> ArrowData:
+    """Bad values as something ``to_pylist`` can return: timestamps and dates beyond Python's years as text."""
+    # Arrow's own text for such values wraps around (a year 201,000 prints as 5229): show the raw count instead.
+    if pa.types.is_timestamp(values.type):
+        raw = values.cast(pa.int64()).cast(pa.string())
+        return pc.binary_join_element_wise(raw, f" {TIMESTAMP_UNITS[values.type.unit]} since 1970-01-01", "")
+    if pa.types.is_date(values.type):
+        days = values.cast(pa.int32()).cast(pa.int64())
+        return pc.binary_join_element_wise(days.cast(pa.string()), " days since 1970-01-01", "")
+    return values
+
+
+def _is_temporal(t: pa.DataType) -> bool:
+    return bool(pa.types.is_timestamp(t) or pa.types.is_date(t))
+
+
+def _temporal_hint(value: Any, sql_type: SQLType, unit: TimestampUnit, typed_temporal: bool) -> str:
+    """What a timestamp or date must look like, for the message about a value that is not one."""
+    if sql_type is SQLType.DATE:
+        return f" (a date from {DATE_RANGE_TEXT})"
+    if sql_type is not SQLType.TIMESTAMP:
+        return ""
+    if typed_temporal:
+        return f" (range {TIMESTAMP_RANGE_TEXT})"
+    if isinstance(value, (int, float)) or (isinstance(value, str) and re.fullmatch(r"\s*[+-]?[\d.eE+-]+\s*", value)):
+        return f" (a number is epoch {TIMESTAMP_UNITS[unit]}, timestamp_unit={unit!r}; range {TIMESTAMP_RANGE_TEXT})"
+    if isinstance(value, str) and re.match(r"\s*[+-]?\d{4,}-", value):
+        return f" (range {TIMESTAMP_RANGE_TEXT})"
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -1296,6 +1402,7 @@ class SourceScan:
         schema: pa.Schema | None,
         on_error: OnError,
         timezone: str,
+        timestamp_unit: TimestampUnit,
         progress: ProgressCallback | None,
         bytes_total: int | None,
     ) -> None:
@@ -1308,6 +1415,7 @@ class SourceScan:
         self._schema = schema
         self._on_error = on_error
         self._timezone = timezone
+        self._unit = timestamp_unit
         self._progress = progress
         self._bytes_total = bytes_total
         # The reader whose first block was read to infer the schema, with that block and the rest of its blocks.
@@ -1341,7 +1449,7 @@ class SourceScan:
                 reader = make_reader()
                 stream = reader.chunks(target)
             for chunk in stream:
-                table, rejected = _conform(chunk, target, self._timezone, reader.where)
+                table, rejected = _conform(chunk, target, self._timezone, self._unit, reader.where)
                 if chunk.rejected:
                     rejected = sorted(chunk.rejected + rejected, key=lambda r: r.line)
                 if rejected:
@@ -1389,6 +1497,12 @@ def _is_pandas(obj: Any) -> bool:
     return any(c.__name__ == "DataFrame" and c.__module__.startswith("pandas") for c in type(obj).__mro__)
 
 
+def _configured(make: Callable[[], _Reader], extra_columns: ExtraColumns) -> _Reader:
+    reader = make()
+    reader.extra_columns = extra_columns
+    return reader
+
+
 def _file_reader(file: _File, format: Format | None, csv: CsvOptions) -> Callable[[], _Reader]:
     detected, compression = _split_extension(file.path)
     kind = format or detected
@@ -1415,6 +1529,8 @@ def scan_source(
     filesystem: pafs.FileSystem | None = None,
     progress: ProgressCallback | bool | None = None,
     csv: CsvOptions | None = None,
+    timestamp_unit: TimestampUnit = "ms",
+    extra_columns: ExtraColumns = "error",
 ) -> SourceScan:
     """Open a source for streaming: a :class:`SourceScan` yielding record batches of bounded size.
 
@@ -1428,15 +1544,24 @@ def scan_source(
         progress: a callback ``(bytes_done, bytes_total_or_None)``; True for a bar on stderr; False for nothing;
             None (default) for a bar only when stderr is a terminal.
         csv: CSV dialect (defaults: see :class:`CsvOptions`).
+        timestamp_unit: the unit of epoch numbers in TIMESTAMP columns: ``ms`` (default, as HTTP requests and
+            ``INSERT``), ``s``, ``us`` or ``ns``. The whole source uses one unit; nothing is guessed by magnitude.
+        extra_columns: ``error`` (default): a source column the declared schema does not name is an error (by
+            name); ``ignore``: such columns are dropped.
 
     Raises:
-        DataError: the source does not exist, a file is unreadable, a declared column is missing, a column has a
-            type OpenFeat cannot represent. Bad rows raise :class:`BadRowsError` during iteration.
+        DataError: the source does not exist, a file is unreadable, a declared column is missing, a source column
+            is not declared, a column has a type OpenFeat cannot represent. Bad rows raise :class:`BadRowsError`
+            during iteration.
     """
     if on_error not in ("fail", "skip"):
         raise OpenFeatError(f'on_error must be "fail" or "skip", got {on_error!r}')
     if format is not None and format not in ("csv", "parquet", "json", "ipc"):
         raise OpenFeatError(f"unknown format {format!r}; expected csv, parquet, json or ipc")
+    if timestamp_unit not in TIMESTAMP_UNITS:
+        raise OpenFeatError(f"timestamp_unit must be one of {', '.join(TIMESTAMP_UNITS)}, got {timestamp_unit!r}")
+    if extra_columns not in ("error", "ignore"):
+        raise OpenFeatError(f'extra_columns must be "error" or "ignore", got {extra_columns!r}')
     try:
         check_timezone(timezone)
     except ValueError as e:
@@ -1455,6 +1580,7 @@ def scan_source(
         for item in sources:
             files.extend(_resolve_files(item, filesystem))
         readers = [_file_reader(f, format, csv_options) for f in files]
+    readers = [functools.partial(_configured, make, extra_columns) for make in readers]
     sizes = [f.size for f in files]
     compressed = any(_split_extension(f.path)[1] for f in files)
     total = None if compressed or None in sizes or not files else sum(s or 0 for s in sizes)
@@ -1466,7 +1592,9 @@ def scan_source(
         callback = progress
     else:
         callback = None
-    return SourceScan(readers, [f.display for f in files], declared, on_error, timezone, callback, total)
+    return SourceScan(
+        readers, [f.display for f in files], declared, on_error, timezone, timestamp_unit, callback, total
+    )
 
 
 def read_source(
@@ -1479,6 +1607,8 @@ def read_source(
     filesystem: pafs.FileSystem | None = None,
     progress: ProgressCallback | bool | None = None,
     csv: CsvOptions | None = None,
+    timestamp_unit: TimestampUnit = "ms",
+    extra_columns: ExtraColumns = "error",
 ) -> IngestResult:
     """Read a whole source into one Arrow table with engine types (arguments as :func:`scan_source`).
 
@@ -1496,6 +1626,8 @@ def read_source(
         filesystem=filesystem,
         progress=progress,
         csv=csv,
+        timestamp_unit=timestamp_unit,
+        extra_columns=extra_columns,
     )
     bar = scan._progress if isinstance(scan._progress, _TerminalProgress) else None
     try:

@@ -3,11 +3,11 @@
 The engine stores a TIMESTAMP as ``pa.timestamp("ms", tz="UTC")`` (milliseconds since the Unix epoch) and a DATE
 as ``pa.date32()``. :func:`to_engine_timestamps` accepts, per value:
 
-* **epoch integers** (int columns, or strings of digits). Seconds or milliseconds are told apart by magnitude:
-  ``|v| < 1e11`` (:data:`EPOCH_SECONDS_BELOW`) is seconds, anything larger is milliseconds. 1e11 seconds is the
-  year 5138 and 1e11 milliseconds is 1973-03-03, so the rule is right for every timestamp after March 1973 in either
-  unit (an epoch-milliseconds value before that date would be read as seconds). Floating-point epochs follow the same
-  rule and are rounded to the nearest millisecond.
+* **epoch integers** (int columns, or strings of digits) in one unit for the whole source: milliseconds unless
+  the caller names another (``unit``: ``s``, ``ms``, ``us`` or ``ns``; :data:`TIMESTAMP_UNITS`). There is no
+  guessing by magnitude: an integer means the same instant here as in an HTTP request or an ``INSERT``, which take
+  epoch milliseconds as OpenMLDB's APIServer does. Floating-point epochs are in the same unit and are rounded to
+  the nearest millisecond; finer integer units are truncated towards the past.
 * **ISO-8601 strings**: ``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM[:SS[.fraction]]`` or with ``T`` between date and time,
   optionally followed by ``Z`` or a UTC offset (``+08:00``, ``+0800``, ``+08``; a space before it is allowed).
   A value with an offset is an absolute instant; a value without one is a wall-clock time in ``timezone``
@@ -16,20 +16,29 @@ as ``pa.date32()``. :func:`to_engine_timestamps` accepts, per value:
 * **Arrow timestamps** of any unit: with a time zone they are instants; without one, wall-clock times in
   ``timezone``. **Arrow dates** are midnight in ``timezone``.
 
+Every result lies in :data:`~openfeat_core.types.TIMESTAMP_RANGE_MS` (years 0001 to 9999 UTC; dates in
+:data:`~openfeat_core.types.DATE_RANGE_DAYS`): a value outside it is refused like an unparsable one
+(``pa.ArrowInvalid``), so that every stored timestamp can be written back as ISO text.
+
 The fast path is one vectorised Arrow cast per column; value-by-value work only happens when a column mixes forms
 (then a regular expression classifies the values, still vectorised).
 """
 
 from __future__ import annotations
 
+from typing import Literal, TypeAlias
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openfeat_core.types import DATE_RANGE_DAYS, DATE_RANGE_TEXT, TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT
+
 __all__ = [
     "ENGINE_DATE",
     "ENGINE_TIMESTAMP",
-    "EPOCH_SECONDS_BELOW",
+    "TIMESTAMP_UNITS",
+    "TimestampUnit",
     "check_timezone",
     "epoch_to_timestamps",
     "is_utc",
@@ -42,8 +51,10 @@ __all__ = [
 ENGINE_TIMESTAMP = pa.timestamp("ms", tz="UTC")
 #: The engine's DATE representation.
 ENGINE_DATE = pa.date32()
-#: Epoch integers with an absolute value below this are seconds, the others milliseconds.
-EPOCH_SECONDS_BELOW = 100_000_000_000
+#: The unit of epoch integers (and floats) read as timestamps.
+TimestampUnit: TypeAlias = Literal["s", "ms", "us", "ns"]
+#: Each unit and how messages name it.
+TIMESTAMP_UNITS: dict[str, str] = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 
 _NAIVE_MS = pa.timestamp("ms")
 _UNITS_PER_MS = {"s": None, "ms": 1, "us": 1_000, "ns": 1_000_000}
@@ -115,20 +126,39 @@ def _floor_to_ms(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArr
     return floor.cast(ENGINE_TIMESTAMP)
 
 
-def epoch_to_timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Epoch seconds or milliseconds (integers or floats) as ``timestamp[ms, UTC]``, by :data:`EPOCH_SECONDS_BELOW`.
+def check_timestamp_range(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``values`` (``timestamp[ms, UTC]``) unchanged if all lie in :data:`~openfeat_core.types.TIMESTAMP_RANGE_MS`.
+
+    Raises:
+        pa.ArrowInvalid: some value lies outside it (the caller locates it).
+    """
+    low, high = pc.min_max(values.cast(pa.int64())).values()
+    if low.is_valid and (low.as_py() < TIMESTAMP_RANGE_MS[0] or high.as_py() > TIMESTAMP_RANGE_MS[1]):
+        raise pa.ArrowInvalid(f"timestamp outside {TIMESTAMP_RANGE_TEXT}")
+    return values
+
+
+def _check_date_range(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    low, high = pc.min_max(values.cast(pa.int32())).values()
+    if low.is_valid and (low.as_py() < DATE_RANGE_DAYS[0] or high.as_py() > DATE_RANGE_DAYS[1]):
+        raise pa.ArrowInvalid(f"date outside {DATE_RANGE_TEXT}")
+    return values
+
+
+def epoch_to_timestamps(values: pa.Array | pa.ChunkedArray, unit: TimestampUnit = "ms") -> pa.Array | pa.ChunkedArray:
+    """Epoch integers or floats in ``unit`` as ``timestamp[ms, UTC]`` (floats rounded to the millisecond).
 
     Raises:
         pa.ArrowInvalid: a value is out of range (or NaN).
+        ValueError: ``unit`` is not one of :data:`TIMESTAMP_UNITS`.
     """
+    if unit not in TIMESTAMP_UNITS:
+        raise ValueError(f"timestamp unit must be one of {', '.join(TIMESTAMP_UNITS)}, not {unit!r}")
     if pa.types.is_floating(values.type):
-        floats = values.cast(pa.float64())
-        seconds = pc.less(pc.abs(floats), float(EPOCH_SECONDS_BELOW))
-        millis = pc.round(pc.if_else(seconds, pc.multiply(floats, 1000.0), floats))
+        ms_per_unit = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}[unit]
+        millis = pc.round(pc.multiply(values.cast(pa.float64()), ms_per_unit))
         return millis.cast(pa.int64()).cast(ENGINE_TIMESTAMP)
-    ints = values.cast(pa.int64())
-    seconds = pc.less(pc.abs_checked(ints), EPOCH_SECONDS_BELOW)
-    return pc.if_else(seconds, pc.multiply_checked(ints, 1000), ints).cast(ENGINE_TIMESTAMP)
+    return _floor_to_ms(values.cast(pa.int64()).cast(pa.timestamp(unit, tz="UTC")))
 
 
 def _cast_iso(strings: pa.Array | pa.ChunkedArray, aware: bool, timezone: str) -> pa.Array | pa.ChunkedArray:
@@ -148,12 +178,21 @@ def _cast_iso(strings: pa.Array | pa.ChunkedArray, aware: bool, timezone: str) -
     raise error
 
 
-def parse_timestamp_strings(strings: pa.Array | pa.ChunkedArray, timezone: str) -> pa.Array | pa.ChunkedArray:
-    """Strings in any form of the module docstring as ``timestamp[ms, UTC]``; NULL stays NULL.
+def parse_timestamp_strings(
+    strings: pa.Array | pa.ChunkedArray, timezone: str, unit: TimestampUnit = "ms"
+) -> pa.Array | pa.ChunkedArray:
+    """Strings in any form of the module docstring as ``timestamp[ms, UTC]``; NULL stays NULL; digits are epoch
+    ``unit``.
 
     Raises:
-        pa.ArrowInvalid: some value is not a timestamp in a supported form (the caller locates it).
+        pa.ArrowInvalid: some value is not a timestamp in a supported form, or out of range (the caller locates it).
     """
+    return check_timestamp_range(_parse_strings(strings, timezone, unit))
+
+
+def _parse_strings(
+    strings: pa.Array | pa.ChunkedArray, timezone: str, unit: TimestampUnit
+) -> pa.Array | pa.ChunkedArray:
     if len(strings) == strings.null_count:
         return pa.nulls(len(strings), ENGINE_TIMESTAMP)
     # Fast paths: the whole column in one form.
@@ -174,7 +213,7 @@ def parse_timestamp_strings(strings: pa.Array | pa.ChunkedArray, timezone: str) 
     naive = pc.and_(pc.and_(valid, pc.invert(integer)), pc.invert(offset))
     out = np.zeros(len(normal), dtype=np.int64)
     for mask, convert in (
-        (integer, lambda s: epoch_to_timestamps(pc.cast(s, pa.int64()))),
+        (integer, lambda s: epoch_to_timestamps(pc.cast(s, pa.int64()), unit)),
         (offset, lambda s: _cast_iso(s, True, timezone)),
         (naive, lambda s: _cast_iso(s, False, timezone)),
     ):
@@ -185,11 +224,13 @@ def parse_timestamp_strings(strings: pa.Array | pa.ChunkedArray, timezone: str) 
     return pa.array(out, ENGINE_TIMESTAMP, mask=~valid.to_numpy(zero_copy_only=False))
 
 
-def to_engine_timestamps(values: pa.Array | pa.ChunkedArray, timezone: str) -> pa.Array | pa.ChunkedArray:
-    """Any supported representation (see the module docstring) as ``timestamp[ms, UTC]``.
+def to_engine_timestamps(
+    values: pa.Array | pa.ChunkedArray, timezone: str, unit: TimestampUnit = "ms"
+) -> pa.Array | pa.ChunkedArray:
+    """Any supported representation (see the module docstring) as ``timestamp[ms, UTC]``; numbers are epoch ``unit``.
 
     Raises:
-        pa.ArrowInvalid: a value cannot be read as a timestamp (the caller locates it).
+        pa.ArrowInvalid: a value cannot be read as a timestamp, or is out of range (the caller locates it).
         TypeError: the Arrow type itself cannot hold timestamps (a list, a struct...).
     """
     t = values.type
@@ -197,13 +238,13 @@ def to_engine_timestamps(values: pa.Array | pa.ChunkedArray, timezone: str) -> p
         values = values.cast(t.value_type)
         t = values.type
     if pa.types.is_timestamp(t):
-        return _floor_to_ms(values if t.tz is not None else _localize(values, timezone))
+        return check_timestamp_range(_floor_to_ms(values if t.tz is not None else _localize(values, timezone)))
     if pa.types.is_date(t):
-        return _localize(values.cast(_NAIVE_MS), timezone)
+        return check_timestamp_range(_localize(_check_date_range(values).cast(_NAIVE_MS), timezone))
     if pa.types.is_integer(t) or pa.types.is_floating(t):
-        return epoch_to_timestamps(values)
+        return check_timestamp_range(epoch_to_timestamps(values, unit))
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return parse_timestamp_strings(values.cast(pa.string()), timezone)
+        return parse_timestamp_strings(values.cast(pa.string()), timezone, unit)
     if pa.types.is_null(t):
         return pa.nulls(len(values), ENGINE_TIMESTAMP)
     raise TypeError(f"values of type {t} cannot be read as timestamps")
@@ -213,7 +254,7 @@ def to_engine_dates(values: pa.Array | pa.ChunkedArray, timezone: str) -> pa.Arr
     """``YYYY-MM-DD`` strings, Arrow dates or timestamps (their date in ``timezone``) as ``date32``.
 
     Raises:
-        pa.ArrowInvalid: a string is not a valid date.
+        pa.ArrowInvalid: a string is not a valid date, or a date is out of range.
         TypeError: the Arrow type cannot hold dates.
     """
     t = values.type
@@ -221,18 +262,18 @@ def to_engine_dates(values: pa.Array | pa.ChunkedArray, timezone: str) -> pa.Arr
         values = values.cast(t.value_type)
         t = values.type
     if pa.types.is_date(t):
-        return values.cast(ENGINE_DATE)
+        return _check_date_range(values.cast(ENGINE_DATE))
     if pa.types.is_timestamp(t):
         if t.tz is not None:
             zone = "UTC" if is_utc(timezone) else timezone
             values = pc.local_timestamp(values.cast(pa.timestamp(t.unit, tz=zone)))
-        return values.cast(ENGINE_DATE)
+        return _check_date_range(values.cast(ENGINE_DATE))
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         strings = values.cast(pa.string())
         try:
-            return pc.cast(strings, ENGINE_DATE)
+            return _check_date_range(pc.cast(strings, ENGINE_DATE))
         except pa.ArrowInvalid:
-            return pc.cast(pc.utf8_trim_whitespace(strings), ENGINE_DATE)
+            return _check_date_range(pc.cast(pc.utf8_trim_whitespace(strings), ENGINE_DATE))
     if pa.types.is_null(t):
         return pa.nulls(len(values), ENGINE_DATE)
     raise TypeError(f"values of type {t} cannot be read as dates")

@@ -123,3 +123,9 @@ def check_depth(tree: exp.Expr) -> None:
             line, column = _position(node)
             raise _too_deep(MAX_EXPRESSION_DEPTH, line, column)
         stack.extend((child, depth + 1) for child in node.iter_expressions())
+
+
+# Raised on import, before any plan exists: plans are also walked on threads that never bound SQL (an executor, the
+# service's store thread), and a limit changed in the middle of a caller's run surprises tools that save and
+# restore it (pytest's hypothesis plugin warns).
+ensure_recursion_limit()

@@ -534,3 +534,42 @@ def test_s3_round_trip_and_atomic_failure(s3_server: Any) -> None:
     assert csv.table.equals(DATA)
     assert csv.files == [f"{prefix}/a.csv"]
     assert read_source(f"{prefix}/b.parquet", filesystem=fs).table.equals(DATA)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Values outside the years 0001-9999 are never written
+# ---------------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("timestamp_format", ["iso", "epoch_ms"])
+@pytest.mark.parametrize(
+    ("column", "bad"),
+    [
+        (pa.array([0, 200_000 * 365 * 86_400 * 1_000_000], pa.timestamp("us", tz="UTC")), "timestamp"),
+        (pa.array([0, -62_135_596_800_001], pa.timestamp("ms")), "timestamp"),  # a millisecond before year 1
+        (pa.array([0, 300_000 * 365], pa.date32()), "date"),
+    ],
+)
+def test_csv_export_refuses_a_value_it_cannot_write_and_writes_nothing(
+    tmp_path: Path, column: pa.Array, bad: str, timestamp_format: Any
+) -> None:
+    dest = tmp_path / "out.csv"
+    dest.write_text("kept\n")
+    with pytest.raises(DataError, match=rf"column 'c' holds a {bad} outside 0001-01-01.*nothing was written"):
+        export_csv(pa.table({"c": column}), dest, mode="overwrite", timestamp_format=timestamp_format)
+    assert dest.read_text() == "kept\n"
+
+
+def test_csv_export_writes_the_range_bounds_and_nulls(tmp_path: Path) -> None:
+    low, high = -62_135_596_800_000, 253_402_300_799_999
+    table = pa.table(
+        {
+            "ts": pa.array([low, high, None], pa.timestamp("ms", tz="UTC")),
+            "d": pa.array([-719_162, 2_932_896, None], pa.date32()),
+        }
+    )
+    export_csv(table, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_text().splitlines() == [
+        "ts,d",
+        "0001-01-01T00:00:00.000Z,0001-01-01",
+        "9999-12-31T23:59:59.999Z,9999-12-31",
+        ",",
+    ]

@@ -177,9 +177,12 @@ def test_missing_source(tmp_path: Path) -> None:
 def test_files_share_the_schema_inferred_from_the_first(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("x,y\n1,a\n")
     (tmp_path / "b.csv").write_text("y,x,z\nb,2.5,extra\n")  # other column order, an extra column, x not an int
-    with pytest.raises(BadRowsError, match=r"b\.csv, line 2, column 'x': cannot read '2\.5' as bigint"):
+    # The extra column is refused by name (dropping it silently would lose data) unless asked for.
+    with pytest.raises(DataError, match=r"b\.csv: column\(s\) \['z'\] are not in the declared schema"):
         read_source(tmp_path / "*.csv")
-    result = read_source(tmp_path / "*.csv", schema="x double, y string")
+    with pytest.raises(BadRowsError, match=r"b\.csv, line 2, column 'x': cannot read '2\.5' as bigint"):
+        read_source(tmp_path / "*.csv", extra_columns="ignore")
+    result = read_source(tmp_path / "*.csv", schema="x double, y string", extra_columns="ignore")
     assert result.table.to_pylist() == [{"x": 1.0, "y": "a"}, {"x": 2.5, "y": "b"}]
 
 
@@ -255,8 +258,8 @@ def test_inferred_csv_types(tmp_path: Path) -> None:
 def test_declared_schema_forms_and_engine_types(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("extra,b,a\nx,1,2\n")
-    by_text = read_source(path, schema="a smallint, b bool")
-    by_arrow = read_source(path, schema=pa.schema([("a", pa.int8()), ("b", pa.bool_())]))
+    by_text = read_source(path, schema="a smallint, b bool", extra_columns="ignore")
+    by_arrow = read_source(path, schema=pa.schema([("a", pa.int8()), ("b", pa.bool_())]), extra_columns="ignore")
     assert by_text.table.equals(by_arrow.table)
     assert by_text.table.schema == pa.schema([("a", pa.int16()), ("b", pa.bool_())])  # declared order, int8 -> int16
     assert by_text.table.to_pylist() == [{"a": 2, "b": True}]
@@ -283,7 +286,7 @@ def test_unrepresentable_typed_column_is_named(tmp_path: Path) -> None:
     pq.write_table(pa.table({"ok": [1], "tags": [[1, 2]]}), path)
     with pytest.raises(DataError, match="column 'tags' has type list"):
         read_source(path)
-    assert read_source(path, schema="ok bigint").table.to_pylist() == [{"ok": 1}]
+    assert read_source(path, schema="ok bigint", extra_columns="ignore").table.to_pylist() == [{"ok": 1}]
 
 
 def test_typed_values_that_do_not_fit_the_declared_type_are_bad_rows(tmp_path: Path) -> None:
@@ -306,11 +309,10 @@ MS_10H = 1_704_103_200_000  # 2024-01-01T10:00:00Z
 @pytest.mark.parametrize(
     ("text", "zone", "expected"),
     [
-        ("1704103200", "UTC", MS_10H),  # epoch seconds (|v| < 1e11)
         ("1704103200000", "UTC", MS_10H),  # epoch milliseconds
-        ("-86400", "UTC", -86_400_000),  # seconds before 1970
-        ("99999999999", "UTC", 99_999_999_999_000),  # just below the threshold: seconds
-        ("100000000000", "UTC", 100_000_000_000),  # at the threshold: milliseconds
+        ("-86400000", "UTC", -86_400_000),  # milliseconds before 1970
+        ("1704103200", "UTC", 1_704_103_200),  # small numbers are milliseconds too: no guessing by magnitude
+        ("100000000000", "UTC", 100_000_000_000),
         ("2024-01-01T10:00:00Z", "Asia/Shanghai", MS_10H),  # an offset wins over the zone
         ("2024-01-01 10:00:00", "UTC", MS_10H),
         ("2024-01-01T10:00:00", "Asia/Shanghai", MS_10H - 8 * 3_600_000),  # naive: wall clock in the zone
@@ -338,7 +340,7 @@ def test_timestamp_forms(tmp_path: Path, text: str, zone: str, expected: int) ->
 
 def test_one_column_mixing_every_timestamp_form(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
-    values = ["1704103200", "1704103200000", "2024-01-01T10:00:00Z", "2024-01-01 11:00:00", "2024-01-01T10:00:00.5"]
+    values = ["1704103200000", "1704103200000", "2024-01-01T10:00:00Z", "2024-01-01 11:00:00", "2024-01-01T10:00:00.5"]
     path.write_text("ts\n" + "\n".join(values) + "\n\n")
     table = read_source(path, schema="ts timestamp", timezone="+01:00").table
     assert table.column("ts").cast(pa.int64()).to_pylist() == [
@@ -359,8 +361,8 @@ def test_epoch_integers_are_only_timestamps_when_declared(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("values", "arrow_type", "expected"),
     [
-        ([1_704_103_200, 1_704_103_200_000], pa.int64(), [MS_10H, MS_10H]),
-        ([1_704_103_200.25], pa.float64(), [MS_10H + 250]),
+        ([1_704_103_200, 1_704_103_200_000], pa.int64(), [1_704_103_200, MS_10H]),  # epoch milliseconds
+        ([MS_10H + 250.4], pa.float64(), [MS_10H + 250]),
         ([MS_10H * 1000 + 999], pa.timestamp("us"), [MS_10H]),  # naive Arrow timestamp: in the zone (UTC here)
         ([MS_10H * 1000], pa.timestamp("us", tz="Asia/Shanghai"), [MS_10H]),  # an instant stays the instant
         ([date(2024, 1, 1)], pa.date32(), [MS_10H - 10 * 3_600_000]),
@@ -480,7 +482,7 @@ def test_invalid_utf8_is_a_bad_row(tmp_path: Path) -> None:
 def test_bad_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text(
-        '{"id": 1, "ts": 1704103200}\n'
+        '{"id": 1, "ts": 1704103200000}\n'
         "\n"
         '{"id": "x", "ts": "2024-01-01T10:00:00Z"}\n'  # line 3: id not a number
         '{"id": 3, "ts": {"nested": 1}}\n'  # line 4: nested value
@@ -504,7 +506,7 @@ def test_bad_json_lines(tmp_path: Path) -> None:
 def test_json_epoch_numbers_and_inferred_text(tmp_path: Path) -> None:
     path = tmp_path / "t.ndjson"
     path.write_text('{"t": 1704103200000, "s": "2024-01-01T11:00:00+01:00", "d": "2024-01-01", "n": null}\n')
-    declared = read_source(path, schema="t timestamp, s timestamp").table
+    declared = read_source(path, schema="t timestamp, s timestamp", extra_columns="ignore").table
     assert declared.cast(pa.schema([("t", pa.int64()), ("s", pa.int64())])).to_pylist() == [{"t": MS_10H, "s": MS_10H}]
     inferred = read_source(path).table
     assert inferred.schema == pa.schema([("t", pa.int64()), ("s", TS), ("d", pa.date32()), ("n", pa.string())])
@@ -703,3 +705,134 @@ def test_header_only_and_empty_files(tmp_path: Path) -> None:
     assert (declared.rows, declared.table.schema) == (0, pa.schema([("a", pa.int32()), ("b", TS)]))
     (tmp_path / "e.jsonl").write_text("")
     assert read_source(tmp_path / "e.jsonl").rows == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# One timestamp range and one epoch unit; no silently dropped columns; long lines
+# ---------------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("unit", "text", "expected"),
+    [
+        ("s", "1704103200", MS_10H),
+        ("s", "-86400", -86_400_000),
+        ("ms", "1704103200000", MS_10H),
+        ("us", "1704103200000999", MS_10H),  # truncated to the millisecond
+        ("ns", "1704103200000999999", MS_10H),
+    ],
+)
+def test_timestamp_unit_names_the_unit_of_epoch_numbers(tmp_path: Path, unit: str, text: str, expected: int) -> None:
+    (tmp_path / "t.csv").write_text(f"ts\n{text}\n")
+    (tmp_path / "t.jsonl").write_text(f'{{"ts": {text}}}\n')
+    for name in ("t.csv", "t.jsonl"):
+        table = read_source(tmp_path / name, schema="ts timestamp", timestamp_unit=unit).table  # type: ignore[arg-type]
+        assert table.column("ts").cast(pa.int64()).to_pylist() == [expected], name
+
+
+def test_timestamp_unit_applies_to_typed_integer_columns_and_is_checked() -> None:
+    for values in (pa.array([1_704_103_200], pa.int64()), pa.array([1_704_103_200.25], pa.float64())):
+        table = read_source(pa.table({"ts": values}), schema="ts timestamp", timestamp_unit="s").table
+        assert table.column("ts").cast(pa.int64()).to_pylist() == [MS_10H + (250 if values.type == pa.float64() else 0)]
+    data = pa.table({"ts": pa.array([1_704_103_200], pa.int64())})
+    with pytest.raises(OpenFeatError, match="timestamp_unit must be one of s, ms, us, ns"):
+        read_source(data, schema="ts timestamp", timestamp_unit="minutes")  # type: ignore[arg-type]
+
+
+def test_an_epoch_number_outside_the_range_names_the_unit_assumed(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("id,ts\n1,1704103200000\n2,1704103200000000\n")  # microseconds read as milliseconds
+    with pytest.raises(BadRowsError) as info:
+        read_source(path, schema="id bigint, ts timestamp")
+    [bad] = info.value.rejected
+    assert (bad.line, bad.column, bad.value) == (3, "ts", "1704103200000000")
+    assert "epoch milliseconds, timestamp_unit='ms'" in bad.reason and "9999-12-31" in bad.reason
+    ok = read_source(path, schema="id bigint, ts timestamp", timestamp_unit="us", on_error="skip")
+    assert ok.table.column("ts").cast(pa.int64()).to_pylist() == [1_704_103_200, MS_10H]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "ipc", "memory"])
+def test_typed_timestamps_and_dates_beyond_year_9999_are_bad_rows_like_csv(tmp_path: Path, fmt: str) -> None:
+    far_us = 200_000 * 365 * 86_400 * 1_000_000  # about the year 201,000
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "ts": pa.array([MS_10H * 1000, far_us, MS_10H * 1000], pa.timestamp("us", tz="UTC")),
+            "d": pa.array([0, 0, 300_000 * 365], pa.date32()),
+        }
+    )
+    source: Any = table
+    if fmt == "parquet":
+        source = tmp_path / "t.parquet"
+        pq.write_table(table, source)
+    elif fmt == "ipc":
+        source = tmp_path / "t.arrow"
+        with paipc.new_file(source, table.schema) as writer:
+            writer.write_table(table)
+    with pytest.raises(BadRowsError) as info:
+        read_source(source, schema="id bigint, ts timestamp, d date")
+    assert [(r.line, r.column) for r in info.value.rejected] == [(2, "ts"), (3, "d")]
+    assert info.value.rejected[0].value == f"{far_us} microseconds since 1970-01-01"
+    assert "9999-12-31" in info.value.rejected[0].reason
+    assert "days since 1970-01-01" in str(info.value.rejected[1].value)
+    where = "<memory>" if fmt == "memory" else str(source)
+    assert where in str(info.value)
+
+
+def test_csv_year_10000_and_the_range_bounds(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("ts\n0001-01-01T00:00:00Z\n9999-12-31T23:59:59.999Z\n10000-01-01T00:00:00Z\n-62135596800001\n")
+    result = read_source(path, schema="ts timestamp", on_error="skip")
+    assert result.table.column("ts").cast(pa.int64()).to_pylist() == [-62_135_596_800_000, 253_402_300_799_999]
+    assert [r.line for r in result.rejected] == [4, 5]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "ipc", "json", "memory"])
+def test_a_column_outside_the_declared_schema_is_refused_by_name_unless_ignored(tmp_path: Path, fmt: str) -> None:
+    table = pa.table({"a": [1, 2], "b": [3, 4], "secret": ["x", "y"]})
+    source: Any = table
+    if fmt == "parquet":
+        source = tmp_path / "t.parquet"
+        pq.write_table(table, source)
+    elif fmt == "ipc":
+        source = tmp_path / "t.arrow"
+        with paipc.new_file(source, table.schema) as writer:
+            writer.write_table(table)
+    elif fmt == "json":
+        source = tmp_path / "t.jsonl"
+        source.write_text('{"a": 1, "b": 3}\n{"a": 2, "b": 4, "secret": "y"}\n')
+    with pytest.raises(DataError, match=r"column\(s\) \['secret'\] are not in the declared schema \['a', 'b'\]"):
+        read_source(source, schema="a bigint, b bigint")
+    kept = read_source(source, schema="a bigint, b bigint", extra_columns="ignore").table
+    assert kept.to_pylist() == [{"a": 1, "b": 3}, {"a": 2, "b": 4}]
+
+
+def test_a_csv_line_longer_than_the_parsers_block_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    long_value = "x" * (10 << 20)  # longer than pyarrow's 4 MiB parsing block
+    quoted = "a\nb" * (3 << 20)  # a quoted value with line breaks, over 4 MiB too
+    rows = "".join(f"{i},v\n" for i in range(100_000))
+    path.write_text(f'id,s\n{rows}1,{long_value}\n2,"{quoted}"\n{rows}')
+    values = read_source(path, schema="id bigint, s string").table.column("s").to_pylist()
+    assert len(values) == 200_002 and values[100_000] == long_value and values[100_001] == quoted
+
+
+def test_a_first_line_with_a_field_over_128_kib_is_read_without_header(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    big = "y" * (1 << 20)
+    path.write_text(f'1,"{big}"\n2,z\n')
+    table = read_source(path, schema="id bigint, s string", csv=CsvOptions(header=False)).table
+    assert table.column("s").to_pylist() == [big, "z"]
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.csv.gz"])
+def test_a_line_over_the_record_limit_is_an_error_naming_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", 1024)  # record limit: 8 blocks = 8 KiB
+    path = tmp_path / name
+    text = "id,s\n1,a\n2," + "q" * 20_000 + "\n3,b\n"
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    with pytest.raises(DataError, match=rf"{name}, line 3: a line longer than 8,192 bytes"):
+        read_source(path, schema="id bigint, s string")
