@@ -153,6 +153,9 @@ class IngestRequest(TaskRequest):
             are written and the bad ones reported in the side file ``rejected.csv`` of the new version.
         timezone: zone of timestamps written without an offset.
         csv: CSV dialect (delimiter, header, quote, null markers).
+        timestamp_unit: unit of epoch numbers in TIMESTAMP columns: ``ms`` (default), ``s``, ``us`` or ``ns``.
+        extra_columns: ``error`` (default): a source column the schema does not declare is an error; ``ignore``:
+            such columns are dropped.
         mode: ``error_if_exists`` (default: refuse if the table has a version), ``overwrite`` (the new version holds
             the source's rows only) or ``append`` (the new version holds the current version's rows, then the
             source's; it shares the current version's data files rather than copying them). Concurrent appends
@@ -173,6 +176,8 @@ class IngestRequest(TaskRequest):
     mode: TableMode = "error_if_exists"
     storage_options: Mapping[str, Any] | None = None
     parent_run_id: str | None = None
+    timestamp_unit: Literal["s", "ms", "us", "ns"] = "ms"
+    extra_columns: Literal["error", "ignore"] = "error"
 
 
 @dataclass(frozen=True)
@@ -243,6 +248,8 @@ def ingest(request: IngestRequest) -> IngestResult:
 def _ingest(request: IngestRequest, context: TaskContext) -> IngestResult:
     _choice("mode", request.mode, _TABLE_MODES)
     _choice("on_error", request.on_error, ("fail", "skip"))
+    _choice("timestamp_unit", request.timestamp_unit, ("s", "ms", "us", "ns"))
+    _choice("extra_columns", request.extra_columns, ("error", "ignore"))
     if request.format is not None:
         _choice("format", request.format, _FORMATS)
     table = _table_name(request.table)
@@ -264,6 +271,8 @@ def _ingest(request: IngestRequest, context: TaskContext) -> IngestResult:
         on_error=request.on_error,
         timezone=request.timezone,
         csv=request.csv,
+        timestamp_unit=request.timestamp_unit,
+        extra_columns=request.extra_columns,
     )
     identity = [{"memory": memory_digest}] if memory_digest else [_file_identity(f) for f in scan.files]
     settings = {
@@ -274,6 +283,9 @@ def _ingest(request: IngestRequest, context: TaskContext) -> IngestResult:
         "timezone": request.timezone,
         "csv": dataclasses.asdict(request.csv) if request.csv else None,
         "mode": request.mode,
+        # Only when not the default, so that the digests of earlier loads stay the same.
+        **({"timestamp_unit": request.timestamp_unit} if request.timestamp_unit != "ms" else {}),
+        **({"extra_columns": request.extra_columns} if request.extra_columns != "error" else {}),
     }
     digest = inputs_digest("ingest", {"source": identity, **settings})
     files = list(scan.files)
@@ -426,6 +438,8 @@ def _rejected_report(
             on_error="skip",
             timezone=request.timezone,
             csv=request.csv,
+            timestamp_unit=request.timestamp_unit,
+            extra_columns=request.extra_columns,
         )
         for _ in scan:
             pass
