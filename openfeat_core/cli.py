@@ -25,7 +25,8 @@ are one line on stderr, ``error: <what is wrong and where>``; the Python traceba
 ``OPENFEAT_DEBUG=1``.
 
 Environment: ``OPENFEAT_WORKSPACE`` is the default ``--workspace`` (else ``./openfeat-workspace``);
-``OPENFEAT_TOKEN`` is the bearer token (``--token``) of ``serve`` and of the commands that call a service;
+``OPENFEAT_TOKEN`` is the bearer token of ``serve`` and of the commands that call a service (else
+``--token-file PATH`` or ``OPENFEAT_TOKEN_FILE``; the token itself is never an option, as ``ps`` shows options);
 ``OPENFEAT_PARENT_RUN_ID`` is the pipeline run the tasks report to their hooks; ``OPENFEAT_DEBUG=1`` is ``--debug``.
 An ``s3://`` workspace reads the standard ``AWS_*`` variables.
 
@@ -41,8 +42,10 @@ import math
 import os
 import platform
 import re
+import secrets
 import signal
 import sys
+import tempfile
 import threading
 import zoneinfo
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -64,7 +67,14 @@ from openfeat_core.io import CsvOptions
 from openfeat_core.online.wal import LogLockedError, RepairReport, repair
 from openfeat_core.sql.dialect import interval_ms
 from openfeat_core.tasks.base import InvalidRequest, split_deploy
-from openfeat_core.tasks.client import ServiceClient, ServiceError, ServiceUnreachable
+from openfeat_core.tasks.client import (
+    TOKEN_ENV,
+    TOKEN_FILE_ENV,
+    ServiceClient,
+    ServiceError,
+    ServiceUnreachable,
+    find_token,
+)
 from openfeat_core.tasks.online import DeploymentTarget, ServiceDeployments, StoreDeployments
 from openfeat_core.types import parse_schema
 from openfeat_core.workspace import TableVersion, Workspace
@@ -224,14 +234,25 @@ StoreOption = Annotated[
         help="Directory of a durable online store, opened in process (not while a service has it open).",
     ),
 ]
+
+
+def _token_from_file_option(token_file: str | None) -> str | None:
+    """``--token-file``'s callback: the token itself, read from the file, else found in the environment."""
+    try:
+        return find_token(token_file)
+    except InvalidRequest as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+# The token is never an option's value: every local user can read command lines (ps).
 TokenOption = Annotated[
     str | None,
     typer.Option(
-        "--token",
-        envvar="OPENFEAT_TOKEN",
-        show_envvar=True,
-        metavar="TOKEN",
-        help="Bearer token of the service (sent as 'Authorization: Bearer TOKEN').",
+        "--token-file",
+        metavar="PATH",
+        callback=_token_from_file_option,
+        help=f"File holding the service's bearer token (sent as 'Authorization: Bearer TOKEN'). Without it: "
+        f"${TOKEN_ENV}, else the file ${TOKEN_FILE_ENV} names.",
     ),
 ]
 TimeoutOption = Annotated[
@@ -275,6 +296,22 @@ class SourceFormat(str, Enum):
     parquet = "parquet"
     json = "json"
     ipc = "ipc"
+
+
+class TimestampUnit(str, Enum):
+    """The unit of epoch numbers ``ingest`` reads into TIMESTAMP columns."""
+
+    s = "s"
+    ms = "ms"
+    us = "us"
+    ns = "ns"
+
+
+class ExtraColumns(str, Enum):
+    """What ``ingest`` does with source columns the schema does not declare."""
+
+    error = "error"
+    ignore = "ignore"
 
 
 class OnError(str, Enum):
@@ -441,8 +478,9 @@ Exit codes (stable; scripts and orchestrators rely on them):
   2  usage error: bad arguments, bad SQL, bad --schema, request refused by the service (HTTP 4xx)
 
 With --json a command prints exactly one JSON document on stdout. Errors are one line on stderr ("error: ..."),
-without traceback unless --debug or OPENFEAT_DEBUG=1. OPENFEAT_TOKEN is the default of every --token,
-OPENFEAT_WORKSPACE of every --workspace (else ./openfeat-workspace).
+without traceback unless --debug or OPENFEAT_DEBUG=1. OPENFEAT_TOKEN (or the file OPENFEAT_TOKEN_FILE names)
+is the service token when --token-file is not given, OPENFEAT_WORKSPACE the default of every --workspace (else
+./openfeat-workspace).
 """,
     epilog="\b\nExample:\n"
     "  openfeat ingest flights.csv --table flights --schema 'id bigint, ts timestamp, delay double'\n"
@@ -562,6 +600,21 @@ def ingest(
     timezone: Annotated[
         str, typer.Option(metavar="ZONE", help="IANA time zone of timestamps written without an offset.")
     ] = "UTC",
+    timestamp_unit: Annotated[
+        TimestampUnit,
+        typer.Option(
+            "--timestamp-unit",
+            help="Unit of epoch numbers in TIMESTAMP columns (ms, as HTTP requests and INSERT; s for files that "
+            "store seconds). Never guessed from the magnitude.",
+        ),
+    ] = TimestampUnit.ms,
+    extra_columns: Annotated[
+        ExtraColumns,
+        typer.Option(
+            "--extra-columns",
+            help="error: a source column --schema does not declare fails the load, naming it; ignore: drop it.",
+        ),
+    ] = ExtraColumns.error,
     delimiter: Annotated[
         str | None, typer.Option(metavar="CHAR", help="CSV field separator (default ',', tab for .tsv).")
     ] = None,
@@ -608,6 +661,8 @@ def ingest(
             timezone=timezone,
             csv=csv,
             mode=mode.value,
+            timestamp_unit=timestamp_unit.value,
+            extra_columns=extra_columns.value,
         )
     )
 
@@ -890,8 +945,9 @@ class LogLevel(str, Enum):
 @command(
     epilog=_example(
         "openfeat serve --store /data/openfeat --port 9080 --log-requests 0.01",
-        "OPENFEAT_TOKEN=s3cret openfeat serve --store /data/openfeat --host 0.0.0.0",
-        "openfeat serve --store /data/openfeat --workspace s3://bucket/openfeat",
+        "openfeat serve --store /data/openfeat --host 0.0.0.0 --token-file /etc/openfeat/token --allowed-host "
+        "features.internal",
+        "openfeat serve --store /data/openfeat --workspace s3://bucket/openfeat --data-root /data/exchange",
     )
 )
 def serve(
@@ -907,12 +963,48 @@ def serve(
     host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, metavar="PORT", help="Port to listen on.")] = 9080,
     token: TokenOption = None,
+    no_token: Annotated[
+        bool,
+        typer.Option(
+            "--no-token",
+            help="Serve without a token (local experiments): any program on this machine can call the service. "
+            "Loopback hosts only, unless --allow-insecure-remote.",
+        ),
+    ] = False,
     allow_insecure_remote: Annotated[
         bool,
         typer.Option(
-            "--allow-insecure-remote", help="Serve on a non-loopback address without a token (trusted networks)."
+            "--allow-insecure-remote", help="With --no-token, serve on a non-loopback address (trusted networks)."
         ),
     ] = False,
+    data_roots: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data-root",
+            metavar="DIR|URI",
+            help="A directory (or s3://bucket/prefix) that SQL sent to POST /dbs/{db} may read (LOAD DATA) and "
+            "write (SELECT ... INTO OUTFILE); repeat per root. The --workspace is one too. Without any, those "
+            "statements are refused (403); never the store's own directory.",
+        ),
+    ] = None,
+    allowed_hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            metavar="NAME",
+            help="A host name clients use to reach the service (their Host header), besides IP addresses, "
+            "localhost and --host; repeat per name; '*' for any. Other names are answered 421 (DNS rebinding).",
+        ),
+    ] = None,
+    allowed_origins: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-origin",
+            metavar="ORIGIN",
+            help="A web origin (https://app.example.com) whose pages may call the service (CORS); repeat per "
+            "origin. Requests from any other origin are answered 403.",
+        ),
+    ] = None,
     timezone: Annotated[
         str, typer.Option(metavar="ZONE", help="IANA time zone of calendar functions in deployed scripts.")
     ] = "UTC",
@@ -1001,14 +1093,26 @@ def serve(
     """Serve an online store over HTTP (OpenMLDB APIServer routes) until SIGINT or SIGTERM.
 
     POST /dbs/{db} runs OpenMLDB SQL (CREATE TABLE, INSERT, LOAD DATA, DEPLOY, SELECT [INTO OUTFILE]...), as the
-    OpenMLDB Airflow provider and DolphinScheduler send it. Refuses a non-loopback --host without a token unless
-    --allow-insecure-remote is given (exit code 2).
+    OpenMLDB Airflow provider and DolphinScheduler send it; its files stay inside the --data-root directories.
+
+    Every route but /health needs the bearer token: from --token-file, OPENFEAT_TOKEN or OPENFEAT_TOKEN_FILE, else
+    a new one is generated at each start, written to STORE/.token (a temporary file for a memory store; readable
+    by this user only) and printed once. --no-token serves without one (loopback only, unless
+    --allow-insecure-remote; exit code 2 otherwise).
     """
+    from openfeat_core.io.access import FileAccess
     from openfeat_core.online.service import ConnectionLimits, make_server
 
     _check_timezone(timezone)
-    if token == "":
-        raise UsageError("--token (or OPENFEAT_TOKEN) is empty; give a token or leave it unset")
+    if no_token and token is not None:
+        raise UsageError(
+            f"--no-token, but a token is given (--token-file, ${TOKEN_ENV} or ${TOKEN_FILE_ENV}); drop one of them"
+        )
+    roots = data_roots or []
+    try:
+        FileAccess.confined(roots)
+    except OpenFeatError as e:
+        raise UsageError(f"--data-root: {e}") from None
     path = None if store == "none" else Path(store)
     opened = openfeat_core.OnlineStore(
         path,
@@ -1016,7 +1120,10 @@ def serve(
         snapshot_after_bytes=snapshot_after_bytes or None,
         snapshot_after_seconds=snapshot_after_seconds or None,
     )
+    token_file: Path | None = None
     try:
+        if token is None and not no_token:
+            token, token_file = _new_token(path)
         if log_requests > 0:
             opened.log_requests(log_requests)
         try:
@@ -1033,26 +1140,63 @@ def serve(
                 connections=ConnectionLimits(
                     head_timeout_s=head_timeout, body_timeout_s=body_timeout, max_connections=max_connections
                 ),
+                data_roots=roots,
+                allowed_hosts=allowed_hosts or [],
+                allowed_origins=allowed_origins or [],
             )
         except ValueError as e:
             if token is None and not allow_insecure_remote:  # the service's loopback guard
                 raise UsageError(
-                    f"refusing to serve on non-loopback host {host!r} without a token: anyone who can reach it "
-                    "could read features and write data. Pass --token TOKEN (or set OPENFEAT_TOKEN), or "
+                    f"refusing to serve on non-loopback host {host!r} without a token (--no-token): anyone who can "
+                    "reach it could read features and write data. Drop --no-token (a token is generated), or add "
                     "--allow-insecure-remote if the network is trusted"
                 ) from None
             raise UsageError(str(e)) from None
+        if token_file is not None:
+            typer.echo(
+                f"openfeat serve: bearer token {token} (in {token_file}, readable by this user only; clients: "
+                f"{TOKEN_FILE_ENV}={token_file}, or --token-file {token_file}); a new one is made at every start",
+                err=True,
+            )
+        elif no_token:
+            typer.echo(
+                "warning: --no-token: any program on this machine that can reach the port can read features, write "
+                "data and run SQL (browser pages cannot: Host, Origin and Content-Type are checked)",
+                err=True,
+            )
         if log_level in (LogLevel.info, LogLevel.debug, LogLevel.trace):
             where = f"[{host}]" if ":" in host else host
             typer.echo(
                 f"openfeat {openfeat_core.__version__}: serving {'a memory store' if path is None else str(path)} "
                 f"({len(opened.list_tables())} tables, {len(opened.list_deployments())} deployments"
-                f"{f'; offline storage: workspace {workspace}' if workspace else ''}) on http://{where}:{port}",
+                f"{f'; offline storage: workspace {workspace}' if workspace else ''}"
+                f"; data roots: {', '.join(roots) or 'none'}) on http://{where}:{port}",
                 err=True,
             )
         _run_until_stopped(server, f"{host}:{port}")
     finally:
         opened.close()
+        if token_file is not None and path is None:
+            token_file.unlink(missing_ok=True)  # a memory store's token dies with it
+
+
+def _new_token(store: Path | None) -> tuple[str, Path]:
+    """A new random token and the file it was written to (mode 0600): ``store/.token`` (replaced atomically), or a
+    new temporary file for a memory store."""
+    token = secrets.token_urlsafe(32)
+    if store is None:
+        fd, name = tempfile.mkstemp(prefix="openfeat-token-")  # created 0600
+        target = Path(name)
+    else:
+        target = store / ".token"
+        name = str(store / f".token.{os.getpid()}.tmp")
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a leftover temporary file keeps its old mode otherwise
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    if store is not None:
+        os.replace(name, target)
+    return token, target
 
 
 def _run_until_stopped(server: uvicorn.Server, where: str) -> None:

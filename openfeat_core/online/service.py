@@ -28,8 +28,12 @@ Values travel as OpenMLDB's APIServer writes them: timestamps as epoch-milliseco
 ``"YYYY-MM-DD"`` strings, and ``NaN`` / ``Infinity`` / ``Inf`` accepted unquoted. Every error is a JSON body
 ``{"code": <HTTP status>, "msg": "..."}``: user mistakes get a 4xx naming the field, and leave the store unchanged.
 
-The store is not thread-safe, so every store call runs on one dedicated worker thread: calls are serialised,
-and the event loop stays free to answer ``/health`` while a long request computes.
+The store is not thread-safe, so store calls are serialised by one lock and run on one dedicated worker thread,
+except feature requests of a few rows, which run right on the event loop when the store is idle (a thread hop
+costs more than they do). Large requests, SQL statements and ``verify`` (one recomputed row per call, so that
+requests are served in between) go to the worker, and the event loop stays free to answer ``/health``, which never
+touches the store. Limits (:class:`ConnectionLimits`, ``max_request_rows``) keep slow clients and huge requests from
+taking the service down.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import datetime as dt
+import functools
 import hmac
 import ipaddress
 import json
@@ -54,10 +59,11 @@ import pyarrow as pa
 
 from openfeat_core.column import Column
 from openfeat_core.errors import DataError, OpenFeatError
+from openfeat_core.io.access import FileAccess, FileAccessDenied
 from openfeat_core.online.consistency import ConsistencyReport
-from openfeat_core.online.statements import MODES, StatementResult, execute_sql
+from openfeat_core.online.statements import MODES, StatementError, StatementResult, execute_sql
 from openfeat_core.online.store import OnlineStore
-from openfeat_core.types import SQLType, parse_type_name
+from openfeat_core.types import INT_RANGES, TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT, SQLType, parse_type_name
 from openfeat_core.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -75,9 +81,14 @@ _T = TypeVar("_T")
 logger = logging.getLogger(__name__)
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-# curl -d (OpenMLDB's documented examples) sends form-urlencoded; a missing or text type is as common. The body of
-# all of these is read as JSON; anything else (XML, multipart...) is refused rather than guessed at.
-_JSON_TYPES = frozenset({"", "application/json", "text/json", "text/plain", "application/x-www-form-urlencoded"})
+# Only application/json: a browser can send text/plain, form-urlencoded, multipart or no type at all to any site
+# without asking it first (a "simple" cross-site request), so a body of those types may come from a page the user
+# happens to have open. OpenMLDB's clients (its Airflow provider: requests' json=) send application/json; curl -d
+# needs -H 'Content-Type: application/json'.
+_JSON_TYPES = frozenset({"application/json"})
+_SEND_JSON = "send the body as JSON with 'Content-Type: application/json' (curl: -H 'Content-Type: application/json')"
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_ROWS_ROUTE = "/dbs/{db}/tables/{table}/rows"
 _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
 _DEPLOY_STMT_RE = re.compile(r"^\s*deploy\b", re.IGNORECASE)
 # Bare Inf / -Inf (RapidJSON's kParseNanAndInfFlag accepts them; Python's json only knows Infinity), matched
@@ -90,6 +101,8 @@ _READY_TIMEOUT_S = 2.0
 _INLINE_MAX_ROWS = 64
 #: Default limit on the rows of one feature request (413 beyond; a request's rows are computed in one store call).
 MAX_REQUEST_ROWS = 10_000
+# Rows of a large feature request computed per store call (a few hundred ms at most; see _compute_in_chunks).
+_CHUNK_ROWS = 1_000
 # Seconds between a large request's answer and the heap trim that returns its memory (see _return_memory_soon).
 _TRIM_DELAY_S = 0.5
 
@@ -343,15 +356,27 @@ def _convert_value(value: Any, t: SQLType) -> Any:
     """A JSON value as the store takes it for a column of type ``t``; ``ValueError`` when it does not fit.
 
     As OpenMLDB's APIServer, JSON types are strict (a bool is not a number, a number is not a string), except that
-    integers are accepted for float columns.
+    integers are accepted for float columns. Integers must fit their column's range (a timestamp is epoch
+    milliseconds in :data:`~openfeat_core.types.TIMESTAMP_RANGE_MS`); an integer too large for a float is refused.
     """
     if value is None:
         return None
     is_int = isinstance(value, int) and not isinstance(value, bool)
+    if is_int and (t.is_integer or t is SQLType.TIMESTAMP):
+        low, high = INT_RANGES[t] if t.is_integer else TIMESTAMP_RANGE_MS
+        if not low <= value <= high:
+            span = TIMESTAMP_RANGE_TEXT if t is SQLType.TIMESTAMP else f"{low}..{high}"
+            raise ValueError(f"out of the {t.openmldb_name} range {span}")
+        return value
     if t.is_integer or t is SQLType.TIMESTAMP:
-        ok = is_int
+        ok = False
     elif t.is_float:
-        ok = is_int or isinstance(value, float)
+        if is_int:
+            try:
+                return float(value)
+            except OverflowError:
+                raise ValueError("too large for a floating-point number") from None
+        ok = isinstance(value, float)
     elif t is SQLType.BOOL:
         ok = isinstance(value, bool)
     elif t is SQLType.STRING:
@@ -472,6 +497,34 @@ def _str_field(body: Mapping[str, Any], key: str, *, required: bool) -> str:
     return value
 
 
+def _content_type_error(media: str, route: str) -> HTTPError:
+    """The 415 for a body that is not JSON, saying which Content-Type to send."""
+    given = f"unsupported content type {media!r}" if media else "the request has no Content-Type"
+    arrow = f" (or '{ARROW_STREAM}' for an Arrow IPC stream)" if route == _ROWS_ROUTE else ""
+    return HTTPError(415, f"{given}; {_SEND_JSON}{arrow}")
+
+
+def _host_name(host: str) -> str:
+    """The name of a ``Host`` header or allowed-host entry: lower case, without port, brackets or final dot."""
+    text = host.strip().lower()
+    if text.startswith("["):  # [::1]:9080
+        return text[1 : text.find("]")] if "]" in text else text
+    name, colon, port = text.rpartition(":")
+    if not colon:
+        return text.rstrip(".")
+    if port.isdigit() and ":" not in name:
+        return name.rstrip(".")
+    return text  # a bare IPv6 literal, or a malformed port: compared as it is
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _next_step(steps: Generator[None, None, ConsistencyReport]) -> ConsistencyReport | None:
     """Run one step of a verify (``OnlineStore.verify_steps``): its report when it is done, else None."""
     try:
@@ -510,6 +563,13 @@ class FeatureService:
         workspace: URI of the workspace that is the offline storage of ``POST /dbs/{db}`` (a path, ``file://``,
             ``s3://``); without one, offline-mode ``LOAD DATA`` and ``SELECT`` are refused.
         max_request_rows: feature requests with more rows are refused with 413 before they are computed.
+        data_roots: directories (and ``s3://bucket/prefix`` locations) that ``LOAD DATA`` may read and
+            ``INTO OUTFILE`` may write, besides the workspace (:mod:`openfeat_core.io.access`); none and no
+            workspace: those statements are refused (403).
+        allowed_hosts: host names (``Host`` header, any port) answered besides IP literals and ``localhost``;
+            ``"*"``: any. Other names are answered 421 (DNS rebinding: a page whose name resolves to this address).
+        allowed_origins: browser origins (``https://app.example.com``) allowed to call the service (CORS); a
+            request with any other ``Origin`` is answered 403.
     """
 
     def __init__(
@@ -520,6 +580,9 @@ class FeatureService:
         max_body_bytes: int = 16 << 20,
         workspace: str | None = None,
         max_request_rows: int = MAX_REQUEST_ROWS,
+        data_roots: Sequence[str] = (),
+        allowed_hosts: Sequence[str] = (),
+        allowed_origins: Sequence[str] = (),
     ) -> None:
         if token is not None and not token:
             raise ValueError("token must be a non-empty string (or None for no authentication)")
@@ -529,6 +592,12 @@ class FeatureService:
             raise ValueError("max_request_rows must be positive")
         self.store = store
         self.workspace = Workspace.open(workspace) if workspace is not None else None
+        #: What SQL sent to POST /dbs/{db} may read and write: the data roots and the workspace, nothing else.
+        self.file_access = FileAccess.confined(
+            data_roots, workspace=self.workspace.uri if self.workspace is not None else None
+        )
+        self._allowed_hosts = frozenset(_host_name(h) for h in allowed_hosts)
+        self._allowed_origins = frozenset(o.strip().rstrip("/").lower() for o in allowed_origins)
         self.metrics = Metrics()
         self._token = token.encode() if token is not None else None
         self._max_body = max_body_bytes
@@ -564,20 +633,31 @@ class FeatureService:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         req = _Request(scope["method"].upper(), scope["path"], headers, receive)
         route = "unmatched"
+        cors: list[tuple[str, str]] = []
         try:
             route, routes = self._route(req)
-            # Authentication comes before 404: unauthenticated clients learn nothing about the routes.
-            if self._token is not None and route != "/health":
-                self._authenticate(req)
-            if not routes:
-                raise HTTPError(404, f"no route for {req.path!r}")
-            handler = routes.get(req.method)
-            if handler is None:
-                allowed = ", ".join(sorted(routes))
-                raise HTTPError(
-                    405, f"method {req.method} is not allowed on {route} (allowed: {allowed})", [("allow", allowed)]
-                )
-            status, body, content_type, extra = await handler(req)
+            if route != "/health":
+                # Before authentication, token or not: a browser page (a cross-site form, a DNS-rebound name) is
+                # refused whatever it sends, and learns nothing about the routes.
+                self._check_host(req, scope)
+                cors = self._check_origin(req)
+            if cors and req.method == "OPTIONS" and routes:
+                status, body, content_type, extra = self._preflight(routes)
+            else:
+                # Authentication comes before 404: unauthenticated clients learn nothing about the routes.
+                if self._token is not None and route != "/health":
+                    self._authenticate(req)
+                if not routes:
+                    raise HTTPError(404, f"no route for {req.path!r}")
+                handler = routes.get(req.method)
+                if handler is None:
+                    allowed = ", ".join(sorted(routes))
+                    raise HTTPError(
+                        405, f"method {req.method} is not allowed on {route} (allowed: {allowed})", [("allow", allowed)]
+                    )
+                if req.method in _STATE_CHANGING:
+                    self._check_body_type(req, route)
+                status, body, content_type, extra = await handler(req)
         except HTTPError as e:
             status, body, content_type, extra = e.status, _json_body({"code": e.status, "msg": e.msg}), None, e.headers
         except _ClientGone:
@@ -590,7 +670,7 @@ class FeatureService:
         response_headers = [
             (b"content-type", (content_type or "application/json; charset=utf-8").encode()),
             (b"content-length", str(len(body)).encode()),
-            *((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra),
+            *((k.encode("latin-1"), v.encode("latin-1")) for k, v in (*extra, *cors)),
         ]
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": body})
@@ -610,6 +690,60 @@ class FeatureService:
         scheme, _, given = req.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("latin-1"), self._token):
             raise HTTPError(401, "missing or invalid bearer token", [("www-authenticate", "Bearer")])
+
+    def _check_host(self, req: _Request, scope: Scope) -> None:
+        """421 unless the ``Host`` names this service: an IP literal, ``localhost``, or an allowed name.
+
+        DNS rebinding makes a page's own name (``attacker.example``) resolve to this address, so the browser sends
+        it as ``Host`` and treats the answers as the page's own. A page addressed by an IP literal or ``localhost``
+        is this service itself (it serves no pages), so those are safe whatever the port (proxies and NAT change
+        ports); any other name must be one the operator named. No ``Host`` at all (HTTP/1.0) is not a browser.
+        """
+        given = req.headers.get("host")
+        if given is None:
+            return
+        name = _host_name(given)
+        if name == "localhost" or _is_ip_literal(name) or name in self._allowed_hosts or "*" in self._allowed_hosts:
+            return
+        raise HTTPError(
+            421,
+            f"this service does not answer to the host name {name!r} (Host: {given!r}): a browser page under that "
+            "name could be reaching it through DNS rebinding. Call it by IP address or localhost, or start it with "
+            f"--allowed-host {name} (create_app(allowed_hosts=[...]))",
+        )
+
+    def _check_origin(self, req: _Request) -> list[tuple[str, str]]:
+        """403 for a browser request from an origin that is not allowed; the CORS headers of an allowed one."""
+        origin = req.headers.get("origin")
+        if origin is None:
+            return []
+        if origin.strip().rstrip("/").lower() not in self._allowed_origins:
+            raise HTTPError(
+                403,
+                f"requests from the web origin {origin!r} are refused (a page in a browser is calling this service); "
+                "the operator allows an origin with --allowed-origin ORIGIN (create_app(allowed_origins=[...]))",
+            )
+        return [("access-control-allow-origin", origin), ("vary", "origin")]
+
+    @staticmethod
+    def _preflight(routes: Mapping[str, _Handler]) -> _Response:
+        """The answer to an allowed origin's CORS preflight (``OPTIONS``): which methods and headers it may send."""
+        headers = [
+            ("access-control-allow-methods", ", ".join(sorted(routes))),
+            ("access-control-allow-headers", "authorization, content-type"),
+            ("access-control-max-age", "600"),
+        ]
+        return 204, b"", None, headers
+
+    def _check_body_type(self, req: _Request, route: str) -> None:
+        """415 for a state-changing request whose body is not JSON (or an Arrow stream on the bulk rows route)."""
+        media = self._media_type(req)
+        if media in _JSON_TYPES or (media == ARROW_STREAM and route == _ROWS_ROUTE):
+            return
+        declared = req.headers.get("content-length", "0").strip()
+        if not media and declared == "0" and "transfer-encoding" not in req.headers:
+            return  # no body at all (POST .../verify takes none)
+        raise _content_type_error(media, route)
 
     # ------------------------------------------------------------------ routing
     def _route(self, req: _Request) -> tuple[str, dict[str, _Handler]]:
@@ -704,8 +838,8 @@ class FeatureService:
 
     async def _json_object(self, req: _Request) -> dict[str, Any]:
         media = self._media_type(req)
-        if media not in _JSON_TYPES and not media.endswith("+json"):
-            raise HTTPError(415, f"unsupported content type {media!r}; send application/json")
+        if media not in _JSON_TYPES:
+            raise _content_type_error(media, "")
         body = parse_json(await self._read_body(req))
         if not isinstance(body, dict):
             raise HTTPError(400, f"request body must be a JSON object, not {_json_type(body)}")
@@ -810,27 +944,29 @@ class FeatureService:
             nan_as_null = _bool_field(body, "write_nan_and_inf_null")
             as_objects = isinstance(rows[0], dict)
 
-            def compute() -> tuple[Sequence[str], list[Column]]:
+            def input_schema() -> list[tuple[str, SQLType]]:
                 try:
                     schema = self.store.input_schema(name)
                 except DataError as e:
                     raise HTTPError(404, str(e)) from None
                 self._known_deployments.add(name)
-                converted = convert_rows(rows, schema, what=f"request to {name!r}", extra_keys=True)
-                return self.store.request_columns(name, converted)
+                return schema
 
-            def respond(names: Sequence[str], result: list[Column]) -> _Response:
-                return self._ok(_features_json(names, result, need_schema, nan_as_null, as_objects))
+            def encode(names: Sequence[str], result: list[Column]) -> dict[str, Any]:
+                return _features_json(names, result, need_schema, nan_as_null, as_objects)
 
             if len(rows) <= _INLINE_MAX_ROWS:
+
+                def compute() -> tuple[Sequence[str], list[Column]]:
+                    converted = convert_rows(rows, input_schema(), what=f"request to {name!r}", extra_keys=True)
+                    return self.store.request_columns(name, converted)
+
                 inline = self._inline_store_call(compute)
                 names, result = inline if inline is not None else await self._store_call(compute)
-                response = respond(names, result)
+                response = self._ok(encode(names, result))
             else:
-                # A large request is computed on the store thread and its answer encoded on another one, so
-                # the event loop keeps answering /health and other requests in the meantime.
-                names, result = await self._store_call(compute)
-                response = await asyncio.get_running_loop().run_in_executor(None, respond, names, result)
+                data = await self._compute_in_chunks(name, rows, input_schema, encode)
+                response = await self._off_loop(self._ok, data)
             ok = True
             return response
         finally:
@@ -838,6 +974,47 @@ class FeatureService:
                 self.metrics.observe_request(name, time.perf_counter() - start, len(rows), ok)
             if len(rows) > _INLINE_MAX_ROWS:
                 self._return_memory_soon()
+
+    async def _compute_in_chunks(
+        self,
+        name: str,
+        rows: list[Any],
+        input_schema: Callable[[], list[tuple[str, SQLType]]],
+        encode: Callable[[Sequence[str], list[Column]], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """A large feature request, computed without holding the event loop or the store for long: its rows are
+        checked and encoded on other threads, and computed :data:`_CHUNK_ROWS` rows per store call, so that the
+        requests and inserts queued meanwhile are served between chunks instead of after the whole request. The
+        rows of one request do not see each other, so the chunks answer as one call would; each chunk is logged for
+        ``verify`` as a request of its own, with the rows it saw."""
+        schema = await self._store_call(input_schema)
+        converted = await self._off_loop(convert_rows, rows, schema, what=f"request to {name!r}", extra_keys=True)
+
+        def chunk(part: list[Any]) -> tuple[int, Sequence[str], list[Column]]:
+            return (self.store.describe_deployment(name)["version"], *self.store.request_columns(name, part))
+
+        data: dict[str, Any] = {}
+        version = None
+        for begin in range(0, len(converted), _CHUNK_ROWS):
+            current, names, result = await self._store_call(chunk, converted[begin : begin + _CHUNK_ROWS])
+            if version is not None and current != version:
+                raise HTTPError(409, f"deployment {name!r} changed while the request was computed; send it again")
+            version = current
+            part = await self._off_loop(encode, names, result)
+            if data:
+                data["data"].extend(part["data"])
+            else:
+                data = part
+        return data
+
+    @staticmethod
+    async def _off_loop(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """``fn(*args, **kwargs)`` on a thread of the default executor (work that needs no store: checking and
+        encoding rows); errors in the data become 400 answers."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
+        except OpenFeatError as e:
+            raise HTTPError(400, str(e)) from None
 
     def _return_memory_soon(self) -> None:
         """Hand the heap freed by a large request back to the system, shortly after its answer is sent.
@@ -891,7 +1068,18 @@ class FeatureService:
 
         def run() -> StatementResult:
             try:
-                return execute_sql(self.store, sql, MODES[MODES.index(mode.lower())], workspace=self.workspace, db=db)
+                return execute_sql(
+                    self.store,
+                    sql,
+                    MODES[MODES.index(mode.lower())],
+                    workspace=self.workspace,
+                    db=db,
+                    file_access=self.file_access,
+                )
+            except StatementError as e:
+                if isinstance(e.__cause__, FileAccessDenied):
+                    raise HTTPError(403, str(e)) from None
+                raise
             finally:
                 self._table_schemas.clear()
 
@@ -979,6 +1167,9 @@ def create_app(
     max_body_bytes: int = 16 << 20,
     workspace: str | None = None,
     max_request_rows: int = MAX_REQUEST_ROWS,
+    data_roots: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
 ) -> FeatureService:
     """The ASGI application serving ``store`` (see the module docstring for the routes).
 
@@ -989,15 +1180,28 @@ def create_app(
         workspace: URI (path, ``file://``, ``s3://``) of the workspace that ``POST /dbs/{db}`` uses as offline
             storage (offline-mode ``LOAD DATA`` and ``SELECT``); None: those statements are refused.
         max_request_rows: feature requests with more rows are answered 413 (before they are computed).
+        data_roots: the directories (and ``s3://bucket/prefix`` locations) that ``LOAD DATA`` may read and
+            ``INTO OUTFILE`` may write, besides the workspace; never the store's own directory. None given and no
+            workspace: every file statement is refused (403). See :mod:`openfeat_core.io.access`.
+        allowed_hosts: host names answered besides IP literals and ``localhost`` (``"*"``: any); requests naming
+            another host get 421 (DNS rebinding).
+        allowed_origins: browser origins allowed to call the service (CORS); any other ``Origin`` gets 403.
 
     Returns:
         An ASGI 3 application; call its ``close()`` (or let the server's lifespan shutdown do it) when done.
 
     Raises:
-        OpenFeatError: ``workspace`` is a malformed URI.
+        OpenFeatError: ``workspace`` is a malformed URI, or a data root is not an existing directory.
     """
     return FeatureService(
-        store, token=token, max_body_bytes=max_body_bytes, workspace=workspace, max_request_rows=max_request_rows
+        store,
+        token=token,
+        max_body_bytes=max_body_bytes,
+        workspace=workspace,
+        max_request_rows=max_request_rows,
+        data_roots=data_roots,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
     )
 
 
@@ -1181,15 +1385,20 @@ def make_server(
     workspace: str | None = None,
     max_request_rows: int = MAX_REQUEST_ROWS,
     connections: ConnectionLimits | None = None,
+    data_roots: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
 ) -> uvicorn.Server:
     """A configured (not yet running) uvicorn server for ``store``; ``serve`` runs one.
 
     ``workspace``: the offline storage of ``POST /dbs/{db}``, ``max_request_rows``: see :func:`create_app`.
     ``connections``: timeouts and the cap on open connections (:class:`ConnectionLimits`; None: its defaults).
+    ``data_roots``, ``allowed_hosts``, ``allowed_origins``: see :func:`create_app`; ``host`` itself is an allowed
+    host name too.
 
     Raises:
         ValueError: ``host`` is not a loopback address, no ``token`` is set and ``allow_insecure_remote`` is false.
-        OpenFeatError: ``workspace`` is a malformed URI.
+        OpenFeatError: ``workspace`` is a malformed URI, or a data root is not an existing directory.
     """
     if token is None and not allow_insecure_remote and not _is_loopback(host):
         raise ValueError(
@@ -1200,7 +1409,14 @@ def make_server(
     import uvicorn
 
     app = create_app(
-        store, token=token, max_body_bytes=max_body_bytes, workspace=workspace, max_request_rows=max_request_rows
+        store,
+        token=token,
+        max_body_bytes=max_body_bytes,
+        workspace=workspace,
+        max_request_rows=max_request_rows,
+        data_roots=data_roots,
+        allowed_hosts=[host, *allowed_hosts],
+        allowed_origins=allowed_origins,
     )
     limits = connections or ConnectionLimits()
     config = uvicorn.Config(
@@ -1228,10 +1444,14 @@ def serve(
     workspace: str | None = None,
     max_request_rows: int = MAX_REQUEST_ROWS,
     connections: ConnectionLimits | None = None,
+    data_roots: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
 ) -> None:
     """Serve ``store`` over HTTP with uvicorn until interrupted.
 
-    ``workspace``, ``max_request_rows``, ``connections``: see :func:`make_server`.
+    ``workspace``, ``max_request_rows``, ``connections``, ``data_roots``, ``allowed_hosts``, ``allowed_origins``:
+    see :func:`make_server`.
 
     Raises:
         ValueError: ``host`` is not a loopback address, no ``token`` is set and ``allow_insecure_remote`` is false.
@@ -1248,6 +1468,9 @@ def serve(
         workspace=workspace,
         max_request_rows=max_request_rows,
         connections=connections,
+        data_roots=data_roots,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
     ).run()
 
 

@@ -51,6 +51,11 @@ Statements (OpenMLDB syntax; keywords in any case):
   file. CSV defaults follow OpenMLDB (``header=true``, ``delimiter=','``, ``null_value='null'``), except that
   fields needing quotes are quoted with ``"`` (``quote=''`` turns that off).
 
+Files: every path ``LOAD DATA`` reads (and each file a directory or glob lists) and every ``INTO OUTFILE`` target is
+checked against the batch's :class:`~openfeat_core.io.access.FileAccess` before anything is read or written: the
+service confines them to its data roots, never the online store's directory; an in-process caller is trusted with
+any other path. ``mode='overwrite'`` replaces a directory only if it holds nothing but an export's files.
+
 Parameters for ``?`` placeholders are not supported; write values into the SQL.
 """
 
@@ -70,14 +75,22 @@ import pyarrow.fs as pafs
 
 import openfeat_core
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
+from openfeat_core.io.access import TRUSTED, FileAccess
 from openfeat_core.io.export import TEMP_PREFIX, WriteMode, export_csv, export_parquet, publish_directory, resolve_path
-from openfeat_core.io.ingest import BadRowsError, CsvOptions, read_source
+from openfeat_core.io.ingest import BadRowsError, CsvOptions, scan_source
 from openfeat_core.io.timestamps import parse_timestamp_strings, to_engine_dates
 from openfeat_core.offline.api import compute, plan_sql
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.plan.nodes import tables_read
 from openfeat_core.sql.config import split_config
-from openfeat_core.types import INT_RANGES, SQLType, parse_type_name, sql_type_of_arrow
+from openfeat_core.types import (
+    INT_RANGES,
+    TIMESTAMP_RANGE_MS,
+    TIMESTAMP_RANGE_TEXT,
+    SQLType,
+    parse_type_name,
+    sql_type_of_arrow,
+)
 from openfeat_core.workspace import LINEAGE_KEY, Workspace
 
 __all__ = [
@@ -440,6 +453,7 @@ class _Session:
     mode: Mode
     db: str
     timezone: str
+    file_access: FileAccess
 
     @property
     def offline(self) -> bool:
@@ -462,6 +476,7 @@ def execute_sql(
     workspace: Workspace | None = None,
     db: str = "default",
     timezone: str | None = None,
+    file_access: FileAccess = TRUSTED,
 ) -> StatementResult:
     """Run the ``;``-separated OpenMLDB statements of ``sql`` in order (see the module docstring).
 
@@ -472,12 +487,17 @@ def execute_sql(
         workspace: the offline storage; without one, offline ``LOAD DATA`` and ``SELECT`` are refused.
         db: the database the statements run in (only ``SHOW DATABASES`` shows it: one namespace).
         timezone: zone of timestamps written without an offset and of calendar functions; the store's by default.
+        file_access: the files ``LOAD DATA`` may read and ``INTO OUTFILE`` may write
+            (:mod:`openfeat_core.io.access`). The default, :data:`~openfeat_core.io.access.TRUSTED`, is for a
+            trusted in-process caller: any path except inside an online store's directory. Pass
+            ``FileAccess.confined(roots)`` for SQL that comes from elsewhere (the service always does).
 
     Returns:
         The last statement's result.
 
     Raises:
         StatementError: a statement failed (the message names it and says what is wrong); it changed nothing.
+            A file the policy refuses is a :class:`~openfeat_core.io.access.FileAccessDenied` (its ``__cause__``).
         OpenFeatError: ``mode`` is unknown or ``sql`` holds no statement.
     """
     if mode not in MODES:
@@ -485,7 +505,7 @@ def execute_sql(
     statements = split_statements(sql)
     if not statements:
         raise OpenFeatSQLError("the SQL holds no statement")
-    session = _Session(store, workspace, mode, db, timezone or store.timezone)
+    session = _Session(store, workspace, mode, db, timezone or store.timezone, file_access)
     result = StatementResult("none")
     for number, text in enumerate(statements, 1):
         try:
@@ -776,18 +796,25 @@ def _insert_value(literal: _Literal, t: SQLType, timezone: str, row: int, column
     problem = f"expected {_EXPECTED[t]}"
     if (t, kind) in _AS_WRITTEN:
         return value
-    if t in INT_RANGES and kind == "int":
-        low, high = INT_RANGES[t]
+    if (t in INT_RANGES or t is SQLType.TIMESTAMP) and kind == "int":
+        low, high = INT_RANGES.get(t, TIMESTAMP_RANGE_MS)
         if low <= value <= high:
             return value
-        problem = f"out of the range of {t.openmldb_name} ({low}..{high})"
+        span = f"epoch milliseconds, {TIMESTAMP_RANGE_TEXT}" if t is SQLType.TIMESTAMP else f"{low}..{high}"
+        problem = f"out of the range of {t.openmldb_name} ({span})"
     elif t.is_float and kind in ("int", "float"):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            problem = "too large for a floating-point number"
     elif t is SQLType.TIMESTAMP and kind == "string":
         try:
             return parse_timestamp_strings(pa.array([value]), timezone).cast(pa.int64())[0].as_py()
         except (pa.ArrowInvalid, ValueError):
-            problem = "not a timestamp ('YYYY-MM-DD HH:MM:SS[.fff]' or epoch milliseconds)"
+            problem = (
+                "not a timestamp ('YYYY-MM-DD HH:MM:SS[.fff]' or epoch milliseconds, from "
+                f"{TIMESTAMP_RANGE_TEXT})"
+            )
     elif t is SQLType.DATE and kind == "string":
         try:
             date: dt.date = to_engine_dates(pa.array([value]), timezone)[0].as_py()
@@ -797,8 +824,8 @@ def _insert_value(literal: _Literal, t: SQLType, timezone: str, row: int, column
     raise DataError(f"row {row}, column {column!r} ({t.openmldb_name}): {literal.text}: {problem}")
 
 
-#: Literals the store takes as they are: booleans, strings, and epoch milliseconds for timestamps.
-_AS_WRITTEN = {(SQLType.BOOL, "bool"), (SQLType.STRING, "string"), (SQLType.TIMESTAMP, "int")}
+#: Literals the store takes as they are: booleans and strings.
+_AS_WRITTEN = {(SQLType.BOOL, "bool"), (SQLType.STRING, "string")}
 _EXPECTED = {
     SQLType.BOOL: "true or false",
     SQLType.INT16: "an integer",
@@ -885,7 +912,7 @@ def _load_data(session: _Session, p: _Parser) -> StatementResult:
                 f"online LOAD DATA only appends, and table {table!r} holds {stored} rows: use mode='append' "
                 f"(mode={mode!r} would replace or refuse them; OpenMLDB's online import is append-only)"
             )
-        data = _read_infile(path, schema, file_format, csv, session.timezone)
+        data = _read_infile(path, schema, file_format, csv, session)
         return StatementResult("load_data", affected_rows=session.store.insert(table, data))
     ws = session.require_workspace("LOAD DATA")
     previous = ws.table_info(table) if ws.exists(table) else None
@@ -899,7 +926,7 @@ def _load_data(session: _Session, p: _Parser) -> StatementResult:
             f"cannot append to the offline data of table {table!r}: its version {previous.version} has columns "
             f"{_describe_schema(previous.schema)}, the table has {_describe_schema(schema)}; use mode='overwrite'"
         )
-    data = _read_infile(path, schema, file_format, csv, session.timezone)
+    data = _read_infile(path, schema, file_format, csv, session)
     lineage = {
         LINEAGE_KEY: {
             "task": "load_data",
@@ -920,13 +947,18 @@ def _load_data(session: _Session, p: _Parser) -> StatementResult:
 
 
 def _read_infile(
-    path: str, schema: pa.Schema, file_format: Literal["csv", "parquet"], csv: CsvOptions, timezone: str
+    path: str, schema: pa.Schema, file_format: Literal["csv", "parquet"], csv: CsvOptions, session: _Session
 ) -> pa.Table:
-    """The file's rows with the table's schema; a bad row fails the load (nothing read is kept)."""
+    """The file's rows with the table's schema; a bad row fails the load (nothing read is kept). The path, and
+    then every file it lists (a directory's or a glob's), must be readable under the session's file access."""
     if path.lower().startswith("hive://"):
         raise NotSupportedError("hive:// sources are not supported; give a path, file:// or s3:// URI")
+    session.file_access.check_read(path)
     try:
-        result = read_source(path, schema=schema, format=file_format, timezone=timezone, progress=False, csv=csv)
+        scan = scan_source(path, schema=schema, format=file_format, timezone=session.timezone, progress=False, csv=csv)
+        for listed in scan.files:
+            session.file_access.check_read(listed)
+        result = scan.read_all()
     except BadRowsError as e:
         shown = "; ".join(r.describe() for r in e.rejected[:5])
         more = f" (and {e.bad_rows - 5} more)" if e.bad_rows > 5 else ""
@@ -977,7 +1009,7 @@ def _select(session: _Session, p: _Parser) -> StatementResult:
         path = p.string("the OUTFILE path as a 'string'")
         options = p.options() if p.accept_word("OPTIONS") else {}
         p.end()
-        outfile = _resolve_outfile(path, options)
+        outfile = _resolve_outfile(path, options, session.file_access)
     tables = _offline_tables(session, query) if session.offline else _online_tables(session.store, query)
     result = compute(query, tables, timezone=session.timezone)
     if outfile is not None:
@@ -1018,10 +1050,11 @@ def _offline_tables(session: _Session, query: str) -> dict[str, pa.Table]:
     return {name: ws.read_table(name, versions[name].version) for name in needed}
 
 
-def _resolve_outfile(path: str, options: Mapping[str, _Literal]) -> _Outfile:
+def _resolve_outfile(path: str, options: Mapping[str, _Literal], access: FileAccess) -> _Outfile:
     _check_options(options, _OUTFILE_OPTIONS, "INTO OUTFILE")
     file_format = _file_format(options)
     mode = _write_mode(options, "error_if_exists")
+    access.check_write(path)  # before the path is even looked at: nothing is learnt of a refused location
     fs, inner, prefix = resolve_path(path)
     inner = inner.rstrip("/")
     kind = fs.get_file_info(inner).type
@@ -1031,6 +1064,8 @@ def _resolve_outfile(path: str, options: Mapping[str, _Literal]) -> _Outfile:
     shown = prefix + inner
     if mode == "error_if_exists" and kind != pafs.FileType.NotFound:
         raise DataError(f"{shown} already exists (mode='error_if_exists'); use mode='overwrite' or mode='append'")
+    if mode == "overwrite" and kind == pafs.FileType.Directory:
+        access.check_replace_directory(path, fs, inner)  # publishing deletes the directory it replaces
     return _Outfile(
         fs,
         inner,

@@ -1,21 +1,78 @@
-"""A JSON client of the OpenFeat HTTP service (``openfeat serve``), standard library only."""
+"""A JSON client of the OpenFeat HTTP service (``openfeat serve``), standard library only.
+
+The bearer token never has to appear on a command line (where every local user sees it in ``ps``): a client that
+is given none finds it with :func:`find_token`, in ``OPENFEAT_TOKEN`` or in the file ``OPENFEAT_TOKEN_FILE``
+names (``openfeat serve`` prints the path of the token it generates).
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 from openfeat_core.errors import OpenFeatError
 from openfeat_core.tasks.base import InvalidRequest
 
-__all__ = ["SERVICE_DB", "ServiceClient", "ServiceError", "ServiceUnreachable"]
+__all__ = [
+    "SERVICE_DB",
+    "TOKEN_ENV",
+    "TOKEN_FILE_ENV",
+    "ServiceClient",
+    "ServiceError",
+    "ServiceUnreachable",
+    "find_token",
+    "read_token_file",
+]
 
 #: The ``{db}`` path segment of the service routes: the service accepts and ignores it (one namespace).
 SERVICE_DB = "openfeat"
+#: The environment variable holding the service's bearer token.
+TOKEN_ENV = "OPENFEAT_TOKEN"
+#: The environment variable naming a file that holds the service's bearer token.
+TOKEN_FILE_ENV = "OPENFEAT_TOKEN_FILE"
+
+
+def read_token_file(path: str | os.PathLike[str]) -> str:
+    """The token in the file ``path`` (surrounding whitespace, such as a final newline, removed).
+
+    Raises:
+        InvalidRequest: the file cannot be read or holds no token.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidRequest(f"cannot read the token file {os.fspath(path)!r}: {e}") from None
+    if not token:
+        raise InvalidRequest(f"the token file {os.fspath(path)!r} is empty")
+    return token
+
+
+def find_token(
+    token_file: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The bearer token to send: from ``token_file`` if given, else ``OPENFEAT_TOKEN``, else the file that
+    ``OPENFEAT_TOKEN_FILE`` names, else None (no token).
+
+    Raises:
+        InvalidRequest: a named token file cannot be read or is empty, or ``OPENFEAT_TOKEN`` is set but empty.
+    """
+    env = os.environ if environ is None else environ
+    if token_file is not None:
+        return read_token_file(token_file)
+    value = env.get(TOKEN_ENV)
+    if value is not None:
+        if not value.strip():
+            raise InvalidRequest(f"{TOKEN_ENV} is set but empty; give the token, or unset it")
+        return value.strip()
+    named = env.get(TOKEN_FILE_ENV)
+    return read_token_file(named) if named else None
 
 
 class ServiceError(OpenFeatError):
@@ -39,11 +96,11 @@ class ServiceClient:
 
     Args:
         url: the service's base URL (``http://host:port``, optionally with a path prefix).
-        token: the bearer token, or ``None``.
+        token: the bearer token; None: :func:`find_token` (``OPENFEAT_TOKEN``, ``OPENFEAT_TOKEN_FILE``), if any.
         timeout: seconds to wait for each answer.
 
     Raises:
-        InvalidRequest: ``url`` is not an http(s) URL.
+        InvalidRequest: ``url`` is not an http(s) URL, or the token file named in the environment is unreadable.
     """
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
@@ -51,7 +108,7 @@ class ServiceClient:
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise InvalidRequest(f"--url {url!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:9080)")
         self.url = url.rstrip("/")
-        self.token = token or None
+        self.token = token or find_token()
         self.timeout = timeout
 
     def call(
@@ -105,5 +162,7 @@ class ServiceClient:
             msg = answer.get("msg") if isinstance(answer, dict) else None
         except (ValueError, OSError):
             msg = None
-        hint = " (pass --token or set OPENFEAT_TOKEN)" if error.code == 401 else ""
+        hint = ""
+        if error.code == 401:
+            hint = f" (set {TOKEN_ENV}, or {TOKEN_FILE_ENV} / --token-file to the file holding the token)"
         return f"{msg or error.reason}{hint} (HTTP {error.code} from {method} {self.url}{path})"

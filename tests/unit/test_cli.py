@@ -46,6 +46,7 @@ def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None)
     """Invoke the app in process; the caller's OPENFEAT_* variables do not leak in."""
     clean: dict[str, str | None] = {
         "OPENFEAT_TOKEN": None,
+        "OPENFEAT_TOKEN_FILE": None,
         "OPENFEAT_DEBUG": None,
         "OPENFEAT_WORKSPACE": None,
         "OPENFEAT_PARENT_RUN_ID": None,
@@ -306,10 +307,11 @@ def test_deploy_into_a_store_in_use_fails(store_dir: Path, sql_file: Path) -> No
 
 @pytest.mark.parametrize("store", ["none", "{tmp}/store"])
 def test_serve_refuses_a_remote_host_without_token(tmp_path: Path, store: str) -> None:
-    r = run("serve", "--store", store.format(tmp=tmp_path), "--host", "0.0.0.0", "--port", str(_free_port()))
+    port = str(_free_port())
+    r = run("serve", "--store", store.format(tmp=tmp_path), "--host", "0.0.0.0", "--port", port, "--no-token")
     assert r.exit_code == 2
     assert r.stderr.startswith("error: refusing to serve on non-loopback host '0.0.0.0' without a token")
-    assert "--token" in r.stderr and "--allow-insecure-remote" in r.stderr
+    assert "--no-token" in r.stderr and "--allow-insecure-remote" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
@@ -317,7 +319,7 @@ def test_serve_refuses_a_remote_host_without_token(tmp_path: Path, store: str) -
     ("args", "message"),
     [
         (["--timezone", "Mars/Base"], "--timezone 'Mars/Base' is not an IANA time zone"),
-        (["--token", ""], "--token (or OPENFEAT_TOKEN) is empty"),
+        (["--token-file", "/no/such/token"], "cannot read the token file '/no/such/token'"),
     ],
 )
 def test_serve_usage_errors(args: list[str], message: str) -> None:
@@ -358,7 +360,7 @@ def live() -> Iterator[tuple[str, OnlineStore]]:
 
 def test_deploy_to_a_service(live: tuple[str, OnlineStore], sql_file: Path) -> None:
     url, _ = live
-    r = run("deploy", "f", str(sql_file), "--url", url, "--token", TOKEN)
+    r = run("deploy", "f", str(sql_file), "--url", url, env={"OPENFEAT_TOKEN": TOKEN})
     assert r.exit_code == 0, r.output
     assert r.stdout.splitlines()[0] == f"deployed f version 1 of 1, digest {_digest(SQL)}"
     # the same script, token from the environment: nothing new, same description as from a store
@@ -366,24 +368,24 @@ def test_deploy_to_a_service(live: tuple[str, OnlineStore], sql_file: Path) -> N
     info = json.loads(r.stdout)
     assert (info["version"], info["versions"], info["new_version"]) == (1, 1, False)
     assert info["output_schema"][0] == {"name": "card", "type": "bigint"}
-    r = run("deployments", "--url", url, "--token", TOKEN, "--json")
+    r = run("deployments", "--url", url, "--json", env={"OPENFEAT_TOKEN": TOKEN})
     assert json.loads(r.stdout) == {"deployments": [{"name": "f", "version": 1, "versions": 1, "digest": _digest(SQL)}]}
 
 
 @pytest.mark.parametrize(
-    ("args", "stdin", "message"),
+    ("args", "token", "stdin", "message"),
     [
-        (["deploy", "f", "-", "--token", TOKEN], "SELECT card,\n nope FROM tx", "line 2, column 2: unknown column"),
-        (["deploy", "f", "-", "--token", "wrong"], SQL, "missing or invalid bearer token (pass --token or set"),
-        (["deployments"], None, "missing or invalid bearer token"),
-        (["verify", "nope", "--token", TOKEN], None, "unknown deployment 'nope'"),
+        (["deploy", "f", "-"], TOKEN, "SELECT card,\n nope FROM tx", "line 2, column 2: unknown column"),
+        (["deploy", "f", "-"], "wrong", SQL, "missing or invalid bearer token (set OPENFEAT_TOKEN, or"),
+        (["deployments"], None, None, "missing or invalid bearer token"),
+        (["verify", "nope"], TOKEN, None, "unknown deployment 'nope'"),
     ],
 )
 def test_requests_the_service_refuses_exit_2(
-    live: tuple[str, OnlineStore], args: list[str], stdin: str | None, message: str
+    live: tuple[str, OnlineStore], args: list[str], token: str | None, stdin: str | None, message: str
 ) -> None:
     url, _ = live
-    r = run(*args, "--url", url, stdin=stdin)
+    r = run(*args, "--url", url, stdin=stdin, env={"OPENFEAT_TOKEN": token} if token else None)
     assert r.exit_code == 2, r.output
     assert message in r.stderr and "(HTTP 4" in r.stderr
 
@@ -397,7 +399,7 @@ def test_verify_mismatches_exit_1(live: tuple[str, OnlineStore]) -> None:
     assert log is not None and len(log.entries) == 1
     served = log.entries[0].response
     log.entries[0] = dataclasses.replace(log.entries[0], response=served.set_column(2, "s", pa.array([7.5])))
-    r = run("verify", "f", "--url", url, "--token", TOKEN)
+    r = run("verify", "f", "--url", url, env={"OPENFEAT_TOKEN": TOKEN})
     assert r.exit_code == 1
     assert r.stdout.splitlines() == [
         "f: 1 logged requests, 1 rows: INCONSISTENT",
@@ -410,7 +412,7 @@ def test_verify_mismatches_exit_1(live: tuple[str, OnlineStore]) -> None:
         "  s: row 0: online 7.5, offline 7.0",
     ]
     assert r.stderr == "error: deployment 'f': online and offline disagree on s\n"
-    r = run("verify", "f", "--url", url, "--token", TOKEN, "--json", "--no-fail-on-mismatch")
+    r = run("verify", "f", "--url", url, "--json", "--no-fail-on-mismatch", env={"OPENFEAT_TOKEN": TOKEN})
     assert r.exit_code == 0
     assert json.loads(r.stdout)["consistent"] is False
 
@@ -418,10 +420,10 @@ def test_verify_mismatches_exit_1(live: tuple[str, OnlineStore]) -> None:
 def test_verify_without_logged_requests(live: tuple[str, OnlineStore]) -> None:
     url, store = live
     store.deploy("f", SQL)
-    r = run("verify", "f", "--url", url, "--token", TOKEN)
+    r = run("verify", "f", "--url", url, env={"OPENFEAT_TOKEN": TOKEN})
     assert r.exit_code == 1
     assert "0 logged requests checked, fewer than the 1 required (start the service with --log-requests" in r.stderr
-    r = run("verify", "f", "--url", url, "--token", TOKEN, "--min-requests", "0", "--json")
+    r = run("verify", "f", "--url", url, "--min-requests", "0", "--json", env={"OPENFEAT_TOKEN": TOKEN})
     assert r.exit_code == 0
     report = json.loads(r.stdout)
     assert isinstance(report.pop("run_id"), str) and isinstance(report.pop("seconds"), float)
@@ -468,7 +470,7 @@ def test_serve_deploy_request_verify_end_to_end(store_dir: Path, sql_file: Path,
             200,
             {"code": 0, "msg": "ok", "data": {"table": "tx", "rows": 3}},
         )
-        r = run("deploy", "f", str(sql_file), "--url", url, "--token", TOKEN, "--json")
+        r = run("deploy", "f", str(sql_file), "--url", url, "--json", env={"OPENFEAT_TOKEN": TOKEN})
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["digest"] == _digest(SQL)
         # requests interleaved with inserts: each is verified against the rows it saw
@@ -477,7 +479,7 @@ def test_serve_deploy_request_verify_end_to_end(store_dir: Path, sql_file: Path,
         assert _http(url, "PUT", "/dbs/db/tables/tx", {"value": [[1, 6000, 10.0]]})[0] == 200
         status, body = _http(url, "POST", "/dbs/db/deployments/f", {"input": [{"card": 1, "ts": 14000, "amount": 1.0}]})
         assert (status, body["data"]["data"]) == (200, [{"card": 1, "ts": 14000, "s": 11.0, "c": 2, "mx": 10.0}])
-        r = run("verify", "f", "--url", url, "--token", TOKEN, "--json")
+        r = run("verify", "f", "--url", url, "--json", env={"OPENFEAT_TOKEN": TOKEN})
         assert r.exit_code == 0, r.output
         report = json.loads(r.stdout)
         assert (report["deployment"], report["requests"], report["rows"], report["consistent"]) == ("f", 2, 3, True)

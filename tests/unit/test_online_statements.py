@@ -71,9 +71,9 @@ def ws_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app(ws_path: Path) -> Iterator[FeatureService]:
-    """The service over an empty store, with a workspace as offline storage."""
-    service = create_app(OnlineStore(), workspace=str(ws_path))
+def app(ws_path: Path, tmp_path: Path) -> Iterator[FeatureService]:
+    """The service over an empty store, with a workspace as offline storage and the test's directory as data root."""
+    service = create_app(OnlineStore(), workspace=str(ws_path), data_roots=[str(tmp_path)])
     yield service
     service.close()
 
@@ -503,7 +503,7 @@ def test_dolphinscheduler_style_batch(app: FeatureService, tx_csv: Path) -> None
         ),
         (
             {"mode": "online", "sql": "LOAD DATA INFILE '/no/such/file.csv' INTO TABLE tx"},
-            400,
+            403,  # outside the data roots: refused before it is looked for
             "/no/such/file.csv",
         ),
         ({"mode": "online", "sql": "SET @@execute_mode='batch'"}, 400, "@@execute_mode must be 'online' or 'offline'"),
@@ -624,7 +624,7 @@ def test_serve_workspace_option_end_to_end(tmp_path: Path, tx_csv: Path) -> None
     port = _free_port()
     ws = tmp_path / "served-ws"
     command = [sys.executable, "-m", "openfeat_core.cli", "serve", "--store", "none", "--port", str(port)]
-    command += ["--workspace", str(ws), "--log-level", "warning"]
+    command += ["--workspace", str(ws), "--log-level", "warning", "--data-root", str(tmp_path), "--no-token"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENFEAT_")}
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
@@ -663,7 +663,9 @@ def test_s3_load_select_and_outfile(s3_server: Any, monkeypatch: pytest.MonkeyPa
     bucket = s3_server.bucket
     client = s3_server.client()
     client.put_object(Bucket=bucket, Key="statements/in/tx.csv", Body=TX_CSV.encode())
-    service = create_app(OnlineStore(), workspace=f"s3://{bucket}/statements/ws")
+    service = create_app(
+        OnlineStore(), workspace=f"s3://{bucket}/statements/ws", data_roots=[f"s3://{bucket}/statements"]
+    )
     try:
         ok(service, TX_DDL, "offsync")
         ok(
