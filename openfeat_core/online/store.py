@@ -508,9 +508,12 @@ class OnlineStore:
             meta.append({"op": "restore", "name": name, "version": self._active[name] + 1})
         tables = {
             # Rows no index keeps are left out, as a compaction drops them (not when a general-path index still
-            # refers to row positions).
+            # refers to row positions). Finding them costs a pass over the kept rows, so only when there are some.
             n: _CapturedTable(
-                t.schema, list(t.batches), list(t.batch_seqs), None if t.keymaps else t.direct.live_rows()
+                t.schema,
+                list(t.batches),
+                list(t.batch_seqs),
+                t.direct.live_rows() if t.evicted_since_compaction and not t.keymaps else None,
             )
             for n, t in self._tables.items()
         }
