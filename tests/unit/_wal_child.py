@@ -9,7 +9,7 @@ Modes:
     store DIR SNAPSHOT_AFTER_BYTES ROWS
         The same through an ``OnlineStore`` (its own recovery, and automatic snapshots in a background thread once
         SNAPSHOT_AFTER_BYTES of log were written), table ``t`` with the columns of ``make_batch``. Prints ``opening``
-        first, when recovery starts.
+        first, when recovery starts, and ``i*`` instead of ``i`` while a background snapshot runs.
     snapshot-crash DIR STEP
         Build a log (a create-table meta, 3 batches, a snapshot, 2 more batches), then run the steps of a second
         snapshot up to STEP (``none``, ``rotated``, ``staged``, ``published``, ``pruned``) and die with ``os._exit``:
@@ -78,7 +78,7 @@ def _store(directory: str, snapshot_after_bytes: int, rows: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         store.insert("t", pa.Table.from_batches([make_batch(i, rows)]))
-        print(i, flush=True)
+        print(f"{i}{'*' if store.durability()['snapshot_running'] else ''}", flush=True)
         i += 1
 
 

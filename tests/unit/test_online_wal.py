@@ -459,14 +459,14 @@ def _kill_child(args: list[str], acks_before_kill: int) -> list[int]:
             if line is None or (line == "opening\n" and acks_before_kill < 0):
                 break
             if line != "opening\n":
-                acks.append(int(line))
+                acks.append(int(line.rstrip("*\n")))
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=5)
     reader.join(timeout=5)
     while (line := lines.get_nowait()) is not None:
         if line.endswith("\n") and line != "opening\n":  # a line cut by the kill was never fully printed
-            acks.append(int(line))
+            acks.append(int(line.rstrip("*\n")))
     assert proc.stderr is not None
     err = proc.stderr.read()
     assert proc.returncode == -signal.SIGKILL, err
@@ -495,6 +495,7 @@ def test_sigkill_loses_no_acknowledged_batch(tmp_path: Path, policy: str, snapsh
         assert np.array_equal(t["v"].to_numpy(), np.arange(n * ROWS_PER_BATCH))
         assert acked == list(range(len(acked)))
         assert len(acked) <= n <= len(acked) + 1
+        acked = list(range(n))  # an unacknowledged batch that made it is stored: the next writer goes on after it
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
@@ -514,6 +515,7 @@ def test_sigkill_of_a_store_with_automatic_snapshots_loses_no_acknowledged_batch
         assert np.array_equal(t["v"].to_numpy(), np.arange(n * ROWS_PER_BATCH))
         assert acked == list(range(len(acked)))
         assert len(acked) <= n <= len(acked) + 1
+        acked = list(range(n))  # an unacknowledged batch that made it is stored: the next writer goes on after it
     assert list(tmp_path.glob("snapshot-*")), "no automatic snapshot was taken"
 
 
