@@ -251,8 +251,9 @@ class RepairReport:
 
     @property
     def clean(self) -> bool:
-        """Nothing to repair: the log opens as it is (a torn tail is cut at open, as after any crash)."""
-        return not self.damage and not self.ignored_snapshots
+        """No damage: the log opens as it is (a torn tail is cut at open, as after any crash; invalid snapshots are
+        ignored, and moved to the quarantine by ``apply``)."""
+        return not self.damage
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -1067,7 +1068,7 @@ def repair(directory: str | os.PathLike[str], *, apply: bool = False) -> RepairR
                 removals.append((cut.path, cut.offset))
             removals += [(root / f"wal-{n:020d}.log", 0) for n in _segment_numbers(root) if n > cut.segment]
             report.lost = [e for path, offset in removals for e in _describe_frames(path, offset, cut)]
-        if apply and not report.clean:
+        if apply and (removals or ignored):
             quarantine = _quarantine_dir(root) / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
             while quarantine.exists():
                 quarantine = quarantine.with_name(quarantine.name + "+")

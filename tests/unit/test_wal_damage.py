@@ -299,6 +299,20 @@ def test_repair_of_a_deleted_middle_segment(tmp_path: Path) -> None:
     assert _ids(tmp_path) == [0, 1, 2, 3, 4]
 
 
+def test_repair_moves_an_ignored_snapshot_aside(tmp_path: Path) -> None:
+    _store_with_snapshot(tmp_path)
+    bogus = tmp_path / f"snapshot-{99:020d}"
+    bogus.mkdir()
+    (bogus / "t00000.arrow").write_bytes(b"half")
+    dry = runner.invoke(app, ["store-repair", str(tmp_path)])
+    assert dry.exit_code == 0 and "clean" in dry.output and bogus.name in dry.output  # it opens as it is
+    report = repair(tmp_path, apply=True)
+    assert report.clean and report.applied and not report.lost
+    assert report.quarantine is not None
+    assert (Path(report.quarantine) / bogus.name / "t00000.arrow").read_bytes() == b"half"
+    assert _ids(tmp_path) == list(range(8))
+
+
 def test_repair_refuses_an_open_store(tmp_path: Path) -> None:
     store = OnlineStore(tmp_path)
     with pytest.raises(LogLockedError):
