@@ -117,6 +117,9 @@ def _parse_and_bind(sql: str, catalog: Catalog, indexes: Mapping[str, Sequence[s
         raise OpenFeatSQLError(f"syntax error: {e}") from None
     except ValueError as e:
         raise OpenFeatSQLError(str(e)) from None
+    except RecursionError:
+        # The checks of parse_statement bound every construct known to recurse; this is the safety net.
+        raise OpenFeatSQLError("expression nested too deeply to parse") from None
     return Binder(sql, catalog, indexes).bind_statement(tree)
 
 
@@ -445,13 +448,15 @@ class Binder:
             if node.args.get("query") is not None:
                 self.fail(node, "IN (subquery)", not_supported=True)
             x = self.bind_expr(node.this, scope)
-            result: Expr | None = None
-            for v in node.expressions:
-                eq = self.call("eq", [x, self.bind_expr(v, scope)], node)
-                result = eq if result is None else self.call("or", [result, eq], node)
-            if result is None:
+            matches = [self.call("eq", [x, self.bind_expr(v, scope)], node) for v in node.expressions]
+            if not matches:
                 self.fail(node, "IN needs at least one value")
-            return result
+            # OR is associative (NULLs included): a balanced tree keeps a list of thousands of values shallow.
+            while len(matches) > 1:
+                pairs = range(0, len(matches) - 1, 2)
+                paired = [self.call("or", [matches[i], matches[i + 1]], node) for i in pairs]
+                matches = paired + matches[len(paired) * 2 :]
+            return matches[0]
         if isinstance(node, exp.If):
             cond = self.bind_expr(node.this, scope)
             then = self.bind_expr(node.args["true"], scope)

@@ -8,8 +8,8 @@ recursion limit is raised once to what the largest supported expression needs do
 sizes the SQL is refused up front with a positioned error, so a RecursionError (or a stack overflow) never
 happens:
 
-* :data:`MAX_NESTING`: parentheses (calls, sub-expressions) and ``CASE ... END`` nested in one another, checked on
-  the tokens before parsing;
+* :data:`MAX_NESTING`: parentheses (calls, sub-expressions), brackets and ``CASE ... END`` nested in one another, and
+  runs of prefix operators (``NOT NOT ...``, ``- - ...``), checked on the tokens before parsing;
 * :data:`MAX_EXPRESSION_DEPTH`: depth of the parsed expression tree (long operator chains), checked after parsing.
 """
 
@@ -81,21 +81,30 @@ def _too_deep(limit: int, line: int | None, column: int | None, snippet: str = "
     return OpenFeatSQLError(f"expression nested deeper than {limit}", line=line, column=column, snippet=snippet)
 
 
+_OPENING = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE})
+_CLOSING = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END})
+# Prefix operators: the parser recurses once per operator of a run such as `NOT NOT NOT x`.
+_PREFIX = frozenset({TokenType.NOT, TokenType.DASH, TokenType.PLUS, TokenType.TILDE})
+
+
 def check_nesting(tokens: Sequence[Token]) -> None:
-    """Refuse parentheses and ``CASE ... END`` nested deeper than :data:`MAX_NESTING` (at the first one too deep).
+    """Refuse brackets of any kind and ``CASE ... END`` nested deeper than :data:`MAX_NESTING`, and longer runs of
+    prefix operators (at the first token too deep).
 
     Raises:
-        OpenFeatSQLError: with the line and column of the opening token past the limit.
+        OpenFeatSQLError: with the line and column of the first token past the limit.
     """
     depth = 0
+    run = 0
     for token in tokens:
         kind = token.token_type
-        if kind in (TokenType.L_PAREN, TokenType.CASE):
+        run = run + 1 if kind in _PREFIX else 0
+        if kind in _OPENING:
             depth += 1
-            if depth > MAX_NESTING:
-                raise _too_deep(MAX_NESTING, token.line, token.col - len(token.text) + 1, token.text)
-        elif kind in (TokenType.R_PAREN, TokenType.END) and depth > 0:
+        elif kind in _CLOSING and depth > 0:
             depth -= 1
+        if depth > MAX_NESTING or run > MAX_NESTING:
+            raise _too_deep(MAX_NESTING, token.line, token.col - len(token.text) + 1, token.text)
 
 
 def _position(node: exp.Expr) -> tuple[int | None, int | None]:

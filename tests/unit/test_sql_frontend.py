@@ -283,3 +283,25 @@ def test_deep_sql_in_a_config_clause_is_a_positioned_error() -> None:
     values = "(" * 300 + "1" + ")" * 300
     with pytest.raises(OpenFeatSQLError, match="nested deeper than 256"):
         openfeat_core.compute(f"SELECT card FROM tx CONFIG (execute_mode = 'request', values = ({values}))", TABLES)
+
+
+@pytest.mark.parametrize(
+    ("expression", "at"),
+    [
+        ("NOT " * 20_000 + "amount > 1", 8 + 4 * 256),  # a run of prefix operators, not brackets
+        ("- " * 20_000 + "amount", 8 + 2 * 256),
+        ("[" * 2_000 + "amount" + "]" * 2_000, 8 + 256),
+        ("(" * 100_000 + "amount", 8 + 256),  # never closed: refused before the parser sees it
+    ],
+)
+def test_adversarial_nesting_is_a_positioned_error(expression: str, at: int) -> None:
+    with pytest.raises(OpenFeatSQLError, match="expression nested deeper than 256") as info:
+        plan(f"SELECT {expression} AS x FROM tx")
+    assert (info.value.line, info.value.column) == (1, at)
+
+
+def test_a_twenty_thousand_value_in_list_computes() -> None:
+    values = ", ".join(str(v) for v in range(20_000))
+    out = openfeat_core.compute(f"SELECT card IN ({values}) AS a, mcc IN (7, 100, NULL) AS b FROM tx", TABLES)
+    # NULL in the list: no match is NULL, as with a chain of ORs.
+    assert out.to_pydict() == {"a": [True, True, True], "b": [None, None, True]}
