@@ -292,6 +292,70 @@ def test_health_and_small_requests_are_answered_while_a_large_request_computes()
     assert body["data"]["data"][-1] == [3, 14_999, 1.0, 1]  # request rows do not see each other
 
 
+def test_a_small_request_is_served_between_the_chunks_of_a_large_one() -> None:
+    store = _store()
+    large_rows = [[1 + i % 3, 5000 + i, float(i % 7)] for i in range(2_500)]  # three store calls of <= 1,000 rows
+    computed = store.request("f", large_rows).to_pylist()  # in one call
+    expected = [[r["card"], row[1], r["s"], r["c"]] for r, row in zip(computed, large_rows, strict=True)]
+    events: list[str] = []
+    first_chunk, small_sent = threading.Event(), threading.Event()
+    serve_request = store.request_columns
+
+    def recorded(name: str, rows: Any) -> tuple[Sequence[str], list[Column]]:
+        if len(rows) > 1 and not first_chunk.is_set():
+            first_chunk.set()
+            small_sent.wait(PATIENCE_S)  # hold the store (a chunk in progress) until the small request has arrived
+        events.append(f"{len(rows)} rows")
+        return serve_request(name, rows)
+
+    store.request_columns = recorded  # type: ignore[method-assign]
+    body = json.dumps({"input": [[2, 5000, 4.0]]}).encode()
+    with _running(store) as url:
+        large, answered = _in_thread(lambda: _http(url, "POST", DEP, {"input": large_rows}))
+        try:
+            assert first_chunk.wait(PATIENCE_S)
+            with socket.create_connection(("127.0.0.1", _port(url)), timeout=PATIENCE_S) as sock:
+                sock.sendall(
+                    b"POST " + DEP.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                )
+                assert _http(url, "GET", "/health") == (200, {"code": 0, "msg": "ok"})
+                small_sent.set()
+                answer = _read_until_closed(sock)
+        finally:
+            small_sent.set()
+            large.join(PATIENCE_S)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert answer.endswith(b'{"code":0,"msg":"ok","data":{"data":[[2,5000,11.5,2]]}}')
+    # the small request was computed right after the chunk that held the store, and the large answer is exactly
+    # what one call computes
+    assert events == ["1000 rows", "1 rows", "1000 rows", "500 rows"]
+    assert answered == [(200, {"code": 0, "msg": "ok", "data": {"data": expected}})]
+
+
+def test_a_chunked_request_verifies_with_inserts_between_its_chunks() -> None:
+    store = _store()
+    store.log_requests(1.0)
+    first_chunk = threading.Event()
+    serve_request = store.request_columns
+
+    def insert_after_first_chunk(name: str, rows: Any) -> tuple[Sequence[str], list[Column]]:
+        answer = serve_request(name, rows)
+        if not first_chunk.is_set():
+            first_chunk.set()
+            store.insert("tx", [[1, 4500, 100.0]])  # as if an insert had been served between two chunks
+        return answer
+
+    store.request_columns = insert_after_first_chunk  # type: ignore[method-assign]
+    with _running(store) as url:
+        status, body = _http(url, "POST", DEP, {"input": [[1, 5000 + i, 1.0] for i in range(1_500)]})
+        assert status == 200
+        assert body["data"]["data"][0] == [1, 5000, 4.0, 3] and body["data"]["data"][-1] == [1, 6499, 104.0, 4]
+        status, body = _http(url, "POST", DEP + "/verify")
+    report = body["data"]
+    assert (status, report["requests"], report["rows"], report["consistent"]) == (200, 2, 1_500, True)
+
+
 def test_feature_requests_are_served_between_the_steps_of_a_verify(monkeypatch: pytest.MonkeyPatch) -> None:
     store = _store()
     store.log_requests(1.0)
