@@ -35,6 +35,7 @@ SQL = (
     "WINDOW w AS (PARTITION BY card ORDER BY ts ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW)"
 )
 DEP = "/dbs/db/deployments/f"
+TOKEN = "s3cret"  # of the `openfeat serve` processes
 # How long a client waits for an answer the fix guarantees; without the fix it would wait forever.
 PATIENCE_S = 30.0
 
@@ -72,11 +73,15 @@ def _running(store: OnlineStore, limits: ConnectionLimits | None = None, **optio
     assert not thread.is_alive()
 
 
-def _http(url: str, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
-    data = json.dumps(payload).encode() if payload is not None else None
+def _http(
+    url: str, method: str, path: str, payload: Any = None, *, raw: bytes | None = None, token: str | None = None
+) -> tuple[int, Any]:
+    data = json.dumps(payload).encode() if payload is not None else raw
     req = urllib.request.Request(url + path, data=data, method=method)
     if data is not None:
         req.add_header("Content-Type", "application/json")
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(req, timeout=PATIENCE_S) as resp:
             return resp.status, parse_json(resp.read())
@@ -217,7 +222,7 @@ def _serve_process(store_dir: Path, port: int, *args: str) -> subprocess.Popen[b
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=limit_files,
-        env={k: v for k, v in os.environ.items() if k != "OPENFEAT_TOKEN"},
+        env={**os.environ, "OPENFEAT_TOKEN": TOKEN},
     )
 
 
@@ -249,6 +254,26 @@ def test_300_slow_clients_do_not_lock_a_client_out_of_a_256_file_server(tmp_path
     finally:
         for s in slow:
             s.close()
+        server.terminate()
+        server.wait(timeout=PATIENCE_S)
+
+
+def test_a_deeply_nested_body_is_refused_and_the_service_stays_up(tmp_path: Path) -> None:
+    """Once SQL has been parsed (the recursion limit is then raised for deep SQL), a JSON body nested 100,000 deep
+    crashed the process with a segmentation fault in the json module's C parser."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _serve_process(tmp_path / "store", port)
+    try:
+        _wait_healthy(url, server)
+        create = {"mode": "online", "sql": "CREATE TABLE tx (card bigint, ts timestamp, amount double)"}
+        assert _http(url, "POST", "/dbs/db", create, token=TOKEN)[0] == 200
+        deep = b"[" * 100_000 + b"]" * 100_000
+        status, body = _http(url, "PUT", "/dbs/db/tables/tx", raw=deep, token=TOKEN)
+        assert (status, body["msg"]) == (400, "request body is nested too deeply")
+        assert _http(url, "GET", "/health") == (200, {"code": 0, "msg": "ok"})
+        assert server.poll() is None
+    finally:
         server.terminate()
         server.wait(timeout=PATIENCE_S)
 
