@@ -5,8 +5,8 @@ Commands (``openfeat COMMAND --help`` shows each one's options and an example):
 * pipeline tasks (each one call of :mod:`openfeat_core.tasks`; ``--json`` prints exactly the task's result dict):
   ``ingest`` (source files → workspace table), ``compute`` (feature SQL over workspace tables → table), ``export``
   (table → CSV / Parquet / LIBSVM), ``deploy`` (script → online store or service), ``verify`` (online = offline?);
-* ``tables`` (a workspace's tables), ``gc`` (its abandoned writes), ``deployments``, ``serve``, ``explain``,
-  ``version``.
+* ``tables`` (a workspace's tables), ``gc`` (its abandoned writes), ``deployments``, ``serve``, ``store-repair``
+  (a durable store that fails to open as corrupt), ``explain``, ``version``.
 
 What follows is stable: scripts may rely on it.
 
