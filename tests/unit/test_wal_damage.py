@@ -5,8 +5,13 @@ the log short."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import signal
+import socket
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -441,6 +446,59 @@ def test_failed_automatic_snapshot_keeps_every_insert(tmp_path: Path, monkeypatc
     assert _ids(tmp_path) == list(range(100))
 
 
-def test_serve_has_snapshot_options() -> None:
-    result = runner.invoke(app, ["serve", "--help"])
-    assert "--snapshot-after-bytes" in result.output and "--snapshot-after-seconds" in result.output
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _post(port: int, method: str, path: str, body: dict[str, object]) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(method, path, json.dumps(body), {"content-type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_serve_snapshots_automatically(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    port = _free_port()
+    command = [sys.executable, "-m", "openfeat_core.cli", "serve", "--store", str(store_dir), "--port", str(port)]
+    command += [
+        "--no-token",
+        "--log-level",
+        "warning",
+        "--snapshot-after-bytes",
+        "20000",
+        "--snapshot-after-seconds",
+        "0",
+    ]
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60  # a guard against a server that never starts, not a timing assertion
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=5).request("GET", "/health")
+                break
+            except OSError:
+                time.sleep(0.05)
+        sql = {"mode": "online", "sql": "CREATE TABLE t (id bigint, ts timestamp, v double)"}
+        assert _post(port, "POST", "/dbs/demo", sql) == 200, log_path.read_text()
+        for i in range(300):
+            assert _post(port, "PUT", "/dbs/demo/tables/t", {"value": [[i, i * 1000, 0.5]]}) == 200
+    finally:
+        process.send_signal(signal.SIGTERM)  # a graceful stop closes the store (after the snapshot under way)
+        process.wait(timeout=60)
+    assert process.returncode == 0, log_path.read_text()
+    assert len(list(store_dir.glob("snapshot-*"))) == 1
+    store = OnlineStore(store_dir)
+    assert store.scan("t")["id"].to_pylist() == list(range(300))
+    assert store.durability()["replayed_at_open"] < 300  # the snapshot holds the rest
+    store.close()
