@@ -8,7 +8,8 @@ field                     meaning
 host (+ port)             the online service's URL (``http://feature-service:9080``); a host without a scheme
                           gets ``http://`` (or the extra ``scheme``) and the port, so that the URI form
                           ``openfeat://:TOKEN@feature-service:9080?workspace=...`` works
-password                  the service's bearer token (``openfeat serve --token``); never logged
+password                  the service's bearer token (what ``openfeat serve`` printed, or its ``--token-file``);
+                          never logged. Empty: the worker's ``OPENFEAT_TOKEN`` / ``OPENFEAT_TOKEN_FILE``
 extra ``workspace``       the workspace directory or URI (``s3://bucket/prefix``)
 extra ``store``           an embedded durable store directory, when there is no service
 extra ``timezone``        default zone of calendar functions

@@ -185,7 +185,9 @@ def test_load_data_inside_the_roots_works(
     assert rows_of(store) == sorted([100, *loaded])
 
 
-def test_a_glob_with_one_file_leading_out_loads_nothing(served: tuple[FeatureService, OnlineStore], layout: Layout):
+def test_a_glob_with_one_file_leading_out_loads_nothing(
+    served: tuple[FeatureService, OnlineStore], layout: Layout
+) -> None:
     app, store = served
     r = sql(app, f"LOAD DATA INFILE '{layout.root}/*.csv' INTO TABLE t OPTIONS(mode='append')")
     assert r.status == 403
@@ -193,7 +195,9 @@ def test_a_glob_with_one_file_leading_out_loads_nothing(served: tuple[FeatureSer
     assert rows_of(store) == [100]
 
 
-def test_a_missing_file_inside_a_root_is_a_400_naming_it(served: tuple[FeatureService, OnlineStore], layout: Layout):
+def test_a_missing_file_inside_a_root_is_a_400_naming_it(
+    served: tuple[FeatureService, OnlineStore], layout: Layout
+) -> None:
     app, _ = served
     r = sql(app, f"LOAD DATA INFILE '{layout.root}/nope.csv' INTO TABLE t")
     assert r.status == 400 and "nope.csv" in r.json()["msg"]
@@ -294,7 +298,9 @@ def test_outfile_outside_the_roots_is_refused_and_changes_nothing(
 
 
 @pytest.mark.parametrize("target", ["{root}/out.csv", "{root}/sub/new/out.csv", "{root}/export", "{root}/new_dir"])
-def test_outfile_inside_the_roots_works(served: tuple[FeatureService, OnlineStore], layout: Layout, target: str):
+def test_outfile_inside_the_roots_works(
+    served: tuple[FeatureService, OnlineStore], layout: Layout, target: str
+) -> None:
     app, _ = served
     path = target.format(root=layout.root)
     r = sql(app, f"SELECT id FROM t INTO OUTFILE '{path}' OPTIONS(mode='overwrite')")
@@ -304,7 +310,9 @@ def test_outfile_inside_the_roots_works(served: tuple[FeatureService, OnlineStor
     assert text == "id\n100\n"  # a previous export directory is replaced whole
 
 
-def test_a_link_inside_the_root_is_replaced_not_followed(served: tuple[FeatureService, OnlineStore], layout: Layout):
+def test_a_link_inside_the_root_is_replaced_not_followed(
+    served: tuple[FeatureService, OnlineStore], layout: Layout
+) -> None:
     app, _ = served
     r = sql(app, f"SELECT id FROM t INTO OUTFILE '{layout.root}/in_link.csv' OPTIONS(mode='overwrite')")
     assert r.status == 200, r.body
@@ -608,7 +616,8 @@ def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tup
     command = [sys.executable, "-m", "openfeat_core.cli", "serve", "--port", str(port), "--log-level", "warning"]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENFEAT_")}
     with log_path.open("wb") as log:
-        process = subprocess.Popen([*command, *args], stdout=log, stderr=subprocess.STDOUT, env={**clean, **(env or {})})
+        env = {**clean, **(env or {})}
+        process = subprocess.Popen([*command, *args], stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 60
     while True:
         assert process.poll() is None, f"openfeat serve exited: {log_path.read_text()}"
@@ -660,7 +669,7 @@ def test_serve_generates_a_token_by_default(tmp_path: Path) -> None:
 
 
 def test_serve_with_a_memory_store_removes_its_token_file(tmp_path: Path) -> None:
-    process, port, log_path = _serve(tmp_path, "--store", "none")
+    process, _, log_path = _serve(tmp_path, "--store", "none")
     try:
         printed = re.search(r"bearer token (\S+) \(in (\S+),", log_path.read_text())
         assert printed is not None
