@@ -80,6 +80,7 @@ from openfeat_core.io.timestamps import (
     to_engine_dates,
     to_engine_timestamps,
 )
+from openfeat_core.sql.depth import loads_json
 from openfeat_core.types import DATE_RANGE_TEXT, TIMESTAMP_RANGE_TEXT, SQLType, parse_schema, sql_type_of_arrow
 
 __all__ = [
@@ -1238,9 +1239,13 @@ class _JsonReader(_TextReader):
                 continue
             line = first_line + offset
             try:
-                record = json.loads(text)
+                record = loads_json(text)
             except ValueError as e:
                 rejected.append(RejectedRow(self.where, line, None, _shown(text), "JSON object", f"invalid JSON: {e}"))
+                continue
+            except RecursionError:
+                reason = "invalid JSON: nested too deeply"
+                rejected.append(RejectedRow(self.where, line, None, _shown(text), "JSON object", reason))
                 continue
             if not isinstance(record, dict):
                 rejected.append(

@@ -836,3 +836,11 @@ def test_a_line_over_the_record_limit_is_an_error_naming_file_and_line(
         path.write_text(text)
     with pytest.raises(DataError, match=rf"{name}, line 3: a line longer than 8,192 bytes"):
         read_source(path, schema="id bigint, s string")
+
+
+def test_a_json_line_nested_100000_deep_is_a_bad_row_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"a": 1}\n{"a": ' + "[" * 100_000 + "1" + "]" * 100_000 + '}\n{"a": 3}\n')
+    result = read_source(path, schema="a bigint", on_error="skip")
+    assert result.table.column("a").to_pylist() == [1, 3]
+    assert [(r.line, r.reason) for r in result.rejected] == [(2, "invalid JSON: nested too deeply")]
