@@ -28,6 +28,11 @@ Values travel as OpenMLDB's APIServer writes them: timestamps as epoch-milliseco
 ``"YYYY-MM-DD"`` strings, and ``NaN`` / ``Infinity`` / ``Inf`` accepted unquoted. Every error is a JSON body
 ``{"code": <HTTP status>, "msg": "..."}``: user mistakes get a 4xx naming the field, and leave the store unchanged.
 
+Admission, on every route but ``/health`` and before the token: a ``Host`` other than an IP address, ``localhost``
+or an allowed name is answered 421 (DNS rebinding), an ``Origin`` not allowed 403, and a POST/PUT body that is not
+``application/json`` (an Arrow stream on the bulk rows route) 415, so that no web page can drive the service. Files
+named in SQL stay inside the data roots (:mod:`openfeat_core.io.access`; 403 otherwise).
+
 The store is not thread-safe, so store calls are serialised by one lock and run on one dedicated worker thread,
 except feature requests of a few rows, which run right on the event loop when the store is idle (a thread hop
 costs more than they do). Large requests, SQL statements and ``verify`` (one recomputed row per call, so that

@@ -120,7 +120,8 @@ def _app(tmp_path: Path) -> tuple[FeatureService, OnlineStore]:
         "SELECT id, sum(amount) OVER w AS s FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts "
         "ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW)",
     )
-    return create_app(store, workspace=str(tmp_path / "ws")), store
+    # The test's directory is a data root: LOAD DATA reads the generated files, INTO OUTFILE writes next to them.
+    return create_app(store, workspace=str(tmp_path / "ws"), data_roots=[str(tmp_path)]), store
 
 
 _json = st.recursive(
