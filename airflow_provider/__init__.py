@@ -69,7 +69,7 @@ _UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "placeholders": {
         "host": "http://feature-service:9080 (empty: no service; use an embedded store)",
         "port": "(part of the URL above)",
-        "password": "bearer token of `openfeat serve --token`",
+        "password": "the bearer token `openfeat serve` printed (or the content of its --token-file)",
         "extra": '{"storage_options": {"region": "us-east-1"}}',
     },
 }
