@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
@@ -161,7 +161,7 @@ class FileAccess:
     remote_roots: tuple[_Remote, ...] = ()
     protected: tuple[str, ...] = ()
     read_only: tuple[str, ...] = ()
-    remote_read_only: tuple[_Remote, ...] = field(default=())
+    remote_read_only: tuple[_Remote, ...] = ()
 
     @classmethod
     def confined(
