@@ -871,15 +871,23 @@ def _read_frame(f: Any, offset: int, size: int) -> tuple[Literal["ok", "incomple
         _, length, crc = _LEGACY_HEADER.unpack_from(head)
         stored = None
     if length > rest - header.size:
+        # Shorter than declared: a torn write -- unless the bytes there are a whole frame whose length field was
+        # damaged (its CRC matches with the true length), which was acknowledged.
+        f.seek(offset + header.size)
+        if _frame_crc(rest - header.size, f.read(rest - header.size), stored) == crc:
+            return "bad", rest, stored, b""
         return "incomplete", 0, None, b""
     f.seek(offset + header.size)
     payload: bytes = f.read(length)
-    expected_crc = zlib.crc32(payload, zlib.crc32(_LENGTH.pack(length)))
-    if stored is not None:
-        expected_crc = zlib.crc32(_LENGTH.pack(stored), expected_crc)
-    if expected_crc != crc:
+    if _frame_crc(length, payload, stored) != crc:
         return "bad", header.size + length, stored, payload
     return "ok", header.size + length, stored, payload
+
+
+def _frame_crc(length: int, payload: bytes, sequence: int | None) -> int:
+    """The CRC32 of a frame: of its length bytes, payload and (unless a legacy frame) sequence number bytes."""
+    crc = zlib.crc32(payload, zlib.crc32(_LENGTH.pack(length)))
+    return crc if sequence is None else zlib.crc32(_LENGTH.pack(sequence), crc)
 
 
 def _all_zero(f: Any, offset: int, size: int) -> bool:

@@ -127,6 +127,31 @@ def test_flipped_sequence_number_is_corruption(tmp_path: Path) -> None:
     _open_fails(tmp_path, segment.name, f"byte offset {offset}")
 
 
+def test_no_single_byte_flip_in_an_acknowledged_entry_goes_unnoticed(tmp_path: Path) -> None:
+    """Every byte of the last (acknowledged) frame of the last segment, and every 5th byte of the others: each
+    flip fails the open (a damaged length field must not pass for a torn tail), and the file is left as it was."""
+    with DurableLog(tmp_path) as log:
+        log.append_meta({"op": "create"})
+        for i in range(3):
+            log.append_rows("t", pa.record_batch({"id": pa.array([i, i], pa.int64())}))
+    (segment,) = [p for p in _segments(tmp_path) if p.stat().st_size]
+    original = segment.read_bytes()
+    last = _frames(segment)[-1][0]
+    positions = [*range(0, last, 5), *range(last, len(original))]
+    silent = []
+    for at in positions:
+        damaged = bytearray(original)
+        damaged[at] ^= 0x10
+        segment.write_bytes(bytes(damaged))
+        try:
+            DurableLog(tmp_path).close()
+            silent.append(at)
+        except LogCorruptError:
+            assert segment.read_bytes() == bytes(damaged)
+    segment.write_bytes(original)
+    assert silent == [], f"flips at {silent} went unnoticed"
+
+
 def test_deleted_middle_segment_fails_the_open(tmp_path: Path) -> None:
     _build(tmp_path, [5, 5, 5])
     middle = _segments(tmp_path)[1]
