@@ -598,7 +598,10 @@ class DurableLog:
         for entry in os.scandir(self._dir):
             snap = _SNAPSHOT_RE.match(entry.name)
             if (snap and int(snap.group(1)) < below) or _TEMP_RE.match(entry.name):
-                shutil.rmtree(entry.path)
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:  # not something a snapshot leaves, but in the way all the same
+                    os.unlink(entry.path)
         _fsync_dir(self._dir)
 
     # ------------------------------------------------------------------------------------------------------------
