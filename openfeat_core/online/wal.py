@@ -767,7 +767,7 @@ def _inspect(directory: Path) -> _Chain:
     missing: _Damage | None = None  # missing segments: harmless only if the next entry has the expected number
     want = base_number
     for number in numbers:
-        if number != want:
+        if number != want and missing is None:  # (a second gap before any entry: the first one covers it)
             names = f"wal-{want:020d}.log" + (f" to wal-{number - 1:020d}.log" if number - 1 > want else "")
             missing = _Damage(
                 directory / f"wal-{want:020d}.log", 0, f"log segment {names} missing", want, expected, None
