@@ -68,7 +68,7 @@ from openfeat_core.io.access import FileAccess, FileAccessDenied
 from openfeat_core.online.consistency import ConsistencyReport
 from openfeat_core.online.statements import MODES, StatementError, StatementResult, execute_sql
 from openfeat_core.online.store import OnlineStore
-from openfeat_core.sql.depth import call_with_deep_stack
+from openfeat_core.sql.depth import loads_json
 from openfeat_core.types import INT_RANGES, TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT, SQLType, parse_type_name
 from openfeat_core.workspace import Workspace
 
@@ -267,7 +267,7 @@ def parse_json(body: bytes) -> Any:
     if not text.strip():
         raise HTTPError(400, "request body is empty; expected a JSON object")
     try:
-        return _loads(text)
+        return loads_json(text)
     except RecursionError:
         raise HTTPError(400, "request body is nested too deeply") from None
     except ValueError as first:
@@ -275,23 +275,10 @@ def parse_json(body: bytes) -> Any:
         if "Inf" in text:
             rewritten = _INF_RE.sub(lambda m: m.group(0) if m.group(1) is None else m.group(1) + "Infinity", text)
             try:
-                return _loads(rewritten)
+                return loads_json(rewritten)
             except (ValueError, RecursionError):
                 pass
         raise HTTPError(400, f"request body is not valid JSON: {first}") from None
-
-
-# A body with fewer brackets than this cannot nest deeper, and is parsed on the calling thread's stack.
-_SHALLOW_BRACKETS = 5_000
-
-
-def _loads(text: str) -> Any:
-    """``json.loads``, on a thread with a deep stack when the text may nest deeply: the recursion limit is raised
-    for SQL (:mod:`openfeat_core.sql.depth`) beyond what the json module's C parser can recurse on an ordinary stack,
-    so a body nested 100,000 deep crashed the process (segmentation fault) instead of raising RecursionError."""
-    if text.count("[") + text.count("{") < _SHALLOW_BRACKETS:
-        return json.loads(text)
-    return call_with_deep_stack(lambda: json.loads(text))
 
 
 def _json_body(obj: Any) -> bytes:
