@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
 from airflow_provider._arguments import Arguments
 from airflow_provider.compat import AirflowTaskTerminated, BaseOperator, Context
@@ -291,6 +291,9 @@ class OpenFeatIngestOperator(_OpenFeatOperator):
         mode: ``error_if_exists`` (default), ``overwrite`` or ``append``.
         timezone: zone of timestamps written without an offset (default: the connection's, else UTC).
         csv: CSV dialect: ``{"delimiter": ";", "header": true, "quote": "\\"", "null_values": ["", "NA"]}``.
+        timestamp_unit: unit of epoch numbers in TIMESTAMP columns: ``ms`` (default), ``s``, ``us`` or ``ns``.
+        extra_columns: ``error`` (default: a source column the schema does not declare fails the load) or
+            ``ignore`` (such columns are dropped).
         conn_id: the ``openfeat`` connection.
         workspace: the workspace (default: the connection's).
         parent_run_id: the pipeline run id reported to the task hooks (default: one per DAG run).
@@ -307,6 +310,8 @@ class OpenFeatIngestOperator(_OpenFeatOperator):
         "mode",
         "timezone",
         "csv",
+        "timestamp_unit",
+        "extra_columns",
         *_OpenFeatOperator.template_fields,
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"source": "json", "csv": "json"}
@@ -322,6 +327,8 @@ class OpenFeatIngestOperator(_OpenFeatOperator):
         mode: str = "error_if_exists",
         timezone: str | None = None,
         csv: Mapping[str, Any] | None = None,
+        timestamp_unit: str = "ms",
+        extra_columns: str = "error",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -333,9 +340,11 @@ class OpenFeatIngestOperator(_OpenFeatOperator):
         self.mode = mode
         self.timezone = timezone
         self.csv = csv
+        self.timestamp_unit = timestamp_unit
+        self.extra_columns = extra_columns
 
     def _request(self, args: Arguments, config: OpenFeatConnectionConfig, parent_run_id: str) -> TaskRequest:
-        from openfeat_core.io import CsvOptions
+        from openfeat_core.io import CsvOptions, ExtraColumns, TimestampUnit
         from openfeat_core.tasks import IngestRequest
 
         sources = args.texts("source", self.source, single=True)
@@ -362,6 +371,8 @@ class OpenFeatIngestOperator(_OpenFeatOperator):
             "format": args.choice("format", self.format, ("csv", "parquet", "json", "ipc")),
             "on_error": args.choice("on_error", self.on_error, ("fail", "skip")),
             "mode": args.choice("mode", self.mode, ("error_if_exists", "overwrite", "append")),
+            "timestamp_unit": args.choice("timestamp_unit", self.timestamp_unit, get_args(TimestampUnit)),
+            "extra_columns": args.choice("extra_columns", self.extra_columns, get_args(ExtraColumns)),
         }
         return IngestRequest(
             source=sources[0] if len(sources) == 1 else sources,

@@ -26,6 +26,7 @@ from openfeat_core.io.ingest import (
     REJECTED_SCHEMA,
     BadRowsError,
     CsvOptions,
+    ExtraColumns,
     IngestResult,
     RejectedRow,
     SourceScan,
@@ -34,6 +35,7 @@ from openfeat_core.io.ingest import (
     scan_source,
     write_rejected,
 )
+from openfeat_core.io.timestamps import TimestampUnit
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -41,9 +43,11 @@ __all__ = [
     "BadRowsError",
     "CsvOptions",
     "ExportResult",
+    "ExtraColumns",
     "IngestResult",
     "RejectedRow",
     "SourceScan",
+    "TimestampUnit",
     "WriteMode",
     "build_feature_map",
     "encode_libsvm_row",

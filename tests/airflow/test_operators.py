@@ -30,6 +30,7 @@ from airflow_provider.operators.openfeat import (
     xcom_value,
 )
 from openfeat_core import tasks
+from openfeat_core.errors import DataError
 
 FEATURES_SQL = """SELECT tx_id, card, ts, amount,
     sum(amount) OVER w AS amount_{{ params.window }},
@@ -108,6 +109,8 @@ def test_ingest_renders_templates_returns_the_result_and_reruns_as_a_no_op(
         ({"csv": '{"delimiter": ";;"}'}, "csv", "is not a valid CSV dialect"),
         ({"csv": {"header": "maybe"}}, "csv['header']", "must be true or false"),
         ({"format": "xlsx"}, "format", "must be one of 'csv', 'parquet', 'json', 'ipc'"),
+        ({"timestamp_unit": "sec"}, "timestamp_unit", "must be one of 's', 'ms', 'us', 'ns', got 'sec'"),
+        ({"extra_columns": "drop"}, "extra_columns", "must be one of 'error', 'ignore'"),
     ],
 )
 def test_ingest_bad_arguments_fail_naming_the_argument(
@@ -129,6 +132,34 @@ def test_ingest_bad_arguments_fail_naming_the_argument(
     assert problem in message
     assert isinstance(caught.value, AirflowFailException)  # not retried
     assert not ws.exists()  # nothing was written
+
+
+def test_ingest_reads_epoch_seconds_and_ignores_undeclared_columns_when_asked(
+    tmp_path: Path, connection: dict[str, Any], make_context: Any, ws: Path
+) -> None:
+    source = tmp_path / "events.csv"
+    source.write_text("id,ts,note\n1,1700000000,a\n2,1700000060,b\n")
+    with _dag(tmp_path):
+        strict = OpenFeatIngestOperator(
+            task_id="strict", source=str(source), table="ev", schema="id bigint, ts timestamp"
+        )
+    with pytest.raises(DataError, match="note"):  # the undeclared column is named, not dropped silently
+        _run(strict, make_context(strict))
+    with _dag(tmp_path):
+        op = OpenFeatIngestOperator(
+            task_id="ingest",
+            source=str(source),
+            table="ev",
+            schema="id bigint, ts timestamp",
+            timestamp_unit="s",
+            extra_columns="ignore",
+        )
+    result = _run(op, make_context(op))
+    from openfeat_core.workspace import Workspace
+
+    table = Workspace.open(str(ws)).read_table("ev", result["version"])
+    assert table.column_names == ["id", "ts"]
+    assert [t.timestamp() for t in table.column("ts").to_pylist()] == [1_700_000_000, 1_700_000_060]
 
 
 def test_ingest_without_any_workspace_says_where_to_set_one(
