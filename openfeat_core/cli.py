@@ -44,6 +44,7 @@ import platform
 import re
 import secrets
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -1096,8 +1097,8 @@ def serve(
     OpenMLDB Airflow provider and DolphinScheduler send it; its files stay inside the --data-root directories.
 
     Every route but /health needs the bearer token: from --token-file, OPENFEAT_TOKEN or OPENFEAT_TOKEN_FILE, else
-    a new one is generated at each start, written to STORE/.token (a temporary file for a memory store; readable
-    by this user only) and printed once. --no-token serves without one (loopback only, unless
+    the one in STORE/.token, which is generated (readable by this user only) and printed at the first start; a
+    memory store gets a new one in a temporary file. --no-token serves without one (loopback only, unless
     --allow-insecure-remote; exit code 2 otherwise).
     """
     from openfeat_core.io.access import FileAccess
@@ -1121,9 +1122,10 @@ def serve(
         snapshot_after_seconds=snapshot_after_seconds or None,
     )
     token_file: Path | None = None
+    token_is_new = False
     try:
         if token is None and not no_token:
-            token, token_file = _new_token(path)
+            token, token_file, token_is_new = _store_token(path)
         if log_requests > 0:
             opened.log_requests(log_requests)
         try:
@@ -1152,12 +1154,15 @@ def serve(
                     "--allow-insecure-remote if the network is trusted"
                 ) from None
             raise UsageError(str(e)) from None
-        if token_file is not None:
+        if token_file is not None and token_is_new:
+            kept = "deleted at exit" if path is None else "kept for the next starts"
             typer.echo(
-                f"openfeat serve: bearer token {token} (in {token_file}, readable by this user only; clients: "
-                f"{TOKEN_FILE_ENV}={token_file}, or --token-file {token_file}); a new one is made at every start",
+                f"openfeat serve: bearer token {token} (in {token_file}, readable by this user only, {kept}; "
+                f"clients: {TOKEN_FILE_ENV}={token_file}, or --token-file {token_file})",
                 err=True,
             )
+        elif token_file is not None:
+            typer.echo(f"openfeat serve: bearer token in {token_file} (as before; delete it for a new one)", err=True)
         elif no_token:
             typer.echo(
                 "warning: --no-token: any program on this machine that can reach the port can read features, write "
@@ -1180,15 +1185,33 @@ def serve(
             token_file.unlink(missing_ok=True)  # a memory store's token dies with it
 
 
-def _new_token(store: Path | None) -> tuple[str, Path]:
-    """A new random token and the file it was written to (mode 0600): ``store/.token`` (replaced atomically), or a
-    new temporary file for a memory store."""
+def _store_token(store: Path | None) -> tuple[str, Path, bool]:
+    """The service's token, the file that holds it (mode 0600) and whether it was made now.
+
+    A durable store keeps its token in ``store/.token`` across restarts (clients configured with it keep working);
+    it is generated once, when the file is absent, and replaced atomically. A memory store gets a new temporary file.
+
+    Raises:
+        UsageError: ``store/.token`` exists but is empty, or readable by other users.
+    """
+    if store is not None:
+        target = store / ".token"
+        if target.exists():
+            mode = stat.S_IMODE(target.stat().st_mode)
+            if mode & 0o077:
+                raise UsageError(
+                    f"{target} is readable by other users (mode {mode:o}); chmod 600 it, or delete it for a new token"
+                )
+            kept = target.read_text(encoding="utf-8").strip()
+            if not kept:
+                raise UsageError(f"{target} is empty; delete it for a new token")
+            return kept, target, False
     token = secrets.token_urlsafe(32)
     if store is None:
         fd, name = tempfile.mkstemp(prefix="openfeat-token-")  # created 0600
         target = Path(name)
     else:
-        target = store / ".token"
+        store.mkdir(parents=True, exist_ok=True)
         name = str(store / f".token.{os.getpid()}.tmp")
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)  # a leftover temporary file keeps its old mode otherwise
@@ -1196,7 +1219,7 @@ def _new_token(store: Path | None) -> tuple[str, Path]:
         f.write(token + "\n")
     if store is not None:
         os.replace(name, target)
-    return token, target
+    return token, target, True
 
 
 def _run_until_stopped(server: uvicorn.Server, where: str) -> None:

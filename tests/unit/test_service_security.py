@@ -667,6 +667,24 @@ def test_serve_generates_a_token_by_default(tmp_path: Path) -> None:
         _stop(process)
     assert process.returncode == 0, log_path.read_text()
 
+    # A restart keeps the token (clients configured with it keep working) and does not print it again.
+    process, port, log_path = _serve(tmp_path, "--store", str(store_dir))
+    try:
+        assert token not in log_path.read_text() and str(token_path) in log_path.read_text()
+        assert _raw(port, "GET", "/dbs/db/tables", b"", {"authorization": f"Bearer {token}"})[0] == 200
+    finally:
+        _stop(process)
+    token_path.chmod(0o644)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENFEAT_")}
+    refused = subprocess.run(
+        [sys.executable, "-m", "openfeat_core.cli", "serve", "--store", str(store_dir), "--port", "0"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "readable by other users (mode 644)" in refused.stderr, refused.stderr
+
 
 def test_serve_with_a_memory_store_removes_its_token_file(tmp_path: Path) -> None:
     process, _, log_path = _serve(tmp_path, "--store", "none")
