@@ -11,12 +11,13 @@ Layout under the root::
       <name>/
         _v/
           000001.json               manifest of version 1 (a TableVersion.manifest_dict(): schema, rows, bytes,
-          000002.json               created_at, files, digest, attempt, idempotency_key, lineage); its existence
-          ...                       *is* the commit: a version without manifest does not exist
+          000002.json               created_at, files, digest, attempt, idempotency_key, lineage, parent); its
+          ...                       existence *is* the commit: a version without manifest does not exist
           .tmp-<uuid>-000003.json   (local disk only) a manifest being committed; never read
         data/
           <attempt>/                one directory per write attempt: <UTC start yyyymmddTHHMMSSZ>-<uuid4 hex>
-            part-00000.parquet      the rows, in order: fixed-size row groups, a new file every rows_per_file rows
+            part-00000.parquet      the rows it wrote, in order: fixed-size row groups, a new file every
+                                    rows_per_file rows (an append version also lists its parent's files)
             part-00001.parquet
             _side/<filename>        side files of the version (rejected rows of an ingest, an export's index map...)
 
@@ -41,8 +42,8 @@ PUT with ``If-None-Match: *``; where no conditional write exists it is only part
 
 Idempotent retries: ``write_table(..., idempotency_key=k)`` first looks for a committed version of the table
 carrying ``k`` and returns it without reading the data, so a retried task (same key, e.g. the orchestrator's run
-id + task id) does not load the table twice. Writers racing with the same key on local disk end with one version:
-the loser of the manifest race finds the winner's key, deletes its own attempt and returns the winner's version.
+id + task id) does not load the table twice. Writers racing with the same key end with one version: the loser of
+the manifest race finds the winner's key, deletes its own attempt and returns the winner's version.
 
 Side files (bytes the version carries besides its rows) live in the attempt directory, so they share the version's
 lifetime and :meth:`Workspace.gc` never separates them from it. They are not listed in the manifest (manifests are
