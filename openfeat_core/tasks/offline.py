@@ -123,6 +123,11 @@ def _produced_by(version: TableVersion | None, digest: str) -> bool:
     return isinstance(record, Mapping) and record.get("inputs_digest") == digest
 
 
+def _appended_by(ws: Workspace, table: str, digest: str) -> TableVersion | None:
+    """The newest version of ``table`` that an append with these inputs wrote, if any."""
+    return next((v for v in reversed(ws.versions(table)) if _produced_by(v, digest)), None)
+
+
 def _task_lineage(task: str, context: TaskContext, digest: str, **extra: Any) -> dict[str, Any]:
     return {
         "task": task,
@@ -289,10 +294,14 @@ def _ingest(request: IngestRequest, context: TaskContext) -> IngestResult:
     }
     digest = inputs_digest("ingest", {"source": identity, **settings})
     files = list(scan.files)
-    if _produced_by(latest, digest):
-        assert latest is not None
-        bad_rows, rejected_uri = _rejected_report(ws, latest, request, source)
-        return _ingest_result(ws, latest, files, bad_rows, rejected_uri, 0, True, context)
+    append = request.mode == "append"
+    # An append of these inputs is made once: its retry finds it even after other appends landed on top of it.
+    # The other modes are reruns only while their version is still the latest.
+    earlier = _appended_by(ws, table, digest) if append and latest is not None else latest
+    if _produced_by(earlier, digest):
+        assert earlier is not None
+        bad_rows, rejected_uri = _rejected_report(ws, earlier, request, source)
+        return _ingest_result(ws, earlier, files, bad_rows, rejected_uri, 0, True, context)
     if latest is not None and request.mode == "error_if_exists":
         raise DataError(
             f"table {table!r} already exists in workspace {ws.uri} (latest version {latest.version}, "
@@ -306,13 +315,13 @@ def _ingest(request: IngestRequest, context: TaskContext) -> IngestResult:
     }
     # An append re-bases onto whatever another writer committed meanwhile (the version's parent says onto what);
     # the other modes replace the version read above, and fail with a ConflictError if it is no longer the latest.
-    append = request.mode == "append"
     version = ws.write_table(
         table,
         iter(scan),
         schema=scan.schema,
         lineage=lineage,
-        idempotency_key=idempotency_key("ingest", digest, latest.version if latest else None),
+        # Racing retries of one append collide on the key whatever they re-based onto.
+        idempotency_key=idempotency_key("ingest", digest, None if append else latest.version if latest else None),
         append=append,
         expected_version=None if append else latest.version if latest else 0,
     )

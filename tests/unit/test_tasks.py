@@ -134,6 +134,19 @@ def test_an_append_with_inferred_schema_is_retried_once(tx_csv: Path, ws_dir: Pa
     assert _ingest(tx_csv, ws_dir, schema=None, mode="append").reused  # the retry declares v1's schema: same inputs
 
 
+def test_a_retried_append_is_not_appended_again_after_other_appends(tx_csv: Path, ws_dir: Path, tmp_path: Path) -> None:
+    _ingest(tx_csv, ws_dir)
+    mine = _write_csv(tmp_path / "mine.csv", [(3, 10_000, 1.25)])
+    theirs = _write_csv(tmp_path / "theirs.csv", [(4, 11_000, 2.5), (5, 12_000, 3.5)])
+    first = _ingest(mine, ws_dir, mode="append", schema=None)
+    assert (first.version, first.rows) == (2, 6)
+    assert _ingest(theirs, ws_dir, mode="append", schema=None).version == 3  # another writer's append lands on top
+    retry = _ingest(mine, ws_dir, mode="append", schema=None)  # e.g. a task retried after its commit
+    assert (retry.version, retry.reused) == (2, True)
+    latest = Workspace.open(ws_dir).read_table("tx")
+    assert sorted(latest.column("card").to_pylist()) == [1, 1, 1, 2, 2, 3, 4, 5]  # 3 only once
+
+
 def test_ingest_in_memory_data_is_identified_by_content(ws_dir: Path) -> None:
     table = pa.table({"card": [1, 2], "ts": pa.array([1, 2], pa.timestamp("ms")), "amount": [1.0, 2.0]})
     first = tasks.ingest(tasks.IngestRequest(table, "tx", ws_dir))
