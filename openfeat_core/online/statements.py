@@ -63,10 +63,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import itertools
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -936,13 +935,11 @@ def _load_data(session: _Session, p: _Parser) -> StatementResult:
             "openfeat_version": openfeat_core.__version__,
         }
     }
-    if previous is not None and mode == "append":
-        # Streamed: the previous version is read batch by batch, not held whole in memory.
-        old = (b.cast(schema) for b in ws.iter_batches(table, previous.version))
-        combined: Iterator[pa.RecordBatch] = itertools.chain(old, data.to_batches())
-        ws.write_table(table, combined, schema=schema, lineage=lineage)
-    else:
-        ws.write_table(table, data, schema=schema, lineage=lineage)
+    # An append shares the latest version's files and re-bases onto a concurrent writer's commit (nothing lost);
+    # an overwrite or first load commits only over the version read above, else fails with a ConflictError.
+    append = previous is not None and mode == "append"
+    expected = None if append else previous.version if previous is not None else 0
+    ws.write_table(table, data, schema=schema, lineage=lineage, append=append, expected_version=expected)
     return StatementResult("load_data", affected_rows=data.num_rows)
 
 

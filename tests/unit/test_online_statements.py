@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from openfeat_core.errors import OpenFeatError, OpenFeatSQLError
+from openfeat_core.online import statements
 from openfeat_core.online.service import FeatureService, create_app
 from openfeat_core.online.statements import PREVIEW_ROW_LIMIT, StatementError, execute_sql, split_statements
 from openfeat_core.online.store import OnlineStore
@@ -282,6 +283,30 @@ def test_load_data_online_with_csv_options(app: FeatureService, tmp_path: Path) 
     ok(app, "CREATE TABLE t (id int, v double, s string)")
     ok(app, f"LOAD DATA INFILE '{path}' INTO TABLE t OPTIONS(header=false, delimiter=';', null_value='NA')")
     assert rows(app, "SELECT * FROM t") == [[1, None, "x y"], [2, 2.5, None]]
+
+
+def test_load_data_offline_appends_beside_a_concurrent_writer(
+    app: FeatureService, tx_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer commits while LOAD DATA reads its file: the append re-bases onto it (both kept); an
+    overwrite that read an older version fails with a conflict and commits nothing."""
+    ok(app, TX_DDL, "offsync")
+    ok(app, f"LOAD DATA INFILE '{tx_csv}' INTO TABLE tx", "offsync")
+    ws = app.workspace
+    assert ws is not None
+    read_infile = statements._read_infile
+
+    def read_while_another_writer_appends(*args: Any, **kwargs: Any) -> pa.Table:
+        data = read_infile(*args, **kwargs)
+        ws.write_table("tx", ws.read_table("tx").slice(0, 1), append=True)
+        return data
+
+    monkeypatch.setattr(statements, "_read_infile", read_while_another_writer_appends)
+    ok(app, f"LOAD DATA INFILE '{tx_csv}' INTO TABLE tx OPTIONS(mode='append')", "offsync")
+    assert [v.num_rows for v in ws.versions("tx")] == [3, 4, 7]  # the other writer's row and ours
+    r = sql(app, f"LOAD DATA INFILE '{tx_csv}' INTO TABLE tx OPTIONS(mode='overwrite')", "offsync")
+    assert r.status != 200 and "version" in r.json()["msg"], r.json()
+    assert [v.num_rows for v in ws.versions("tx")] == [3, 4, 7, 8]  # only the other writer's commit
 
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
