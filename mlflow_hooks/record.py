@@ -263,6 +263,13 @@ def _note(task: str, outcome: TaskOutcome) -> str:
     return "\n\n".join(lines)
 
 
+def _bytes_added(ws: Workspace, info: TableVersion) -> int:
+    """The bytes ``info`` wrote: an append version lists its parent's files too, without rewriting them."""
+    if info.parent is None:
+        return info.num_bytes
+    return info.num_bytes - ws.table_info(info.table, info.parent).num_bytes
+
+
 def _ingest(outcome: TaskOutcome, request: Any, result: Any) -> None:
     ws = Workspace.open(result.workspace, request.storage_options)
     info = ws.table_info(result.table, result.version)
@@ -273,7 +280,7 @@ def _ingest(outcome: TaskOutcome, request: Any, result: Any) -> None:
         table_rows=float(result.rows),
         bad_rows=float(result.bad_rows),
         bytes_read=float(result.bytes_read),
-        bytes_written=0.0 if result.reused else float(info.num_bytes),
+        bytes_written=0.0 if result.reused else float(_bytes_added(ws, info)),
     )
     outcome.texts["schema/output_schema.json"] = _schema_json(info.schema)
     identities = info.lineage.get("sources") or []

@@ -619,3 +619,14 @@ def test_population_stability_is_zero_for_the_same_data_and_large_for_a_shift() 
     assert same["x"] < 0.01 and same["c"] < 0.01
     assert shifted["x"] > 0.25 and shifted["c"] > 0.25
     assert stats.population_stability({"format": 99}, described(1.0, ["a"])) == {}
+
+
+def test_bytes_written_by_an_append_count_only_its_own_files(tmp_path: Path) -> None:
+    from mlflow_hooks.record import _bytes_added
+
+    ws = Workspace.open(tmp_path / "ws")
+    first = ws.write_table("t", pa.table({"x": list(range(10_000))}))
+    appended = ws.write_table("t", pa.table({"x": [1, 2, 3]}), append=True)
+    assert appended.parent == first.version and appended.num_bytes > first.num_bytes
+    assert _bytes_added(ws, first) == first.num_bytes
+    assert _bytes_added(ws, appended) == appended.num_bytes - first.num_bytes < first.num_bytes
