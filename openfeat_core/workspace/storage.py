@@ -309,7 +309,7 @@ def _conditional_put_client(location: Location) -> Any:
         try:
             client = _boto3_client(location.s3_settings)
         except ImportError:
-            reason = "boto3 is not installed (pip install "openfeat[s3]")"
+            reason = "boto3 is not installed (pip install 'openfeat[s3]')"
         except ValueError as e:
             reason = str(e)
     location._clients["s3"] = client
