@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from openfeat_core.column import Column
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
@@ -57,7 +58,15 @@ from openfeat_core.plan.nodes import (
 )
 from openfeat_core.sql.binder import bind_sql
 from openfeat_core.sql.dialect import INTERVAL_UNITS_MS, interval_ms
-from openfeat_core.types import SQLType, parse_schema, sql_type_of_arrow
+from openfeat_core.types import (
+    DATE_RANGE_DAYS,
+    DATE_RANGE_TEXT,
+    TIMESTAMP_RANGE_MS,
+    TIMESTAMP_RANGE_TEXT,
+    SQLType,
+    parse_schema,
+    sql_type_of_arrow,
+)
 
 _DEPLOY_RE = re.compile(
     r"^\s*deploy\s+(?:if\s+not\s+exists\s+)?(?P<name>[A-Za-z_][\w]*)\s*(?:options\s*\((?P<options>[^)]*)\)\s*)?(?P<sql>select\b.*)$",
@@ -1112,13 +1121,15 @@ def _to_batch(
         if missing:
             raise DataError(f"{what}: missing column(s) {', '.join(missing)}")
         try:
-            return (
+            batch = (
                 rows.select(schema.names).cast(schema).combine_chunks().to_batches()[0]
                 if rows.num_rows
                 else pa.RecordBatch.from_pylist([], schema=schema)
             )
         except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
             raise DataError(f"{what}: {e}") from None
+        _check_temporal_range(batch, what)
+        return batch
     columns: dict[str, list[Any]] = {f.name: [] for f in schema}
     for i, row in enumerate(rows):
         if isinstance(row, Mapping):
@@ -1141,7 +1152,29 @@ def _to_batch(
             bad = _first_bad(columns[f.name], f)
             type_name = sql_type_of_arrow(f.type).openmldb_name
             raise DataError(f"{what}: row {bad[0]}, field {f.name!r}: {bad[1]!r} is not a {type_name} ({e})") from None
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+    _check_temporal_range(batch, what)
+    return batch
+
+
+def _check_temporal_range(batch: pa.RecordBatch, what: str) -> None:
+    """Refuse timestamps and dates outside the one range every path accepts (``types.TIMESTAMP_RANGE_MS``), naming
+    the first such row and field: an Arrow table or epoch integers can hold values that no export could write."""
+    for f, column in zip(batch.schema, batch.columns, strict=True):
+        t = sql_type_of_arrow(f.type)
+        if t is SQLType.TIMESTAMP:
+            (low, high), text, numbers = TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT, column.cast(pa.int64())
+        elif t is SQLType.DATE:
+            (low, high), text, numbers = DATE_RANGE_DAYS, DATE_RANGE_TEXT, column.cast(pa.int32())
+        else:
+            continue
+        outside = pc.or_(pc.less(numbers, low), pc.greater(numbers, high))
+        if pc.any(outside).as_py():
+            row = pc.index(outside, True).as_py()
+            raise DataError(
+                f"{what}: row {row}, field {f.name!r}: {numbers[row].as_py()} is outside the {t.openmldb_name} range "
+                f"({text})"
+            )
 
 
 def _array(values: list[Any], f: pa.Field) -> pa.Array:

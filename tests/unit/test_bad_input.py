@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
-from openfeat_core.online.service import FeatureService, create_app
+from openfeat_core.errors import DataError
+from openfeat_core.online.service import ARROW_STREAM, FeatureService, create_app
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.types import TIMESTAMP_RANGE_MS
 from tests.unit.test_cli import run
@@ -199,3 +201,38 @@ def test_cli_compute_of_deep_sql_is_no_internal_error(
     r = run("compute", "-", "-w", ws, "-o", "deep", stdin=f"SELECT {expression} AS y FROM tx")
     assert r.exit_code == code, r.output
     assert "internal error" not in r.output and fragment in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "fragment"),
+    [
+        ("ts", pa.array([1000, 10**17], pa.timestamp("ms", tz="UTC")), "row 1, field 'ts': 100000000000000000 is"),
+        ("ts", pa.array([LOW - 1, 1000], pa.timestamp("ms", tz="UTC")), "row 0, field 'ts'"),
+        ("d", pa.array([0, 3_000_000], pa.date32()), "row 1, field 'd': 3000000 is outside the date range"),
+    ],
+)
+def test_arrow_inserts_outside_the_timestamp_range_are_refused(
+    app: FeatureService, column: str, values: pa.Array, fragment: str
+) -> None:
+    """Arrow data bypasses the JSON checks: the store's insert refuses far timestamps and dates itself (over HTTP's
+    Arrow stream route and in Python), naming the row and field, and stores nothing."""
+    columns: dict[str, pa.Array] = {
+        "id": pa.array([1, 2], pa.int64()),
+        "card": pa.array([1, 1], pa.int64()),
+        "ts": pa.array([1000, 2000], pa.timestamp("ms", tz="UTC")),
+        "amount": pa.array([1.0, 2.0]),
+        "d": pa.array([0, 1], pa.date32()),
+        "name": pa.array(["a", "b"]),
+    }
+    table = pa.table({**columns, column: values})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    before = _state(app.store)
+    response = call(
+        app, "POST", "/dbs/db/tables/tx/rows", raw=sink.getvalue().to_pybytes(), headers={"content-type": ARROW_STREAM}
+    )
+    assert response.status == 400 and fragment in response.json()["msg"], response.body
+    with pytest.raises(DataError, match=fragment.replace("(", r"\(")):
+        app.store.insert("tx", table)
+    assert _state(app.store) == before
