@@ -375,7 +375,7 @@ def test_s3_without_conditional_writes_warns_and_still_commits(
     warnings = [r.getMessage() for r in caplog.records if "conditional write" in r.getMessage()]
     assert warnings == [
         f"openfeat: workspace {root} commits without a conditional write (boto3 is not installed (pip install "
-        "boto3)): two writers committing the same table at the same moment may lose one of the versions (see "
+        "'openfeat[s3]')): two writers committing the same table at the same moment may lose one of the versions (see "
         "openfeat_core.workspace.storage)"
     ]
     assert [v.num_rows for v in ws.versions("t")] == [2, 3]
