@@ -16,7 +16,9 @@ Exit codes:
 * ``1``: the job failed: a runtime or data error (bad rows, a missing table), a service that cannot be reached or
   fails (HTTP 5xx), a ``verify`` that found online/offline mismatches.
 * ``2``: usage error: bad arguments or options, bad SQL, a bad ``--schema``, or a request the service refused as
-  given (HTTP 4xx: bad SQL, unknown deployment, missing or wrong token).
+  given (HTTP 4xx: bad SQL, unknown deployment, missing or wrong token; not 408, 409, 425, 429, which may pass).
+
+Both derive from the one classification of errors in :mod:`openfeat_core.errors` (``exit_code``).
 
 Output: results go to stdout. With ``--json`` a command prints exactly one JSON document on stdout (strict JSON:
 non-finite floats are written as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``) and nothing else; when a
@@ -63,7 +65,7 @@ import typer
 
 import openfeat_core
 from openfeat_core import tasks
-from openfeat_core.errors import OpenFeatError, OpenFeatSQLError
+from openfeat_core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failure, OpenFeatError, exit_code
 from openfeat_core.io import CsvOptions
 from openfeat_core.online.wal import LogLockedError, RepairReport, repair
 from openfeat_core.sql.dialect import interval_ms
@@ -86,10 +88,6 @@ if TYPE_CHECKING:
 # The HTTP client and its errors live in the task package; they stay importable from here.
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "ServiceClient", "ServiceError", "ServiceUnreachable", "app", "main"]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
 _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -103,14 +101,13 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 class UsageError(InvalidRequest):
     """The command line is wrong (an argument, an option, a file it names): exit code 2."""
 
+    failure = Failure.USAGE
+
 
 def exit_code_of(error: BaseException) -> int:
-    """The exit code of the contract for an error that ended a command."""
-    if isinstance(error, (InvalidRequest, OpenFeatSQLError)):
-        return EXIT_USAGE
-    if isinstance(error, ServiceError):
-        return EXIT_USAGE if 400 <= error.status < 500 else EXIT_FAILED
-    return EXIT_FAILED
+    """The exit code of the contract for an error that ended a command: :func:`openfeat_core.errors.exit_code`
+    (2 for a usage error, else 1; the one classification in :mod:`openfeat_core.errors`)."""
+    return exit_code(error)
 
 
 def _one_line(text: str) -> str:

@@ -21,9 +21,11 @@ What they share:
   a task runs.
 * **Reruns are safe**: the tasks are idempotent (``reused`` / ``new_version`` in the result say when a run found
   its work already done), so clearing a task or a retry after a crash does the work at most once.
-* **Failures**: a request the task or the service refuses as given (bad option, bad SQL, a script that cannot run
-  online, a wrong token: HTTP 4xx) and a ``verify`` that found mismatches fail without retrying
-  (:class:`OpenFeatTaskFailed`); bad or missing data, an unreachable or failing service are retried as usual.
+* **Failures** follow the one classification of :mod:`openfeat_core.errors`: a terminal error (a request the task
+  or the service refuses as given: bad option, bad SQL, a script that cannot run online, a wrong token, HTTP 4xx;
+  bad or missing data, bad rows under ``on_error="fail"``; a ``verify`` that found mismatches) fails without
+  retrying (:class:`OpenFeatTaskFailed`); a transient one (an unreachable or failing service, a locked store, a
+  writer that committed first) is retried as usual.
   ``on_kill`` (task cleared, marked failed, or timed out) interrupts the running task; a workspace write that did
   not commit leaves no version behind.
 * **Tracking**: each task runs with ``OPENFEAT_PARENT_RUN_ID`` set to one id per DAG run (the ``parent_run_id``
@@ -69,11 +71,6 @@ __all__ = [
     "pipeline_run_id",
     "xcom_value",
 ]
-
-
-#: HTTP statuses of a service's refusal that a later try may not get (timeout, too many requests); other 4xx
-#: (bad SQL, wrong token, unknown deployment) fail the task without retrying.
-_RETRYABLE_HTTP = frozenset({408, 425, 429})
 
 
 def pipeline_run_id(context: Mapping[str, Any]) -> str:
@@ -159,11 +156,12 @@ class _OpenFeatOperator(BaseOperator):
 
         Raises:
             OpenFeatArgumentError: a bad argument (not retried).
-            OpenFeatTaskFailed: the task refused the request as given, or verify found mismatches (not retried).
-            OpenFeatError: anything else the task raised (missing data, a service down): retried as usual.
+            OpenFeatTaskFailed: a terminal error (:func:`openfeat_core.errors.is_terminal`): the request, the SQL or
+                the data must change, or verify found mismatches (not retried).
+            OpenFeatError: a transient error (a service down, a locked store, a conflicting writer): retried.
         """
-        from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
-        from openfeat_core.tasks import InvalidRequest, VerificationFailed
+        from openfeat_core.errors import is_terminal
+        from openfeat_core.tasks import VerificationFailed
         from openfeat_core.tasks.client import ServiceError
 
         args = Arguments(self)
@@ -173,15 +171,13 @@ class _OpenFeatOperator(BaseOperator):
         try:
             with self.hook.task_environment(parent_run_id), self._killable():
                 result = self._run(request)
-        except VerificationFailed as e:
-            self._on_verification_failed(context, xcom_value(e.result.to_dict()))
-            raise OpenFeatTaskFailed(f"{args.where}: {e}") from e
-        except (InvalidRequest, OpenFeatSQLError, NotSupportedError) as e:
-            raise OpenFeatTaskFailed(f"{args.where}: {e}") from e
-        except ServiceError as e:
-            if e.status in _RETRYABLE_HTTP or e.status >= 500:
+        except Exception as e:
+            if isinstance(e, VerificationFailed):
+                self._on_verification_failed(context, xcom_value(e.result.to_dict()))
+            if not is_terminal(e):
                 raise
-            raise OpenFeatTaskFailed(f"{args.where}: the service refused the request: {e}") from e
+            refused = "the service refused the request: " if isinstance(e, ServiceError) else ""
+            raise OpenFeatTaskFailed(f"{args.where}: {refused}{e}") from e
         finally:
             self._release(request)
         value: dict[str, Any] = xcom_value(result.to_dict())

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
-from openfeat_core.errors import OpenFeatError
+from openfeat_core.errors import Failure, OpenFeatError
 from openfeat_core.io.export import resolve_path
 
 __all__ = ["TRUSTED", "FileAccess", "FileAccessDenied"]
@@ -63,6 +63,12 @@ class FileAccessDenied(OpenFeatError):
         path: the path or URI as the statement gave it.
         reason: why it is refused (which location, which roots).
     """
+
+    # Terminal, and a usage error rather than a data error: the policy (the data roots the operator chose) refuses
+    # the same path on every try, so a retry cannot help; the request must name a file inside the roots (or the
+    # operator add a root). The service answers 403, as for any request refused by policy.
+    failure = Failure.USAGE
+    http_status_code = 403
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path

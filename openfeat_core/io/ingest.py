@@ -71,7 +71,7 @@ import pyarrow.ipc as paipc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from openfeat_core.errors import DataError, OpenFeatError
+from openfeat_core.errors import DataError, Failure, OpenFeatError
 from openfeat_core.io.export import ExportResult, WriteMode, export_csv, resolve_path
 from openfeat_core.io.timestamps import (
     TIMESTAMP_UNITS,
@@ -251,6 +251,8 @@ class BadRowsError(DataError):
         rejected: the first bad values found (at most 1000), in source order.
         bad_rows: how many rows are bad in total.
     """
+
+    failure = Failure.DATA  # on_error="fail": the same source fails the same way until it is fixed
 
     def __init__(self, rejected: list[RejectedRow], bad_rows: int) -> None:
         self.rejected = rejected

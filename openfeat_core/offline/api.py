@@ -145,9 +145,6 @@ def compute(
             loaded[name] = ColumnTable.from_arrow(loaded[name], types)
     pa.default_memory_pool().release_unused()
     requests = _config_requests(sql, plan, loaded, config, ctx) if config and config.execute_mode == "request" else None
-    try:
-        return execute(plan, loaded, ctx, requests=requests)
-    except OpenFeatSQLError:
-        raise
-    except KeyError as e:
-        raise DataError(f"missing table or column {e}") from None
+    # A table or column missing at run time is a DataError raised where it is looked up (run_relation); any other
+    # KeyError is a bug of the engine and propagates as one.
+    return execute(plan, loaded, ctx, requests=requests)

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from openfeat_core.column import Column, all_valid
-from openfeat_core.errors import DataError
+from openfeat_core.errors import DataError, OpenFeatSQLError
 from openfeat_core.functions.registry import REGISTRY, EvalContext, WindowFrames
 from openfeat_core.offline.lastjoin import bounded_search, last_join
 from openfeat_core.offline.relation import RelData, evaluate, group_codes, order_values, stable_sort_by
@@ -124,11 +124,19 @@ def run_relation(
     if isinstance(rel, Scan):
         if not rel.table:  # SELECT without FROM: one row
             return RelData((), [], 1)
-        table = request_scan[1] if request_scan is not None and rel is request_scan[0] else tables[rel.table]
+        if request_scan is not None and rel is request_scan[0]:
+            table = request_scan[1]
+        elif rel.table in tables:
+            table = tables[rel.table]
+        else:  # the plan was made for other tables than those given
+            raise DataError(f"missing table {rel.table!r} (tables: {', '.join(sorted(tables)) or 'none'})")
         cols = []
         for f in rel.schema:
             try:
                 col = table.column(f.name)
+            except KeyError:
+                raise DataError(f"table {rel.table!r}: missing column {f.name!r}") from None
+            try:
                 cols.append(col.with_type(f.type) if isinstance(col, Column) else Column.from_arrow(col, f.type))
             except (ValueError, TypeError, pa.ArrowException) as e:
                 raise DataError(f"table {rel.table!r}, column {f.name!r}: cannot read as {f.type}: {e}") from None
@@ -571,7 +579,7 @@ def _request_frames_for(window: WindowDef, sc: _RequestCandidates) -> _Layout:
 
 def _run_grouped(plan: Select, src: RelData, ctx: EvalContext) -> RelData:
     if plan.windows:
-        raise DataError("window aggregates cannot be combined with GROUP BY")
+        raise OpenFeatSQLError("window aggregates cannot be combined with GROUP BY")
     if plan.group_by:
         code = group_codes([evaluate(g, src, ctx) for g in plan.group_by])
         perm = np.argsort(code, kind="stable")

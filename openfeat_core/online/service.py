@@ -63,10 +63,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pyarrow as pa
 
 from openfeat_core.column import Column
-from openfeat_core.errors import DataError, OpenFeatError
-from openfeat_core.io.access import FileAccess, FileAccessDenied
+from openfeat_core.errors import DataError, OpenFeatError, http_status
+from openfeat_core.io.access import FileAccess
 from openfeat_core.online.consistency import ConsistencyReport
-from openfeat_core.online.statements import MODES, StatementError, StatementResult, execute_sql
+from openfeat_core.online.statements import MODES, StatementResult, execute_sql
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.sql.depth import loads_json
 from openfeat_core.types import INT_RANGES, TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT, SQLType, parse_type_name
@@ -133,6 +133,12 @@ class HTTPError(Exception):
         self.status = status
         self.msg = msg
         self.headers = tuple(headers)
+
+
+def _http_error(error: OpenFeatError) -> HTTPError:
+    """The answer to an error a store call or a check raised: its status is
+    :func:`openfeat_core.errors.http_status` (4xx for a terminal error, 409 or 503 for a transient one)."""
+    return HTTPError(http_status(error), str(error))
 
 
 class _ClientGone(Exception):
@@ -788,7 +794,7 @@ class FeatureService:
 
     # ------------------------------------------------------------------ plumbing
     async def _store_call(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run ``fn(*args)`` on the store thread; store errors become 4xx answers."""
+        """Run ``fn(*args)`` on the store thread; store errors become their answers (:func:`_http_error`)."""
         if self._closing:
             raise HTTPError(503, "the service is shutting down")
         try:
@@ -798,7 +804,7 @@ class FeatureService:
                 raise HTTPError(503, "the service is shutting down") from None
             raise
         except OpenFeatError as e:
-            raise HTTPError(400, str(e)) from None
+            raise _http_error(e) from None
 
     def _locked(self, fn: Callable[..., _T], *args: Any) -> _T:
         with self._store_lock:
@@ -813,7 +819,7 @@ class FeatureService:
         try:
             return fn(*args)
         except OpenFeatError as e:
-            raise HTTPError(400, str(e)) from None
+            raise _http_error(e) from None
         finally:
             self._store_lock.release()
 
@@ -1016,11 +1022,11 @@ class FeatureService:
     @staticmethod
     async def _off_loop(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         """``fn(*args, **kwargs)`` on a thread of the default executor (work that needs no store: checking and
-        encoding rows); errors in the data become 400 answers."""
+        encoding rows); errors in the data become their answers (:func:`_http_error`)."""
         try:
             return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
         except OpenFeatError as e:
-            raise HTTPError(400, str(e)) from None
+            raise _http_error(e) from None
 
     def _return_memory_soon(self) -> None:
         """Hand the heap freed by a large request or a verify back to the system, shortly after its answer is sent.
@@ -1084,10 +1090,6 @@ class FeatureService:
                     db=db,
                     file_access=self.file_access,
                 )
-            except StatementError as e:
-                if isinstance(e.__cause__, FileAccessDenied):
-                    raise HTTPError(403, str(e)) from None
-                raise
             finally:
                 self._table_schemas.clear()
 

@@ -171,6 +171,8 @@ class StatementError(OpenFeatError):
         reason: what is wrong (the message of the underlying error).
     """
 
+    failure = None  # the failure of the error the statement raised (its __cause__)
+
     def __init__(self, number: int, total: int, statement: str, reason: str) -> None:
         self.number = number
         self.total = total

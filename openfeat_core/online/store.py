@@ -899,27 +899,28 @@ class OnlineStore:
 
 
 def _check_index_declaration(table: str, schema: pa.Schema, spec: str) -> IndexDeclaration:
-    """``spec`` (``name:key1|key2:ts[:ttl[:ttl_type]]``) read, or an error naming what is wrong."""
+    """``spec`` (``name:key1|key2:ts[:ttl[:ttl_type]]``) read, or an error naming what is wrong (an
+    :class:`OpenFeatSQLError`: the index is declared in the SQL, ``CREATE TABLE ... INDEX(...)``)."""
     parts = [p.strip() for p in str(spec).split(":")]
     if len(parts) < 2 or not parts[1]:
-        raise DataError(f"table {table!r}: index {spec!r} must read name:key1|key2[:ts], e.g. 'index1:card:ts'")
+        raise OpenFeatSQLError(f"table {table!r}: index {spec!r} must read name:key1|key2[:ts], e.g. 'index1:card:ts'")
     names = set(schema.names)
     for key in parts[1].split("|"):
         if key.strip() not in names:
-            raise DataError(f"table {table!r}: index {spec!r}: key {key.strip()!r} is not a column")
+            raise OpenFeatSQLError(f"table {table!r}: index {spec!r}: key {key.strip()!r} is not a column")
     if len(parts) > 2 and parts[2]:
         if parts[2] not in names:
-            raise DataError(f"table {table!r}: index {spec!r}: ts {parts[2]!r} is not a column")
+            raise OpenFeatSQLError(f"table {table!r}: index {spec!r}: ts {parts[2]!r} is not a column")
         ts_type = sql_type_of_arrow(schema.field(parts[2]).type)
         if not (ts_type.is_integer or ts_type is SQLType.TIMESTAMP):
-            raise DataError(
+            raise OpenFeatSQLError(
                 f"table {table!r}: index {spec!r}: ts {parts[2]!r} must be an integer or timestamp column, "
                 f"not {ts_type.openmldb_name}"
             )
     try:
         ttl = declared_ttl(spec)
     except ValueError as e:
-        raise DataError(f"table {table!r}: index {spec!r}: {e}") from None
+        raise OpenFeatSQLError(f"table {table!r}: index {spec!r}: {e}") from None
     keys = frozenset(k.strip() for k in parts[1].split("|"))
     return IndexDeclaration(":".join(parts), keys, parts[2] if len(parts) > 2 and parts[2] else None, ttl)
 

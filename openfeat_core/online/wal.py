@@ -72,7 +72,7 @@ from typing import Any, Literal, get_args
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from openfeat_core.errors import OpenFeatError
+from openfeat_core.errors import Failure, OpenFeatError
 
 __all__ = [
     "DurableLog",
@@ -121,6 +121,8 @@ _CHUNK = 1 << 20
 class DurableLogError(OpenFeatError):
     """The durable log cannot be used (a write or sync failed, or it is closed)."""
 
+    failure = Failure.UNAVAILABLE  # a full or failing disk, a store being closed: it may come back
+
 
 class LogCorruptError(DurableLogError):
     """The log or a snapshot is damaged somewhere a crash cannot explain (not a torn tail).
@@ -131,6 +133,8 @@ class LogCorruptError(DurableLogError):
         first_sequence: the first sequence number affected, when known.
         last_sequence: the last sequence number affected, when known.
     """
+
+    failure = Failure.DATA  # it stays damaged until 'openfeat store-repair' (or a person) repairs it
 
     def __init__(
         self,
@@ -155,6 +159,8 @@ class LogCorruptError(DurableLogError):
 
 class LogLockedError(DurableLogError):
     """Another DurableLog (in this or another process) has the directory open."""
+
+    failure = Failure.UNAVAILABLE  # the other process may stop
 
 
 @dataclass(frozen=True)

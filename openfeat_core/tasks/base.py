@@ -13,7 +13,7 @@ from typing import Any, ClassVar, TypeVar
 
 import pyarrow as pa
 
-from openfeat_core.errors import DataError, OpenFeatError, OpenFeatSQLError
+from openfeat_core.errors import DataError, Failure, OpenFeatError, OpenFeatSQLError
 from openfeat_core.workspace import Workspace
 from openfeat_core.workspace.version import openmldb_schema_of
 
@@ -47,6 +47,8 @@ class InvalidRequest(OpenFeatError):
     The command line maps it to exit code 2 (usage error), like bad SQL.
     """
 
+    failure = Failure.USAGE
+
 
 class VerificationFailed(OpenFeatError):
     """``verify`` found online/offline mismatches, or checked fewer logged requests than required.
@@ -54,6 +56,8 @@ class VerificationFailed(OpenFeatError):
     Attributes:
         result: the full :class:`~openfeat_core.tasks.online.VerifyResult`, for reporting.
     """
+
+    failure = Failure.DATA  # the same script over the same data disagrees again
 
     def __init__(self, message: str, result: Any) -> None:
         super().__init__(message)

@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from openfeat_core.errors import OpenFeatError
+from openfeat_core.errors import Failure, OpenFeatError
 from openfeat_core.tasks.base import InvalidRequest
 
 __all__ = [
@@ -36,6 +36,8 @@ SERVICE_DB = "openfeat"
 TOKEN_ENV = "OPENFEAT_TOKEN"
 #: The environment variable naming a file that holds the service's bearer token.
 TOKEN_FILE_ENV = "OPENFEAT_TOKEN_FILE"
+#: 4xx statuses that say "not now" rather than "not this request": a timeout, too early, too many requests.
+_TRANSIENT_4XX = frozenset({408, 425, 429})
 
 
 def read_token_file(path: str | os.PathLike[str]) -> str:
@@ -79,16 +81,25 @@ class ServiceError(OpenFeatError):
     """The service answered a request with an HTTP error.
 
     Attributes:
-        status: the HTTP status; 4xx (the request was refused as given) exits 2, anything else exits 1.
+        status: the HTTP status. 409 (changed meanwhile: send it again) is a ``CONFLICT``; 408, 425, 429 and 5xx
+            are ``UNAVAILABLE``; any other 4xx (the request was refused as given) is ``USAGE``.
     """
+
+    failure = Failure.UNAVAILABLE  # set from the status by __init__
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+        if status == 409:
+            self.failure = Failure.CONFLICT
+        elif 400 <= status < 500 and status not in _TRANSIENT_4XX:
+            self.failure = Failure.USAGE
 
 
 class ServiceUnreachable(OpenFeatError):
     """No HTTP answer from the service (connection refused, timeout, not an HTTP server): exit code 1."""
+
+    failure = Failure.UNAVAILABLE
 
 
 class ServiceClient:

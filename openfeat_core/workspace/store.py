@@ -70,7 +70,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from openfeat_core.errors import DataError, OpenFeatError
+from openfeat_core.errors import DataError, Failure, OpenFeatError
 from openfeat_core.workspace.storage import (
     TEMP_PREFIX,
     Location,
@@ -112,6 +112,11 @@ class ConflictError(DataError):
         expected: the version the write expected to be the latest (0: none).
         actual: the latest version found at commit time (0: none).
     """
+
+    # Transient, not terminal: nothing was committed, and a task reads the latest version on every run (it never
+    # pins the version it replaces), so rerunning it resolves the conflict by itself; only a library caller that
+    # passed its own ``expected_version`` must read again first. A ``DataError`` subclass for older callers.
+    failure = Failure.CONFLICT
 
     def __init__(self, table: str, workspace: str, expected: int, actual: int, reason: str = "") -> None:
         self.table = table

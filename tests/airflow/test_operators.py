@@ -31,6 +31,7 @@ from airflow_provider.operators.openfeat import (
 )
 from openfeat_core import tasks
 from openfeat_core.errors import DataError
+from openfeat_core.io.ingest import BadRowsError
 
 FEATURES_SQL = """SELECT tx_id, card, ts, amount,
     sum(amount) OVER w AS amount_{{ params.window }},
@@ -143,8 +144,9 @@ def test_ingest_reads_epoch_seconds_and_ignores_undeclared_columns_when_asked(
         strict = OpenFeatIngestOperator(
             task_id="strict", source=str(source), table="ev", schema="id bigint, ts timestamp"
         )
-    with pytest.raises(DataError, match="note"):  # the undeclared column is named, not dropped silently
+    with pytest.raises(AirflowFailException, match="note") as refused:  # named, not dropped silently; not retried
         _run(strict, make_context(strict))
+    assert isinstance(refused.value.__cause__, DataError)
     with _dag(tmp_path):
         op = OpenFeatIngestOperator(
             task_id="ingest",
@@ -172,17 +174,58 @@ def test_ingest_without_any_workspace_says_where_to_set_one(
         _run(op, make_context(op))
 
 
-def test_ingest_bad_rows_fail_the_load_and_are_retried_not_marked_final(
+def test_ingest_bad_rows_fail_the_load_without_retry(
     tmp_path: Path, connection: dict[str, Any], make_context: Any
 ) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("tx_id,card,ts,amount\n1,1,2024-01-01T00:00:00Z,twelve\n")
     with _dag(tmp_path):
         op = OpenFeatIngestOperator(task_id="ingest", source=str(bad), table="tx", schema=TX_SCHEMA)
-    with pytest.raises(Exception, match="twelve") as caught:
+    with pytest.raises(AirflowFailException, match="twelve") as caught:
         _run(op, make_context(op))
-    # Bad data may be fixed upstream before the next try: not an AirflowFailException.
-    assert not isinstance(caught.value, AirflowFailException)
+    # on_error="fail" over the same source fails the same way: terminal (openfeat_core.errors), not retried.
+    assert isinstance(caught.value.__cause__, BadRowsError)
+
+
+def _error_classes() -> list[type[BaseException]]:
+    import openfeat_core.cli
+    import openfeat_core.online.service  # noqa: F401  (their error classes)
+    from openfeat_core.errors import OpenFeatError
+
+    def walk(cls: type[BaseException]) -> list[type[BaseException]]:
+        subs = [sub for sub in cls.__subclasses__() if sub.__module__.startswith("openfeat_core.")]
+        return [c for sub in subs for c in [sub, *walk(sub)]]
+
+    # VerificationFailed carries a report (tested with verify below).
+    return [c for c in [OpenFeatError, *walk(OpenFeatError)] if c.__name__ != "VerificationFailed"]
+
+
+@pytest.mark.parametrize("cls", _error_classes(), ids=lambda c: c.__name__)
+def test_the_retry_choice_is_the_core_classification(
+    cls: type[BaseException],
+    tmp_path: Path,
+    tx_csv: Path,
+    connection: dict[str, Any],
+    make_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from openfeat_core.errors import is_terminal
+
+    error = cls.__new__(cls)
+    with _dag(tmp_path):
+        op = OpenFeatIngestOperator(task_id="ingest", source=str(tx_csv), table="tx", schema=TX_SCHEMA)
+
+    def fail(request: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(op, "_run", fail)
+    with pytest.raises(BaseException) as caught:
+        _run(op, make_context(op))
+    if is_terminal(error):  # fails the task without retrying, chained to the task's error
+        assert isinstance(caught.value, OpenFeatTaskFailed)
+        assert caught.value.__cause__ is error
+    else:  # retried as usual: the task's own error
+        assert caught.value is error
 
 
 # =====================================================================================================================

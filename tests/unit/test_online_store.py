@@ -555,7 +555,7 @@ def test_declared_indexes_order_last_join_matches_without_order_by(tmp_path: Pat
 )
 def test_bad_index_declarations_are_refused_and_create_nothing(spec: str, fragment: str) -> None:
     store = OnlineStore()
-    with pytest.raises(DataError, match=fragment.replace("|", r"\|").replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(OpenFeatSQLError, match=fragment.replace("|", r"\|").replace("[", r"\[").replace("]", r"\]")):
         store.create_table("r", "k bigint, upd timestamp, v string", indexes=[spec])
     assert store.list_tables() == []
 
