@@ -171,7 +171,7 @@ class MlflowTrackingHook:
     # The hook
     # ------------------------------------------------------------------------------------------------------------
 
-    def before_task(self, task_name: str, request: Any, context: TaskContext) -> None:
+    def before_task(self, *, task_name: str, request: Any, context: TaskContext, **future: Any) -> None:
         """Open the task's MLflow run (and its pipeline's parent run), with its tags and params.
 
         Raises:
@@ -202,7 +202,14 @@ class MlflowTrackingHook:
             context.attributes[RUN_ATTRIBUTE] = opened
 
     def after_task(
-        self, task_name: str, request: Any, result: Any | None, error: BaseException | None, context: TaskContext
+        self,
+        *,
+        task_name: str,
+        request: Any,
+        result: Any | None,
+        error: BaseException | None,
+        context: TaskContext,
+        **future: Any,
     ) -> None:
         """Log what the task produced to its run and end the run (FINISHED, or FAILED with the error).
 

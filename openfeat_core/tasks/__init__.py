@@ -41,8 +41,9 @@ task is safe to run again with the same request:
 * ``verify`` only reads (its probe requests are logged again on a retry; that changes no result).
 
 **Hooks.** :func:`register_hook` (or the entry point group ``openfeat.hooks``) adds a :class:`TaskHook` whose
-``before_task`` / ``after_task`` see every task's request, result or error and :class:`TaskContext` (run id, parent
-run id from ``OPENFEAT_PARENT_RUN_ID``). A failing hook is logged and ignored unless it is ``strict``. See
+``before_task`` / ``after_task`` (keyword-only arguments and a ``**future`` catch-all) see every task's request,
+result or error and :class:`TaskContext` (run id, parent run id from ``OPENFEAT_PARENT_RUN_ID``). A failing hook is
+logged and ignored unless it is ``strict``. See
 :mod:`openfeat_core.tasks.hooks`.
 
 **Errors.** :class:`InvalidRequest` (a bad option: exit code 2 on the command line), ``OpenFeatSQLError`` (bad

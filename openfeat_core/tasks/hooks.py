@@ -8,7 +8,18 @@ group ``openfeat.hooks`` by the package that ships it, which OpenFeat discovers 
     mlflow = "mlflow_hooks:MlflowTrackingHook"     # a hook object, or a class / factory called without arguments
 
 Each task run calls ``before_task`` of every hook (in registration order, entry points last), runs, then calls
-``after_task`` in the reverse order, with either the result or the error. A hook that raises is logged (logger
+``after_task`` in the reverse order, with either the result or the error. The methods take **keyword-only**
+arguments and a ``**future`` catch-all, as Hamilton's lifecycle hooks do, so that a later OpenFeat can pass a new
+argument without breaking a hook written today::
+
+    class MyHook(BaseTaskHook):
+        def before_task(self, *, task_name: str, request: Any, context: TaskContext, **future: Any) -> None: ...
+
+        def after_task(self, *, task_name, request, result, error, context, **future: Any) -> None: ...
+
+A hook without the catch-all is given only the arguments it names; a hook written for the older positional interface
+(``before_task(self, task_name, request, context)``, any parameter names) still works, and a warning asks for
+keyword-only parameters. A hook that raises is logged (logger
 ``openfeat.tasks``, with its traceback) and ignored, so a tracking server that is down never fails a pipeline;
 a hook whose ``strict`` attribute is true instead fails the task with its error (in ``before_task``, before the
 task does anything).
@@ -22,6 +33,7 @@ that the tasks of one run can be grouped (e.g. MLflow child runs under one paren
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 import logging
 import os
 import threading
@@ -86,15 +98,22 @@ class TaskHook(Protocol):
     """Observes task runs. Implement both methods (or subclass :class:`BaseTaskHook` and override what you need).
 
     A hook may have a boolean attribute ``strict``: when true, an exception it raises fails the task instead of
-    being logged and ignored.
+    being logged and ignored. Arguments are passed by keyword; ``**future`` receives those a later OpenFeat adds.
     """
 
-    def before_task(self, task_name: str, request: Any, context: TaskContext) -> None:
+    def before_task(self, *, task_name: str, request: Any, context: TaskContext, **future: Any) -> None:
         """Called before the task does anything, with its request (a frozen dataclass; ``request.to_dict()``)."""
         ...
 
     def after_task(
-        self, task_name: str, request: Any, result: Any | None, error: BaseException | None, context: TaskContext
+        self,
+        *,
+        task_name: str,
+        request: Any,
+        result: Any | None,
+        error: BaseException | None,
+        context: TaskContext,
+        **future: Any,
     ) -> None:
         """Called when the task ended: ``result`` (``result.to_dict()``) on success, else ``error``."""
         ...
@@ -105,11 +124,18 @@ class BaseTaskHook:
 
     strict: bool = False
 
-    def before_task(self, task_name: str, request: Any, context: TaskContext) -> None:
+    def before_task(self, *, task_name: str, request: Any, context: TaskContext, **future: Any) -> None:
         """Does nothing."""
 
     def after_task(
-        self, task_name: str, request: Any, result: Any | None, error: BaseException | None, context: TaskContext
+        self,
+        *,
+        task_name: str,
+        request: Any,
+        result: Any | None,
+        error: BaseException | None,
+        context: TaskContext,
+        **future: Any,
     ) -> None:
         """Does nothing."""
 
@@ -185,13 +211,15 @@ def run_task(task_name: str, request: Any, parent_run_id: str | None, body: Call
     entered: list[TaskHook] = []
     try:
         for hook in hooks:
-            _call(hook, "before_task", task_name, request, context)
+            _call(hook, "before_task", task_name=task_name, request=request, context=context)
             entered.append(hook)
         result = body(context)
     except BaseException as error:
         for hook in reversed(entered):
             try:
-                _call(hook, "after_task", task_name, request, None, error, context)
+                _call(
+                    hook, "after_task", task_name=task_name, request=request, result=None, error=error, context=context
+                )
             except Exception:
                 # A strict hook failing on a failed task: the task's own error is the one to report.
                 logger.warning("openfeat: strict task hook %r failed after task %s failed", hook, task_name)
@@ -199,7 +227,7 @@ def run_task(task_name: str, request: Any, parent_run_id: str | None, body: Call
     strict_error: Exception | None = None
     for hook in reversed(entered):
         try:
-            _call(hook, "after_task", task_name, request, result, None, context)
+            _call(hook, "after_task", task_name=task_name, request=request, result=result, error=None, context=context)
         except Exception as e:  # a strict hook: the remaining hooks still see the result first
             strict_error = strict_error or e
     if strict_error is not None:
@@ -207,11 +235,52 @@ def run_task(task_name: str, request: Any, parent_run_id: str | None, body: Call
     return result
 
 
-def _call(hook: TaskHook, method: str, *args: Any) -> None:
-    """Call a hook method; log and swallow its exception unless the hook is strict."""
+# The arguments of each method, in the order of the positional interface that came before the keyword-only one.
+_ARGUMENTS = {
+    "before_task": ("task_name", "request", "context"),
+    "after_task": ("task_name", "request", "result", "error", "context"),
+}
+_warned_positional: set[tuple[type, str]] = set()
+
+
+def _call(hook: TaskHook, method: str, **arguments: Any) -> None:
+    """Call a hook method with keyword ``arguments``; log and swallow its exception unless the hook is strict.
+
+    A method without ``**future`` gets only the arguments it names; one that names other positional parameters (the
+    older interface) gets them by position.
+    """
+    fn = getattr(hook, method)
     try:
-        getattr(hook, method)(*args)
+        _invoke(hook, method, fn, arguments)
     except Exception:
         if getattr(hook, "strict", False):
             raise
         logger.warning("openfeat: task hook %r failed in %s (ignored)", hook, method, exc_info=True)
+
+
+def _invoke(hook: TaskHook, method: str, fn: Callable[..., Any], arguments: dict[str, Any]) -> None:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin, a C extension): keywords, as documented
+        fn(**arguments)
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        fn(**arguments)
+        return
+    known = _ARGUMENTS[method]
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if all(p.kind is p.POSITIONAL_OR_KEYWORD and p.name in known for p in positional):
+        named = {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        fn(**{k: v for k, v in arguments.items() if k in named})
+        return
+    key = (type(hook), method)
+    if key not in _warned_positional:
+        _warned_positional.add(key)
+        logger.warning(
+            "openfeat: task hook %r takes positional arguments in %s(); declare them keyword-only with the names %s "
+            "and a **future catch-all (positional calls will be removed)",
+            hook,
+            method,
+            ", ".join(known),
+        )
+    fn(*(arguments[name] for name in known))

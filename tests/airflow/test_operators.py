@@ -503,7 +503,7 @@ class _Recorder(tasks.BaseTaskHook):
         self.seen: list[dict[str, Any]] = []
         self.action: Any = None
 
-    def before_task(self, task_name: str, request: Any, context: tasks.TaskContext) -> None:
+    def before_task(self, *, task_name: str, request: Any, context: tasks.TaskContext, **future: Any) -> None:
         self.seen.append(
             {
                 "task": task_name,

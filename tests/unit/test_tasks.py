@@ -466,14 +466,21 @@ class RecordingHook(tasks.BaseTaskHook):
         self.fail_in = fail_in
         self.strict = strict
 
-    def before_task(self, task_name: str, request: Any, context: tasks.TaskContext) -> None:
+    def before_task(self, *, task_name: str, request: Any, context: tasks.TaskContext, **future: Any) -> None:
         self.calls.append(("before", task_name, request, context))
         context.attributes[f"seen-by-{id(self)}"] = True
         if self.fail_in == "before":
             raise RuntimeError("tracking server down")
 
     def after_task(
-        self, task_name: str, request: Any, result: Any, error: BaseException | None, context: tasks.TaskContext
+        self,
+        *,
+        task_name: str,
+        request: Any,
+        result: Any,
+        error: BaseException | None,
+        context: tasks.TaskContext,
+        **future: Any,
     ) -> None:
         self.calls.append(("after", task_name, request, result, error, context))
         if self.fail_in == "after":
@@ -545,7 +552,10 @@ def test_a_strict_hook_fails_the_task(tx_csv: Path, ws_dir: Path) -> None:
     assert not Workspace.open(ws_dir).exists("tx")  # the task did not run
 
 
-def test_hooks_from_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tx_csv: Path, ws_dir: Path) -> None:
+def test_hooks_from_entry_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tx_csv: Path, ws_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A hook of a third-party package written for the positional interface (other parameter names) still works.
     (tmp_path / "my_tracking.py").write_text(
         "CALLS = []\n"
         "class Hook:\n"
@@ -560,11 +570,42 @@ def test_hooks_from_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ]
     monkeypatch.setattr(hook_registry.importlib.metadata, "entry_points", lambda group: points)
     monkeypatch.setattr(hook_registry, "_discovered", None)  # discovered at the next task run
-    _ingest(tx_csv, ws_dir)
+    with caplog.at_level(logging.WARNING, logger="openfeat.tasks"):
+        _ingest(tx_csv, ws_dir)
     import my_tracking  # type: ignore[import-not-found]
 
     assert my_tracking.CALLS == [("before", "ingest"), ("after", "ingest")]
     assert len(tasks.registered_hooks()) == 1  # the broken one was skipped (and logged)
+    assert "takes positional arguments in before_task(); declare them keyword-only" in caplog.text
+
+
+def test_hooks_take_keywords_and_get_only_what_they_name(tx_csv: Path, ws_dir: Path) -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    class Catchall:  # the documented form: keyword-only, with **future for arguments a later OpenFeat adds
+        def before_task(self, **arguments: Any) -> None:
+            seen.append(("before", arguments))
+
+        def after_task(self, **arguments: Any) -> None:
+            seen.append(("after", arguments))
+
+    class Narrow:  # keyword-only without a catch-all: given only the arguments it names
+        def before_task(self, *, task_name: str, context: tasks.TaskContext) -> None:
+            seen.append(("narrow before", {"task_name": task_name}))
+
+        def after_task(self, *, error: BaseException | None, task_name: str) -> None:
+            seen.append(("narrow after", {"task_name": task_name, "error": error}))
+
+    hooks = [tasks.register_hook(Catchall()), tasks.register_hook(Narrow())]
+    try:
+        result = _ingest(tx_csv, ws_dir)
+    finally:
+        for h in hooks:
+            tasks.unregister_hook(h)
+    assert [name for name, _ in seen] == ["before", "narrow before", "narrow after", "after"]
+    assert sorted(seen[0][1]) == ["context", "request", "task_name"]
+    assert sorted(seen[3][1]) == ["context", "error", "request", "result", "task_name"]
+    assert seen[3][1]["result"] == result and seen[2][1] == {"task_name": "ingest", "error": None}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
