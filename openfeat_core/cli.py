@@ -65,6 +65,15 @@ import typer
 
 import openfeat_core
 from openfeat_core import tasks
+from openfeat_core.choices import (
+    ExportFormat,
+    ExtraColumns,
+    OnError,
+    SourceFormat,
+    TimestampFormat,
+    TimestampUnit,
+    WriteMode,
+)
 from openfeat_core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failure, OpenFeatError, exit_code
 from openfeat_core.io import CsvOptions
 from openfeat_core.online.wal import LogLockedError, RepairReport, repair
@@ -285,62 +294,6 @@ LoadOption = Annotated[
         "online table is filled (after the deploy); one that already holds that many rows is left as it is.",
     ),
 ]
-
-
-class SourceFormat(str, Enum):
-    """Formats ``ingest`` reads."""
-
-    csv = "csv"
-    parquet = "parquet"
-    json = "json"
-    ipc = "ipc"
-
-
-class TimestampUnit(str, Enum):
-    """The unit of epoch numbers ``ingest`` reads into TIMESTAMP columns."""
-
-    s = "s"
-    ms = "ms"
-    us = "us"
-    ns = "ns"
-
-
-class ExtraColumns(str, Enum):
-    """What ``ingest`` does with source columns the schema does not declare."""
-
-    error = "error"
-    ignore = "ignore"
-
-
-class OnError(str, Enum):
-    """What ``ingest`` does with bad rows."""
-
-    fail = "fail"
-    skip = "skip"
-
-
-class WriteMode(str, Enum):
-    """What a write does when its destination exists (OpenMLDB's ``mode`` option)."""
-
-    error_if_exists = "error_if_exists"
-    overwrite = "overwrite"
-    append = "append"
-
-
-class ExportFormat(str, Enum):
-    """Formats ``export`` writes."""
-
-    csv = "csv"
-    parquet = "parquet"
-    libsvm = "libsvm"
-    lines = "lines"
-
-
-class TimestampFormat(str, Enum):
-    """How CSV exports write timestamps."""
-
-    iso = "iso"
-    epoch_ms = "epoch_ms"
 
 
 def _open_durable_store(path: Path) -> openfeat_core.OnlineStore:
@@ -586,7 +539,7 @@ def ingest(
             help="fail: a bad row rejects the whole load (nothing is written, exit 1); skip: load the good rows and "
             "write the bad ones to the version's side file rejected.csv.",
         ),
-    ] = OnError.fail,
+    ] = "fail",
     mode: Annotated[
         WriteMode,
         typer.Option(
@@ -594,7 +547,7 @@ def ingest(
             help="error_if_exists: refuse if the table exists; overwrite: the new version holds this load only; "
             "append: the new version holds the current rows, then this load.",
         ),
-    ] = WriteMode.error_if_exists,
+    ] = "error_if_exists",
     timezone: Annotated[
         str, typer.Option(metavar="ZONE", help="IANA time zone of timestamps written without an offset.")
     ] = "UTC",
@@ -605,14 +558,14 @@ def ingest(
             help="Unit of epoch numbers in TIMESTAMP columns (ms, as HTTP requests and INSERT; s for files that "
             "store seconds). Never guessed from the magnitude.",
         ),
-    ] = TimestampUnit.ms,
+    ] = "ms",
     extra_columns: Annotated[
         ExtraColumns,
         typer.Option(
             "--extra-columns",
             help="error: a source column --schema does not declare fails the load, naming it; ignore: drop it.",
         ),
-    ] = ExtraColumns.error,
+    ] = "error",
     delimiter: Annotated[
         str | None, typer.Option(metavar="CHAR", help="CSV field separator (default ',', tab for .tsv).")
     ] = None,
@@ -654,13 +607,13 @@ def ingest(
             table,
             workspace,
             schema=schema,
-            format=source_format.value if source_format else None,
-            on_error=on_error.value,
+            format=source_format,
+            on_error=on_error,
             timezone=timezone,
             csv=csv,
-            mode=mode.value,
-            timestamp_unit=timestamp_unit.value,
-            extra_columns=extra_columns.value,
+            mode=mode,
+            timestamp_unit=timestamp_unit,
+            extra_columns=extra_columns,
         )
     )
 
@@ -763,7 +716,7 @@ def export(
     ] = None,
     mode: Annotated[
         WriteMode, typer.Option("--mode", help="What to do when --path exists (a retry never writes twice).")
-    ] = WriteMode.overwrite,
+    ] = "overwrite",
     label: Annotated[str | None, typer.Option(metavar="COLUMN", help="LIBSVM label column.")] = None,
     features: Annotated[
         list[str] | None,
@@ -785,7 +738,7 @@ def export(
     quote: Annotated[str, typer.Option(metavar="CHAR", help="CSV quote character ('' never quotes).")] = '"',
     timestamp_format: Annotated[
         TimestampFormat, typer.Option("--timestamp-format", help="CSV timestamps: ISO-8601 UTC or epoch ms.")
-    ] = TimestampFormat.iso,
+    ] = "iso",
     partition_by: Annotated[
         list[str] | None,
         typer.Option("--partition-by", metavar="COLUMN", help="Parquet: a Hive-partitioned directory; repeat."),
@@ -803,15 +756,15 @@ def export(
             table,
             workspace,
             path,
-            format=export_format.value if export_format else None,
+            format=export_format,
             version=version,
             columns=columns,
-            mode=mode.value,
+            mode=mode,
             delimiter=delimiter,
             header=not no_header,
             null_value=null_value,
             quote=quote,
-            timestamp_format=timestamp_format.value,
+            timestamp_format=timestamp_format,
             partition_by=partition_by,
             label=label,
             features=features,

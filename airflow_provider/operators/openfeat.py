@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, get_args
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider._arguments import Arguments
 from airflow_provider.compat import AirflowTaskTerminated, BaseOperator, Context
@@ -340,7 +340,8 @@ class OpenFeatIngestOperator(_OpenFeatOperator):
         self.extra_columns = extra_columns
 
     def _request(self, args: Arguments, config: OpenFeatConnectionConfig, parent_run_id: str) -> TaskRequest:
-        from openfeat_core.io import CsvOptions, ExtraColumns, TimestampUnit
+        from openfeat_core.choices import EXTRA_COLUMNS, ON_ERROR, SOURCE_FORMATS, TIMESTAMP_UNIT_CHOICES, WRITE_MODES
+        from openfeat_core.io import CsvOptions
         from openfeat_core.tasks import IngestRequest
 
         sources = args.texts("source", self.source, single=True)
@@ -364,11 +365,11 @@ class OpenFeatIngestOperator(_OpenFeatOperator):
             except Exception as e:
                 raise args.error("csv", f"is not a valid CSV dialect: {e}") from None
         given: dict[str, Any] = {
-            "format": args.choice("format", self.format, ("csv", "parquet", "json", "ipc")),
-            "on_error": args.choice("on_error", self.on_error, ("fail", "skip")),
-            "mode": args.choice("mode", self.mode, ("error_if_exists", "overwrite", "append")),
-            "timestamp_unit": args.choice("timestamp_unit", self.timestamp_unit, get_args(TimestampUnit)),
-            "extra_columns": args.choice("extra_columns", self.extra_columns, get_args(ExtraColumns)),
+            "format": args.choice("format", self.format, SOURCE_FORMATS),
+            "on_error": args.choice("on_error", self.on_error, ON_ERROR),
+            "mode": args.choice("mode", self.mode, WRITE_MODES),
+            "timestamp_unit": args.choice("timestamp_unit", self.timestamp_unit, TIMESTAMP_UNIT_CHOICES),
+            "extra_columns": args.choice("extra_columns", self.extra_columns, EXTRA_COLUMNS),
         }
         return IngestRequest(
             source=sources[0] if len(sources) == 1 else sources,
@@ -595,6 +596,7 @@ class OpenFeatExportTrainingSetOperator(_OpenFeatOperator):
         self.on_null_label = on_null_label
 
     def _request(self, args: Arguments, config: OpenFeatConnectionConfig, parent_run_id: str) -> TaskRequest:
+        from openfeat_core.choices import EXPORT_FORMATS, ON_NULL_LABEL, TIMESTAMP_FORMATS, WRITE_MODES
         from openfeat_core.tasks import ExportRequest
 
         if self.delimiter is not None and (not isinstance(self.delimiter, str) or len(self.delimiter) != 1):
@@ -604,22 +606,22 @@ class OpenFeatExportTrainingSetOperator(_OpenFeatOperator):
         if self.null_value is not None and not isinstance(self.null_value, str):
             raise args.error("null_value", f"must be a string, got {self.null_value!r}")
         given: dict[str, Any] = {
-            "format": args.choice("format", self.format, ("csv", "parquet", "libsvm", "lines")),
+            "format": args.choice("format", self.format, EXPORT_FORMATS),
             "version": args.integer("version", self.version, minimum=1),
             "columns": args.texts("columns", self.columns),
-            "mode": args.choice("mode", self.mode, ("overwrite", "error_if_exists", "append")),
+            "mode": args.choice("mode", self.mode, WRITE_MODES),
             "delimiter": self.delimiter,
             "header": args.flag("header", self.header),
             "null_value": self.null_value,
             "quote": self.quote,
-            "timestamp_format": args.choice("timestamp_format", self.timestamp_format, ("iso", "epoch_ms")),
+            "timestamp_format": args.choice("timestamp_format", self.timestamp_format, TIMESTAMP_FORMATS),
             "partition_by": args.texts("partition_by", self.partition_by),
             "compression": args.optional_text("compression", self.compression),
             "label": args.optional_text("label_column", self.label_column),
             "features": args.texts("features", self.features),
             "categorical": args.texts("categorical", self.categorical),
             "buckets": args.integer("buckets", self.buckets, minimum=1),
-            "on_null_label": args.choice("on_null_label", self.on_null_label, ("fail", "skip")),
+            "on_null_label": args.choice("on_null_label", self.on_null_label, ON_NULL_LABEL),
         }
         return ExportRequest(
             table=args.text("table", self.table),

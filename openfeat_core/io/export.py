@@ -55,7 +55,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 import farmhash
@@ -65,6 +65,14 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from openfeat_core.choices import (
+    ON_NULL_LABEL,
+    TIMESTAMP_FORMATS,
+    WRITE_MODES,
+    OnNullLabel,
+    TimestampFormat,
+    WriteMode,
+)
 from openfeat_core.errors import DataError, OpenFeatError
 from openfeat_core.functions.datetimes import civil_from_days
 from openfeat_core.types import (
@@ -90,7 +98,6 @@ __all__ = [
     "resolve_path",
 ]
 
-WriteMode: TypeAlias = Literal["error_if_exists", "overwrite", "append"]
 ExportData: TypeAlias = "pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch]"
 
 #: Slots given to each discrete (hashed) LIBSVM feature unless ``buckets`` says otherwise.
@@ -105,7 +112,7 @@ NULL_MARKERS = ("", "null", "NULL")
 HASH_NAME = "farmhash.fingerprint64"
 FEATURE_MAP_SUFFIX = ".features.json"
 
-_MODES = ("error_if_exists", "overwrite", "append")
+_MODES = WRITE_MODES
 _COPY_BYTES = 8 << 20
 # Characters that can appear in the text of a formatted non-string value: a delimiter, quote or NULL marker made of
 # them forces the quoting check on every column, not only on strings.
@@ -559,7 +566,7 @@ def export_csv(
     quote: str = '"',
     mode: WriteMode = "error_if_exists",
     quote_all: bool = False,
-    timestamp_format: Literal["iso", "epoch_ms"] = "iso",
+    timestamp_format: TimestampFormat = "iso",
     filesystem: pafs.FileSystem | None = None,
 ) -> ExportResult:
     """Write ``data`` as a CSV file (see the module docstring for the formatting rules).
@@ -587,7 +594,7 @@ def export_csv(
         raise OpenFeatError(f"quote must be one character (not in the delimiter) or empty, got {quote!r}")
     if any(c in null_value for c in "\r\n") or (quote and quote in null_value):
         raise OpenFeatError(f"null_value must not contain line breaks or the quote, got {null_value!r}")
-    if timestamp_format not in ("iso", "epoch_ms"):
+    if timestamp_format not in TIMESTAMP_FORMATS:
         raise OpenFeatError(f'timestamp_format must be "iso" or "epoch_ms", got {timestamp_format!r}')
     start = time.perf_counter()
     fs, path, prefix = resolve_path(dest, filesystem)
@@ -1102,7 +1109,7 @@ def export_libsvm(
     features: Sequence[str] | None = None,
     categorical: Sequence[str] = (),
     buckets: int | Mapping[str, int] = DEFAULT_BUCKETS,
-    on_null_label: Literal["fail", "skip"] = "fail",
+    on_null_label: OnNullLabel = "fail",
     mode: WriteMode = "error_if_exists",
     filesystem: pafs.FileSystem | None = None,
 ) -> ExportResult:
@@ -1125,7 +1132,7 @@ def export_libsvm(
             destination in ``error_if_exists`` mode, or appending with a different feature map.
     """
     _check_mode(mode)
-    if on_null_label not in ("fail", "skip"):
+    if on_null_label not in ON_NULL_LABEL:
         raise OpenFeatError(f'on_null_label must be "fail" or "skip", got {on_null_label!r}')
     start = time.perf_counter()
     fs, path, prefix = resolve_path(dest, filesystem)

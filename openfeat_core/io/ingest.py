@@ -71,6 +71,15 @@ import pyarrow.ipc as paipc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from openfeat_core.choices import (
+    EXTRA_COLUMNS,
+    ON_ERROR,
+    SOURCE_FORMATS,
+    TIMESTAMP_UNIT_CHOICES,
+    ExtraColumns,
+    OnError,
+    SourceFormat,
+)
 from openfeat_core.errors import DataError, Failure, OpenFeatError
 from openfeat_core.io.export import ExportResult, WriteMode, export_csv, resolve_path
 from openfeat_core.io.timestamps import (
@@ -96,10 +105,7 @@ __all__ = [
     "write_rejected",
 ]
 
-Format: TypeAlias = Literal["csv", "parquet", "json", "ipc"]
-OnError: TypeAlias = Literal["fail", "skip"]
-#: What to do with source columns a declared schema does not name.
-ExtraColumns: TypeAlias = Literal["error", "ignore"]
+Format: TypeAlias = SourceFormat
 #: Called with (bytes done, total bytes or None when unknown) as a file source is read.
 ProgressCallback: TypeAlias = Callable[[int, "int | None"], None]
 SchemaLike: TypeAlias = "pa.Schema | str"
@@ -1561,13 +1567,14 @@ def scan_source(
             is not declared, a column has a type OpenFeat cannot represent. Bad rows raise :class:`BadRowsError`
             during iteration.
     """
-    if on_error not in ("fail", "skip"):
+    if on_error not in ON_ERROR:
         raise OpenFeatError(f'on_error must be "fail" or "skip", got {on_error!r}')
-    if format is not None and format not in ("csv", "parquet", "json", "ipc"):
-        raise OpenFeatError(f"unknown format {format!r}; expected csv, parquet, json or ipc")
-    if timestamp_unit not in TIMESTAMP_UNITS:
-        raise OpenFeatError(f"timestamp_unit must be one of {', '.join(TIMESTAMP_UNITS)}, got {timestamp_unit!r}")
-    if extra_columns not in ("error", "ignore"):
+    if format is not None and format not in SOURCE_FORMATS:
+        raise OpenFeatError(f"unknown format {format!r}; expected {', '.join(SOURCE_FORMATS)}")
+    if timestamp_unit not in TIMESTAMP_UNIT_CHOICES:
+        choices = ", ".join(TIMESTAMP_UNIT_CHOICES)
+        raise OpenFeatError(f"timestamp_unit must be one of {choices}, got {timestamp_unit!r}")
+    if extra_columns not in EXTRA_COLUMNS:
         raise OpenFeatError(f'extra_columns must be "error" or "ignore", got {extra_columns!r}')
     try:
         check_timezone(timezone)

@@ -26,12 +26,11 @@ The fast path is one vectorised Arrow cast per column; value-by-value work only 
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openfeat_core.choices import TimestampUnit
 from openfeat_core.types import DATE_RANGE_DAYS, DATE_RANGE_TEXT, TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT
 
 __all__ = [
@@ -52,7 +51,6 @@ ENGINE_TIMESTAMP = pa.timestamp("ms", tz="UTC")
 #: The engine's DATE representation.
 ENGINE_DATE = pa.date32()
 #: The unit of epoch integers (and floats) read as timestamps.
-TimestampUnit: TypeAlias = Literal["s", "ms", "us", "ns"]
 #: Each unit and how messages name it.
 TIMESTAMP_UNITS: dict[str, str] = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 

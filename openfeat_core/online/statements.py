@@ -73,6 +73,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 import openfeat_core
+from openfeat_core.choices import WRITE_MODES
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.io.access import TRUSTED, FileAccess
 from openfeat_core.io.export import TEMP_PREFIX, WriteMode, export_csv, export_parquet, publish_directory, resolve_path
@@ -126,7 +127,7 @@ _LOAD_OPTIONS = (
     "put_if_absent",
 )
 _OUTFILE_OPTIONS = ("format", "mode", "header", "delimiter", "null_value", "quote", "coalesce")
-_WRITE_MODES: tuple[WriteMode, ...] = ("error_if_exists", "overwrite", "append")
+_WRITE_MODES = WRITE_MODES
 _FILE_EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 
 

@@ -10,13 +10,29 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 
 import openfeat_core
+from openfeat_core.choices import (
+    EXPORT_FORMATS,
+    EXTRA_COLUMNS,
+    ON_ERROR,
+    SOURCE_FORMATS,
+    TIMESTAMP_UNIT_CHOICES,
+    WRITE_MODES,
+    ExportFormat,
+    ExtraColumns,
+    OnError,
+    OnNullLabel,
+    SourceFormat,
+    TimestampFormat,
+    TimestampUnit,
+    WriteMode,
+)
 from openfeat_core.errors import DataError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.io import (
     DEFAULT_BUCKETS,
@@ -60,9 +76,8 @@ __all__ = [
     "ingest",
 ]
 
-TableMode = Literal["error_if_exists", "overwrite", "append"]
-FileMode = Literal["error_if_exists", "overwrite", "append"]
-ExportFormat = Literal["csv", "parquet", "libsvm", "lines"]
+TableMode = WriteMode
+FileMode = WriteMode
 
 #: Name of the side file holding the rejected rows of an ``on_error="skip"`` ingest (CSV with a header).
 REJECTED_FILE = "rejected.csv"
@@ -74,8 +89,6 @@ LISTED_FILES = 100
 #: writer still in flight touches its files far more often, and a day is longer than any pause between two files.
 TASK_GC_GRACE = timedelta(hours=24)
 
-_TABLE_MODES = ("error_if_exists", "overwrite", "append")
-_FORMATS = ("csv", "parquet", "json", "ipc")
 _EXPORT_FORMATS: dict[str, ExportFormat] = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -174,15 +187,15 @@ class IngestRequest(TaskRequest):
     table: str
     workspace: str | os.PathLike[str]
     schema: str | pa.Schema | None = None
-    format: Literal["csv", "parquet", "json", "ipc"] | None = None
-    on_error: Literal["fail", "skip"] = "fail"
+    format: SourceFormat | None = None
+    on_error: OnError = "fail"
     timezone: str = "UTC"
     csv: CsvOptions | None = None
     mode: TableMode = "error_if_exists"
     storage_options: Mapping[str, Any] | None = None
     parent_run_id: str | None = None
-    timestamp_unit: Literal["s", "ms", "us", "ns"] = "ms"
-    extra_columns: Literal["error", "ignore"] = "error"
+    timestamp_unit: TimestampUnit = "ms"
+    extra_columns: ExtraColumns = "error"
 
 
 @dataclass(frozen=True)
@@ -251,12 +264,12 @@ def ingest(request: IngestRequest) -> IngestResult:
 
 
 def _ingest(request: IngestRequest, context: TaskContext) -> IngestResult:
-    _choice("mode", request.mode, _TABLE_MODES)
-    _choice("on_error", request.on_error, ("fail", "skip"))
-    _choice("timestamp_unit", request.timestamp_unit, ("s", "ms", "us", "ns"))
-    _choice("extra_columns", request.extra_columns, ("error", "ignore"))
+    _choice("mode", request.mode, WRITE_MODES)
+    _choice("on_error", request.on_error, ON_ERROR)
+    _choice("timestamp_unit", request.timestamp_unit, TIMESTAMP_UNIT_CHOICES)
+    _choice("extra_columns", request.extra_columns, EXTRA_COLUMNS)
     if request.format is not None:
-        _choice("format", request.format, _FORMATS)
+        _choice("format", request.format, SOURCE_FORMATS)
     table = _table_name(request.table)
     ws = open_workspace(request.workspace, request.storage_options)
     latest = _latest(ws, table)
@@ -676,14 +689,14 @@ class ExportRequest(TaskRequest):
     header: bool = True
     null_value: str = ""
     quote: str = '"'
-    timestamp_format: Literal["iso", "epoch_ms"] = "iso"
+    timestamp_format: TimestampFormat = "iso"
     partition_by: Sequence[str] | None = None
     compression: str = "snappy"
     label: str | None = None
     features: Sequence[str] | None = None
     categorical: Sequence[str] = ()
     buckets: int = DEFAULT_BUCKETS
-    on_null_label: Literal["fail", "skip"] = "fail"
+    on_null_label: OnNullLabel = "fail"
     storage_options: Mapping[str, Any] | None = None
     parent_run_id: str | None = None
 
@@ -747,8 +760,8 @@ def export(request: ExportRequest) -> ExportResult:
 
 def _export(request: ExportRequest, context: TaskContext) -> ExportResult:
     fmt = request.format or _format_of(request.path)
-    _choice("format", fmt, ("csv", "parquet", "libsvm", "lines"))
-    _choice("mode", request.mode, _TABLE_MODES)
+    _choice("format", fmt, EXPORT_FORMATS)
+    _choice("mode", request.mode, WRITE_MODES)
     if fmt == "libsvm" and not request.label:
         raise InvalidRequest("a LIBSVM export needs a label column (label=..., --label)")
     if fmt != "libsvm" and (request.label or request.features or request.categorical):

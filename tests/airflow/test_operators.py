@@ -335,7 +335,7 @@ def test_export_writes_the_pinned_version_and_reruns_as_a_no_op(
         ({"delimiter": ";;"}, "delimiter", "must be one character"),
         ({"columns": "card"}, "columns", "must be a list of strings"),
         ({"buckets": 0}, "buckets", "must be at least 1"),
-        ({"mode": "truncate"}, "mode", "must be one of 'overwrite', 'error_if_exists', 'append'"),
+        ({"mode": "truncate"}, "mode", "must be one of 'error_if_exists', 'overwrite', 'append'"),
         ({"header": "sometimes"}, "header", "must be true or false"),
     ],
 )
