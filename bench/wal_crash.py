@@ -19,7 +19,7 @@ Two parts (issue 11, findings 4, 5 and 9):
     are the same as with ``batch``; only the insert time differs, which is not what is measured). Then the store
     is closed and reopened ``--reopens`` (3) times: the figures are the log and snapshot bytes on disk and the
     median time of ``OnlineStore(path)`` (recovery: snapshot + log replay + index rebuild). Policies: no automatic
-    snapshot, the default (256 MiB or 10 minutes), and ``--small-snapshot-bytes`` (4 MiB).
+    snapshot, the default (256 MiB, 100,000 entries or 10 minutes), and ``--small-snapshot-bytes`` (4 MiB).
 
 (c) **Snapshot pause.** ``--pause-rows`` (1,000,000) rows inserted in batches of 10,000 (random cards, a 30-day
     window that keeps every row) with a background snapshot due every ~10 batches of log: the median time of an
@@ -56,7 +56,12 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from openfeat_core.online.store import OnlineStore  # noqa: E402
+from openfeat_core.online.store import (  # noqa: E402
+    SNAPSHOT_AFTER_BYTES,
+    SNAPSHOT_AFTER_ENTRIES,
+    SNAPSHOT_AFTER_SECONDS,
+    OnlineStore,
+)
 
 CHILD = ROOT / "tests" / "unit" / "_wal_child.py"
 FRAME_BYTES_PER_ROW = 31  # about: the Arrow IPC stream of make_batch's 4 columns, per row
@@ -177,17 +182,25 @@ def _disk(directory: Path) -> dict[str, int]:
 
 
 def restart_cost(args: argparse.Namespace) -> list[dict[str, Any]]:
+    default = (
+        f"default ({SNAPSHOT_AFTER_BYTES >> 20} MiB, {SNAPSHOT_AFTER_ENTRIES:,} entries "
+        f"or {SNAPSHOT_AFTER_SECONDS / 60:.0f} min)"
+    )
     policies = [
-        ("no automatic snapshot", None, None),
-        ("default (256 MiB or 10 min)", 256 << 20, 600.0),
-        (f"every {args.small_snapshot_bytes >> 20} MiB of log", args.small_snapshot_bytes, None),
+        ("no automatic snapshot", None, None, None),
+        (default, SNAPSHOT_AFTER_BYTES, SNAPSHOT_AFTER_ENTRIES, SNAPSHOT_AFTER_SECONDS),
+        (f"every {args.small_snapshot_bytes >> 20} MiB of log", args.small_snapshot_bytes, None, None),
     ]
     results = []
-    for label, after_bytes, after_seconds in policies:
+    for label, after_bytes, after_entries, after_seconds in policies:
         directory = Path(tempfile.mkdtemp(prefix="openfeat-restart-"))
         try:
             store = OnlineStore(
-                directory, fsync="never", snapshot_after_bytes=after_bytes, snapshot_after_seconds=after_seconds
+                directory,
+                fsync="never",
+                snapshot_after_bytes=after_bytes,
+                snapshot_after_entries=after_entries,
+                snapshot_after_seconds=after_seconds,
             )
             store.create_table("tx", "card bigint, ts timestamp, amount double")
             store.deploy(
@@ -210,7 +223,9 @@ def restart_cost(args: argparse.Namespace) -> list[dict[str, Any]]:
             times = []
             for _ in range(args.reopens):
                 started = time.perf_counter()
-                again = OnlineStore(directory, snapshot_after_bytes=None, snapshot_after_seconds=None)
+                again = OnlineStore(
+                    directory, snapshot_after_bytes=None, snapshot_after_entries=None, snapshot_after_seconds=None
+                )
                 times.append(time.perf_counter() - started)
                 stats = again.describe_table("tx")
                 replayed = again.durability()["replayed_at_open"]

@@ -1040,6 +1040,16 @@ def serve(
             help="... or once this long has passed since the last snapshot with at least one write; 0: never by age.",
         ),
     ] = 600.0,
+    snapshot_after_entries: Annotated[
+        int,
+        typer.Option(
+            "--snapshot-after-entries",
+            min=0,
+            metavar="N",
+            help="... or once N log entries (inserts, catalog changes) were written since the last snapshot; 0: never "
+            "by count. Replay costs mostly per entry for small inserts, which a size limit does not bound.",
+        ),
+    ] = 100_000,
 ) -> None:
     """Serve an online store over HTTP (OpenMLDB APIServer routes) until SIGINT or SIGTERM.
 
@@ -1070,6 +1080,7 @@ def serve(
         timezone=timezone,
         snapshot_after_bytes=snapshot_after_bytes or None,
         snapshot_after_seconds=snapshot_after_seconds or None,
+        snapshot_after_entries=snapshot_after_entries or None,
     )
     token_file: Path | None = None
     token_is_new = False

@@ -278,9 +278,15 @@ class SeriesIndex:
         self.order = order
         self.ttl = ttl
         self.series: dict[tuple[Any, ...], KeySeries] = {}
+        self.added = 0  # rows ever added (the rows it keeps: added - evicted)
         self.evicted = 0
         # Long-window partial results kept on this index, by Preaggregate.identity.
         self.preaggs: dict[tuple[Any, ...], Preaggregate] = {}
+
+    @property
+    def kept(self) -> int:
+        """Rows it keeps (over every key)."""
+        return self.added - self.evicted
 
 
 class TableRows:
@@ -342,7 +348,15 @@ class TableRows:
         if not self.indexes or batch.num_rows == 0:
             return 0
         values, valid = self.engine_columns(batch)
-        seq = np.arange(first_seq, first_seq + batch.num_rows, dtype=np.int64)
+        return self.add_columns(values, valid, first_seq, now_ms)
+
+    def add_columns(self, values: list[np.ndarray], valid: list[np.ndarray], first_seq: int, now_ms: int | None) -> int:
+        """:meth:`add_rows` of rows already in engine layout (:meth:`engine_columns`): recovery converts a run of
+        logged inserts at once, then adds them in as few calls as give the state of one call per insert."""
+        n = len(values[0]) if values else 0
+        if not self.indexes or n == 0:
+            return 0
+        seq = np.arange(first_seq, first_seq + n, dtype=np.int64)
         return sum(self._add_to_index(ix, values, valid, seq, now_ms) for ix in self.indexes.values())
 
     def live_rows(self) -> np.ndarray | None:
@@ -392,6 +406,7 @@ class TableRows:
                 for pre, _ in args:
                     pre.forget_before(key, int(series.ts[series.start]))
             evicted += dropped
+        index.added += n
         index.evicted += evicted
         return evicted
 

@@ -246,6 +246,71 @@ class _Table:
             self._index_rows(keys, keymap, table, start)
         self._count_evicted(self.direct.add_rows(batch, first_seq, self.now_ms()))
 
+    def append_logged(self, batches: Sequence[pa.RecordBatch]) -> None:
+        """Append consecutive logged inserts (recovery), giving the state ``append`` of each in turn gives.
+
+        The per-entry cost of ``append`` (the Arrow to engine-layout conversion, key-map indexing, one stored batch
+        per entry) made a log of small inserts take minutes to replay, so the rows are converted and indexed once,
+        and the indexes take as many entries at a time as :meth:`_entries_at_once` proves give the same state.
+        """
+        if len(batches) == 1:
+            self.append(batches[0])
+            return
+        combined = pa.concat_batches(batches)
+        if self.keymaps:  # (a table with key maps is never compacted: row positions only grow, as append has them)
+            table = pa.Table.from_batches([combined])
+            for keys, keymap in self.keymaps.items():
+                self._index_rows(keys, keymap, table, self.rows)
+        values, valid = self.direct.engine_columns(combined) if self.direct.indexes else ([], [])
+        ends = np.cumsum([b.num_rows for b in batches])
+        # Stored batches added since the last compaction, from row `tail` of `combined`: merged into one at the end
+        # (same rows; one per logged entry would make every later data() concatenate them all).
+        mark, seq_mark, tail, i = len(self.batches), len(self.batch_seqs), 0, 0
+        while i < len(batches):
+            j = i + self._entries_at_once(ends, i)
+            start, stop = (int(ends[i - 1]) if i else 0), int(ends[j - 1])
+            first_seq = self.inserted
+            self.batches.append(combined.slice(start, stop - start))
+            self.batch_seqs.append(np.arange(first_seq, first_seq + stop - start, dtype=np.int64))
+            self.rows += stop - start
+            self.nbytes += sum(b.nbytes for b in batches[i:j])  # the logged batches' sizes, as append counts them
+            self.inserted += stop - start
+            self._data = None
+            compactions = self.compactions
+            rows, ok = [v[start:stop] for v in values], [v[start:stop] for v in valid]
+            self._count_evicted(self.direct.add_columns(rows, ok, first_seq, self.now_ms()) if values else 0)
+            if self.compactions != compactions:
+                mark, seq_mark, tail = len(self.batches), len(self.batch_seqs), stop
+            i = j
+        if len(self.batches) - mark > 1:
+            self.batches[mark:] = [combined.slice(tail)]
+            self.batch_seqs[seq_mark:] = [np.concatenate(self.batch_seqs[seq_mark:])]
+
+    def _entries_at_once(self, ends: np.ndarray, i: int) -> int:
+        """How many logged entries from the ``i``-th (rows ending at ``ends``) the indexes can take in one call with
+        the state one call per entry gives (at least 1).
+
+        With TTLs measured from each key's newest row (not the wall clock), where a run of inserts is cut does not
+        change the rows a key keeps at its end: as rows arrive, the time limit drops rows older than the newest
+        minus the TTL, and the newest only grows; the count limit drops rows with enough newer rows, and that
+        number only grows; a dropped row stays dropped, and a late row ranks among the kept rows as among all rows
+        (both ways of combining the two limits are as monotone). So the kept rows, their order and the eviction
+        counts are the same. What the cuts do change: the pre-aggregates' floating-point partial sums (summation
+        order), and compaction, which keeps the rows live when it runs, once the evictions since the last one
+        reach a threshold. So entries go together only if compaction would do nothing (key maps, or an index
+        that keeps everything) or the most evictions they can cause (every row the indexes keep and every new row,
+        once per index) cannot reach the threshold.
+        """
+        indexes = self.direct.indexes.values()
+        if self.clock == "wall" or any(ix.preaggs for ix in indexes):
+            return 1
+        if self.keymaps or not indexes or any(ix.ttl.unbounded for ix in indexes):
+            return len(ends) - i
+        budget = COMPACT_MIN_EVICTED - 1 - self.evicted_since_compaction - sum(ix.kept for ix in indexes)
+        before = int(ends[i - 1]) if i else 0
+        fits = int(np.searchsorted(ends[i:] - before, budget // max(1, len(indexes)), side="right"))
+        return max(1, fits)
+
     def compact(self) -> None:
         """Drop the stored rows that no index keeps any more (only when every index of the table has a TTL and no
         general-path index refers to row positions)."""
@@ -276,13 +341,18 @@ class _Table:
 
 logger = logging.getLogger(__name__)
 
-#: Default automatic-snapshot policy of a durable store: snapshot once this much log has been written since the last
-#: snapshot, or once this long has passed with at least one write. Bounds the restart time (the log replayed) and
-#: the disk the log takes, and drops the rows the TTLs evicted.
+#: Default automatic-snapshot policy of a durable store: snapshot once this much log, or this many log entries, have
+#: been written since the last snapshot, or once this long has passed with at least one write. Bounds the restart
+#: time (the log replayed) and the disk the log takes, and drops the rows the TTLs evicted. The entry count is there
+#: because replay costs mostly per entry for small inserts: 256 MiB of one-row inserts is ~400,000 entries
+#: (docs/benchmarks.md, "Durable store: crashes and restarts").
 SNAPSHOT_AFTER_BYTES = 256 << 20
+SNAPSHOT_AFTER_ENTRIES = 100_000
 SNAPSHOT_AFTER_SECONDS = 600.0
 #: After a failed automatic snapshot (disk full...), the next attempt waits this long.
 _SNAPSHOT_RETRY_SECONDS = 60.0
+#: Recovery applies at most this many consecutive logged inserts together: bounds the decoded entries held at once.
+_REPLAY_RUN_ENTRIES = 16_384
 
 
 @dataclass(frozen=True)
@@ -313,8 +383,10 @@ class OnlineStore:
         fsync: the log's fsync policy: ``"batch"`` (once per call, default), ``"always"`` or ``"never"``.
         snapshot_after_bytes: a durable store snapshots itself (in a background thread) once the log written
             since the last snapshot reaches this size; ``None``: never by size.
+        snapshot_after_entries: ... or once this many log entries (inserts and catalog changes) were written since
+            the last snapshot; ``None``: never by count.
         snapshot_after_seconds: ... or once this long has passed since the last snapshot with at least one write;
-            ``None``: never by age. Both are checked after each insert. A snapshot drops the rows the TTLs evicted,
+            ``None``: never by age. All are checked after each insert. A snapshot drops the rows the TTLs evicted,
             so restart time and disk use stay bounded.
         timezone: IANA zone for calendar functions in deployed scripts.
         ttl_clock: what the TTLs derived from deployed windows are measured against. ``"data"`` (default): each
@@ -342,17 +414,21 @@ class OnlineStore:
         ttl_clock: TTLClock = "data",
         snapshot_after_bytes: int | None = SNAPSHOT_AFTER_BYTES,
         snapshot_after_seconds: float | None = SNAPSHOT_AFTER_SECONDS,
+        snapshot_after_entries: int | None = SNAPSHOT_AFTER_ENTRIES,
     ) -> None:
         if ttl_clock not in ("data", "wall", "off"):
             raise ValueError(f"ttl_clock must be 'data', 'wall' or 'off', not {ttl_clock!r}")
         for option, value in (
             ("snapshot_after_bytes", snapshot_after_bytes),
             ("snapshot_after_seconds", snapshot_after_seconds),
+            ("snapshot_after_entries", snapshot_after_entries),
         ):
             if value is not None and not value > 0:
                 raise ValueError(f"{option} must be positive (or None to turn it off), not {value!r}")
         self._snapshot_after_bytes = snapshot_after_bytes
         self._snapshot_after_seconds = snapshot_after_seconds
+        self._snapshot_after_entries = snapshot_after_entries
+        self._snapshot_failures = 0
         self._snapshot_thread: threading.Thread | None = None
         self._last_snapshot = time.monotonic()
         self._next_snapshot_attempt = 0.0
@@ -390,14 +466,26 @@ class OnlineStore:
                     t = self._tables[record["name"]]
                     t.inserted = max(t.inserted, record["inserted"])
                     t.evicted = record["evicted"]
+        # Consecutive inserts into one table are applied together (see _Table.append_logged: the per-entry cost
+        # made a log of small inserts take minutes to replay); a catalog change or another table ends a run.
+        run: list[pa.RecordBatch] = []
+        run_table: str | None = None
         for entry in self._log.replay():
             self._replayed_at_open += 1
+            if run and (entry.table != run_table or len(run) >= _REPLAY_RUN_ENTRIES):
+                assert run_table is not None
+                self._tables[run_table].append_logged(run)
+                run = []
             if entry.kind == "meta":
                 assert entry.meta is not None
                 self._apply_meta(entry.meta)
             else:
                 assert entry.table is not None and entry.batch is not None
-                self._tables[entry.table].append(entry.batch)
+                run_table = entry.table
+                run.append(entry.batch)
+        if run:
+            assert run_table is not None
+            self._tables[run_table].append_logged(run)
 
     def _record(self, record: dict[str, Any]) -> None:
         """Log a catalog change (before applying it) when the store is durable."""
@@ -430,19 +518,28 @@ class OnlineStore:
         if self._log is None:
             return
         self._wait_for_snapshot()
-        pending, tables, meta = self._capture_snapshot()
-        self._log.write_snapshot(pending, {n: c.table() for n, c in tables.items()}, meta)
+        try:
+            pending, tables, meta = self._capture_snapshot()
+            self._log.write_snapshot(pending, {n: c.table() for n, c in tables.items()}, meta)
+        except Exception:
+            self._snapshot_failures += 1
+            raise
         self._snapshots_written += 1
 
     def durability(self) -> dict[str, Any]:
-        """The state of the durable log: ``log_bytes_since_snapshot`` (what a restart replays), ``snapshots_written``
-        (by this process), ``snapshot_running``, ``last_snapshot_error`` (``None`` or its text) and
-        ``replayed_at_open`` (log entries replayed when the store was opened). Empty for a memory store."""
+        """The state of the durable log: ``log_bytes_since_snapshot`` and ``log_entries_since_snapshot`` (what a
+        restart replays), ``last_snapshot_at`` (when the snapshot a restart starts from was written, seconds since
+        the epoch; ``None``: no snapshot), ``snapshots_written`` and ``snapshot_failures`` (by this process),
+        ``snapshot_running``, ``last_snapshot_error`` (``None`` or its text) and ``replayed_at_open`` (log entries
+        replayed when the store was opened). Empty for a memory store."""
         if self._log is None:
             return {}
         return {
             "log_bytes_since_snapshot": self._log.bytes_since_snapshot,
+            "log_entries_since_snapshot": self._log.entries_since_snapshot,
+            "last_snapshot_at": self._log.snapshot_written_at,
             "snapshots_written": self._snapshots_written,
+            "snapshot_failures": self._snapshot_failures,
             "snapshot_running": self._snapshot_thread is not None and self._snapshot_thread.is_alive(),
             "last_snapshot_error": None if self._snapshot_error is None else str(self._snapshot_error),
             "replayed_at_open": self._replayed_at_open,
@@ -457,7 +554,9 @@ class OnlineStore:
         if now < self._next_snapshot_attempt:
             return
         pending_bytes = log.bytes_since_snapshot
-        by_size = self._snapshot_after_bytes is not None and pending_bytes >= self._snapshot_after_bytes
+        by_size = (self._snapshot_after_bytes is not None and pending_bytes >= self._snapshot_after_bytes) or (
+            self._snapshot_after_entries is not None and log.entries_since_snapshot >= self._snapshot_after_entries
+        )
         by_age = (
             self._snapshot_after_seconds is not None
             and pending_bytes > 0
@@ -490,6 +589,7 @@ class OnlineStore:
     def _snapshot_failed(self, exc: BaseException) -> None:
         logger.error("automatic snapshot failed (retrying in %.0f s): %s", _SNAPSHOT_RETRY_SECONDS, exc)
         self._snapshot_error = exc
+        self._snapshot_failures += 1
         self._next_snapshot_attempt = time.monotonic() + _SNAPSHOT_RETRY_SECONDS
 
     def _wait_for_snapshot(self) -> None:

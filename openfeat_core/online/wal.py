@@ -330,6 +330,7 @@ class DurableLog:
             self._next_sequence = chain.last_sequence + 1
             existing = self._segments()
             self._bytes_since_snapshot = sum(self._segment_path(s).stat().st_size for s in existing)
+            self._entries_since_snapshot = max(0, self._next_sequence - self._replay_start)
             self._start_segment(max([self._snapshot_seq, *(s + 1 for s in existing)]))
         except BaseException:
             if self._fd >= 0:
@@ -353,6 +354,25 @@ class DurableLog:
         """Bytes of log the next recovery replays: what a snapshot now would make unnecessary."""
         with self._lock:
             return self._bytes_since_snapshot
+
+    @property
+    def entries_since_snapshot(self) -> int:
+        """Entries of log the next recovery replays (its cost is mostly per entry for small inserts)."""
+        with self._lock:
+            return self._entries_since_snapshot
+
+    @property
+    def snapshot_written_at(self) -> float | None:
+        """When the snapshot a recovery starts from was written (its manifest's mtime, seconds since the epoch);
+        ``None``: there is none (or it cannot be read)."""
+        with self._lock:
+            seq = self._snapshot_seq
+        if seq == 0:
+            return None
+        try:
+            return (self._snapshot_path(seq) / _MANIFEST).stat().st_mtime
+        except OSError:
+            return None
 
     # ------------------------------------------------------------------------------------------------------------
     # Appending
@@ -423,6 +443,7 @@ class DurableLog:
             self._next_sequence = sequence + 1
             self._offset += len(header) + length
             self._bytes_since_snapshot += len(header) + length
+            self._entries_since_snapshot += 1
 
     # ------------------------------------------------------------------------------------------------------------
     # Recovery
@@ -512,6 +533,7 @@ class DurableLog:
                 raise
             self._pending = pending
             self._bytes_since_snapshot = 0
+            self._entries_since_snapshot = 0
             return pending
 
     def write_snapshot(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 import openfeat_core
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
@@ -597,3 +601,163 @@ def test_window_ttls_keep_every_row_a_frame_can_reach(frame: str, keep: str) -> 
         "f", f"SELECT id, count(amount) OVER w AS c FROM tx WINDOW w AS (PARTITION BY card ORDER BY ts {frame})"
     )
     assert store.describe_table("tx")["indexes"] == [f"card; ts=ts; keep {keep}; evicted 0"]
+
+
+# --------------------------------------------------------------------------------------------- recovery of a log
+_REPLAY_SCRIPTS = {
+    # a time limit (card), a row-count limit (merchant), and both at once (card and merchant: a MAXSIZE)
+    "f_time": "SELECT card, sum(amount) OVER w AS s, count(amount) OVER w AS n FROM tx WINDOW w AS "
+    "(PARTITION BY card ORDER BY ts ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW)",
+    "f_rows": "SELECT merchant, sum(amount) OVER w AS s, lag(amount, 2) OVER w AS p FROM tx WINDOW w AS "
+    "(PARTITION BY merchant ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)",
+    "f_both": "SELECT card, count(amount) OVER w AS n, min(amount) OVER w AS lo FROM tx WINDOW w AS "
+    "(PARTITION BY card, merchant ORDER BY ts ROWS_RANGE BETWEEN 20s PRECEDING AND CURRENT ROW MAXSIZE 2)",
+    # pre-aggregated (its partial sums depend on how rows arrive)
+    "f_long": "DEPLOY f_long OPTIONS(long_windows='w:5s') SELECT card, sum(amount) OVER w AS s FROM tx WINDOW w AS "
+    "(PARTITION BY card ORDER BY ts ROWS_RANGE BETWEEN 30s PRECEDING AND CURRENT ROW)",
+}
+
+
+@st.composite
+def _replay_histories(draw: st.DrawFn) -> dict[str, Any]:
+    """Inserts (one row or a few; 3 cards, 2 merchants; times mostly increasing, some late, some ties), the scripts
+    deployed before them and the ones deployed after the k-th insert, and whether a second table's inserts
+    interleave."""
+    row = st.tuples(st.integers(0, 2), st.integers(0, 1), st.integers(-15, 4), st.integers(0, 9))
+    inserts = draw(st.lists(st.lists(row, min_size=1, max_size=3), min_size=1, max_size=60))
+    scripts = draw(st.lists(st.sampled_from(sorted(_REPLAY_SCRIPTS)), min_size=1, max_size=4, unique=True))
+    split = draw(st.integers(0, len(scripts)))
+    return {
+        "inserts": inserts,
+        "before": scripts[:split],
+        "after": scripts[split:],
+        "deploy_at": draw(st.integers(0, len(inserts))),
+        "other_every": draw(st.sampled_from([0, 3, 7])),
+        "compact_after": draw(st.sampled_from([2, 3, 5, 100_000])),
+        "run_entries": draw(st.sampled_from([2, 7, 16_384])),
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(history=_replay_histories(), clock=st.sampled_from(["data", "off"]))
+# One-row inserts, 3 cards, 3 s apart, a 10 s window, compaction after 3 evictions: the last compaction is a few
+# entries before the end, so the rows still stored depend on where it ran.
+@example(
+    history={
+        "inserts": [[(i % 3, 0, 3, 1)] for i in range(62)],
+        "before": ["f_time"],
+        "after": [],
+        "deploy_at": 0,
+        "other_every": 0,
+        "compact_after": 3,
+        "run_entries": 16_384,
+    },
+    clock="data",
+)
+def test_a_restarted_store_is_the_store_that_was_never_restarted(history: dict[str, Any], clock: str) -> None:
+    """Recovery applies runs of logged inserts together: the rows stored (and their order), the counts of
+    ``describe_table``/``table_stats`` -- TTL evictions and compactions included -- and every answer must be those
+    of the store the inserts were made into."""
+    from openfeat_core.online import store as store_module
+
+    old = store_module.COMPACT_MIN_EVICTED, store_module._REPLAY_RUN_ENTRIES
+    store_module.COMPACT_MIN_EVICTED = history["compact_after"]  # (compaction depends on where runs are cut)
+    store_module._REPLAY_RUN_ENTRIES = history["run_entries"]
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            options: dict[str, Any] = {"fsync": "never", "ttl_clock": clock}
+            live = OnlineStore(directory, snapshot_after_bytes=None, snapshot_after_seconds=None, **options)
+            live.create_table("tx", "card bigint, merchant string, ts timestamp, amount double")
+            live.create_table("other", "k bigint, v double")
+            for name in history["before"]:
+                live.deploy(name, _REPLAY_SCRIPTS[name])
+            clock_s = 0
+            for i, rows in enumerate(history["inserts"]):
+                if i == history["deploy_at"]:
+                    for name in history["after"]:
+                        live.deploy(name, _REPLAY_SCRIPTS[name])
+                if history["other_every"] and i % history["other_every"] == 0:
+                    live.insert("other", [[i, float(i)]])
+                batch = []
+                for card, merchant, step, amount in rows:
+                    clock_s = max(clock_s, clock_s + step)  # mostly forward; a negative step is a late row
+                    batch.append([card, f"m{merchant}", (clock_s + min(step, 0)) * 1000, amount / 10])
+                live.insert("tx", batch)
+            if history["deploy_at"] == len(history["inserts"]):
+                for name in history["after"]:
+                    live.deploy(name, _REPLAY_SCRIPTS[name])
+            requests = [
+                [c, f"m{m}", (clock_s + dt_s) * 1000, 1.0] for c in range(3) for m in range(2) for dt_s in (0, 7)
+            ]
+
+            def state(store: OnlineStore) -> dict[str, Any]:
+                return {
+                    "tables": {t: store.describe_table(t) for t in store.list_tables()},
+                    "stats": store.table_stats(),
+                    "rows": {t: store.scan(t).to_pylist() for t in store.list_tables()},
+                    "answers": {
+                        d: store.request(d, requests).to_pylist()
+                        for d in _REPLAY_SCRIPTS
+                        if d in history["before"] + history["after"]
+                    },
+                }
+
+            expected = state(live)
+            live.close()
+            again = OnlineStore(directory, snapshot_after_bytes=None, snapshot_after_seconds=None, **options)
+            try:
+                assert again.durability()["replayed_at_open"] > len(history["inserts"])
+                assert state(again) == expected
+            finally:
+                again.close()
+    finally:
+        store_module.COMPACT_MIN_EVICTED, store_module._REPLAY_RUN_ENTRIES = old
+
+
+def test_recovery_converts_a_run_of_logged_inserts_once_not_once_per_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cost of replaying a log of one-row inserts was per entry (an Arrow to engine-layout conversion, a stored
+    batch and a call into every index per entry: 0.3 ms each, minutes for a large log)."""
+    from openfeat_core.online.fastpath import TableRows
+
+    store = OnlineStore(tmp_path, fsync="never", snapshot_after_bytes=None, snapshot_after_seconds=None)
+    store.create_table("tx", "card bigint, ts timestamp, amount double")
+    store.deploy("f", _REPLAY_SCRIPTS["f_time"].replace("merchant, ", ""))
+    for i in range(500):
+        store.insert("tx", [[i % 7, i * 100, float(i)]])
+    expected = store.request("f", [[3, 50_000, 1.0]]).to_pylist()
+    store.close()
+    conversions = []
+    convert = TableRows.engine_columns
+    monkeypatch.setattr(
+        TableRows, "engine_columns", lambda self, batch: conversions.append(batch.num_rows) or convert(self, batch)
+    )
+    again = OnlineStore(tmp_path)
+    try:
+        assert conversions == [500]
+        assert len(again._tables["tx"].batches) == 1  # one stored batch: later scans do not concatenate 500
+        assert again.request("f", [[3, 50_000, 1.0]]).to_pylist() == expected
+    finally:
+        again.close()
+
+
+def test_a_durable_store_snapshots_itself_after_so_many_log_entries(tmp_path: Path) -> None:
+    """Small inserts: few bytes of log, but replay costs per entry, so a count bounds the restart time."""
+    store = OnlineStore(tmp_path, snapshot_after_bytes=None, snapshot_after_seconds=None, snapshot_after_entries=5)
+    store.create_table("t", "k bigint")
+    for i in range(3):
+        store.insert("t", [[i]])
+    state = store.durability()
+    assert state["log_entries_since_snapshot"] == 4 and not state["snapshot_running"]  # the table and 3 inserts
+    store.insert("t", [[3]])  # the 5th entry
+    store.close()  # waits for the background snapshot
+    assert store.durability()["snapshots_written"] == 1
+    assert store.durability()["log_entries_since_snapshot"] == 0
+    again = OnlineStore(tmp_path)
+    try:
+        assert again.durability()["replayed_at_open"] == 0 and again.scan("t")["k"].to_pylist() == [0, 1, 2, 3]
+    finally:
+        again.close()
+    with pytest.raises(ValueError, match="snapshot_after_entries"):
+        OnlineStore(tmp_path, snapshot_after_entries=0)

@@ -468,6 +468,8 @@ def test_failed_automatic_snapshot_keeps_every_insert(tmp_path: Path, monkeypatc
         store.insert("t", [{"id": i, "ts": 0, "v": 0.0}])  # acknowledged although the snapshot failed
     store.close()
     assert "No space left" in str(store.durability()["last_snapshot_error"])
+    # Retried a minute later, not at every insert: one failure counted (what /metrics exports).
+    assert store.durability()["snapshot_failures"] == 1
     assert _ids(tmp_path) == list(range(100))
 
 
