@@ -194,8 +194,11 @@ class Metrics:
     def count_inserted(self, table: str, rows: int) -> None:
         self.inserted[table] = self.inserted.get(table, 0) + rows
 
-    def render(self, tables: Mapping[str, Mapping[str, int]] | None = None) -> str:
-        """Prometheus text; ``tables``: the store's per-table figures (``OnlineStore.table_stats``)."""
+    def render(
+        self, tables: Mapping[str, Mapping[str, int]] | None = None, durability: Mapping[str, Any] | None = None
+    ) -> str:
+        """Prometheus text; ``tables``: the store's per-table figures (``OnlineStore.table_stats``); ``durability``:
+        the state of its log and snapshots (``OnlineStore.durability``; empty for a memory store)."""
         out: list[str] = []
 
         def counter(name: str, help_text: str, samples: Mapping[str, int], label: str) -> None:
@@ -248,6 +251,56 @@ class Metrics:
             ):
                 out.extend([f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}"])
                 out.extend(f'{metric}{{table="{_escape(t)}"}} {v[key]}' for t, v in sorted(tables.items()))
+        if durability:
+            written = durability["last_snapshot_at"]
+            for metric, kind, value, help_text in (
+                (
+                    "openfeat_wal_bytes_since_snapshot",
+                    "gauge",
+                    durability["log_bytes_since_snapshot"],
+                    "Bytes of write-ahead log written since the last snapshot (what a restart replays).",
+                ),
+                (
+                    "openfeat_wal_entries_since_snapshot",
+                    "gauge",
+                    durability["log_entries_since_snapshot"],
+                    "Write-ahead log entries written since the last snapshot (what a restart replays).",
+                ),
+                # Without a snapshot yet, no sample: a made-up time would read as a real one.
+                (
+                    "openfeat_snapshot_last_success_timestamp_seconds",
+                    "gauge",
+                    written,
+                    "When the snapshot a restart starts from was written, in seconds since the epoch.",
+                ),
+                (
+                    "openfeat_snapshot_age_seconds",
+                    "gauge",
+                    None if written is None else max(0.0, time.time() - written),
+                    "Seconds since the snapshot a restart starts from was written.",
+                ),
+                (
+                    "openfeat_snapshot_running",
+                    "gauge",
+                    int(durability["snapshot_running"]),
+                    "1 while a snapshot is being written.",
+                ),
+                (
+                    "openfeat_snapshots_written_total",
+                    "counter",
+                    durability["snapshots_written"],
+                    "Snapshots written by this process.",
+                ),
+                (
+                    "openfeat_snapshot_failures_total",
+                    "counter",
+                    durability["snapshot_failures"],
+                    "Snapshots that failed in this process (the log is kept; automatic ones are retried).",
+                ),
+            ):
+                out.extend([f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}"])
+                if value is not None:
+                    out.append(f"{metric} {value}")
         return "\n".join(out) + "\n"
 
 
@@ -881,8 +934,9 @@ class FeatureService:
         return self._ok({"tables": counts[0], "deployments": counts[1]})
 
     async def _get_metrics(self, req: _Request) -> _Response:
-        tables = await self._store_call(self.store.table_stats)
-        return 200, self.metrics.render(tables).encode(), "text/plain; version=0.0.4; charset=utf-8", ()
+        tables, durability = await self._store_call(lambda: (self.store.table_stats(), self.store.durability()))
+        body = self.metrics.render(tables, durability).encode()
+        return 200, body, "text/plain; version=0.0.4; charset=utf-8", ()
 
     # ------------------------------------------------------------------ deployments
     async def _list_deployments(self, req: _Request) -> _Response:

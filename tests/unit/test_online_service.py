@@ -775,6 +775,53 @@ def test_metrics(app: FeatureService) -> None:
     assert buckets == sorted(buckets)  # cumulative
 
 
+def test_metrics_export_the_durable_logs_state(tmp_path: Any) -> None:
+    """What a restart would replay, and the snapshots (when the last one was written, failures), for alerting."""
+
+    def samples(service: FeatureService) -> dict[str, float]:
+        text = call(service, "GET", "/metrics").body.decode()
+        assert "# TYPE openfeat_snapshot_failures_total counter" in text
+        assert "# TYPE openfeat_wal_entries_since_snapshot gauge" in text
+        return {
+            line.split(" ")[0]: float(line.split(" ")[1])
+            for line in text.splitlines()
+            if line.startswith(("openfeat_wal_", "openfeat_snapshot"))
+        }
+
+    store = OnlineStore(tmp_path, snapshot_after_bytes=None, snapshot_after_seconds=None, snapshot_after_entries=None)
+    store.create_table("t", "k bigint, v double")
+    service = create_app(store)
+    try:
+        for i in range(3):
+            call(service, "PUT", "/dbs/db/tables/t", {"value": [[i, 1.0]]})
+        before = samples(service)
+        assert before["openfeat_wal_entries_since_snapshot"] == 4  # the table, then 3 inserts
+        assert before["openfeat_wal_bytes_since_snapshot"] > 0
+        assert before["openfeat_snapshots_written_total"] == 0 and before["openfeat_snapshot_failures_total"] == 0
+        assert before["openfeat_snapshot_running"] == 0
+        assert "openfeat_snapshot_last_success_timestamp_seconds" not in before  # no snapshot yet: no sample
+        assert "openfeat_snapshot_age_seconds" not in before
+        started = time.time()
+        store.snapshot()
+        after = samples(service)
+        assert after["openfeat_wal_entries_since_snapshot"] == 0 and after["openfeat_wal_bytes_since_snapshot"] == 0
+        assert after["openfeat_snapshots_written_total"] == 1
+        assert after["openfeat_snapshot_last_success_timestamp_seconds"] >= int(started) - 1
+        assert 0 <= after["openfeat_snapshot_age_seconds"] < 3600
+    finally:
+        service.close()
+        store.close()
+    # The snapshot a restarted service starts from is reported too (written by the process before).
+    reopened = OnlineStore(tmp_path)
+    again = create_app(reopened)
+    try:
+        written = samples(again)["openfeat_snapshot_last_success_timestamp_seconds"]
+        assert written == after["openfeat_snapshot_last_success_timestamp_seconds"]
+    finally:
+        again.close()
+        reopened.close()
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
