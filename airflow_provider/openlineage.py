@@ -19,6 +19,10 @@ object (source or export)      ``s3://bucket``                     its key
 
 A table's facets carry its schema (``schema``) and version (``version``); an output also carries its row count
 and size (``outputStatistics``); ``compute`` and ``deploy`` jobs carry their SQL (``sql``).
+
+What a task read and wrote comes from the core (:meth:`openfeat_core.tasks.TaskResult.datasets`, a list of
+:class:`openfeat_core.tasks.DatasetRef`); this module only names those datasets the OpenLineage way. Before a task
+ran (``on_start``, ``on_failure``) the operators describe the same refs from their arguments.
 """
 
 from __future__ import annotations
@@ -26,39 +30,20 @@ from __future__ import annotations
 import os
 import urllib.parse
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openfeat_core.tasks import DatasetRef
 
 __all__ = [
-    "DatasetRef",
     "file_dataset",
     "online_dataset",
+    "openlineage_name",
     "operator_lineage",
+    "result_datasets",
     "workspace_dataset",
     "workspace_namespace",
 ]
-
-
-@dataclass(frozen=True)
-class DatasetRef:
-    """An OpenLineage dataset, independent of the OpenLineage client (turned into one by
-    :func:`operator_lineage`).
-
-    Attributes:
-        namespace: the dataset's namespace.
-        name: its name within the namespace.
-        schema: ``[(column, type)]`` (OpenMLDB type names), when known.
-        version: the dataset version (a workspace table version), when known.
-        rows: rows written (outputs only), when known.
-        size: bytes written (outputs only), when known.
-    """
-
-    namespace: str
-    name: str
-    schema: tuple[tuple[str, str], ...] = ()
-    version: str | None = None
-    rows: int | None = None
-    size: int | None = None
 
 
 def _openfeat_namespace(location: str) -> str:
@@ -85,38 +70,44 @@ def schema_columns(schema: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(columns)
 
 
-def workspace_dataset(
-    workspace: str,
-    table: str,
-    *,
-    version: int | None = None,
-    schema: str | None = None,
-    rows: int | None = None,
-    size: int | None = None,
-) -> DatasetRef:
-    """A workspace table (at a version, when known)."""
-    return DatasetRef(
-        workspace_namespace(workspace),
-        table,
-        schema=schema_columns(schema),
-        version=None if version is None else str(version),
-        rows=rows,
-        size=size,
-    )
+def workspace_dataset(workspace: str, table: str, *, version: int | None = None) -> DatasetRef:
+    """A workspace table (at a version, when known), named from an operator's arguments."""
+    from openfeat_core.tasks.base import table_ref
+
+    return table_ref(workspace, table, version)
 
 
-def online_dataset(target: str, deployment: str, *, schema: Iterable[Mapping[str, str]] = ()) -> DatasetRef:
-    """An online deployment of a store directory or a service URL."""
-    return DatasetRef(_openfeat_namespace(target), deployment, schema=tuple((c["name"], c["type"]) for c in schema))
+def online_dataset(target: str, deployment: str) -> DatasetRef:
+    """An online deployment of a store directory or a service URL, named from an operator's arguments."""
+    from openfeat_core.tasks.base import deployment_ref
+
+    return deployment_ref(target, deployment)
 
 
-def file_dataset(uri: str, *, rows: int | None = None, size: int | None = None) -> DatasetRef:
-    """A file: ``file`` + absolute path locally, ``scheme://authority`` + key for an object store."""
-    parsed = urllib.parse.urlsplit(uri)
+def file_dataset(uri: str) -> DatasetRef:
+    """A file, named from an operator's arguments."""
+    from openfeat_core.tasks.base import file_ref
+
+    return file_ref(uri)
+
+
+def result_datasets(result: Mapping[str, Any]) -> tuple[list[DatasetRef], list[DatasetRef]]:
+    """``(inputs, outputs)`` of a task's result dict (the XCom), from the core's ``TaskResult.datasets()``."""
+    from openfeat_core.tasks import result_from_dict
+
+    found = result_from_dict(result).datasets()
+    return list(found.inputs), list(found.outputs)
+
+
+def openlineage_name(ref: DatasetRef) -> tuple[str, str]:
+    """``(namespace, name)`` of a dataset (see the module's table)."""
+    if ref.kind != "file":
+        return _openfeat_namespace(ref.uri), ref.name
+    parsed = urllib.parse.urlsplit(ref.uri)
     if len(parsed.scheme) > 1 and parsed.scheme != "file":
-        return DatasetRef(f"{parsed.scheme}://{parsed.netloc}", parsed.path.lstrip("/"), rows=rows, size=size)
-    path = parsed.path if parsed.scheme == "file" else uri
-    return DatasetRef("file", os.path.abspath(os.path.expanduser(path)), rows=rows, size=size)
+        return f"{parsed.scheme}://{parsed.netloc}", parsed.path.lstrip("/")
+    path = parsed.path if parsed.scheme == "file" else ref.uri
+    return "file", os.path.abspath(os.path.expanduser(path))
 
 
 def operator_lineage(inputs: Iterable[DatasetRef], outputs: Iterable[DatasetRef], sql: str | None = None) -> Any:
@@ -140,22 +131,28 @@ def operator_lineage(inputs: Iterable[DatasetRef], outputs: Iterable[DatasetRef]
 
     def facets(ref: DatasetRef) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        if ref.schema:
+        columns = schema_columns(ref.schema)
+        if columns:
             found["schema"] = SchemaDatasetFacet(
-                fields=[SchemaDatasetFacetFields(name=name, type=type_name) for name, type_name in ref.schema]
+                fields=[SchemaDatasetFacetFields(name=name, type=type_name) for name, type_name in columns]
             )
         if ref.version is not None:
-            found["version"] = DatasetVersionDatasetFacet(datasetVersion=ref.version)
+            found["version"] = DatasetVersionDatasetFacet(datasetVersion=str(ref.version))
         return found
 
-    def output(ref: DatasetRef) -> Any:
+    def input_dataset(ref: DatasetRef) -> Any:
+        namespace, name = openlineage_name(ref)
+        return InputDataset(namespace=namespace, name=name, facets=facets(ref))
+
+    def output_dataset(ref: DatasetRef) -> Any:
+        namespace, name = openlineage_name(ref)
         statistics: dict[str, Any] = {}
         if ref.rows is not None:
-            statistics["outputStatistics"] = OutputStatisticsOutputDatasetFacet(rowCount=ref.rows, size=ref.size)
-        return OutputDataset(namespace=ref.namespace, name=ref.name, facets=facets(ref), outputFacets=statistics)
+            statistics["outputStatistics"] = OutputStatisticsOutputDatasetFacet(rowCount=ref.rows, size=ref.bytes)
+        return OutputDataset(namespace=namespace, name=name, facets=facets(ref), outputFacets=statistics)
 
     return OperatorLineage(
-        inputs=[InputDataset(namespace=ref.namespace, name=ref.name, facets=facets(ref)) for ref in inputs],
-        outputs=[output(ref) for ref in outputs],
+        inputs=[input_dataset(ref) for ref in inputs],
+        outputs=[output_dataset(ref) for ref in outputs],
         job_facets={"sql": SQLJobFacet(query=sql)} if sql else {},
     )

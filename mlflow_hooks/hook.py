@@ -54,7 +54,7 @@ import pyarrow as pa
 
 from mlflow_hooks.config import TrackingSettings, current_settings
 from mlflow_hooks.orchestrators import detect_orchestrator
-from mlflow_hooks.record import DatasetRef, TaskOutcome, describe_outcome, describe_start
+from mlflow_hooks.record import LoggedDataset, TaskOutcome, describe_outcome, describe_start
 from mlflow_hooks.stats import (
     FeatureStats,
     drift_figure,
@@ -601,7 +601,7 @@ def _finite(value: float) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def _dataset_input(ref: DatasetRef) -> Any:
+def _dataset_input(ref: LoggedDataset) -> Any:
     """An MLflow ``DatasetInput`` for a table version or file, with its context (source / input / output)."""
     from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.data.dataset_source_registry import resolve_dataset_source

@@ -43,14 +43,14 @@ from mlflow_hooks.orchestrators import OrchestratorRun
 from openfeat_core.errors import OpenFeatError
 from openfeat_core.plan.explain import explain
 from openfeat_core.sql.config import split_config
-from openfeat_core.tasks.base import VerificationFailed, split_deploy
+from openfeat_core.tasks.base import DatasetRef, VerificationFailed, split_deploy
 from openfeat_core.tasks.hooks import TaskContext
 from openfeat_core.types import sql_type_of_arrow
 from openfeat_core.workspace import TableVersion, Workspace
 
 __all__ = [
     "PIPELINE_NAME_ENV",
-    "DatasetRef",
+    "LoggedDataset",
     "StatsSource",
     "TaskOutcome",
     "TaskStart",
@@ -71,8 +71,9 @@ _NOT_PARAMS = frozenset({"sql", "parent_run_id"})
 
 
 @dataclass
-class DatasetRef:
-    """A table version or file a task read or wrote, as an MLflow dataset.
+class LoggedDataset:
+    """A table version or file a task read or wrote (a :class:`openfeat_core.tasks.DatasetRef` of the result's
+    ``datasets()``), described as an MLflow dataset input.
 
     Attributes:
         name: dataset name (``table@v3``, a file name).
@@ -131,7 +132,8 @@ class TaskOutcome:
         params: more params (input row counts...).
         metrics: rows in / out, seconds, rows/s, bytes...
         texts: text artifacts by run-relative path.
-        datasets: tables and files read or written.
+        datasets: tables and files read or written (from the result's ``datasets()``).
+        written_schema: export: the columns of the file written.
         stats_source: the table version to describe (compute, export), or None.
         stats_key: identifies "the same script" for the drift comparison.
         plan_digest: the feature script's plan digest, if any.
@@ -144,7 +146,8 @@ class TaskOutcome:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
-    datasets: list[DatasetRef] = field(default_factory=list)
+    datasets: list[LoggedDataset] = field(default_factory=list)
+    written_schema: pa.Schema | None = None
     stats_source: StatsSource | None = None
     stats_key: str | None = None
     plan_digest: str | None = None
@@ -234,6 +237,7 @@ def describe_outcome(
         outcome.texts["result.json"] = json.dumps(result.to_dict(), indent=1, default=str) + "\n"
         outcome.metrics["seconds"] = float(result.seconds)
         _DESCRIBERS[task](outcome, request, result)
+        outcome.datasets.extend(_logged_datasets(request, result, outcome))
         rows_out = outcome.metrics.get("rows_out")
         if rows_out is not None and result.seconds > 0:
             outcome.metrics["rows_per_second"] = rows_out / result.seconds
@@ -284,25 +288,11 @@ def _ingest(outcome: TaskOutcome, request: Any, result: Any) -> None:
     )
     outcome.texts["schema/output_schema.json"] = _schema_json(info.schema)
     identities = info.lineage.get("sources") or []
-    by_uri = {s.get("uri"): s for s in identities if isinstance(s, Mapping)}
-    for uri in result.files[:SOURCE_DATASETS]:
-        identity = by_uri.get(uri, {"uri": uri})
-        outcome.datasets.append(
-            DatasetRef(
-                name=os.path.basename(uri.rstrip("/")) or uri,
-                uri=uri,
-                digest=_short_digest(identity.get("sha256") or json.dumps(identity, sort_keys=True)),
-                context="source",
-                num_bytes=identity.get("size"),
-                tags={"openfeat.identity": json.dumps(identity, sort_keys=True)[:PARAM_LENGTH]},
-            )
-        )
     memory = [s["memory"] for s in identities if isinstance(s, Mapping) and "memory" in s]
-    if not result.files and memory:
+    if not result.files and memory:  # no file was read: the core's datasets() name none
         outcome.datasets.append(
-            DatasetRef(name="in-memory table", uri=None, digest=_short_digest(memory[0]), context="source")
+            LoggedDataset(name="in-memory table", uri=None, digest=_short_digest(memory[0]), context="source")
         )
-    outcome.datasets.append(_table_dataset(info, "output"))
 
 
 def _compute(outcome: TaskOutcome, request: Any, result: Any) -> None:
@@ -318,8 +308,6 @@ def _compute(outcome: TaskOutcome, request: Any, result: Any) -> None:
         bytes_written=0.0 if result.reused else float(result.bytes),
     )
     outcome.texts["schema/output_schema.json"] = _schema_json(info.schema)
-    outcome.datasets.extend(_table_dataset(v, "input") for v in inputs.values())
-    outcome.datasets.append(_table_dataset(info, "output"))
     outcome.stats_source = StatsSource(result.workspace, request.storage_options, info.table, info.version, None)
     outcome.stats_key = _stats_key("compute", info.table, result.plan_digest, None)
 
@@ -349,19 +337,7 @@ def _export(outcome: TaskOutcome, request: Any, result: Any) -> None:
         bytes_written=0.0 if result.reused else float(result.bytes),
     )
     outcome.texts["schema/output_schema.json"] = _schema_json(schema)
-    outcome.datasets.append(_table_dataset(info, "input"))
-    outcome.datasets.append(
-        DatasetRef(
-            name=os.path.basename(result.path.rstrip("/")) or result.path,
-            uri=result.path,
-            digest=_short_digest(result.idempotency_key),
-            context="output",
-            rows=result.rows,
-            num_bytes=result.bytes,
-            schema=schema if result.format in ("csv", "parquet") else None,
-            tags={"openfeat.format": result.format, "openfeat.files": str(len(result.files))},
-        )
-    )
+    outcome.written_schema = schema if result.format in ("csv", "parquet") else None
     selected = tuple(columns) if len(columns) < len(info.schema) else None
     outcome.stats_source = StatsSource(result.workspace, request.storage_options, info.table, info.version, selected)
     key_columns = [result.format, *(selected or ())]
@@ -393,7 +369,6 @@ def _deploy(outcome: TaskOutcome, request: Any, result: Any) -> None:
         ws = Workspace.open(request.workspace, request.storage_options)
         loaded = {t["table"]: ws.table_info(t["table"], int(t["version"])) for t in result.loaded}
         outcome.params.update({f"rows_in.{name}": str(v.num_rows) for name, v in loaded.items()})
-        outcome.datasets.extend(_table_dataset(v, "input") for v in loaded.values())
         _plan_texts(outcome, result.sql, loaded, result.digest)
 
 
@@ -431,8 +406,64 @@ def manifest_uri(info: TableVersion) -> str:
     return f"{info.workspace}/tables/{info.table}/_v/{info.version:06d}.json"
 
 
-def _table_dataset(info: TableVersion, context: str) -> DatasetRef:
-    return DatasetRef(
+def _logged_datasets(request: Any, result: Any, outcome: TaskOutcome) -> list[LoggedDataset]:
+    """The MLflow datasets of a task run: what the core says it read and wrote (``result.datasets()``), described
+    with what MLflow shows (manifests, digests, schemas). Deployments are not MLflow datasets (the run is tagged).
+    Ingested files are the ``source`` context, at most :data:`SOURCE_DATASETS` of them."""
+    found = result.datasets()
+    opened: dict[str, Workspace] = {}
+
+    def table_info(ref: DatasetRef) -> TableVersion:
+        if ref.uri not in opened:
+            opened[ref.uri] = Workspace.open(ref.uri, getattr(request, "storage_options", None))
+        return opened[ref.uri].table_info(ref.name, ref.version)
+
+    def identities() -> dict[Any, Any]:
+        """The identities (size, sha256...) the written table's lineage keeps of the files read, by URI."""
+        written = [ref for ref in found.outputs if ref.kind == "table"]
+        sources = (table_info(written[0]).lineage.get("sources") or []) if written else []
+        return {s.get("uri"): s for s in sources if isinstance(s, Mapping)}
+
+    logged: list[LoggedDataset] = []
+    files_read = [ref for ref in found.inputs if ref.kind == "file"][:SOURCE_DATASETS]
+    by_uri = identities() if files_read else {}
+    for ref in files_read:
+        identity = by_uri.get(ref.uri, {"uri": ref.uri})
+        logged.append(
+            LoggedDataset(
+                name=os.path.basename(ref.uri.rstrip("/")) or ref.uri,
+                uri=ref.uri,
+                digest=_short_digest(identity.get("sha256") or json.dumps(identity, sort_keys=True)),
+                context="source",
+                num_bytes=identity.get("size"),
+                tags={"openfeat.identity": json.dumps(identity, sort_keys=True)[:PARAM_LENGTH]},
+            )
+        )
+    for context, refs in (("input", found.inputs), ("output", found.outputs)):
+        for ref in refs:
+            if ref.kind == "table":
+                logged.append(_table_dataset(table_info(ref), context))
+            elif ref.kind == "file" and context == "output":
+                logged.append(
+                    LoggedDataset(
+                        name=os.path.basename(ref.uri.rstrip("/")) or ref.uri,
+                        uri=ref.uri,
+                        digest=_short_digest(getattr(result, "idempotency_key", ref.uri)),
+                        context="output",
+                        rows=ref.rows,
+                        num_bytes=ref.bytes,
+                        schema=outcome.written_schema,
+                        tags={
+                            "openfeat.format": str(getattr(result, "format", "")),
+                            "openfeat.files": str(len(getattr(result, "files", ()))),
+                        },
+                    )
+                )
+    return logged
+
+
+def _table_dataset(info: TableVersion, context: str) -> LoggedDataset:
+    return LoggedDataset(
         name=f"{info.table}@v{info.version}",
         uri=manifest_uri(info),
         digest=_short_digest(info.digest),

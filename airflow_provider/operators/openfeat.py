@@ -52,15 +52,15 @@ from airflow_provider.compat import AirflowTaskTerminated, BaseOperator, Context
 from airflow_provider.exceptions import OpenFeatTaskFailed
 from airflow_provider.hooks.openfeat import OpenFeatConnectionConfig, OpenFeatHook
 from airflow_provider.openlineage import (
-    DatasetRef,
     file_dataset,
     online_dataset,
     operator_lineage,
+    result_datasets,
     workspace_dataset,
 )
 
 if TYPE_CHECKING:
-    from openfeat_core.tasks import TaskRequest
+    from openfeat_core.tasks import DatasetRef, TaskRequest
 
 __all__ = [
     "OpenFeatComputeFeaturesOperator",
@@ -144,7 +144,8 @@ class _OpenFeatOperator(BaseOperator):
         raise NotImplementedError
 
     def _datasets(self, result: Mapping[str, Any] | None) -> tuple[list[DatasetRef], list[DatasetRef], str | None]:
-        """``(inputs, outputs, sql)`` for OpenLineage, from the result when there is one, else from the arguments."""
+        """``(inputs, outputs, sql)`` for OpenLineage: the result's ``datasets()`` (:func:`result_datasets`) when
+        there is one, else what the arguments name."""
         raise NotImplementedError
 
     def _release(self, request: Any) -> None:
@@ -398,15 +399,7 @@ class OpenFeatIngestOperator(_OpenFeatOperator):
 
     def _datasets(self, result: Mapping[str, Any] | None) -> tuple[list[DatasetRef], list[DatasetRef], str | None]:
         if result is not None:
-            files = [file_dataset(f) for f in result["files"]]
-            table = workspace_dataset(
-                result["workspace"],
-                result["table"],
-                version=result["version"],
-                schema=result["schema"],
-                rows=result["rows_loaded"],
-            )
-            return files, [table], None
+            return (*result_datasets(result), None)
         sources = [self.source] if isinstance(self.source, str) else list(self.source or [])
         workspace = self._workspace_or_none()
         outputs = [workspace_dataset(workspace, self.table)] if workspace and isinstance(self.table, str) else []
@@ -483,16 +476,7 @@ class OpenFeatComputeFeaturesOperator(_OpenFeatOperator):
     def _datasets(self, result: Mapping[str, Any] | None) -> tuple[list[DatasetRef], list[DatasetRef], str | None]:
         sql = self.sql if isinstance(self.sql, str) else None
         if result is not None:
-            inputs = [workspace_dataset(result["workspace"], t, version=v) for t, v in result["inputs"].items()]
-            output = workspace_dataset(
-                result["workspace"],
-                result["table"],
-                version=result["version"],
-                schema=result["schema"],
-                rows=result["rows"],
-                size=result["bytes"],
-            )
-            return inputs, [output], sql
+            return (*result_datasets(result), sql)
         workspace = self._workspace_or_none()
         if workspace is None or not isinstance(self.table, str):
             return [], [], sql
@@ -647,8 +631,7 @@ class OpenFeatExportTrainingSetOperator(_OpenFeatOperator):
 
     def _datasets(self, result: Mapping[str, Any] | None) -> tuple[list[DatasetRef], list[DatasetRef], str | None]:
         if result is not None:
-            table = workspace_dataset(result["workspace"], result["table"], version=result["version"])
-            return [table], [file_dataset(result["path"], rows=result["rows"], size=result["bytes"])], None
+            return (*result_datasets(result), None)
         workspace = self._workspace_or_none()
         inputs = [workspace_dataset(workspace, self.table)] if workspace and isinstance(self.table, str) else []
         outputs = [file_dataset(self.path)] if isinstance(self.path, str) and self.path else []
@@ -804,13 +787,9 @@ class OpenFeatDeployOperator(_OnlineOperator):
 
     def _datasets(self, result: Mapping[str, Any] | None) -> tuple[list[DatasetRef], list[DatasetRef], str | None]:
         sql = self.sql if isinstance(self.sql, str) else None
-        workspace = self._workspace_or_none()
         if result is not None:
-            deployment = online_dataset(result["target"], result["name"], schema=result["output_schema"])
-            if workspace is None:
-                return [], [deployment], result["sql"]
-            loaded = [workspace_dataset(workspace, t["table"], version=t["version"]) for t in result["loaded"]]
-            return loaded, [deployment], result["sql"]
+            return (*result_datasets(result), result["sql"])
+        workspace = self._workspace_or_none()
         target = self._target_text()
         tables = list(self.tables or []) if not isinstance(self.tables, str) else []
         inputs = [workspace_dataset(workspace, t) for t in tables if isinstance(t, str)] if workspace else []
@@ -925,7 +904,9 @@ class OpenFeatVerifyOperator(_OnlineOperator):
         )
 
     def _datasets(self, result: Mapping[str, Any] | None) -> tuple[list[DatasetRef], list[DatasetRef], str | None]:
-        target = result["target"] if result is not None else self._target_text()
+        if result is not None:
+            return (*result_datasets(result), None)
+        target = self._target_text()
         inputs = [online_dataset(target, self.name)] if target and isinstance(self.name, str) else []
         workspace = self._workspace_or_none()
         if workspace is not None and isinstance(self.probe_table, str) and self.probe_table:

@@ -51,7 +51,18 @@ SQL, 2), ``DataError`` (bad or missing data: an unknown table lists the workspac
 :class:`VerificationFailed` (1).
 """
 
-from openfeat_core.tasks.base import InvalidRequest, TaskRequest, TaskResult, VerificationFailed
+from collections.abc import Mapping
+from typing import Any
+
+from openfeat_core.errors import DataError
+from openfeat_core.tasks.base import (
+    DatasetRef,
+    InvalidRequest,
+    TaskDatasets,
+    TaskRequest,
+    TaskResult,
+    VerificationFailed,
+)
 from openfeat_core.tasks.hooks import (
     ENTRY_POINT_GROUP,
     PARENT_RUN_ENV,
@@ -91,6 +102,7 @@ __all__ = [
     "BaseTaskHook",
     "ComputeRequest",
     "ComputeResult",
+    "DatasetRef",
     "DeployRequest",
     "DeployResult",
     "ExportRequest",
@@ -99,6 +111,7 @@ __all__ = [
     "IngestResult",
     "InvalidRequest",
     "TaskContext",
+    "TaskDatasets",
     "TaskHook",
     "TaskRequest",
     "TaskResult",
@@ -114,6 +127,22 @@ __all__ = [
     "ingest",
     "register_hook",
     "registered_hooks",
+    "result_from_dict",
     "unregister_hook",
     "verify",
 ]
+
+
+def result_from_dict(data: Mapping[str, Any]) -> TaskResult:
+    """A task result rebuilt from its ``to_dict()`` (an XCom, ``--json`` output): its ``"task"`` names the class.
+
+    Raises:
+        DataError: an unknown task, or a field is missing.
+    """
+    classes: dict[str, type[TaskResult]] = {
+        c.task: c for c in (IngestResult, ComputeResult, ExportResult, DeployResult, VerifyResult)
+    }
+    cls = classes.get(str(data.get("task")))
+    if cls is None:
+        raise DataError(f"not the result of a task: 'task' is {data.get('task')!r}, not one of {', '.join(classes)}")
+    return cls.from_dict(data)

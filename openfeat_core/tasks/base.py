@@ -9,7 +9,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import pyarrow as pa
 
@@ -18,7 +18,9 @@ from openfeat_core.workspace import Workspace
 from openfeat_core.workspace.version import openmldb_schema_of
 
 __all__ = [
+    "DatasetRef",
     "InvalidRequest",
+    "TaskDatasets",
     "TaskRequest",
     "TaskResult",
     "VerificationFailed",
@@ -64,6 +66,66 @@ class VerificationFailed(OpenFeatError):
         self.result = result
 
 
+@dataclasses.dataclass(frozen=True)
+class DatasetRef:
+    """A file, a workspace table version or an online deployment that a task read or wrote.
+
+    The one description every adapter reads (OpenLineage datasets, MLflow dataset inputs...), each naming it its way.
+
+    Attributes:
+        kind: ``file``, ``table`` (a workspace table) or ``deployment`` (an online deployment).
+        uri: file: its path or URI, as the task was given it; table: the workspace's URI; deployment: the store
+            directory or the service URL.
+        name: file: the same path or URI; table: the table; deployment: the deployment.
+        version: the table version or the deployment version, when known.
+        schema: the columns, ``"name type, ..."`` (OpenMLDB type names), when known.
+        rows: rows written (an output) when known.
+        bytes: bytes written (an output) when known.
+    """
+
+    kind: Literal["file", "table", "deployment"]
+    uri: str
+    name: str
+    version: int | None = None
+    schema: str | None = None
+    rows: int | None = None
+    bytes: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskDatasets:
+    """What a task run read (``inputs``) and wrote (``outputs``): :meth:`TaskResult.datasets`."""
+
+    inputs: tuple[DatasetRef, ...] = ()
+    outputs: tuple[DatasetRef, ...] = ()
+
+
+def file_ref(uri: str, *, rows: int | None = None, bytes: int | None = None) -> DatasetRef:
+    """A file (or object) by its path or URI."""
+    return DatasetRef("file", uri, uri, rows=rows, bytes=bytes)
+
+
+def table_ref(
+    workspace: str,
+    table: str,
+    version: int | None = None,
+    *,
+    schema: str | None = None,
+    rows: int | None = None,
+    bytes: int | None = None,
+) -> DatasetRef:
+    """A workspace table (at ``version``, when known)."""
+    return DatasetRef("table", workspace, table, version, schema, rows, bytes)
+
+
+def deployment_ref(
+    target: str, name: str, version: int | None = None, *, columns: list[dict[str, str]] | None = None
+) -> DatasetRef:
+    """An online deployment of a store directory or a service URL (``columns``: ``[{"name", "type"}]``)."""
+    schema = ", ".join(f"{c['name']} {c['type']}" for c in columns) if columns else None
+    return DatasetRef("deployment", target, name, version, schema)
+
+
 class TaskRequest:
     """Base of the task requests (frozen dataclasses): a JSON-able view of the request for hooks and logs."""
 
@@ -89,6 +151,13 @@ class TaskResult:
     """
 
     task: ClassVar[str] = ""
+
+    def datasets(self) -> TaskDatasets:
+        """What this task run read and wrote: files, workspace tables with their versions, deployments.
+
+        Every adapter derives its lineage from this (OpenLineage in the Airflow provider, MLflow dataset inputs).
+        """
+        return TaskDatasets()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict: ``{"task": ..., <fields>}`` (no data, only names, numbers and URIs)."""

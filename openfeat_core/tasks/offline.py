@@ -52,13 +52,16 @@ from openfeat_core.plan.nodes import tables_read
 from openfeat_core.sql.config import split_config
 from openfeat_core.tasks.base import (
     InvalidRequest,
+    TaskDatasets,
     TaskRequest,
     TaskResult,
+    file_ref,
     idempotency_key,
     inputs_digest,
     open_workspace,
     schema_text,
     split_deploy,
+    table_ref,
 )
 from openfeat_core.tasks.hooks import TaskContext, logger, run_task
 from openfeat_core.types import parse_schema
@@ -241,6 +244,11 @@ class IngestResult(TaskResult):
     run_id: str
     parent_run_id: str | None
     seconds: float
+
+    def datasets(self) -> TaskDatasets:
+        """The source files read (none for in-memory data) and the table version written."""
+        table = table_ref(self.workspace, self.table, self.version, schema=self.schema, rows=self.rows_loaded)
+        return TaskDatasets(tuple(file_ref(f) for f in self.files), (table,))
 
 
 def ingest(request: IngestRequest) -> IngestResult:
@@ -539,6 +547,14 @@ class ComputeResult(TaskResult):
     parent_run_id: str | None
     seconds: float
 
+    def datasets(self) -> TaskDatasets:
+        """The input table versions read and the table version written."""
+        inputs = tuple(table_ref(self.workspace, name, version) for name, version in self.inputs.items())
+        output = table_ref(
+            self.workspace, self.table, self.version, schema=self.schema, rows=self.rows, bytes=self.bytes
+        )
+        return TaskDatasets(inputs, (output,))
+
 
 def compute(request: ComputeRequest) -> ComputeResult:
     """Run a feature script over workspace tables and write the result as a new version of ``request.output``.
@@ -741,6 +757,11 @@ class ExportResult(TaskResult):
     run_id: str
     parent_run_id: str | None
     seconds: float
+
+    def datasets(self) -> TaskDatasets:
+        """The table version read and the file (or directory) written."""
+        source = table_ref(self.workspace, self.table, self.version)
+        return TaskDatasets((source,), (file_ref(self.path, rows=self.rows, bytes=self.bytes),))
 
 
 def export(request: ExportRequest) -> ExportResult:

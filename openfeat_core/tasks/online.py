@@ -35,11 +35,14 @@ from openfeat_core.online.store import OnlineStore
 from openfeat_core.online.wal import LogLockedError
 from openfeat_core.tasks.base import (
     InvalidRequest,
+    TaskDatasets,
     TaskRequest,
     TaskResult,
     VerificationFailed,
     check_deploy_name,
+    deployment_ref,
     open_workspace,
+    table_ref,
 )
 from openfeat_core.tasks.client import SERVICE_DB, ServiceClient, ServiceError
 from openfeat_core.tasks.hooks import TaskContext, run_task
@@ -319,6 +322,7 @@ class DeployResult(TaskResult):
         run_id: this task run.
         parent_run_id: the pipeline run, if any.
         seconds: wall time.
+        workspace: the URI of the workspace the loaded tables come from (None when nothing was loaded).
     """
 
     task: ClassVar[str] = "deploy"
@@ -337,6 +341,13 @@ class DeployResult(TaskResult):
     run_id: str
     parent_run_id: str | None
     seconds: float
+    workspace: str | None = None
+
+    def datasets(self) -> TaskDatasets:
+        """The workspace table versions loaded (read) and the deployment version written."""
+        loaded = () if self.workspace is None else self.loaded
+        inputs = tuple(table_ref(self.workspace or "", t["table"], int(t["version"])) for t in loaded)
+        return TaskDatasets(inputs, (deployment_ref(self.target, self.name, self.version, columns=self.output_schema),))
 
 
 def deploy(request: DeployRequest) -> DeployResult:
@@ -393,6 +404,7 @@ def _deploy(request: DeployRequest, context: TaskContext) -> DeployResult:
         run_id=context.run_id,
         parent_run_id=context.parent_run_id,
         seconds=context.elapsed(),
+        workspace=loads[0].workspace.uri if loads else None,
     )
 
 
@@ -560,6 +572,8 @@ class VerifyResult(TaskResult):
         run_id: this task run.
         parent_run_id: the pipeline run, if any.
         seconds: wall time.
+        probe: the workspace table version whose rows were sent as requests first, ``{"workspace", "table",
+            "version"}``, or None.
     """
 
     task: ClassVar[str] = "verify"
@@ -575,6 +589,14 @@ class VerifyResult(TaskResult):
     run_id: str
     parent_run_id: str | None
     seconds: float
+    probe: dict[str, Any] | None = None
+
+    def datasets(self) -> TaskDatasets:
+        """The deployment checked (and the probe table version read, if any); verify writes nothing."""
+        inputs = [deployment_ref(self.target, self.deployment)]
+        if self.probe is not None:
+            inputs.append(table_ref(self.probe["workspace"], self.probe["table"], int(self.probe["version"])))
+        return TaskDatasets(tuple(inputs))
 
     @property
     def mismatched_features(self) -> list[str]:
@@ -601,7 +623,7 @@ def _verify(request: VerifyRequest, context: TaskContext) -> VerifyResult:
         raise InvalidRequest(f"probe_table {request.probe_table!r} needs the workspace it comes from")
     if request.probe_rows < 1 or request.min_requests < 0:
         raise InvalidRequest("probe_rows must be at least 1 and min_requests at least 0")
-    probe = _probe_rows(request)
+    probe, probed = _probe_rows(request)
     path = f"/dbs/{SERVICE_DB}/deployments/{urllib.parse.quote(request.name)}"
     if request.url is not None:
         client = ServiceClient(request.url, request.token, request.timeout)
@@ -622,6 +644,7 @@ def _verify(request: VerifyRequest, context: TaskContext) -> VerifyResult:
         run_id=context.run_id,
         parent_run_id=context.parent_run_id,
         seconds=context.elapsed(),
+        probe=probed,
     )
     bad = result.mismatched_features
     if bad and request.fail_on_mismatch:
@@ -643,14 +666,16 @@ def _verify(request: VerifyRequest, context: TaskContext) -> VerifyResult:
     return result
 
 
-def _probe_rows(request: VerifyRequest) -> pa.Table | None:
+def _probe_rows(request: VerifyRequest) -> tuple[pa.Table | None, dict[str, Any] | None]:
+    """The rows to send as requests first, and the table version they come from (None, None: no probe)."""
     if request.probe_table is None:
-        return None
+        return None, None
     assert request.workspace is not None
     ws = open_workspace(request.workspace, request.storage_options)
     info = ws.table_info(request.probe_table, request.probe_version)
     rows = ws.read_table(request.probe_table, info.version)
-    return rows.slice(max(rows.num_rows - request.probe_rows, 0))
+    probed = {"workspace": ws.uri, "table": info.table, "version": info.version}
+    return rows.slice(max(rows.num_rows - request.probe_rows, 0)), probed
 
 
 def _json_rows(table: pa.Table) -> list[dict[str, Any]]:

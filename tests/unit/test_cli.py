@@ -234,6 +234,7 @@ def test_deploy_into_a_store_and_list(store_dir: Path, sql_file: Path, tmp_path:
         "target": str(store_dir),
         "loaded": [],
         "parent_run_id": None,
+        "workspace": None,
     }
     # a changed script, as a DEPLOY statement on stdin: version 2
     r = run("deploy", "f", "-", "--store", str(store_dir), "--json", stdin=f"DEPLOY f {SQL_2}")
@@ -438,6 +439,7 @@ def test_verify_without_logged_requests(live: tuple[str, OnlineStore]) -> None:
         "target": url,
         "probed_rows": 0,
         "parent_run_id": None,
+        "probe": None,
     }
 
 

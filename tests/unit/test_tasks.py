@@ -713,3 +713,48 @@ def test_the_tasks_on_an_s3_workspace(s3_server: S3Endpoint, tx_csv: Path, tmp_p
     assert tasks.compute(tasks.ComputeRequest(SQL, "feats", root, storage_options=options)).reused
     exported = tasks.export(tasks.ExportRequest("feats", root, tmp_path / "f.csv", storage_options=options))
     assert exported.rows == 5 and (tmp_path / "f.csv").read_text().startswith("card,ts,total,n,big\n")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# what a task read and wrote: TaskResult.datasets()
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_results_say_what_they_read_and_wrote(tx_csv: Path, ws_dir: Path, tmp_path: Path) -> None:
+    from openfeat_core.tasks import DatasetRef
+
+    ingested = _ingest(tx_csv, ws_dir)
+    ws = ingested.workspace
+    found = ingested.datasets()
+    assert found.inputs == (DatasetRef("file", str(tx_csv), str(tx_csv)),)
+    assert found.outputs == (DatasetRef("table", ws, "tx", 1, ingested.schema, rows=5),)
+
+    computed = tasks.compute(tasks.ComputeRequest(SQL, "feats", ws_dir))
+    found = computed.datasets()
+    assert found.inputs == (DatasetRef("table", ws, "tx", 1),)
+    assert found.outputs == (DatasetRef("table", ws, "feats", 1, computed.schema, 5, computed.bytes),)
+
+    exported = tasks.export(tasks.ExportRequest("feats", ws_dir, tmp_path / "train.csv"))
+    found = exported.datasets()
+    assert found.inputs == (DatasetRef("table", ws, "feats", 1),)
+    assert found.outputs == (DatasetRef("file", exported.path, exported.path, rows=5, bytes=exported.bytes),)
+
+    store = tmp_path / "store"
+    deployed = tasks.deploy(
+        tasks.DeployRequest("f", SQL, store=store, create_store=True, tables={"tx": None}, workspace=ws_dir)
+    )
+    found = deployed.datasets()
+    assert found.inputs == (DatasetRef("table", ws, "tx", 1),)
+    (deployment,) = found.outputs
+    assert (deployment.kind, deployment.uri, deployment.name, deployment.version) == ("deployment", str(store), "f", 1)
+    assert deployment.schema == "card bigint, ts timestamp, total double, n bigint, big bool"
+
+    verified = tasks.verify(tasks.VerifyRequest("f", store=store, workspace=ws_dir, probe_table="tx", probe_rows=2))
+    assert verified.datasets().inputs == (
+        DatasetRef("deployment", str(store), "f"),
+        DatasetRef("table", ws, "tx", 1),
+    )
+    assert verified.datasets().outputs == ()
+    # The XCom / --json dict rebuilds the same result, and so the same datasets.
+    for result in (ingested, computed, exported, deployed, verified):
+        assert tasks.result_from_dict(result.to_dict()).datasets() == result.datasets()
