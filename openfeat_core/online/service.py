@@ -1147,7 +1147,8 @@ class FeatureService:
             finally:
                 self._table_schemas.clear()
 
-        # On the store thread like every store call (a long LOAD DATA or SELECT keeps the event loop free).
+        # On the store thread like every store call (a long LOAD DATA or SELECT keeps the event loop free); a failed
+        # statement is answered as the error it raised (403 for a file access the policy refuses).
         result = await self._store_call(run)
         payload: dict[str, Any] = {"code": 0, "msg": result.message}
         if result.rows is not None:
