@@ -73,6 +73,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from openfeat_core.errors import Failure, OpenFeatError
+from openfeat_core.fsync import fsync_directory, fsync_file
 
 __all__ = [
     "DurableLog",
@@ -602,7 +603,7 @@ class DurableLog:
         manifest_path = temp / _MANIFEST
         manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
         _fsync_and_crc(manifest_path)
-        _fsync_dir(temp)
+        fsync_directory(temp)
         return temp
 
     def _publish_snapshot(self, temp: Path, number: int) -> Path:
@@ -614,7 +615,7 @@ class DurableLog:
             os.replace(target, _quarantine_dir(self._dir) / target.name)
             logger.warning("moved the invalid %s to %s before replacing it", target, _quarantine_dir(self._dir))
         os.replace(temp, target)
-        _fsync_dir(self._dir)
+        fsync_directory(self._dir)
         return target
 
     def _prune(self, below: int) -> None:
@@ -630,7 +631,7 @@ class DurableLog:
                     shutil.rmtree(entry.path)
                 else:  # not something a snapshot leaves, but in the way all the same
                     os.unlink(entry.path)
-        _fsync_dir(self._dir)
+        fsync_directory(self._dir)
 
     # ------------------------------------------------------------------------------------------------------------
     # Lifecycle
@@ -674,7 +675,7 @@ class DurableLog:
         # The snapshot we found may have been renamed into place without its parent directory being synced (a
         # crash between the two): sync it before deleting the segments it covers, or a power loss could keep the
         # deletions and lose the rename.
-        _fsync_dir(self._dir)
+        fsync_directory(self._dir)
         self._prune(self._snapshot_seq)
 
     def _start_segment(self, seq: int) -> None:
@@ -682,7 +683,8 @@ class DurableLog:
         path = self._segment_path(seq)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o644)
         if self._policy != "never":
-            _fsync_dir(self._dir)  # the segment's directory entry must be durable before its first acknowledged frame
+            # The segment's directory entry must be durable before its first acknowledged frame.
+            fsync_directory(self._dir)
         if self._fd >= 0:
             os.close(self._fd)
         self._fd, self._seq, self._offset = fd, seq, 0
@@ -1122,7 +1124,7 @@ def repair(directory: str | os.PathLike[str], *, apply: bool = False) -> RepairR
                     shutil.copyfileobj(src, dst, _CHUNK)
                     dst.flush()
                     os.fsync(dst.fileno())
-                _fsync_dir(quarantine)
+                fsync_directory(quarantine)
                 with open(path, "r+b") as f:
                     f.truncate(offset)
                     os.fsync(f.fileno())
@@ -1131,8 +1133,8 @@ def repair(directory: str | os.PathLike[str], *, apply: bool = False) -> RepairR
             report.applied, report.quarantine = True, str(quarantine)
             (quarantine / "REPORT.json").write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
             _fsync_and_crc(quarantine / "REPORT.json")
-            _fsync_dir(quarantine)
-            _fsync_dir(root)
+            fsync_directory(quarantine)
+            fsync_directory(root)
             left = _inspect(root).damage
             if left:  # a defect of repair itself: say so rather than claim success
                 raise DurableLogError(f"{root}: damage left after repair: {left[0].describe()}")
@@ -1191,8 +1193,7 @@ def _fdatasync(fd: int) -> None:
 
 def _fsync_and_crc(path: Path) -> tuple[int, int]:
     """fsync a just-written file and return its size and CRC32 (read back from the page cache, in chunks)."""
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
+    fsync_file(path)
     return _size_and_crc(path)
 
 
@@ -1204,17 +1205,6 @@ def _size_and_crc(path: Path) -> tuple[int, int]:
             crc = zlib.crc32(chunk, crc)
             size += len(chunk)
     return size, crc
-
-
-def _fsync_dir(path: Path) -> None:
-    """fsync a directory, which makes the creations, renames and deletions in it durable."""
-    if sys.platform == "win32":  # directories cannot be opened (nor need syncing) there
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _acquire_dir_lock(directory: Path) -> int:

@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 import pyarrow.fs as pafs
 
 from openfeat_core.errors import OpenFeatError
+from openfeat_core.fsync import fsync_directory, fsync_file
 
 __all__ = [
     "Location",
@@ -275,7 +276,7 @@ def put_atomic(location: Location, path: str, payload: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-    _fsync_dir(directory)
+    fsync_directory(directory)
 
 
 def _link_if_absent(path: str, payload: bytes) -> bool:
@@ -294,7 +295,7 @@ def _link_if_absent(path: str, payload: bytes) -> bool:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-    _fsync_dir(directory)
+    fsync_directory(directory)
     return True
 
 
@@ -395,20 +396,15 @@ def _put_if_none_match(client: Any, location: Location, path: str, payload: byte
 
 def sync_file(location: Location, path: str) -> None:
     """Make a closed local file's content durable (fsync); nothing to do on an object store."""
-    if not location.is_local:
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if location.is_local:
+        fsync_file(path)
 
 
 def sync_dirs(location: Location, paths: Iterable[str]) -> None:
     """Make the entries of local directories durable (fsync each); nothing to do on an object store."""
     if location.is_local:
         for path in paths:
-            _fsync_dir(path)
+            fsync_directory(path)
 
 
 def _write_synced(path: str, payload: bytes) -> None:
@@ -416,14 +412,3 @@ def _write_synced(path: str, payload: bytes) -> None:
         f.write(payload)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_dir(directory: str) -> None:
-    # Makes the new directory entry durable. Windows cannot open a directory; its NTFS journal covers the entry.
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
