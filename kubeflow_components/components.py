@@ -1,0 +1,383 @@
+"""The five OpenFeat tasks as KFP v2 Python components.
+
+Each component's function is one call of :mod:`kubeflow_components.runtime`, which runs the core task API in process
+(not a shell command): same arguments, idempotency and errors as the Airflow operators and the ``openfeat`` command
+line. A task error fails the KFP task with its message in the log (a line saying whether it is terminal or
+transient first); nothing is swallowed.
+
+All components run in the OpenFeat image (:data:`IMAGE`, the one setting: ``$OPENFEAT_KFP_IMAGE`` when the module
+is imported, else ``ghcr.io/openfeat/openfeat-kfp:<openfeat version>``; built by ``kubeflow_components/Dockerfile``)
+with nothing installed at task start.
+
+Every component takes the tracking context ``kfp_run_id``, ``kfp_run_name``, ``kfp_task_name`` (pass
+``dsl.PIPELINE_JOB_ID_PLACEHOLDER``, ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER``, ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``;
+:func:`kubeflow_components.pipeline.tracked` does it) and ``mlflow_tracking_uri`` / ``mlflow_experiment``: with a
+tracking URI, each task is an MLflow run tagged ``openfeat.orchestrator=kubeflow`` under one parent run per KFP run.
+The service token of ``deploy`` / ``verify`` is read from ``$OPENFEAT_TOKEN`` (a Kubernetes secret, see the
+pipeline), never a parameter.
+"""
+
+import importlib.metadata
+import os
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Markdown, Metrics, Output
+
+from kubeflow_components.artifacts import Deployment, WorkspaceTable
+
+__all__ = ["COMPONENTS", "IMAGE", "compute", "deploy", "export", "ingest", "verify"]
+
+
+def _default_image() -> str:
+    try:
+        version = importlib.metadata.version("openfeat")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        version = "latest"
+    return f"ghcr.io/openfeat/openfeat-kfp:{version}"
+
+
+#: The image every component runs in (OpenFeat and its kfp / MLflow extras installed from the wheel).
+IMAGE: str = os.environ.get("OPENFEAT_KFP_IMAGE") or _default_image()
+
+
+@dsl.component(base_image=IMAGE)
+def ingest(
+    workspace: str,
+    table: str,
+    source: str,
+    table_version: Output[WorkspaceTable],
+    metrics: Output[Metrics],
+    statistics: Output[Markdown],
+    schema: str = "",
+    format: str = "",
+    on_error: str = "fail",
+    timezone: str = "UTC",
+    mode: str = "error_if_exists",
+    timestamp_unit: str = "ms",
+    extra_columns: str = "error",
+    storage_options: dict = {},  # noqa: B006 - KFP takes a JSON default; it is never mutated
+    kfp_run_id: str = "",
+    kfp_run_name: str = "",
+    kfp_task_name: str = "",
+    mlflow_tracking_uri: str = "",
+    mlflow_experiment: str = "",
+) -> dict:
+    """Load a source file (or files) into a new version of a workspace table (``openfeat ingest``).
+
+    Args:
+        workspace: the workspace URI (local path, ``s3://...``).
+        table: the table to write.
+        source: a file, a directory or a glob (CSV, Parquet...).
+        schema: the declared columns, ``"name type, ..."`` (OpenMLDB types); empty: inferred.
+        format: ``csv``, ``parquet``...; empty: from the file name.
+        on_error: ``fail`` (a bad row rejects the load) or ``skip`` (bad rows are reported and left out).
+        timezone: of timestamps without an offset.
+        mode: ``error_if_exists``, ``append`` or ``overwrite``.
+        timestamp_unit: of integer timestamps (``ms``, ``s``...).
+        extra_columns: source columns not in the schema: ``error`` or ``ignore``.
+        storage_options: S3 settings of the workspace.
+
+    Returns:
+        The task's result (``IngestResult.to_dict()``: version, rows, bad rows, digest, ``reused``...).
+        ``table_version`` is the version written (or reused), ``metrics`` its counts, ``statistics`` its
+        per-column statistics.
+    """
+    from kubeflow_components.runtime import run_ingest, task_environment
+
+    with task_environment(
+        run_id=kfp_run_id,
+        run_name=kfp_run_name,
+        task_name=kfp_task_name,
+        tracking_uri=mlflow_tracking_uri,
+        experiment=mlflow_experiment,
+    ):
+        return run_ingest(
+            workspace=workspace,
+            table=table,
+            source=source,
+            schema=schema,
+            format=format,
+            on_error=on_error,
+            timezone=timezone,
+            mode=mode,
+            timestamp_unit=timestamp_unit,
+            extra_columns=extra_columns,
+            storage_options=storage_options,
+            table_version=table_version,
+            metrics=metrics,
+            statistics=statistics,
+        )
+
+
+@dsl.component(base_image=IMAGE)
+def compute(
+    sql: str,
+    output: str,
+    table_version: Output[WorkspaceTable],
+    metrics: Output[Metrics],
+    statistics: Output[Markdown],
+    table_1: Input[WorkspaceTable] = None,
+    table_2: Input[WorkspaceTable] = None,
+    table_3: Input[WorkspaceTable] = None,
+    table_4: Input[WorkspaceTable] = None,
+    workspace: str = "",
+    inputs: dict = {},  # noqa: B006 - KFP takes a JSON default; it is never mutated
+    timezone: str = "UTC",
+    storage_options: dict = {},  # noqa: B006
+    kfp_run_id: str = "",
+    kfp_run_name: str = "",
+    kfp_task_name: str = "",
+    mlflow_tracking_uri: str = "",
+    mlflow_experiment: str = "",
+) -> dict:
+    """Run a feature script into a new version of a workspace table (``openfeat compute``).
+
+    Args:
+        sql: the feature script (OpenMLDB SQL).
+        output: the table to write.
+        table_1: up to four input table versions (``openfeat.WorkspaceTable`` from ingest or compute): the script
+            reads exactly these versions. table_2, table_3, table_4: likewise.
+        workspace: the workspace URI (default: the input tables').
+        inputs: more input tables by name, ``{table: version}`` (null or "": the latest).
+        timezone: the time zone of the script's date functions.
+        storage_options: S3 settings of the workspace.
+
+    Returns:
+        The task's result (``ComputeResult.to_dict()``: version, rows, plan digest, input versions, ``reused``).
+    """
+    from kubeflow_components.runtime import run_compute, task_environment
+
+    with task_environment(
+        run_id=kfp_run_id,
+        run_name=kfp_run_name,
+        task_name=kfp_task_name,
+        tracking_uri=mlflow_tracking_uri,
+        experiment=mlflow_experiment,
+    ):
+        return run_compute(
+            sql=sql,
+            output=output,
+            workspace=workspace,
+            tables=[t for t in (table_1, table_2, table_3, table_4) if t is not None],
+            inputs=inputs,
+            timezone=timezone,
+            storage_options=storage_options,
+            table_version=table_version,
+            metrics=metrics,
+            statistics=statistics,
+        )
+
+
+@dsl.component(base_image=IMAGE)
+def export(
+    table: Input[WorkspaceTable],
+    training_set: Output[Dataset],
+    metrics: Output[Metrics],
+    path: str = "",
+    format: str = "csv",
+    columns: list = [],  # noqa: B006 - KFP takes a JSON default; it is never mutated
+    label: str = "",
+    features: list = [],  # noqa: B006
+    categorical: list = [],  # noqa: B006
+    buckets: int = 0,
+    on_null_label: str = "fail",
+    delimiter: str = ",",
+    header: bool = True,
+    storage_options: dict = {},  # noqa: B006
+    kfp_run_id: str = "",
+    kfp_run_name: str = "",
+    kfp_task_name: str = "",
+    mlflow_tracking_uri: str = "",
+    mlflow_experiment: str = "",
+) -> dict:
+    """Export a table version as a training set (``openfeat export``): CSV, Parquet or LIBSVM.
+
+    Args:
+        table: the table version to export.
+        path: a stable destination (a rerun reuses its export; the Dataset's URI is this path); empty: the
+            Dataset's own location in the pipeline root.
+        format: ``csv``, ``parquet`` or ``libsvm``.
+        columns: the columns to write (default: all).
+        label: LIBSVM: the label column.
+        features: LIBSVM: the feature columns.
+        categorical: LIBSVM: columns hashed into ``buckets`` one-hot slots.
+        buckets: LIBSVM: hash buckets per categorical column (0: the default).
+        on_null_label: LIBSVM: ``fail`` or ``skip`` rows whose label is NULL.
+        delimiter: CSV field delimiter.
+        header: CSV header line.
+        storage_options: S3 settings of the workspace and the destination.
+
+    Returns:
+        The task's result (``ExportResult.to_dict()``). ``training_set`` (metadata: format, rows, feature map)
+        is the exported file.
+    """
+    from kubeflow_components.runtime import run_export, task_environment
+
+    with task_environment(
+        run_id=kfp_run_id,
+        run_name=kfp_run_name,
+        task_name=kfp_task_name,
+        tracking_uri=mlflow_tracking_uri,
+        experiment=mlflow_experiment,
+    ):
+        return run_export(
+            table=table,
+            path=path,
+            format=format,
+            columns=columns,
+            label=label,
+            features=features,
+            categorical=categorical,
+            buckets=buckets,
+            on_null_label=on_null_label,
+            delimiter=delimiter,
+            header=header,
+            storage_options=storage_options,
+            training_set=training_set,
+            metrics=metrics,
+        )
+
+
+@dsl.component(base_image=IMAGE)
+def deploy(
+    name: str,
+    sql: str,
+    deployment: Output[Deployment],
+    metrics: Output[Metrics],
+    table_1: Input[WorkspaceTable] = None,
+    table_2: Input[WorkspaceTable] = None,
+    table_3: Input[WorkspaceTable] = None,
+    table_4: Input[WorkspaceTable] = None,
+    store: str = "",
+    url: str = "",
+    create_store: bool = False,
+    tables: dict = {},  # noqa: B006 - KFP takes a JSON default; it is never mutated
+    workspace: str = "",
+    timezone: str = "",
+    timeout: float = 60.0,
+    storage_options: dict = {},  # noqa: B006
+    kfp_run_id: str = "",
+    kfp_run_name: str = "",
+    kfp_task_name: str = "",
+    mlflow_tracking_uri: str = "",
+    mlflow_experiment: str = "",
+) -> dict:
+    """Load table versions into an online store or service and deploy the feature script (``openfeat deploy``).
+
+    Args:
+        name: the deployment.
+        sql: the feature script.
+        table_1: up to four table versions to load (only into empty online tables). table_2, table_3, table_4:
+            likewise.
+        store: an embedded durable store directory (or give ``url``).
+        url: a running ``openfeat serve`` (token from ``$OPENFEAT_TOKEN``).
+        create_store: create the store directory if missing.
+        tables: more tables to load by name, ``{table: version}``.
+        workspace: the workspace of ``tables`` (default: the input tables').
+        timezone: of the embedded store.
+        timeout: seconds for each service call.
+        storage_options: S3 settings of the workspace.
+
+    Returns:
+        The task's result (``DeployResult.to_dict()``: version, ``new_version``, indexes, tables loaded).
+    """
+    from kubeflow_components.runtime import run_deploy, task_environment
+
+    with task_environment(
+        run_id=kfp_run_id,
+        run_name=kfp_run_name,
+        task_name=kfp_task_name,
+        tracking_uri=mlflow_tracking_uri,
+        experiment=mlflow_experiment,
+    ):
+        return run_deploy(
+            name=name,
+            sql=sql,
+            store=store,
+            url=url,
+            token="",
+            create_store=create_store,
+            tables=[t for t in (table_1, table_2, table_3, table_4) if t is not None],
+            table_versions=tables,
+            workspace=workspace,
+            timezone=timezone,
+            timeout=timeout,
+            storage_options=storage_options,
+            deployment=deployment,
+            metrics=metrics,
+        )
+
+
+@dsl.component(base_image=IMAGE)
+def verify(
+    name: str,
+    metrics: Output[Metrics],
+    report: Output[Markdown],
+    deployment: Input[Deployment] = None,
+    probe_table: Input[WorkspaceTable] = None,
+    store: str = "",
+    url: str = "",
+    probe_rows: int = 100,
+    workspace: str = "",
+    timezone: str = "",
+    fail_on_mismatch: bool = True,
+    min_requests: int = 1,
+    timeout: float = 600.0,
+    storage_options: dict = {},  # noqa: B006 - KFP takes a JSON default; it is never mutated
+    kfp_run_id: str = "",
+    kfp_run_name: str = "",
+    kfp_task_name: str = "",
+    mlflow_tracking_uri: str = "",
+    mlflow_experiment: str = "",
+) -> dict:
+    """Recompute logged online requests offline and compare every feature (``openfeat verify``).
+
+    Args:
+        name: the deployment.
+        deployment: the deploy task's artifact (orders verify after it; ``store`` / ``url`` default to its).
+        probe_table: a table version whose rows are first sent as requests.
+        store: the embedded store directory (or ``url``; default: the deployment's).
+        url: a running ``openfeat serve`` (token from ``$OPENFEAT_TOKEN``).
+        probe_rows: rows of ``probe_table`` sent.
+        workspace: of ``probe_table`` (default: the artifact's).
+        timezone: of the embedded store.
+        fail_on_mismatch: fail the task when a feature differs (the metrics and report are written first).
+        min_requests: fail when fewer requests were verified.
+        timeout: seconds for each service call.
+        storage_options: S3 settings of the workspace.
+
+    Returns:
+        The task's result (``VerifyResult.to_dict()``); ``metrics`` holds the mismatch rates, ``report`` a table.
+    """
+    from kubeflow_components.runtime import run_verify, task_environment
+
+    if deployment is not None:
+        store = store or deployment.metadata.get("store", "")
+        url = url or deployment.metadata.get("url", "")
+    with task_environment(
+        run_id=kfp_run_id,
+        run_name=kfp_run_name,
+        task_name=kfp_task_name,
+        tracking_uri=mlflow_tracking_uri,
+        experiment=mlflow_experiment,
+    ):
+        return run_verify(
+            name=name,
+            store=store,
+            url=url,
+            token="",
+            probe_table=probe_table,
+            probe_rows=probe_rows,
+            workspace=workspace,
+            timezone=timezone,
+            fail_on_mismatch=fail_on_mismatch,
+            min_requests=min_requests,
+            timeout=timeout,
+            storage_options=storage_options,
+            metrics=metrics,
+            report=report,
+        )
+
+
+#: The components by task name (the compiled specs are ``specs/<name>.yaml``).
+COMPONENTS = {"ingest": ingest, "compute": compute, "export": export, "deploy": deploy, "verify": verify}

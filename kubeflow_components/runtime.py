@@ -1,0 +1,558 @@
+"""What a component does when it runs: build the task request, run the core task API, fill the output artifacts.
+
+The component functions in :mod:`kubeflow_components.components` are one call into this module each, so that
+their embedded source stays a few lines and the logic is type-checked and tested here like any Python. Nothing in
+this module imports kfp: artifacts are duck-typed (anything with ``uri``, ``path`` and ``metadata``, and
+``log_metric`` for metrics), which is what KFP's executor hands a component function.
+
+Errors are never swallowed: the task's exception propagates, so KFP marks the task failed, after one line on
+stderr that says whether it is terminal (the SQL, the arguments or the data must change; retrying cannot help) or
+transient (retry with ``task.set_retry(...)``), from :func:`openfeat_core.errors.classify`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from openfeat_core.tasks.base import TaskResult
+
+__all__ = [
+    "ArtifactLike",
+    "MetricsLike",
+    "pipeline_parent_run_id",
+    "run_compute",
+    "run_deploy",
+    "run_export",
+    "run_ingest",
+    "run_verify",
+    "task_environment",
+]
+
+_R = TypeVar("_R", bound=TaskResult)
+
+
+class ArtifactLike(Protocol):
+    """What a component function is given for an ``Input[...]`` / ``Output[...]`` artifact."""
+
+    uri: str
+    metadata: dict[str, Any]
+
+    @property
+    def path(self) -> str: ...
+
+
+class MetricsLike(ArtifactLike, Protocol):
+    """An ``Output[Metrics]``."""
+
+    def log_metric(self, metric: str, value: float) -> None: ...
+
+
+def pipeline_parent_run_id(run_id: str) -> str:
+    """The parent run id every OpenFeat task of one KFP run reports (32 hex digits, as a task run id): a UUID-5 of
+    the KFP run id, as the Airflow provider derives it from the DAG run."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"kubeflow://{run_id}").hex
+
+
+@contextmanager
+def task_environment(
+    *, run_id: str, run_name: str, task_name: str, tracking_uri: str, experiment: str
+) -> Iterator[None]:
+    """Export the KFP run context for the task hooks while a task runs, then restore the environment.
+
+    ``KFP_RUN_ID`` / ``KFP_RUN_NAME`` / ``KFP_POD_NAME`` are what :mod:`mlflow_hooks.orchestrators` reads for the
+    ``openfeat.orchestrator.*`` tags (the pipeline passes the ``dsl.PIPELINE_JOB_*`` placeholders; the KFP launcher
+    sets ``KFP_POD_NAME`` on a cluster, the task name stands in elsewhere); ``OPENFEAT_PARENT_RUN_ID`` groups the
+    tasks of one KFP run under one parent; ``MLFLOW_TRACKING_URI`` / ``MLFLOW_EXPERIMENT_NAME`` turn tracking on.
+    """
+    wanted: dict[str, str] = {}
+    if run_id:
+        wanted["KFP_RUN_ID"] = run_id
+        wanted["OPENFEAT_PARENT_RUN_ID"] = pipeline_parent_run_id(run_id)
+    if run_name:
+        wanted["KFP_RUN_NAME"] = run_name
+    if task_name and not os.environ.get("KFP_POD_NAME"):
+        wanted["KFP_POD_NAME"] = task_name
+    if tracking_uri:
+        wanted["MLFLOW_TRACKING_URI"] = tracking_uri
+    if experiment:
+        wanted["MLFLOW_EXPERIMENT_NAME"] = experiment
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+def _run(task: str, call: Any, request: Any) -> Any:
+    """Run one task; on failure say on stderr whether it is terminal, then let the error propagate."""
+    from openfeat_core.errors import classify
+
+    try:
+        return call(request)
+    except Exception as e:
+        failure = classify(e)
+        kind = "transient (a retry may succeed)" if failure is not None and not failure.terminal else "terminal"
+        print(f"OpenFeat {task} failed, {kind}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        raise
+
+
+def _json_value(value: Any) -> Any:
+    """``value`` as strict JSON (non-finite floats as strings, as the command line writes them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _write_json(artifact: ArtifactLike, value: Mapping[str, Any]) -> None:
+    """The artifact's file: the task's result as JSON (what the artifact stands for lives elsewhere)."""
+    path = Path(artifact.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_json_value(value), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _log(task: str, result: TaskResult) -> None:
+    print(f"OpenFeat {task}: {json.dumps(_json_value(result.to_dict()), sort_keys=True)}", flush=True)
+
+
+def _table_metadata(
+    artifact: ArtifactLike,
+    *,
+    workspace: str,
+    table: str,
+    version: int,
+    schema: str,
+    rows: int,
+    digest: str,
+    plan_digest: str | None,
+    reused: bool,
+) -> None:
+    artifact.metadata.update(
+        {
+            "openfeat_type": "openfeat.WorkspaceTable",
+            "workspace": workspace,
+            "table": table,
+            "version": version,
+            "schema": schema,
+            "rows": rows,
+            "digest": digest,
+            "plan_digest": plan_digest or "",
+            "reused": reused,
+        }
+    )
+
+
+def _table_of(artifact: ArtifactLike) -> tuple[str, str, int]:
+    """``(workspace, table, version)`` of a ``WorkspaceTable`` input."""
+    from openfeat_core.tasks import InvalidRequest
+
+    meta = artifact.metadata
+    try:
+        if meta.get("openfeat_type") != "openfeat.WorkspaceTable":
+            raise KeyError("openfeat_type")
+        return str(meta["workspace"]), str(meta["table"]), int(meta["version"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise InvalidRequest(
+            f"input artifact {artifact.uri} is not an openfeat.WorkspaceTable (metadata needs openfeat_type, "
+            f"workspace, table, version; got {sorted(meta)})"
+        ) from e
+
+
+def _statistics(
+    statistics: ArtifactLike | None, workspace: str, table: str, version: int, storage_options: Mapping[str, Any]
+) -> None:
+    """The feature statistics of a table version as Markdown: per column its kind, count, NULLs, min, max, mean and
+    (strings) distinct values, in one streaming pass (``mlflow_hooks.stats``: numpy and pyarrow only)."""
+    if statistics is None:
+        return
+    from mlflow_hooks.stats import table_statistics
+    from openfeat_core.workspace import Workspace
+
+    ws = Workspace.open(workspace, storage_options or None)
+    info = ws.table_info(table, version)
+    stats = table_statistics(ws.iter_batches(table, version), info.schema, info.num_rows)
+    lines = [
+        f"# {table} v{version}",
+        "",
+        f"{info.num_rows:,} rows, {len(info.schema)} columns; workspace `{ws.uri}`; digest `{info.digest}`",
+        "",
+        "| column | type | count | nulls | null rate | min | max | mean | distinct |",
+        "|---|---|---:|---:|---:|---|---|---:|---:|",
+    ]
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:.6g}"
+        return str(value).replace("|", "\\|")
+
+    for s in stats:
+        lines.append(
+            f"| {cell(s.name)} | {cell(s.type)} | {s.count} | {s.nulls} | {s.null_rate:.2%} | {cell(s.minimum)} | "
+            f"{cell(s.maximum)} | {cell(s.mean)} | {cell(s.distinct)} |"
+        )
+    path = Path(statistics.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    statistics.metadata.update({"table": table, "version": version, "columns": len(stats)})
+
+
+def _options(storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(storage_options) if storage_options else {}
+
+
+# =====================================================================================================================
+# The five tasks
+# =====================================================================================================================
+def run_ingest(
+    *,
+    workspace: str,
+    table: str,
+    source: str,
+    schema: str,
+    format: str,
+    on_error: str,
+    timezone: str,
+    mode: str,
+    timestamp_unit: str,
+    extra_columns: str,
+    storage_options: Mapping[str, Any] | None,
+    table_version: ArtifactLike,
+    metrics: MetricsLike | None,
+    statistics: ArtifactLike | None,
+) -> dict[str, Any]:
+    """:func:`openfeat_core.tasks.ingest`; ``table_version`` gets the version's metadata."""
+    from openfeat_core.tasks import IngestRequest, ingest
+
+    request = IngestRequest(
+        source=source,
+        table=table,
+        workspace=workspace,
+        schema=schema or None,
+        format=(format or None),  # type: ignore[arg-type]  # checked by the task, with the allowed choices
+        on_error=on_error,  # type: ignore[arg-type]
+        timezone=timezone,
+        mode=mode,  # type: ignore[arg-type]
+        storage_options=_options(storage_options) or None,
+        timestamp_unit=timestamp_unit,  # type: ignore[arg-type]
+        extra_columns=extra_columns,  # type: ignore[arg-type]
+    )
+    result = _run("ingest", ingest, request)
+    _log("ingest", result)
+    _table_metadata(
+        table_version,
+        workspace=result.workspace,
+        table=result.table,
+        version=result.version,
+        schema=result.schema,
+        rows=result.rows,
+        digest=result.digest,
+        plan_digest=None,
+        reused=result.reused,
+    )
+    table_version.metadata.update({"source": source, "bad_rows": result.bad_rows, "run_id": result.run_id})
+    _write_json(table_version, result.to_dict())
+    if metrics is not None:
+        for key in ("rows", "rows_loaded", "bad_rows", "bytes_read", "seconds"):
+            metrics.log_metric(key, float(getattr(result, key)))
+    _statistics(statistics, result.workspace, result.table, result.version, _options(storage_options))
+    value: dict[str, Any] = result.to_dict()
+    return value
+
+
+def run_compute(
+    *,
+    sql: str,
+    output: str,
+    workspace: str,
+    tables: list[ArtifactLike],
+    inputs: Mapping[str, Any] | None,
+    timezone: str,
+    storage_options: Mapping[str, Any] | None,
+    table_version: ArtifactLike,
+    metrics: MetricsLike | None,
+    statistics: ArtifactLike | None,
+) -> dict[str, Any]:
+    """:func:`openfeat_core.tasks.compute` over the given ``WorkspaceTable`` inputs (exactly their versions) and
+    ``inputs`` (table → version, None for the latest)."""
+    from openfeat_core.tasks import ComputeRequest, InvalidRequest, compute
+
+    versions: dict[str, int | None] = {
+        str(k): (None if v is None or v == "" else int(v)) for k, v in (inputs or {}).items()
+    }
+    for artifact in tables:
+        ws, table, version = _table_of(artifact)
+        if workspace and ws.rstrip("/") != workspace.rstrip("/") and Path(ws) != Path(workspace):
+            raise InvalidRequest(f"input table {table} v{version} is in workspace {ws}, not {workspace}")
+        workspace = workspace or ws
+        versions[table] = version
+    if not workspace:
+        raise InvalidRequest("compute needs a workspace (the workspace argument or a WorkspaceTable input)")
+    request = ComputeRequest(
+        sql=sql,
+        output=output,
+        workspace=workspace,
+        inputs=versions,
+        timezone=timezone,
+        storage_options=_options(storage_options) or None,
+    )
+    result = _run("compute", compute, request)
+    _log("compute", result)
+    _table_metadata(
+        table_version,
+        workspace=result.workspace,
+        table=result.table,
+        version=result.version,
+        schema=result.schema,
+        rows=result.rows,
+        digest=result.digest,
+        plan_digest=result.plan_digest,
+        reused=result.reused,
+    )
+    table_version.metadata.update({"inputs": dict(result.inputs), "run_id": result.run_id})
+    _write_json(table_version, result.to_dict())
+    if metrics is not None:
+        for key in ("rows", "bytes", "seconds"):
+            metrics.log_metric(key, float(getattr(result, key)))
+    _statistics(statistics, result.workspace, result.table, result.version, _options(storage_options))
+    value: dict[str, Any] = result.to_dict()
+    return value
+
+
+def run_export(
+    *,
+    table: ArtifactLike,
+    path: str,
+    format: str,
+    columns: list[str] | None,
+    label: str,
+    features: list[str] | None,
+    categorical: list[str] | None,
+    buckets: int,
+    on_null_label: str,
+    delimiter: str,
+    header: bool,
+    storage_options: Mapping[str, Any] | None,
+    training_set: ArtifactLike,
+    metrics: MetricsLike | None,
+) -> dict[str, Any]:
+    """:func:`openfeat_core.tasks.export` of the input table version, to ``path`` when given (a stable destination:
+    a rerun finds its export record and reuses it; the Dataset's URI is then that path) or else into the Dataset's
+    own location (a new one per KFP run)."""
+    from openfeat_core.tasks import ExportRequest, export
+    from openfeat_core.tasks.offline import DEFAULT_BUCKETS
+
+    workspace, name, version = _table_of(table)
+    destination = path or training_set.path
+    if path:
+        training_set.uri = path
+    request = ExportRequest(
+        table=name,
+        workspace=workspace,
+        path=destination,
+        format=(format or None),  # type: ignore[arg-type]  # checked by the task
+        version=version,
+        columns=list(columns) if columns else None,
+        label=label or None,
+        features=list(features) if features else None,
+        categorical=tuple(categorical or ()),
+        buckets=buckets or DEFAULT_BUCKETS,
+        on_null_label=on_null_label,  # type: ignore[arg-type]
+        delimiter=delimiter,
+        header=header,
+        storage_options=_options(storage_options) or None,
+    )
+    result = _run("export", export, request)
+    _log("export", result)
+    training_set.metadata.update(
+        {
+            "format": result.format,
+            "rows": result.rows,
+            "bytes": result.bytes,
+            "files": list(result.files),
+            "feature_map": result.feature_map or "",
+            "table": result.table,
+            "version": result.version,
+            "workspace": result.workspace,
+            "skipped_rows": result.skipped_rows,
+            "reused": result.reused,
+        }
+    )
+    if metrics is not None:
+        for key in ("rows", "bytes", "skipped_rows", "seconds"):
+            metrics.log_metric(key, float(getattr(result, key)))
+    value: dict[str, Any] = result.to_dict()
+    return value
+
+
+def run_deploy(
+    *,
+    name: str,
+    sql: str,
+    store: str,
+    url: str,
+    token: str,
+    create_store: bool,
+    tables: list[ArtifactLike],
+    table_versions: Mapping[str, Any] | None,
+    workspace: str,
+    timezone: str,
+    timeout: float,
+    storage_options: Mapping[str, Any] | None,
+    deployment: ArtifactLike,
+    metrics: MetricsLike | None,
+) -> dict[str, Any]:
+    """:func:`openfeat_core.tasks.deploy`: load the given table versions into the store or service (embedded store
+    closed afterwards) and deploy the SQL."""
+    from openfeat_core.tasks import DeployRequest, deploy
+    from openfeat_core.tasks.online import close_embedded_store
+
+    versions: dict[str, int | None] = {
+        str(k): (None if v is None or v == "" else int(v)) for k, v in (table_versions or {}).items()
+    }
+    for artifact in tables:
+        ws, table, version = _table_of(artifact)
+        workspace = workspace or ws
+        versions[table] = version
+    request = DeployRequest(
+        name=name,
+        sql=sql,
+        store=store or None,
+        url=url or None,
+        token=token or os.environ.get("OPENFEAT_TOKEN") or None,
+        timeout=timeout,
+        create_store=create_store,
+        tables=versions,
+        workspace=workspace or None,
+        timezone=timezone or None,
+        storage_options=_options(storage_options) or None,
+    )
+    try:
+        result = _run("deploy", deploy, request)
+    finally:
+        if store:
+            close_embedded_store(store)
+    _log("deploy", result)
+    deployment.metadata.update(
+        {
+            "openfeat_type": "openfeat.Deployment",
+            "name": result.name,
+            "version": result.version,
+            "new_version": result.new_version,
+            "digest": result.digest,
+            "target": result.target,
+            "store": store,
+            "url": url,
+            "indexes": list(result.indexes),
+            "loaded": _json_value(result.loaded),
+        }
+    )
+    _write_json(deployment, result.to_dict())
+    if metrics is not None:
+        metrics.log_metric("version", float(result.version))
+        metrics.log_metric("rows_loaded", float(sum(int(t.get("rows", 0) or 0) for t in result.loaded)))
+        metrics.log_metric("seconds", float(result.seconds))
+    value: dict[str, Any] = result.to_dict()
+    return value
+
+
+def run_verify(
+    *,
+    name: str,
+    store: str,
+    url: str,
+    token: str,
+    probe_table: ArtifactLike | None,
+    probe_rows: int,
+    workspace: str,
+    timezone: str,
+    fail_on_mismatch: bool,
+    min_requests: int,
+    timeout: float,
+    storage_options: Mapping[str, Any] | None,
+    metrics: MetricsLike | None,
+    report: ArtifactLike | None,
+) -> dict[str, Any]:
+    """:func:`openfeat_core.tasks.verify`: recompute logged (and probe) requests offline and compare; mismatches
+    fail the task (``fail_on_mismatch``), after the metrics and the report are written."""
+    from openfeat_core.tasks import VerificationFailed, VerifyRequest, verify
+    from openfeat_core.tasks.online import close_embedded_store
+
+    table: str | None = None
+    version: int | None = None
+    if probe_table is not None:
+        ws, table, version = _table_of(probe_table)
+        workspace = workspace or ws
+    request = VerifyRequest(
+        name=name,
+        store=store or None,
+        url=url or None,
+        token=token or os.environ.get("OPENFEAT_TOKEN") or None,
+        timeout=timeout,
+        probe_table=table,
+        probe_version=version,
+        probe_rows=probe_rows,
+        workspace=workspace or None,
+        timezone=timezone or None,
+        fail_on_mismatch=fail_on_mismatch,
+        min_requests=min_requests,
+        storage_options=_options(storage_options) or None,
+    )
+    try:
+        try:
+            result = _run("verify", verify, request)
+        except VerificationFailed as e:
+            _verify_outputs(e.result, metrics, report)
+            raise
+    finally:
+        if store:
+            close_embedded_store(store)
+    _log("verify", result)
+    _verify_outputs(result, metrics, report)
+    value: dict[str, Any] = result.to_dict()
+    return value
+
+
+def _verify_outputs(result: Any, metrics: MetricsLike | None, report: ArtifactLike | None) -> None:
+    if metrics is not None:
+        metrics.log_metric("requests", float(result.requests))
+        metrics.log_metric("rows", float(result.rows))
+        metrics.log_metric("consistent", 1.0 if result.consistent else 0.0)
+        for feature in result.features:
+            rate = feature.get("mismatch_rate")
+            if isinstance(rate, int | float) and math.isfinite(rate):
+                metrics.log_metric(f"mismatch_rate.{feature.get('name')}", float(rate))
+    if report is not None:
+        lines = [
+            f"# verify {result.deployment}: {'consistent' if result.consistent else 'MISMATCHES'}",
+            "",
+            f"{result.requests} requests, {result.rows} rows compared, {result.skipped} skipped",
+            "",
+            "| feature | compared | mismatch rate | missing rate | max abs diff |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for feature in result.features:
+            lines.append(
+                f"| {feature.get('name')} | {feature.get('compared', '')} | {feature.get('mismatch_rate', '')} | "
+                f"{feature.get('missing_rate', '')} | {feature.get('max_abs_diff', '')} |"
+            )
+        path = Path(report.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
