@@ -40,7 +40,7 @@ def _default_image() -> str:
 IMAGE: str = os.environ.get("OPENFEAT_KFP_IMAGE") or _default_image()
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
 def ingest(
     workspace: str,
     table: str,
@@ -109,7 +109,7 @@ def ingest(
         )
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
 def compute(
     sql: str,
     output: str,
@@ -168,7 +168,7 @@ def compute(
         )
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
 def export(
     table: Input[WorkspaceTable],
     training_set: Output[Dataset],
@@ -238,7 +238,7 @@ def export(
         )
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
 def deploy(
     name: str,
     sql: str,
@@ -308,7 +308,7 @@ def deploy(
         )
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
 def verify(
     name: str,
     metrics: Output[Metrics],

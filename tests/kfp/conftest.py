@@ -24,6 +24,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # The SubprocessRunner warns that the components' base image (the OpenFeat image) is not a plain Python image:
     # here this virtualenv stands in for the image, on purpose.
     config.addinivalue_line("filterwarnings", "ignore:You may be attemping to run a task:RuntimeWarning")
+    # kfp.local ignores display names (and Kubernetes settings); the pipeline sets them for the KFP UI.
+    config.addinivalue_line("filterwarnings", "ignore:Task .* have no effect in the current local runner:UserWarning")
+
 
 #: Schema of the small card transactions the component tests ingest.
 TX_SCHEMA = "tx_id bigint, card bigint, ts timestamp, amount double, merchant string"
