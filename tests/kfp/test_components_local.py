@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from conftest import FEATURES_SQL, TX_ROWS, TX_SCHEMA, write_transactions
 from kfp import dsl
 from kfp.dsl import Dataset, Markdown, Metrics
+from openfeat_kfp_testing import FEATURES_SQL, TX_ROWS, TX_SCHEMA, write_transactions
 
 from kubeflow_components import WorkspaceTable, compute, export, ingest
 
@@ -97,4 +97,4 @@ def test_bad_sql_fails_with_the_positioned_error(
     log = capfd.readouterr()
     text = log.out + log.err
     assert "OpenFeat compute failed, terminal: OpenFeatSQLError" in text
-    assert "line 3" in text
+    assert "line 3, column " in text and "BETWEN" in text

@@ -4,8 +4,8 @@
 from pathlib import Path
 
 import pytest
-from conftest import FEATURES_SQL, TX_SCHEMA, write_transactions
 from kfp import dsl
+from openfeat_kfp_testing import FEATURES_SQL, TX_SCHEMA, write_transactions
 
 from kubeflow_components import compute, ingest
 from kubeflow_components.runtime import pipeline_parent_run_id
