@@ -10,7 +10,8 @@ type                         metadata
 ============================ ===================================================================================
 ``openfeat.WorkspaceTable``  ``openfeat_type``, ``workspace`` (URI), ``table``, ``version``, ``schema``
                              (``"name type, ..."``), ``rows``, ``digest`` (of the data), ``plan_digest``
-                             (compute; empty for an ingest), ``reused``; its file holds the task's result as JSON
+                             (compute; empty for an ingest), ``reused``, ``read`` (the result's ``datasets()``
+                             inputs); its file holds the task's result as JSON
 ``openfeat.Deployment``      ``openfeat_type``, ``name``, ``version``, ``new_version``, ``digest``, ``target``,
                              ``store`` or ``url``, ``indexes``, ``loaded`` (table versions loaded)
 ============================ ===================================================================================

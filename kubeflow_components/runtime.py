@@ -12,6 +12,7 @@ transient (retry with ``task.set_retry(...)``), from :func:`openfeat_core.errors
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -131,31 +132,45 @@ def _log(task: str, result: TaskResult) -> None:
     print(f"OpenFeat {task}: {json.dumps(_json_value(result.to_dict()), sort_keys=True)}", flush=True)
 
 
-def _table_metadata(
-    artifact: ArtifactLike,
-    *,
-    workspace: str,
-    table: str,
-    version: int,
-    schema: str,
-    rows: int,
-    digest: str,
-    plan_digest: str | None,
-    reused: bool,
-) -> None:
-    artifact.metadata.update(
+def _refs(refs: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Dataset references (``TaskResult.datasets()``) as JSON metadata."""
+    return [{k: v for k, v in dataclasses.asdict(ref).items() if v is not None} for ref in refs]
+
+
+def _table_outputs(
+    result: Any,
+    table_version: ArtifactLike,
+    metrics: MetricsLike | None,
+    statistics: ArtifactLike | None,
+    metric_keys: tuple[str, ...],
+    storage_options: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Fill the outputs of a task that wrote a table version (ingest, compute) from its result: what it wrote and
+    read is the result's ``datasets()`` (the one description every adapter reads), plus the digests."""
+    datasets = result.datasets()
+    (written,) = [ref for ref in datasets.outputs if ref.kind == "table"]
+    table_version.metadata.update(
         {
             "openfeat_type": "openfeat.WorkspaceTable",
-            "workspace": workspace,
-            "table": table,
-            "version": version,
-            "schema": schema,
-            "rows": rows,
-            "digest": digest,
-            "plan_digest": plan_digest or "",
-            "reused": reused,
+            "workspace": written.uri,
+            "table": written.name,
+            "version": written.version,
+            "schema": written.schema or "",
+            "rows": result.rows,
+            "digest": result.digest,
+            "plan_digest": getattr(result, "plan_digest", ""),
+            "reused": result.reused,
+            "read": _refs(datasets.inputs),
+            "run_id": result.run_id,
         }
     )
+    _write_json(table_version, result.to_dict())
+    if metrics is not None:
+        for key in metric_keys:
+            metrics.log_metric(key, float(getattr(result, key)))
+    _statistics(statistics, written.uri, written.name, int(written.version), _options(storage_options))
+    value: dict[str, Any] = result.to_dict()
+    return value
 
 
 def _table_of(artifact: ArtifactLike) -> tuple[str, str, int]:
@@ -256,25 +271,14 @@ def run_ingest(
     )
     result = _run("ingest", ingest, request)
     _log("ingest", result)
-    _table_metadata(
+    return _table_outputs(
+        result,
         table_version,
-        workspace=result.workspace,
-        table=result.table,
-        version=result.version,
-        schema=result.schema,
-        rows=result.rows,
-        digest=result.digest,
-        plan_digest=None,
-        reused=result.reused,
+        metrics,
+        statistics,
+        ("rows", "rows_loaded", "bad_rows", "bytes_read", "seconds"),
+        storage_options,
     )
-    table_version.metadata.update({"source": source, "bad_rows": result.bad_rows, "run_id": result.run_id})
-    _write_json(table_version, result.to_dict())
-    if metrics is not None:
-        for key in ("rows", "rows_loaded", "bad_rows", "bytes_read", "seconds"):
-            metrics.log_metric(key, float(getattr(result, key)))
-    _statistics(statistics, result.workspace, result.table, result.version, _options(storage_options))
-    value: dict[str, Any] = result.to_dict()
-    return value
 
 
 def run_compute(
@@ -315,25 +319,7 @@ def run_compute(
     )
     result = _run("compute", compute, request)
     _log("compute", result)
-    _table_metadata(
-        table_version,
-        workspace=result.workspace,
-        table=result.table,
-        version=result.version,
-        schema=result.schema,
-        rows=result.rows,
-        digest=result.digest,
-        plan_digest=result.plan_digest,
-        reused=result.reused,
-    )
-    table_version.metadata.update({"inputs": dict(result.inputs), "run_id": result.run_id})
-    _write_json(table_version, result.to_dict())
-    if metrics is not None:
-        for key in ("rows", "bytes", "seconds"):
-            metrics.log_metric(key, float(getattr(result, key)))
-    _statistics(statistics, result.workspace, result.table, result.version, _options(storage_options))
-    value: dict[str, Any] = result.to_dict()
-    return value
+    return _table_outputs(result, table_version, metrics, statistics, ("rows", "bytes", "seconds"), storage_options)
 
 
 def run_export(
@@ -450,11 +436,13 @@ def run_deploy(
         if store:
             close_embedded_store(store)
     _log("deploy", result)
+    (deployed,) = [ref for ref in result.datasets().outputs if ref.kind == "deployment"]
     deployment.metadata.update(
         {
             "openfeat_type": "openfeat.Deployment",
-            "name": result.name,
-            "version": result.version,
+            "name": deployed.name,
+            "version": deployed.version,
+            "schema": deployed.schema or "",
             "new_version": result.new_version,
             "digest": result.digest,
             "target": result.target,

@@ -61,7 +61,8 @@ def test_ingest_compute_export_twice_reuse(local_kfp: Path, tmp_path: Path) -> N
     assert out["metrics"].metadata["rows"] == 6 and out["metrics"].metadata["bad_rows"] == 0
 
     features = out["features"]
-    assert features.metadata["plan_digest"] and features.metadata["inputs"] == {"tx": 1}
+    assert features.metadata["plan_digest"]
+    assert features.metadata["read"] == [{"kind": "table", "uri": str(ws), "name": "tx", "version": 1}]
     assert features.metadata["rows"] == 6 and features.metadata["table"] == "tx_features"
     stats = Path(out["statistics"].path).read_text()
     assert "# tx_features v1" in stats and "| amount_sum_2h | double | 6 | 0 |" in stats
