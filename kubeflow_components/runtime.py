@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from openfeat_core.tasks.base import TaskResult
+from openfeat_core.tasks.hooks import PARENT_RUN_ENV, exported_environment
 
 __all__ = [
     "ArtifactLike",
@@ -76,7 +77,7 @@ def task_environment(
     wanted: dict[str, str] = {}
     if run_id:
         wanted["KFP_RUN_ID"] = run_id
-        wanted["OPENFEAT_PARENT_RUN_ID"] = pipeline_parent_run_id(run_id)
+        wanted[PARENT_RUN_ENV] = pipeline_parent_run_id(run_id)
     if run_name:
         wanted["KFP_RUN_NAME"] = run_name
     if task_name and not os.environ.get("KFP_POD_NAME"):
@@ -85,16 +86,8 @@ def task_environment(
         wanted["MLFLOW_TRACKING_URI"] = tracking_uri
     if experiment:
         wanted["MLFLOW_EXPERIMENT_NAME"] = experiment
-    saved = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
-    try:
+    with exported_environment(wanted):
         yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
 
 
 def _run(task: str, call: Any, request: Any) -> Any:

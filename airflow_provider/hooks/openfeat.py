@@ -182,21 +182,13 @@ class OpenFeatHook(BaseHook):
         The task API's hooks (MLflow tracking) read ``MLFLOW_TRACKING_URI``, ``MLFLOW_EXPERIMENT_NAME`` and
         ``OPENFEAT_PARENT_RUN_ID``; Airflow itself exports the ``AIRFLOW_CTX_*`` variables (DAG, run, task, try).
         """
+        from openfeat_core.tasks.hooks import exported_environment  # the task API is loaded to run the task anyway
+
         config = self.get_conn()
         wanted = {env: getattr(config, attr) for attr, env in _TRACKING_ENV.items()}
         wanted[PARENT_RUN_ENV] = parent_run_id
-        saved = {name: os.environ.get(name) for name, value in wanted.items() if value is not None}
-        try:
-            for name, value in wanted.items():
-                if value is not None:
-                    os.environ[name] = value
+        with exported_environment(wanted):
             yield
-        finally:
-            for name, old in saved.items():
-                if old is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = old
 
     def test_connection(self) -> tuple[bool, str]:
         """Check what the connection names: the workspace can be listed, the service answers and takes the token,

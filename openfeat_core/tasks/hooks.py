@@ -39,7 +39,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -50,6 +51,7 @@ __all__ = [
     "BaseTaskHook",
     "TaskContext",
     "TaskHook",
+    "exported_environment",
     "register_hook",
     "registered_hooks",
     "run_task",
@@ -62,6 +64,27 @@ ENTRY_POINT_GROUP = "openfeat.hooks"
 PARENT_RUN_ENV = "OPENFEAT_PARENT_RUN_ID"
 
 logger = logging.getLogger("openfeat.tasks")
+
+
+@contextmanager
+def exported_environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Export ``values`` (a None value leaves that variable as it is) while a task runs, then restore them.
+
+    How an orchestrator adapter hands its run context to the task hooks, which read environment variables (the
+    pipeline run id :data:`PARENT_RUN_ENV`, ``MLFLOW_TRACKING_URI``, the orchestrator's own run and task ids).
+    """
+    wanted = {name: value for name, value in values.items() if value is not None}
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
 
 _T = TypeVar("_T")
 _H = TypeVar("_H", bound="TaskHook")

@@ -758,3 +758,20 @@ def test_results_say_what_they_read_and_wrote(tx_csv: Path, ws_dir: Path, tmp_pa
     # The XCom / --json dict rebuilds the same result, and so the same datasets.
     for result in (ingested, computed, exported, deployed, verified):
         assert tasks.result_from_dict(result.to_dict()).datasets() == result.datasets()
+
+
+def test_exported_environment_sets_while_a_task_runs_then_restores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openfeat_core.tasks.hooks import exported_environment
+
+    monkeypatch.setenv("OPENFEAT_TEST_KEPT", "before")
+    monkeypatch.setenv("OPENFEAT_TEST_REPLACED", "before")
+    monkeypatch.delenv("OPENFEAT_TEST_NEW", raising=False)
+    values = {"OPENFEAT_TEST_REPLACED": "during", "OPENFEAT_TEST_NEW": "during", "OPENFEAT_TEST_KEPT": None}
+    with pytest.raises(RuntimeError), exported_environment(values):
+        assert [os.environ.get(f"OPENFEAT_TEST_{n}") for n in ("KEPT", "REPLACED", "NEW")] == [
+            "before",
+            "during",
+            "during",
+        ]
+        raise RuntimeError("the task failed")  # restored all the same
+    assert [os.environ.get(f"OPENFEAT_TEST_{n}") for n in ("KEPT", "REPLACED", "NEW")] == ["before", "before", None]
