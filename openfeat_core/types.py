@@ -25,6 +25,7 @@ import enum
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class SQLType(enum.Enum):
@@ -106,6 +107,21 @@ TIMESTAMP_RANGE_TEXT = (
     "0001-01-01 00:00:00.000 to 9999-12-31 23:59:59.999 UTC (epoch milliseconds -62135596800000 to 253402300799999)"
 )
 DATE_RANGE_TEXT = "0001-01-01 to 9999-12-31"
+
+
+def first_out_of_range(values: pa.Array | pa.ChunkedArray) -> int | None:
+    """The position of the first TIMESTAMP (``timestamp[ms]``) or DATE (``date32``) value outside
+    :data:`TIMESTAMP_RANGE_MS` / :data:`DATE_RANGE_DAYS`, or None when all lie inside (NULLs do)."""
+    if pa.types.is_timestamp(values.type):
+        (low, high), numbers = TIMESTAMP_RANGE_MS, values.cast(pa.int64())
+    else:
+        (low, high), numbers = DATE_RANGE_DAYS, values.cast(pa.int32())
+    least, most = pc.min_max(numbers).values()
+    if not least.is_valid or (least.as_py() >= low and most.as_py() <= high):
+        return None
+    position: int = pc.index(pc.or_(pc.less(numbers, low), pc.greater(numbers, high)), True).as_py()
+    return position
+
 
 _ARROW_TYPES: dict[SQLType, pa.DataType] = {
     SQLType.BOOL: pa.bool_(),

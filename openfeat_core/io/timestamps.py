@@ -31,7 +31,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openfeat_core.choices import TimestampUnit
-from openfeat_core.types import DATE_RANGE_DAYS, DATE_RANGE_TEXT, TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT
+from openfeat_core.types import (
+    DATE_RANGE_TEXT,
+    TIMESTAMP_RANGE_TEXT,
+    first_out_of_range,
+)
 
 __all__ = [
     "ENGINE_DATE",
@@ -130,15 +134,13 @@ def check_timestamp_range(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.C
     Raises:
         pa.ArrowInvalid: some value lies outside it (the caller locates it).
     """
-    low, high = pc.min_max(values.cast(pa.int64())).values()
-    if low.is_valid and (low.as_py() < TIMESTAMP_RANGE_MS[0] or high.as_py() > TIMESTAMP_RANGE_MS[1]):
+    if first_out_of_range(values) is not None:
         raise pa.ArrowInvalid(f"timestamp outside {TIMESTAMP_RANGE_TEXT}")
     return values
 
 
 def _check_date_range(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    low, high = pc.min_max(values.cast(pa.int32())).values()
-    if low.is_valid and (low.as_py() < DATE_RANGE_DAYS[0] or high.as_py() > DATE_RANGE_DAYS[1]):
+    if first_out_of_range(values) is not None:
         raise pa.ArrowInvalid(f"date outside {DATE_RANGE_TEXT}")
     return values
 

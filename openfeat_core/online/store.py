@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from openfeat_core.column import Column
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
@@ -59,11 +58,10 @@ from openfeat_core.plan.nodes import (
 from openfeat_core.sql.binder import bind_sql
 from openfeat_core.sql.dialect import INTERVAL_UNITS_MS, interval_ms
 from openfeat_core.types import (
-    DATE_RANGE_DAYS,
     DATE_RANGE_TEXT,
-    TIMESTAMP_RANGE_MS,
     TIMESTAMP_RANGE_TEXT,
     SQLType,
+    first_out_of_range,
     parse_schema,
     sql_type_of_arrow,
 )
@@ -1263,18 +1261,14 @@ def _check_temporal_range(batch: pa.RecordBatch, what: str) -> None:
     the first such row and field: an Arrow table or epoch integers can hold values that no export could write."""
     for f, column in zip(batch.schema, batch.columns, strict=True):
         t = sql_type_of_arrow(f.type)
-        if t is SQLType.TIMESTAMP:
-            (low, high), text, numbers = TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT, column.cast(pa.int64())
-        elif t is SQLType.DATE:
-            (low, high), text, numbers = DATE_RANGE_DAYS, DATE_RANGE_TEXT, column.cast(pa.int32())
-        else:
+        if t not in (SQLType.TIMESTAMP, SQLType.DATE):
             continue
-        outside = pc.or_(pc.less(numbers, low), pc.greater(numbers, high))
-        if pc.any(outside).as_py():
-            row = pc.index(outside, True).as_py()
+        row = first_out_of_range(column)
+        if row is not None:
+            number = column.cast(pa.int64() if t is SQLType.TIMESTAMP else pa.int32())[row].as_py()
+            text = TIMESTAMP_RANGE_TEXT if t is SQLType.TIMESTAMP else DATE_RANGE_TEXT
             raise DataError(
-                f"{what}: row {row}, field {f.name!r}: {numbers[row].as_py()} is outside the {t.openmldb_name} range "
-                f"({text})"
+                f"{what}: row {row}, field {f.name!r}: {number} is outside the {t.openmldb_name} range ({text})"
             )
 
 
