@@ -127,7 +127,6 @@ _LOAD_OPTIONS = (
     "put_if_absent",
 )
 _OUTFILE_OPTIONS = ("format", "mode", "header", "delimiter", "null_value", "quote", "coalesce")
-_WRITE_MODES = WRITE_MODES
 _FILE_EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 
 
@@ -870,10 +869,10 @@ def _check_options(options: Mapping[str, _Literal], known: tuple[str, ...], what
 
 def _write_mode(options: Mapping[str, _Literal], default: WriteMode) -> WriteMode:
     text = _option_text(options, "mode", default).lower()
-    for mode in _WRITE_MODES:
+    for mode in WRITE_MODES:
         if text == mode:
             return mode
-    raise OpenFeatSQLError(f"option mode must be one of {', '.join(_WRITE_MODES)}, not {text!r}")
+    raise OpenFeatSQLError(f"option mode must be one of {', '.join(WRITE_MODES)}, not {text!r}")
 
 
 def _file_format(options: Mapping[str, _Literal]) -> Literal["csv", "parquet"]:
