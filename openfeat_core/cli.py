@@ -13,10 +13,13 @@ What follows is stable: scripts may rely on it.
 Exit codes:
 
 * ``0``: success.
-* ``1``: the job failed: a runtime or data error (bad rows, a missing table), a service that cannot be reached or
-  fails (HTTP 5xx), a ``verify`` that found online/offline mismatches.
+* ``1``: the job failed for good: a data error (bad rows, a missing table or file), a ``verify`` that found
+  online/offline mismatches, a damaged store, or an error OpenFeat does not classify (a bug).
 * ``2``: usage error: bad arguments or options, bad SQL, a bad ``--schema``, or a request the service refused as
   given (HTTP 4xx: bad SQL, unknown deployment, missing or wrong token; not 408, 409, 425, 429, which may pass).
+* ``75`` (``EX_TEMPFAIL``): the job failed transiently and the same command may succeed when run again: another
+  writer committed the table first, a service that cannot be reached or fails (HTTP 5xx, 408, 425, 429, a 409
+  conflict), a store locked by another process. Retry these (and only these).
 
 Both derive from the one classification of errors in :mod:`openfeat_core.errors` (``exit_code``).
 
@@ -74,7 +77,7 @@ from openfeat_core.choices import (
     TimestampUnit,
     WriteMode,
 )
-from openfeat_core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failure, OpenFeatError, exit_code
+from openfeat_core.errors import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, Failure, OpenFeatError, exit_code
 from openfeat_core.io import CsvOptions
 from openfeat_core.online.wal import LogLockedError, RepairReport, repair
 from openfeat_core.sql.dialect import interval_ms
@@ -95,7 +98,17 @@ if TYPE_CHECKING:
     import uvicorn
 
 # The HTTP client and its errors live in the task package; they stay importable from here.
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "ServiceClient", "ServiceError", "ServiceUnreachable", "app", "main"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_TRANSIENT",
+    "EXIT_USAGE",
+    "ServiceClient",
+    "ServiceError",
+    "ServiceUnreachable",
+    "app",
+    "main",
+]
 
 _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
 

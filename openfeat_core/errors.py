@@ -7,12 +7,14 @@ Every error a task raises is classified once, here, by its class's :attr:`OpenFe
   is wrong (arguments, options, SQL, a path outside the data roots); change the request.
 * ``DATA`` (terminal; exit code 1; HTTP 400): the data or the outcome is wrong (bad rows under
   ``on_error="fail"``, a missing table or file, verify mismatches, a damaged store); change the data or the script.
-* ``CONFLICT`` (transient; exit code 1; HTTP 409): another writer committed first and nothing was done; run again
+* ``CONFLICT`` (transient; exit code 75; HTTP 409): another writer committed first and nothing was done; run again
   (the tasks are idempotent and re-read what they replace).
-* ``UNAVAILABLE`` (transient; exit code 1; HTTP 503): a service or store that may come back (connection refused,
+* ``UNAVAILABLE`` (transient; exit code 75; HTTP 503): a service or store that may come back (connection refused,
   a timeout, HTTP 5xx, a store locked by another process, a failed disk write).
 
 A terminal error fails an Airflow task without retrying it (``AirflowFailException``); a transient one is retried.
+A shell-level orchestrator (a DolphinScheduler Shell task, cron, a container's restart policy) tells the two apart by
+the exit code: 75 is ``EX_TEMPFAIL`` of BSD's ``sysexits.h``, "temporary failure, try again".
 Use :func:`classify`, :func:`is_terminal`, :func:`exit_code` and :func:`http_status`; never test exception types.
 """
 
@@ -23,6 +25,7 @@ import enum
 __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
+    "EXIT_TRANSIENT",
     "EXIT_USAGE",
     "DataError",
     "Failure",
@@ -37,10 +40,13 @@ __all__ = [
 
 #: Exit code of a command that succeeded.
 EXIT_OK = 0
-#: Exit code of a command whose job failed (data, outcome, or a transient failure).
+#: Exit code of a command whose job failed for good (the data or the outcome), or of an unclassified error.
 EXIT_FAILED = 1
 #: Exit code of a command given a wrong request (usage: arguments, options, SQL).
 EXIT_USAGE = 2
+#: Exit code of a command that failed transiently (a conflict, a service or store unavailable): the same command may
+#: succeed when run again. ``EX_TEMPFAIL`` of ``sysexits.h``.
+EXIT_TRANSIENT = 75
 
 # OSErrors that name a path that is not there (or not allowed): the same on every try.
 _TERMINAL_OS_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
@@ -61,8 +67,10 @@ class Failure(enum.Enum):
 
     @property
     def exit_code(self) -> int:
-        """The command line's exit code."""
-        return EXIT_USAGE if self is Failure.USAGE else EXIT_FAILED
+        """The command line's exit code: 2 usage, 1 data, 75 transient."""
+        if self is Failure.USAGE:
+            return EXIT_USAGE
+        return EXIT_FAILED if self is Failure.DATA else EXIT_TRANSIENT
 
     @property
     def http_status(self) -> int:
@@ -144,7 +152,7 @@ def is_terminal(error: BaseException) -> bool:
 
 
 def exit_code(error: BaseException) -> int:
-    """The command line's exit code for ``error``: 2 for a usage error, else 1."""
+    """The command line's exit code for ``error``: 2 usage, 1 data (or unclassified), 75 transient."""
     failure = classify(error)
     return EXIT_FAILED if failure is None else failure.exit_code
 

@@ -328,11 +328,11 @@ def test_serve_usage_errors(args: list[str], message: str) -> None:
     assert r.exit_code == 2 and message in r.stderr
 
 
-def test_an_unreachable_service_exits_1() -> None:
+def test_an_unreachable_service_exits_75_transient() -> None:
     url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
     for args in (["deployments"], ["deploy", "f", "-"], ["verify", "f"]):
         r = run(*args, "--url", url, stdin=SQL)
-        assert r.exit_code == 1, (args, r.output)
+        assert r.exit_code == 75, (args, r.output)
         assert r.stderr.startswith(f"error: cannot reach the OpenFeat service at {url}: ")
         assert len(r.stderr.strip().splitlines()) == 1
 

@@ -18,6 +18,7 @@ import openfeat_core.tasks.client
 import openfeat_core.workspace.store
 from openfeat_core.errors import (
     EXIT_FAILED,
+    EXIT_TRANSIENT,
     EXIT_USAGE,
     Failure,
     OpenFeatError,
@@ -36,16 +37,16 @@ EXPECTED: dict[str, tuple[Failure, int, int, bool]] = {
     "NotSupportedError": (U, 2, 400, True),
     "DataError": (D, 1, 400, True),
     "BadRowsError": (D, 1, 400, True),
-    "ConflictError": (C, 1, 409, False),
+    "ConflictError": (C, 75, 409, False),
     "InvalidRequest": (U, 2, 400, True),
     "UsageError": (U, 2, 400, True),
     "VerificationFailed": (D, 1, 400, True),
-    "ServiceError": (A, 1, 503, False),  # without a status; see test_service_errors_follow_their_status
-    "ServiceUnreachable": (A, 1, 503, False),
+    "ServiceError": (A, 75, 503, False),  # without a status; see test_service_errors_follow_their_status
+    "ServiceUnreachable": (A, 75, 503, False),
     "StatementError": (D, 1, 400, True),  # no cause; see test_a_failed_statement_is_the_error_it_raised
-    "DurableLogError": (A, 1, 503, False),
+    "DurableLogError": (A, 75, 503, False),
     "LogCorruptError": (D, 1, 400, True),
-    "LogLockedError": (A, 1, 503, False),
+    "LogLockedError": (A, 75, 503, False),
     "FileAccessDenied": (U, 2, 403, True),
 }
 
@@ -80,7 +81,7 @@ def test_every_error_class_states_its_failure_and_adapters_derive_from_it(cls: t
 
 @pytest.mark.parametrize(
     ("status", "failure", "code"),
-    [(400, U, 2), (401, U, 2), (404, U, 2), (409, C, 1), (408, A, 1), (425, A, 1), (429, A, 1), (500, A, 1)],
+    [(400, U, 2), (401, U, 2), (404, U, 2), (409, C, 75), (408, A, 75), (425, A, 75), (429, A, 75), (500, A, 75)],
 )
 def test_service_errors_follow_their_status(status: int, failure: Failure, code: int) -> None:
     error = openfeat_core.tasks.client.ServiceError(status, "refused")
@@ -126,7 +127,8 @@ def test_a_plain_openfeat_error_is_the_error_it_was_raised_from() -> None:
     ],
 )
 def test_os_errors(error: OSError, failure: Failure, status: int) -> None:
-    assert (classify(error), exit_code(error), http_status(error)) == (failure, EXIT_FAILED, status)
+    code = EXIT_FAILED if failure.terminal else EXIT_TRANSIENT
+    assert (classify(error), exit_code(error), http_status(error)) == (failure, code, status)
 
 
 def test_an_unclassified_error_is_a_bug_adapters_keep_their_defaults_for() -> None:
