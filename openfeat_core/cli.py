@@ -1241,6 +1241,14 @@ def deploy(
     ] = False,
     loads: LoadOption = None,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            metavar="ZONE",
+            help="--store: IANA time zone of calendar functions in requests (default UTC; a service has its own).",
+        ),
+    ] = None,
     token: TokenOption = None,
     timeout: TimeoutOption = 60.0,
     as_json: JsonOption = False,
@@ -1256,6 +1264,8 @@ def deploy(
         raise UsageError(f"deployment name {name!r} is not valid: use letters, digits and _, not starting with a digit")
     if (url is None) == (store is None):
         raise UsageError("give exactly one of --url URL (a running service) or --store PATH (a durable store)")
+    if timezone is not None:
+        _check_timezone(timezone)
     sql = read_sql(sql_file)
     stated, _ = split_deploy(sql)
     if stated is not None and stated != name:
@@ -1264,6 +1274,7 @@ def deploy(
     request = tasks.DeployRequest(
         name,
         sql,
+        timezone=timezone,
         store=store,
         url=url,
         token=token,

@@ -151,6 +151,13 @@ class TaskResult:
     """
 
     task: ClassVar[str] = ""
+    #: The result's key fields (scalars): what an orchestrator hands to downstream tasks when it passes values rather
+    #: than the whole result (DolphinScheduler's OUT parameters). Each adapter publishes these, in this order.
+    key_fields: ClassVar[tuple[str, ...]] = ()
+
+    def key_values(self) -> dict[str, Any]:
+        """The :attr:`key_fields` and their values."""
+        return {name: getattr(self, name) for name in self.key_fields}
 
     def datasets(self) -> TaskDatasets:
         """What this task run read and wrote: files, workspace tables with their versions, deployments.

@@ -226,6 +226,7 @@ class IngestResult(TaskResult):
     """
 
     task: ClassVar[str] = "ingest"
+    key_fields: ClassVar[tuple[str, ...]] = ("table", "version", "rows", "bad_rows", "reused")
 
     workspace: str
     table: str
@@ -531,6 +532,7 @@ class ComputeResult(TaskResult):
     """
 
     task: ClassVar[str] = "compute"
+    key_fields: ClassVar[tuple[str, ...]] = ("table", "version", "rows", "reused")
 
     workspace: str
     table: str
@@ -741,6 +743,7 @@ class ExportResult(TaskResult):
     """
 
     task: ClassVar[str] = "export"
+    key_fields: ClassVar[tuple[str, ...]] = ("table", "version", "path", "format", "rows", "reused")
 
     workspace: str
     table: str

@@ -326,6 +326,7 @@ class DeployResult(TaskResult):
     """
 
     task: ClassVar[str] = "deploy"
+    key_fields: ClassVar[tuple[str, ...]] = ("name", "version", "new_version")
 
     name: str
     version: int
@@ -577,6 +578,7 @@ class VerifyResult(TaskResult):
     """
 
     task: ClassVar[str] = "verify"
+    key_fields: ClassVar[tuple[str, ...]] = ("deployment", "consistent", "requests", "rows")
 
     deployment: str
     requests: int
