@@ -24,11 +24,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="openfeat-dolphinscheduler", description="OpenFeat's DolphinScheduler tasks: run one, or submit a YAML."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="Run one OpenFeat task as a DS task (what a rendered Shell task calls).")
+    run = commands.add_parser(
+        "run",
+        help="Run one OpenFeat task as a DS task (what a rendered Shell task calls).",
+        usage="%(prog)s TASK --name NAME --output-prefix PREFIX -- ARGS...",
+    )
     run.add_argument("task", choices=sorted(RESULT_CLASSES), help="The openfeat command.")
     run.add_argument("--name", required=True, help="The DS task's name (for the log and the retry marker).")
     run.add_argument("--output-prefix", required=True, help="Prefix of the OUT parameters: <prefix>_<field>.")
-    run.add_argument("arguments", nargs=argparse.REMAINDER, help="-- then the openfeat command's arguments.")
     yaml = commands.add_parser("yaml", help="Submit a workflow YAML (OpenFeat task types allowed).")
     yaml.add_argument("-f", "--file", required=True, help="The workflow YAML.")
     yaml.add_argument(
@@ -46,12 +49,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``openfeat-dolphinscheduler``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # What follows "--" is the openfeat command's, untouched. Not an argparse positional: REMAINDER right after the
+    # task would also take run's own --name and --output-prefix, and "*" cannot follow those options.
+    openfeat_arguments: list[str] = []
+    if "--" in argv:
+        argv, openfeat_arguments = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     args = _parser().parse_args(argv)
     if args.command == "run":
-        arguments = list(args.arguments)
-        if arguments[:1] == ["--"]:
-            arguments = arguments[1:]
-        sys.exit(run_task(args.task, args.name, args.output_prefix, arguments))
+        sys.exit(run_task(args.task, args.name, args.output_prefix, openfeat_arguments))
     from dolphin_tasks.yaml_workflow import load_workflow
 
     workflow, run = load_workflow(args.file)

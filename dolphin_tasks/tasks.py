@@ -13,9 +13,11 @@ than Python, because:
 
 Arguments are the Airflow operators' (one meaning, :mod:`openfeat_core.tasks.arguments`) and are checked when the
 workflow is defined, with the same messages, except values that hold a DS parameter: those are known only when the
-task runs, where ``openfeat`` checks them. Each task publishes its result's key fields
-(:attr:`openfeat_core.tasks.TaskResult.key_fields`) as OUT parameters named ``<output_prefix>_<field>`` (the prefix is
-the task name, with characters other than letters, digits and ``_`` replaced by ``_``): ``${ingest_flights_version}``.
+task runs, where ``openfeat`` checks them; not switches (``header``, ``create_store``, ``fail_on_mismatch``,
+``on_null_label``): the script holds an option or not, so a switch cannot wait for a DS parameter. Each task
+publishes its result's key fields (:attr:`openfeat_core.tasks.TaskResult.key_fields`) as OUT parameters named
+``<output_prefix>_<field>`` (the prefix is the task name, with characters other than letters, digits and ``_``
+replaced by ``_``): ``${ingest_flights_version}``.
 """
 
 from __future__ import annotations
@@ -232,7 +234,7 @@ class OpenFeatIngest(OpenFeatTask):
                 args += [option, value]
         if g["quote"] is not None:
             args += ["--quote", str(g["quote"])]
-        if checks.value(checks.flag, "header", g["header"]) is False:
+        if checks.flag("header", g["header"]) is False:
             args.append("--no-header")
         args += _options("--null-value", checks.texts("null_values", g["null_values"], blank=True))
         return args, None
@@ -336,7 +338,7 @@ class OpenFeatExport(OpenFeatTask):
             value = checks.value(checks.choice, key, g[key], choices)
             if value is not None:
                 args += [option, value]
-        if checks.value(checks.choice, "on_null_label", g["on_null_label"], ON_NULL_LABEL) == "skip":
+        if checks.choice("on_null_label", g["on_null_label"], ON_NULL_LABEL) == "skip":
             args.append("--skip-null-labels")
         for option, key in (("--label", "label_column"), ("--delimiter", "delimiter")):
             value = checks.value(checks.optional_text, key, g[key])
@@ -345,7 +347,7 @@ class OpenFeatExport(OpenFeatTask):
         for option, key in (("--quote", "quote"), ("--null-value", "null_value")):
             if g[key] is not None:
                 args += [option, str(g[key])]
-        if checks.value(checks.flag, "header", g["header"]) is False:
+        if checks.flag("header", g["header"]) is False:
             args.append("--no-header")
         for option, key in (
             ("--column", "columns"),
@@ -405,7 +407,7 @@ class OpenFeatDeploy(OpenFeatTask):
     def _arguments(self, checks: _Checks) -> tuple[list[str], str | None]:
         g = self._given
         args = [checks.value(checks.text, "deployment", g["deployment"]), "-", *_target(checks, g["store"], g["url"])]
-        if checks.value(checks.flag, "create_store", g["create_store"]) is True:
+        if checks.flag("create_store", g["create_store"]) is True:
             args.append("--create-store")
         args += _options("--load", _table_versions(checks, "tables", g["tables"]))
         args += _common_online(checks, g)
@@ -472,7 +474,7 @@ class OpenFeatVerify(OpenFeatTask):
             value = checks.value(checks.integer, key, g[key], minimum=minimum)
             if value is not None:
                 args += [option, str(value)]
-        if checks.value(checks.flag, "fail_on_mismatch", g["fail_on_mismatch"]) is False:
+        if checks.flag("fail_on_mismatch", g["fail_on_mismatch"]) is False:
             args.append("--no-fail-on-mismatch")
         args += _common_online(checks, g)
         return args, None
