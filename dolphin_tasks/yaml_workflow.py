@@ -29,7 +29,7 @@ OPENFEAT_TASK_TYPES: dict[str, type[Task]] = {
 }
 
 
-class OpenFeatYamlWorkflow(YamlWorkflow):  # type: ignore[misc]
+class OpenFeatYamlWorkflow(YamlWorkflow):
     """pydolphinscheduler's YAML workflow parser, which also knows OpenFeat's task types."""
 
     def parse_task(self, task_data: dict[str, Any], name2task: dict[str, Task]) -> Task:
