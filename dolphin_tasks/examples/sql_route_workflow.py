@@ -22,9 +22,8 @@ Two limits of DS's Http task (DS 3.1/3.2) shape this example:
   a deployment request, whose ``input`` is an array of rows: **request_features** is a Shell task running ``curl``
   (present in DS's worker images), checking the answer with ``grep``;
 * pydolphinscheduler 4.1's ``Http(http_params={...})`` renders the parameters as local parameters (``direct``,
-  ``type``), which DS's Http task ignores (it reads ``httpParametersType``: ``BODY``, ``HEADERS``,
-  ``PARAMETER``): :class:`SqlRouteRequest` renders them in DS's form. In YAML its ``task_type`` is
-  ``SqlRouteRequest``, read by :func:`load_sql_route_workflow`.
+  ``type``), which DS's Http task ignores: :class:`dolphin_tasks.OpenFeatSQL` renders them in DS's form
+  (``task_type: OpenFeatSQL`` in YAML).
 
 The bearer token travels in a request header (``Authorization: Bearer ${token}``); DS writes a task's parameters
 into its log, so use a token meant for this workflow.
@@ -35,17 +34,14 @@ into its log, so use a token meant for this workflow.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from pydolphinscheduler.core.task import Task
 from pydolphinscheduler.core.workflow import Workflow
-from pydolphinscheduler.tasks.http import Http, HttpMethod
 from pydolphinscheduler.tasks.shell import Shell
 
-from dolphin_tasks.yaml_workflow import OpenFeatYamlWorkflow
+from dolphin_tasks.http import OpenFeatSQL
 
-__all__ = ["DEPLOY_SQL", "TABLE", "SqlRouteRequest", "load_sql_route_workflow", "sql_route_workflow"]
+__all__ = ["DEPLOY_SQL", "TABLE", "sql_route_workflow"]
 
 TABLE = "card_tx"
 DEPLOYMENT = "card_features"
@@ -59,48 +55,8 @@ DEPLOY_SQL = (
 REQUEST_BODY = '{"input": [[7, 1704070800000, 25.5]]}'
 
 
-class SqlRouteRequest(Http):
-    """DS's Http task (``taskType: HTTP``) with its body and headers in DS's own form.
-
-    Args:
-        name: the task name.
-        url: the request URL (DS parameters are substituted in it).
-        body: JSON body fields, string values (DS sends ``{field: value, ...}``).
-        headers: request headers.
-        **kwargs: the Http task's other settings (``http_method``, ``http_check_condition``, ``condition``...) and
-            any task's.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        *,
-        body: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("http_method", HttpMethod.POST)
-        super().__init__(name, url, **kwargs)
-        self._properties = [
-            {"prop": str(key), "httpParametersType": kind, "value": str(value)}
-            for kind, fields in (("BODY", body), ("HEADERS", headers))
-            for key, value in (fields or {}).items()
-        ]
-
-    @property
-    def http_params(self) -> list[dict[str, str]]:
-        """The request's parameters as DS's Http task reads them (``prop``, ``httpParametersType``, ``value``)."""
-        return self._properties
-
-
-def _sql_task(name: str, sql: str) -> SqlRouteRequest:
-    return SqlRouteRequest(
-        name,
-        "${url}/dbs/${db}",
-        body={"sql": sql, "mode": "online"},
-        headers={"Authorization": "Bearer ${token}"},
-    )
+def _sql_task(name: str, sql: str) -> OpenFeatSQL:
+    return OpenFeatSQL(name, url="${url}", db="${db}", sql=sql, token="${token}")
 
 
 def sql_route_workflow(
@@ -121,22 +77,6 @@ def sql_route_workflow(
         )
         create >> load >> deploy >> request
     return workflow
-
-
-class _SqlRouteYaml(OpenFeatYamlWorkflow):
-    """The YAML loader of OpenFeat's workflows, which also knows ``task_type: SqlRouteRequest``."""
-
-    def parse_task(self, task_data: dict[str, Any], name2task: dict[str, Task]) -> Task:
-        if str(task_data.get("task_type", "")).lower() != "sqlrouterequest":
-            return super().parse_task(task_data, name2task)
-        params = {k: v for k, v in task_data.items() if k not in ("task_type", "deps")}
-        return SqlRouteRequest(**self.parse_params(params))
-
-
-def load_sql_route_workflow(path: str) -> tuple[Workflow, bool]:
-    """The workflow of ``sql_route_workflow.yaml`` (or any YAML using ``SqlRouteRequest``), not submitted, and its
-    ``run`` flag."""
-    return _SqlRouteYaml(path).build()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -255,9 +255,9 @@ def _python_sql_route(url: str, data_file: str, token: str = "") -> dict[str, An
 
 
 def _yaml_sql_route() -> dict[str, Any]:
-    from dolphin_tasks.examples.sql_route_workflow import load_sql_route_workflow
+    from dolphin_tasks.yaml_workflow import load_workflow
 
-    workflow, _ = load_sql_route_workflow(str(EXAMPLES / "sql_route_workflow.yaml"))
+    workflow, _ = load_workflow(str(EXAMPLES / "sql_route_workflow.yaml"))
     return dict(workflow.get_define())
 
 
