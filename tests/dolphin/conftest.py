@@ -6,9 +6,35 @@ The main virtualenv has no pydolphinscheduler: there this directory is not colle
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from dolphinscheduler_server import DolphinSchedulerServer
 
 # Asked of the installed distributions, not the import system (as tests/kfp/conftest.py does).
 try:
     importlib.metadata.distribution("apache-dolphinscheduler")
 except importlib.metadata.PackageNotFoundError:
     collect_ignore_glob = ["*.py"]
+
+
+@pytest.fixture(scope="session")
+def ds_server() -> Iterator[DolphinSchedulerServer]:
+    """One real DolphinScheduler 3.1.1 standalone server for the session (tests/dolphin/dolphinscheduler_server.py).
+
+    Skips when java or mvn is missing or Maven Central is unreachable (the server's jars come from there).
+    """
+    from dolphinscheduler_server import DolphinSchedulerServer, DolphinSchedulerUnavailable
+
+    server = DolphinSchedulerServer()
+    try:
+        server.start()
+    except DolphinSchedulerUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
