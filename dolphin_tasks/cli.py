@@ -58,23 +58,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "run":
         sys.exit(run_task(args.task, args.name, args.output_prefix, openfeat_arguments))
-    from dolphin_tasks.yaml_workflow import load_workflow
+    from dolphin_tasks.yaml_workflow import OpenFeatYamlWorkflow
 
-    workflow, run = load_workflow(args.file)
+    parsed = OpenFeatYamlWorkflow(args.file)
     if args.rest:
         from dolphin_tasks.rest import submit_over_rest
 
-        code = submit_over_rest(
-            workflow,
+        settings = dict(parsed["workflow"])
+        workflow, code, instance = submit_over_rest(
+            lambda: parsed.build()[0],
             args.rest,
+            project=settings.get("project"),
             token=os.environ.get("DOLPHINSCHEDULER_TOKEN"),
             user=args.user,
             password=args.password,
             tenant=args.tenant,
-            start=run or args.run,
+            start=args.run or bool(settings.get("run")),
         )
-        print(f"submitted workflow {workflow.name!r} (code {code}) through {args.rest}")
+        started = "" if instance is None else f", started as instance {instance}"
+        print(f"submitted workflow {workflow.name!r} (code {code}) through {args.rest}{started}")
         return
+    workflow, run = parsed.build()
     workflow.submit()
     if run or args.run:
         workflow.start()

@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypedDict
 
 #: Workflow (process instance) states after which nothing more happens (3.1's ``WorkflowExecutionStatus``).
@@ -349,20 +349,22 @@ class DolphinSchedulerREST:
 
 
 def submit_over_rest(
-    workflow: Any,
+    build: Callable[[], Any],
     url: str,
     *,
+    project: str | None = None,
     token: str | None = None,
     user: str | None = None,
     password: str | None = None,
     tenant: str | None = None,
     start: bool = False,
-) -> int:
-    """Submit a pydolphinscheduler ``Workflow`` through REST (and start it if ``start``); returns its code.
+) -> tuple[Any, int, int | None]:
+    """Build a pydolphinscheduler ``Workflow`` with codes from REST (``build()`` runs inside :func:`rest_codes`),
+    submit it, and start it if ``start``. Returns the workflow, its code and the started instance's id (or None).
 
-    The tenant, project and credentials default to pydolphinscheduler's configuration (``PYDS_USER_TENANT``,
-    ``PYDS_USER_NAME``/``PYDS_USER_PASSWORD``, the workflow's project), as the gateway's submission would use them.
-    The workflow's tasks need codes the server accepts: build it inside :func:`rest_codes`.
+    ``project``, the tenant and the credentials default to pydolphinscheduler's configuration
+    (``PYDS_WORKFLOW_PROJECT``, ``PYDS_USER_TENANT``, ``PYDS_USER_NAME``/``PYDS_USER_PASSWORD``), as the gateway's
+    submission would use them.
     """
     from pydolphinscheduler import configuration
 
@@ -371,11 +373,15 @@ def submit_over_rest(
         client.login(user or configuration.USER_NAME, password or configuration.USER_PASSWORD)
     tenant = tenant or configuration.USER_TENANT
     client.ensure_tenant(tenant)
-    project_code = client.ensure_project(workflow._project)
+    with rest_codes(client, project or configuration.WORKFLOW_PROJECT) as project_code:
+        workflow = build()
+    if workflow._project != (project or configuration.WORKFLOW_PROJECT):
+        raise DolphinSchedulerError(
+            "submit", None, f"the workflow is in project {workflow._project!r}, not {project!r}: pass project="
+        )
     code = client.submit(workflow.get_define(), project_code, tenant)
-    if start:
-        client.start(project_code, code, worker_group=workflow.worker_group)
-    return code
+    instance = client.start(project_code, code, worker_group=workflow.worker_group) if start else None
+    return workflow, code, instance
 
 
 @contextlib.contextmanager

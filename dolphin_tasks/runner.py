@@ -38,6 +38,8 @@ __all__ = ["RESULT_CLASSES", "format_set_values", "run_task", "workflow_instance
 RESULT_CLASSES: dict[str, type[TaskResult]] = {
     c.task: c for c in (IngestResult, ComputeResult, ExportResult, DeployResult, VerifyResult)
 }
+#: The directory of a workflow definition's version in a DS task's execution path: ``<code>_<version>``.
+_DEFINITION_DIR = re.compile(r"^\d+_\d+$")
 #: An unsubstituted DS parameter reference (a built-in this DS version does not have).
 _UNSUBSTITUTED = re.compile(r"^\$\{[^}]*\}$")
 
@@ -48,14 +50,17 @@ def _env(environ: Mapping[str, str], name: str) -> str | None:
 
 
 def workflow_instance_id(environ: Mapping[str, str], cwd: str) -> str | None:
-    """The DS workflow instance id: ``$DS_WORKFLOW_INSTANCE_ID``, else the parent directory's name of the task's
-    execution directory (``$DS_TASK_EXECUTE_PATH``, else ``cwd``) when its own name is the task instance id."""
+    """The DS workflow instance id: ``$DS_WORKFLOW_INSTANCE_ID``, else from the task's execution directory
+    (``$DS_TASK_EXECUTE_PATH``, else ``cwd``), whose layout is DS's
+    ``.../<definition code>_<version>/<workflow instance id>/<task instance id>``."""
     found = _env(environ, "DS_WORKFLOW_INSTANCE_ID")
     if found is not None:
         return found
     task_instance = _env(environ, "DS_TASK_INSTANCE_ID")
     path = Path(_env(environ, "DS_TASK_EXECUTE_PATH") or cwd)
-    if task_instance is not None and path.name == task_instance and path.parent.name.isdigit():
+    if task_instance is not None and path.name != task_instance:
+        return None
+    if path.name.isdigit() and path.parent.name.isdigit() and _DEFINITION_DIR.match(path.parent.parent.name):
         return path.parent.name
     return None
 

@@ -222,25 +222,32 @@ UNSUBSTITUTED = "${system.workflow.instance.id}"
 @pytest.mark.parametrize(
     ("environ", "cwd", "expected"),
     [
-        pytest.param({"DS_WORKFLOW_INSTANCE_ID": "42"}, "/x/7/9", "42", id="env"),
+        pytest.param({"DS_WORKFLOW_INSTANCE_ID": "42"}, "/x/11_1/7/9", "42", id="env"),
         pytest.param({"DS_WORKFLOW_INSTANCE_ID": " 42 "}, "/x", "42", id="env-stripped"),
         pytest.param(
-            {"DS_WORKFLOW_INSTANCE_ID": UNSUBSTITUTED, "DS_TASK_INSTANCE_ID": "9"}, "/x/7/9", "7", id="unsubstituted"
+            {"DS_WORKFLOW_INSTANCE_ID": UNSUBSTITUTED, "DS_TASK_INSTANCE_ID": "9"},
+            "/x/11_1/7/9",
+            "7",
+            id="unsubstituted",
         ),
-        pytest.param({"DS_WORKFLOW_INSTANCE_ID": "", "DS_TASK_INSTANCE_ID": "9"}, "/x/7/9", "7", id="blank-env"),
+        pytest.param({"DS_WORKFLOW_INSTANCE_ID": "", "DS_TASK_INSTANCE_ID": "9"}, "/x/11_1/7/9", "7", id="blank-env"),
         pytest.param(
-            {"DS_TASK_INSTANCE_ID": "9", "DS_TASK_EXECUTE_PATH": "/e/5/9"}, "/elsewhere", "5", id="execute-path"
+            {"DS_TASK_INSTANCE_ID": "9", "DS_TASK_EXECUTE_PATH": "/e/11_1/5/9"}, "/elsewhere", "5", id="execute-path"
         ),
         pytest.param(
             {"DS_TASK_INSTANCE_ID": "9", "DS_TASK_EXECUTE_PATH": "${system.task.execute.path}"},
-            "/x/7/9",
+            "/x/11_1/7/9",
             "7",
             id="execute-path-unsubstituted",
         ),
-        pytest.param({"DS_TASK_INSTANCE_ID": "${system.task.instance.id}"}, "/x/7/9", None, id="no-task-instance"),
-        pytest.param({}, "/x/7/9", None, id="nothing"),
-        pytest.param({"DS_TASK_INSTANCE_ID": "8"}, "/x/7/9", None, id="other-task-instance"),
-        pytest.param({"DS_TASK_INSTANCE_ID": "9"}, "/x/wf/9", None, id="parent-not-an-id"),
+        pytest.param(
+            {"DS_TASK_INSTANCE_ID": "${system.task.instance.id}"}, "/x/11_1/7/9", "7", id="ds-3.1-no-built-ins"
+        ),
+        pytest.param({}, "/x/11_1/7/9", "7", id="execution-directory-only"),
+        pytest.param({}, "/x/7/9", None, id="not-a-definition-directory"),
+        pytest.param({}, "/home/user/work", None, id="not-an-execution-directory"),
+        pytest.param({"DS_TASK_INSTANCE_ID": "8"}, "/x/11_1/7/9", None, id="other-task-instance"),
+        pytest.param({"DS_TASK_INSTANCE_ID": "9"}, "/x/11_1/wf/9", None, id="parent-not-an-id"),
     ],
 )
 def test_workflow_instance_id(environ: dict[str, str], cwd: str, expected: str | None) -> None:
