@@ -375,11 +375,13 @@ def submit_over_rest(
     client.ensure_tenant(tenant)
     with rest_codes(client, project or configuration.WORKFLOW_PROJECT) as project_code:
         workflow = build()
-    if workflow._project != (project or configuration.WORKFLOW_PROJECT):
-        raise DolphinSchedulerError(
-            "submit", None, f"the workflow is in project {workflow._project!r}, not {project!r}: pass project="
-        )
-    code = client.submit(workflow.get_define(), project_code, tenant)
+        if workflow._project != (project or configuration.WORKFLOW_PROJECT):
+            raise DolphinSchedulerError(
+                "submit", None, f"the workflow is in project {workflow._project!r}, not {project!r}: pass project="
+            )
+        # Rendering asks for environment codes too: inside rest_codes, not the gateway.
+        define = workflow.get_define()
+    code = client.submit(define, project_code, tenant)
     instance = client.start(project_code, code, worker_group=workflow.worker_group) if start else None
     return workflow, code, instance
 

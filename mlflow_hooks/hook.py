@@ -28,7 +28,10 @@ logged once as a warning on logger ``openfeat.mlflow``; tasks of that process ar
 URI. With ``strict``, the failure fails the task instead (from ``before_task``: before the task does anything).
 
 MLflow's usage telemetry is switched off for the process (``MLFLOW_DISABLE_TELEMETRY``, unless set) before MLflow is
-first imported: a pipeline task should not contact third-party servers as a side effect of being tracked.
+first imported: a pipeline task should not contact third-party servers as a side effect of being tracked. So is
+MLflow's "View run at <url>" line on stdout (``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT``, unless set): a task's stdout
+is its result (``openfeat TASK --json`` prints exactly one JSON document, which shell orchestrators parse); the run's
+URL is logged on logger ``openfeat.mlflow`` instead.
 """
 
 from __future__ import annotations
@@ -291,6 +294,7 @@ class MlflowTrackingHook:
             client = self._clients.get(key)
             if client is None:
                 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+                os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
                 from mlflow.tracking import MlflowClient
 
                 client = self._clients[key] = MlflowClient(tracking_uri=settings.tracking_uri)

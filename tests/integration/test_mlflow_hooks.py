@@ -445,6 +445,30 @@ def test_tracking_is_off_by_default_and_the_hook_then_imports_nothing(tmp_path: 
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
 
 
+def test_a_tracked_command_prints_only_its_result_on_stdout(server: MlflowServer, tmp_path: Path) -> None:
+    """``openfeat TASK --json`` tracked to a tracking server: stdout is the one JSON document (shell orchestrators,
+    DolphinScheduler's runner among them, parse it), without MLflow's "View run at <url>" lines."""
+    data = _write_tx(tmp_path / "tx.csv")
+    env = {k: v for k, v in os.environ.items() if k not in (*_TRACKING_ENV, "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT")}
+    env["MLFLOW_TRACKING_URI"] = server.url
+    command = ["ingest", str(data), "--table", "tx", "--schema", SCHEMA, "--workspace", str(tmp_path / "ws"), "--json"]
+    done = subprocess.run(
+        [sys.executable, "-c", "from openfeat_core.cli import main; main()", *command],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    client = MlflowClient(server.url)
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], f"tags.`openfeat.run_id` = '{result['run_id']}'"
+    )
+    assert result["table"] == "tx" and [r.info.status for r in runs] == ["FINISHED"]
+
+
 def test_a_tracking_server_that_is_down_warns_once_and_the_tasks_go_on(
     hook: mlflow_hooks.MlflowTrackingHook,
     monkeypatch: pytest.MonkeyPatch,
