@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ __all__ = ["RESULT_CLASSES", "format_set_values", "run_task", "workflow_instance
 RESULT_CLASSES: dict[str, type[TaskResult]] = {
     c.task: c for c in (IngestResult, ComputeResult, ExportResult, DeployResult, VerifyResult)
 }
+#: How long a failing task waits before it exits, so that DS's worker writes its last lines to the task log.
+_LOG_FLUSH_SECONDS = 1.5
 #: The directory of a workflow definition's version in a DS task's execution path: ``<code>_<version>``.
 _DEFINITION_DIR = re.compile(r"^\d+_\d+$")
 #: An unsubstituted DS parameter reference (a built-in this DS version does not have).
@@ -131,12 +134,23 @@ def run_task(
     if done.returncode != 0:
         if stdout:  # verify prints its report before failing on mismatches
             print(stdout, flush=True)
+        errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+        reason = errors[-1] if errors else f"exit code {done.returncode}"
         if done.returncode == EXIT_TRANSIENT:
-            print(f"OpenFeat {task} failed transiently (exit {EXIT_TRANSIENT}): DS retries it if retries are left")
-        elif marker is not None and done.returncode in (EXIT_FAILED, EXIT_USAGE):
-            errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.write_text((errors[-1] if errors else f"exit code {done.returncode}") + "\n", encoding="utf-8")
+            print(
+                f"OpenFeat {task} failed transiently (exit {EXIT_TRANSIENT}), DS retries it if it has retries: {reason}"
+            )
+        else:
+            print(f"OpenFeat {task} failed (exit {done.returncode}), terminally: a retry fails the same way: {reason}")
+            if marker is not None and done.returncode in (EXIT_FAILED, EXIT_USAGE):
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.write_text(reason + "\n", encoding="utf-8")
+        sys.stdout.flush()
+        if instance is not None:
+            # DS 3.1's worker buffers a task's output and writes it to the task log at most every second, from a
+            # thread that stops once the process has exited and the task is finalized: the last lines, the error's
+            # among them, would be lost. Wait for one flush.
+            time.sleep(_LOG_FLUSH_SECONDS)
         return done.returncode
     result = result_class.from_dict(json.loads(stdout))
     print(json.dumps(result.to_dict(), sort_keys=True), flush=True)

@@ -21,8 +21,8 @@ in pydolphinscheduler's YAML form)::
    parameter ``${flights_auc}``; **check_auc** (Shell, ``flights_steps check-auc``) exits 0 when it reaches
    ``${auc_threshold}``, 1 otherwise, and **auc_condition** (DS's Condition) follows that state to
    **deploy_features** or **skip_deploy**. A Condition branches on its upstream's state, so the check is a task
-   that fails: DS shows check_auc failed when the model is not deployed, as designed, and does not count a failure
-   that a Condition follows against the workflow instance.
+   that fails: DS shows check_auc (and, in DS 3.1, the Condition and the workflow instance) failed when the model
+   is not deployed, while skip_deploy runs.
 6. **deploy_features** loads the ingested versions into an embedded online store (``<store>/flights-v<version of
    flights>``: new data gets a fresh store) and deploys the same SQL; **verify_online** sends the new flights as
    requests and checks every online feature against the offline engine.
