@@ -61,8 +61,6 @@ STORE = (
     "{{ conn.openfeat_default.extra_dejson['store'] }}/flights-v"
     + "{{ ti.xcom_pull(task_ids='ingest_flights')['version'] }}"
 )
-#: Share of the (time-ordered) labelled rows the model is trained on; it is tested on the rest.
-TRAIN_SHARE = 0.8
 
 
 def _version_of(task_id: str) -> str:
@@ -152,32 +150,11 @@ def openfeat_flights_pipeline() -> None:
     def train_model(export: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Gradient boosting on the exported CSV: trained on the earliest 80 % of labelled flights, tested on the
         rest. Returns the test AUC and where the model was saved."""
-        import pickle
-
-        import pandas as pd
-        from sklearn.ensemble import HistGradientBoostingClassifier
-        from sklearn.metrics import roc_auc_score
+        from openfeat_example_data import train_flights_model
 
         assert params is not None
-        frame = pd.read_csv(export["path"], usecols=[*MODEL_NUMERIC, *MODEL_CATEGORICAL, LABEL])
-        frame = frame[frame[LABEL].notna()]  # cancelled and diverted flights have no arrival delay
-        x = frame[MODEL_NUMERIC].astype("float64")
-        for name in MODEL_CATEGORICAL:
-            x[name] = frame[name].astype("category")
-        y = frame[LABEL].astype(bool).to_numpy()
-        split = int(len(frame) * TRAIN_SHARE)  # the export keeps the workspace's (scheduled departure) order
-        model = HistGradientBoostingClassifier(max_iter=100, categorical_features="from_dtype", random_state=0)
-        model.fit(x.iloc[:split], y[:split])
-        auc = float(roc_auc_score(y[split:], model.predict_proba(x.iloc[split:])[:, 1]))
-        model_path = Path(params["data_dir"]) / "model.pkl"
-        model_path.write_bytes(pickle.dumps(model))
-        return {
-            "auc": auc,
-            "train_rows": split,
-            "test_rows": len(frame) - split,
-            "model_path": str(model_path),
-            "features_version": export["version"],
-        }
+        trained = train_flights_model(export["path"], Path(params["data_dir"]) / "model.pkl")
+        return {**trained, "features_version": export["version"]}
 
     model = train_model(training_set.output)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,8 +26,6 @@ from typing import Any
 
 #: The repository checkout this module belongs to (``dolphin_tasks/examples/`` is two levels below it).
 REPOSITORY = Path(__file__).resolve().parents[2]
-#: Share of the (time-ordered) labelled rows the model is trained on; it is tested on the rest (the DAG's).
-TRAIN_SHARE = 0.8
 
 
 def example_data() -> Any:
@@ -45,29 +42,9 @@ def write_raw(data_dir: str, max_flights: int | None, new_flights: int) -> dict[
 
 
 def train(train_csv: str, model_dir: str) -> dict[str, Any]:
-    """Gradient boosting on the exported training set, trained on the earliest 80 % of labelled flights and tested
-    on the rest (the DAG's ``train_model``). Returns the test AUC, the row counts and where the model was saved."""
-    # Neither ships type information (pandas-stubs may be installed, hence unused-ignore).
-    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
-    from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped,unused-ignore]
-    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped,unused-ignore]
-
-    data = example_data()
-    numeric, categorical, label = list(data.MODEL_NUMERIC), list(data.MODEL_CATEGORICAL), str(data.LABEL)
-    frame = pd.read_csv(train_csv, usecols=[*numeric, *categorical, label])
-    frame = frame[frame[label].notna()]  # cancelled and diverted flights have no arrival delay
-    x = frame[numeric].astype("float64")
-    for name in categorical:
-        x[name] = frame[name].astype("category")
-    y = frame[label].astype(bool).to_numpy()
-    split = int(len(frame) * TRAIN_SHARE)  # the export keeps the workspace's (scheduled departure) order
-    model = HistGradientBoostingClassifier(max_iter=100, categorical_features="from_dtype", random_state=0)
-    model.fit(x.iloc[:split], y[:split])
-    auc = float(roc_auc_score(y[split:], model.predict_proba(x.iloc[split:])[:, 1]))
-    model_path = Path(model_dir) / "model.pkl"
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    model_path.write_bytes(pickle.dumps(model))
-    return {"auc": auc, "train_rows": split, "test_rows": len(frame) - split, "model_path": str(model_path)}
+    """The DAG's ``train_model``: gradient boosting on the exported training set (``train_flights_model`` of the
+    example data module). Returns the test AUC, the row counts and where the model was saved."""
+    return dict(example_data().train_flights_model(train_csv, Path(model_dir) / "model.pkl"))
 
 
 def _parser() -> argparse.ArgumentParser:
