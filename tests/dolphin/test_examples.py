@@ -264,6 +264,7 @@ def _yaml_sql_route() -> dict[str, Any]:
 def test_sql_route_python_and_yaml_define_the_same_workflow(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENFEAT_URL", "http://features:8080")
     monkeypatch.setenv("OPENFEAT_DATA_FILE", "/data/tx.csv")
+    monkeypatch.setenv("OPENFEAT_TOKEN", "")
     python = _python_sql_route("http://features:8080", "/data/tx.csv")
     assert _comparable(python) == _comparable(_yaml_sql_route())
     tasks = _tasks(python)

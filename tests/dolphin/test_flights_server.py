@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -310,3 +311,36 @@ def test_sql_route_workflow_of_http_tasks(
     # The request row (card 7 at 2024-01-01 01:00, 25.5) with the two stored rows of card 7 in its day.
     answers = [json.loads(found) for found in re.findall(r'\{"code".*\}', logs["request_features"])]
     assert [answer["data"] for answer in answers] == [{"data": [[7, 1704070800000, 3, 41.0]]}], logs["request_features"]
+
+
+def test_one_command_submits_and_starts_a_yaml_workflow(
+    ds_server: DolphinSchedulerServer, ds: tuple[DolphinSchedulerREST, str, int], service: tuple[str, str, Path]
+) -> None:
+    """``openfeat-dolphinscheduler yaml -f ... --rest URL --run``: the SQL-route YAML (OpenFeatSQL task types),
+    submitted and started by the command, runs to success."""
+    url, token, data = service
+    rows = data / "tx.csv"
+    rows.write_text("card,ts,amount\n7,1704067200000,10.0\n")
+    env = {**os.environ, "OPENFEAT_URL": url, "OPENFEAT_TOKEN": token, "OPENFEAT_DATA_FILE": str(rows)}
+    env["PYDS_WORKFLOW_PROJECT"] = PROJECT
+    yaml = Path(__file__).resolve().parents[2] / "dolphin_tasks" / "examples" / "sql_route_workflow.yaml"
+    command = str(Path(sys.executable).parent / "openfeat-dolphinscheduler")
+    login = ["--user", "admin", "--password", "dolphinscheduler123", "--tenant", ds[1]]
+    done = subprocess.run(
+        [command, "yaml", "-f", str(yaml), "--rest", ds_server.url, *login, "--run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = re.search(
+        r"submitted workflow 'openfeat_sql_route' \(code \d+\) through \S+, started as instance (\d+)", done.stdout
+    )
+    assert found, done.stdout
+    client, _, project = ds
+    instance = int(found.group(1))
+    assert client.wait(project, instance, timeout=300) == "SUCCESS"
+    assert _states({t["name"]: t for t in client.task_instances(project, instance)}) == dict.fromkeys(
+        ("create_table", "load_data", "deploy_features", "request_features"), "SUCCESS"
+    )
