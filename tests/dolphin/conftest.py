@@ -21,6 +21,17 @@ except importlib.metadata.PackageNotFoundError:
     collect_ignore_glob = ["*.py"]
 
 
+#: What the session's server took to start (seconds, resident MB), for the terminal summary.
+_STARTED: list[tuple[float, float]] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for seconds, rss_mb in _STARTED:
+        terminalreporter.write_line(
+            f"DolphinScheduler 3.1.1 standalone server: ready in {seconds:.1f} s, {rss_mb:.0f} MB resident"
+        )
+
+
 @pytest.fixture(scope="session")
 def ds_server() -> Iterator[DolphinSchedulerServer]:
     """One real DolphinScheduler 3.1.1 standalone server for the session (tests/dolphin/dolphinscheduler_server.py).
@@ -34,6 +45,7 @@ def ds_server() -> Iterator[DolphinSchedulerServer]:
         server.start()
     except DolphinSchedulerUnavailable as exc:
         pytest.skip(str(exc))
+    _STARTED.append((server.start_seconds, server.rss_mb))
     try:
         yield server
     finally:
