@@ -1,1 +1,1 @@
-"""Offline (batch) execution of feature scripts."""
+"""Offline work: ``compute()`` over tables given as Arrow data or files, on the engine (:mod:`openfeat_core.engine`)."""

@@ -10,11 +10,12 @@ from typing import TypeAlias
 import pyarrow as pa
 
 from openfeat_core.column import Column
+from openfeat_core.engine.backend import backend
+from openfeat_core.engine.executor import main_scan
+from openfeat_core.engine.relation import ColumnTable, RelData, evaluate
 from openfeat_core.errors import DataError, OpenFeatSQLError
 from openfeat_core.functions.cast import cast_column
 from openfeat_core.functions.registry import EvalContext
-from openfeat_core.offline.executor import execute, main_scan
-from openfeat_core.offline.relation import ColumnTable, RelData, evaluate
 from openfeat_core.plan.nodes import Select
 from openfeat_core.sql.binder import bind_constants, bind_sql
 from openfeat_core.sql.config import QueryConfig, split_config
@@ -119,6 +120,8 @@ def compute(
         OpenFeatSQLError: the SQL is wrong (message names line and column).
         NotSupportedError: the SQL is valid OpenMLDB SQL that OpenFeat does not support.
         DataError: a table is missing or unreadable.
+        UnknownBackendError: ``OPENFEAT_BACKEND`` names no registered backend
+            (:mod:`openfeat_core.engine.backend`; the default is the single-machine engine).
 
     Example:
         >>> import pyarrow as pa, openfeat_core
@@ -147,4 +150,4 @@ def compute(
     requests = _config_requests(sql, plan, loaded, config, ctx) if config and config.execute_mode == "request" else None
     # A table or column missing at run time is a DataError raised where it is looked up (run_relation); any other
     # KeyError is a bug of the engine and propagates as one.
-    return execute(plan, loaded, ctx, requests=requests)
+    return backend().execute(plan, loaded, ctx, requests=requests)

@@ -8,7 +8,7 @@ sorted. This module keeps exactly that, as rows arrive: per index (key columns +
 as codes of one dictionary per table column), with one spare slot at the end.
 
 A request writes its own values into that spare slot, so the key's stored rows followed by the request row are
-plain array views: the same frame function (:func:`~openfeat_core.windowing.frame_bounds`) and the same aggregate
+plain array views: the same frame function (:func:`~openfeat_core.engine.windowing.frame_bounds`) and the same aggregate
 kernels as batch mode run on them with no copy, gather or sort. Rows older than the index's TTL (by the data's own
 time, see :class:`TTL`) are dropped from the front of each key's arrays.
 
@@ -27,9 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openfeat_core.column import Column, DictColumn, all_valid
+from openfeat_core.engine.lastjoin import as_of_bound
+from openfeat_core.engine.relation import RelData, evaluate, order_values
+from openfeat_core.engine.windowing import request_frame
 from openfeat_core.functions.registry import REGISTRY, AggregateImpl, EvalContext
-from openfeat_core.offline.lastjoin import as_of_bound
-from openfeat_core.offline.relation import RelData, evaluate, order_values
 from openfeat_core.online.preagg import Preaggregate
 from openfeat_core.plan.nodes import (
     ColumnRef,
@@ -44,7 +45,6 @@ from openfeat_core.plan.nodes import (
     qualifiers_read,
 )
 from openfeat_core.types import INT_RANGES, SQLType, sql_type_of_arrow
-from openfeat_core.windowing import request_frame
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _EPOCH_DATE = dt.date(1970, 1, 1)

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from openfeat_core.engine.executor import execute, main_scan
 from openfeat_core.errors import DataError, NotSupportedError
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.offline.api import TableSource, load_table, plan_sql
-from openfeat_core.offline.executor import execute, main_scan
 from openfeat_core.plan.nodes import Select
 
 if TYPE_CHECKING:

@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 
 from openfeat_core.column import Column
+from openfeat_core.engine.executor import arrow_table, execute, main_scan
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.functions.agg_basic import COMBINABLE
 from openfeat_core.functions.registry import REGISTRY, EvalContext
-from openfeat_core.offline.executor import arrow_table, execute, main_scan
 from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
 from openfeat_core.online.fastpath import (
     TTL,

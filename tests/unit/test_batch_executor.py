@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import openfeat_core
-from openfeat_core.offline import executor
+from openfeat_core.engine import executor
 
 SQL = """
 SELECT id, sum(v) OVER w AS s, count(v) OVER w AS c, max(v) OVER w AS mx, distinct_count(tag) OVER w AS dc,

@@ -8,6 +8,7 @@ import pytest
 
 # Imported for their error classes: every module that defines a subclass of OpenFeatError.
 import openfeat_core.cli
+import openfeat_core.engine.backend
 import openfeat_core.io.access
 import openfeat_core.io.ingest
 import openfeat_core.online.service
@@ -48,6 +49,7 @@ EXPECTED: dict[str, tuple[Failure, int, int, bool]] = {
     "LogCorruptError": (D, 1, 400, True),
     "LogLockedError": (A, 75, 503, False),
     "FileAccessDenied": (U, 2, 403, True),
+    "UnknownBackendError": (U, 2, 400, True),
 }
 
 
@@ -140,12 +142,12 @@ def test_an_unclassified_error_is_a_bug_adapters_keep_their_defaults_for() -> No
 def test_engine_key_errors_are_not_reported_as_data_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     import pyarrow as pa
 
-    import openfeat_core.offline.api as api
+    from openfeat_core.engine.backend import LocalBackend
 
     def broken(*args: object, **kwargs: object) -> object:
         raise KeyError("an engine bug")
 
-    monkeypatch.setattr(api, "execute", broken)
+    monkeypatch.setattr(LocalBackend, "execute", broken)
     with pytest.raises(KeyError, match="an engine bug"):
         openfeat_core.compute("SELECT a FROM t", {"t": pa.table({"a": [1]})})
 
@@ -153,8 +155,8 @@ def test_engine_key_errors_are_not_reported_as_data_errors(monkeypatch: pytest.M
 def test_window_aggregates_with_group_by_are_an_sql_error() -> None:
     import pyarrow as pa
 
+    from openfeat_core.engine.executor import _run_grouped
     from openfeat_core.errors import OpenFeatSQLError
-    from openfeat_core.offline.executor import _run_grouped
 
     class Plan:
         windows = ("w",)

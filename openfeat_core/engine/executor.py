@@ -1,8 +1,8 @@
-"""Batch (offline) executor: runs a plan over whole tables.
+"""The executor: runs a plan over whole tables (batch mode) or for request rows against stored rows (request mode).
 
 Windows are evaluated by sorted passes: all candidate rows of a window (main rows plus union rows) are
 sorted once by (partition, order value, union-before-main, insertion order); every main row's window is
-then a range of that sorted array (:mod:`openfeat_core.windowing`), and each aggregate kernel slides
+then a range of that sorted array (:mod:`openfeat_core.engine.windowing`), and each aggregate kernel slides
 over the ranges. Windows that share partition keys, order column and unions share the sort.
 """
 
@@ -19,10 +19,11 @@ import numpy as np
 import pyarrow as pa
 
 from openfeat_core.column import Column, all_valid
+from openfeat_core.engine.lastjoin import bounded_search, last_join
+from openfeat_core.engine.relation import RelData, evaluate, group_codes, order_values, stable_sort_by
+from openfeat_core.engine.windowing import frame_bounds
 from openfeat_core.errors import DataError, OpenFeatSQLError
 from openfeat_core.functions.registry import REGISTRY, EvalContext, WindowFrames
-from openfeat_core.offline.lastjoin import bounded_search, last_join
-from openfeat_core.offline.relation import RelData, evaluate, group_codes, order_values, stable_sort_by
 from openfeat_core.plan.nodes import (
     Expr,
     Field,
@@ -38,7 +39,6 @@ from openfeat_core.plan.nodes import (
     collect,
 )
 from openfeat_core.types import SQLType
-from openfeat_core.windowing import frame_bounds
 
 #: Threads for independent aggregates: numba kernels and NumPy gathers release the GIL.
 _WORKERS = max(1, min(4, os.cpu_count() or 1))

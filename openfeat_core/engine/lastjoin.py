@@ -12,8 +12,8 @@ import numpy as np
 from numba import njit
 
 from openfeat_core.column import Column, sorted_codes
+from openfeat_core.engine.relation import RelData, evaluate, order_values
 from openfeat_core.functions.registry import EvalContext
-from openfeat_core.offline.relation import RelData, evaluate, order_values
 from openfeat_core.plan.nodes import Call, ColumnRef, Expr, LastJoin, qualifiers_read
 from openfeat_core.types import SQLType
 
