@@ -1,6 +1,6 @@
-"""Online serving benchmark: request latency (in process and over HTTP), long windows, and bulk insert.
+"""Online serving benchmark: request latency (in process and over HTTP), long windows, bulk insert, and Feast.
 
-Three workloads (issue 3), all on seeded, generated data:
+Four workloads (issues 3 and 14), all on seeded, generated data:
 
 (a) **Request latency.** A ``tx`` table of ``--keys`` cards (200) x ``--rows-per-key`` (1,000) transactions spread
     over 30 days, and a ``card_profile`` table of versioned profiles (``--profiles-per-key``, 5). The deployment
@@ -27,6 +27,16 @@ Three workloads (issue 3), all on seeded, generated data:
     insert, as in production): once durable (``OnlineStore(path)``, default fsync policy: one fdatasync per insert
     call) and once in memory. Rows/s = rows / wall time of the insert calls (the batches are built beforehand).
 
+(d) **Side by side with Feast 0.67** (issue 14), on the data of (a): Feast's HTTP feature server
+    (``bench/feast_server.py``: its own virtualenv, a feature repository over the ``card_profile`` rows, SQLite online
+    store, ``feast apply`` + ``feast materialize``, ``feast serve`` with one worker) against OpenFeat's service with
+    two deployments: ``lookup`` does Feast's work (the latest profile of the card: a plain-key ``LAST JOIN``, 3
+    columns) and ``features`` is (a)'s 10 window features + 3 joined columns, which Feast cannot compute. The same
+    load generator sends ``--requests`` requests of 1 row (entity) and of ``--batch-rows`` (100) rows to each,
+    interleaved per batch size (Feast, lookup, features), the same random cards to Feast and to ``lookup``. Before
+    timing, Feast's answer for 5 cards is compared with OpenFeat's ``lookup``. Reported: req/s, rows/s, p50/p99 and
+    the ratios OpenFeat / Feast. The machine is shared: the ratios within one run are the figures that count.
+
 Correctness: one request's features are compared with ``openfeat_core.compute`` (the batch engine) run on the stored
 rows plus the request row appended as the newest row (integers, strings and NULLs equal, floats within 1e-9 relative).
 
@@ -36,8 +46,11 @@ Latencies are wall-clock (``time.perf_counter``) per call; percentiles are NumPy
 Examples::
 
     python bench/online.py                                     # all workloads at default sizes
-    python bench/online.py --keys 20 --long-rows 100000 --insert-rows 100000 --requests 500   # quick run
+    python bench/online.py --keys 20 --long-rows 100000 --insert-rows 100000 --requests 500   # sizes one by one
     python bench/online.py --json online.json
+    python bench/online.py --quick                             # small sizes for every workload, Feast included
+    python bench/online.py --quick --feast-only                # only (d), the comparison with Feast
+    python bench/online.py --no-feast                          # (a)-(c) only: no Feast virtualenv, no pip
 """
 
 from __future__ import annotations
@@ -61,6 +74,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
@@ -111,15 +125,23 @@ FROM tx
 WINDOW w30d AS (PARTITION BY tx.card ORDER BY tx.ts ROWS_RANGE BETWEEN 30d PRECEDING AND CURRENT ROW)
 """
 
-# Goals of issue 3, and the reference figure for Feast's Python feature server (plain key lookups, measured on this
-# machine class, not in the same run: Feast is not installed here).
+#: Workload (d): Feast's work, the latest profile of the request's card (a plain-key LAST JOIN).
+LOOKUP_SQL = """
+SELECT tx.card,
+    card_profile.credit_limit AS credit_limit,
+    card_profile.risk_score   AS risk_score,
+    card_profile.segment      AS segment
+FROM tx
+LAST JOIN card_profile ORDER BY card_profile.updated_ts ON tx.card = card_profile.card
+"""
+
+# Goals of issues 3 and 14.
 GOAL_INPROC_P99_MS = 0.5
 GOAL_HTTP_RPS = 1_500
 GOAL_HTTP_P99_MS = 5.0
 GOAL_LONG_P99_MS = 5.0
 GOAL_INSERT_RPS = 200_000
-FEAST_RPS = 900
-FEAST_P99_MS = 5.3
+GOAL_FEAST_BATCH_RATIO = 1.5  # issue 14: the 10-feature deployment at 100 rows >= 1.5x Feast's 100-entity req/s
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Data
@@ -245,48 +267,147 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_http(store: Any, args: argparse.Namespace, after_ms: int) -> dict[str, Any]:
-    """Serve ``store`` with uvicorn in a thread; run the load generator as a separate process."""
-    from openfeat_core.online.service import make_server
+def run_loadgen(
+    args: argparse.Namespace, port: int, after_ms: int, seed: int, target: str = "features", batch: int = 1
+) -> dict[str, Any]:
+    """The load generator, as a separate process, against ``target`` (a deployment of OpenFeat's service on ``port``,
+    or ``feast``: Feast's feature server there) with ``batch`` rows (entities) per request."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--loadgen", "--port", str(port)]
+    cmd += ["--keys", str(args.keys), "--requests", str(args.requests), "--warmup", str(args.warmup)]
+    cmd += ["--http-workers", str(args.http_workers), "--max-seconds", str(args.max_seconds)]
+    cmd += ["--seed", str(seed), "--after-ms", str(after_ms), "--target", target, "--batch-rows", str(batch)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=args.max_seconds + 300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"load generator failed:\n{proc.stderr[-2000:]}{proc.stdout[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result.update(target=target, batch=batch, rows_per_s=result["requests_per_s"] * batch)
+    return result
 
-    port = _free_port()
-    server = make_server(store, port=port, log_level="warning")
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the HTTP service did not start")
-        time.sleep(0.05)
+
+class ServiceThread:
+    """OpenFeat's HTTP service for ``store`` under uvicorn in a thread of this process, on a free port."""
+
+    def __init__(self, store: Any) -> None:
+        from openfeat_core.online.service import make_server
+
+        self.port = _free_port()
+        self._server = make_server(store, port=self.port, log_level="warning")
+        self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the HTTP service did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def run_http(store: Any, args: argparse.Namespace, after_ms: int) -> dict[str, Any]:
+    """Workload (a) over HTTP: one-row requests to the ``features`` deployment."""
+    service = ServiceThread(store)
     try:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--loadgen", "--port", str(port)]
-        cmd += ["--keys", str(args.keys), "--requests", str(args.requests), "--warmup", str(args.warmup)]
-        cmd += ["--http-workers", str(args.http_workers), "--max-seconds", str(args.max_seconds)]
-        cmd += ["--seed", str(args.seed + 2), "--after-ms", str(after_ms)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=args.max_seconds + 120)
-        if proc.returncode != 0:
-            raise RuntimeError(f"load generator failed:\n{proc.stderr[-2000:]}")
-        result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-        return result
+        return run_loadgen(args, service.port, after_ms, args.seed + 2)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        service.stop()
+
+
+def time_batches(store: Any, name: str, args: argparse.Namespace, after_ms: int, batch: int) -> float:
+    """Median in-process time (ms) of ``store.request(name, rows)`` with ``batch`` rows, over 50 calls after 5:
+    what the HTTP figures of (d) pay beyond the computation."""
+    rows = [as_dict(r) for r in request_rows(args.seed + 8, args.keys, 55 * batch, after_ms)]
+    lat = []
+    for i in range(55):
+        part = rows[i * batch : (i + 1) * batch]
+        t0 = time.perf_counter()
+        store.request(name, part)
+        lat.append(time.perf_counter() - t0)
+    return float(np.median(lat[5:]) * 1e3)
+
+
+def run_feast_comparison(store: Any, profiles: pa.Table, args: argparse.Namespace, after_ms: int) -> dict[str, Any]:
+    """Workload (d): Feast's feature server and OpenFeat's service in the same run, with the same load generator."""
+    import feast_server
+
+    feast = feast_server.ensure_venv(Path(args.feast_venv) if args.feast_venv else feast_server.default_venv())
+    out: dict[str, Any] = {"feast_version": feast_server.FEAST_VERSION, "runs": []}
+    with tempfile.TemporaryDirectory(prefix="openfeat-feast-repo-", dir=args.workdir) as tmp:
+        repo = Path(tmp)
+        feast_server.write_repo(repo, profiles)
+        ts = profiles.column("updated_ts").cast(pa.int64())
+        first = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(pc.min(ts).as_py()) // 1000 - 86_400))
+        last = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(pc.max(ts).as_py()) // 1000 + 86_400))
+        out.update(feast_server.apply_and_materialize(feast, repo, first, last))
+        print(f"(d) feast apply {out['apply_s']:.1f} s, materialize {out['materialize_s']:.1f} s; starting feast serve")
+        server = feast_server.FeastServer(feast, repo, _free_port())
+        service: ServiceThread | None = None
+        try:
+            server.wait_ready()
+            cards = [r[0] for r in request_rows(args.seed + 6, args.keys, 5, after_ms)]
+            theirs = server.lookup(cards)
+            ours = store.request("lookup", [as_dict(r) for r in request_rows(args.seed + 6, args.keys, 5, after_ms)])
+            diffs = [
+                f"card {o['card']}: {k} feast {t.get(k)!r} != openfeat {o[k]!r}"
+                for o, t in zip(ours.to_pylist(), theirs, strict=True)
+                for k in o
+                if not _equal(o[k], t.get(k))
+            ]
+            out["check"] = {"cards": cards, "equal": not diffs, "differences": diffs}
+            verdict = "all equal" if not diffs else "DIFFERENCES: " + "; ".join(diffs)
+            print(f"(d) check: Feast's answer for 5 cards vs OpenFeat's lookup deployment: {verdict}")
+            out["in_process_p50_ms"] = {
+                f"{name} x {batch}": time_batches(store, name, args, after_ms, batch)
+                for batch in (1, args.batch_rows)
+                for name in ("lookup", "features")
+            }
+            service = ServiceThread(store)
+            for batch in (1, args.batch_rows):
+                # The same seed for Feast and the lookup deployment: the same cards in the same order.
+                for target, port in (("feast", server.port), ("lookup", service.port), ("features", service.port)):
+                    print(f"(d) {target}, {batch} row(s) per request ...", flush=True)
+                    out["runs"].append(run_loadgen(args, port, after_ms, args.seed + 7 + batch, target, batch))
+        finally:
+            if service is not None:
+                service.stop()
+            server.stop()
+    return out
 
 
 def loadgen(args: argparse.Namespace) -> int:
-    """The load-generator process: warm up, then send one-row requests from N keep-alive connections."""
-    path = "/dbs/demo/deployments/features"
+    """The load-generator process: warm up, then send requests of ``--batch-rows`` rows from N keep-alive
+    connections, to a deployment of OpenFeat's service (``{"input": [[...], ...]}``) or to Feast's feature server
+    (``--target feast``: ``{"features": [...], "entities": {"card": [...]}}``, the cards of the same rows). Each
+    answer is parsed and its row count checked."""
+    import feast_server
+
     headers = {"Content-Type": "application/json"}
-    rows = request_rows(args.seed, args.keys, args.warmup + args.requests, args.after_ms)
-    bodies = [json.dumps({"input": [r]}).encode() for r in rows]
+    batch = args.batch_rows
+    rows = request_rows(args.seed, args.keys, (args.warmup + args.requests) * batch, args.after_ms)
+    groups = [rows[i : i + batch] for i in range(0, len(rows), batch)]
+    if args.target == "feast":
+        path = "/get-online-features"
+        entities = [{"card": [r[0] for r in g]} for g in groups]
+        bodies = [json.dumps({"features": feast_server.FEATURES, "entities": e}).encode() for e in entities]
+    else:
+        path = f"/dbs/demo/deployments/{args.target}"
+        bodies = [json.dumps({"input": g}).encode() for g in groups]
     warm, timed = bodies[: args.warmup], bodies[args.warmup :]
 
     def post(conn: http.client.HTTPConnection, body: bytes) -> None:
         conn.request("POST", path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
-        if resp.status != 200 or json.loads(data)["code"] != 0:
-            raise RuntimeError(f"HTTP {resp.status}: {data[:300]!r}")
+        if resp.status == 200:
+            answer = json.loads(data)
+            if args.target == "feast":
+                answered = len(answer["results"][0]["values"])
+            else:
+                answered = len(answer["data"]["data"]) if answer["code"] == 0 else -1
+            if answered == batch:
+                return
+        raise RuntimeError(f"HTTP {resp.status}: {data[:300]!r}")
 
     conn0 = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
     for body in warm:
@@ -351,7 +472,7 @@ def run_long(args: argparse.Namespace, options: dict[str, str] | None) -> dict[s
     insert_s = time.perf_counter() - t0
     after = int(tx.column("ts").cast(pa.int64())[-1].as_py()) + 1
     rows = request_rows(args.seed + 4, 1, args.warmup_long + args.long_requests, after)
-    stats = time_requests(store, "long", rows, args.warmup_long)
+    stats: dict[str, Any] = dict(time_requests(store, "long", rows, args.warmup_long))
     answers = [store.request("long", [as_dict(r)]) for r in rows[:5]]
     in_window = answers[0].column("cnt_30d")[0].as_py()
     stats.update(stored_rows=args.long_rows, rows_in_window=in_window, insert_s=insert_s, answers=answers)
@@ -420,6 +541,7 @@ def driver(args: argparse.Namespace) -> int:
     store.create_table("tx", TX_SCHEMA)
     store.create_table("card_profile", PROFILE_SCHEMA)
     store.deploy("features", FEATURES_SQL)
+    store.deploy("lookup", LOOKUP_SQL)
     store.insert("tx", tx)
     store.insert("card_profile", profiles)
     after = int(tx.column("ts").cast(pa.int64())[-1].as_py()) + 1
@@ -432,12 +554,21 @@ def driver(args: argparse.Namespace) -> int:
     summary["check"] = check
     verdict = "all equal" if check["equal"] else "DIFFERENCES: " + "; ".join(check["differences"])
     print(f"check: one request, {check['columns']} columns vs openfeat_core.compute on the same data: {verdict}")
-    inproc = time_requests(store, "features", rows, args.warmup)
-    summary["a_in_process"] = inproc
-    if not args.no_http:
-        print(f"HTTP: uvicorn thread + load-generator process, {args.http_workers} keep-alive connections ...")
-        summary["a_http"] = run_http(store, args, after)
+    ok = check["equal"]
+    if not args.feast_only:
+        summary["a_in_process"] = time_requests(store, "features", rows, args.warmup)
+        if not args.no_http:
+            print(f"HTTP: uvicorn thread + load-generator process, {args.http_workers} keep-alive connections ...")
+            summary["a_http"] = run_http(store, args, after)
+    if not args.no_feast:
+        summary["d_feast"] = run_feast_comparison(store, profiles, args, after)
+        ok = ok and summary["d_feast"]["check"]["equal"]
     store.close()
+    if args.feast_only:
+        summary["load_average_after"] = _load_average()
+        report_feast(summary["d_feast"], args)
+        print(f"load average after: {summary['load_average_after']}")
+        return _finish(summary, args, ok)
 
     # (b) ------------------------------------------------------------------------------------------------------
     print(f"(b) one card with {args.long_rows:,} rows, 30d window ...", flush=True)
@@ -457,6 +588,7 @@ def driver(args: argparse.Namespace) -> int:
     summary["c_insert_durable"] = run_insert(args, durable=True)
     summary["c_insert_memory"] = run_insert(args, durable=False)
     summary["load_average_after"] = _load_average()
+    inproc = summary["a_in_process"]
 
     # Report --------------------------------------------------------------------------------------------------
     print(f"\n{'latency (ms)':<34} {'n':>6} {'p50':>8} {'p99':>8} {'p999':>8} {'max':>8}  goal")
@@ -489,10 +621,6 @@ def driver(args: argparse.Namespace) -> int:
             f"{long['p50_ms'] / pre['p50_ms']:.0f}x faster at p50",
         )
     )
-    print(
-        f"reference: Feast Python feature server ~{FEAST_RPS} req/s, p99 {FEAST_P99_MS} ms (plain key lookups, "
-        "same machine class, not run here)"
-    )
     print(f"\n{'bulk insert':<34} {'rows':>10} {'s':>8} {'rows/s':>10}  goal")
     for key, label in (("c_insert_durable", "(c) durable (fsync per batch)"), ("c_insert_memory", "(c) in memory")):
         r = summary[key]
@@ -501,11 +629,55 @@ def driver(args: argparse.Namespace) -> int:
             f"{label:<34} {r['rows']:>10,} {r['wall_s']:>8.2f} {r['rows_per_s']:>10,.0f}  "
             f"{goal if key == 'c_insert_durable' else ''}"
         )
+    if "d_feast" in summary:
+        report_feast(summary["d_feast"], args)
     print(f"load average after: {summary['load_average_after']}")
+    return _finish(summary, args, ok and summary["b_same_answers"])
+
+
+def report_feast(d: dict[str, Any], args: argparse.Namespace) -> None:
+    """The table of workload (d), with each OpenFeat run's req/s as a multiple of Feast's at the same batch size."""
+    print(f"\n(d) same run, same load generator ({args.http_workers} connections); Feast {d['feast_version']}")
+    print(f"{'':<34} {'n':>6} {'req/s':>8} {'rows/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'in proc':>8}  x Feast req/s")
+    feast = {r["batch"]: r for r in d["runs"] if r["target"] == "feast"}
+    labels = {"feast": "Feast, entities", "lookup": "OpenFeat lookup, rows", "features": "OpenFeat 10 features, rows"}
+    for r in d["runs"]:
+        ratio = r["requests_per_s"] / feast[r["batch"]]["requests_per_s"]
+        r["ratio_to_feast"] = ratio
+        label = f"{labels[r['target']]} x {r['batch']}"
+        p50 = d["in_process_p50_ms"].get(f"{r['target']} x {r['batch']}")
+        inproc = "" if p50 is None else f"{p50:.2f}"
+        print(
+            f"{label:<34} {r['n']:>6,} {r['requests_per_s']:>8,.0f} "
+            f"{r['rows_per_s']:>9,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {inproc:>8}  "
+            f"{'' if r['target'] == 'feast' else f'{ratio:.2f}x'}"
+            f"{'  (stopped by the time limit)' if r['stopped_by_time'] else ''}"
+        )
+    goal = next(r for r in d["runs"] if r["target"] == "features" and r["batch"] == args.batch_rows)["ratio_to_feast"]
+    print("(in proc: median ms of the same request made in process, OpenFeat only)")
+    print(
+        f"goal (issue 14): 10 features at {args.batch_rows} rows >= {GOAL_FEAST_BATCH_RATIO}x Feast's "
+        f"{args.batch_rows}-entity req/s: {_verdict(goal >= GOAL_FEAST_BATCH_RATIO)} ({goal:.2f}x)"
+    )
+
+
+def _finish(summary: dict[str, Any], args: argparse.Namespace, ok: bool) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2, default=str) + "\n")
         print(f"wrote {args.json}")
-    return 0 if check["equal"] and summary["b_same_answers"] else 1
+    return 0 if ok else 1
+
+
+#: ``--quick``: sizes for a run of about two minutes on a shared 2-core machine.
+QUICK = {
+    "keys": 50,
+    "rows_per_key": 400,
+    "requests": 500,
+    "warmup": 50,
+    "long_rows": 200_000,
+    "long_requests": 50,
+    "insert_rows": 200_000,
+}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -518,7 +690,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=200, help="(a) untimed requests first (default 200)")
     parser.add_argument("--http-workers", type=int, default=2, help="(a) concurrent HTTP connections (default 2)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="(a) HTTP time limit (default 60)")
-    parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement of (a)")
+    parser.add_argument("--batch-rows", type=int, default=100, help="(d) rows per multi-row request (default 100)")
+    parser.add_argument("--no-feast", action="store_true", help="skip (d), the comparison with Feast")
+    parser.add_argument("--feast-only", action="store_true", help="only (d), on the data of (a)")
+    parser.add_argument("--feast-venv", help="(d) Feast's virtualenv (default ~/.cache/openfeat/feast-venv)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes: 50 cards x 400 rows, 500 requests after 50, 200k long rows, 200k inserted rows",
+    )
     parser.add_argument("--long-rows", type=int, default=1_000_000, help="(b) rows of the one key (default 1M)")
     parser.add_argument("--long-requests", type=int, default=200, help="(b) timed requests (default 200)")
     parser.add_argument("--warmup-long", type=int, default=20, help="(b) untimed requests first (default 20)")
@@ -530,8 +711,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--after-ms", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--target", default="features", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if min(args.keys, args.rows_per_key, args.requests, args.long_rows, args.insert_rows, args.insert_batch) < 1:
+    if args.quick:  # sizes given explicitly win
+        for name, value in QUICK.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
+    if args.no_feast and args.feast_only:
+        parser.error("--no-feast and --feast-only exclude each other")
+    if (
+        min(
+            args.keys,
+            args.rows_per_key,
+            args.requests,
+            args.long_rows,
+            args.insert_rows,
+            args.insert_batch,
+            args.batch_rows,
+        )
+        < 1
+    ):
         parser.error("sizes and counts must be positive")
     return args
 
