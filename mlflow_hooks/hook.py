@@ -136,6 +136,7 @@ class _OpenRun:
     run_id: str
     experiment_id: str
     parent_run_id: str | None
+    pipeline_key: str | None
 
 
 @dataclass
@@ -198,7 +199,9 @@ class MlflowTrackingHook:
                 experiment_id, start_time=_ms(context.started_at), tags=tags, run_name=start.run_name
             )
             _log_batch(client, run.info.run_id, params=start.params)
-            return _OpenRun(self, settings, budget, task_name, run.info.run_id, experiment_id, parent)
+            return _OpenRun(
+                self, settings, budget, task_name, run.info.run_id, experiment_id, parent, start.pipeline_key
+            )
 
         opened = self._attempt(settings, open_run)
         if opened is not None:
@@ -378,9 +381,24 @@ class MlflowTrackingHook:
             self._link_training_run(client, opened, outcome.plan_digest)
         if opened.task == "verify" and outcome.deployment and outcome.verify_metrics:
             self._report_to_deployment(client, opened, outcome)
+        parent = self._surviving_parent(client, opened)
         client.set_terminated(run_id, status=outcome.status)
-        if opened.parent_run_id is not None:
-            client.set_terminated(opened.parent_run_id, status=outcome.status)
+        if parent is not None:
+            client.set_terminated(parent, status=outcome.status)
+
+    def _surviving_parent(self, client: _BoundedClient, opened: _OpenRun) -> str | None:
+        """The parent run the task's run ends under: the one it opened under, unless a task of the same pipeline run
+        that started at the same time created an older parent after this one looked, and deleted this one (the
+        oldest is kept): the run then moves under the survivor, so that no task run is left under a deleted parent
+        (tasks of one DolphinScheduler or Airflow run start in parallel)."""
+        if opened.parent_run_id is None or opened.pipeline_key is None:
+            return opened.parent_run_id
+        parents = _pipeline_runs(client, opened.experiment_id, opened.pipeline_key)
+        if not parents or str(parents[0].info.run_id) == opened.parent_run_id:
+            return opened.parent_run_id
+        survivor = str(parents[0].info.run_id)
+        client.set_tag(opened.run_id, PARENT_TAG, survivor)
+        return survivor
 
     def _log_statistics(
         self, client: _BoundedClient, opened: _OpenRun, outcome: TaskOutcome, statistics: _Statistics

@@ -418,6 +418,42 @@ def test_orchestrator_runs_are_grouped_and_tagged(
         assert run.data.tags["openfeat.orchestrator.try_number"] == attempt
 
 
+def test_a_task_whose_parent_lost_a_race_ends_under_the_surviving_parent(
+    hook: mlflow_hooks.MlflowTrackingHook, sqlite_uri: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two first tasks of a pipeline run, started together, both create a parent; the oldest is kept. A task that
+    chose its own parent before an older one became visible, which then deleted it, must not stay under a deleted
+    parent (seen with DolphinScheduler's four parallel ingests on a real server)."""
+    mlflow_hooks.configure(track=True, tracking_uri=sqlite_uri, experiment="race")
+    monkeypatch.setenv("DS_WORKFLOW_DEFINITION_NAME", "flights")
+    monkeypatch.setenv("DS_WORKFLOW_INSTANCE_ID", "41")
+    monkeypatch.setenv("DS_TASK_INSTANCE_ID", "7")
+    client = MlflowClient(sqlite_uri)
+    chosen: list[str] = []
+    real_parent_run = mlflow_hooks.MlflowTrackingHook._parent_run
+
+    def parent_run_then_lose_the_race(self: Any, bounded: Any, experiment_id: str, key: str, *args: Any) -> Any:
+        mine = real_parent_run(self, bounded, experiment_id, key, *args)
+        chosen.append(mine)
+        # The other first task: its parent started earlier, became visible later, and it deletes the younger one.
+        older = client.create_run(
+            experiment_id,
+            start_time=client.get_run(mine).info.start_time - 1_000,
+            tags={"openfeat.kind": "pipeline", "openfeat.pipeline_run_id": key},
+        )
+        client.delete_run(mine)
+        chosen.append(older.info.run_id)
+        return mine
+
+    monkeypatch.setattr(mlflow_hooks.MlflowTrackingHook, "_parent_run", parent_run_then_lose_the_race)
+    tasks.ingest(tasks.IngestRequest(_write_tx(tmp_path / "tx.csv"), "tx", tmp_path / "ws", schema=SCHEMA))
+
+    deleted, survivor = chosen
+    (run,) = _by_task(_runs(client, "race"))["ingest"]
+    assert run.data.tags["mlflow.parentRunId"] == survivor != deleted
+    assert client.get_run(survivor).info.status == "FINISHED"
+
+
 # =====================================================================================================================
 # Off by default; never breaks the pipeline
 # =====================================================================================================================
