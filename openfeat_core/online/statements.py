@@ -813,8 +813,7 @@ def _insert_value(literal: _Literal, t: SQLType, timezone: str, row: int, column
             return parse_timestamp_strings(pa.array([value]), timezone).cast(pa.int64())[0].as_py()
         except (pa.ArrowInvalid, ValueError):
             problem = (
-                "not a timestamp ('YYYY-MM-DD HH:MM:SS[.fff]' or epoch milliseconds, from "
-                f"{TIMESTAMP_RANGE_TEXT})"
+                f"not a timestamp ('YYYY-MM-DD HH:MM:SS[.fff]' or epoch milliseconds, from {TIMESTAMP_RANGE_TEXT})"
             )
     elif t is SQLType.DATE and kind == "string":
         try:
