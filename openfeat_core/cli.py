@@ -1315,12 +1315,13 @@ def deployments(
 ) -> None:
     """List the deployments of a running service (--url) or of a durable store (--store).
 
-    With --json: {"deployments": [{"name", "version", "versions", "digest"}, ...]}.
+    With --json: {"deployments": [{"name", "version", "versions", "digest", "access"}, ...]}; ``access`` is
+    {"path": "direct"} or {"path": "request_mode", "reason": ...} (why the direct path does not serve it).
     """
     with deployment_target(url, store, token, timeout) as target:
         described = [target.describe(n) for n in target.names()]
     rows = [
-        {k: d[k] for k in ("name", "version", "versions", "digest")}
+        {k: d[k] for k in ("name", "version", "versions", "digest", "access")}
         for d in described
         if d is not None  # dropped between the listing and its description
     ]

@@ -12,7 +12,8 @@ plain array views: the same frame function (:func:`~openfeat_core.engine.windowi
 kernels as batch mode run on them with no copy, gather or sort. Rows older than the index's TTL (by the data's own
 time, see :class:`TTL`) are dropped from the front of each key's arrays.
 
-Scripts of any other shape use the general path; both give the same results (tests compare them with batch mode).
+Scripts of any other shape use the general path (the executor's request mode), and :func:`fast_plan` says why
+(:class:`Declined`, shown by ``describe_deployment``); both give the same results (tests compare them with batch mode).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from openfeat_core.plan.nodes import (
     LastJoin,
     Scan,
     Select,
+    SubqueryRel,
     WindowAgg,
     collect,
     qualifiers_read,
@@ -528,8 +530,31 @@ class FastPlan:
         return out
 
 
-def fast_plan(plan: Select, long_windows: Mapping[int, int] | None = None) -> FastPlan | None:
-    """The direct-path description of ``plan``, or ``None`` when it needs the general path.
+@dataclass(frozen=True)
+class Declined:
+    """Why the direct path cannot serve a deployment, so the general path (the executor's request mode) does.
+
+    Kept with the deployment so that ``describe_deployment`` can say which path it takes and why, instead of the
+    reason being lost in a bare ``None``.
+    """
+
+    reason: str  # a sentence naming the join or window and what in it the direct path does not read
+
+
+def _join_name(right: Scan | SubqueryRel | LastJoin) -> str:
+    """How a reason names a LAST JOIN: by its right side as written in the script."""
+    if isinstance(right, Scan):
+        return right.table if right.alias == right.table else f"{right.table} AS {right.alias}"
+    return right.alias if isinstance(right, SubqueryRel) else "a nested join"
+
+
+def _column_text(e: Expr) -> str:
+    """A column as the script names it; an expression is not rendered back to SQL, only marked as one."""
+    return f"{e.qualifier}.{e.name}" if isinstance(e, ColumnRef) else "<expression>"
+
+
+def fast_plan(plan: Select, long_windows: Mapping[int, int] | None = None) -> FastPlan | Declined:
+    """The direct-path description of ``plan``, or why it needs the general path (:class:`Declined`).
 
     Args:
         plan: the deployed script.
@@ -542,36 +567,47 @@ def fast_plan(plan: Select, long_windows: Mapping[int, int] | None = None) -> Fa
         joins.append(rel)
         rel = rel.left
     if not isinstance(rel, Scan):
-        return None
+        return Declined(f"FROM {_join_name(rel)}: the main relation is a subquery, not a stored table")
     main = rel
     main_quals = {main.alias, main.table}
     main_names = [f.name for f in main.schema]
     join_plans = []
     for join in reversed(joins):
         right = join.right
+        what = f"LAST JOIN {_join_name(right)}"
         if not isinstance(right, Scan):
-            return None
+            return Declined(f"{what}: the joined relation is a subquery, not a stored table")
         left_keys, right_keys = [], []
         for lexpr, rexpr in join.equi_keys:
             if not (isinstance(lexpr, ColumnRef) and isinstance(rexpr, ColumnRef) and lexpr.qualifier in main_quals):
-                return None
+                return Declined(
+                    f"{what}: an ON equality ({_column_text(lexpr)} = {_column_text(rexpr)}) is not between a column "
+                    f"of {main.table} and a column of {right.table}"
+                )
             left_keys.append(main_names.index(lexpr.name))
             right_keys.append(rexpr.name)
         order = join.order_by
         if order is not None and not isinstance(order, ColumnRef):
-            return None
+            return Declined(f"{what}: ORDER BY is an expression, not a column of {right.table}")
         bound = None
         if join.residual is not None:
             # The one residual the direct path applies: an upper as-of bound by a main-table column.
             as_of = as_of_bound(join.residual, order, {right.alias, right.table})
-            if as_of is None or as_of[0] not in ("le", "lt"):
-                return None
+            if as_of is None:
+                return Declined(
+                    f"{what}: the ON condition besides the key equalities is not one comparison of the ORDER BY "
+                    "column with the request row"
+                )
+            if as_of[0] not in ("le", "lt"):
+                return Declined(f"{what}: the ON condition bounds the ORDER BY column from below (> or >=)")
             other = as_of[1]
             if not (isinstance(other, ColumnRef) and other.qualifier in main_quals):
-                return None
+                return Declined(
+                    f"{what}: the ORDER BY column is bounded by {_column_text(other)}, not by a column of {main.table}"
+                )
             bound = (as_of[0], main_names.index(other.name))
         if not right_keys:
-            return None
+            return Declined(f"{what}: the ON condition has no equality between the tables (no key to look up by)")
         right_names = [f.name for f in right.schema]
         # The newest match is all a join reads, unless a bound makes older rows reachable.
         ttl = TTL() if bound is not None else TTL(rows=1)
@@ -589,18 +625,25 @@ def fast_plan(plan: Select, long_windows: Mapping[int, int] | None = None) -> Fa
     by_window: dict[int, list[WindowAgg]] = {}
     for o in plan.outputs:
         for agg in collect(o.expr, WindowAgg):
-            if any(collect(a, WindowAgg) for a in agg.args) or any(qualifiers_read(a) - main_quals for a in agg.args):
-                return None
+            what = f"{agg.name} over window {plan.windows[agg.window].name}"
+            if any(collect(a, WindowAgg) for a in agg.args):
+                return Declined(f"{what}: an argument is itself a window aggregate")
+            if any(qualifiers_read(a) - main_quals for a in agg.args):
+                return Declined(f"{what}: an argument reads a joined table's column, not only {main.table}'s")
             if agg not in by_window.setdefault(agg.window, []):
                 by_window[agg.window].append(agg)
     windows = []
     for wi, w in enumerate(plan.windows):
-        if w.unions or w.frame.instance_not_in_window:
-            return None
-        if not all(isinstance(k, ColumnRef) and k.qualifier in main_quals for k in w.partition_by):
-            return None
+        what = f"window {w.name}"
+        if w.unions:
+            return Declined(f"{what}: UNION adds the rows of other tables to the window")
+        if w.frame.instance_not_in_window:
+            return Declined(f"{what}: INSTANCE_NOT_IN_WINDOW leaves the stored rows of {main.table} out of the window")
+        for k in w.partition_by:
+            if not (isinstance(k, ColumnRef) and k.qualifier in main_quals):
+                return Declined(f"{what}: PARTITION BY {_column_text(k)} is not a column of {main.table}")
         if w.order_by is not None and not (isinstance(w.order_by, ColumnRef) and w.order_by.qualifier in main_quals):
-            return None
+            return Declined(f"{what}: ORDER BY {_column_text(w.order_by)} is not a column of {main.table}")
         keys = tuple(k.name for k in w.partition_by if isinstance(k, ColumnRef))
         order_name = w.order_by.name if isinstance(w.order_by, ColumnRef) else None
         calls = tuple(

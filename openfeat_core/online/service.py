@@ -7,7 +7,7 @@ OpenMLDB can call a deployment unchanged; ``{db}`` in a path is accepted and ign
 ``POST /dbs/{db}/deployments/{name}``      compute features: ``{"input": [[...]] | [{...}], "need_schema",
                                            "write_nan_and_inf_null"}`` → ``{"code": 0, "msg": "ok", "data":
                                            {"data": [...]}}``
-``GET  /dbs/{db}/deployments/{name}``      the deployment: SQL, input/output schema, version, indexes
+``GET  /dbs/{db}/deployments/{name}``      the deployment: SQL, input/output schema, version, indexes, access
 ``GET  /dbs/{db}/deployments``             the deployment names
 ``POST /dbs/{db}/deployments``             deploy ``{"name", "sql", "options"}``
 ``POST …/deployments/{name}/verify``       recompute the logged requests in batch mode and compare: the
@@ -967,6 +967,7 @@ class FeatureService:
                 "versions": info["versions"],
                 "digest": info["digest"],
                 "indexes": info["indexes"],
+                "access": info["access"],
             }
         )
 
@@ -988,7 +989,7 @@ class FeatureService:
             return {**self.store.describe_deployment(d.name), "name": d.name}
 
         info = await self._store_call(deploy)
-        return self._ok({k: info[k] for k in ("name", "version", "versions", "digest", "indexes")})
+        return self._ok({k: info[k] for k in ("name", "version", "versions", "digest", "indexes", "access")})
 
     async def _request(self, req: _Request) -> _Response:
         name = self._segment(req, 3)

@@ -34,6 +34,7 @@ from openfeat_core.functions.registry import REGISTRY, EvalContext
 from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
 from openfeat_core.online.fastpath import (
     TTL,
+    Declined,
     FastPlan,
     RequestColumns,
     TableRows,
@@ -133,6 +134,15 @@ class Deployment:
     options: dict[str, str] = field(default_factory=dict)
     # Long-window pre-aggregations (OPTIONS(long_windows=...)), by the aggregate they serve.
     preaggs: dict[WindowAgg, Preaggregate] = field(default_factory=dict)
+    # Why the direct path does not serve this deployment (``fast`` is None), else None.
+    declined: str | None = None
+
+    @property
+    def access(self) -> dict[str, str]:
+        """How requests are computed, for descriptions: the direct path, or the executor's request mode and why."""
+        if self.declined is None:
+            return {"path": "direct"}
+        return {"path": "request_mode", "reason": self.declined}
 
     @cached_property
     def main_table(self) -> str:
@@ -744,11 +754,13 @@ class OnlineStore:
         _check_deployable(plan)
         options = _check_options(options)
         long_windows = parse_long_windows(options["long_windows"], plan) if "long_windows" in options else {}
-        fast = fast_plan(plan, long_windows)
-        if long_windows and fast is None:
+        planned = fast_plan(plan, long_windows)
+        fast = planned if isinstance(planned, FastPlan) else None
+        declined = planned.reason if isinstance(planned, Declined) else None
+        if long_windows and declined is not None:
             raise NotSupportedError(
-                "long_windows: this script needs the general request path (a window UNION, INSTANCE_NOT_IN_WINDOW, "
-                "or a join or window that is not keyed by request columns), which has no pre-aggregation"
+                f"long_windows: {declined}; such a script is computed by the executor's request mode, which has no "
+                "pre-aggregation"
             )
         candidate = Deployment(name, 0, sql, plan, (), (), fast, options)
         versions = self._deployments.get(name, [])
@@ -781,7 +793,9 @@ class OnlineStore:
                 window = fast.windows[pre.agg.window]
                 pre.fields = fast.main.schema
                 preaggs[pre.agg] = main.add_preaggregate(main.indexes[(window.keys, window.order)], pre)
-        deployment = Deployment(name, len(versions) + 1, sql, plan, indexes, lookups, fast, options, preaggs)
+        deployment = Deployment(
+            name, len(versions) + 1, sql, plan, indexes, lookups, fast, options, preaggs, declined=declined
+        )
         self._deployments[name] = [*versions, deployment]
         self._active[name] = len(versions)
         self._warm_up(deployment)
@@ -831,6 +845,7 @@ class OnlineStore:
             "preaggregated": sorted(
                 {f"{p.agg.name} over {d.plan.windows[p.agg.window].name}" for p in d.preaggs.values()}
             ),
+            "access": d.access,
         }
 
     def input_schema(self, name: str) -> list[tuple[str, SQLType]]:

@@ -161,7 +161,8 @@ class DeploymentTarget(Protocol):
 
     Deployment descriptions have one shape whatever the target: ``name``, ``version`` (the active one),
     ``versions`` (how many exist), ``digest`` (SHA-256 of the plan), ``sql``, ``input_schema`` and
-    ``output_schema`` (``[{"name", "type"}]``, OpenMLDB type names), ``indexes`` (text).
+    ``output_schema`` (``[{"name", "type"}]``, OpenMLDB type names), ``indexes`` (text), ``access`` (how requests are
+    computed: ``{"path": "direct"}`` or ``{"path": "request_mode", "reason": ...}``).
     """
 
     def deploy(self, name: str, sql: str) -> dict[str, Any]: ...
@@ -207,6 +208,7 @@ class ServiceDeployments:
             "input_schema": [{"name": c["name"], "type": _type_name(c["type"])} for c in data["input_schema"]],
             "output_schema": [{"name": c["name"], "type": _type_name(c["type"])} for c in data["output_schema"]],
             "indexes": data["indexes"],
+            "access": data["access"],
         }
 
     def names(self) -> list[str]:
@@ -238,6 +240,7 @@ class StoreDeployments:
             "input_schema": [{"name": n, "type": t} for n, t in d["input_schema"]],
             "output_schema": [{"name": n, "type": t} for n, t in d["output_schema"]],
             "indexes": d["indexes"],
+            "access": d["access"],
         }
 
     def names(self) -> list[str]:
@@ -397,6 +400,9 @@ def _deploy(request: DeployRequest, context: TaskContext) -> DeployResult:
     for load in loads:
         if load.insert:
             insert(load.table, load.workspace.read_table(load.table, load.version.version))
+    # ``access`` is for describing deployments (``openfeat deployments``); the task result keeps the fields that the
+    # adapters (Airflow, KFP, DolphinScheduler) declare.
+    info.pop("access")
     return DeployResult(
         **info,
         new_version=before is None or before["versions"] != info["versions"],

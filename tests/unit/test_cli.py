@@ -247,7 +247,9 @@ def test_deploy_into_a_store_and_list(store_dir: Path, sql_file: Path, tmp_path:
     r = run("deployments", "--store", str(store_dir), "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == {
-        "deployments": [{"name": "f", "version": 2, "versions": 2, "digest": _digest(SQL_2)}]
+        "deployments": [
+            {"name": "f", "version": 2, "versions": 2, "digest": _digest(SQL_2), "access": {"path": "direct"}}
+        ]
     }
     r = run("deployments", "--store", str(store_dir))
     assert r.stdout.splitlines() == [
@@ -370,7 +372,11 @@ def test_deploy_to_a_service(live: tuple[str, OnlineStore], sql_file: Path) -> N
     assert (info["version"], info["versions"], info["new_version"]) == (1, 1, False)
     assert info["output_schema"][0] == {"name": "card", "type": "bigint"}
     r = run("deployments", "--url", url, "--json", env={"OPENFEAT_TOKEN": TOKEN})
-    assert json.loads(r.stdout) == {"deployments": [{"name": "f", "version": 1, "versions": 1, "digest": _digest(SQL)}]}
+    assert json.loads(r.stdout) == {
+        "deployments": [
+            {"name": "f", "version": 1, "versions": 1, "digest": _digest(SQL), "access": {"path": "direct"}}
+        ]
+    }
 
 
 @pytest.mark.parametrize(
