@@ -14,7 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dolphin_tasks.runner import RESULT_CLASSES, run_task
+from dolphin_tasks.runner import run_task
+from openfeat_core.tasks import RESULT_CLASSES
 
 __all__ = ["main"]
 

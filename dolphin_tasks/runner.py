@@ -31,14 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from openfeat_core.errors import EXIT_FAILED, EXIT_TRANSIENT, EXIT_USAGE
-from openfeat_core.tasks import ComputeResult, DeployResult, ExportResult, IngestResult, TaskResult, VerifyResult
+from openfeat_core.tasks import RESULT_CLASSES
 
-__all__ = ["RESULT_CLASSES", "format_set_values", "run_task", "workflow_instance_id"]
+__all__ = ["format_set_values", "run_task", "workflow_instance_id"]
 
-#: The task each ``openfeat`` command runs, by command name.
-RESULT_CLASSES: dict[str, type[TaskResult]] = {
-    c.task: c for c in (IngestResult, ComputeResult, ExportResult, DeployResult, VerifyResult)
-}
 #: How long a failing task waits before it exits, so that DS's worker writes its last lines to the task log.
 _LOG_FLUSH_SECONDS = 1.5
 #: The directory of a workflow definition's version in a DS task's execution path: ``<code>_<version>``.
@@ -153,7 +149,7 @@ def run_task(
             time.sleep(_LOG_FLUSH_SECONDS)
         return done.returncode
     result = result_class.from_dict(json.loads(stdout))
-    print(json.dumps(result.to_dict(), sort_keys=True), flush=True)
+    print(stdout.strip(), flush=True)  # the task's result, as openfeat printed it
     lines, warnings = format_set_values(prefix, result.key_values())
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -99,6 +99,7 @@ from openfeat_core.tasks.online import (
 __all__ = [
     "ENTRY_POINT_GROUP",
     "PARENT_RUN_ENV",
+    "RESULT_CLASSES",
     "BaseTaskHook",
     "ComputeRequest",
     "ComputeResult",
@@ -133,16 +134,21 @@ __all__ = [
 ]
 
 
+#: The result class of each task, by task name (``TaskResult.task``: also the ``openfeat`` command's name).
+RESULT_CLASSES: Mapping[str, type[TaskResult]] = {
+    c.task: c for c in (IngestResult, ComputeResult, ExportResult, DeployResult, VerifyResult)
+}
+
+
 def result_from_dict(data: Mapping[str, Any]) -> TaskResult:
     """A task result rebuilt from its ``to_dict()`` (an XCom, ``--json`` output): its ``"task"`` names the class.
 
     Raises:
         DataError: an unknown task, or a field is missing.
     """
-    classes: dict[str, type[TaskResult]] = {
-        c.task: c for c in (IngestResult, ComputeResult, ExportResult, DeployResult, VerifyResult)
-    }
-    cls = classes.get(str(data.get("task")))
+    cls = RESULT_CLASSES.get(str(data.get("task")))
     if cls is None:
-        raise DataError(f"not the result of a task: 'task' is {data.get('task')!r}, not one of {', '.join(classes)}")
+        raise DataError(
+            f"not the result of a task: 'task' is {data.get('task')!r}, not one of {', '.join(RESULT_CLASSES)}"
+        )
     return cls.from_dict(data)
