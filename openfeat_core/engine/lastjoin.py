@@ -94,17 +94,9 @@ def _match_indices(left: RelData, right: RelData, join: LastJoin, ctx: EvalConte
             continue
         op, other = bound
         col = evaluate(other, left, ctx)
-        limit = order_values(col)
-        # A NULL bound never matches.
-        limit = np.where(col.valid, limit, np.iinfo(np.int64).min)
-        if op in ("le", "lt"):
-            new_ge = bounded_search(order_s, gs, ge, limit, strict=(op == "lt"), upper=True)
-            ge = np.where(col.valid, new_ge, gs)
-        else:
-            new_gs = bounded_search(order_s, gs, ge, limit, strict=(op == "gt"), upper=False)
-            gs = np.where(col.valid, new_gs, ge)
+        gs, ge = as_of_cut(order_s, gs, ge, op, order_values(col), col.valid)
 
-    match = np.where(ge > gs, ge - 1, -1).astype(np.int64)
+    match = newest(gs, ge)
     if residual:
         pred: Expr = residual[0]
         for r in residual[1:]:
@@ -112,6 +104,25 @@ def _match_indices(left: RelData, right: RelData, join: LastJoin, ctx: EvalConte
         match = _walk_back(left, right, join, pred, perm, gs, ge, ctx)
         return match
     return np.where(match >= 0, perm[np.maximum(match, 0)], -1)
+
+
+def as_of_cut(
+    order_s: np.ndarray, gs: np.ndarray, ge: np.ndarray, op: str, limit: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Narrow each left row's candidates ``order_s[gs:ge]`` (sorted by order value, then insertion) to those that
+    satisfy ``order <op> limit`` (``op`` one of lt, le, gt, ge, from :func:`as_of_bound`); a NULL bound
+    (``valid`` false) leaves none. The one as-of rule of LAST JOIN, for batch mode and for online requests."""
+    limit = np.where(valid, limit, np.iinfo(np.int64).min)
+    if op in ("le", "lt"):
+        new_ge = bounded_search(order_s, gs, ge, limit, strict=(op == "lt"), upper=True)
+        return gs, np.where(valid, new_ge, gs)
+    new_gs = bounded_search(order_s, gs, ge, limit, strict=(op == "gt"), upper=False)
+    return np.where(valid, new_gs, ge), ge
+
+
+def newest(gs: np.ndarray, ge: np.ndarray) -> np.ndarray:
+    """The match of each left row: the newest of its remaining candidates ``gs .. ge-1`` (-1: none)."""
+    return np.where(ge > gs, ge - 1, -1).astype(np.int64)
 
 
 def as_of_bound(conj: Expr, order_by: Expr | None, right_quals: set[str]) -> tuple[str, Expr] | None:

@@ -204,11 +204,14 @@ def _distinct_codes(x: Column) -> tuple[np.ndarray, int]:
                 inverse = np.where(inverse == 0, empty[0] + 1, inverse)
         return inverse.astype(np.int64), len(present)
     if isinstance(x, DictColumn):
-        # NULL shares the code of "" (its zero value); only the dictionary is hashed, not every row.
-        dictionary = np.concatenate([x.dictionary, np.array([""], dtype=object)])
-        uniques, inverse = np.unique(dictionary, return_inverse=True)
-        codes = np.where(x.valid, x.codes, len(x.dictionary))
-        return inverse[codes].astype(np.int64), len(uniques)
+        # Dictionary entries are distinct, so the codes are the values (a count table of at most n entries here).
+        # NULL shares the code of "" (its zero value), or one of its own when no row holds "".
+        m = len(x.dictionary)
+        if bool(x.valid.all()):
+            return x.codes.astype(np.int64), m
+        empty = np.flatnonzero(x.dictionary == "")
+        null_code = int(empty[0]) if len(empty) else m
+        return np.where(x.valid, x.codes, null_code).astype(np.int64), m + (0 if len(empty) else 1)
     if x.type is SQLType.STRING:
         codes, uniques = sorted_codes(Column(x.type, x.values, np.ones(n, dtype=np.bool_)))
         return codes, len(uniques)

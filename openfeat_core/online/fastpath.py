@@ -28,10 +28,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openfeat_core.column import Column, DictColumn, all_valid
-from openfeat_core.engine.lastjoin import as_of_bound
+from openfeat_core.engine.lastjoin import as_of_bound, as_of_cut, newest
 from openfeat_core.engine.relation import RelData, evaluate, order_values
-from openfeat_core.engine.windowing import request_frame
-from openfeat_core.functions.registry import REGISTRY, AggregateImpl, EvalContext
+from openfeat_core.engine.windowing import frame_bounds, request_frame
+from openfeat_core.functions.registry import REGISTRY, AggregateImpl, EvalContext, WindowFrames
 from openfeat_core.online.preagg import Preaggregate
 from openfeat_core.plan.nodes import (
     ColumnRef,
@@ -856,8 +856,9 @@ def serve_request(
     main_rows = tables[fast.main.table]
     cols = [req.column(main_rows, i) for i in range(len(fast.main.schema))]
     for join in fast.joins:
-        cols.extend(_join_columns(join, req, tables[join.table], k))
+        cols.extend(_join_columns(join, req, main_rows, tables[join.table]))
     results: list[Column] = []
+    laid_out: dict[tuple[tuple[str, ...], str | None], _Candidates] = {}
     for window in fast.windows:
         if not window.calls:
             continue
@@ -867,9 +868,21 @@ def serve_request(
             results += _window_row(window, index, main_rows, req, 0, req_ts[0], ctx, preaggs)
         elif k == 0:
             results += [Column.nulls(agg.type, 0) for agg in window.aggregates]
-        else:
+        elif preaggs and any(agg in preaggs for agg in window.aggregates):
+            # Long windows combine partials per key and request row (preagg.Preaggregate.result).
             per_row = [_window_row(window, index, main_rows, req, j, req_ts[j], ctx, preaggs) for j in range(k)]
             results += [Column.concat(parts) for parts in zip(*per_row, strict=True)]
+        else:
+            ts_array = np.asarray(req_ts, dtype=np.int64)
+            cand = laid_out.get((window.keys, window.order))
+            if cand is None:
+                # Every window on this index reads one layout (with the columns any of them reads).
+                reading = sorted(
+                    {i for w in fast.windows if (w.keys, w.order) == (window.keys, window.order) for i in w.columns}
+                )
+                cand = _candidates(index, main_rows, req, window.key_positions, ts_array, reading)
+                laid_out[(window.keys, window.order)] = cand
+            results += _window_rows(window, cand, ts_array, ctx)
     # Outputs that are an aggregate or a column are read directly; only real expressions are evaluated.
     out: list[Column] = []
     rel: RelData | None = None
@@ -887,45 +900,47 @@ def serve_request(
     return out
 
 
-def _join_columns(join: _JoinPlan, req: RequestColumns, right: TableRows, k: int) -> list[Column]:
-    """The right-side columns of one LAST JOIN for every request row (NULL where nothing matches)."""
+def _join_columns(join: _JoinPlan, req: RequestColumns, main: TableRows, right: TableRows) -> list[Column]:
+    """The right-side columns of one LAST JOIN for every request row (NULL where nothing matches).
+
+    The index hands each request row its key's rows, sorted by the ORDER BY column then insertion (NULL keys match
+    NULL keys, as in batch mode); the as-of bound and the choice of the newest row are batch mode's own
+    (:func:`~openfeat_core.engine.lastjoin.as_of_cut`, :func:`~openfeat_core.engine.lastjoin.newest`), run on the
+    keys' rows laid end to end."""
     index = right.indexes[join.index]
-    matches: list[tuple[KeySeries, int] | None] = []
-    for j in range(k):
-        key = tuple([req.py[p][j] for p in join.left_keys])
-        s = index.series.get(key)  # NULL keys match NULL keys, as in batch mode's LAST JOIN
-        if s is None or s.n == s.start:
-            matches.append(None)
-            continue
-        end = s.n
-        if join.bound is not None:
-            op, position = join.bound
-            limit = req.py[position][j]
-            if limit is None:
-                matches.append(None)
-                continue
-            if s.ts[end - 1] > limit or (op == "lt" and s.ts[end - 1] == limit):
-                ts = s.ts[s.start : s.n]
-                end = s.start + int(np.searchsorted(ts, limit, side="right" if op == "le" else "left"))
-        matches.append((s, end - 1) if end > s.start else None)
-    out: list[Column] = []
-    if k == 1:
-        m = matches[0]
-        for p in join.positions:
-            if m is None:
-                values, valid = np.zeros(1, dtype=right.dtypes[p]), np.zeros(1, dtype=np.bool_)
+    k = req.k
+    gs = np.zeros(k, dtype=np.int64)
+    ge = np.zeros(k, dtype=np.int64)
+    spans: dict[tuple[Any, ...], tuple[int, int]] = {}
+    parts: list[KeySeries] = []
+    offset = 0
+    for j, key in enumerate(zip(*[req.py[p] for p in join.left_keys], strict=True)):
+        span = spans.get(key)
+        if span is None:
+            s = index.series.get(key)
+            if s is None or s.n == s.start:
+                span = (offset, offset)
             else:
-                values, valid = m[0].values[p][m[1] : m[1] + 1], m[0].valid[p][m[1] : m[1] + 1]
-            out.append(right.column(p, values, valid))
-        return out
+                span = (offset, offset + s.n - s.start)
+                parts.append(s)
+                offset = span[1]
+            spans[key] = span
+        gs[j], ge[j] = span
+    if join.bound is not None and parts:
+        op, position = join.bound
+        order_s = np.concatenate([s.ts[s.start : s.n] for s in parts])
+        limit = np.asarray(req.order_values(main, position), dtype=np.int64)
+        gs, ge = as_of_cut(order_s, gs, ge, op, limit, req.valid[position])
+    match = newest(gs, ge)
+    out: list[Column] = []
     for p in join.positions:
-        values = np.zeros(k, dtype=right.dtypes[p])
-        valid = np.zeros(k, dtype=np.bool_)
-        for j, m in enumerate(matches):
-            if m is not None:
-                values[j] = m[0].values[p][m[1]]
-                valid[j] = m[0].valid[p][m[1]]
-        out.append(right.column(p, values, valid))
+        if parts:
+            values = np.concatenate([s.values[p][s.start : s.n] for s in parts])
+            valid = np.concatenate([s.valid[p][s.start : s.n] for s in parts])
+        else:
+            values, valid = np.zeros(1, dtype=right.dtypes[p]), np.zeros(1, dtype=np.bool_)
+            match = np.zeros(k, dtype=np.int64)
+        out.append(right.column(p, values, valid).take(match))
     return out
 
 
@@ -980,6 +995,97 @@ def _window_row(
         if None in arg_positions:
             if cand is None:  # an expression argument: every column is needed (window.columns says so)
                 cand = RelData(window.schema, [columns[i] for i in range(len(window.schema))], len(ts))
+            args = [
+                columns[p] if p is not None else evaluate(a, cand, ctx)
+                for a, p in zip(agg.args, arg_positions, strict=True)
+            ]
+        else:
+            args = [columns[p] for p in arg_positions if p is not None]
+        col = impl(args, frames, ctx)
+        out.append(col if col.type is agg.type else col.with_type(agg.type))
+    return out
+
+
+@dataclass
+class _Candidates:
+    """The candidate rows of a batch of request rows on one index, laid out once for every window reading it: each
+    distinct key's stored rows up to the newest request time of that key, one key after another, then the request
+    rows themselves (row ``offset + j`` is request row ``j``). Request row ``j`` may see ``cand_lo[j] ..
+    cand_hi[j]-1`` (its key's stored rows up to its own time)."""
+
+    ts: np.ndarray
+    columns: dict[int, Column]
+    cand_lo: np.ndarray
+    cand_hi: np.ndarray
+    offset: int
+
+
+def _candidates(
+    index: SeriesIndex,
+    rows: TableRows,
+    req: RequestColumns,
+    key_positions: tuple[int, ...],
+    req_ts: np.ndarray,
+    columns: Sequence[int],
+) -> _Candidates:
+    k = req.k
+    by_key: dict[tuple[Any, ...], list[int]] = {}
+    if key_positions:
+        for j, key in enumerate(zip(*[req.py[p] for p in key_positions], strict=True)):
+            by_key.setdefault(key, []).append(j)
+    else:
+        by_key[()] = list(range(k))
+    cand_lo = np.zeros(k, dtype=np.int64)
+    cand_hi = np.zeros(k, dtype=np.int64)
+    slices: list[tuple[KeySeries, int, int]] = []
+    offset = 0
+    ordered = index.order is not None
+    for key, members in by_key.items():
+        s = index.series.get(key)
+        if s is None or s.n == s.start:
+            cand_lo[members] = offset
+            cand_hi[members] = offset
+            continue
+        live = s.n - s.start
+        if not ordered or (len(members) == 1 and s.ts[s.n - 1] <= req_ts[members[0]]):
+            hi: np.ndarray | int = live  # the usual case: the request is newer than every stored row of its key
+            reach = live
+        else:
+            hi = np.searchsorted(s.ts[s.start : s.n], req_ts[members], side="right")
+            reach = int(hi.max())
+        cand_lo[members] = offset
+        cand_hi[members] = offset + hi
+        if reach:
+            slices.append((s, s.start, s.start + reach))
+        offset += reach
+    ts = np.concatenate([*(s.ts[a:b] for s, a, b in slices), req_ts])
+    laid_out: dict[int, Column] = {}
+    for i in columns:
+        values = np.concatenate([*(s.values[i][a:b] for s, a, b in slices), req.values[i]])
+        valid = np.concatenate([*(s.valid[i][a:b] for s, a, b in slices), req.valid[i]])
+        laid_out[i] = rows.column(i, values, valid, req.dictionaries.get(i))
+    return _Candidates(ts, laid_out, cand_lo, cand_hi, offset)
+
+
+def _window_rows(window: _WindowPlan, cand: _Candidates, req_ts: np.ndarray, ctx: EvalContext) -> list[Column]:
+    """The window aggregates of every request row in one pass (in the order of ``window.calls``): one frame
+    computation and one call per aggregate kernel serve every row, whatever its key (the kernels and the frame
+    function are batch mode's)."""
+    own = np.arange(cand.offset, cand.offset + len(req_ts), dtype=np.int64)
+    frames = frame_bounds(window.frame, cand.ts, cand.cand_lo, cand.cand_hi, own, req_ts, monotone=False)
+    return _aggregate(window, cand.columns, frames, len(cand.ts), ctx)
+
+
+def _aggregate(
+    window: _WindowPlan, columns: Mapping[int, Column], frames: WindowFrames, n: int, ctx: EvalContext
+) -> list[Column]:
+    """The window's aggregate kernels over candidate ``columns`` (``n`` rows), one value per frame."""
+    cand: RelData | None = None
+    out = []
+    for agg, impl, arg_positions in window.calls:
+        if None in arg_positions:
+            if cand is None:  # an expression argument: every column is needed (window.columns says so)
+                cand = RelData(window.schema, [columns[i] for i in range(len(window.schema))], n)
             args = [
                 columns[p] if p is not None else evaluate(a, cand, ctx)
                 for a, p in zip(agg.args, arg_positions, strict=True)

@@ -19,6 +19,9 @@ import pyarrow as pa
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
+# tests/reference.py (importable: pytest puts tests/ on sys.path, above the tests.property package).
+from reference import JoinPredicate
+
 import openfeat_core
 
 from .test_batch_vs_reference import (
@@ -123,3 +126,64 @@ def test_eviction_by_the_data_clock_never_changes_an_in_order_answer(query: Any)
         check_request_equals_batch(query, ttl_clock="data")
     finally:
         store_module.COMPACT_MIN_EVICTED = saved
+
+
+def check_batch_request_equals_single_rows(query: Any, stored_share: float) -> None:
+    """One request of many rows (any keys, times before or after the stored rows, repeated keys) gives, row for
+    row, what each row gives requested alone: rows of one request do not see each other."""
+    note(describe(query))
+    tables = _arrow_tables(query)
+    sql = render_sql(query)
+    indexes = render_indexes(query) or {}
+    main = tables[query.main]
+    stored = int(main.num_rows * stored_share)
+    store = openfeat_core.OnlineStore(ttl_clock="off")
+    for name, table in tables.items():
+        store.create_table(name, table.schema, indexes.get(name, ()))
+        rows = table if name != query.main else table.slice(0, stored)
+        if rows.num_rows:
+            store.insert(name, rows)
+    try:
+        deployment = store.deploy("f", sql)
+    except openfeat_core.NotSupportedError:
+        return
+    note(f"access: {deployment.access}")
+    requests = main  # stored rows again (as older or equal requests) and the rest
+    together = store.request("f", requests)
+    alone = [store.request("f", requests.slice(i, 1)) for i in range(requests.num_rows)]
+    for name in together.column_names:
+        t = to_python(together.column(name))
+        a = [to_python(r.column(name))[0] for r in alone]
+        diff = [(i, x, y) for i, (x, y) in enumerate(zip(a, t, strict=True)) if not _bitwise_equal(x, y)]
+        assert not diff, f"column {name}: (row, alone, together) {diff[:5]}"
+
+
+@settings(PROPERTY_SETTINGS, max_examples=60)
+@given(
+    st.one_of(
+        window_queries(BROAD), window_queries(TIES), join_queries(with_windows=False), join_queries(with_windows=True)
+    ),
+    st.sampled_from([0.0, 0.5, 1.0]),
+)
+def test_a_request_of_many_rows_equals_each_row_requested_alone(query: Any, stored_share: float) -> None:
+    check_batch_request_equals_single_rows(query, stored_share)
+
+
+@st.composite
+def as_of_join_queries(draw: st.DrawFn) -> Any:
+    """``t LAST JOIN r ORDER BY r.rts ON keys AND r.rts <= t.ts`` (or ``<``): the join online requests resolve
+    on the index with an as-of bound, which the general join strategy draws only now and then."""
+    query = draw(join_queries(with_windows=draw(st.booleans())))
+    assert query.join is not None
+    op = draw(st.sampled_from(["<=", "<"]))
+    join = dataclasses.replace(query.join, order_by="rts", index_ts=None, predicates=(JoinPredicate("rts", op, "ts"),))
+    return dataclasses.replace(query, join=join)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=40)
+@given(as_of_join_queries(), st.sampled_from([0.0, 0.5, 1.0]))
+def test_a_request_of_many_rows_equals_each_row_requested_alone_over_an_as_of_join(
+    query: Any, stored_share: float
+) -> None:
+    check_request_equals_batch(query)
+    check_batch_request_equals_single_rows(query, stored_share)
