@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError, TokenError
+from sqlglot.errors import ErrorLevel
 
 from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
 from openfeat_core.functions.registry import REGISTRY, FunctionTypeError
@@ -41,7 +41,7 @@ from openfeat_core.plan.nodes import (
     qualifiers_read,
 )
 from openfeat_core.sql.depth import call_with_deep_stack
-from openfeat_core.sql.dialect import FrameBound, FrameSpec, MLDBWindow, parse_statement
+from openfeat_core.sql.dialect import FrameBound, FrameSpec, MLDBWindow, parse_checked
 from openfeat_core.sql.dialect import LastJoin as AstLastJoin
 from openfeat_core.types import SQLType, parse_type_name
 
@@ -99,27 +99,7 @@ def bind_sql(sql: str, catalog: Catalog, *, indexes: Mapping[str, Sequence[str]]
 
 
 def _parse_and_bind(sql: str, catalog: Catalog, indexes: Mapping[str, Sequence[str]]) -> Select:
-    try:
-        tree = parse_statement(sql)
-    except ParseError as e:
-        err = e.errors[0] if e.errors else {}
-        description = err.get("description") or str(e).splitlines()[0]
-        missing = re.match(r"Required keyword: '\w+' missing for <class '[\w.]*\.(\w+)'>", description)
-        if missing:
-            description = f"incomplete {missing.group(1).upper()} clause: an expression is expected here"
-        raise OpenFeatSQLError(
-            f"syntax error: {description}",
-            line=err.get("line"),
-            column=err.get("col"),
-            snippet=err.get("highlight") or "",
-        ) from None
-    except TokenError as e:
-        raise OpenFeatSQLError(f"syntax error: {e}") from None
-    except ValueError as e:
-        raise OpenFeatSQLError(str(e)) from None
-    except RecursionError:
-        # The checks of parse_statement bound every construct known to recurse; this is the safety net.
-        raise OpenFeatSQLError("expression nested too deeply to parse") from None
+    tree = parse_checked(sql)
     return Binder(sql, catalog, indexes).bind_statement(tree)
 
 

@@ -20,24 +20,28 @@ from typing import Any, ClassVar
 
 from sqlglot import exp, tokens
 from sqlglot.dialects.mysql import MySQL
-from sqlglot.errors import ErrorLevel
+from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-from openfeat_core.sql.depth import check_depth, check_nesting
+from openfeat_core.errors import OpenFeatSQLError
+from openfeat_core.sql.depth import call_with_deep_stack, check_depth, check_nesting
+from openfeat_core.sql.statements import Deploy, StatementParser
 
 #: Interval unit suffixes of window offsets, in milliseconds (``ROWS_RANGE BETWEEN 3s PRECEDING``).
 INTERVAL_UNITS_MS: dict[str, int] = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _INTERVAL_RE = re.compile(r"(\d+)([smhdSMHD]?)")
 
 
-def interval_ms(text: str, bare_unit_ms: int) -> int | None:
-    """``30d``, ``12h``, ``1440m``, ``60s`` in ms (a bare number counts ``bare_unit_ms``), or None if ``text`` is
-    not such an interval."""
+def interval_ms(text: str, bare_unit_ms: int | None) -> int | None:
+    """``30d``, ``12h``, ``1440m``, ``60s`` in ms (a bare number counts ``bare_unit_ms``, or is not an interval when
+    that is None), or None if ``text`` is not such an interval."""
     match = _INTERVAL_RE.fullmatch(text.strip())
     if match is None:
         return None
     unit = match.group(2).lower()
-    return int(match.group(1)) * (INTERVAL_UNITS_MS[unit] if unit else bare_unit_ms)
+    if unit:
+        return int(match.group(1)) * INTERVAL_UNITS_MS[unit]
+    return None if bare_unit_ms is None else int(match.group(1)) * bare_unit_ms
 
 
 class FrameBound(exp.Expression):
@@ -94,7 +98,9 @@ class OpenMLDB(MySQL):
         # '{0}' placeholders are substituted before parsing; keep `#` etc. as in MySQL.
 
     # sqlglot declares a dialect's Parser/Generator as class attributes, which mypy cannot use as bases.
-    class Parser(MySQL.Parser):  # type: ignore[valid-type,misc]
+    # StatementParser reads OpenFeat's statements (CREATE TABLE, INSERT, LOAD DATA, DEPLOY...) and a query's
+    # INTO OUTFILE / CONFIG tail; sqlglot's MySQL parser reads the queries.
+    class Parser(StatementParser, MySQL.Parser):  # type: ignore[valid-type,misc]
         # Keep every function call anonymous (name + args): OpenFeat resolves names itself.
         FUNCTIONS: ClassVar[dict[str, Any]] = {}
         FUNCTION_PARSERS: ClassVar[dict[str, Any]] = {
@@ -250,7 +256,8 @@ class OpenMLDB(MySQL):
 
 
 def parse_statement(sql: str) -> exp.Expr:
-    """Parse exactly one OpenMLDB statement (a trailing ``;`` is allowed).
+    """Parse exactly one OpenMLDB statement (a trailing ``;`` is allowed): a query, or one of the statement nodes
+    of :mod:`openfeat_core.sql.statements`.
 
     The parser is recursive: call this on a thread from :func:`~openfeat_core.sql.depth.call_with_deep_stack`
     (as :func:`~openfeat_core.sql.binder.bind_sql` does) for SQL nested more than a few dozen levels.
@@ -272,6 +279,64 @@ def parse_statement(sql: str) -> exp.Expr:
     return found[0]
 
 
+def syntax_error(e: ParseError) -> OpenFeatSQLError:
+    """sqlglot's ParseError as an OpenFeatSQLError with the line and column of the first error."""
+    err = e.errors[0] if e.errors else {}
+    description = err.get("description") or str(e).splitlines()[0]
+    missing = re.match(r"Required keyword: '\w+' missing for <class '[\w.]*\.(\w+)'>", description)
+    if missing:
+        description = f"incomplete {missing.group(1).upper()} clause: an expression is expected here"
+    return OpenFeatSQLError(
+        f"syntax error: {description}",
+        line=err.get("line"),
+        column=err.get("col"),
+        snippet=err.get("highlight") or "",
+    )
+
+
+def parse_sql(sql: str) -> exp.Expr:
+    """:func:`parse_statement` on a thread with a deep stack, every failure an OpenFeatSQLError.
+
+    Raises:
+        OpenFeatSQLError: a syntax error (with line and column), or more or fewer than one statement.
+        NotSupportedError: a statement OpenMLDB has and OpenFeat does not run (``CREATE VIEW``...).
+    """
+    return call_with_deep_stack(lambda: parse_checked(sql))
+
+
+def parse_deploy(sql: str) -> Deploy | None:
+    """``sql`` parsed, if it is a ``DEPLOY`` statement; None for any other statement (which is not parsed: a query
+    is parsed where it is bound, so that its errors are reported there as always).
+
+    Raises:
+        OpenFeatSQLError: a DEPLOY statement that is wrong (line and column in ``sql``).
+    """
+    try:
+        first = next(iter(OpenMLDB().tokenize(sql)), None)
+    except TokenError:
+        return None  # not a statement at all; whoever parses it reports why
+    if first is None or first.text.upper() != "DEPLOY" or first.token_type == TokenType.STRING:
+        return None
+    statement = parse_sql(sql)
+    assert isinstance(statement, Deploy)  # the parser reads a statement starting with DEPLOY as one
+    return statement
+
+
+def parse_checked(sql: str) -> exp.Expr:
+    """:func:`parse_sql` on the calling thread (for callers already on a deep stack, as the binder is)."""
+    try:
+        return parse_statement(sql)
+    except ParseError as e:
+        raise syntax_error(e) from None
+    except TokenError as e:
+        raise OpenFeatSQLError(f"syntax error: {e}") from None
+    except ValueError as e:
+        raise OpenFeatSQLError(str(e)) from None
+    except RecursionError:
+        # The checks of parse_statement bound every construct known to recurse; this is the safety net.
+        raise OpenFeatSQLError("expression nested too deeply to parse") from None
+
+
 __all__ = [
     "INTERVAL_UNITS_MS",
     "FrameBound",
@@ -280,6 +345,10 @@ __all__ = [
     "MLDBWindow",
     "OpenMLDB",
     "interval_ms",
+    "parse_checked",
+    "parse_deploy",
+    "parse_sql",
     "parse_statement",
+    "syntax_error",
     "tokens",
 ]
