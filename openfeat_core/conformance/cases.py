@@ -33,6 +33,8 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
+from openfeat_core.errors import OpenFeatSQLError
+from openfeat_core.sql.dialect import parse_deploy
 from openfeat_core.types import INT_RANGES, SQLType, parse_type_name
 
 try:
@@ -505,16 +507,18 @@ def merge_expect(base: Mapping[str, Any] | None, provider: Any, choice: Sequence
     return merged
 
 
-_DEPLOY_RE = re.compile(r"^\s*deploy\s+[\w.`]+\s*(?:options\s*\([^)]*\)\s*)?(?=select\b)", re.IGNORECASE | re.DOTALL)
-
-
 def strip_deploy(sql: str) -> str:
     """``DEPLOY name [OPTIONS(...)] SELECT ...`` becomes its ``SELECT``.
 
     Deploying compiles the query for online serving; deploy options such as ``long_windows`` only change how
-    OpenMLDB pre-aggregates, never the results, so running the ``SELECT`` checks what such a case checks.
+    OpenMLDB pre-aggregates, never the results, so running the ``SELECT`` checks what such a case checks. A
+    DEPLOY that does not parse is left as it is: running the case reports the error.
     """
-    return _DEPLOY_RE.sub("", sql, count=1)
+    try:
+        statement = parse_deploy(sql)
+    except OpenFeatSQLError:
+        return sql
+    return sql if statement is None else str(statement.args["query_sql"])
 
 
 def _substitute(

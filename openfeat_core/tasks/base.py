@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import pyarrow as pa
 
 from openfeat_core.errors import DataError, Failure, OpenFeatError, OpenFeatSQLError
+from openfeat_core.sql.dialect import parse_deploy
 from openfeat_core.workspace import Workspace
 from openfeat_core.workspace.version import openmldb_schema_of
 
@@ -32,11 +33,6 @@ __all__ = [
 #: Prefix of the idempotency keys tasks write (``openfeat:<task>:<sha256>``).
 KEY_PREFIX = "openfeat"
 
-# The head of an OpenMLDB ``DEPLOY name [OPTIONS(...)] SELECT ...`` statement.
-_DEPLOY_HEAD_RE = re.compile(
-    r"^\s*deploy\s+(?:if\s+not\s+exists\s+)?(?P<name>[A-Za-z_]\w*)\s*(?:options\s*\([^)]*\)\s*)?(?=select\b)",
-    re.IGNORECASE,
-)
 # Request fields never written out by ``to_dict`` (they would end up in logs and tracking servers).
 _SECRET_FIELDS = frozenset({"token", "storage_options"})
 
@@ -247,10 +243,11 @@ def split_deploy(sql: str) -> tuple[str | None, str]:
     The DEPLOY head is blanked rather than cut, so that the line and column of a SQL error still point into the
     text as written.
     """
-    match = _DEPLOY_HEAD_RE.match(sql)
-    if match is None:
+    statement = parse_deploy(sql)
+    if statement is None:
         return None, sql
-    return match.group("name"), re.sub(r"[^\n]", " ", match.group(0)) + sql[match.end() :]
+    offset = statement.meta["query_offset"]
+    return statement.name, re.sub(r"[^\n]", " ", sql[:offset]) + sql[offset:]
 
 
 def check_deploy_name(name: str, sql: str) -> str:
