@@ -9,7 +9,7 @@ Four workloads (issues 3 and 14), all on seeded, generated data:
     of a random card, just after the stored data.
 
     * In process: ``OnlineStore.request`` with one row, ``--requests`` times (2,000) after ``--warmup`` (200) calls.
-    * Over HTTP: the OpenMLDB-APIServer-compatible ASGI service (``openfeat_core.online.service``) runs under
+    * Over HTTP: the OpenMLDB-APIServer-compatible ASGI service (``openfeat_core.server.service``) runs under
       uvicorn on 127.0.0.1 in a thread of this process; a *separate process* (this script with ``--loadgen``) runs
       ``--http-workers`` (2) threads, each with its own keep-alive ``http.client`` connection, sending one-row JSON
       requests (``{"input": [[...]]}``) until ``--requests`` requests are done or ``--max-seconds`` (60) have passed.
@@ -288,7 +288,7 @@ class ServiceThread:
     """OpenFeat's HTTP service for ``store`` under uvicorn in a thread of this process, on a free port."""
 
     def __init__(self, store: Any) -> None:
-        from openfeat_core.online.service import make_server
+        from openfeat_core.server.service import make_server
 
         self.port = _free_port()
         self._server = make_server(store, port=self.port, log_level="warning")

@@ -2,7 +2,7 @@
 
 The route for workers with nothing installed: ``openfeat serve`` answers OpenMLDB's SQL route,
 ``POST {url}/dbs/{db}`` with ``{"sql": "...", "mode": "online"}`` (``CREATE TABLE``, ``LOAD DATA INFILE`` from one
-of the service's data roots, ``SELECT ... INTO OUTFILE``, ``DEPLOY``; :mod:`openfeat_core.online.statements`), and
+of the service's data roots, ``SELECT ... INTO OUTFILE``, ``DEPLOY``; :mod:`openfeat_core.server.statements`), and
 a failed statement with a 4xx or 5xx and ``{"code", "msg"}``, so DS's default check (HTTP 200) is the right one.
 
 pydolphinscheduler 4.1's ``Http(http_params={...})`` writes its parameters as local parameters (``direct``,

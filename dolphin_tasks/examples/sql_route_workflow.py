@@ -2,7 +2,7 @@ r"""Features over HTTP from DolphinScheduler with nothing installed on the worke
 running ``openfeat serve`` by DS's built-in **Http** task.
 
 ``openfeat serve`` answers OpenMLDB's SQL route, ``POST {url}/dbs/{db}`` with ``{"sql": "...", "mode": "online"}``
-(:mod:`openfeat_core.online.statements`), and its deployment route, ``POST {url}/dbs/{db}/deployments/{name}``. One
+(:mod:`openfeat_core.server.statements`), and its deployment route, ``POST {url}/dbs/{db}/deployments/{name}``. One
 task per statement, so that DS shows which one failed::
 
     create_table ─► load_data ─► deploy_features ─► request_features

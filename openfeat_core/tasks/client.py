@@ -103,7 +103,7 @@ class ServiceUnreachable(OpenFeatError):
 
 
 class ServiceClient:
-    """A JSON client of the OpenFeat HTTP service (``openfeat_core.online.service``).
+    """A JSON client of the OpenFeat HTTP service (``openfeat_core.server.service``).
 
     Args:
         url: the service's base URL (``http://host:port``, optionally with a path prefix).

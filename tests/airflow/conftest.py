@@ -101,7 +101,7 @@ def service(tmp_path: Path) -> Iterator[dict[str, Any]]:
     import time
 
     from openfeat_core import OnlineStore
-    from openfeat_core.online.service import make_server
+    from openfeat_core.server.service import make_server
 
     store = OnlineStore(tmp_path / "served-store")
     store.create_table("tx", TX_SCHEMA)

@@ -189,7 +189,7 @@ def test_ingest_bad_rows_fail_the_load_without_retry(
 
 def _error_classes() -> list[type[BaseException]]:
     import openfeat_core.cli
-    import openfeat_core.online.service  # noqa: F401  (their error classes)
+    import openfeat_core.server.service  # noqa: F401  (their error classes)
     from openfeat_core.errors import OpenFeatError
 
     def walk(cls: type[BaseException]) -> list[type[BaseException]]:

@@ -319,7 +319,7 @@ def _send_as_ds(task: dict[str, Any], params: dict[str, str]) -> tuple[int, dict
 def feature_service(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A real ``openfeat serve`` on 127.0.0.1 (token ``s3cret``, data root ``tmp_path/data``)."""
     from openfeat_core import OnlineStore
-    from openfeat_core.online.service import make_server
+    from openfeat_core.server.service import make_server
 
     data_root = tmp_path / "data"
     data_root.mkdir()

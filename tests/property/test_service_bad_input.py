@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from openfeat_core.online.service import FeatureService, create_app
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.service import FeatureService, create_app
 from tests.unit.test_online_service import TX_SCHEMA, _state, call
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -21,8 +21,8 @@ import pyarrow as pa
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from openfeat_core.online.service import create_app
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.service import create_app
 from tests.unit.test_online_service import _state, call
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

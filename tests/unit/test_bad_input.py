@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from openfeat_core.errors import DataError
-from openfeat_core.online.service import ARROW_STREAM, FeatureService, create_app
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.service import ARROW_STREAM, FeatureService, create_app
 from openfeat_core.types import TIMESTAMP_RANGE_MS
 from tests.unit.test_cli import run
 from tests.unit.test_online_service import TX_SCHEMA, _state, call

@@ -25,9 +25,9 @@ from typer.testing import CliRunner, Result
 import openfeat_core
 from openfeat_core.cli import app
 from openfeat_core.errors import OpenFeatSQLError
-from openfeat_core.online.service import make_server
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.plan.explain import explain
+from openfeat_core.server.service import make_server
 from openfeat_core.types import parse_schema
 
 TX_SCHEMA = "card bigint, ts timestamp, amount double"

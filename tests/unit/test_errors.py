@@ -11,9 +11,9 @@ import openfeat_core.cli
 import openfeat_core.engine.backend
 import openfeat_core.io.access
 import openfeat_core.io.ingest
-import openfeat_core.online.service
-import openfeat_core.online.statements
 import openfeat_core.online.wal
+import openfeat_core.server.service
+import openfeat_core.server.statements
 import openfeat_core.tasks.base
 import openfeat_core.tasks.client
 import openfeat_core.workspace.store
@@ -77,7 +77,7 @@ def test_every_error_class_states_its_failure_and_adapters_derive_from_it(cls: t
     failure, code, status, terminal = EXPECTED[cls.__name__]
     assert classify(error) is failure
     assert exit_code(error) == code == openfeat_core.cli.exit_code_of(error)
-    assert http_status(error) == status == openfeat_core.online.service._http_error(error).status
+    assert http_status(error) == status == openfeat_core.server.service._http_error(error).status
     assert is_terminal(error) is terminal is failure.terminal
 
 
@@ -101,7 +101,7 @@ def _raised_from(error: BaseException, cause: BaseException) -> BaseException:
 
 def test_a_failed_statement_is_the_error_it_raised() -> None:
     def statement_error(cause: BaseException) -> BaseException:
-        return _raised_from(openfeat_core.online.statements.StatementError(1, 1, "LOAD DATA ...", str(cause)), cause)
+        return _raised_from(openfeat_core.server.statements.StatementError(1, 1, "LOAD DATA ...", str(cause)), cause)
 
     denied = statement_error(openfeat_core.io.access.FileAccessDenied("/etc/passwd", "outside the data roots"))
     assert (classify(denied), exit_code(denied), http_status(denied)) == (U, EXIT_USAGE, 403)

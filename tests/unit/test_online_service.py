@@ -21,8 +21,8 @@ import pyarrow as pa
 import pytest
 
 import openfeat_core
-from openfeat_core.online.service import ARROW_STREAM, FeatureService, create_app, make_server, parse_json
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.service import ARROW_STREAM, FeatureService, create_app, make_server, parse_json
 
 SQL = (
     "SELECT tx.id, tx.card, tx.ts, tx.d, tx.name, sum(tx.amount) OVER w AS s, count(tx.amount) OVER w AS c, "
@@ -662,7 +662,7 @@ def test_unexpected_errors_are_a_generic_500(
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(app.store, "request_columns", boom)
-    with caplog.at_level(logging.ERROR, logger="openfeat_core.online.service"):
+    with caplog.at_level(logging.ERROR, logger="openfeat_core.server.service"):
         r = call(app, "POST", DEP, {"input": [REQUEST_ROW]})
     assert r.status == 500
     assert r.json() == {"code": 500, "msg": "internal server error"}

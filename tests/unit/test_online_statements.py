@@ -1,4 +1,4 @@
-"""OpenMLDB SQL statements (``openfeat_core.online.statements``) and the ``POST /dbs/{db}`` route that runs them."""
+"""OpenMLDB SQL statements (``openfeat_core.server.statements``) and the ``POST /dbs/{db}`` route that runs them."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from openfeat_core.errors import OpenFeatError, OpenFeatSQLError
-from openfeat_core.online import statements
-from openfeat_core.online.service import FeatureService, create_app
-from openfeat_core.online.statements import PREVIEW_ROW_LIMIT, StatementError, execute_sql, split_statements
+from openfeat_core.offline import statements
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.service import FeatureService, create_app
+from openfeat_core.server.statements import PREVIEW_ROW_LIMIT, StatementError, execute_sql, split_statements
 from openfeat_core.workspace import Workspace
 from unit.test_online_service import Response, call
 
@@ -294,14 +294,14 @@ def test_load_data_offline_appends_beside_a_concurrent_writer(
     ok(app, f"LOAD DATA INFILE '{tx_csv}' INTO TABLE tx", "offsync")
     ws = app.workspace
     assert ws is not None
-    read_infile = statements._read_infile
+    read_infile = statements.read_infile
 
     def read_while_another_writer_appends(*args: Any, **kwargs: Any) -> pa.Table:
         data = read_infile(*args, **kwargs)
         ws.write_table("tx", ws.read_table("tx").slice(0, 1), append=True)
         return data
 
-    monkeypatch.setattr(statements, "_read_infile", read_while_another_writer_appends)
+    monkeypatch.setattr(statements, "read_infile", read_while_another_writer_appends)
     ok(app, f"LOAD DATA INFILE '{tx_csv}' INTO TABLE tx OPTIONS(mode='append')", "offsync")
     assert [v.num_rows for v in ws.versions("tx")] == [3, 4, 7]  # the other writer's row and ours
     r = sql(app, f"LOAD DATA INFILE '{tx_csv}' INTO TABLE tx OPTIONS(mode='overwrite')", "offsync")

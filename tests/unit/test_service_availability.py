@@ -27,8 +27,8 @@ import pytest
 
 from openfeat_core.column import Column
 from openfeat_core.online import store as store_module
-from openfeat_core.online.service import MAX_REQUEST_ROWS, ConnectionLimits, create_app, make_server, parse_json
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.service import MAX_REQUEST_ROWS, ConnectionLimits, create_app, make_server, parse_json
 
 SQL = (
     "SELECT card, ts, sum(amount) OVER w AS s, count(amount) OVER w AS c FROM tx "

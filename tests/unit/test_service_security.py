@@ -33,9 +33,9 @@ import pytest
 
 from openfeat_core.errors import OpenFeatError
 from openfeat_core.io.access import TRUSTED, FileAccess, FileAccessDenied
-from openfeat_core.online.service import FeatureService, create_app, make_server
-from openfeat_core.online.statements import StatementError, execute_sql
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.service import FeatureService, create_app, make_server
+from openfeat_core.server.statements import StatementError, execute_sql
 from openfeat_core.tasks.client import ServiceClient, ServiceError, find_token
 from tests.unit.test_online_service import Response, call
 

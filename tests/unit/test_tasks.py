@@ -29,8 +29,8 @@ import openfeat_core
 from openfeat_core import tasks
 from openfeat_core.errors import DataError, OpenFeatSQLError
 from openfeat_core.io import BadRowsError
-from openfeat_core.online.service import make_server
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.service import make_server
 from openfeat_core.tasks import hooks as hook_registry
 from openfeat_core.workspace import Workspace
 

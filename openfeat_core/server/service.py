@@ -20,7 +20,7 @@ OpenMLDB can call a deployment unchanged; ``{db}`` in a path is accepted and ign
                                            s2..."}`` → ``{"code": 0, "msg": "ok"}``, or for a query, ``SHOW`` or
                                            ``DESC`` ``{"code": 0, "msg": "ok", "data": {"schema": ["Int64", ...],
                                            "data": [[...], ...]}}`` (the statements and their semantics:
-                                           :mod:`openfeat_core.online.statements`; offline modes need a workspace)
+                                           :mod:`openfeat_core.server.statements`; offline modes need a workspace)
 ``GET  /health``, ``/ready``, ``/metrics``  liveness, readiness, Prometheus text metrics
 =========================================  ====================================================================
 
@@ -66,9 +66,10 @@ from openfeat_core.column import Column
 from openfeat_core.errors import DataError, OpenFeatError, http_status
 from openfeat_core.io.access import FileAccess
 from openfeat_core.online.consistency import ConsistencyReport
-from openfeat_core.online.statements import MODES, StatementResult, execute_sql
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.statements import MODES, StatementResult, execute_sql
 from openfeat_core.sql.depth import loads_json
+from openfeat_core.sql.dialect import parse_deploy
 from openfeat_core.types import INT_RANGES, TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT, SQLType, parse_type_name
 from openfeat_core.workspace import Workspace
 
@@ -96,7 +97,6 @@ _SEND_JSON = "send the body as JSON with 'Content-Type: application/json' (curl:
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ROWS_ROUTE = "/dbs/{db}/tables/{table}/rows"
 _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
-_DEPLOY_STMT_RE = re.compile(r"^\s*deploy\b", re.IGNORECASE)
 # Bare Inf / -Inf (RapidJSON's kParseNanAndInfFlag accepts them; Python's json only knows Infinity), matched
 # outside string literals: the alternation consumes whole strings first so that text inside them is left alone.
 _INF_RE = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w.])(-?)Inf(?!inity)(?!\w)')
@@ -977,14 +977,18 @@ class FeatureService:
         name = _str_field(body, "name", required=False)
         if name and not _NAME_RE.match(name):
             raise HTTPError(400, f"field 'name': {name!r} is not a valid deployment name (letters, digits, _)")
-        if not name and not _DEPLOY_STMT_RE.match(sql):
+        try:
+            statement = parse_deploy(sql)  # once: the store takes the parsed DEPLOY
+        except OpenFeatError as e:
+            raise _http_error(e) from None
+        if not name and statement is None:
             raise HTTPError(400, "field 'name' is required (or give a 'DEPLOY name SELECT ...' statement as 'sql')")
         options = body.get("options") or {}
         if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
             raise HTTPError(400, "field 'options' must be an object of string values")
 
         def deploy() -> dict[str, Any]:
-            d = self.store.deploy(name, sql, options)
+            d = self.store.deploy(name, statement if statement is not None else sql, options)
             self._known_deployments.add(d.name)
             return {**self.store.describe_deployment(d.name), "name": d.name}
 

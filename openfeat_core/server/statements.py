@@ -1,0 +1,412 @@
+"""The statement runner: OpenMLDB SQL run against an online store and an optional workspace (OpenMLDB's
+``POST /dbs/{db}``).
+
+This module sits above both storages: each statement is parsed once by the OpenMLDB dialect
+(:mod:`openfeat_core.sql.statements`) and the parsed node is handed to the online layer
+(:mod:`openfeat_core.online.statements`: the catalog, the store) or the offline layer
+(:mod:`openfeat_core.offline.statements`: files and the workspace), as the statement and the batch's mode say.
+
+:func:`execute_sql` runs a batch of statements separated by ``;`` (split outside quotes and comments), in order,
+and returns the last statement's :class:`StatementResult`. A failing statement stops the batch with a
+:class:`StatementError` naming it (number, text, what is wrong and, for SQL errors, the line and column within the
+statement); the statements before it have taken effect, the failing one has changed nothing.
+
+OpenFeat keeps one namespace: database names (``CREATE DATABASE``, ``USE``, ``db.table``, the ``{db}`` of the
+route) are accepted and ignored. One OpenMLDB table has two storages; here the **online** storage is the
+:class:`~openfeat_core.online.store.OnlineStore` (which also holds the catalog: every table is created there) and
+the **offline** storage is a :class:`~openfeat_core.workspace.Workspace` (versioned Parquet tables). The mode of a
+batch (``online``, ``offsync``, ``offasync``; ``SET @@execute_mode='online'|'offline'`` switches it for the rest of
+the batch) decides which storage ``LOAD DATA`` and ``SELECT`` use. ``offasync`` runs synchronously, exactly like
+``offsync``: there is no job queue to hand work to.
+
+Statements (OpenMLDB syntax; keywords in any case):
+
+* ``CREATE DATABASE [IF NOT EXISTS] db``, ``USE db``: accepted, no effect.
+* ``SET @@[session.|global.]name = value``: accepted; only ``execute_mode`` has an effect.
+* ``SHOW DATABASES`` (the current database name), ``SHOW TABLES``, ``SHOW DEPLOYMENTS``, ``DESC t``: rows.
+* ``CREATE TABLE [IF NOT EXISTS] t (col type [NOT NULL] [DEFAULT v], ..., INDEX([name] KEY=c | KEY=(c1, c2),
+  TS=c, TTL=..., TTL_TYPE=...)) [OPTIONS(...)]``: the store table, with its indexes declared as
+  ``name:key1|key2:ts[:ttl:ttl_type]`` (unnamed ones are called ``index1``, ``index2``... by position). An index's
+  TTL (OpenMLDB's default: keep everything) merges with what deployments derive for the same keys and ts, as in
+  OpenMLDB (:func:`openfeat_core.online.store.declared_ttl`). ``NOT NULL``, ``DEFAULT`` and the table ``OPTIONS``
+  are accepted and not applied: the store keeps no column constraints.
+* ``DROP TABLE [IF EXISTS] t`` (the online table; workspace versions are history and stay),
+  ``DROP DEPLOYMENT [IF EXISTS] d``.
+* ``DELETE FROM t WHERE ...``: parsed, and refused: the online store keeps rows until their TTL evicts them.
+* ``INSERT INTO t [(cols)] VALUES (...), ...`` (online mode only): literals are numbers, ``'strings'``,
+  ``"strings"``, ``NULL``, ``true``/``false``; timestamps as epoch-millisecond integers or
+  ``'YYYY-MM-DD HH:MM:SS[.fff]'`` strings (in the store's time zone unless they carry an offset); dates as
+  ``'YYYY-MM-DD'``. Columns left out of a column list are NULL.
+* ``LOAD DATA INFILE 'path' INTO TABLE t [OPTIONS(format, header, delimiter, null_value, quote, mode, ...)]``: a
+  path, glob, directory, ``file://`` or ``s3://`` URI, read with :func:`openfeat_core.io.read_source` against the
+  table's schema (a bad row fails the whole load, reported by file, line and column). Online: the rows are
+  appended to the store; on a table that holds rows only ``mode='append'`` is allowed (``overwrite`` or
+  ``error_if_exists`` there is an error; on an empty table every mode appends; no ``mode`` means ``append``).
+  Offline: a new workspace version of the table: ``overwrite`` holds the new rows, ``append`` the previous
+  version's rows then the new ones, ``error_if_exists`` (the default, as in OpenMLDB) refuses a table that has a
+  version. ``deep_copy``, ``load_mode``, ``thread`` and ``writer_type`` are accepted and ignored (the rows are
+  always copied); ``put_if_absent=true`` is refused.
+* ``DEPLOY name [OPTIONS(...)] SELECT ...`` (any mode): :meth:`OnlineStore.deploy`; ``DEPLOY IF NOT EXISTS`` leaves
+  an existing deployment alone.
+* ``SELECT ... [CONFIG(...)]`` (the batch engine, :func:`openfeat_core.compute`): online mode computes over the
+  store's stored rows (OpenMLDB's online preview), offline modes over the latest workspace version of each table
+  the query reads.
+  At most :data:`PREVIEW_ROW_LIMIT` rows are returned (``message`` says when there were more).
+  ``SELECT ... INTO OUTFILE 'path' [OPTIONS(format='csv'|'parquet', mode, header, delimiter, null_value, quote)]``
+  writes the whole result instead, atomically (:mod:`openfeat_core.io.export`): to that file when the path ends
+  in ``.csv`` / ``.tsv`` / ``.txt`` / ``.parquet`` / ``.pq`` or is an existing file, otherwise to a directory
+  holding ``part-00000-<uuid>.csv`` (or ``.parquet``), as OpenMLDB's offline jobs write; ``append`` adds a part
+  file. CSV defaults follow OpenMLDB (``header=true``, ``delimiter=','``, ``null_value='null'``), except that
+  fields needing quotes are quoted with ``"`` (``quote=''`` turns that off).
+
+Files: every path ``LOAD DATA`` reads (and each file a directory or glob lists) and every ``INTO OUTFILE`` target is
+checked against the batch's :class:`~openfeat_core.io.access.FileAccess` before anything is read or written: the
+service confines them to its data roots, never the online store's directory; an in-process caller is trusted with
+any other path. ``mode='overwrite'`` replaces a directory only if it holds nothing but an export's files.
+
+Parameters for ``?`` placeholders are not supported; write values into the SQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+import pyarrow as pa
+from sqlglot import exp
+from sqlglot.errors import TokenError
+
+from openfeat_core.errors import NotSupportedError, OpenFeatError, OpenFeatSQLError
+from openfeat_core.io.access import TRUSTED, FileAccess
+from openfeat_core.offline import statements as offline
+from openfeat_core.offline.api import compute, plan_sql
+from openfeat_core.online import statements as online
+from openfeat_core.online.store import OnlineStore
+from openfeat_core.plan.nodes import tables_read
+from openfeat_core.sql.dialect import OpenMLDB, parse_sql
+from openfeat_core.sql.statements import (
+    Config,
+    CreateDatabase,
+    CreateTable,
+    Delete,
+    Deploy,
+    Describe,
+    Drop,
+    InsertValues,
+    LoadData,
+    Outfile,
+    SetVariable,
+    Show,
+    Use,
+)
+from openfeat_core.workspace import Workspace
+
+__all__ = [
+    "MODES",
+    "PREVIEW_ROW_LIMIT",
+    "Mode",
+    "StatementError",
+    "StatementResult",
+    "execute_sql",
+    "split_statements",
+]
+
+Mode: TypeAlias = Literal["offsync", "offasync", "online"]
+#: The execution modes of OpenMLDB's APIServer.
+MODES: tuple[Mode, ...] = ("offsync", "offasync", "online")
+#: Most rows a SELECT answers with (OpenMLDB caps its online preview too); INTO OUTFILE writes every row.
+PREVIEW_ROW_LIMIT = 1000
+
+_DIALECT = OpenMLDB()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Results and errors
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StatementResult:
+    """What the last statement of a batch gave back.
+
+    Attributes:
+        kind: the statement, lower case with ``_`` (``create_table``, ``insert``, ``load_data``, ``select``,
+            ``select_into``, ``deploy``, ``show``, ``desc``, ``set``...).
+        statements: how many statements the batch ran.
+        rows: the rows of a query, ``SHOW`` or ``DESC`` (at most :data:`PREVIEW_ROW_LIMIT`); None for statements
+            without rows.
+        total_rows: how many rows the query produced (more than ``rows`` holds when the preview was cut).
+        affected_rows: rows inserted, loaded or written (INSERT, LOAD DATA, INTO OUTFILE); None otherwise.
+        message: ``ok``, or ``ok`` followed by a note (a preview that was cut).
+    """
+
+    kind: str
+    statements: int = 1
+    rows: pa.Table | None = None
+    total_rows: int | None = None
+    affected_rows: int | None = None
+    message: str = "ok"
+
+    @property
+    def truncated(self) -> bool:
+        """True if the query produced more rows than ``rows`` holds."""
+        return self.rows is not None and self.total_rows is not None and self.total_rows > self.rows.num_rows
+
+
+class StatementError(OpenFeatError):
+    """A statement of a batch failed; the ones before it took effect, it and the ones after it did not.
+
+    Attributes:
+        number: 1-based number of the failing statement in the batch.
+        total: how many statements the batch holds.
+        statement: the failing statement's text.
+        reason: what is wrong (the message of the underlying error).
+    """
+
+    failure = None  # the failure of the error the statement raised (its __cause__)
+
+    def __init__(self, number: int, total: int, statement: str, reason: str) -> None:
+        self.number = number
+        self.total = total
+        self.statement = statement
+        self.reason = reason
+        shown = " ".join(statement.split())
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        if total == 1:
+            where = f"statement {shown!r}"
+        elif number == 1:
+            where = f"statement 1 of {total} {shown!r} (no statement of the batch ran)"
+        else:
+            where = f"statement {number} of {total} {shown!r} (statements 1-{number - 1} took effect)"
+        super().__init__(f"{where}: {reason}")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Splitting
+# ---------------------------------------------------------------------------------------------------------------------
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+_QUOTE_NAMES = {"'": "string", '"': "string", "`": "quoted name"}
+
+
+def _split_pieces(sql: str) -> list[str]:
+    """``sql`` cut at every ``;`` outside quotes (``'...'``, ``"..."`` with backslash escapes, ```...```) and
+    comments (``-- ...``, ``/* ... */``)."""
+    pieces: list[str] = []
+    start = i = 0
+    n = len(sql)
+    while i < n:
+        c = sql[i]
+        if c in _QUOTE_NAMES:
+            j = i + 1
+            while j < n and sql[j] != c:
+                j += 2 if sql[j] == "\\" and c != "`" else 1
+            if j >= n:
+                line, column = _line_col(sql, i)
+                what = f"unterminated {_QUOTE_NAMES[c]}"
+                raise OpenFeatSQLError(what, line=line, column=column, snippet=sql[i:][:30])
+            i = j + 1
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            if end < 0:
+                line, column = _line_col(sql, i)
+                raise OpenFeatSQLError("unterminated /* comment", line=line, column=column)
+            i = end + 2
+        elif c == ";":
+            pieces.append(sql[start:i])
+            start = i = i + 1
+        else:
+            i += 1
+    pieces.append(sql[start:])
+    return pieces
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of ``sql``: cut at ``;`` outside quotes and comments, leading comments and surrounding
+    whitespace removed, empty ones dropped.
+
+    Raises:
+        OpenFeatSQLError: an unterminated quote or comment (line and column in ``sql``).
+    """
+    out = []
+    for piece in _split_pieces(sql):
+        try:
+            tokens = _DIALECT.tokenize(piece)
+        except TokenError as e:
+            raise OpenFeatSQLError(f"syntax error: {e}") from None
+        if tokens:  # the first token's start skips the comments before it
+            out.append(piece[tokens[0].start :].rstrip())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Execution
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass
+class _Session:
+    store: OnlineStore
+    workspace: Workspace | None
+    mode: Mode
+    db: str
+    timezone: str
+    file_access: FileAccess
+
+    @property
+    def offline(self) -> bool:
+        return self.mode != "online"
+
+    def require_workspace(self, what: str) -> Workspace:
+        return offline.require_workspace(self.workspace, what, self.mode)
+
+
+def execute_sql(
+    store: OnlineStore,
+    sql: str,
+    mode: Mode,
+    *,
+    workspace: Workspace | None = None,
+    db: str = "default",
+    timezone: str | None = None,
+    file_access: FileAccess = TRUSTED,
+) -> StatementResult:
+    """Run the ``;``-separated OpenMLDB statements of ``sql`` in order (see the module docstring).
+
+    Args:
+        store: the online storage and the catalog. Not thread-safe: call this where the store's other calls run.
+        sql: one or more statements.
+        mode: ``online``, ``offsync`` or ``offasync`` (``offasync`` runs synchronously, like ``offsync``).
+        workspace: the offline storage; without one, offline ``LOAD DATA`` and ``SELECT`` are refused.
+        db: the database the statements run in (only ``SHOW DATABASES`` shows it: one namespace).
+        timezone: zone of timestamps written without an offset and of calendar functions; the store's by default.
+        file_access: the files ``LOAD DATA`` may read and ``INTO OUTFILE`` may write
+            (:mod:`openfeat_core.io.access`). The default, :data:`~openfeat_core.io.access.TRUSTED`, is for a
+            trusted in-process caller: any path except inside an online store's directory. Pass
+            ``FileAccess.confined(roots)`` for SQL that comes from elsewhere (the service always does).
+
+    Returns:
+        The last statement's result.
+
+    Raises:
+        StatementError: a statement failed (the message names it and says what is wrong); it changed nothing.
+            A file the policy refuses is a :class:`~openfeat_core.io.access.FileAccessDenied` (its ``__cause__``).
+        OpenFeatError: ``mode`` is unknown or ``sql`` holds no statement.
+    """
+    if mode not in MODES:
+        raise OpenFeatError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    statements = split_statements(sql)
+    if not statements:
+        raise OpenFeatSQLError("the SQL holds no statement")
+    session = _Session(store, workspace, mode, db, timezone or store.timezone, file_access)
+    result = StatementResult("none")
+    for number, text in enumerate(statements, 1):
+        try:
+            result = _execute(session, parse_sql(text), text)
+        except (OpenFeatError, OSError, pa.ArrowException) as e:
+            raise StatementError(number, len(statements), text, str(e) or type(e).__name__) from e
+    return dataclasses.replace(result, statements=len(statements))
+
+
+def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
+    """Run one parsed statement (``text`` is what it was parsed from: a query's text goes to the engine)."""
+    store = session.store
+    if isinstance(node, CreateDatabase):
+        return StatementResult("create_database")
+    if isinstance(node, Use):
+        session.db = node.name
+        return StatementResult("use")
+    if isinstance(node, SetVariable):
+        _set(session, node)
+        return StatementResult("set")
+    if isinstance(node, CreateTable):
+        online.create_table(store, node)
+        return StatementResult("create_table")
+    if isinstance(node, Drop):
+        online.drop(store, node)
+        return StatementResult(f"drop_{node.args['kind']}")
+    if isinstance(node, Show):
+        rows = online.show(store, node, session.db)
+        return StatementResult("show", rows=rows, total_rows=rows.num_rows)
+    if isinstance(node, Describe):
+        rows = online.describe(store, node)
+        return StatementResult("desc", rows=rows, total_rows=rows.num_rows)
+    if isinstance(node, Deploy):
+        online.deploy(store, node)
+        return StatementResult("deploy")
+    if isinstance(node, InsertValues):
+        if session.offline:
+            raise OpenFeatError(
+                "INSERT writes the online storage: run it in online mode (SET @@execute_mode='online' or mode "
+                "'online'); offline data is written with LOAD DATA"
+            )
+        return StatementResult("insert", affected_rows=online.insert(store, node, session.timezone))
+    if isinstance(node, Delete):
+        raise NotSupportedError(
+            "unsupported statement: 'DELETE' (the online store keeps rows until their TTL evicts them)"
+        )
+    if isinstance(node, LoadData):
+        return StatementResult("load_data", affected_rows=_load_data(session, node))
+    if isinstance(node, Outfile):
+        out = offline.resolve_outfile(node, session.file_access)  # refused or clashing targets fail before the query
+        result = _query(session, node.args["query_sql"])
+        return StatementResult("select_into", affected_rows=offline.write_outfile(result, out))
+    # A query, with or without CONFIG(...): the engine takes its text (compute() reads a CONFIG clause itself).
+    query = node.args["query_sql"] if isinstance(node, Config) else text
+    result = _query(session, query, tables_of=node.args["query_sql"] if isinstance(node, Config) else query)
+    total = result.num_rows
+    message = "ok"
+    if total > PREVIEW_ROW_LIMIT:
+        message = f"ok: the first {PREVIEW_ROW_LIMIT} of {total} rows (the preview limit; INTO OUTFILE writes all)"
+    return StatementResult("select", rows=result.slice(0, PREVIEW_ROW_LIMIT), total_rows=total, message=message)
+
+
+def _set(session: _Session, node: SetVariable) -> None:
+    """``SET @@execute_mode`` switches the batch's mode; other variables are accepted and have no effect."""
+    if node.name != "execute_mode":
+        return
+    value = node.expression
+    text = str(value.this).lower()
+    if text == "online":
+        session.mode = "online"
+    elif text == "offline":
+        if session.mode == "online":
+            session.mode = "offsync"
+    else:
+        raise OpenFeatSQLError(f"@@execute_mode must be 'online' or 'offline', not {value.args['text']}")
+
+
+def _load_data(session: _Session, node: LoadData) -> int:
+    """Online: the file's rows appended to the store; offline: a new workspace version of the table."""
+    spec = offline.load_spec(node, offline=session.offline)
+    schema = online.store_schema(session.store, spec.table)
+    if not session.offline:
+        online.check_online_load(session.store, spec.table, spec.mode)
+        data = offline.read_infile(spec, schema, session.timezone, session.file_access)
+        return session.store.insert(spec.table, data)
+    ws = session.require_workspace("LOAD DATA")
+    return offline.load_into_workspace(ws, spec, schema, session.timezone, session.file_access)
+
+
+def _query(session: _Session, query: str, *, tables_of: str | None = None) -> pa.Table:
+    """The result of a query over the store's rows (online) or the workspace's latest versions (offline);
+    ``tables_of``: the query whose tables are read, when ``query`` carries a CONFIG clause."""
+    store = session.store
+    schemas = online.store_schemas(store)
+    if not session.offline:
+        tables = online.store_tables(store, _tables_read(tables_of or query, schemas))
+    else:
+        ws = session.require_workspace("SELECT")
+        schemas.update(offline.workspace_schemas(ws))
+        tables = offline.workspace_tables(ws, _tables_read(tables_of or query, schemas))
+    return compute(query, tables, timezone=session.timezone)
+
+
+def _tables_read(query: str, schemas: Mapping[str, pa.Schema]) -> list[str]:
+    """The tables ``query`` reads, found by planning it over empty tables of these schemas."""
+    plan = plan_sql(query, {name: s.empty_table() for name, s in schemas.items()})
+    return sorted(tables_read(plan))
