@@ -6,6 +6,8 @@
 * :func:`export_csv`, :func:`export_parquet`, :func:`export_libsvm`, :func:`export_lines`: streamed, atomic writes
   with OpenMLDB ``SELECT ... INTO OUTFILE`` semantics; :func:`encode_libsvm_row` reproduces a LIBSVM line from one
   row and the exported feature map.
+* :func:`resolve`: the one way a path or URI (with storage options) becomes a filesystem and a path, used by every
+  reader and writer here and by the workspace.
 
 These functions know nothing of workspaces: they take sources, paths or ``pyarrow.fs`` filesystems, and Arrow data.
 """
@@ -35,6 +37,7 @@ from openfeat_core.io.ingest import (
     scan_source,
     write_rejected,
 )
+from openfeat_core.io.location import Location, resolve
 from openfeat_core.io.timestamps import TimestampUnit
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "ExportResult",
     "ExtraColumns",
     "IngestResult",
+    "Location",
     "RejectedRow",
     "SourceScan",
     "TimestampUnit",
@@ -57,6 +61,7 @@ __all__ = [
     "export_parquet",
     "read_source",
     "rejected_table",
+    "resolve",
     "resolve_path",
     "scan_source",
     "write_rejected",

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 import pyarrow.fs as pafs
 
 from openfeat_core.errors import Failure, OpenFeatError
-from openfeat_core.io.export import resolve_path
+from openfeat_core.io.location import resolve
 
 __all__ = ["TRUSTED", "FileAccess", "FileAccessDenied"]
 
@@ -116,7 +116,7 @@ def _parse_remote(text: str) -> _Remote:
 
 def _local_path(text: str) -> str:
     """The absolute local path a read or write of ``text`` (a path or ``file://`` URI) opens, as pyarrow opens it."""
-    return os.path.normpath(resolve_path(text)[1])
+    return os.path.normpath(resolve(text).path)
 
 
 def _real(path: str) -> str:

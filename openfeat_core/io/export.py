@@ -1,7 +1,8 @@
 """Writing data out of OpenFeat: CSV, Parquet, LIBSVM training sets and verbatim instance lines.
 
 Every export takes a ``pa.Table``, a ``pa.RecordBatch`` or any iterable of record batches (a ``RecordBatchReader``,
-a generator...) and a destination path or URI (``file://``, ``s3://``..., or a path of the ``filesystem`` given).
+a generator...) and a destination path or URI (``file://``, ``s3://``..., named as :mod:`openfeat_core.io.location`
+resolves it, with the caller's ``storage_options``; or a path of the ``filesystem`` given).
 Data is **streamed**: batches are formatted and written one at a time (formatted by a small thread pool, written in
 order), so memory stays bounded whatever the size. Writes are **atomic**: the bytes go to a temporary name in the
 destination's directory (``.tmp-<uuid>-<name>``) which is renamed over the destination only once everything is
@@ -56,7 +57,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeAlias
-from urllib.parse import urlsplit
 
 import farmhash
 import numpy as np
@@ -75,6 +75,7 @@ from openfeat_core.choices import (
 )
 from openfeat_core.errors import DataError, OpenFeatError
 from openfeat_core.functions.datetimes import civil_from_days
+from openfeat_core.io.location import resolve
 from openfeat_core.types import (
     DATE_RANGE_DAYS,
     DATE_RANGE_TEXT,
@@ -150,33 +151,14 @@ class ExportResult:
         return asdict(self)
 
 
-def resolve_path(path: str | os.PathLike[str], filesystem: pafs.FileSystem | None = None) -> tuple[Any, str, str]:
-    """``(filesystem, path in it, prefix that turns that path back into what users see)`` for a path or URI.
+def resolve_path(path: str | os.PathLike[str]) -> tuple[pafs.FileSystem, str, str]:
+    """``(filesystem, path, prefix)`` of :func:`openfeat_core.io.location.resolve`, for the callers not yet moved.
 
-    A plain path is local (made absolute). A URI (``file://``, ``s3://``...) is resolved by ``pyarrow.fs`` unless
-    ``filesystem`` is given, in which case the scheme is dropped and the rest used as a path of that filesystem.
-
-    Raises:
-        OpenFeatError: the URI cannot be resolved.
+    Kept only while ``SELECT ... INTO OUTFILE`` (the statements, rewritten in issue 14) still calls it: it resolves
+    through the one resolver, and goes once that caller uses :func:`~openfeat_core.io.location.resolve`.
     """
-    text = os.fspath(path)
-    if not isinstance(text, str) or not text:
-        raise OpenFeatError(f"expected a non-empty path or URI, got {path!r}")
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower() if len(parts.scheme) > 1 else ""  # "C:\\x" is a drive, not a scheme
-    if filesystem is not None:
-        if scheme:
-            return filesystem, text.split("://", 1)[1], f"{scheme}://"
-        return filesystem, text, ""
-    if scheme in ("", "file"):
-        local = pafs.FileSystem.from_uri(text)[1] if scheme == "file" else os.path.expanduser(text)
-        return pafs.LocalFileSystem(), os.path.abspath(local).replace(os.sep, "/"), ""
-    try:
-        fs, inner = pafs.FileSystem.from_uri(text)
-    except (ValueError, OSError, pa.ArrowException) as e:
-        raise OpenFeatError(f"cannot resolve {text!r}: {e}") from e
-    prefix = f"{scheme}://{parts.netloc}" if inner.startswith("/") else f"{scheme}://"
-    return fs, inner, prefix
+    where = resolve(path)
+    return where.filesystem, where.path, where.prefix
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -568,6 +550,7 @@ def export_csv(
     quote_all: bool = False,
     timestamp_format: TimestampFormat = "iso",
     filesystem: pafs.FileSystem | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Write ``data`` as a CSV file (see the module docstring for the formatting rules).
 
@@ -581,7 +564,8 @@ def export_csv(
         mode: ``error_if_exists``, ``overwrite`` or ``append``.
         quote_all: quote every non-NULL field (OpenMLDB's standalone writer does).
         timestamp_format: ``iso`` (``2024-05-01T08:30:00.000Z``) or ``epoch_ms``.
-        filesystem: a ``pyarrow.fs`` filesystem for ``dest``.
+        filesystem: a configured ``pyarrow.fs`` filesystem for ``dest`` (instead of resolving it).
+        storage_options: object-store settings for an ``s3://`` ``dest`` (see :mod:`openfeat_core.io.location`).
 
     Raises:
         DataError: the destination exists in ``error_if_exists`` mode, a value cannot be written, or appending to a
@@ -597,7 +581,8 @@ def export_csv(
     if timestamp_format not in TIMESTAMP_FORMATS:
         raise OpenFeatError(f'timestamp_format must be "iso" or "epoch_ms", got {timestamp_format!r}')
     start = time.perf_counter()
-    fs, path, prefix = resolve_path(dest, filesystem)
+    where = resolve(dest, storage_options, filesystem=filesystem)
+    fs, path, prefix = where.filesystem, where.path, where.prefix
     shown = prefix + path
     schema, batches = _batches(data)
     markers = delimiter + quote + null_value
@@ -648,6 +633,7 @@ def export_lines(
     column: str | None = None,
     mode: WriteMode = "error_if_exists",
     filesystem: pafs.FileSystem | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Write one string column verbatim, one value per line (the output of SQL ``libsvm(...)``/``csv(...)``).
 
@@ -656,14 +642,16 @@ def export_lines(
         dest: destination path or URI.
         column: the column to write; by default the only string column of the data.
         mode: ``error_if_exists``, ``overwrite`` or ``append``.
-        filesystem: a ``pyarrow.fs`` filesystem for ``dest``.
+        filesystem: a configured ``pyarrow.fs`` filesystem for ``dest`` (instead of resolving it).
+        storage_options: object-store settings for an ``s3://`` ``dest`` (see :mod:`openfeat_core.io.location`).
 
     Raises:
         DataError: no such column, no single string column to choose, a NULL value, or the destination exists.
     """
     _check_mode(mode)
     start = time.perf_counter()
-    fs, path, prefix = resolve_path(dest, filesystem)
+    where = resolve(dest, storage_options, filesystem=filesystem)
+    fs, path, prefix = where.filesystem, where.path, where.prefix
     shown = prefix + path
     schema, batches = _batches(data)
     if schema is not None:
@@ -762,6 +750,7 @@ def export_parquet(
     mode: WriteMode = "error_if_exists",
     compression: str = "snappy",
     filesystem: pafs.FileSystem | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Write ``data`` as one Parquet file, or as a Hive-partitioned dataset directory with ``partition_by``.
 
@@ -775,7 +764,8 @@ def export_parquet(
         partition_by: columns to partition by (``dest/col=value/part-....parquet``).
         mode: ``error_if_exists``, ``overwrite`` or ``append``.
         compression: Parquet codec (``snappy``, ``zstd``, ``gzip``, ``none``...).
-        filesystem: a ``pyarrow.fs`` filesystem for ``dest``.
+        filesystem: a configured ``pyarrow.fs`` filesystem for ``dest`` (instead of resolving it).
+        storage_options: object-store settings for an ``s3://`` ``dest`` (see :mod:`openfeat_core.io.location`).
 
     Raises:
         DataError: the destination exists in ``error_if_exists`` mode, an appended schema differs, or a partition
@@ -783,7 +773,8 @@ def export_parquet(
     """
     _check_mode(mode)
     start = time.perf_counter()
-    fs, path, prefix = resolve_path(dest, filesystem)
+    where = resolve(dest, storage_options, filesystem=filesystem)
+    fs, path, prefix = where.filesystem, where.path, where.prefix
     shown = prefix + path
     schema, batches = _batches(data, rows=1 << 20)
     if schema is None:
@@ -1112,6 +1103,7 @@ def export_libsvm(
     on_null_label: OnNullLabel = "fail",
     mode: WriteMode = "error_if_exists",
     filesystem: pafs.FileSystem | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Write ``data`` as a LIBSVM training set in friendly mode, plus its feature map (module docstring).
 
@@ -1125,7 +1117,8 @@ def export_libsvm(
         on_null_label: ``fail`` (default): a NULL label is an error and nothing is written; ``skip``: such rows are
             left out and counted in ``ExportResult.skipped_rows``.
         mode: ``error_if_exists``, ``overwrite`` or ``append`` (append requires the existing map to be identical).
-        filesystem: a ``pyarrow.fs`` filesystem for ``dest``.
+        filesystem: a configured ``pyarrow.fs`` filesystem for ``dest`` (instead of resolving it).
+        storage_options: object-store settings for an ``s3://`` ``dest`` (see :mod:`openfeat_core.io.location`).
 
     Raises:
         DataError: bad columns (see :func:`build_feature_map`), a NULL label in ``fail`` mode, an existing
@@ -1135,7 +1128,8 @@ def export_libsvm(
     if on_null_label not in ON_NULL_LABEL:
         raise OpenFeatError(f'on_null_label must be "fail" or "skip", got {on_null_label!r}')
     start = time.perf_counter()
-    fs, path, prefix = resolve_path(dest, filesystem)
+    where = resolve(dest, storage_options, filesystem=filesystem)
+    fs, path, prefix = where.filesystem, where.path, where.prefix
     shown = prefix + path
     schema, batches = _batches(data)
     if schema is None:

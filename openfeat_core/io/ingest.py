@@ -8,7 +8,8 @@ stream of record batches, for sources larger than memory). Both produce columns 
 **Sources.** A local path, a glob (``data/*.csv``, ``logs/**/*.parquet``), a directory (every file below it, hidden
 files and ``_SUCCESS``-style markers skipped), a list of those, a ``file://`` or ``s3://`` URI (or any URI
 ``pyarrow.fs`` resolves; pass ``filesystem`` to use a configured filesystem instead), or a ``pa.Table``,
-``pa.RecordBatch`` or pandas ``DataFrame``. The format comes from the extension (``.csv``, ``.tsv``, ``.parquet``,
+``pa.RecordBatch`` or pandas ``DataFrame``. Paths and URIs are named as :mod:`openfeat_core.io.location` resolves
+them (``storage_options`` configure ``s3://``). The format comes from the extension (``.csv``, ``.tsv``, ``.parquet``,
 ``.pq``, ``.json``, ``.jsonl``, ``.ndjson``, ``.arrow``, ``.feather``, ``.ipc``, ``.arrows``, optionally followed
 by ``.gz``, ``.bz2``, ``.zst`` or ``.lz4`` for the text formats) unless ``format`` is given. An Arrow IPC file is
 told from an IPC stream by its magic bytes.
@@ -58,7 +59,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -81,7 +82,8 @@ from openfeat_core.choices import (
     SourceFormat,
 )
 from openfeat_core.errors import DataError, Failure, OpenFeatError
-from openfeat_core.io.export import ExportResult, WriteMode, export_csv, resolve_path
+from openfeat_core.io.export import ExportResult, WriteMode, export_csv
+from openfeat_core.io.location import resolve
 from openfeat_core.io.timestamps import (
     TIMESTAMP_UNITS,
     TimestampUnit,
@@ -244,10 +246,18 @@ def write_rejected(
     dest: str | os.PathLike[str],
     *,
     filesystem: pafs.FileSystem | None = None,
+    storage_options: Mapping[str, Any] | None = None,
     mode: WriteMode = "overwrite",
 ) -> ExportResult:
     """Write the rejected-rows report as a CSV file with a header (atomically, like every export)."""
-    return export_csv(rejected_table(rows), dest, filesystem=filesystem, mode=mode, null_value="")
+    return export_csv(
+        rejected_table(rows),
+        dest,
+        filesystem=filesystem,
+        storage_options=storage_options,
+        mode=mode,
+        null_value="",
+    )
 
 
 class BadRowsError(DataError):
@@ -370,10 +380,12 @@ def _list_files(fs: pafs.FileSystem, path: str, display_prefix: str) -> list[_Fi
     return [_File(fs, i.path, display_prefix + i.path, i.size) for i in sorted(found, key=lambda i: i.path)]
 
 
-def _resolve_files(source: str | os.PathLike[str], filesystem: pafs.FileSystem | None) -> list[_File]:
-    fs, path, prefix = resolve_path(source, filesystem)
+def _resolve_files(
+    source: str | os.PathLike[str], filesystem: pafs.FileSystem | None, storage_options: Mapping[str, Any] | None
+) -> list[_File]:
+    where = resolve(source, storage_options, filesystem=filesystem)
     try:
-        return _list_files(fs, path, prefix)
+        return _list_files(where.filesystem, where.path, where.prefix)
     except OSError as e:
         raise DataError(f"cannot list source {os.fspath(source)!r}: {e}") from e
 
@@ -683,10 +695,13 @@ def _check_columns(where: str, target: pa.Schema, available: Sequence[str], extr
 
 
 class _TableReader(_Reader):
-    """In-memory data, Parquet and Arrow IPC: typed batches, row numbers as lines."""
+    """In-memory data, Parquet and Arrow IPC: typed batches (or whole tables), row numbers as lines."""
 
     def __init__(
-        self, where: str, schema: pa.Schema, batches: Callable[[list[str] | None], Iterator[pa.RecordBatch]]
+        self,
+        where: str,
+        schema: pa.Schema,
+        batches: Callable[[list[str] | None], Iterator[pa.RecordBatch | pa.Table]],
     ) -> None:
         self.where = where
         self._schema = schema
@@ -702,7 +717,8 @@ class _TableReader(_Reader):
         for batch in self._batches(columns):
             if batch.num_rows == 0:
                 continue
-            yield _RawChunk(pa.Table.from_batches([batch]), _row_numbers(first_row))
+            table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+            yield _RawChunk(table, _row_numbers(first_row))
             first_row += batch.num_rows
             if self.progress_of is not None:
                 self.bytes_done = self.progress_of(first_row)
@@ -739,7 +755,8 @@ def _table_from_pandas(frame: Any) -> pa.Table:
     raise DataError("<memory>: the DataFrame cannot be converted to Arrow")
 
 
-def _parquet_reader(file: _File) -> _TableReader:
+def _parquet_reader(file: _File, whole: bool) -> _TableReader:
+    """A Parquet file read in batches of :data:`BATCH_ROWS` rows, or ``whole`` in one multithreaded read."""
     handle = file.fs.open_input_file(file.path)
     try:
         parquet = pq.ParquetFile(handle)
@@ -748,9 +765,12 @@ def _parquet_reader(file: _File) -> _TableReader:
         raise DataError(f"{file.display}: not a readable Parquet file: {e}") from None
     total_rows = max(parquet.metadata.num_rows, 1)
 
-    def batches(columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+    def batches(columns: list[str] | None) -> Iterator[pa.RecordBatch | pa.Table]:
         try:
-            yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=True)
+            if whole:
+                yield parquet.read(columns=columns, use_threads=True)
+            else:
+                yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=True)
         finally:
             handle.close()
 
@@ -1516,7 +1536,7 @@ def _configured(make: Callable[[], _Reader], extra_columns: ExtraColumns) -> _Re
     return reader
 
 
-def _file_reader(file: _File, format: Format | None, csv: CsvOptions) -> Callable[[], _Reader]:
+def _file_reader(file: _File, format: Format | None, csv: CsvOptions, whole: bool) -> Callable[[], _Reader]:
     detected, compression = _split_extension(file.path)
     kind = format or detected
     if kind is None:
@@ -1528,7 +1548,7 @@ def _file_reader(file: _File, format: Format | None, csv: CsvOptions) -> Callabl
     if kind == "json":
         return lambda: _JsonReader(file, compression)
     if kind == "parquet":
-        return lambda: _parquet_reader(file)
+        return lambda: _parquet_reader(file, whole)
     return lambda: _ipc_reader(file)
 
 
@@ -1540,6 +1560,7 @@ def scan_source(
     on_error: OnError = "fail",
     timezone: str = "UTC",
     filesystem: pafs.FileSystem | None = None,
+    storage_options: Mapping[str, Any] | None = None,
     progress: ProgressCallback | bool | None = None,
     csv: CsvOptions | None = None,
     timestamp_unit: TimestampUnit = "ms",
@@ -1553,7 +1574,8 @@ def scan_source(
         format: ``csv``, ``parquet``, ``json`` (JSON lines) or ``ipc``; from the file extension when None.
         on_error: ``fail`` (raise :class:`BadRowsError`, load nothing) or ``skip`` (keep good rows, report bad ones).
         timezone: the zone of timestamps written without offset (IANA name or ``+08:00``).
-        filesystem: a ``pyarrow.fs`` filesystem to read paths from (the scheme of a URI is then dropped).
+        filesystem: a configured ``pyarrow.fs`` filesystem to read paths from (the scheme of a URI is then dropped).
+        storage_options: object-store settings for ``s3://`` sources (see :mod:`openfeat_core.io.location`).
         progress: a callback ``(bytes_done, bytes_total_or_None)``; True for a bar on stderr; False for nothing;
             None (default) for a bar only when stderr is a terminal.
         csv: CSV dialect (defaults: see :class:`CsvOptions`).
@@ -1567,6 +1589,39 @@ def scan_source(
             is not declared, a column has a type OpenFeat cannot represent. Bad rows raise :class:`BadRowsError`
             during iteration.
     """
+    return _open_scan(
+        source,
+        schema=schema,
+        format=format,
+        on_error=on_error,
+        timezone=timezone,
+        filesystem=filesystem,
+        storage_options=storage_options,
+        progress=progress,
+        csv=csv,
+        timestamp_unit=timestamp_unit,
+        extra_columns=extra_columns,
+        whole_files=False,
+    )
+
+
+def _open_scan(
+    source: SourceLike,
+    *,
+    schema: SchemaLike | None,
+    format: Format | None,
+    on_error: OnError,
+    timezone: str,
+    filesystem: pafs.FileSystem | None,
+    storage_options: Mapping[str, Any] | None,
+    progress: ProgressCallback | bool | None,
+    csv: CsvOptions | None,
+    timestamp_unit: TimestampUnit,
+    extra_columns: ExtraColumns,
+    whole_files: bool,
+) -> SourceScan:
+    """:func:`scan_source`; ``whole_files`` reads each Parquet file in one multithreaded read instead of in batches
+    (for :func:`read_source`, which holds every row in memory anyway)."""
     if on_error not in ON_ERROR:
         raise OpenFeatError(f'on_error must be "fail" or "skip", got {on_error!r}')
     if format is not None and format not in SOURCE_FORMATS:
@@ -1592,8 +1647,8 @@ def scan_source(
         if not sources:
             raise DataError("no source given")
         for item in sources:
-            files.extend(_resolve_files(item, filesystem))
-        readers = [_file_reader(f, format, csv_options) for f in files]
+            files.extend(_resolve_files(item, filesystem, storage_options))
+        readers = [_file_reader(f, format, csv_options, whole_files) for f in files]
     readers = [functools.partial(_configured, make, extra_columns) for make in readers]
     sizes = [f.size for f in files]
     compressed = any(_split_extension(f.path)[1] for f in files)
@@ -1619,6 +1674,7 @@ def read_source(
     on_error: OnError = "fail",
     timezone: str = "UTC",
     filesystem: pafs.FileSystem | None = None,
+    storage_options: Mapping[str, Any] | None = None,
     progress: ProgressCallback | bool | None = None,
     csv: CsvOptions | None = None,
     timestamp_unit: TimestampUnit = "ms",
@@ -1631,17 +1687,19 @@ def read_source(
         DataError: see :func:`scan_source`.
     """
     start = time.perf_counter()
-    scan = scan_source(
+    scan = _open_scan(
         source,
         schema=schema,
         format=format,
         on_error=on_error,
         timezone=timezone,
         filesystem=filesystem,
+        storage_options=storage_options,
         progress=progress,
         csv=csv,
         timestamp_unit=timestamp_unit,
         extra_columns=extra_columns,
+        whole_files=True,
     )
     bar = scan._progress if isinstance(scan._progress, _TerminalProgress) else None
     try:

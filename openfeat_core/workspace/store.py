@@ -1,9 +1,9 @@
 """The workspace: versioned offline tables (Parquet + a manifest per version) shared between orchestrator tasks.
 
 Orchestrator tasks (Airflow, Kubeflow, DolphinScheduler) run in separate processes, often on separate machines, and
-are retried. They hand tables to each other through a workspace: a local directory or an object-store prefix (see
-:mod:`openfeat_core.workspace.storage` for the URIs and S3 settings), in which every write of a table is a new,
-immutable, atomically committed version.
+are retried. They hand tables to each other through a workspace: a local directory or an object-store prefix (named
+as any data is, see :mod:`openfeat_core.io.location`), in which every write of a table is a new, immutable,
+atomically committed version.
 
 Layout under the root::
 
@@ -71,14 +71,13 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from openfeat_core.errors import DataError, Failure, OpenFeatError
+from openfeat_core.io.location import Location, resolve
 from openfeat_core.workspace.storage import (
     TEMP_PREFIX,
-    Location,
     create_if_absent,
     ensure_dir,
     put_atomic,
     read_bytes,
-    resolve_location,
     sync_dirs,
     sync_file,
 )
@@ -162,7 +161,7 @@ class Workspace:
         row_group_rows: int = 131_072,
         compression: str = "zstd",
     ) -> None:
-        """Use :meth:`open`; this takes an already resolved :class:`~openfeat_core.workspace.storage.Location`."""
+        """Use :meth:`open`; this takes an already resolved :class:`~openfeat_core.io.location.Location`."""
         for label, value in (("rows_per_file", rows_per_file), ("row_group_rows", row_group_rows)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise OpenFeatError(f"{label} must be a positive integer, got {value!r}")
@@ -190,7 +189,8 @@ class Workspace:
             uri: a local path, ``file://...``, ``s3://bucket/prefix``, or another URI pyarrow's
                 ``FileSystem.from_uri`` understands.
             storage_options: S3 settings (credentials, ``region``, ``endpoint_url``, ``scheme``...); they override
-                the ``AWS_*`` environment variables. See :func:`openfeat_core.workspace.storage.s3_options`.
+                the ``AWS_*`` environment variables. See :func:`openfeat_core.io.location.s3_options`; a local
+                root has nothing to configure and does not use them.
             rows_per_file: a write starts a new Parquet file every this many rows.
             row_group_rows: rows per Parquet row group; a write buffers at most one row group in memory.
             compression: Parquet compression codec.
@@ -199,7 +199,7 @@ class Workspace:
             OpenFeatError: malformed URI or storage options, or a non-positive size.
         """
         return cls(
-            resolve_location(uri, storage_options),
+            resolve(uri, storage_options),
             rows_per_file=rows_per_file,
             row_group_rows=row_group_rows,
             compression=compression,
@@ -317,7 +317,7 @@ class Workspace:
             ensure_dir(self._location, f"{table_dir}/_v")
             # The data files were fsynced as each was closed; these make their (possibly new) directory entries
             # durable too, all before the manifest that references them can exist.
-            root = self._location.root
+            root = self._location.path
             sync_dirs(self._location, [attempt_dir, f"{table_dir}/data", f"{table_dir}/_v", table_dir])
             sync_dirs(self._location, [f"{root}/tables", root])
         except BaseException:
@@ -634,7 +634,7 @@ class Workspace:
     # ------------------------------------------------------------------------------------------------------------
 
     def _table_dir(self, name: str) -> str:
-        return f"{self._location.root}/tables/{name}"
+        return f"{self._location.path}/tables/{name}"
 
     def _manifest_path(self, name: str, number: int) -> str:
         return f"{self._table_dir(name)}/_v/{number:06d}.json"
@@ -648,7 +648,7 @@ class Workspace:
         return f"{self._table_dir(name)}/data/{info.attempt}/{_SIDE_DIR}/{filename}"
 
     def _table_dir_names(self) -> list[str]:
-        selector = pafs.FileSelector(f"{self._location.root}/tables", allow_not_found=True)
+        selector = pafs.FileSelector(f"{self._location.path}/tables", allow_not_found=True)
         infos = self._location.filesystem.get_file_info(selector)
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory and _NAME.fullmatch(i.base_name))
 

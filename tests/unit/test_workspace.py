@@ -21,10 +21,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from openfeat_core.errors import DataError, OpenFeatError
+from openfeat_core.io.location import resolve
 from openfeat_core.workspace import ConflictError, TableVersion, Workspace
 from openfeat_core.workspace import storage as workspace_storage
 from openfeat_core.workspace import store as workspace_store
-from openfeat_core.workspace.storage import create_if_absent, resolve_location, s3_options
+from openfeat_core.workspace.storage import create_if_absent
 
 from .s3_server import S3Endpoint
 
@@ -382,7 +383,7 @@ def test_s3_without_conditional_writes_warns_and_still_commits(
 
 
 def test_s3_settings_boto3_cannot_reproduce_fall_back(s3_server: S3Endpoint) -> None:
-    location = resolve_location(f"s3://{s3_server.bucket}/x", s3_server.storage_options)
+    location = resolve(f"s3://{s3_server.bucket}/x", s3_server.storage_options)
     assert location.s3_settings is not None and s3_server.secret_key not in repr(location)
     with pytest.raises(ValueError, match="S3 option\\(s\\) role_arn have no boto3 equivalent"):
         workspace_storage._boto3_client({**location.s3_settings, "role_arn": "arn:r"})
@@ -665,78 +666,15 @@ def test_openmldb_schema_is_none_for_types_sql_lacks(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["local", "s3"])
 def test_create_if_absent_never_replaces(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     if backend == "local":
-        location = resolve_location(tmp_path)
+        location = resolve(tmp_path)
     else:
         s3: S3Endpoint = request.getfixturevalue("s3_server")
-        location = resolve_location(f"s3://{s3.bucket}/{uuid.uuid4().hex}", s3.storage_options)
-    path = f"{location.root}/m.json"
+        location = resolve(f"s3://{s3.bucket}/{uuid.uuid4().hex}", s3.storage_options)
+    path = f"{location.path}/m.json"
     assert create_if_absent(location, path, b"first")
     assert not create_if_absent(location, path, b"second")
     with location.filesystem.open_input_stream(path) as f:
         assert f.read() == b"first"
-
-
-@pytest.mark.parametrize(
-    ("options", "environ", "expected"),
-    [
-        ({}, {}, {}),
-        (
-            {},
-            {
-                "AWS_ACCESS_KEY_ID": "k",
-                "AWS_SECRET_ACCESS_KEY": "s",
-                "AWS_DEFAULT_REGION": "eu-west-3",
-                "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
-            },
-            {
-                "access_key": "k",
-                "secret_key": "s",
-                "region": "eu-west-3",
-                "scheme": "http",
-                "endpoint_override": "127.0.0.1:9000",
-            },
-        ),
-        (
-            {"aws_access_key_id": "k2", "aws_secret_access_key": "s2", "endpoint_url": "https://minio:9000"},
-            {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_ENDPOINT_URL": "http://ignored:1"},
-            {
-                "access_key": "k2",
-                "secret_key": "s2",
-                "scheme": "https",
-                "endpoint_override": "minio:9000",
-                "region": "us-east-1",
-            },
-        ),
-        (
-            {},
-            {"AWS_ENDPOINT_URL_S3": "http://s3-only:1", "AWS_ENDPOINT_URL": "http://generic:2", "AWS_REGION": "r"},
-            {"scheme": "http", "endpoint_override": "s3-only:1", "region": "r"},
-        ),
-        (
-            {"endpoint_override": "host:1", "scheme": "http", "request_timeout": 3},
-            {"AWS_ENDPOINT_URL": "http://ignored:1"},
-            {"endpoint_override": "host:1", "scheme": "http", "request_timeout": 3, "region": "us-east-1"},
-        ),
-    ],
-)
-def test_s3_options_merge_storage_options_over_environment(
-    options: dict[str, Any], environ: dict[str, str], expected: dict[str, Any]
-) -> None:
-    assert s3_options(options, environ) == expected
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"access_key": "k"}, "'access_key' given without 'secret_key'"),
-        ({"secret_key": "s"}, "'secret_key' given without 'access_key'"),
-        ({"endpoint_url": "127.0.0.1:9000"}, "must look like http"),
-        ({"endpoint_url": "http://host:1/path"}, "must look like http"),
-    ],
-)
-def test_bad_s3_options_are_refused(options: dict[str, Any], message: str) -> None:
-    with pytest.raises(OpenFeatError, match=message):
-        s3_options(options, {})
 
 
 @pytest.mark.parametrize(
@@ -745,7 +683,6 @@ def test_bad_s3_options_are_refused(options: dict[str, Any], message: str) -> No
         ("", None, "non-empty path or URI"),
         ("s3://", None, "names no bucket"),
         ("s3://bucket/p?endpoint_override=x", None, "has a query or fragment"),
-        ("/tmp/ws", {"region": "x"}, "only used for object stores"),
         ("s3://bucket/p", {"no_such_option": 1}, "unknown S3 storage option"),
     ],
 )
@@ -765,3 +702,10 @@ def test_local_roots_normalise_to_absolute_paths(tmp_path: Path, monkeypatch: py
     assert Workspace.open("ws").uri == (tmp_path / "ws").as_posix()
     assert Workspace.open((tmp_path / "ws").as_uri()).uri == (tmp_path / "ws").as_posix()
     assert Workspace.open(tmp_path / "ws" / "").uri == (tmp_path / "ws").as_posix()
+
+
+def test_a_local_root_does_not_use_storage_options(tmp_path: Path) -> None:
+    """A task passes one set of options for its workspace and its s3:// sources: a local root has none to use."""
+    ws = Workspace.open(tmp_path / "ws", {"endpoint_url": "http://127.0.0.1:1", "access_key": "k", "secret_key": "s"})
+    assert ws.uri == (tmp_path / "ws").as_posix()
+    assert ws.write_table("t", _numbers(2)).num_rows == 2
