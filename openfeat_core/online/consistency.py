@@ -31,8 +31,9 @@ class LoggedRequest:
     requests: pa.Table
     response: pa.Table
     table_rows: dict[str, int]
-    # Compactions each table had gone through: a later one dropped rows this request may have seen.
-    compactions: dict[str, int] = field(default_factory=dict)
+    # Per table, how many times it had released evicted rows for good: a later release dropped rows this request
+    # may have seen (see StoredTable.drops).
+    drops: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -18,7 +18,6 @@ A bucket that lost rows to eviction is not used either: its partial would still 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,10 +31,8 @@ from openfeat_core.functions._kernels import _fsum_step, _fsum_value, dd_add
 from openfeat_core.functions.agg_basic import COMBINABLE
 from openfeat_core.functions.registry import AggregateImpl, EvalContext, WindowFrames
 from openfeat_core.plan.nodes import Field, Select, WindowAgg, collect
-from openfeat_core.sql.dialect import INTERVAL_UNITS_MS
+from openfeat_core.sql.dialect import interval_ms
 from openfeat_core.types import SQLType
-
-_BUCKET_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
 
 
 def parse_long_windows(option: str, plan: Select) -> dict[int, int]:
@@ -56,12 +53,11 @@ def parse_long_windows(option: str, plan: Select) -> dict[int, int]:
         if name not in names:
             known = ", ".join(sorted(names)) or "none"
             raise NotSupportedError(f"long_windows: no window named {name!r} in the script (windows: {known})")
-        match = _BUCKET_RE.match(size or "1d")
-        if match is None:
+        bucket_ms = interval_ms(size or "1d", None)
+        if bucket_ms is None:
             raise NotSupportedError(
                 f"long_windows: bucket size {size!r} of window {name!r} is not a time such as 1d, 6h, 30m or 10s"
             )
-        bucket_ms = int(match.group(1)) * INTERVAL_UNITS_MS[match.group(2).lower()]
         if bucket_ms <= 0:
             raise NotSupportedError(f"long_windows: bucket size of window {name!r} must be positive")
         frame = plan.windows[names[name]].frame

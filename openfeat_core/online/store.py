@@ -1,10 +1,10 @@
 """The embedded online store: tables in memory, deployed feature scripts, and requests computed against them.
 
-A request runs the deployment's plan in request mode (the very plan and kernels of batch mode) over the rows
-the request can reach: for each window, the stored rows of the request's partition key, and for each LAST JOIN,
-the right-table rows with the request's join key. Rows are found through per-index key maps that the deploy
-derives from the script, as OpenMLDB derives its indexes (docs/semantics.md; ``ROWS n`` keeps the latest n rows,
-``ROWS_RANGE d`` keeps d of history, merged per index).
+The store holds the catalog (tables, deployments and their versions), durability (the write-ahead log and
+snapshots, :mod:`openfeat_core.online.wal`) and the consistency checker. How a table's rows are kept is
+:mod:`openfeat_core.online.tables` (per index, per key, in engine layout); how a request is computed is
+:mod:`openfeat_core.online.request_plan` (the plan a DEPLOY compiles, served directly from the indexes or by the
+executor's request mode over rows gathered from them).
 """
 
 from __future__ import annotations
@@ -15,49 +15,36 @@ import hashlib
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from openfeat_core.column import Column
 from openfeat_core.engine.executor import arrow_table, execute, main_scan
+from openfeat_core.engine.relation import ColumnTable
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.functions.agg_basic import COMBINABLE
 from openfeat_core.functions.registry import REGISTRY, EvalContext
 from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
-from openfeat_core.online.fastpath import (
-    TTL,
-    Declined,
-    FastPlan,
+from openfeat_core.online.preagg import Preaggregate, parse_long_windows, preaggregates_for
+from openfeat_core.online.request_plan import (
     RequestColumns,
-    TableRows,
-    fast_plan,
+    RequestPlan,
+    compile_request_plan,
     python_rows_to_columns,
     serve_request,
-    window_ttl,
 )
-from openfeat_core.online.preagg import Preaggregate, parse_long_windows, preaggregates_for
+from openfeat_core.online.tables import TTL, IndexSpec, StoredTable, TTLClock
 from openfeat_core.online.wal import DurableLog, FsyncPolicy, PendingSnapshot
-from openfeat_core.plan.nodes import (
-    ColumnRef,
-    LastJoin,
-    Relation,
-    Scan,
-    Select,
-    WindowAgg,
-    collect,
-    qualifiers_read,
-    tables_read,
-)
+from openfeat_core.plan.nodes import Select, WindowAgg, tables_read
 from openfeat_core.sql.binder import bind_sql
-from openfeat_core.sql.dialect import INTERVAL_UNITS_MS, interval_ms
+from openfeat_core.sql.dialect import INTERVAL_UNITS_MS, interval_ms, parse_deploy
+from openfeat_core.sql.statements import Deploy
 from openfeat_core.types import (
     DATE_RANGE_TEXT,
     TIMESTAMP_RANGE_TEXT,
@@ -66,41 +53,6 @@ from openfeat_core.types import (
     parse_schema,
     sql_type_of_arrow,
 )
-
-_DEPLOY_RE = re.compile(
-    r"^\s*deploy\s+(?:if\s+not\s+exists\s+)?(?P<name>[A-Za-z_][\w]*)\s*(?:options\s*\((?P<options>[^)]*)\)\s*)?(?P<sql>select\b.*)$",
-    re.IGNORECASE | re.DOTALL,
-)
-
-
-@dataclass(frozen=True)
-class IndexSpec:
-    """An index of a table: rows grouped by ``keys``, ordered by ``ts``, kept for ``ttl``.
-
-    Attributes:
-        table: the table.
-        keys: key columns.
-        ts: order column, or ``None`` (insertion order).
-        ttl: how much history per key the index keeps (see :class:`~openfeat_core.online.fastpath.TTL`).
-    """
-
-    table: str
-    keys: tuple[str, ...]
-    ts: str | None
-    ttl: TTL = field(default_factory=TTL)
-
-    def describe(self) -> str:
-        return f"{self.table}({'|'.join(self.keys)}; ts={self.ts or 'insertion order'}; keep {self.ttl.describe()})"
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """How a request finds the stored rows it can see: rows of ``table`` whose ``index_keys`` equal the request's
-    ``request_keys`` (``None``: the keys do not come from the request row, so every row is reachable)."""
-
-    table: str
-    index_keys: tuple[str, ...]
-    request_keys: tuple[str, ...] | None
 
 
 @dataclass(frozen=True)
@@ -122,27 +74,28 @@ class IndexDeclaration:
 
 @dataclass
 class Deployment:
-    """One version of a deployed feature script."""
+    """One version of a deployed feature script.
+
+    Attributes:
+        request_plan: the script compiled for requests (:func:`compile_request_plan`).
+        indexes: the indexes it keeps, with their final retention (DEPLOY biases and declared TTLs applied).
+        preaggs: long-window pre-aggregations (``OPTIONS(long_windows=...)``), by the aggregate they serve.
+    """
 
     name: str
     version: int
     sql: str
     plan: Select
-    indexes: tuple[IndexSpec, ...]
-    lookups: tuple[Lookup, ...]
-    fast: FastPlan | None = None
+    request_plan: RequestPlan
     options: dict[str, str] = field(default_factory=dict)
-    # Long-window pre-aggregations (OPTIONS(long_windows=...)), by the aggregate they serve.
+    indexes: tuple[IndexSpec, ...] = ()
     preaggs: dict[WindowAgg, Preaggregate] = field(default_factory=dict)
-    # Why the direct path does not serve this deployment (``fast`` is None), else None.
-    declined: str | None = None
 
     @property
-    def access(self) -> dict[str, str]:
-        """How requests are computed, for descriptions: the direct path, or the executor's request mode and why."""
-        if self.declined is None:
-            return {"path": "direct"}
-        return {"path": "request_mode", "reason": self.declined}
+    def access(self) -> dict[str, Any]:
+        """How requests are computed, for descriptions: the direct access or the executor's request mode (and why),
+        then each window's and LAST JOIN's access."""
+        return self.request_plan.describe()
 
     @cached_property
     def main_table(self) -> str:
@@ -162,191 +115,6 @@ class Deployment:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-TTLClock = Literal["data", "wall", "off"]
-
-#: A table is compacted (evicted rows dropped from its stored data) once this many rows were evicted since the last
-#: compaction and at least as many as it keeps: the cost per inserted row stays constant.
-COMPACT_MIN_EVICTED = 100_000
-
-
-@dataclass
-class _Table:
-    schema: pa.Schema
-    clock: TTLClock = "data"
-    timezone: str = "UTC"
-    declared_indexes: tuple[IndexDeclaration, ...] = ()  # given at creation (create_table)
-    batches: list[pa.RecordBatch] = field(default_factory=list)
-    # Insertion number of every stored row, per batch (ascending; evicted rows are gone after a compaction).
-    batch_seqs: list[np.ndarray] = field(default_factory=list)
-    _data: pa.Table | None = None
-    # index key columns -> key tuple -> row ids (positions in data())
-    keymaps: dict[tuple[str, ...], dict[tuple[Any, ...], list[int]]] = field(default_factory=dict)
-    rows: int = 0  # stored rows, kept as batches arrive: describe/request must not cost more as inserts pile up
-    nbytes: int = 0  # Arrow bytes of the stored rows
-    inserted: int = 0  # rows ever inserted: the next insertion number
-    evicted: int = 0  # rows evicted from every index, in total
-    evicted_since_compaction: int = 0
-    compactions: int = 0
-    # The direct request path's state (fastpath.py): rows per key in engine layout, for each index it reads.
-    direct: TableRows = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.direct = TableRows(self.schema, self.timezone)
-
-    def now_ms(self) -> int | None:
-        return int(time.time() * 1000) if self.clock == "wall" else None
-
-    @property
-    def declared(self) -> list[str]:
-        """The declared indexes as written (``name:key1|key2:ts[:ttl:ttl_type]``)."""
-        return [d.text for d in self.declared_indexes]
-
-    def add_series(self, keys: tuple[str, ...], order: str | None, ttl: TTL) -> None:
-        if self.clock == "off":
-            ttl = TTL()
-        history = (self.data(), self.seqs()) if self.batches else None
-        existing = self.direct.indexes.get((keys, order))
-        before = existing.evicted if existing is not None else 0
-        index = self.direct.add_index(keys, order, ttl, history, self.now_ms())
-        self._count_evicted(index.evicted - before)
-
-    def _count_evicted(self, evicted: int) -> None:
-        self.evicted += evicted
-        self.evicted_since_compaction += evicted
-        if self.evicted_since_compaction >= max(COMPACT_MIN_EVICTED, self.rows - self.evicted_since_compaction):
-            self.compact()
-
-    @property
-    def num_rows(self) -> int:
-        return self.rows
-
-    def data(self) -> pa.Table:
-        if self._data is None:
-            self._data = pa.Table.from_batches(self.batches, schema=self.schema).combine_chunks()
-        return self._data
-
-    def seqs(self) -> np.ndarray:
-        return np.concatenate(self.batch_seqs) if self.batch_seqs else np.zeros(0, dtype=np.int64)
-
-    def rows_before(self, inserted: int) -> pa.Table:
-        """The stored rows inserted before the ``inserted``-th row."""
-        return self.data().slice(0, int(np.searchsorted(self.seqs(), inserted, side="left")))
-
-    def add_keymap(self, keys: tuple[str, ...]) -> None:
-        if keys in self.keymaps:
-            return
-        keymap: dict[tuple[Any, ...], list[int]] = {}
-        self.keymaps[keys] = keymap
-        if self.batches:
-            self._index_rows(keys, keymap, self.data(), 0)
-
-    def append(self, batch: pa.RecordBatch) -> None:
-        start = self.rows
-        first_seq = self.inserted
-        self.batches.append(batch)
-        self.batch_seqs.append(np.arange(first_seq, first_seq + batch.num_rows, dtype=np.int64))
-        self.rows += batch.num_rows
-        self.nbytes += batch.nbytes
-        self.inserted += batch.num_rows
-        self._data = None
-        table = pa.Table.from_batches([batch])
-        for keys, keymap in self.keymaps.items():
-            self._index_rows(keys, keymap, table, start)
-        self._count_evicted(self.direct.add_rows(batch, first_seq, self.now_ms()))
-
-    def append_logged(self, batches: Sequence[pa.RecordBatch]) -> None:
-        """Append consecutive logged inserts (recovery), giving the state ``append`` of each in turn gives.
-
-        The per-entry cost of ``append`` (the Arrow to engine-layout conversion, key-map indexing, one stored batch
-        per entry) made a log of small inserts take minutes to replay, so the rows are converted and indexed once,
-        and the indexes take as many entries at a time as :meth:`_entries_at_once` proves give the same state.
-        """
-        if len(batches) == 1:
-            self.append(batches[0])
-            return
-        combined = pa.concat_batches(batches)
-        if self.keymaps:  # (a table with key maps is never compacted: row positions only grow, as append has them)
-            table = pa.Table.from_batches([combined])
-            for keys, keymap in self.keymaps.items():
-                self._index_rows(keys, keymap, table, self.rows)
-        values, valid = self.direct.engine_columns(combined) if self.direct.indexes else ([], [])
-        ends = np.cumsum([b.num_rows for b in batches])
-        # Stored batches added since the last compaction, from row `tail` of `combined`: merged into one at the end
-        # (same rows; one per logged entry would make every later data() concatenate them all).
-        mark, seq_mark, tail, i = len(self.batches), len(self.batch_seqs), 0, 0
-        while i < len(batches):
-            j = i + self._entries_at_once(ends, i)
-            start, stop = (int(ends[i - 1]) if i else 0), int(ends[j - 1])
-            first_seq = self.inserted
-            self.batches.append(combined.slice(start, stop - start))
-            self.batch_seqs.append(np.arange(first_seq, first_seq + stop - start, dtype=np.int64))
-            self.rows += stop - start
-            self.nbytes += sum(b.nbytes for b in batches[i:j])  # the logged batches' sizes, as append counts them
-            self.inserted += stop - start
-            self._data = None
-            compactions = self.compactions
-            rows, ok = [v[start:stop] for v in values], [v[start:stop] for v in valid]
-            self._count_evicted(self.direct.add_columns(rows, ok, first_seq, self.now_ms()) if values else 0)
-            if self.compactions != compactions:
-                mark, seq_mark, tail = len(self.batches), len(self.batch_seqs), stop
-            i = j
-        if len(self.batches) - mark > 1:
-            self.batches[mark:] = [combined.slice(tail)]
-            self.batch_seqs[seq_mark:] = [np.concatenate(self.batch_seqs[seq_mark:])]
-
-    def _entries_at_once(self, ends: np.ndarray, i: int) -> int:
-        """How many logged entries from the ``i``-th (rows ending at ``ends``) the indexes can take in one call with
-        the state one call per entry gives (at least 1).
-
-        With TTLs measured from each key's newest row (not the wall clock), where a run of inserts is cut does not
-        change the rows a key keeps at its end: as rows arrive, the time limit drops rows older than the newest
-        minus the TTL, and the newest only grows; the count limit drops rows with enough newer rows, and that
-        number only grows; a dropped row stays dropped, and a late row ranks among the kept rows as among all rows
-        (both ways of combining the two limits are as monotone). So the kept rows, their order and the eviction
-        counts are the same. What the cuts do change: the pre-aggregates' floating-point partial sums (summation
-        order), and compaction, which keeps the rows live when it runs, once the evictions since the last one
-        reach a threshold. So entries go together only if compaction would do nothing (key maps, or an index
-        that keeps everything) or the most evictions they can cause (every row the indexes keep and every new row,
-        once per index) cannot reach the threshold.
-        """
-        indexes = self.direct.indexes.values()
-        if self.clock == "wall" or any(ix.preaggs for ix in indexes):
-            return 1
-        if self.keymaps or not indexes or any(ix.ttl.unbounded for ix in indexes):
-            return len(ends) - i
-        budget = COMPACT_MIN_EVICTED - 1 - self.evicted_since_compaction - sum(ix.kept for ix in indexes)
-        before = int(ends[i - 1]) if i else 0
-        fits = int(np.searchsorted(ends[i:] - before, budget // max(1, len(indexes)), side="right"))
-        return max(1, fits)
-
-    def compact(self) -> None:
-        """Drop the stored rows that no index keeps any more (only when every index of the table has a TTL and no
-        general-path index refers to row positions)."""
-        live = self.direct.live_rows()
-        if live is None or self.keymaps:
-            return
-        seqs = self.seqs()
-        keep = np.zeros(len(seqs), dtype=np.bool_)
-        found = np.searchsorted(seqs, live)
-        keep[found[found < len(seqs)]] = True
-        data = self.data().filter(pa.array(keep)).combine_chunks()
-        self.batches = data.to_batches() or []
-        self.batch_seqs = [seqs[keep]]
-        self.rows = data.num_rows
-        self.nbytes = data.nbytes
-        self._data = data
-        self.evicted_since_compaction = 0
-        self.compactions += 1
-
-    @staticmethod
-    def _index_rows(
-        keys: tuple[str, ...], keymap: dict[tuple[Any, ...], list[int]], table: pa.Table, start: int
-    ) -> None:
-        columns = [table.column(k).to_pylist() for k in keys]
-        for i, key in enumerate(zip(*columns, strict=True)):
-            keymap.setdefault(key, []).append(start + i)
-
-
 logger = logging.getLogger(__name__)
 
 #: Default automatic-snapshot policy of a durable store: snapshot once this much log, or this many log entries, have
@@ -361,24 +129,6 @@ SNAPSHOT_AFTER_SECONDS = 600.0
 _SNAPSHOT_RETRY_SECONDS = 60.0
 #: Recovery applies at most this many consecutive logged inserts together: bounds the decoded entries held at once.
 _REPLAY_RUN_ENTRIES = 16_384
-
-
-@dataclass(frozen=True)
-class _CapturedTable:
-    """A table as a snapshot captured it: immutable Arrow batches, and the rows an index still keeps (None: all)."""
-
-    schema: pa.Schema
-    batches: list[pa.RecordBatch]
-    seqs: list[np.ndarray]
-    live: np.ndarray | None
-
-    def table(self) -> pa.Table:
-        """The rows to write (the copy and the filter run on the snapshot thread, not under the store's lock)."""
-        data = pa.Table.from_batches(self.batches, schema=self.schema).combine_chunks()
-        if self.live is None:
-            return data
-        seqs = np.concatenate(self.seqs) if self.seqs else np.zeros(0, dtype=np.int64)
-        return data.filter(pa.array(np.isin(seqs, self.live)))
 
 
 class OnlineStore:
@@ -444,7 +194,8 @@ class OnlineStore:
         self._snapshots_written = 0
         self._replayed_at_open = 0
         self._ttl_clock: TTLClock = ttl_clock
-        self._tables: dict[str, _Table] = {}
+        self._tables: dict[str, StoredTable] = {}
+        self._declared: dict[str, tuple[IndexDeclaration, ...]] = {}
         self._deployments: dict[str, list[Deployment]] = {}
         self._active: dict[str, int] = {}
         self._ctx = EvalContext(timezone)
@@ -474,7 +225,7 @@ class OnlineStore:
                     t = self._tables[record["name"]]
                     t.inserted = max(t.inserted, record["inserted"])
                     t.evicted = record["evicted"]
-        # Consecutive inserts into one table are applied together (see _Table.append_logged: the per-entry cost
+        # Consecutive inserts into one table are applied together (see StoredTable.append_logged: the per-entry cost
         # made a log of small inserts take minutes to replay); a catalog change or another table ends a run.
         run: list[pa.RecordBatch] = []
         run_table: str | None = None
@@ -505,9 +256,10 @@ class OnlineStore:
         if op == "create_table":
             schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(record["schema"])))
             declared = tuple(_check_index_declaration(record["name"], schema, s) for s in record.get("indexes", ()))
-            self._tables[record["name"]] = _Table(schema, self._ttl_clock, self._ctx.timezone, declared)
+            self._add_table(record["name"], schema, declared)
         elif op == "drop_table":
             del self._tables[record["name"]]
+            del self._declared[record["name"]]
         elif op == "deploy":
             self._deploy(record["name"], record["sql"], record.get("options", {}))
         elif op == "restore":
@@ -528,7 +280,7 @@ class OnlineStore:
         self._wait_for_snapshot()
         try:
             pending, tables, meta = self._capture_snapshot()
-            self._log.write_snapshot(pending, {n: c.table() for n, c in tables.items()}, meta)
+            self._log.write_snapshot(pending, tables, meta)
         except Exception:
             self._snapshot_failures += 1
             raise
@@ -583,11 +335,11 @@ class OnlineStore:
         self._snapshot_thread.start()
 
     def _write_snapshot(
-        self, pending: PendingSnapshot, tables: dict[str, _CapturedTable], meta: list[dict[str, Any]]
+        self, pending: PendingSnapshot, tables: dict[str, pa.Table], meta: list[dict[str, Any]]
     ) -> None:
         assert self._log is not None
         try:
-            self._log.write_snapshot(pending, {n: c.table() for n, c in tables.items()}, meta)
+            self._log.write_snapshot(pending, tables, meta)
         except Exception as exc:
             self._snapshot_failed(exc)
         else:
@@ -605,16 +357,17 @@ class OnlineStore:
             self._snapshot_thread.join()
             self._snapshot_thread = None
 
-    def _capture_snapshot(self) -> tuple[PendingSnapshot, dict[str, _CapturedTable], list[dict[str, Any]]]:
-        """The catalog and the tables as of now (cheap: lists of immutable batches) and the log's snapshot point,
-        taken together while no write can happen (the store is used from one thread at a time)."""
+    def _capture_snapshot(self) -> tuple[PendingSnapshot, dict[str, pa.Table], list[dict[str, Any]]]:
+        """The catalog and the rows each table keeps as of now, and the log's snapshot point, taken together while
+        no write can happen (the store is used from one thread at a time). The rows are copied out of the indexes
+        (later inserts change the series in place); writing them runs on the snapshot thread."""
         assert self._log is not None
         meta: list[dict[str, Any]] = [
             {
                 "op": "create_table",
                 "name": n,
                 "schema": _schema_b64(t.schema),
-                "indexes": t.declared,
+                "indexes": [d.text for d in self._declared[n]],
                 "inserted": t.inserted,
                 "evicted": t.evicted,
             }
@@ -623,17 +376,7 @@ class OnlineStore:
         for name, versions in self._deployments.items():
             meta.extend({"op": "deploy", "name": name, "sql": d.sql, "options": d.options} for d in versions)
             meta.append({"op": "restore", "name": name, "version": self._active[name] + 1})
-        tables = {
-            # Rows no index keeps are left out, as a compaction drops them (not when a general-path index still
-            # refers to row positions). Finding them costs a pass over the kept rows, so only when there are some.
-            n: _CapturedTable(
-                t.schema,
-                list(t.batches),
-                list(t.batch_seqs),
-                t.direct.live_rows() if t.evicted_since_compaction and not t.keymaps else None,
-            )
-            for n, t in self._tables.items()
-        }
+        tables = {n: t.scan() for n, t in self._tables.items()}
         pending = self._log.begin_snapshot()
         self._last_snapshot = time.monotonic()
         return pending, tables, meta
@@ -670,9 +413,15 @@ class OnlineStore:
         except ValueError as e:
             raise OpenFeatSQLError(f"table {name!r}: {e}") from None
         declared = tuple(_check_index_declaration(name, parsed, spec) for spec in indexes)
-        table = _Table(parsed, self._ttl_clock, self._ctx.timezone, declared)
-        self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed), "indexes": table.declared})
+        texts = [d.text for d in declared]
+        self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed), "indexes": texts})
+        self._add_table(name, parsed, declared)
+
+    def _add_table(self, name: str, schema: pa.Schema, declared: tuple[IndexDeclaration, ...]) -> None:
+        table = StoredTable(schema, self._ttl_clock, self._ctx.timezone)
+        table.retain_evicted(self._request_log is not None)
         self._tables[name] = table
+        self._declared[name] = declared
 
     def drop_table(self, name: str) -> None:
         users = [d for d, versions in self._deployments.items() if name in tables_read(versions[self._active[d]].plan)]
@@ -681,6 +430,7 @@ class OnlineStore:
         self._table(name)
         self._record({"op": "drop_table", "name": name})
         del self._tables[name]
+        del self._declared[name]
 
     def list_tables(self) -> list[str]:
         return sorted(self._tables)
@@ -690,28 +440,29 @@ class OnlineStore:
         return {
             "name": name,
             "schema": [(f.name, sql_type_of_arrow(f.type).openmldb_name) for f in t.schema],
-            "declared_indexes": t.declared,
+            "declared_indexes": [d.text for d in self._declared[name]],
             "rows": t.num_rows,
             "inserted": t.inserted,
             "evicted": t.evicted,
-            # The direct path's per-key series (with their TTL and evictions), then the general path's key maps.
+            # The indexes that keep the rows (with their TTL and evictions).
             "indexes": [
-                f"{'|'.join(keys)}; ts={order or 'insertion order'}; keep {ix.ttl.describe()}; evicted {ix.evicted}"
-                for (keys, order), ix in t.direct.indexes.items()
-            ]
-            + [f"{'|'.join(keys)}; all rows" for keys in t.keymaps],
+                f"{'|'.join(keys) or 'all rows'}; ts={order or 'insertion order'}; keep {ix.ttl.describe()}; "
+                f"evicted {ix.evicted}"
+                for (keys, order), ix in t.indexes.items()
+            ],
         }
 
     def table_stats(self) -> dict[str, dict[str, int]]:
-        """Per table: stored rows, their Arrow bytes, rows ever inserted and rows evicted (cheap: for metrics)."""
+        """Per table: stored rows, their bytes (:attr:`StoredTable.nbytes`), rows ever inserted and rows evicted
+        (cheap: for metrics)."""
         return {
-            n: {"rows": t.rows, "bytes": t.nbytes, "inserted": t.inserted, "evicted": t.evicted}
+            n: {"rows": t.num_rows, "bytes": t.nbytes, "inserted": t.inserted, "evicted": t.evicted}
             for n, t in self._tables.items()
         }
 
     def scan(self, name: str) -> pa.Table:
         """Every stored row of a table, in insertion order."""
-        return self._table(name).data()
+        return self._table(name).scan()
 
     def insert(self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> int:
         """Append rows (an Arrow table, dicts, or lists in schema order); returns the number of rows stored.
@@ -730,8 +481,11 @@ class OnlineStore:
         return batch.num_rows
 
     # ------------------------------------------------------------------ deployments
-    def deploy(self, name: str, sql: str, options: Mapping[str, str] | None = None) -> Deployment:
-        """Deploy ``sql`` (a SELECT, or ``DEPLOY name [OPTIONS(...)] SELECT ...``) as ``name``.
+    def deploy(self, name: str, sql: str | Deploy, options: Mapping[str, str] | None = None) -> Deployment:
+        """Deploy ``sql`` (a SELECT, or ``DEPLOY name [OPTIONS(...)] SELECT ...`` as text or parsed) as ``name``.
+
+        A ``DEPLOY`` statement names the deployment when ``name`` is empty, and its OPTIONS apply under
+        ``options``.
 
         Re-deploying the same script is a no-op; a changed script becomes a new version (see :meth:`restore`).
 
@@ -739,63 +493,52 @@ class OnlineStore:
             OpenFeatSQLError: the SQL is wrong.
             NotSupportedError: the script cannot run online (WHERE, GROUP BY, LIMIT...), with the reason.
         """
-        match = _DEPLOY_RE.match(sql)
-        merged = dict(options or {})
-        if match is not None:
-            name = name or match.group("name")
-            sql = match.group("sql")
-            merged = {**parse_deploy_options(match.group("options") or ""), **merged}
-        return self._deploy(name, sql, merged, log=True)
+        statement = parse_deploy(sql) if isinstance(sql, str) else sql
+        if statement is None:  # a plain query, deployed as written
+            return self._deploy(name, str(sql), dict(options or {}), log=True)
+        merged = {**statement.options, **(options or {})}
+        return self._deploy(name or statement.name, statement.args["query_sql"], merged, log=True)
 
     def _deploy(self, name: str, sql: str, options: Mapping[str, str], *, log: bool = False) -> Deployment:
         catalog = {t: [(f.name, sql_type_of_arrow(f.type)) for f in tab.schema] for t, tab in self._tables.items()}
-        declared = {t: tab.declared for t, tab in self._tables.items() if tab.declared_indexes}
+        declared = {t: [d.text for d in ds] for t, ds in self._declared.items() if ds}
         plan = bind_sql(sql, catalog, indexes=declared)
-        _check_deployable(plan)
         options = _check_options(options)
         long_windows = parse_long_windows(options["long_windows"], plan) if "long_windows" in options else {}
-        planned = fast_plan(plan, long_windows)
-        fast = planned if isinstance(planned, FastPlan) else None
-        declined = planned.reason if isinstance(planned, Declined) else None
-        if long_windows and declined is not None:
+        compiled = compile_request_plan(plan, long_windows)
+        if long_windows and compiled.direct is None:
             raise NotSupportedError(
-                f"long_windows: {declined}; such a script is computed by the executor's request mode, which has no "
-                "pre-aggregation"
+                f"long_windows: {compiled.reason}; such a script is computed by the executor's request mode, which "
+                "has no pre-aggregation"
             )
-        candidate = Deployment(name, 0, sql, plan, (), (), fast, options)
+        candidate = Deployment(name, 0, sql, plan, compiled, options)
         versions = self._deployments.get(name, [])
         if versions and versions[self._active[name]].digest == candidate.digest:
             return versions[self._active[name]]
         if log:
             self._record({"op": "deploy", "name": name, "sql": sql, "options": options})
-        indexes, lookups = derive_indexes(plan)
-        preaggs: dict[WindowAgg, Preaggregate] = {}
-        if fast is None:  # the general path finds stored rows through key maps of row positions
-            for spec in indexes:
-                self._tables[spec.table].add_keymap(spec.keys)
-        else:
-            # One TTL per index, merged over every reader before the index is filled from the rows already stored.
-            merged: dict[tuple[str, tuple[str, ...], str | None], TTL] = {}
-            for table, keys, order, ttl in fast.indexes():
-                key = (table, keys, order)
-                merged[key] = merged[key].merge(ttl) if key in merged else ttl
-            ms_bias, rows_bias = deploy_biases(options)
-            for (table, keys, order), ttl in merged.items():
+        ms_bias, rows_bias = deploy_biases(options)
+        indexes = []
+        for spec in compiled.indexes:
+            ttl = spec.ttl
+            if compiled.direct is not None:  # (the executor's indexes keep everything)
                 ttl = ttl.widened(ms_bias, rows_bias)
                 # An index the table declares with the same keys and ts merges its own TTL in, as in OpenMLDB.
-                for declaration in self._tables[table].declared_indexes:
-                    if declaration.keys == set(keys) and declaration.ts == order:
+                for declaration in self._declared[spec.table]:
+                    if declaration.keys == set(spec.keys) and declaration.ts == spec.ts:
                         ttl = ttl.merge(declaration.ttl)
-                self._tables[table].add_series(keys, order, ttl)
-            main = self._tables[fast.main.table].direct
+            index = self._tables[spec.table].add_index(spec.keys, spec.ts, ttl)
+            indexes.append(IndexSpec(spec.table, spec.keys, spec.ts, index.ttl))
+        preaggs: dict[WindowAgg, Preaggregate] = {}
+        if compiled.direct is not None:
+            direct = compiled.direct
+            main = self._tables[direct.main.table]
             impls = {n: fn.impl for n in COMBINABLE if (fn := REGISTRY.aggregate(n)) is not None}
             for pre in preaggregates_for(plan, long_windows, impls):
-                window = fast.windows[pre.agg.window]
-                pre.fields = fast.main.schema
+                window = direct.windows[pre.agg.window]
+                pre.fields = direct.main.schema
                 preaggs[pre.agg] = main.add_preaggregate(main.indexes[(window.keys, window.order)], pre)
-        deployment = Deployment(
-            name, len(versions) + 1, sql, plan, indexes, lookups, fast, options, preaggs, declined=declined
-        )
+        deployment = Deployment(name, len(versions) + 1, sql, plan, compiled, options, tuple(indexes), preaggs)
         self._deployments[name] = [*versions, deployment]
         self._active[name] = len(versions)
         self._warm_up(deployment)
@@ -804,13 +547,14 @@ class OnlineStore:
     def _warm_up(self, d: Deployment) -> None:
         """Serve one all-NULL request (not logged, nothing stored), so that the kernels' compiled code is loaded
         now and not on the first live request (about half a second in a fresh process)."""
-        if d.fast is None:
+        direct = d.request_plan.direct
+        if direct is None:
             return
-        main = self._tables[d.fast.main.table].direct
+        main = self._tables[direct.main.table]
         nulls = RequestColumns(main, [[None] for _ in main.names])
-        direct = {t: self._tables[t].direct for t in d.fast.tables}
+        tables = {t: self._tables[t] for t in direct.tables}
         with contextlib.suppress(OpenFeatError):  # a script may reject NULL inputs; live rows decide
-            serve_request(d.plan, d.fast, nulls, direct, self._ctx, d.preaggs)
+            serve_request(d.plan, direct, nulls, tables, self._ctx, d.preaggs)
 
     def restore(self, name: str, version: int) -> Deployment:
         """Make an earlier version of a deployment the active one."""
@@ -886,39 +630,37 @@ class OnlineStore:
         requests: pa.Table | None = None
         columns: list[Column] = []
         table: pa.Table | None = None
-        if d.fast is not None:
+        direct = d.request_plan.direct
+        if direct is not None:
             per_column = None
             if not isinstance(rows, pa.Table):
-                per_column = python_rows_to_columns(rows, main.direct.names, main.direct.types)
+                per_column = python_rows_to_columns(rows, main.names, main.types)
             if per_column is None:
                 requests = request_table()
-                req = RequestColumns.from_arrow(main.direct, requests)
+                req = RequestColumns.from_arrow(main, requests)
             else:
-                req = RequestColumns(main.direct, per_column)
-            direct = {t: self._tables[t].direct for t in d.fast.tables}
-            columns = serve_request(d.plan, d.fast, req, direct, self._ctx, d.preaggs)
+                req = RequestColumns(main, per_column)
+            stored = {t: self._tables[t] for t in direct.tables}
+            columns = serve_request(d.plan, direct, req, stored, self._ctx, d.preaggs)
         else:
             requests = request_table()
-            reachable = {t: self._reachable_rows(d, t, requests) for t in tables_read(d.plan)}
-            tables: dict[str, pa.Table] = {}
-            for t, ids in reachable.items():
-                data = self._tables[t].data()
-                tables[t] = data if ids is None else data.take(pa.array(ids))
-            table = execute(d.plan, tables, self._ctx, requests=requests)
+            table = execute(d.plan, self._reachable(d, requests), self._ctx, requests=requests)
         if self._request_log is not None:
             if requests is None:
                 requests = request_table()
             used = tables_read(d.plan)
             sizes = {t: self._tables[t].inserted for t in used}
-            compactions = {t: self._tables[t].compactions for t in used}
+            drops = {t: self._tables[t].drops for t in used}
             response = table if table is not None else arrow_table(columns, names)
-            self._request_log.offer(LoggedRequest(name, d.version, requests, response, sizes, compactions))
+            self._request_log.offer(LoggedRequest(name, d.version, requests, response, sizes, drops))
         return names, columns, table
 
     # ------------------------------------------------------------------ consistency
     def log_requests(self, rate: float = 1.0, *, seed: int = 0) -> None:
         """Keep a sample (``rate`` of the calls) of served requests, with their responses, for :meth:`verify`."""
         self._request_log = RequestLog(rate, seed)
+        for table in self._tables.values():
+            table.retain_evicted(True)  # verify recomputes a request on the rows it saw, evicted ones included
 
     def verify(self, name: str) -> ConsistencyReport:
         """Recompute the logged requests of deployment ``name`` in batch mode and compare with what was served.
@@ -954,7 +696,7 @@ class OnlineStore:
         for entry in entries:
             current = {t: self._tables.get(t) for t in entry.table_rows}
             if any(
-                stored is None or stored.compactions != entry.compactions.get(t, stored.compactions)
+                stored is None or stored.drops != entry.drops.get(t, stored.drops)
                 for t, stored in current.items()
             ):
                 skipped += 1
@@ -977,23 +719,24 @@ class OnlineStore:
             rows += requests.num_rows
         return ConsistencyReport(name, len(entries) - skipped, rows, list(reports.values()), skipped)
 
-    def _reachable_rows(self, d: Deployment, table: str, requests: pa.Table) -> np.ndarray | None:
-        """Row ids of ``table`` that the request rows can see through the deployment's indexes (None: all)."""
-        lookups = [lk for lk in d.lookups if lk.table == table]
-        if not lookups or any(lk.request_keys is None for lk in lookups):
-            return None
-        stored = self._tables[table]
-        ids: set[int] = set()
-        for lk in lookups:
-            assert lk.request_keys is not None
-            keymap = stored.keymaps[lk.index_keys]
-            columns = [requests.column(k).to_pylist() for k in lk.request_keys]
-            for key in zip(*columns, strict=True):
-                ids.update(keymap.get(key, ()))
-        return np.array(sorted(ids), dtype=np.int64)
+    def _reachable(self, d: Deployment, requests: pa.Table) -> dict[str, ColumnTable]:
+        """For the executor's request mode: per table, the stored rows the request rows can reach (by the keys of
+        the deployment's lookups, else all of them), gathered from the table's indexes."""
+        wanted: dict[str, list[tuple[tuple[str, ...], list[tuple[Any, ...]]]]] = {}
+        everything: set[str] = set()
+        main = self._tables[d.main_table]
+        for lk in d.request_plan.lookups:
+            if lk.request_keys is None:
+                everything.add(lk.table)
+                continue
+            columns = [main.key_values(requests.column(k), main.position(k)) for k in lk.request_keys]
+            wanted.setdefault(lk.table, []).append((lk.index_keys, list(zip(*columns, strict=True))))
+        out = {t: self._tables[t].everything() for t in everything}
+        out.update({t: self._tables[t].matching(w) for t, w in wanted.items()})
+        return out
 
     # ------------------------------------------------------------------ helpers
-    def _table(self, name: str) -> _Table:
+    def _table(self, name: str) -> StoredTable:
         try:
             return self._tables[name]
         except KeyError:
@@ -1096,98 +839,10 @@ def deploy_biases(options: Mapping[str, str]) -> tuple[int | None, int | None]:
     return biases[0], biases[1]
 
 
-def derive_indexes(plan: Select) -> tuple[tuple[IndexSpec, ...], tuple[Lookup, ...]]:
-    """The indexes a deployment needs (one per table and keys, TTLs merged as OpenMLDB merges them), and how a
-    request row reaches stored rows through them."""
-    found: dict[tuple[str, tuple[str, ...]], IndexSpec] = {}
-    lookups: dict[Lookup, None] = {}
-
-    def add(spec: IndexSpec) -> None:
-        key = (spec.table, spec.keys)
-        old = found.get(key)
-        found[key] = (
-            spec if old is None else IndexSpec(spec.table, spec.keys, old.ts or spec.ts, old.ttl.merge(spec.ttl))
-        )
-
-    main = main_scan(plan)
-    main_quals = {main.alias, main.table}
-    leftmost = plan.source
-    while isinstance(leftmost, LastJoin):
-        leftmost = leftmost.left
-    for window in plan.windows:
-        refs = [k for k in window.partition_by if isinstance(k, ColumnRef)]
-        keys = tuple(k.name for k in refs)
-        ts = window.order_by.name if isinstance(window.order_by, ColumnRef) else None
-        # The main table is indexed by the window's keys only when they are its own columns (not a subquery's
-        # outputs or a joined table's, whose names may repeat the main table's); otherwise every row is reachable.
-        on_main = (
-            leftmost is main
-            and all(k.qualifier in main_quals for k in refs)
-            and (ts is None or (isinstance(window.order_by, ColumnRef) and window.order_by.qualifier in main_quals))
-        )
-        request_keys = keys if on_main else None
-        sources = [main] if on_main else []
-        for union in window.unions:
-            names = {f.name for f in union.schema}
-            if isinstance(union, Scan) and set(keys) <= names and (ts is None or ts in names):
-                sources.append(union)
-        for source in sources:
-            add(IndexSpec(source.table, keys, ts, window_ttl(window.frame)))
-            lookups[Lookup(source.table, keys, request_keys)] = None
-    # Columns of joined tables that windows read: then stored main rows in a window need their own join matches, and
-    # a join's stored rows cannot be narrowed to the request's key.
-    window_reads: set[str] = set()
-    for window in plan.windows:
-        for e in (*window.partition_by, *([window.order_by] if window.order_by is not None else [])):
-            window_reads |= qualifiers_read(e)
-    for o in plan.outputs:
-        for agg in collect(o.expr, WindowAgg):
-            for a in agg.args:
-                window_reads |= qualifiers_read(a)
-    for join in _joins(plan.source):
-        if isinstance(join.right, Scan):
-            pairs = [(a, b) for a, b in join.equi_keys if isinstance(a, ColumnRef) and isinstance(b, ColumnRef)]
-            keys = tuple(r.name for _, r in pairs)
-            if keys:
-                order = join.order_by.name if isinstance(join.order_by, ColumnRef) else None
-                # The newest match is all a join reads, unless a condition can make older rows the match.
-                add(IndexSpec(join.right.table, keys, order, TTL() if join.residual is not None else TTL(rows=1)))
-                left = tuple(lft.name for lft, _ in pairs)
-                direct = (
-                    len(pairs) == len(join.equi_keys)
-                    and all(lft.qualifier in (main.alias, main.table) for lft, _ in pairs)
-                    and not window_reads & {join.right.alias, join.right.table}
-                )
-                lookups[Lookup(join.right.table, keys, left if direct else None)] = None
-    return tuple(found.values()), tuple(lookups)
-
-
-def _joins(rel: Relation) -> list[LastJoin]:
-    if isinstance(rel, LastJoin):
-        return [*_joins(rel.left), rel]
-    return []
-
-
-_OPTION_RE = re.compile(r"""\s*(\w+)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^,\s]+))\s*(?:,|$)""")
-
 #: OPTIONS of OpenMLDB's DEPLOY that OpenFeat accepts: long_windows, range_bias and rows_bias are applied;
 #: skip_index_check and sync tune OpenMLDB's own index creation and are accepted so that existing scripts deploy
 #: unchanged.
 DEPLOY_OPTIONS = ("long_windows", "skip_index_check", "sync", "range_bias", "rows_bias")
-
-
-def parse_deploy_options(text: str) -> dict[str, str]:
-    """``long_windows='w1:1d', sync="false"`` as a dict (names lower-cased)."""
-    out: dict[str, str] = {}
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        match = _OPTION_RE.match(text, pos)
-        if match is None:
-            raise OpenFeatSQLError(f"malformed DEPLOY OPTIONS near {text[pos : pos + 30]!r}: expected name = 'value'")
-        out[match.group(1).lower()] = next(g for g in match.groups()[1:] if g is not None)
-        pos = match.end()
-    return out
 
 
 def _check_options(options: Mapping[str, str]) -> dict[str, str]:
@@ -1199,27 +854,6 @@ def _check_options(options: Mapping[str, str]) -> dict[str, str]:
     checked = {k: str(v) for k, v in sorted(options.items())}
     deploy_biases(checked)
     return checked
-
-
-def _check_deployable(plan: Select) -> None:
-    """OpenMLDB's online restrictions: a request computes one row per request row, from windows and joins."""
-    reasons = []
-    if not main_scan(plan).table:
-        reasons.append("no FROM table (a deployment computes features of the rows of a table)")
-    if plan.where is not None:
-        reasons.append("WHERE (filter inside aggregates with the *_where functions instead)")
-    if plan.group_by or plan.is_aggregation:
-        reasons.append("GROUP BY or aggregates without OVER")
-    if plan.having is not None:
-        reasons.append("HAVING")
-    if plan.limit is not None:
-        reasons.append("LIMIT")
-    for w in plan.windows:
-        keys_ok = all(isinstance(k, ColumnRef) for k in w.partition_by)
-        if not keys_ok:
-            reasons.append(f"window {w.name!r} partitions by an expression (online windows need index key columns)")
-    if reasons:
-        raise NotSupportedError("this script cannot be deployed: " + "; ".join(reasons))
 
 
 def _schema_b64(schema: pa.Schema) -> str:
@@ -1305,4 +939,4 @@ def _first_bad(values: list[Any], f: pa.Field) -> tuple[int, Any]:
     return 0, values[0] if values else None
 
 
-__all__ = ["Deployment", "IndexSpec", "OnlineStore", "derive_indexes"]
+__all__ = ["Deployment", "OnlineStore"]

@@ -116,16 +116,16 @@ def test_request_mode_matches_file_order_replay(query: Any) -> None:
 @settings(PROPERTY_SETTINGS, max_examples=80)
 @given(st.one_of(window_queries(BROAD), join_queries(with_windows=True)))
 def test_eviction_by_the_data_clock_never_changes_an_in_order_answer(query: Any) -> None:
-    # The store's default retention evicts each key's rows that its deployment's TTLs no longer need (and compacts
-    # the stored data, made frequent here): with each key's rows in time order, every answer stays the batch one.
-    from openfeat_core.online import store as store_module
+    # The store's default retention evicts each key's rows that its deployment's TTLs no longer need (the rows kept
+    # for verify released often here): with each key's rows in time order, every answer stays the batch one.
+    from openfeat_core.online import tables as tables_module
 
-    saved = store_module.COMPACT_MIN_EVICTED
-    store_module.COMPACT_MIN_EVICTED = 4
+    saved = tables_module.RETAIN_MIN_EVICTED
+    tables_module.RETAIN_MIN_EVICTED = 4
     try:
         check_request_equals_batch(query, ttl_clock="data")
     finally:
-        store_module.COMPACT_MIN_EVICTED = saved
+        tables_module.RETAIN_MIN_EVICTED = saved
 
 
 def check_batch_request_equals_single_rows(query: Any, stored_share: float) -> None:

@@ -248,7 +248,13 @@ def test_deploy_into_a_store_and_list(store_dir: Path, sql_file: Path, tmp_path:
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == {
         "deployments": [
-            {"name": "f", "version": 2, "versions": 2, "digest": _digest(SQL_2), "access": {"path": "direct"}}
+            {
+                "name": "f",
+                "version": 2,
+                "versions": 2,
+                "digest": _digest(SQL_2),
+                "access": {"path": "direct", "parts": [{"part": "window w", "direct": True}]},
+            }
         ]
     }
     r = run("deployments", "--store", str(store_dir))
@@ -374,7 +380,13 @@ def test_deploy_to_a_service(live: tuple[str, OnlineStore], sql_file: Path) -> N
     r = run("deployments", "--url", url, "--json", env={"OPENFEAT_TOKEN": TOKEN})
     assert json.loads(r.stdout) == {
         "deployments": [
-            {"name": "f", "version": 1, "versions": 1, "digest": _digest(SQL), "access": {"path": "direct"}}
+            {
+                "name": "f",
+                "version": 1,
+                "versions": 1,
+                "digest": _digest(SQL),
+                "access": {"path": "direct", "parts": [{"part": "window w", "direct": True}]},
+            }
         ]
     }
 

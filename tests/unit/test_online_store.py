@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import openfeat_core
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
-from openfeat_core.online.fastpath import TTL
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.online.tables import TTL
 
 SQL = """
 SELECT tx.id, tx.card, sum(tx.amount) OVER w AS s, count(tx.amount) OVER w AS c, max(tx.amount) OVER r AS mx,
@@ -155,7 +155,7 @@ def test_durable_store_recovers_tables_rows_and_deployments(tmp_path: object) ->
 
 _CHILD = """
 import sys
-from openfeat_core.online.fastpath import TTL
+from openfeat_core.online.tables import TTL
 from openfeat_core.online.store import OnlineStore
 store = OnlineStore(sys.argv[1])
 store.create_table("tx", "id bigint, card bigint, ts timestamp, amount double")
@@ -275,7 +275,7 @@ def test_direct_and_general_request_paths_both_equal_offline(sql: str, direct: b
     store.insert("prof", prof)
     store.insert("tx2", tx2)
     deployment = store.deploy("f", sql)
-    assert (deployment.fast is not None) is direct
+    assert (deployment.request_plan.direct is not None) is direct
     online = []
     for i in range(tx.num_rows):
         online.append(store.request("f", tx.slice(i, 1)))
@@ -309,9 +309,9 @@ def _history(n: int = 300) -> pa.Table:
 def test_data_clock_evicts_by_the_datas_own_time_and_keeps_results_equal_to_offline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from openfeat_core.online import store as store_module
+    from openfeat_core.online import tables as tables_module
 
-    monkeypatch.setattr(store_module, "COMPACT_MIN_EVICTED", 20)  # compact often, so the test covers it
+    monkeypatch.setattr(tables_module, "RETAIN_MIN_EVICTED", 20)  # release often, so the test covers it
     tx = _history()
     offline = openfeat_core.compute(_TTL_SQL, {"tx": tx})
     store = OnlineStore()  # ttl_clock="data" is the default
@@ -473,7 +473,7 @@ def test_arrow_requests_with_date_columns_take_the_direct_path() -> None:
     )
     store = OnlineStore()
     store.create_table("t", t.schema)
-    assert store.deploy("f", sql).fast is not None
+    assert store.deploy("f", sql).request_plan.direct is not None
     online = _stream(store, "f", "t", t)
     assert online.equals(openfeat_core.compute(sql, {"t": t}))
     assert online.column("latest").to_pylist() == [dt.date(2024, 1, 2), dt.date(2024, 1, 2), dt.date(2024, 3, 4)]
@@ -659,9 +659,10 @@ def test_a_restarted_store_is_the_store_that_was_never_restarted(history: dict[s
     ``describe_table``/``table_stats`` -- TTL evictions and compactions included -- and every answer must be those
     of the store the inserts were made into."""
     from openfeat_core.online import store as store_module
+    from openfeat_core.online import tables as tables_module
 
-    old = store_module.COMPACT_MIN_EVICTED, store_module._REPLAY_RUN_ENTRIES
-    store_module.COMPACT_MIN_EVICTED = history["compact_after"]  # (compaction depends on where runs are cut)
+    old = tables_module.RETAIN_MIN_EVICTED, store_module._REPLAY_RUN_ENTRIES
+    tables_module.RETAIN_MIN_EVICTED = history["compact_after"]  # (releases depend on where runs are cut)
     store_module._REPLAY_RUN_ENTRIES = history["run_entries"]
     try:
         with tempfile.TemporaryDirectory() as directory:
@@ -711,7 +712,7 @@ def test_a_restarted_store_is_the_store_that_was_never_restarted(history: dict[s
             finally:
                 again.close()
     finally:
-        store_module.COMPACT_MIN_EVICTED, store_module._REPLAY_RUN_ENTRIES = old
+        tables_module.RETAIN_MIN_EVICTED, store_module._REPLAY_RUN_ENTRIES = old
 
 
 def test_recovery_converts_a_run_of_logged_inserts_once_not_once_per_entry(
@@ -719,7 +720,7 @@ def test_recovery_converts_a_run_of_logged_inserts_once_not_once_per_entry(
 ) -> None:
     """The cost of replaying a log of one-row inserts was per entry (an Arrow to engine-layout conversion, a stored
     batch and a call into every index per entry: 0.3 ms each, minutes for a large log)."""
-    from openfeat_core.online.fastpath import TableRows
+    from openfeat_core.online.tables import StoredTable
 
     store = OnlineStore(tmp_path, fsync="never", snapshot_after_bytes=None, snapshot_after_seconds=None)
     store.create_table("tx", "card bigint, ts timestamp, amount double")
@@ -729,14 +730,13 @@ def test_recovery_converts_a_run_of_logged_inserts_once_not_once_per_entry(
     expected = store.request("f", [[3, 50_000, 1.0]]).to_pylist()
     store.close()
     conversions = []
-    convert = TableRows.engine_columns
+    convert = StoredTable.engine_columns
     monkeypatch.setattr(
-        TableRows, "engine_columns", lambda self, batch: conversions.append(batch.num_rows) or convert(self, batch)
+        StoredTable, "engine_columns", lambda self, batch: conversions.append(batch.num_rows) or convert(self, batch)
     )
     again = OnlineStore(tmp_path)
     try:
         assert conversions == [500]
-        assert len(again._tables["tx"].batches) == 1  # one stored batch: later scans do not concatenate 500
         assert again.request("f", [[3, 50_000, 1.0]]).to_pylist() == expected
     finally:
         again.close()

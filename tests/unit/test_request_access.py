@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from openfeat_core.errors import NotSupportedError
-from openfeat_core.online.service import create_app
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.service import create_app
 from openfeat_core.tasks.online import StoreDeployments
 from tests.unit.test_online_service import call
 
@@ -113,16 +113,26 @@ def _access(reason: str | None) -> dict[str, str]:
     return {"path": "direct"} if reason is None else {"path": "request_mode", "reason": reason}
 
 
+def _path(access: dict[str, Any]) -> dict[str, Any]:
+    """The path and reason of an ``access`` entry, checking its per-part list on the way: one entry per LAST JOIN
+    and window, and the reason is the first part's that cannot be direct."""
+    parts = access["parts"]
+    refused = [p["reason"] for p in parts if not p["direct"]]
+    assert all(p["part"].startswith(("LAST JOIN ", "window ", "FROM ")) for p in parts)
+    assert access.get("reason") == (refused[0] if refused else None)
+    return {k: v for k, v in access.items() if k != "parts"}
+
+
 @pytest.mark.parametrize(("sql", "reason"), CASES)
 def test_the_description_says_which_access_and_why(sql: str, reason: str | None) -> None:
     store = _store()
     deployment = store.deploy("f", sql)
     # The description agrees with the path requests actually take.
-    assert (deployment.fast is None) == (reason is not None)
-    assert store.describe_deployment("f")["access"] == _access(reason)
+    assert (deployment.request_plan.direct is None) == (reason is not None)
+    assert _path(store.describe_deployment("f")["access"]) == _access(reason)
     # What `openfeat deployments --store ... --json` shows.
     described = StoreDeployments(store).describe("f")
-    assert described is not None and described["access"] == _access(reason)
+    assert described is not None and _path(described["access"]) == _access(reason)
 
 
 @pytest.mark.parametrize(("sql", "reason"), [CASES[0], CASES[3]])
@@ -132,9 +142,9 @@ def test_the_service_describes_the_access(sql: str, reason: str | None) -> None:
     app = create_app(store)
     try:
         data: dict[str, Any] = call(app, "GET", "/dbs/db/deployments/f").json()["data"]
-        assert data["access"] == _access(reason)
+        assert _path(data["access"]) == _access(reason)
         r = call(app, "POST", "/dbs/db/deployments", {"name": "g", "sql": sql}).json()["data"]
-        assert r["access"] == _access(reason)
+        assert _path(r["access"]) == _access(reason)
     finally:
         app.close()
 
@@ -146,3 +156,21 @@ def test_long_windows_refused_with_the_reason() -> None:
     )
     with pytest.raises(NotSupportedError, match="long_windows: window w: UNION adds the rows of other tables"):
         _store().deploy("f", sql, {"long_windows": "w:1s"})
+
+
+def test_each_part_says_its_own_access() -> None:
+    """A script with one window the direct access cannot serve: that window says why, the others and the join say
+    they could be direct, and the whole deployment takes request mode for the first reason."""
+    store = _store()
+    sql = (
+        "SELECT tx.id, sum(tx.amount) OVER w AS s, sum(tx.amount) OVER u AS t FROM tx "
+        f"{W}, u AS (UNION tx2 PARTITION BY card ORDER BY ts ROWS BETWEEN 3 PRECEDING AND CURRENT ROW)"
+    )
+    union = "window u: UNION adds the rows of other tables to the window"
+    access = store.deploy("f", sql).access
+    assert access["parts"] == [
+        {"part": "window w", "direct": True},
+        {"part": "window u", "direct": False, "reason": union},
+    ]
+    assert access["path"] == "request_mode" and access["reason"] == union
+
