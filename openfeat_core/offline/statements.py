@@ -24,8 +24,9 @@ import openfeat_core
 from openfeat_core.choices import WRITE_MODES
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.io.access import FileAccess
-from openfeat_core.io.export import TEMP_PREFIX, WriteMode, export_csv, export_parquet, publish_directory, resolve_path
+from openfeat_core.io.export import TEMP_PREFIX, WriteMode, export_csv, export_parquet, publish_directory
 from openfeat_core.io.ingest import BadRowsError, CsvOptions, scan_source
+from openfeat_core.io.location import resolve
 from openfeat_core.sql.statements import Constant, LoadData, Outfile, options_of
 from openfeat_core.types import sql_type_of_arrow
 from openfeat_core.workspace import LINEAGE_KEY, Workspace
@@ -236,8 +237,8 @@ def resolve_outfile(node: Outfile, access: FileAccess) -> OutfileSpec:
     file_format = _file_format(options)
     mode = _write_mode(options, "error_if_exists")
     access.check_write(path)  # before the path is even looked at: nothing is learnt of a refused location
-    fs, inner, prefix = resolve_path(path)
-    inner = inner.rstrip("/")
+    target = resolve(path)
+    fs, inner, prefix = target.filesystem, target.path, target.prefix
     kind = fs.get_file_info(inner).type
     single = kind == pafs.FileType.File or (
         kind == pafs.FileType.NotFound and not path.endswith("/") and inner.lower().endswith(_FILE_EXTENSIONS)
