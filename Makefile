@@ -9,6 +9,8 @@
 #   make ds-test        the DolphinScheduler tasks' tests in their own virtualenv .venv-ds (a real DolphinScheduler
 #                       standalone server, resolved with Maven into ~/.cache/openfeat, started and stopped by the tests)
 #   make bench    offline benchmark W1 (bench/offline.py; BENCH_ARGS="--rows 100000" for a quick one)
+#   make bench-spark    W1 on Spark local[2]: OpenFeat-on-Spark vs Spark's native windows (bench/spark.py)
+#   make conformance-spark   every batch-runnable conformance case through the Spark backend
 #   make lint     ruff check + mypy          make fmt     ruff format + autofix
 #   make clean    caches and build outputs   make distclean   also the virtualenv
 
@@ -53,7 +55,7 @@ DS_TEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help .venv .venv-airflow .venv-kfp .venv-ds test lint ruff mypy pytest conformance airflow-mypy airflow-test \
-	kfp-mypy kfp-test ds-mypy ds-test demo bench fmt clean distclean
+	kfp-mypy kfp-test ds-mypy ds-test demo bench bench-spark conformance-spark fmt clean distclean
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -64,7 +66,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || \
 		{ echo "OpenFeat needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) --version 2>&1). Use make PYTHON=python3.11"; exit 1; }
 	@test -x $(PY) || { echo "creating virtualenv $(VENV)"; $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev]"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,spark]"
 	@touch $(STAMP)
 
 .venv: $(STAMP)
@@ -137,6 +139,17 @@ conformance: .venv
 		echo "conformance: skipped, $(CONFORMANCE_DIR) not found (set CONFORMANCE_DIR=path/to/conformance/openmldb)"; \
 	fi
 
+# Every batch-runnable case through the Spark backend (a local[2] session; pyspark from the spark extra, Java 17).
+# Not part of `make test` (minutes of Spark jobs); `make test` runs the Spark differential tests in tests/spark.
+conformance-spark: .venv
+	@if [ -d "$(CONFORMANCE_DIR)" ]; then \
+		echo "HYBRIDSE_LEVEL=$(CONFORMANCE_LEVEL) $(PY) -m openfeat_core.conformance $(CONFORMANCE_DIR) --mode batch --engine spark"; \
+		HYBRIDSE_LEVEL=$(CONFORMANCE_LEVEL) $(PY) -m openfeat_core.conformance "$(CONFORMANCE_DIR)" --mode batch --engine spark \
+			$(CONFORMANCE_SPARK_ARGS); \
+	else \
+		echo "conformance-spark: skipped, $(CONFORMANCE_DIR) not found (set CONFORMANCE_DIR=path/to/conformance/openmldb)"; \
+	fi
+
 # The provider type-checked against Airflow's own types (the main venv has no Airflow).
 airflow-mypy: .venv-airflow
 	$(AIRFLOW_VENV)/bin/mypy -p airflow_provider
@@ -172,6 +185,9 @@ demo: .venv
 
 bench: .venv
 	$(PY) bench/offline.py $(BENCH_ARGS)
+
+bench-spark: .venv
+	$(PY) bench/spark.py $(BENCH_ARGS)
 
 fmt: .venv
 	$(VENV)/bin/ruff format .

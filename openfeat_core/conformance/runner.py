@@ -401,6 +401,20 @@ def write_json(report: Report, path: Path) -> None:
 USAGE_ERROR = 2
 
 
+def _spark_engine() -> Engine:
+    """``openfeat_core.compute`` on the Spark backend (``OPENFEAT_BACKEND=spark`` for this process), in a local[2]
+    session stopped when the process exits."""
+    import atexit
+
+    from openfeat_core.engine.backend import BACKEND_ENV
+    from openfeat_core.engine.spark.session import local_session
+
+    session = local_session(2, app="openfeat-conformance")
+    atexit.register(session.stop)
+    os.environ[BACKEND_ENV] = "spark"
+    return load_engine()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m openfeat_core.conformance",
@@ -416,6 +430,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"known failures (default: {DEFAULT_SKIPLIST} if it exists)",
     )
     parser.add_argument("--filter", metavar="SUBSTRING", help="run only cases whose 'FILE:ID DESC' contains it")
+    parser.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="batch backend: local (default) or spark (a local[2] session; batch mode only; openfeat[spark])",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per failing case")
     return parser
 
@@ -471,6 +491,10 @@ def main(
         except EngineImportError as exc:
             print(f"error: {exc}", file=err)
             return 1
+    if args.engine == "spark":
+        if args.mode != "batch":
+            return usage_error("--engine spark runs batch mode only (request mode is served by the local engine)")
+        engine = _spark_engine()
     modes: list[Mode] = ["batch", "request"] if args.mode == "both" else [args.mode]
     notes = []
     if "batch" in modes and engine.compute is None:

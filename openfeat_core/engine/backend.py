@@ -12,6 +12,7 @@ the local executor's request mode.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from typing import Protocol
@@ -74,6 +75,9 @@ class LocalBackend:
 
 
 _FACTORIES: dict[str, Callable[[], Backend]] = {DEFAULT_BACKEND: LocalBackend}
+#: Backends whose module registers them on import, imported on first use: they need optional packages
+#: (``openfeat[spark]``) that ``import openfeat_core`` must not load.
+_LAZY: dict[str, str] = {"spark": "openfeat_core.engine.spark.backend"}
 
 
 def register_backend(name: str, factory: Callable[[], Backend]) -> None:
@@ -90,7 +94,7 @@ def register_backend(name: str, factory: Callable[[], Backend]) -> None:
 
 def backend_names() -> list[str]:
     """The names of the registered backends, sorted."""
-    return sorted(_FACTORIES)
+    return sorted(set(_FACTORIES) | set(_LAZY))
 
 
 def backend(name: str | None = None) -> Backend:
@@ -100,6 +104,12 @@ def backend(name: str | None = None) -> Backend:
         UnknownBackendError: no backend is registered under that name.
     """
     chosen = name or os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND
+    if chosen not in _FACTORIES and chosen in _LAZY:
+        try:
+            importlib.import_module(_LAZY[chosen])
+        except ImportError as e:
+            hint = f"pip install 'openfeat[{chosen}]'"
+            raise UnknownBackendError(f"backend {chosen!r} cannot be loaded ({e}): {hint}") from None
     factory = _FACTORIES.get(chosen)
     if factory is None:
         source = "" if name else f" (from ${BACKEND_ENV})"
