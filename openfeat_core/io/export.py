@@ -154,8 +154,8 @@ class ExportResult:
 def resolve_path(path: str | os.PathLike[str]) -> tuple[pafs.FileSystem, str, str]:
     """``(filesystem, path, prefix)`` of :func:`openfeat_core.io.location.resolve`, for the callers not yet moved.
 
-    Kept only while ``SELECT ... INTO OUTFILE`` (the statements, rewritten in issue 14) still calls it: it resolves
-    through the one resolver, and goes once that caller uses :func:`~openfeat_core.io.location.resolve`.
+    Kept only until the tasks' export and ingest (``openfeat_core.tasks.offline``) call
+    :func:`~openfeat_core.io.location.resolve` in a commit; delete it then (no other caller is left).
     """
     where = resolve(path)
     return where.filesystem, where.path, where.prefix
@@ -582,8 +582,7 @@ def export_csv(
         raise OpenFeatError(f'timestamp_format must be "iso" or "epoch_ms", got {timestamp_format!r}')
     start = time.perf_counter()
     where = resolve(dest, storage_options, filesystem=filesystem)
-    fs, path, prefix = where.filesystem, where.path, where.prefix
-    shown = prefix + path
+    fs, path, shown = where.filesystem, where.path, where.uri
     schema, batches = _batches(data)
     markers = delimiter + quote + null_value
     fmt = _CsvFormat(
@@ -651,8 +650,7 @@ def export_lines(
     _check_mode(mode)
     start = time.perf_counter()
     where = resolve(dest, storage_options, filesystem=filesystem)
-    fs, path, prefix = where.filesystem, where.path, where.prefix
-    shown = prefix + path
+    fs, path, shown = where.filesystem, where.path, where.uri
     schema, batches = _batches(data)
     if schema is not None:
         if column is None:
@@ -774,8 +772,7 @@ def export_parquet(
     _check_mode(mode)
     start = time.perf_counter()
     where = resolve(dest, storage_options, filesystem=filesystem)
-    fs, path, prefix = where.filesystem, where.path, where.prefix
-    shown = prefix + path
+    fs, path, shown = where.filesystem, where.path, where.uri
     schema, batches = _batches(data, rows=1 << 20)
     if schema is None:
         raise DataError(f"nothing to write to {shown}: the data has no batches (and so no schema)")
@@ -810,7 +807,7 @@ def export_parquet(
             raise
         size = sum(fs.get_file_info(f).size or 0 for f in files)
         return ExportResult(
-            shown, "parquet", counted.rows, size, time.perf_counter() - start, [prefix + f for f in files]
+            shown, "parquet", counted.rows, size, time.perf_counter() - start, [where.uri_of(f) for f in files]
         )
 
     def write(target: _AtomicFile) -> None:
@@ -1129,8 +1126,7 @@ def export_libsvm(
         raise OpenFeatError(f'on_null_label must be "fail" or "skip", got {on_null_label!r}')
     start = time.perf_counter()
     where = resolve(dest, storage_options, filesystem=filesystem)
-    fs, path, prefix = where.filesystem, where.path, where.prefix
-    shown = prefix + path
+    fs, path, shown = where.filesystem, where.path, where.uri
     schema, batches = _batches(data)
     if schema is None:
         raise DataError(f"nothing to write to {shown}: the data has no batches (and so no schema)")
@@ -1138,12 +1134,13 @@ def export_libsvm(
     map_path = path + FEATURE_MAP_SUFFIX
     map_kind = _exists(fs, map_path)
     if mode == "error_if_exists":
-        _refuse_existing(fs, map_path, prefix + map_path)
+        _refuse_existing(fs, map_path, where.uri_of(map_path))
     elif mode == "append" and map_kind == pafs.FileType.File and _exists(fs, path) == pafs.FileType.File:
         with fs.open_input_stream(map_path) as f:
             existing = json.loads(f.read().decode("utf-8"))
         if existing != feature_map:
-            raise DataError(f"cannot append to {shown}: its feature map {prefix + map_path} describes another layout")
+            shown_map = where.uri_of(map_path)
+            raise DataError(f"cannot append to {shown}: its feature map {shown_map} describes another layout")
     fmt = _LibsvmFormat(feature_map)
     counts = {"rows": 0, "bytes": 0, "skipped": 0}
 
@@ -1186,7 +1183,7 @@ def export_libsvm(
     _write_atomically(fs, path, shown, mode, write, keep_existing=mode == "append")
     # The map is published right after the data (two renames: a reader in between may pair the new data with the
     # previous map when an overwrite changed the layout).
-    _write_atomically(fs, map_path, prefix + map_path, "overwrite", write_map)
+    _write_atomically(fs, map_path, where.uri_of(map_path), "overwrite", write_map)
     return ExportResult(
         shown,
         "libsvm",
@@ -1195,7 +1192,7 @@ def export_libsvm(
         time.perf_counter() - start,
         [shown],
         skipped_rows=counts["skipped"],
-        feature_map=prefix + map_path,
+        feature_map=where.uri_of(map_path),
     )
 
 

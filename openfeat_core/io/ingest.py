@@ -83,7 +83,7 @@ from openfeat_core.choices import (
 )
 from openfeat_core.errors import DataError, Failure, OpenFeatError
 from openfeat_core.io.export import ExportResult, WriteMode, export_csv
-from openfeat_core.io.location import resolve
+from openfeat_core.io.location import Location, resolve
 from openfeat_core.io.timestamps import (
     TIMESTAMP_UNITS,
     TimestampUnit,
@@ -348,26 +348,27 @@ def _is_hidden(relative: str) -> bool:
     return any(part.startswith((".", "_")) for part in relative.split("/"))
 
 
-def _list_files(fs: pafs.FileSystem, path: str, display_prefix: str) -> list[_File]:
-    """The file ``path``, the files under directory ``path``, or the files matching glob ``path``."""
+def _list_files(where: Location) -> list[_File]:
+    """The file ``where`` names, the files under that directory, or the files matching that glob."""
+    fs, path, shown = where.filesystem, where.path, where.uri_of
     parts = path.split("/")
     first_glob = next((i for i, p in enumerate(parts) if _GLOB_CHARS & set(p)), None)
     if first_glob is None:
         info = fs.get_file_info(path)
         if info.type == pafs.FileType.File:
-            return [_File(fs, path, display_prefix + path, info.size)]
+            return [_File(fs, path, shown(path), info.size)]
         if info.type != pafs.FileType.Directory:
-            raise DataError(f"source {display_prefix + path!r} does not exist")
+            raise DataError(f"source {shown(path)!r} does not exist")
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
         base = path.rstrip("/") + "/"
         found = [i for i in infos if i.type == pafs.FileType.File and not _is_hidden(i.path[len(base) :])]
         if not found:
-            raise DataError(f"directory {display_prefix + path!r} holds no data file")
+            raise DataError(f"directory {shown(path)!r} holds no data file")
     else:
         base = "/".join(parts[:first_glob])
         pattern = parts[first_glob:]
         if fs.get_file_info(base or "/").type != pafs.FileType.Directory:
-            raise DataError(f"no file matches {display_prefix + path!r} ({display_prefix + base!r} is not a directory)")
+            raise DataError(f"no file matches {shown(path)!r} ({shown(base)!r} is not a directory)")
         infos = fs.get_file_info(pafs.FileSelector(base or "/", recursive=True))
         prefix = base.rstrip("/") + "/" if base else ""
         found = [
@@ -376,8 +377,8 @@ def _list_files(fs: pafs.FileSystem, path: str, display_prefix: str) -> list[_Fi
             if i.type == pafs.FileType.File and _glob_segments_match(i.path[len(prefix) :].split("/"), pattern)
         ]
         if not found:
-            raise DataError(f"no file matches {display_prefix + path!r}")
-    return [_File(fs, i.path, display_prefix + i.path, i.size) for i in sorted(found, key=lambda i: i.path)]
+            raise DataError(f"no file matches {shown(path)!r}")
+    return [_File(fs, i.path, shown(i.path), i.size) for i in sorted(found, key=lambda i: i.path)]
 
 
 def _resolve_files(
@@ -385,7 +386,7 @@ def _resolve_files(
 ) -> list[_File]:
     where = resolve(source, storage_options, filesystem=filesystem)
     try:
-        return _list_files(where.filesystem, where.path, where.prefix)
+        return _list_files(where)
     except OSError as e:
         raise DataError(f"cannot list source {os.fspath(source)!r}: {e}") from e
 

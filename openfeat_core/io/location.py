@@ -77,6 +77,8 @@ class Location:
             client other than pyarrow's (the workspace's conditional PUT) is configured from. Never shown in
             ``repr`` (it holds credentials).
         clients: clients made from ``s3_settings`` by their users, kept for the life of the location.
+        decoded: the path was percent-decoded from a URI: :meth:`uri_of` encodes ``%``, ``?`` and ``#`` again, so
+            that resolving a shown URI names the same object (a key ``a%20b`` shows as ``a%2520b``).
     """
 
     filesystem: pafs.FileSystem
@@ -85,11 +87,12 @@ class Location:
     prefix: str
     s3_settings: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    decoded: bool = False
 
     @property
     def uri(self) -> str:
         """The name as shown in results and messages: the absolute path locally, ``s3://bucket/key`` on S3."""
-        return self.prefix + self.path
+        return self.uri_of(self.path)
 
     @property
     def is_local(self) -> bool:
@@ -97,8 +100,10 @@ class Location:
         return isinstance(self.filesystem, pafs.LocalFileSystem)
 
     def uri_of(self, path: str) -> str:
-        """The URI of another path of the same filesystem."""
-        return self.prefix + path
+        """The URI of a path of this filesystem, as :func:`resolve` reads it back."""
+        if not self.decoded:
+            return self.prefix + path
+        return self.prefix + path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
 
 
 def resolve(
@@ -139,7 +144,7 @@ def resolve(
         raise OpenFeatError(f"cannot resolve {text!r}: {e}") from e
     inner = inner.rstrip("/") or inner
     prefix = f"{scheme}://{parts.netloc}" if inner.startswith("/") else f"{scheme}://"
-    return Location(fs, inner, scheme, prefix)
+    return Location(fs, inner, scheme, prefix, decoded=True)
 
 
 def _file_uri_path(text: str) -> str:
@@ -167,7 +172,7 @@ def _resolve_s3(text: str, storage_options: Mapping[str, Any] | None) -> Locatio
         filesystem = pafs.S3FileSystem(**settings)
     except TypeError as e:
         raise OpenFeatError(f"unknown S3 storage option: {e}") from e
-    return Location(filesystem, path, "s3", "s3://", settings)
+    return Location(filesystem, path, "s3", "s3://", settings, decoded=True)
 
 
 def s3_options(storage_options: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
