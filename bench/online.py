@@ -142,6 +142,7 @@ GOAL_HTTP_P99_MS = 5.0
 GOAL_LONG_P99_MS = 5.0
 GOAL_INSERT_RPS = 200_000
 GOAL_FEAST_BATCH_RATIO = 1.5  # issue 14: the 10-feature deployment at 100 rows >= 1.5x Feast's 100-entity req/s
+GOAL_MEMORY_RATIO = 1.5  # issue 14: memory per stored row <= 1.5x the rows' Arrow size
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Data
@@ -508,6 +509,65 @@ def run_insert(args: argparse.Namespace, durable: bool) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+def run_memory(args: argparse.Namespace) -> dict[str, Any]:
+    """(e) Memory per stored row: the ``tx`` rows of (a), inserted in time order in batches of ``--memory-batch``
+    rows into a store with (a)'s deployment, against their Arrow size.
+
+    The rows' memory is what the store holds more after the inserts than before them (deployed, empty), once the
+    inserted tables are gone: Python and NumPy allocations (traced by ``tracemalloc``) plus Arrow's pool
+    (``pyarrow.total_allocated_bytes``; the rows were made from NumPy arrays, outside the pool). The fixed cost of a
+    deployment (compiled kernels, plans) is not per row and is left out.
+    """
+    import gc
+    import tracemalloc
+
+    from openfeat_core import OnlineStore
+
+    gc.collect()
+    arrow_before = pa.total_allocated_bytes()  # (before the rows exist: their string buffers are in the pool)
+    rng = np.random.default_rng(args.seed + 11)
+    tx = make_tx(rng, args.keys, args.rows_per_key, 30)
+    arrow_bytes = tx.nbytes
+    # Batches of their own (copied into Arrow's pool), as rows arriving over the wire are: a store that keeps the
+    # inserted Arrow data shows it in the pool.
+    batches = [
+        tx.take(np.arange(i, min(i + args.memory_batch, tx.num_rows))) for i in range(0, tx.num_rows, args.memory_batch)
+    ]
+    del tx
+    store = OnlineStore()
+    store.create_table("tx", TX_SCHEMA)
+    store.create_table("card_profile", PROFILE_SCHEMA)
+    store.deploy("features", FEATURES_SQL)
+    gc.collect()
+    tracemalloc.start()
+    for batch in batches:
+        store.insert("tx", batch)
+    del batches, batch  # (the last batch would keep all of the rows' string buffer alive)
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    held = traced + pa.total_allocated_bytes() - arrow_before
+    rows = int(store.describe_table("tx")["rows"])
+    return {
+        "rows": rows,
+        "arrow_bytes_per_row": arrow_bytes / rows,
+        "store_bytes_per_row": held / rows,
+        "ratio": held / arrow_bytes,
+    }
+
+
+def _measure_memory(summary: dict[str, Any], args: argparse.Namespace) -> bool:
+    summary["e_memory"] = memory = run_memory(args)
+    ok = memory["ratio"] <= GOAL_MEMORY_RATIO
+    print(
+        f"(e) memory per stored row ({memory['rows']:,} rows): {memory['store_bytes_per_row']:.1f} B in the store vs "
+        f"{memory['arrow_bytes_per_row']:.1f} B as Arrow ({memory['ratio']:.2f}x; goal <= {GOAL_MEMORY_RATIO}x): "
+        f"{_verdict(ok)}",
+        flush=True,
+    )
+    return ok
+
+
 def _load_average() -> list[float] | None:
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
@@ -531,6 +591,8 @@ def driver(args: argparse.Namespace) -> int:
         f"load average before (1/5/15 min): {load_before}; {os.cpu_count()} cores; Python {platform.python_version()}"
     )
     summary: dict[str, Any] = {"args": vars(args), "load_average_before": load_before, "cpus": os.cpu_count()}
+    if args.memory_only:
+        return _finish(summary, args, _measure_memory(summary, args))
 
     # (a) ------------------------------------------------------------------------------------------------------
     rng = np.random.default_rng(args.seed)
@@ -571,6 +633,7 @@ def driver(args: argparse.Namespace) -> int:
         return _finish(summary, args, ok)
 
     # (b) ------------------------------------------------------------------------------------------------------
+    ok = _measure_memory(summary, args) and ok
     print(f"(b) one card with {args.long_rows:,} rows, 30d window ...", flush=True)
     summary["b_long_window"] = run_long(args, None)
     summary["b_long_window_preagg"] = run_long(args, {"long_windows": "w30d:1d"})
@@ -706,6 +769,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--insert-rows", type=int, default=1_000_000, help="(c) rows inserted (default 1M)")
     parser.add_argument("--insert-batch", type=int, default=10_000, help="(c) rows per insert call (default 10k)")
     parser.add_argument("--workdir", help="(c) parent directory of the durable store (default: system temp)")
+    parser.add_argument("--memory-batch", type=int, default=1_000, help="(e) rows per insert call (default 1,000)")
+    parser.add_argument("--memory-only", action="store_true", help="only (e), memory per stored row")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)

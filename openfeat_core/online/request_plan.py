@@ -684,7 +684,7 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, main: StoredTable, right
     for p in join.positions:
         if parts:
             values = np.concatenate([s.values[p][s.start : s.n] for s in parts])
-            valid = np.concatenate([s.valid[p][s.start : s.n] for s in parts])
+            valid = np.concatenate([s.validity(p, s.start, s.n) for s in parts])
         else:
             values, valid = np.zeros(1, dtype=right.dtypes[p]), np.zeros(1, dtype=np.bool_)
             match = np.zeros(k, dtype=np.int64)
@@ -716,10 +716,15 @@ def _window_row(
         ts = s.ts[start : n + 1]
         frames = request_frame(window.frame, ts)
         for i in window.columns:
-            values, valid = s.values[i], s.valid[i]
+            values = s.values[i]
             values[n] = req.values[i][j]
-            valid[n] = req.valid[i][j]
-            columns[i] = rows.column(i, values[start : n + 1], valid[start : n + 1], req.dictionaries.get(i))
+            if s.valid[i] is None and req.valid[i][j]:
+                valid = all_valid(n + 1 - start)
+            else:
+                valid = s.materialise(i)
+                valid[n] = req.valid[i][j]
+                valid = valid[start : n + 1]
+            columns[i] = rows.column(i, values[start : n + 1], valid, req.dictionaries.get(i))
     else:
         # A request older than stored rows sees the rows up to its time (copies; rare).
         hi = start + int(np.searchsorted(s.ts[start:n], req_ts, side="right"))
@@ -727,7 +732,7 @@ def _window_row(
         frames = request_frame(window.frame, ts)
         for i in window.columns:
             values = np.append(s.values[i][start:hi], req.values[i][j])
-            valid = np.append(s.valid[i][start:hi], req.valid[i][j])
+            valid = np.append(s.validity(i, start, hi), req.valid[i][j])
             columns[i] = rows.column(i, values, valid, req.dictionaries.get(i))
     cand: RelData | None = None
     out = []
@@ -810,7 +815,7 @@ def _candidates(
     laid_out: dict[int, Column] = {}
     for i in columns:
         values = np.concatenate([*(s.values[i][a:b] for s, a, b in slices), req.values[i]])
-        valid = np.concatenate([*(s.valid[i][a:b] for s, a, b in slices), req.valid[i]])
+        valid = np.concatenate([*(s.validity(i, a, b) for s, a, b in slices), req.valid[i]])
         laid_out[i] = rows.column(i, values, valid, req.dictionaries.get(i))
     return _Candidates(ts, laid_out, cand_lo, cand_hi, offset)
 

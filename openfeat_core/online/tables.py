@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openfeat_core.column import Column, DictColumn
+from openfeat_core.column import Column, DictColumn, all_valid
 from openfeat_core.engine.relation import ColumnTable, RelData, evaluate, order_values
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.online.preagg import Preaggregate
@@ -181,7 +181,9 @@ class KeySeries:
     """The rows of one key, oldest first by order value then insertion, every column in engine layout.
 
     Rows ``start .. n-1`` are live (rows before ``start`` were evicted); slot ``n`` is always allocated and free,
-    for a request row. ``seq`` holds each row's insertion number in its table.
+    for a request row. ``seq`` holds each row's insertion number in its table. A column's validity array exists
+    only once the key has held a NULL in it (``None``: every row valid; read it with :meth:`validity`): most
+    columns never do, and the flags would cost a byte per row and column.
     """
 
     __slots__ = ("n", "seq", "start", "ts", "valid", "values")
@@ -192,7 +194,19 @@ class KeySeries:
         self.ts = np.zeros(4, dtype=np.int64)
         self.seq = np.zeros(4, dtype=np.int64)
         self.values = [np.zeros(4, dtype=d) for d in dtypes]
-        self.valid = [np.zeros(4, dtype=np.bool_) for _ in dtypes]
+        self.valid: list[np.ndarray | None] = [None] * len(dtypes)
+
+    def validity(self, i: int, start: int, stop: int) -> np.ndarray:
+        """The validity of column ``i`` in rows ``start .. stop-1`` (a shared read-only array when all valid)."""
+        v = self.valid[i]
+        return all_valid(stop - start) if v is None else v[start:stop]
+
+    def materialise(self, i: int) -> np.ndarray:
+        """Column ``i``'s validity array, created (all valid) on the first NULL."""
+        v = self.valid[i]
+        if v is None:
+            v = self.valid[i] = np.ones(len(self.ts), dtype=np.bool_)
+        return v
 
     def _reserve(self, extra: int) -> None:
         """Make room for ``extra`` more rows plus the request slot, dropping evicted rows when that is cheaper."""
@@ -214,7 +228,7 @@ class KeySeries:
         self.ts = moved(self.ts)
         self.seq = moved(self.seq)
         self.values = [moved(v) for v in self.values]
-        self.valid = [moved(v) for v in self.valid]
+        self.valid = [None if v is None else moved(v) for v in self.valid]
         self.start, self.n = 0, live
 
     def append(
@@ -239,8 +253,9 @@ class KeySeries:
             self.seq[e : e + k] = seq
             for dst, src in zip(self.values, values, strict=True):
                 dst[e : e + k] = src
-            for dst, src in zip(self.valid, valid, strict=True):
-                dst[e : e + k] = src
+            for i, src in enumerate(valid):
+                if self.valid[i] is not None or not src.all():
+                    self.materialise(i)[e : e + k] = src
         else:
             # Late rows: a stable sort of stored-then-new rows keeps insertion order among equal times.
             order = np.argsort(np.concatenate([self.ts[s:e], ts]), kind="stable")
@@ -248,8 +263,10 @@ class KeySeries:
             self.seq[s : e + k] = np.concatenate([self.seq[s:e], seq])[order]
             for dst, src in zip(self.values, values, strict=True):
                 dst[s : e + k] = np.concatenate([dst[s:e], src])[order]
-            for dst, src in zip(self.valid, valid, strict=True):
-                dst[s : e + k] = np.concatenate([dst[s:e], src])[order]
+            for i, src in enumerate(valid):
+                if self.valid[i] is not None or not src.all():
+                    dst = self.materialise(i)
+                    dst[s : e + k] = np.concatenate([dst[s:e], src])[order]
         self.n = e + k
 
     def evict(self, ttl: TTL, now_ms: int | None) -> int:
@@ -388,7 +405,7 @@ class StoredTable:
         for key, s in index.series.items():
             if s.n > s.start:
                 live_values = [v[s.start : s.n] for v in s.values]
-                live_valid = [v[s.start : s.n] for v in s.valid]
+                live_valid = [s.validity(i, s.start, s.n) for i in range(len(s.valid))]
                 pre.add(key, s.ts[s.start : s.n], self._arguments(pre, live_values, live_valid, s.n - s.start))
         return pre
 
@@ -469,7 +486,7 @@ class StoredTable:
             for i in range(width)
         ]
         valid = [
-            np.concatenate([s.valid[i][a:b] for s, a, b in parts] + [e[2][i] for e in extra or ()])[first]
+            np.concatenate([s.validity(i, a, b) for s, a, b in parts] + [e[2][i] for e in extra or ()])[first]
             for i in range(width)
         ]
         return unique, values, valid
@@ -605,7 +622,7 @@ class StoredTable:
             (
                 series.seq[start:stop].copy(),
                 [v[start:stop].copy() for v in series.values],
-                [v[start:stop].copy() for v in series.valid],
+                [series.validity(i, start, stop).copy() for i in range(len(series.valid))],
             )
         )
         self.retained_rows += stop - start
