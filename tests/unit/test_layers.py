@@ -31,6 +31,10 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     # hand it parsed statements.
     "online": frozenset({"workspace", "server", "tasks", "cli"}),
     "server": frozenset({"tasks", "cli"}),
+    # Naming, reading and writing data (io) sits below everything that uses data; the workspace sits on io's one
+    # resolver (io.location) and knows nothing of computing or serving.
+    "io": frozenset({"engine", "offline", "online", "server", "tasks", "cli", "workspace", "openfeat_core"}),
+    "workspace": frozenset({"engine", "offline", "online", "server", "tasks", "cli", "openfeat_core"}),
 }
 
 
