@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 import openfeat_core
 from openfeat_core.engine.spark import SparkOptions
@@ -119,13 +120,15 @@ def test_spark_equals_local(spark: SparkSession, shape: str) -> None:
     run()
 
 
-def test_every_key_is_split_on_the_skew_path(spark: SparkSession) -> None:
-    """A hot key is really cut into time slices (the plan carries ``__slice``), and the result is unchanged."""
+@pytest.mark.parametrize("zone", ["timestamp", "timestamp_ntz"])
+def test_every_key_is_split_on_the_skew_path(spark: SparkSession, zone: str) -> None:
+    """A hot key is really cut into time slices (the plan carries ``__slice``), and the result is unchanged, for
+    both Spark timestamp types (Parquet files without a zone read as TIMESTAMP_NTZ)."""
     rows = [("hot", 1, (i % 40) * HOUR // 4, float(i)) for i in range(60)] + [("cold", 2, 0, 1.0)]
-    data = {"t": _events(rows), "u": _events([]), "d": pa.table({"k": pa.array([], pa.string())})}
+    data = {"t": _events(rows), "u": _events([])}
     sql = SHAPES["window_groups_union"]
     options = SparkOptions(skew_rows=10, skew_max_slices=8)
-    frames = {name: spark.createDataFrame(t) for name, t in data.items() if name != "d"}
+    frames = {name: spark.createDataFrame(t).withColumn("ts", F.col("ts").cast(zone)) for name, t in data.items()}
     df = spark_compute(sql, frames, spark=spark, options=options)
     assert "__slice" in df._jdf.queryExecution().toString()
     plan = openfeat_core.plan_sql(sql, data)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, LongType, StructField, StructType, TimestampType
+from pyspark.sql.types import ArrayType, LongType, StructField, StructType, TimestampNTZType, TimestampType
 
 from openfeat_core.engine.spark.worker import SLICE, SRC, SRC_HALO, SRC_MAIN
 from openfeat_core.functions.registry import REGISTRY
@@ -61,6 +61,16 @@ def reach(plan: Select, group: list[int], members: list[WindowAgg], w0: WindowDe
     return max(spans)
 
 
+def order_ms(df: DataFrame, column: str) -> SparkColumn:
+    """The order column as the engine's order value (epoch milliseconds for timestamps, with or without zone)."""
+    kind = df.schema[column].dataType
+    if isinstance(kind, TimestampType):
+        return F.unix_millis(F.col(column))
+    if isinstance(kind, TimestampNTZType):
+        return F.timestamp_diff("MILLISECOND", F.expr("TIMESTAMP_NTZ '1970-01-01 00:00:00'"), F.col(column))
+    return F.col(column).cast("long")
+
+
 def _null_safe(left: list[str], right: list[str]) -> SparkColumn:
     return reduce(lambda a, b: a & b, [F.col(x).eqNullSafe(F.col(y)) for x, y in zip(left, right, strict=True)])
 
@@ -77,8 +87,7 @@ class Split:
     def tag(self, rows: DataFrame) -> DataFrame:
         """Every row with its slice (``__slice``), plus halo copies for the later slices its order value reaches."""
         hot_keys = [f"__h{j}" for j in range(len(self.keys))]
-        ts = F.col(self.order_col)
-        ts = F.unix_millis(ts) if isinstance(rows.schema[self.order_col].dataType, TimestampType) else ts.cast("long")
+        ts = order_ms(rows, self.order_col)
         cuts = F.col(_CUTS)
         tagged = rows.join(F.broadcast(self.cuts), _null_safe(self.keys, hot_keys), "left").drop(*hot_keys)
         own = F.when(cuts.isNull(), F.lit(0)).otherwise(F.size(F.filter(cuts, lambda c: c <= ts)))
@@ -123,8 +132,7 @@ def plan_split(
     hot = main.groupBy(*keys).count().where(F.col("count") > limit)
     hot_keys = [f"__h{j}" for j in range(len(keys))]
     hot = hot.select(*(F.col(k).alias(h) for k, h in zip(keys, hot_keys, strict=True)), "count")
-    ts = F.col(order_col)
-    ts = F.unix_millis(ts) if isinstance(main.schema[order_col].dataType, TimestampType) else ts.cast("long")
+    ts = order_ms(main, order_col)
     g = p.options.skew_max_slices
     grid = [j / g for j in range(1, g)]
     quantiles = (
