@@ -51,7 +51,7 @@ from openfeat_core.plan.nodes import (
     qualifiers_read,
     tables_read,
 )
-from openfeat_core.types import INT_RANGES, SQLType
+from openfeat_core.types import SQLType
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _EPOCH_DATE = dt.date(1970, 1, 1)
@@ -450,96 +450,6 @@ def _direct_column(e: Expr, quals: set[str], names: list[str]) -> int | None:
 
 
 # --------------------------------------------------------------------------------------------- requests
-def _to_int(v: Any) -> int:
-    if type(v) is int:
-        return v
-    raise TypeError
-
-
-def _to_float(v: Any) -> float:
-    if type(v) is float or type(v) is int:
-        return float(v)
-    raise TypeError
-
-
-def _to_bool(v: Any) -> bool:
-    if type(v) is bool:
-        return v
-    raise TypeError
-
-
-def _to_str(v: Any) -> str:
-    if type(v) is str:
-        return v
-    raise TypeError
-
-
-def _to_timestamp(v: Any) -> int:
-    if type(v) is int:
-        return v
-    if isinstance(v, dt.datetime):
-        aware = v if v.tzinfo is not None else v.replace(tzinfo=dt.timezone.utc)
-        return (aware - _EPOCH) // dt.timedelta(milliseconds=1)
-    raise TypeError
-
-
-def _to_date(v: Any) -> int:
-    if type(v) is dt.date:
-        return (v - _EPOCH_DATE).days
-    raise TypeError
-
-
-_CONVERTERS: dict[SQLType, Callable[[Any], Any]] = {
-    SQLType.INT16: _to_int,
-    SQLType.INT32: _to_int,
-    SQLType.INT64: _to_int,
-    SQLType.FLOAT: _to_float,
-    SQLType.DOUBLE: _to_float,
-    SQLType.BOOL: _to_bool,
-    SQLType.STRING: _to_str,
-    SQLType.TIMESTAMP: _to_timestamp,
-    SQLType.DATE: _to_date,
-}
-
-
-def python_rows_to_columns(
-    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]], names: Sequence[str], types: Sequence[SQLType]
-) -> list[list[Any]] | None:
-    """Request rows (dicts or lists in schema order) as per-column physical Python values (``None`` for NULL).
-
-    Returns ``None`` when any row needs the general conversion (another value type, a missing or extra field, an
-    out-of-range integer): that path accepts what it can and reports the rest with row and field.
-    """
-    width = len(names)
-    out: list[list[Any]] = [[] for _ in range(width)]
-    convert = [_CONVERTERS[t] for t in types]
-    ranges = [INT_RANGES.get(t) for t in types]
-    try:
-        for row in rows:
-            if isinstance(row, Mapping):
-                if len(row) > width:
-                    return None
-                values = [row.get(n) for n in names]
-                if len(row) != width and sum(n in row for n in names) != len(row):
-                    return None
-            else:
-                if len(row) != width:
-                    return None
-                values = list(row)
-            for i, v in enumerate(values):
-                if v is None:
-                    out[i].append(None)
-                    continue
-                x = convert[i](v)
-                r = ranges[i]
-                if r is not None and not r[0] <= x <= r[1]:
-                    return None
-                out[i].append(x)
-    except TypeError:
-        return None
-    return out
-
-
 class RequestColumns:
     """Request rows in engine layout: per main-table column its physical values, validity and Python values."""
 
@@ -570,7 +480,7 @@ class RequestColumns:
         per_column = []
         for i, t in enumerate(rows.types):
             col = Column.from_arrow(table.column(i), t)
-            # Physical values (dates as days, timestamps as ms), as python_rows_to_columns gives them.
+            # Physical values (dates as days, timestamps as ms), as online.rows.check_rows gives them.
             per_column.append(
                 [v if ok else None for v, ok in zip(col.values.tolist(), col.valid.tolist(), strict=True)]
             )
@@ -883,6 +793,5 @@ __all__ = [
     "RequestPlan",
     "check_deployable",
     "compile_request_plan",
-    "python_rows_to_columns",
     "serve_request",
 ]

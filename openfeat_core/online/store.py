@@ -20,7 +20,7 @@ import time
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
@@ -36,9 +36,9 @@ from openfeat_core.online.request_plan import (
     RequestColumns,
     RequestPlan,
     compile_request_plan,
-    python_rows_to_columns,
     serve_request,
 )
+from openfeat_core.online.rows import TypedRows, check_rows
 from openfeat_core.online.tables import TTL, IndexSpec, StoredTable, TTLClock
 from openfeat_core.online.wal import DurableLog, FsyncPolicy, PendingSnapshot
 from openfeat_core.plan.nodes import Select, WindowAgg, tables_read
@@ -116,6 +116,10 @@ class Deployment:
 
 
 logger = logging.getLogger(__name__)
+
+#: Rows given to :meth:`OnlineStore.insert` and :meth:`OnlineStore.request`: an Arrow table, rows checked already
+#: (:class:`~openfeat_core.online.rows.TypedRows`), or dicts (column -> value) or lists in column order.
+Rows: TypeAlias = "pa.Table | TypedRows | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]"
 
 #: Default automatic-snapshot policy of a durable store: snapshot once this much log, or this many log entries, have
 #: been written since the last snapshot, or once this long has passed with at least one write. Bounds the restart
@@ -464,14 +468,14 @@ class OnlineStore:
         """Every stored row of a table, in insertion order."""
         return self._table(name).scan()
 
-    def insert(self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> int:
+    def insert(self, name: str, rows: Rows) -> int:
         """Append rows (an Arrow table, dicts, or lists in schema order); returns the number of rows stored.
 
         Raises:
             DataError: a row does not fit the schema (the message names the row and field); nothing is stored.
         """
         table = self._table(name)
-        batch = _to_batch(rows, table.schema, what=f"table {name!r}")
+        batch = _to_batch(rows, table, what=f"table {name!r}")
         if batch.num_rows:
             # The rows are in the log before the call returns: an acknowledged insert survives a crash.
             if self._log is not None:
@@ -597,7 +601,7 @@ class OnlineStore:
         return [(f.name, f.type) for f in main_scan(self._deployment(name).plan).schema]
 
     # ------------------------------------------------------------------ requests
-    def request(self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> pa.Table:
+    def request(self, name: str, rows: Rows) -> pa.Table:
         """Compute the features of request rows against the stored rows (the rows are not stored).
 
         Each request row is the newest row at its time; it sees the stored rows of its keys up to its time.
@@ -605,9 +609,7 @@ class OnlineStore:
         names, columns, table = self._serve(name, rows)
         return table if table is not None else arrow_table(columns, names)
 
-    def request_columns(
-        self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]
-    ) -> tuple[Sequence[str], list[Column]]:
+    def request_columns(self, name: str, rows: Rows) -> tuple[Sequence[str], list[Column]]:
         """:meth:`request` as engine columns (for callers that render rows themselves, such as the HTTP service)."""
         names, columns, table = self._serve(name, rows)
         if table is not None:
@@ -615,31 +617,29 @@ class OnlineStore:
             columns = [Column.from_arrow(c, o.expr.type) for c, o in zip(table.columns, d.plan.outputs, strict=True)]
         return names, columns
 
-    def _serve(
-        self, name: str, rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]
-    ) -> tuple[Sequence[str], list[Column], pa.Table | None]:
+    def _serve(self, name: str, rows: Rows) -> tuple[Sequence[str], list[Column], pa.Table | None]:
         """The response as engine columns (the direct path) or as the Arrow table the general path computes."""
         d = self._deployment(name)
         main = self._table(d.main_table)
         names = d.output_names
+        what = f"request to {name!r}"
+        typed = None if isinstance(rows, (pa.Table, TypedRows)) else check_rows(rows, main.fields, what=what)
 
         def request_table() -> pa.Table:
-            """The request rows as Arrow, checked against the main table's schema (row and field named on error)."""
-            return pa.Table.from_batches([_to_batch(rows, main.schema, what=f"request to {name!r}")])
+            """The request rows as Arrow (checked against the main table's schema when given as Arrow)."""
+            return pa.Table.from_batches([_to_batch(typed or rows, main, what=what)])
 
         requests: pa.Table | None = None
         columns: list[Column] = []
         table: pa.Table | None = None
         direct = d.request_plan.direct
         if direct is not None:
-            per_column = None
-            if not isinstance(rows, pa.Table):
-                per_column = python_rows_to_columns(rows, main.names, main.types)
-            if per_column is None:
+            checked = typed or (rows if isinstance(rows, TypedRows) else None)
+            if checked is None:
                 requests = request_table()
                 req = RequestColumns.from_arrow(main, requests)
             else:
-                req = RequestColumns(main, per_column)
+                req = RequestColumns(main, checked.columns)
             stored = {t: self._tables[t] for t in direct.tables}
             columns = serve_request(d.plan, direct, req, stored, self._ctx, d.preaggs)
         else:
@@ -860,47 +860,25 @@ def _schema_b64(schema: pa.Schema) -> str:
     return base64.b64encode(schema.serialize().to_pybytes()).decode()
 
 
-def _to_batch(
-    rows: pa.Table | Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]], schema: pa.Schema, *, what: str
-) -> pa.RecordBatch:
-    """Rows as one record batch of ``schema``; a value that does not fit names its row and field."""
-    if isinstance(rows, pa.Table):
-        missing = [f.name for f in schema if f.name not in rows.column_names]
-        if missing:
-            raise DataError(f"{what}: missing column(s) {', '.join(missing)}")
-        try:
-            batch = (
-                rows.select(schema.names).cast(schema).combine_chunks().to_batches()[0]
-                if rows.num_rows
-                else pa.RecordBatch.from_pylist([], schema=schema)
-            )
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-            raise DataError(f"{what}: {e}") from None
-        _check_temporal_range(batch, what)
-        return batch
-    columns: dict[str, list[Any]] = {f.name: [] for f in schema}
-    for i, row in enumerate(rows):
-        if isinstance(row, Mapping):
-            unknown = [k for k in row if k not in columns]
-            if unknown:
-                raise DataError(f"{what}: row {i}: unknown field(s) {', '.join(map(str, unknown))}")
-            values = [row.get(f.name) for f in schema]
-        else:
-            if len(row) != len(schema):
-                names = ", ".join(schema.names)
-                raise DataError(f"{what}: row {i}: {len(row)} values for {len(schema)} columns ({names})")
-            values = list(row)
-        for f, v in zip(schema, values, strict=True):
-            columns[f.name].append(v)
-    arrays = []
-    for f in schema:
-        try:
-            arrays.append(_array(columns[f.name], f))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as e:
-            bad = _first_bad(columns[f.name], f)
-            type_name = sql_type_of_arrow(f.type).openmldb_name
-            raise DataError(f"{what}: row {bad[0]}, field {f.name!r}: {bad[1]!r} is not a {type_name} ({e})") from None
-    batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+def _to_batch(rows: Rows, table: StoredTable, *, what: str) -> pa.RecordBatch:
+    """Rows as one record batch of the table's schema: Arrow data cast to it, other rows checked once
+    (:func:`~openfeat_core.online.rows.check_rows`); a value that does not fit names its row and field."""
+    schema = table.schema
+    if isinstance(rows, TypedRows):
+        return rows.to_batch(schema)
+    if not isinstance(rows, pa.Table):
+        return check_rows(rows, table.fields, what=what).to_batch(schema)
+    missing = [f.name for f in schema if f.name not in rows.column_names]
+    if missing:
+        raise DataError(f"{what}: missing column(s) {', '.join(missing)}")
+    try:
+        batch = (
+            rows.select(schema.names).cast(schema).combine_chunks().to_batches()[0]
+            if rows.num_rows
+            else pa.RecordBatch.from_pylist([], schema=schema)
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise DataError(f"{what}: {e}") from None
     _check_temporal_range(batch, what)
     return batch
 
@@ -919,24 +897,6 @@ def _check_temporal_range(batch: pa.RecordBatch, what: str) -> None:
             raise DataError(
                 f"{what}: row {row}, field {f.name!r}: {number} is outside the {t.openmldb_name} range ({text})"
             )
-
-
-def _array(values: list[Any], f: pa.Field) -> pa.Array:
-    t = sql_type_of_arrow(f.type)
-    if t is SQLType.TIMESTAMP and all(v is None or isinstance(v, int) for v in values):
-        return pa.array(values, pa.int64()).cast(f.type)
-    if (t.is_integer or t is SQLType.BOOL) and any(isinstance(v, (float, str)) for v in values):
-        raise TypeError("expected an integer")
-    return pa.array(values, f.type)
-
-
-def _first_bad(values: list[Any], f: pa.Field) -> tuple[int, Any]:
-    for i, v in enumerate(values):
-        try:
-            _array([v], f)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-            return i, v
-    return 0, values[0] if values else None
 
 
 __all__ = ["Deployment", "OnlineStore"]

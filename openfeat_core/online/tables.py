@@ -344,6 +344,11 @@ class StoredTable:
     def position(self, name: str) -> int:
         return self.names.index(name)
 
+    @property
+    def fields(self) -> list[tuple[str, SQLType]]:
+        """``(name, type)`` of the columns, in order."""
+        return list(zip(self.names, self.types, strict=True))
+
     def now_ms(self) -> int | None:
         return int(time.time() * 1000) if self.clock == "wall" else None
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import datetime as dt
 import functools
 import hmac
 import ipaddress
@@ -66,11 +65,12 @@ from openfeat_core.column import Column
 from openfeat_core.errors import DataError, OpenFeatError, http_status
 from openfeat_core.io.access import FileAccess
 from openfeat_core.online.consistency import ConsistencyReport
+from openfeat_core.online.rows import TypedRows, check_rows
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.server.statements import MODES, StatementResult, execute_sql
 from openfeat_core.sql.depth import loads_json
 from openfeat_core.sql.dialect import parse_deploy
-from openfeat_core.types import INT_RANGES, TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT, SQLType, parse_type_name
+from openfeat_core.types import SQLType, parse_type_name
 from openfeat_core.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -407,117 +407,6 @@ def _schema_json(fields: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
 # ---------------------------------------------------------------------------------------------------------------------
 # Input rows
 # ---------------------------------------------------------------------------------------------------------------------
-
-
-def _parse_date(value: str) -> dt.date:
-    # OpenMLDB splits on '-' and reads three integers, so "2024-1-5" is a date too.
-    parts = value.split("-")
-    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(value)
-    return dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
-
-
-def _convert_value(value: Any, t: SQLType) -> Any:
-    """A JSON value as the store takes it for a column of type ``t``; ``ValueError`` when it does not fit.
-
-    As OpenMLDB's APIServer, JSON types are strict (a bool is not a number, a number is not a string), except that
-    integers are accepted for float columns. Integers must fit their column's range (a timestamp is epoch
-    milliseconds in :data:`~openfeat_core.types.TIMESTAMP_RANGE_MS`); an integer too large for a float is refused.
-    """
-    if value is None:
-        return None
-    is_int = isinstance(value, int) and not isinstance(value, bool)
-    if is_int and (t.is_integer or t is SQLType.TIMESTAMP):
-        low, high = INT_RANGES[t] if t.is_integer else TIMESTAMP_RANGE_MS
-        if not low <= value <= high:
-            span = TIMESTAMP_RANGE_TEXT if t is SQLType.TIMESTAMP else f"{low}..{high}"
-            raise ValueError(f"out of the {t.openmldb_name} range {span}")
-        return value
-    if t.is_integer or t is SQLType.TIMESTAMP:
-        ok = False
-    elif t.is_float:
-        if is_int:
-            try:
-                return float(value)
-            except OverflowError:
-                raise ValueError("too large for a floating-point number") from None
-        ok = isinstance(value, float)
-    elif t is SQLType.BOOL:
-        ok = isinstance(value, bool)
-    elif t is SQLType.STRING:
-        ok = isinstance(value, str)
-    elif t is SQLType.DATE:
-        if not isinstance(value, str):
-            raise ValueError("expected a 'YYYY-MM-DD' string")
-        try:
-            return _parse_date(value)
-        except ValueError:
-            raise ValueError("expected a 'YYYY-MM-DD' date") from None
-    else:
-        ok = False
-    if not ok:
-        hint = " (epoch milliseconds)" if t is SQLType.TIMESTAMP else ""
-        raise ValueError(f"expected a JSON {_JSON_KIND.get(t, t.value)}{hint}")
-    return value
-
-
-_JSON_KIND = {
-    SQLType.BOOL: "boolean",
-    SQLType.INT16: "integer",
-    SQLType.INT32: "integer",
-    SQLType.INT64: "integer",
-    SQLType.TIMESTAMP: "integer",
-    SQLType.FLOAT: "number",
-    SQLType.DOUBLE: "number",
-    SQLType.STRING: "string",
-}
-
-
-def convert_rows(
-    rows: Sequence[Any], schema: Sequence[tuple[str, SQLType]], *, what: str, extra_keys: bool
-) -> list[list[Any]] | list[dict[str, Any]]:
-    """Check JSON rows against ``schema`` and convert their values for the store.
-
-    Args:
-        rows: all arrays (values in schema order) or all objects (column → value).
-        schema: ``(name, type)`` of the columns.
-        what: how errors name the target (``"request to 'f'"``).
-        extra_keys: whether object rows may carry keys that are not columns (ignored, as OpenMLDB ignores them in
-            requests); when ``False`` they are an error (an insert must not silently drop data).
-
-    Raises:
-        DataError: a row does not fit; the message names the row and field.
-    """
-    names = [n for n, _ in schema]
-    if rows and isinstance(rows[0], Mapping):
-        out_objects: list[dict[str, Any]] = []
-        for i, row in enumerate(rows):
-            if not extra_keys:
-                unknown = [k for k in row if k not in names]
-                if unknown:
-                    raise DataError(f"{what}: row {i}: unknown field(s) {', '.join(map(repr, unknown))}")
-            converted: dict[str, Any] = {}
-            for name, t in schema:
-                if name not in row:
-                    raise DataError(f"{what}: row {i}: missing field {name!r}")
-                converted[name] = _checked(row[name], t, what, i, name)
-            out_objects.append(converted)
-        return out_objects
-    out_arrays: list[list[Any]] = []
-    for i, row in enumerate(rows):
-        if len(row) != len(schema):
-            raise DataError(f"{what}: row {i}: {len(row)} values for {len(schema)} columns ({', '.join(names)})")
-        out_arrays.append([_checked(v, t, what, i, n) for v, (n, t) in zip(row, schema, strict=True)])
-    return out_arrays
-
-
-def _checked(value: Any, t: SQLType, what: str, row: int, name: str) -> Any:
-    try:
-        return _convert_value(value, t)
-    except ValueError as e:
-        shown = repr(value)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        raise DataError(f"{what}: row {row}, field {name!r}: {shown} is not a {t.openmldb_name}; {e}") from None
 
 
 def _rows_field(body: Mapping[str, Any], key: str, *, allow_empty: bool) -> list[Any]:
@@ -1029,8 +918,10 @@ class FeatureService:
             if len(rows) <= _INLINE_MAX_ROWS:
 
                 def compute() -> tuple[Sequence[str], list[Column]]:
-                    converted = convert_rows(rows, input_schema(), what=f"request to {name!r}", extra_keys=True)
-                    return self.store.request_columns(name, converted)
+                    typed = check_rows(
+                        rows, input_schema(), what=f"request to {name!r}", unknown="ignore", missing="error"
+                    )
+                    return self.store.request_columns(name, typed)
 
                 inline = self._inline_store_call(compute)
                 names, result = inline if inline is not None else await self._store_call(compute)
@@ -1059,15 +950,17 @@ class FeatureService:
         rows of one request do not see each other, so the chunks answer as one call would; each chunk is logged for
         ``verify`` as a request of its own, with the rows it saw."""
         schema = await self._store_call(input_schema)
-        converted = await self._off_loop(convert_rows, rows, schema, what=f"request to {name!r}", extra_keys=True)
+        typed = await self._off_loop(
+            check_rows, rows, schema, what=f"request to {name!r}", unknown="ignore", missing="error"
+        )
 
-        def chunk(part: list[Any]) -> tuple[int, Sequence[str], list[Column]]:
+        def chunk(part: TypedRows) -> tuple[int, Sequence[str], list[Column]]:
             return (self.store.describe_deployment(name)["version"], *self.store.request_columns(name, part))
 
         data: dict[str, Any] = {}
         version = None
-        for begin in range(0, len(converted), _CHUNK_ROWS):
-            current, names, result = await self._store_call(chunk, converted[begin : begin + _CHUNK_ROWS])
+        for begin in range(0, typed.num_rows, _CHUNK_ROWS):
+            current, names, result = await self._store_call(chunk, typed.slice(begin, begin + _CHUNK_ROWS))
             if version is not None and current != version:
                 raise HTTPError(409, f"deployment {name!r} changed while the request was computed; send it again")
             version = current
@@ -1192,8 +1085,8 @@ class FeatureService:
     def _insert_json(self, name: str, rows: list[Any]) -> int:
         schema = self._table_schema(name)
         try:
-            converted = convert_rows(rows, schema, what=f"table {name!r}", extra_keys=False)
-            return self.store.insert(name, converted)
+            typed = check_rows(rows, schema, what=f"table {name!r}", unknown="error", missing="error")
+            return self.store.insert(name, typed)
         except DataError:
             self._table_schemas.pop(name, None)
             raise

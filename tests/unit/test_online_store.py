@@ -108,7 +108,7 @@ def test_scripts_that_cannot_run_online_are_refused(sql: str, fragment: str) -> 
         ([[1, "soon", 1.0]], "row 0, field 'ts': 'soon' is not a timestamp"),
         ([{"card": 1, "ts": 0, "amount": "x"}], "field 'amount'"),
         ([[1, 0]], "row 0: 2 values for 3 columns"),
-        ([{"card": 1, "tss": 0}], "unknown field(s) tss"),
+        ([{"card": 1, "tss": 0}], "unknown field(s) 'tss'"),
     ],
 )
 def test_bad_rows_name_the_field_and_store_nothing(rows: list, fragment: str) -> None:

@@ -1,0 +1,207 @@
+"""Rows entering the online store, checked once: the one validation of request rows and inserted rows.
+
+Rows reach the store from JSON (the HTTP service), from Python (``OnlineStore.request`` / ``insert`` with dicts or
+lists) and from SQL (``INSERT ... VALUES``, whose literals the statement turns into Python values first). All of them
+go through :func:`check_rows` at that boundary, which names the row and field of the first value that does not fit
+and hands inward :class:`TypedRows`: per column, its physical values (timestamps as epoch milliseconds, dates as days
+since 1970-01-01, ``None`` for NULL). Past it nothing checks a value again. Arrow tables are typed already; the store
+casts them to the table's schema instead.
+
+The rules are JSON's (as OpenMLDB's APIServer has them) widened by what a Python caller naturally holds: a bool is
+not a number and a number is not a string; integers are taken for float columns; integers must fit their column
+(a timestamp is epoch milliseconds within :data:`~openfeat_core.types.TIMESTAMP_RANGE_MS`); a timestamp may also be a
+``datetime`` (naive: UTC), a date a ``date`` or a ``'YYYY-MM-DD'`` string; NumPy scalars count as the Python value
+they hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from openfeat_core.errors import DataError
+from openfeat_core.types import DATE_RANGE_TEXT, INT_RANGES, TIMESTAMP_RANGE_MS, TIMESTAMP_RANGE_TEXT, SQLType
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH_DATE = dt.date(1970, 1, 1)
+_MS = dt.timedelta(milliseconds=1)
+#: Dates as days since 1970-01-01 that every path accepts (0001-01-01 .. 9999-12-31).
+_DATE_RANGE_DAYS = ((dt.date(1, 1, 1) - _EPOCH_DATE).days, (dt.date(9999, 12, 31) - _EPOCH_DATE).days)
+
+
+@dataclass(frozen=True)
+class TypedRows:
+    """Rows checked against a table's columns: per column, its physical values (``None`` for NULL)."""
+
+    names: tuple[str, ...]
+    types: tuple[SQLType, ...]
+    columns: list[list[Any]]
+    num_rows: int
+
+    def slice(self, start: int, stop: int) -> TypedRows:
+        """Rows ``start .. stop-1``."""
+        stop = min(stop, self.num_rows)
+        return TypedRows(self.names, self.types, [c[start:stop] for c in self.columns], max(0, stop - start))
+
+    def to_batch(self, schema: pa.Schema) -> pa.RecordBatch:
+        """The rows as a record batch of ``schema`` (the table's: same columns, in order)."""
+        arrays = []
+        for values, t, f in zip(self.columns, self.types, schema, strict=True):
+            if t is SQLType.TIMESTAMP:
+                arrays.append(pa.array(values, pa.int64()).cast(f.type))
+            elif t is SQLType.DATE:
+                arrays.append(pa.array(values, pa.int32()).cast(f.type))
+            else:
+                arrays.append(pa.array(values, f.type))
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def check_rows(
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
+    schema: Sequence[tuple[str, SQLType]],
+    *,
+    what: str,
+    unknown: Literal["error", "ignore"] = "error",
+    missing: Literal["null", "error"] = "null",
+) -> TypedRows:
+    """Check rows (all lists of values in column order, or all objects column -> value) against ``schema``.
+
+    Args:
+        rows: the rows.
+        schema: ``(name, type)`` of the columns, in order.
+        what: how errors name the target (``"request to 'f'"``, ``"table 'tx'"``).
+        unknown: an object's key that is not a column is an error (an insert must not drop data silently), or is
+            ignored (OpenMLDB ignores them in requests).
+        missing: a column an object leaves out is NULL, or an error.
+
+    Raises:
+        DataError: a row does not fit; the message names the row and the field.
+    """
+    names = tuple(n for n, _ in schema)
+    types = tuple(t for _, t in schema)
+    width = len(names)
+    known = set(names)
+    convert = [_CONVERTERS[t] for t in types]
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    appenders = [c.append for c in columns]
+    for i, row in enumerate(rows):
+        if isinstance(row, Mapping):
+            if unknown == "error" and (len(row) > width or any(k not in known for k in row)):
+                extra = [k for k in row if k not in known]
+                if extra:
+                    raise DataError(f"{what}: row {i}: unknown field(s) {', '.join(map(repr, extra))}")
+            if missing == "error":
+                absent = next((n for n in names if n not in row), None)
+                if absent is not None:
+                    raise DataError(f"{what}: row {i}: missing field {absent!r}")
+            values: Sequence[Any] = [row.get(n) for n in names]
+        elif isinstance(row, (list, tuple)):
+            if len(row) != width:
+                raise DataError(f"{what}: row {i}: {len(row)} values for {width} columns ({', '.join(names)})")
+            values = row
+        else:
+            raise DataError(f"{what}: row {i} is a {type(row).__name__}, expected a list of values or an object")
+        for p, v in enumerate(values):
+            if v is None:
+                appenders[p](None)
+                continue
+            try:
+                appenders[p](convert[p](v))
+            except (ValueError, TypeError, OverflowError) as e:
+                shown = repr(v)
+                shown = shown if len(shown) <= 60 else shown[:57] + "..."
+                raise DataError(
+                    f"{what}: row {i}, field {names[p]!r}: {shown} is not a {types[p].openmldb_name}; {e}"
+                ) from None
+    return TypedRows(names, types, columns, len(rows))
+
+
+def _integer(t: SQLType) -> Callable[[Any], int]:
+    low, high = INT_RANGES[t]
+
+    def convert(v: Any) -> int:
+        if type(v) is not int:
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+                raise ValueError("expected an integer")
+            v = int(v)
+        if not low <= v <= high:
+            raise ValueError(f"out of the {t.openmldb_name} range {low}..{high}")
+        return v
+
+    return convert
+
+
+def _floating(v: Any) -> float:
+    if type(v) is float:
+        return v
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise ValueError("expected a number")
+    try:
+        return float(v)
+    except OverflowError:
+        raise ValueError("too large for a floating-point number") from None
+
+
+def _boolean(v: Any) -> bool:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    raise ValueError("expected true or false")
+
+
+def _string(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    raise ValueError("expected a string")
+
+
+def _timestamp(v: Any) -> int:
+    if isinstance(v, dt.datetime):
+        aware = v if v.tzinfo is not None else v.replace(tzinfo=dt.timezone.utc)
+        v = (aware - _EPOCH) // _MS
+    elif type(v) is not int:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise ValueError("expected an integer (epoch milliseconds) or a datetime")
+        v = int(v)
+    low, high = TIMESTAMP_RANGE_MS
+    if not low <= v <= high:
+        raise ValueError(f"out of the timestamp range {TIMESTAMP_RANGE_TEXT}")
+    return int(v)
+
+
+def _date(v: Any) -> int:
+    if isinstance(v, str):
+        # OpenMLDB splits on '-' and reads three integers, so "2024-1-5" is a date too.
+        parts = v.split("-")
+        try:
+            if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+                raise ValueError(v)
+            v = dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+        except ValueError:
+            raise ValueError("expected a 'YYYY-MM-DD' date") from None
+    elif not isinstance(v, dt.date) or isinstance(v, dt.datetime):
+        raise ValueError("expected a 'YYYY-MM-DD' string or a date")
+    days = (v - _EPOCH_DATE).days
+    if not _DATE_RANGE_DAYS[0] <= days <= _DATE_RANGE_DAYS[1]:
+        raise ValueError(f"out of the date range {DATE_RANGE_TEXT}")
+    return days
+
+
+_CONVERTERS: dict[SQLType, Callable[[Any], Any]] = {
+    SQLType.INT16: _integer(SQLType.INT16),
+    SQLType.INT32: _integer(SQLType.INT32),
+    SQLType.INT64: _integer(SQLType.INT64),
+    SQLType.FLOAT: _floating,
+    SQLType.DOUBLE: _floating,
+    SQLType.BOOL: _boolean,
+    SQLType.STRING: _string,
+    SQLType.TIMESTAMP: _timestamp,
+    SQLType.DATE: _date,
+}
+
+
+__all__ = ["TypedRows", "check_rows"]
