@@ -594,7 +594,7 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, main: StoredTable, right
     for p in join.positions:
         if parts:
             values = np.concatenate([s.values[p][s.start : s.n] for s in parts])
-            valid = np.concatenate([s.validity(p, s.start, s.n) for s in parts])
+            valid = _validity(p, [(s, s.start, s.n) for s in parts], None, len(values))
         else:
             values, valid = np.zeros(1, dtype=right.dtypes[p]), np.zeros(1, dtype=np.bool_)
             match = np.zeros(k, dtype=np.int64)
@@ -725,9 +725,18 @@ def _candidates(
     laid_out: dict[int, Column] = {}
     for i in columns:
         values = np.concatenate([*(s.values[i][a:b] for s, a, b in slices), req.values[i]])
-        valid = np.concatenate([*(s.validity(i, a, b) for s, a, b in slices), req.valid[i]])
+        valid = _validity(i, slices, req.valid[i], len(values))
         laid_out[i] = rows.column(i, values, valid, req.dictionaries.get(i))
     return _Candidates(ts, laid_out, cand_lo, cand_hi, offset)
+
+
+def _validity(i: int, slices: Sequence[tuple[KeySeries, int, int]], extra: np.ndarray | None, n: int) -> np.ndarray:
+    """Column ``i``'s validity over the rows of ``slices`` then ``extra``'s: one shared all-valid mask when no key
+    holds a NULL there (the usual case), without a flag per row."""
+    if all(s.valid[i] is None for s, _, _ in slices) and (extra is None or bool(extra.all())):
+        return all_valid(n)
+    parts = [s.validity(i, a, b) for s, a, b in slices]
+    return np.concatenate(parts if extra is None else [*parts, extra])
 
 
 def _window_rows(window: _WindowPlan, cand: _Candidates, req_ts: np.ndarray, ctx: EvalContext) -> list[Column]:

@@ -86,9 +86,7 @@ def check_rows(
     types = tuple(t for _, t in schema)
     width = len(names)
     known = set(names)
-    convert = [_CONVERTERS[t] for t in types]
-    columns: list[list[Any]] = [[] for _ in range(width)]
-    appenders = [c.append for c in columns]
+    table: list[Sequence[Any]] = []
     for i, row in enumerate(rows):
         if isinstance(row, Mapping):
             if unknown == "error" and (len(row) > width or any(k not in known for k in row)):
@@ -99,26 +97,58 @@ def check_rows(
                 absent = next((n for n in names if n not in row), None)
                 if absent is not None:
                     raise DataError(f"{what}: row {i}: missing field {absent!r}")
-            values: Sequence[Any] = [row.get(n) for n in names]
+            table.append([row.get(n) for n in names])
         elif isinstance(row, (list, tuple)):
             if len(row) != width:
                 raise DataError(f"{what}: row {i}: {len(row)} values for {width} columns ({', '.join(names)})")
-            values = row
+            table.append(row)
         else:
             raise DataError(f"{what}: row {i} is a {type(row).__name__}, expected a list of values or an object")
-        for p, v in enumerate(values):
-            if v is None:
-                appenders[p](None)
-                continue
-            try:
-                appenders[p](convert[p](v))
-            except (ValueError, TypeError, OverflowError) as e:
-                shown = repr(v)
-                shown = shown if len(shown) <= 60 else shown[:57] + "..."
-                raise DataError(
-                    f"{what}: row {i}, field {names[p]!r}: {shown} is not a {types[p].openmldb_name}; {e}"
-                ) from None
-    return TypedRows(names, types, columns, len(rows))
+    columns: list[list[Any]] = []
+    for p, values in enumerate(zip(*table, strict=True) if table else [() for _ in names]):
+        # Column by column: a column of plain values of its type is taken as it is (one pass over the value types,
+        # a range check); anything else is converted value by value, naming the row and field that does not fit.
+        fast = _FAST.get(types[p])
+        column = fast(values) if fast is not None else None
+        if column is None:
+            column = _convert_column(values, types[p], what, names[p])
+        columns.append(column)
+    return TypedRows(names, types, columns, len(table))
+
+
+def _convert_column(values: Sequence[Any], t: SQLType, what: str, name: str) -> list[Any]:
+    convert = _CONVERTERS[t]
+    out: list[Any] = []
+    for i, v in enumerate(values):
+        if v is None:
+            out.append(None)
+            continue
+        try:
+            out.append(convert(v))
+        except (ValueError, TypeError, OverflowError) as e:
+            shown = repr(v)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise DataError(f"{what}: row {i}, field {name!r}: {shown} is not a {t.openmldb_name}; {e}") from None
+    return out
+
+
+def _plain(
+    kinds: set[type], low: int | None = None, high: int | None = None
+) -> Callable[[Sequence[Any]], list[Any] | None]:
+    """A column taken as it is when its values' types are among ``kinds`` (``None`` for NULL) and, for integers,
+    within ``low .. high``; ``None`` otherwise (the value-by-value conversion decides)."""
+    allowed = {*kinds, type(None)}
+
+    def take(values: Sequence[Any]) -> list[Any] | None:
+        if not set(map(type, values)) <= allowed:
+            return None
+        if low is not None:
+            present = [v for v in values if v is not None]
+            if present and (min(present) < low or max(present) > high):
+                return None
+        return list(values)
+
+    return take
 
 
 def _integer(t: SQLType) -> Callable[[Any], int]:
@@ -190,6 +220,15 @@ def _date(v: Any) -> int:
         raise ValueError(f"out of the date range {DATE_RANGE_TEXT}")
     return days
 
+
+_FAST: dict[SQLType, Callable[[Sequence[Any]], list[Any] | None]] = {
+    **{t: _plain({int}, *INT_RANGES[t]) for t in (SQLType.INT16, SQLType.INT32, SQLType.INT64)},
+    SQLType.TIMESTAMP: _plain({int}, *TIMESTAMP_RANGE_MS),
+    SQLType.FLOAT: _plain({float}),
+    SQLType.DOUBLE: _plain({float}),
+    SQLType.BOOL: _plain({bool}),
+    SQLType.STRING: _plain({str}),
+}
 
 _CONVERTERS: dict[SQLType, Callable[[Any], Any]] = {
     SQLType.INT16: _integer(SQLType.INT16),
