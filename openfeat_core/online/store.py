@@ -55,23 +55,6 @@ from openfeat_core.types import (
 )
 
 
-@dataclass(frozen=True)
-class IndexDeclaration:
-    """An index a table declares (``create_table(..., indexes=...)``), read once.
-
-    Attributes:
-        text: the declaration, ``name:key1|key2:ts[:ttl:ttl_type]`` (what the catalog records and the binder reads).
-        keys: its key columns.
-        ts: its ts column, or ``None``.
-        ttl: its retention (:func:`declared_ttl`).
-    """
-
-    text: str
-    keys: frozenset[str]
-    ts: str | None
-    ttl: TTL
-
-
 @dataclass
 class Deployment:
     """One version of a deployed feature script.
@@ -199,7 +182,7 @@ class OnlineStore:
         self._replayed_at_open = 0
         self._ttl_clock: TTLClock = ttl_clock
         self._tables: dict[str, StoredTable] = {}
-        self._declared: dict[str, tuple[IndexDeclaration, ...]] = {}
+        self._declared: dict[str, tuple[IndexSpec, ...]] = {}
         self._deployments: dict[str, list[Deployment]] = {}
         self._active: dict[str, int] = {}
         self._ctx = EvalContext(timezone)
@@ -371,7 +354,7 @@ class OnlineStore:
                 "op": "create_table",
                 "name": n,
                 "schema": _schema_b64(t.schema),
-                "indexes": [d.text for d in self._declared[n]],
+                "indexes": _declared_texts(self._declared[n]),
                 "inserted": t.inserted,
                 "evicted": t.evicted,
             }
@@ -417,11 +400,11 @@ class OnlineStore:
         except ValueError as e:
             raise OpenFeatSQLError(f"table {name!r}: {e}") from None
         declared = tuple(_check_index_declaration(name, parsed, spec) for spec in indexes)
-        texts = [d.text for d in declared]
+        texts = _declared_texts(declared)
         self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed), "indexes": texts})
         self._add_table(name, parsed, declared)
 
-    def _add_table(self, name: str, schema: pa.Schema, declared: tuple[IndexDeclaration, ...]) -> None:
+    def _add_table(self, name: str, schema: pa.Schema, declared: tuple[IndexSpec, ...]) -> None:
         table = StoredTable(schema, self._ttl_clock, self._ctx.timezone)
         table.retain_evicted(self._request_log is not None)
         self._tables[name] = table
@@ -444,7 +427,7 @@ class OnlineStore:
         return {
             "name": name,
             "schema": [(f.name, sql_type_of_arrow(f.type).openmldb_name) for f in t.schema],
-            "declared_indexes": [d.text for d in self._declared[name]],
+            "declared_indexes": _declared_texts(self._declared[name]),
             "rows": t.num_rows,
             "inserted": t.inserted,
             "evicted": t.evicted,
@@ -505,7 +488,7 @@ class OnlineStore:
 
     def _deploy(self, name: str, sql: str, options: Mapping[str, str], *, log: bool = False) -> Deployment:
         catalog = {t: [(f.name, sql_type_of_arrow(f.type)) for f in tab.schema] for t, tab in self._tables.items()}
-        declared = {t: [d.text for d in ds] for t, ds in self._declared.items() if ds}
+        declared = {t: _declared_texts(ds) for t, ds in self._declared.items() if ds}
         plan = bind_sql(sql, catalog, indexes=declared)
         options = _check_options(options)
         long_windows = parse_long_windows(options["long_windows"], plan) if "long_windows" in options else {}
@@ -529,7 +512,7 @@ class OnlineStore:
                 ttl = ttl.widened(ms_bias, rows_bias)
                 # An index the table declares with the same keys and ts merges its own TTL in, as in OpenMLDB.
                 for declaration in self._declared[spec.table]:
-                    if declaration.keys == set(spec.keys) and declaration.ts == spec.ts:
+                    if set(declaration.keys) == set(spec.keys) and declaration.ts == spec.ts:
                         ttl = ttl.merge(declaration.ttl)
             index = self._tables[spec.table].add_index(spec.keys, spec.ts, ttl)
             indexes.append(IndexSpec(spec.table, spec.keys, spec.ts, index.ttl))
@@ -754,7 +737,12 @@ class OnlineStore:
         return self._versions(name)[self._active[name]]
 
 
-def _check_index_declaration(table: str, schema: pa.Schema, spec: str) -> IndexDeclaration:
+def _declared_texts(specs: Sequence[IndexSpec]) -> list[str]:
+    """The declarations of indexes a table declares, as the catalog records them."""
+    return [d.declaration for d in specs if d.declaration is not None]
+
+
+def _check_index_declaration(table: str, schema: pa.Schema, spec: str) -> IndexSpec:
     """``spec`` (``name:key1|key2:ts[:ttl[:ttl_type]]``) read, or an error naming what is wrong (an
     :class:`OpenFeatSQLError`: the index is declared in the SQL, ``CREATE TABLE ... INDEX(...)``)."""
     parts = [p.strip() for p in str(spec).split(":")]
@@ -777,8 +765,9 @@ def _check_index_declaration(table: str, schema: pa.Schema, spec: str) -> IndexD
         ttl = declared_ttl(spec)
     except ValueError as e:
         raise OpenFeatSQLError(f"table {table!r}: index {spec!r}: {e}") from None
-    keys = frozenset(k.strip() for k in parts[1].split("|"))
-    return IndexDeclaration(":".join(parts), keys, parts[2] if len(parts) > 2 and parts[2] else None, ttl)
+    keys = tuple(k.strip() for k in parts[1].split("|"))
+    ts = parts[2] if len(parts) > 2 and parts[2] else None
+    return IndexSpec(table, keys, ts, ttl, declaration=":".join(parts))
 
 
 _TTL_TYPES = ("absolute", "latest", "absandlat", "absorlat")

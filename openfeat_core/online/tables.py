@@ -300,13 +300,19 @@ class Index:
 
 @dataclass(frozen=True)
 class IndexSpec:
-    """An index a deployment needs (or a table declares): rows of ``table`` grouped by ``keys``, ordered by ``ts``
-    (``None``: insertion order), kept for ``ttl``."""
+    """An index a deployment needs or a table declares: rows of ``table`` grouped by ``keys``, ordered by ``ts``
+    (``None``: insertion order), kept for ``ttl``.
+
+    Attributes:
+        declaration: for an index a table declares (``create_table(..., indexes=...)``, ``CREATE TABLE ...
+            INDEX(...)``), the declaration as the catalog records it: ``name:key1|key2:ts[:ttl:ttl_type]``.
+    """
 
     table: str
     keys: tuple[str, ...]
     ts: str | None
     ttl: TTL = TTL()
+    declaration: str | None = None
 
     def describe(self) -> str:
         return f"{self.table}({'|'.join(self.keys)}; ts={self.ts or 'insertion order'}; keep {self.ttl.describe()})"
