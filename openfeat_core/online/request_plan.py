@@ -2,7 +2,7 @@
 
 :func:`compile_request_plan` analyses a deployed script once. For each window and LAST JOIN it records the access
 requests use, or why the direct access cannot serve it (:class:`PartAccess`, shown by ``describe_deployment``); it
-lists the indexes the deployment keeps, with their retention (the TTLs of section 4 of docs/semantics.md).
+lists the indexes the deployment keeps, with their retention (the TTLs of docs/semantics.md section 9).
 
 The direct access (:func:`serve_request`): for the common shape of a feature script (windows over the main table
 partitioned by its columns, LAST JOINs onto tables by key with an as-of bound) a request needs the stored rows of

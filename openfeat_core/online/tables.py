@@ -8,7 +8,7 @@ for a request row. Requests read these arrays directly (:mod:`openfeat_core.onli
 request mode, for scripts the direct access cannot serve, reads rows gathered from the same series.
 
 Which indexes a table has is decided by the deployments reading it (each with the TTL its windows and joins need,
-docs/semantics.md section 4). Until one does, a table keeps its rows in one index without keys in insertion order
+docs/semantics.md section 9). Until one does, a table keeps its rows in one index without keys in insertion order
 (:data:`ALL_ROWS`), which is dropped when the first deployment index takes over; a deployment that needs every row
 (the executor reads all of a table) keeps it. Rows that no index keeps any more are gone: memory follows the rows
 the TTLs keep.
@@ -41,7 +41,7 @@ ALL_ROWS: tuple[tuple[str, ...], str | None] = ((), None)
 # --------------------------------------------------------------------------------------------- retention
 @dataclass(frozen=True)
 class TTL:
-    """How much history of a key an index keeps (OpenMLDB's TTL, section 4 of the semantics).
+    """How much history of a key an index keeps (OpenMLDB's TTL, docs/semantics.md section 9).
 
     Attributes:
         rows: the latest ``rows`` rows of each key are kept (0: no count limit).
