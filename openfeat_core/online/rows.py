@@ -43,6 +43,9 @@ class TypedRows:
     columns: list[list[Any]]
     num_rows: int
 
+    def __len__(self) -> int:
+        return self.num_rows
+
     def slice(self, start: int, stop: int) -> TypedRows:
         """Rows ``start .. stop-1``."""
         stop = min(stop, self.num_rows)

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+import openfeat_core.server.service as service_module
 from openfeat_core.column import Column
 from openfeat_core.online import store as store_module
 from openfeat_core.online.store import OnlineStore
@@ -196,7 +197,8 @@ def test_every_connection_busy_answers_503_rather_than_evicting() -> None:
     store.request_columns = blocked  # type: ignore[method-assign]
     with _running(store, ConnectionLimits(max_connections=1)) as url:
         busy: list[tuple[int, Any]] = []
-        large = {"input": [[1, 5000 + i, 4.0] for i in range(100)]}  # computed on the store thread, not inline
+        # More rows than run inline: computed on the store thread, so the event loop stays free to refuse a connection.
+        large = {"input": [[1, 5000 + i, 4.0] for i in range(service_module._INLINE_MAX_ROWS + 1)]}
         thread = threading.Thread(target=lambda: busy.append(_http(url, "POST", DEP, large)))
         thread.start()
         try:
