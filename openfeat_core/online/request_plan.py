@@ -644,29 +644,16 @@ def _window_row(
             values = np.append(s.values[i][start:hi], req.values[i][j])
             valid = np.append(s.validity(i, start, hi), req.valid[i][j])
             columns[i] = rows.column(i, values, valid, req.dictionaries.get(i))
-    cand: RelData | None = None
-    out = []
-    for agg, impl, arg_positions in window.calls:
-        if preaggs:
-            pre = preaggs.get(agg)
-            if pre is not None:
-                arguments = _rows_arguments(agg, arg_positions, columns, window.schema, ctx)
-                combined = pre.result(key, ts, frames, arguments, ctx)
-                if combined is not None:
-                    out.append(combined if combined.type is agg.type else combined.with_type(agg.type))
-                    continue
-        if None in arg_positions:
-            if cand is None:  # an expression argument: every column is needed (window.columns says so)
-                cand = RelData(window.schema, [columns[i] for i in range(len(window.schema))], len(ts))
-            args = [
-                columns[p] if p is not None else evaluate(a, cand, ctx)
-                for a, p in zip(agg.args, arg_positions, strict=True)
-            ]
-        else:
-            args = [columns[p] for p in arg_positions if p is not None]
-        col = impl(args, frames, ctx)
-        out.append(col if col.type is agg.type else col.with_type(agg.type))
-    return out
+
+    def combined(agg: WindowAgg, arg_positions: tuple[int | None, ...]) -> Column | None:
+        """A long window's answer from its pre-aggregated partials (None: the raw rows decide)."""
+        pre = preaggs.get(agg) if preaggs else None
+        if pre is None:
+            return None
+        arguments = _rows_arguments(agg, arg_positions, columns, window.schema, ctx)
+        return pre.result(key, ts, frames, arguments, ctx)
+
+    return _aggregate(window, columns, frames, len(ts), ctx, combined if preaggs else None)
 
 
 @dataclass
@@ -749,12 +736,22 @@ def _window_rows(window: _WindowPlan, cand: _Candidates, req_ts: np.ndarray, ctx
 
 
 def _aggregate(
-    window: _WindowPlan, columns: Mapping[int, Column], frames: WindowFrames, n: int, ctx: EvalContext
+    window: _WindowPlan,
+    columns: Mapping[int, Column],
+    frames: WindowFrames,
+    n: int,
+    ctx: EvalContext,
+    combined: Callable[[WindowAgg, tuple[int | None, ...]], Column | None] | None = None,
 ) -> list[Column]:
-    """The window's aggregate kernels over candidate ``columns`` (``n`` rows), one value per frame."""
+    """The window's aggregate kernels over candidate ``columns`` (``n`` rows), one value per frame (``combined``:
+    tried first, per aggregate: a long window's pre-aggregated answer)."""
     cand: RelData | None = None
     out = []
     for agg, impl, arg_positions in window.calls:
+        early = combined(agg, arg_positions) if combined is not None else None
+        if early is not None:
+            out.append(early if early.type is agg.type else early.with_type(agg.type))
+            continue
         if None in arg_positions:
             if cand is None:  # an expression argument: every column is needed (window.columns says so)
                 cand = RelData(window.schema, [columns[i] for i in range(len(window.schema))], n)
