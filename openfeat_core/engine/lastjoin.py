@@ -8,6 +8,8 @@ all unresolved left rows per step.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from numba import njit
 
@@ -112,12 +114,29 @@ def as_of_cut(
     """Narrow each left row's candidates ``order_s[gs:ge]`` (sorted by order value, then insertion) to those that
     satisfy ``order <op> limit`` (``op`` one of lt, le, gt, ge, from :func:`as_of_bound`); a NULL bound
     (``valid`` false) leaves none. The one as-of rule of LAST JOIN, for batch mode and for online requests."""
+    if len(gs) == 1:  # one left row (an online request): no array passes
+        lo, hi = cut_one(order_s, int(gs[0]), int(ge[0]), op, int(limit[0]) if valid[0] else None)
+        return np.array([lo]), np.array([hi])
     limit = np.where(valid, limit, np.iinfo(np.int64).min)
     if op in ("le", "lt"):
         new_ge = bounded_search(order_s, gs, ge, limit, strict=(op == "lt"), upper=True)
         return gs, np.where(valid, new_ge, gs)
     new_gs = bounded_search(order_s, gs, ge, limit, strict=(op == "gt"), upper=False)
     return np.where(valid, new_gs, ge), ge
+
+
+def cut_one(order_s: np.ndarray, lo: int, hi: int, op: str, limit: int | None) -> tuple[int, int]:
+    """:func:`as_of_cut` of one left row, its candidates ``order_s[lo:hi]`` (``limit`` None: a NULL bound)."""
+    upper = op in ("le", "lt")
+    if limit is None:
+        return (lo, lo) if upper else (hi, hi)
+    if hi == lo:
+        return lo, hi
+    if upper and (order_s[hi - 1] < limit or (op == "le" and order_s[hi - 1] == limit)):
+        return lo, hi  # the newest candidate is within the bound (the usual online case): nothing to search
+    side: Literal["left", "right"] = "right" if op in ("le", "gt") else "left"
+    cut = lo + int(np.searchsorted(order_s[lo:hi], limit, side=side))
+    return (lo, cut) if upper else (cut, hi)
 
 
 def newest(gs: np.ndarray, ge: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from openfeat_core.column import Column, all_valid
 from openfeat_core.engine.executor import main_scan
-from openfeat_core.engine.lastjoin import as_of_bound, as_of_cut, newest
+from openfeat_core.engine.lastjoin import as_of_bound, as_of_cut, cut_one, newest
 from openfeat_core.engine.relation import RelData, evaluate, order_values
 from openfeat_core.engine.windowing import frame_bounds, request_frame
 from openfeat_core.errors import NotSupportedError
@@ -564,9 +564,11 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, main: StoredTable, right
     The index hands each request row its key's rows, sorted by the ORDER BY column then insertion (NULL keys match
     NULL keys, as in batch mode); the as-of bound and the choice of the newest row are batch mode's own
     (:func:`~openfeat_core.engine.lastjoin.as_of_cut`, :func:`~openfeat_core.engine.lastjoin.newest`), run on the
-    keys' rows laid end to end."""
+    keys' rows laid end to end (one key's rows are read in place)."""
     index = right.indexes[join.index]
     k = req.k
+    if k == 1:
+        return _join_one(join, req, right, index)
     gs = np.zeros(k, dtype=np.int64)
     ge = np.zeros(k, dtype=np.int64)
     spans: dict[tuple[Any, ...], tuple[int, int]] = {}
@@ -584,21 +586,54 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, main: StoredTable, right
                 offset = span[1]
             spans[key] = span
         gs[j], ge[j] = span
-    if join.bound is not None and parts:
-        op, position = join.bound
+    if not parts:
+        return [Column.nulls(f.type, k) for f in join.fields]
+    if len(parts) == 1:
+        # One key (a one-row request): its arrays as they are, positions shifted to its first live row.
+        only = parts[0]
+        gs += only.start
+        ge += only.start
+        order_s = only.ts
+    else:
         order_s = np.concatenate([s.ts[s.start : s.n] for s in parts])
+    if join.bound is not None:
+        op, position = join.bound
         limit = np.asarray(req.order_values(main, position), dtype=np.int64)
         gs, ge = as_of_cut(order_s, gs, ge, op, limit, req.valid[position])
     match = newest(gs, ge)
     out: list[Column] = []
     for p in join.positions:
-        if parts:
+        if len(parts) == 1:
+            only = parts[0]
+            values = only.values[p]
+            flags = only.valid[p]
+            valid = _all_true(len(values)) if flags is None else flags
+        else:
             values = np.concatenate([s.values[p][s.start : s.n] for s in parts])
             valid = _validity(p, [(s, s.start, s.n) for s in parts], None, len(values))
-        else:
-            values, valid = np.zeros(1, dtype=right.dtypes[p]), np.zeros(1, dtype=np.bool_)
-            match = np.zeros(k, dtype=np.int64)
         out.append(right.column(p, values, valid).take(match))
+    return out
+
+
+def _join_one(join: _JoinPlan, req: RequestColumns, right: StoredTable, index: Index) -> list[Column]:
+    """:func:`_join_columns` of one request row: its key's arrays read in place, the matched row's values as views
+    (a gather per column costs more than the match itself)."""
+    s = index.series.get(tuple([req.py[p][0] for p in join.left_keys]))
+    if s is None or s.n == s.start:
+        return [Column.nulls(f.type, 1) for f in join.fields]
+    lo, hi = s.start, s.n
+    if join.bound is not None:
+        op, position = join.bound
+        # (a valid request value is its order value: timestamps and integers are kept as int64)
+        limit = int(req.values[position][0]) if req.valid[position][0] else None
+        lo, hi = cut_one(s.ts, lo, hi, op, limit)
+    m = hi - 1  # the newest of what remains (newest())
+    if hi <= lo:
+        return [Column.nulls(f.type, 1) for f in join.fields]
+    out = []
+    for p in join.positions:
+        flags = s.valid[p]
+        out.append(right.column(p, s.values[p][m : m + 1], _all_true(1) if flags is None else flags[m : m + 1]))
     return out
 
 
@@ -629,7 +664,7 @@ def _window_row(
             values = s.values[i]
             values[n] = req.values[i][j]
             if s.valid[i] is None and req.valid[i][j]:
-                valid = all_valid(n + 1 - start)
+                valid = _all_true(n + 1 - start)
             else:
                 valid = s.materialise(i)
                 valid[n] = req.valid[i][j]
@@ -715,6 +750,17 @@ def _candidates(
         valid = _validity(i, slices, req.valid[i], len(values))
         laid_out[i] = rows.column(i, values, valid, req.dictionaries.get(i))
     return _Candidates(ts, laid_out, cand_lo, cand_hi, offset)
+
+
+#: A read-only all-true mask whose prefixes are the validity of a key's rows that hold no NULL, for one request row: a
+#: slice costs nothing, where a mask of each key's length would be allocated per request (all_valid keeps a mask only
+#: while something holds it).
+_TRUE = np.ones(1 << 16, dtype=np.bool_)
+_TRUE.flags.writeable = False
+
+
+def _all_true(n: int) -> np.ndarray:
+    return _TRUE[:n] if n <= len(_TRUE) else all_valid(n)
 
 
 def _validity(i: int, slices: Sequence[tuple[KeySeries, int, int]], extra: np.ndarray | None, n: int) -> np.ndarray:

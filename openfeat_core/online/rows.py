@@ -111,7 +111,7 @@ def check_rows(
     for p, values in enumerate(zip(*table, strict=True) if table else [() for _ in names]):
         # Column by column: a column of plain values of its type is taken as it is (one pass over the value types,
         # a range check); anything else is converted value by value, naming the row and field that does not fit.
-        fast = _FAST.get(types[p])
+        fast = _FAST.get(types[p]) if len(table) > _FEW_ROWS else None
         column = fast(values) if fast is not None else None
         if column is None:
             column = _convert_column(values, types[p], what, names[p])
@@ -223,6 +223,9 @@ def _date(v: Any) -> int:
         raise ValueError(f"out of the date range {DATE_RANGE_TEXT}")
     return days
 
+
+#: Up to this many rows, each value is converted on its own (a column pass has a fixed cost of several calls).
+_FEW_ROWS = 4
 
 _FAST: dict[SQLType, Callable[[Sequence[Any]], list[Any] | None]] = {
     **{t: _plain({int}, *INT_RANGES[t]) for t in (SQLType.INT16, SQLType.INT32, SQLType.INT64)},

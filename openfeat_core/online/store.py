@@ -610,14 +610,14 @@ class OnlineStore:
 
         def request_table() -> pa.Table:
             """The request rows as Arrow (checked against the main table's schema when given as Arrow)."""
-            return pa.Table.from_batches([_to_batch(typed or rows, main, what=what)])
+            return pa.Table.from_batches([_to_batch(rows if typed is None else typed, main, what=what)])
 
         requests: pa.Table | None = None
         columns: list[Column] = []
         table: pa.Table | None = None
         direct = d.request_plan.direct
         if direct is not None:
-            checked = typed or (rows if isinstance(rows, TypedRows) else None)
+            checked = typed if typed is not None else (rows if isinstance(rows, TypedRows) else None)
             if checked is None:
                 requests = request_table()
                 req = RequestColumns.from_arrow(main, requests)

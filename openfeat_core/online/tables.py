@@ -236,12 +236,13 @@ class KeySeries:
         ts: np.ndarray,
         seq: np.ndarray,
         values: Sequence[np.ndarray],
-        valid: Sequence[np.ndarray],
+        valid: Sequence[np.ndarray | None],
         sorted_ts: bool | None = None,
     ) -> None:
         """Add rows (in insertion order); each lands after every stored row with an order value <= its own.
 
-        ``sorted_ts``: whether ``ts`` is known to be non-decreasing (``None``: check).
+        ``valid``: per column, the rows' validity (``None``: all valid). ``sorted_ts``: whether ``ts`` is known to be
+        non-decreasing (``None``: check).
         """
         k = len(ts)
         self._reserve(k)
@@ -253,9 +254,11 @@ class KeySeries:
             self.seq[e : e + k] = seq
             for dst, src in zip(self.values, values, strict=True):
                 dst[e : e + k] = src
-            for i, src in enumerate(valid):
-                if self.valid[i] is not None or not src.all():
-                    self.materialise(i)[e : e + k] = src
+            for i, given in enumerate(valid):
+                if given is not None:
+                    self.materialise(i)[e : e + k] = given
+                elif (flags := self.valid[i]) is not None:
+                    flags[e : e + k] = True
         else:
             # Late rows: a stable sort of stored-then-new rows keeps insertion order among equal times.
             order = np.argsort(np.concatenate([self.ts[s:e], ts]), kind="stable")
@@ -263,10 +266,11 @@ class KeySeries:
             self.seq[s : e + k] = np.concatenate([self.seq[s:e], seq])[order]
             for dst, src in zip(self.values, values, strict=True):
                 dst[s : e + k] = np.concatenate([dst[s:e], src])[order]
-            for i, src in enumerate(valid):
-                if self.valid[i] is not None or not src.all():
+            for i, given in enumerate(valid):
+                if given is not None or self.valid[i] is not None:
                     dst = self.materialise(i)
-                    dst[s : e + k] = np.concatenate([dst[s:e], src])[order]
+                    new = np.ones(k, dtype=np.bool_) if given is None else given
+                    dst[s : e + k] = np.concatenate([dst[s:e], new])[order]
         self.n = e + k
 
     def evict(self, ttl: TTL, now_ms: int | None) -> int:
@@ -335,6 +339,7 @@ class StoredTable:
         self.names = list(schema.names)
         self.types = [sql_type_of_arrow(f.type) for f in schema]
         self.dtypes = [np.dtype(np.int32) if t is SQLType.STRING else t.numpy_dtype for t in self.types]
+        self.fields: list[tuple[str, SQLType]] = list(zip(self.names, self.types, strict=True))  # (name, type)
         self.strings = {i: StringCodes() for i, t in enumerate(self.types) if t is SQLType.STRING}
         self.indexes: dict[tuple[tuple[str, ...], str | None], Index] = {ALL_ROWS: Index((), None, TTL())}
         self.all_rows_needed = False  # a deployment reads every row: ALL_ROWS stays
@@ -350,10 +355,7 @@ class StoredTable:
     def position(self, name: str) -> int:
         return self.names.index(name)
 
-    @property
-    def fields(self) -> list[tuple[str, SQLType]]:
-        """``(name, type)`` of the columns, in order."""
-        return list(zip(self.names, self.types, strict=True))
+
 
     def now_ms(self) -> int | None:
         return int(time.time() * 1000) if self.clock == "wall" else None
@@ -594,6 +596,8 @@ class StoredTable:
         in_order = ts[1:] >= ts[:-1]
         in_order[[start - 1 for _, start, _ in groups[1:]]] = True  # across two keys' rows order does not matter
         sorted_ts = bool(in_order.all()) or None
+        # Columns without a NULL in this batch are passed as None: checked once here, not once per key.
+        flags = [None if v.all() else v for v in valid]
         for key, start, stop in groups:
             series = index.series.get(key)
             if series is None:
@@ -602,7 +606,7 @@ class StoredTable:
                 ts[start:stop],
                 seq[start:stop],
                 [v[start:stop] for v in values],
-                [v[start:stop] for v in valid],
+                [None if v is None else v[start:stop] for v in flags],
                 sorted_ts,
             )
             for pre, cols in args:
