@@ -720,42 +720,48 @@ def _candidates(
             by_key.setdefault(key, []).append(j)
     else:
         by_key[()] = list(range(k))
-    cand_lo = np.zeros(k, dtype=np.int64)
-    cand_hi = np.zeros(k, dtype=np.int64)
+    times = req_ts.tolist()
+    cand_lo = [0] * k
+    cand_hi = [0] * k
     slices: list[tuple[KeySeries, int, int]] = []
     offset = 0
     ordered = index.order is not None
+    series = index.series
     for key, members in by_key.items():
-        s = index.series.get(key)
-        if s is None or s.n == s.start:
-            cand_lo[members] = offset
-            cand_hi[members] = offset
-            continue
-        live = s.n - s.start
-        if not ordered or (len(members) == 1 and s.ts[s.n - 1] <= req_ts[members[0]]):
-            hi: np.ndarray | int = live  # the usual case: the request is newer than every stored row of its key
-            reach = live
+        s = series.get(key)
+        live = 0 if s is None else s.n - s.start
+        if live == 0 or s is None:
+            his = [0] * len(members)
+        elif not ordered or (len(members) == 1 and s.ts[s.n - 1] <= times[members[0]]):
+            his = [live] * len(members)  # the usual case: the request is newer than every stored row of its key
         else:
-            hi = np.searchsorted(s.ts[s.start : s.n], req_ts[members], side="right")
-            reach = int(hi.max())
-        cand_lo[members] = offset
-        cand_hi[members] = offset + hi
+            his = np.searchsorted(s.ts[s.start : s.n], req_ts[members], side="right").tolist()
+        for j, hi in zip(members, his, strict=True):
+            cand_lo[j] = offset
+            cand_hi[j] = offset + hi
+        reach = max(his)
         if reach:
+            assert s is not None
             slices.append((s, s.start, s.start + reach))
-        offset += reach
+            offset += reach
     ts = np.concatenate([*(s.ts[a:b] for s, a, b in slices), req_ts])
+    # Whether any key's rows hold a NULL at all: most layouts need no validity pass per column.
+    clean = not any(s.nullable for s, _, _ in slices)
     laid_out: dict[int, Column] = {}
     for i in columns:
         values = np.concatenate([*(s.values[i][a:b] for s, a, b in slices), req.values[i]])
-        valid = _validity(i, slices, req.valid[i], len(values))
+        if clean and req.valid[i].all():
+            valid = _all_true(len(values))
+        else:
+            valid = _validity(i, slices, req.valid[i], len(values))
         laid_out[i] = rows.column(i, values, valid, req.dictionaries.get(i))
-    return _Candidates(ts, laid_out, cand_lo, cand_hi, offset)
+    return _Candidates(ts, laid_out, np.array(cand_lo, dtype=np.int64), np.array(cand_hi, dtype=np.int64), offset)
 
 
-#: A read-only all-true mask whose prefixes are the validity of a key's rows that hold no NULL, for one request row: a
-#: slice costs nothing, where a mask of each key's length would be allocated per request (all_valid keeps a mask only
-#: while something holds it).
-_TRUE = np.ones(1 << 16, dtype=np.bool_)
+#: A read-only all-true mask (1 MiB) whose prefixes are the validity of rows that hold no NULL: a slice costs nothing,
+#: where a mask of each request's length would be allocated per request (all_valid keeps a mask only while something
+#: holds it).
+_TRUE = np.ones(1 << 20, dtype=np.bool_)
 _TRUE.flags.writeable = False
 
 

@@ -201,6 +201,11 @@ class KeySeries:
         v = self.valid[i]
         return all_valid(stop - start) if v is None else v[start:stop]
 
+    @property
+    def nullable(self) -> bool:
+        """Whether some column has a validity array (the key has held a NULL, or a request row wrote one)."""
+        return any(v is not None for v in self.valid)
+
     def materialise(self, i: int) -> np.ndarray:
         """Column ``i``'s validity array, created (all valid) on the first NULL."""
         v = self.valid[i]
