@@ -14,11 +14,10 @@ from collections.abc import Mapping
 import pyarrow as pa
 from pyspark.sql import SparkSession
 
-from openfeat_core.engine.backend import register_backend
+from openfeat_core.engine.backend import LocalBackend, register_backend
 from openfeat_core.engine.spark.options import SparkOptions
 from openfeat_core.engine.spark.planner import compute_frame
 from openfeat_core.engine.spark.tables import from_arrow
-from openfeat_core.errors import NotSupportedError
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.plan.nodes import Select
 from openfeat_core.types import SQLType
@@ -50,9 +49,10 @@ class SparkBackend:
     def execute(
         self, plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext, *, requests: pa.Table | None = None
     ) -> pa.Table:
-        """See :meth:`openfeat_core.engine.backend.Backend.execute`; batch mode only."""
+        """See :meth:`openfeat_core.engine.backend.Backend.execute`. Request mode (a handful of request rows,
+        ``CONFIG(execute_mode='request')``) is answered by the local engine in this process, as online requests are."""
         if requests is not None:
-            raise NotSupportedError("request mode on the Spark backend: requests are answered by the local engine")
+            return LocalBackend().execute(plan, tables, ctx, requests=requests)
         frames = {name: from_arrow(self.spark, t) for name, t in tables.items()}
         out = compute_frame(plan, frames, self.spark, ctx.timezone, self.options)
         return result_table(out.toArrow(), plan)

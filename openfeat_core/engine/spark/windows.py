@@ -24,7 +24,18 @@ from openfeat_core.engine.spark.worker import (
     window_stage,
 )
 from openfeat_core.errors import NotSupportedError
-from openfeat_core.plan.nodes import ColumnRef, Expr, Field, Output, Scan, Select, WindowAgg, collect
+from openfeat_core.plan.nodes import (
+    ColumnRef,
+    Expr,
+    Field,
+    LastJoin,
+    Output,
+    Scan,
+    Select,
+    WindowAgg,
+    WindowDef,
+    collect,
+)
 from openfeat_core.types import SQLType
 
 if TYPE_CHECKING:
@@ -108,6 +119,29 @@ def windows(p: Planner, plan: Select, src: Rel, aggs: list[WindowAgg]) -> DataFr
     return joined.mapInArrow(outputs_stage(payload, p.timezone), out_ddl)
 
 
+def _by_position(fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    """A chunk table's scan schema: the fields named ``c<i>`` (see :func:`.worker.column_table`)."""
+    return tuple(Field(f.qualifier, f"c{i}", f.type) for i, f in enumerate(fields))
+
+
+def _skew_probe(p: Planner, plan: Select, w0: WindowDef, keys: list[str], main: DataFrame) -> DataFrame:
+    """Where hot keys are counted: the main table's scan when the keys and the order column are its plain columns
+    (a LAST JOIN keeps every left row once and WHERE only removes rows, so its counts bound the stage's, and the cut
+    points stay valid), so that the count does not run the LAST JOIN and WHERE stages a second time; else ``main``."""
+    rel = plan.source
+    while isinstance(rel, LastJoin):
+        rel = rel.left
+    if not isinstance(rel, Scan) or not rel.table:
+        return main
+    width = len(rel.schema)
+    order = w0.order_by
+    if not all(k.startswith("c") and int(k[1:]) < width for k in keys):
+        return main
+    if not (isinstance(order, ColumnRef) and 0 <= order.index < width):
+        return main
+    return p.scan(rel).df
+
+
 def _group_stage(
     p: Planner, plan: Select, src: Rel, members: list[WindowAgg], outputs: tuple[Output, ...]
 ) -> DataFrame:
@@ -129,7 +163,7 @@ def _group_stage(
     rows = parts[0]
     for part in parts[1:]:
         rows = rows.unionByName(part)
-    split = skew.plan_split(p, plan, w0, group, members, keys, parts[0])
+    split = skew.plan_split(p, plan, w0, group, members, keys, _skew_probe(p, plan, w0, keys, parts[0]))
     sort_keys = list(keys)
     fields = src.fields
     partition_by = {i: plan.windows[i].partition_by for i in group}
@@ -147,11 +181,11 @@ def _group_stage(
         partition_by = {i: (*keys_, slice_ref) for i, keys_ in partition_by.items()}
     # The group's windows read their union rows (and a split key's halo rows) from the chunk's tables.
     unions = tuple(
-        Scan(f"__u{i}", u.alias if isinstance(u, Scan) else "", uf)
+        Scan(f"__u{i}", u.alias if isinstance(u, Scan) else "", _by_position(uf))
         for i, (u, uf) in enumerate(zip(w0.unions, union_fields, strict=True))
     )
     if split is not None:
-        unions = (Scan("__halo", "", fields), *unions)
+        unions = (Scan("__halo", "", _by_position(fields)), *unions)
     new_windows = tuple(
         replace(w, unions=unions, partition_by=partition_by[i]) if i in group else w for i, w in enumerate(plan.windows)
     )

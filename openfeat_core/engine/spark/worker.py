@@ -76,8 +76,10 @@ def relation(table: pa.Table, fields: Sequence[Field], prefix: str = "c") -> Rel
 
 
 def column_table(rel: RelData) -> ColumnTable:
-    """``rel`` as a table a ``Scan`` of its schema reads (union and halo rows are scanned by name)."""
-    return ColumnTable({f.name: c for f, c in zip(rel.fields, rel.columns, strict=True)}, rel.n)
+    """``rel`` as the table a union or halo ``Scan`` reads: columns named by position (``c<i>``), since a joined
+    relation may hold two columns of one name (``t.ts`` and ``d.ts``); the executor lines union rows up with the
+    main rows by position too."""
+    return ColumnTable({f"c{i}": c for i, c in enumerate(rel.columns)}, rel.n)
 
 
 def to_arrow(col: Column) -> pa.Array:
