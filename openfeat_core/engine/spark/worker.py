@@ -122,9 +122,14 @@ def _boundaries(table: pa.Table, keys: Sequence[str]) -> np.ndarray:
 
 def key_chunks(batches: Iterator[pa.RecordBatch], keys: Sequence[str], min_rows: int) -> Iterator[pa.Table]:
     """Cut a stream sorted by ``keys`` into tables of whole keys, each of at least ``min_rows`` rows (the last one
-    may be smaller). With no keys every row boundary is a cut (a LAST JOIN's left side, broadcast path)."""
+    may be smaller). With no keys every row boundary is a cut (a LAST JOIN's left side, broadcast path).
+
+    Rows already searched for a key boundary are not searched again when the next batch arrives (one key larger
+    than ``min_rows`` would otherwise cost a search of all its rows per batch).
+    """
     pending: list[pa.RecordBatch] = []
     rows = 0
+    checked = 0  # rows of `pending` whose boundaries are known not to end a chunk
     for b in batches:
         if b.num_rows == 0:
             continue
@@ -133,11 +138,13 @@ def key_chunks(batches: Iterator[pa.RecordBatch], keys: Sequence[str], min_rows:
         if rows < min_rows:
             continue
         table = pa.Table.from_batches(pending)
+        lo = max(checked - 1, 0)
         start = 0
-        for cut in _boundaries(table, keys):
+        for cut in _boundaries(table.slice(lo), keys) + lo:
             if cut - start >= min_rows:
                 yield table.slice(start, cut - start)
                 start = int(cut)
+        checked = table.num_rows - start
         if start:
             rest = table.slice(start)
             pending, rows = rest.to_batches(), rest.num_rows
