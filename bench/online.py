@@ -612,6 +612,18 @@ def driver(args: argparse.Namespace) -> int:
         f"built in {time.perf_counter() - t0:.1f} s"
     )
     rows = request_rows(args.seed + 1, args.keys, args.warmup + args.requests, after)
+    if args.in_process_only:
+        # The median in-process time of (d)'s requests, without HTTP or Feast: runs against any version of the store
+        # (PYTHONPATH=<a worktree>), to compare two versions on one machine in the same minutes.
+        times = {
+            f"{name} x {batch}": time_batches(store, name, args, after, batch)
+            for name in ("lookup", "features")
+            for batch in (1, args.batch_rows)
+        }
+        summary["in_process_ms"] = times
+        for label, ms in times.items():
+            print(f"in process, median of 50: {label:<16} {ms:8.3f} ms")
+        return _finish(summary, args, True)
     check = check_request(store, tx, profiles, rows[0])
     summary["check"] = check
     verdict = "all equal" if check["equal"] else "DIFFERENCES: " + "; ".join(check["differences"])
@@ -771,6 +783,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", help="(c) parent directory of the durable store (default: system temp)")
     parser.add_argument("--memory-batch", type=int, default=1_000, help="(e) rows per insert call (default 1,000)")
     parser.add_argument("--memory-only", action="store_true", help="only (e), memory per stored row")
+    parser.add_argument(
+        "--in-process-only",
+        action="store_true",
+        help="only the in-process medians of (d)'s requests (1 and --batch-rows rows; no HTTP, no Feast)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)

@@ -569,15 +569,16 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, main: StoredTable, right
     k = req.k
     if k == 1:
         return _join_one(join, req, right, index)
-    gs = np.zeros(k, dtype=np.int64)
-    ge = np.zeros(k, dtype=np.int64)
+    starts = [0] * k
+    ends = [0] * k
     spans: dict[tuple[Any, ...], tuple[int, int]] = {}
     parts: list[KeySeries] = []
     offset = 0
+    series = index.series
     for j, key in enumerate(zip(*[req.py[p] for p in join.left_keys], strict=True)):
         span = spans.get(key)
         if span is None:
-            s = index.series.get(key)
+            s = series.get(key)
             if s is None or s.n == s.start:
                 span = (offset, offset)
             else:
@@ -585,7 +586,9 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, main: StoredTable, right
                 parts.append(s)
                 offset = span[1]
             spans[key] = span
-        gs[j], ge[j] = span
+        starts[j], ends[j] = span
+    gs = np.array(starts, dtype=np.int64)
+    ge = np.array(ends, dtype=np.int64)
     if not parts:
         return [Column.nulls(f.type, k) for f in join.fields]
     if len(parts) == 1:
@@ -601,6 +604,7 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, main: StoredTable, right
         limit = np.asarray(req.order_values(main, position), dtype=np.int64)
         gs, ge = as_of_cut(order_s, gs, ge, op, limit, req.valid[position])
     match = newest(gs, ge)
+    clean = not any(s.nullable for s in parts)
     out: list[Column] = []
     for p in join.positions:
         if len(parts) == 1:
@@ -610,7 +614,9 @@ def _join_columns(join: _JoinPlan, req: RequestColumns, main: StoredTable, right
             valid = _all_true(len(values)) if flags is None else flags
         else:
             values = np.concatenate([s.values[p][s.start : s.n] for s in parts])
-            valid = _validity(p, [(s, s.start, s.n) for s in parts], None, len(values))
+            valid = (
+                _all_true(len(values)) if clean else _validity(p, [(s, s.start, s.n) for s in parts], None, len(values))
+            )
         out.append(right.column(p, values, valid).take(match))
     return out
 

@@ -186,7 +186,7 @@ class KeySeries:
     columns never do, and the flags would cost a byte per row and column.
     """
 
-    __slots__ = ("n", "seq", "start", "ts", "valid", "values")
+    __slots__ = ("n", "nullable", "seq", "start", "ts", "valid", "values")
 
     def __init__(self, dtypes: Sequence[np.dtype]) -> None:
         self.n = 0
@@ -195,22 +195,19 @@ class KeySeries:
         self.seq = np.zeros(4, dtype=np.int64)
         self.values = [np.zeros(4, dtype=d) for d in dtypes]
         self.valid: list[np.ndarray | None] = [None] * len(dtypes)
+        self.nullable = False  # whether some column has a validity array
 
     def validity(self, i: int, start: int, stop: int) -> np.ndarray:
         """The validity of column ``i`` in rows ``start .. stop-1`` (a shared read-only array when all valid)."""
         v = self.valid[i]
         return all_valid(stop - start) if v is None else v[start:stop]
 
-    @property
-    def nullable(self) -> bool:
-        """Whether some column has a validity array (the key has held a NULL, or a request row wrote one)."""
-        return any(v is not None for v in self.valid)
-
     def materialise(self, i: int) -> np.ndarray:
         """Column ``i``'s validity array, created (all valid) on the first NULL."""
         v = self.valid[i]
         if v is None:
             v = self.valid[i] = np.ones(len(self.ts), dtype=np.bool_)
+            self.nullable = True
         return v
 
     def _reserve(self, extra: int) -> None:
