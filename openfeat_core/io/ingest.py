@@ -101,6 +101,8 @@ __all__ = [
     "IngestResult",
     "RejectedRow",
     "SourceScan",
+    "TableSource",
+    "load_table",
     "read_source",
     "rejected_table",
     "scan_source",
@@ -1710,3 +1712,42 @@ def read_source(
             bar.finish()
     result.seconds = time.perf_counter() - start
     return result
+
+
+#: A table given to ``compute`` and ``request_replay``: Arrow data, or the path or URI of a file, directory or glob
+#: ``openfeat ingest`` reads.
+TableSource: TypeAlias = "pa.Table | str | os.PathLike[str]"
+
+
+def load_table(
+    name: str,
+    source: TableSource,
+    *,
+    timezone: str = "UTC",
+    storage_options: Mapping[str, Any] | None = None,
+) -> pa.Table:
+    """A table given as Arrow data, or read from a path or URI as ``openfeat ingest`` reads it.
+
+    A path goes through :func:`openfeat_core.io.ingest.read_source`, the reader of ``openfeat ingest``: the same
+    formats, the same schema inference (a CSV's integer column with NULLs is ``bigint``, ISO date-times are
+    ``timestamp``) and the same timestamp rules (naive values in ``timezone``), so a file computes the same whether
+    it was ingested first or not.
+
+    Raises:
+        DataError: the file does not exist or cannot be read (the message names the table), or has bad rows.
+    """
+    if isinstance(source, pa.Table):
+        return source
+    try:
+        result = read_source(source, timezone=timezone, storage_options=storage_options, progress=False)
+    except BadRowsError:
+        raise  # it lists the bad rows by file and line, and callers may read them from it
+    except DataError as e:
+        raise DataError(f"table {name!r}: {e}") from None
+    # Each Parquet file is one multithreaded read (read_source); one chunk per column then lets the engine use the
+    # buffers in place (no copy of non-null numbers). Strings stay plain and are dictionary-encoded once per column
+    # by the engine: unifying the per-row-group dictionaries Parquet would give costs more than encoding.
+    table = result.table.combine_chunks()
+    # Hand the reader's scratch memory back to the OS rather than keep it in Arrow's pool.
+    pa.default_memory_pool().release_unused()
+    return table

@@ -14,11 +14,12 @@ import pyarrow as pa
 from openfeat_core.engine.executor import execute, main_scan
 from openfeat_core.errors import DataError, NotSupportedError
 from openfeat_core.functions.registry import EvalContext
-from openfeat_core.offline.api import TableSource, load_table, plan_sql
 from openfeat_core.plan.nodes import Select
+from openfeat_core.sql.binder import plan_sql
 
 if TYPE_CHECKING:
-    from openfeat_core.online.store import TTLClock
+    from openfeat_core.io.ingest import TableSource
+    from openfeat_core.online.tables import TTLClock
 
 
 def request_replay(
@@ -52,9 +53,11 @@ def request_replay(
     Returns:
         One output row per main-table row, in input order.
     """
-    from openfeat_core.online.store import OnlineStore  # the store imports this module's package
+    # Imported here: the store imports this module's package, and reading files is not needed for Arrow tables.
+    from openfeat_core.io.ingest import load_table
+    from openfeat_core.online.store import OnlineStore
 
-    loaded = {name: load_table(name, src) for name, src in tables.items()}
+    loaded = {name: load_table(name, src, timezone=timezone) for name, src in tables.items()}
     plan = plan_sql(sql, loaded, indexes=indexes)
     if plan.is_aggregation:
         raise NotSupportedError("GROUP BY and aggregates without OVER are batch-only: a request computes one row")

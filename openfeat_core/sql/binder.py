@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
+from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
 from openfeat_core.functions.registry import REGISTRY, FunctionTypeError
 from openfeat_core.plan.nodes import (
     Bound,
@@ -43,9 +43,12 @@ from openfeat_core.plan.nodes import (
 from openfeat_core.sql.depth import call_with_deep_stack
 from openfeat_core.sql.dialect import FrameBound, FrameSpec, MLDBWindow, parse_checked
 from openfeat_core.sql.dialect import LastJoin as AstLastJoin
-from openfeat_core.types import SQLType, parse_type_name
+from openfeat_core.types import SQLType, parse_type_name, sql_type_of_arrow
 
 #: table name -> ordered (column name, type) pairs.
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 Catalog = Mapping[str, Sequence[tuple[str, SQLType]]]
 
 _BINARY_OPS: dict[type, str] = {
@@ -909,3 +912,27 @@ def bind_constants(sql: str, exprs: Sequence[exp.Expr]) -> list[Expr]:
     """Bind expressions that read no table (``values`` of a CONFIG clause)."""
     binder = Binder(sql, {}, {})
     return call_with_deep_stack(lambda: [binder.bind_expr(e, _Scope(fields=(), tables=())) for e in exprs])
+
+
+def catalog_of(tables: Mapping[str, pa.Table]) -> dict[str, list[tuple[str, SQLType]]]:
+    """The SQL schema of each table."""
+    catalog: dict[str, list[tuple[str, SQLType]]] = {}
+    for name, table in tables.items():
+        cols = []
+        for f in table.schema:
+            try:
+                cols.append((f.name, sql_type_of_arrow(f.type)))
+            except ValueError as e:
+                raise DataError(f"table {name!r}, column {f.name!r}: {e}") from None
+        catalog[name] = cols
+    return catalog
+
+
+def plan_sql(
+    sql: str,
+    tables: Mapping[str, pa.Table],
+    *,
+    indexes: Mapping[str, Sequence[str]] | None = None,
+) -> Select:
+    """Bind ``sql`` against the schemas of ``tables``."""
+    return bind_sql(sql, catalog_of(tables), indexes=indexes)

@@ -27,9 +27,9 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     # The engine is mode-neutral: it knows neither offline work nor online serving.
     "engine": frozenset({"offline", "online", "server", "tasks", "cli", "workspace", "io", "openfeat_core"}),
     "offline": frozenset({"online", "server", "tasks", "cli"}),
-    # Online serving knows no offline storage; the statement runner and the HTTP service above both (server/)
-    # hand it parsed statements.
-    "online": frozenset({"workspace", "server", "tasks", "cli"}),
+    # Online serving knows neither offline work nor offline storage; the statement runner and the HTTP service above
+    # both (server/) hand it parsed statements.
+    "online": frozenset({"offline", "workspace", "server", "tasks", "cli"}),
     "server": frozenset({"tasks", "cli"}),
     # Naming, reading and writing data (io) sits below everything that uses data; the workspace sits on io's one
     # resolver (io.location) and knows nothing of computing or serving.
