@@ -33,7 +33,8 @@ Environment: ``OPENFEAT_WORKSPACE`` is the default ``--workspace`` (else ``./ope
 ``OPENFEAT_TOKEN`` is the bearer token of ``serve`` and of the commands that call a service (else
 ``--token-file PATH`` or ``OPENFEAT_TOKEN_FILE``; the token itself is never an option, as ``ps`` shows options);
 ``OPENFEAT_PARENT_RUN_ID`` is the pipeline run the tasks report to their hooks; ``OPENFEAT_DEBUG=1`` is ``--debug``.
-An ``s3://`` workspace reads the standard ``AWS_*`` variables.
+Every ``s3://`` name (workspace, sources, destination) reads the standard ``AWS_*`` variables; ``--storage-option
+KEY=VALUE`` (the workspace commands) overrides them.
 
 Adding a command: decorate it with :func:`command` (not ``app.command``) so that its errors map to the exit codes
 above, take the shared options (``JsonOption``, ``UrlOption``, ``TokenOption``...) and print with :func:`emit`.
@@ -292,6 +293,16 @@ WorkspaceOption = Annotated[
         help="The workspace: a directory, or an object-store URI such as s3://bucket/prefix (AWS_* variables).",
     ),
 ]
+StorageOptionsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--storage-option",
+        metavar="KEY=VALUE",
+        help="An object-store setting for every s3:// name of the command (workspace, sources, destination): "
+        "endpoint_url=http://127.0.0.1:9000, region=eu-west-3, scheme=http...; repeat. Overrides the AWS_* "
+        "variables (keep credentials in those: a command line is visible to other users).",
+    ),
+]
 SqlFileArgument = Annotated[
     str,
     typer.Argument(
@@ -337,6 +348,26 @@ def deployment_target(
         yield StoreDeployments(opened)
     finally:
         opened.close()
+
+
+def parse_storage_options(values: Sequence[str] | None) -> dict[str, str] | None:
+    """``--storage-option KEY=VALUE`` values as storage options (None when there are none).
+
+    Raises:
+        UsageError: a value without ``=`` or with an empty key, or a key given twice.
+    """
+    if not values:
+        return None
+    out: dict[str, str] = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--storage-option {value!r}: expected KEY=VALUE (endpoint_url=http://host:9000)")
+        if key in out:
+            raise UsageError(f"--storage-option: {key!r} is given twice")
+        out[key] = setting
+    return out
 
 
 def parse_table_versions(values: Sequence[str], option: str) -> dict[str, int | None]:
@@ -534,6 +565,7 @@ def ingest(
     ],
     table: Annotated[str, typer.Option("--table", "-t", metavar="TABLE", help="The workspace table to write.")],
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    storage_options: StorageOptionsOption = None,
     schema: Annotated[
         str | None,
         typer.Option(
@@ -627,6 +659,7 @@ def ingest(
             mode=mode,
             timestamp_unit=timestamp_unit,
             extra_columns=extra_columns,
+            storage_options=parse_storage_options(storage_options),
         )
     )
 
@@ -659,6 +692,7 @@ def compute(
     sql_file: SqlFileArgument,
     output: Annotated[str, typer.Option("--output", "-o", metavar="TABLE", help="The workspace table to write.")],
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    storage_options: StorageOptionsOption = None,
     inputs: Annotated[
         list[str] | None,
         typer.Option(
@@ -670,6 +704,14 @@ def compute(
     timezone: Annotated[
         str, typer.Option(metavar="ZONE", help="IANA time zone of calendar functions (hour, dayofweek...).")
     ] = "UTC",
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Backend that computes: local or spark (pip install 'openfeat[spark]'); default $OPENFEAT_BACKEND, "
+            "else local. Same result row for row.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compute a feature script over workspace tables into a new version of an output table.
@@ -684,7 +726,15 @@ def compute(
     if any(v is None for v in pinned.values()):
         raise UsageError("--input takes TABLE=VERSION (a table not listed is read at its latest version)")
     result = tasks.compute(
-        tasks.ComputeRequest(read_sql(sql_file), output, workspace, inputs=pinned, timezone=timezone)
+        tasks.ComputeRequest(
+            read_sql(sql_file),
+            output,
+            workspace,
+            inputs=pinned,
+            timezone=timezone,
+            storage_options=parse_storage_options(storage_options),
+            engine=engine,
+        )
     )
 
     def text() -> str:
@@ -720,6 +770,7 @@ def export(
         typer.Option("--format", help="Output format (default: from the extension of --path)."),
     ] = None,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    storage_options: StorageOptionsOption = None,
     version: Annotated[
         int | None, typer.Option("--version", min=1, metavar="N", help="Table version (default: latest).")
     ] = None,
@@ -784,6 +835,7 @@ def export(
             categorical=categorical or (),
             buckets=buckets,
             on_null_label="skip" if skip_null_labels else "fail",
+            storage_options=parse_storage_options(storage_options),
         )
     )
 
@@ -809,6 +861,7 @@ def tables(
         str | None, typer.Argument(metavar="[TABLE]", help="List this table's versions instead of every table.")
     ] = None,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    storage_options: StorageOptionsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List a workspace's tables (latest versions), or every version of one table.
@@ -816,7 +869,7 @@ def tables(
     With --json: {"workspace", "tables": [...]} or {"workspace", "table", "versions": [...]}, each entry a table
     version as the workspace records it (rows, bytes, created_at, schema, digest, lineage, data_uris...).
     """
-    ws = Workspace.open(workspace)
+    ws = Workspace.open(workspace, parse_storage_options(storage_options))
     listed = ws.list_tables() if name is None else ws.versions(name)
     entries = [v.to_dict() for v in listed]
     result = (
@@ -861,6 +914,7 @@ def gc(
         list[str] | None, typer.Argument(metavar="TABLE", help="Collect only these tables (default: every table).")
     ] = None,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    storage_options: StorageOptionsOption = None,
     grace: Annotated[
         str,
         typer.Option(
@@ -882,7 +936,7 @@ def gc(
     grace_ms = interval_ms(grace, 1000)
     if grace_ms is None:
         raise UsageError(f"--grace {grace!r}: expected a duration such as 24h, 30m, 90s or 2d")
-    ws = Workspace.open(workspace)
+    ws = Workspace.open(workspace, parse_storage_options(storage_options))
     removed = ws.gc(timedelta(milliseconds=grace_ms), dry_run=dry_run, tables=names or None)
     result = {"workspace": ws.uri, "dry_run": dry_run, "grace_seconds": grace_ms // 1000, "removed": removed}
 
@@ -1075,7 +1129,7 @@ def serve(
     --allow-insecure-remote; exit code 2 otherwise).
     """
     from openfeat_core.io.access import FileAccess
-    from openfeat_core.online.service import ConnectionLimits, make_server
+    from openfeat_core.server.service import ConnectionLimits, make_server
 
     _check_timezone(timezone)
     if no_token and token is not None:
@@ -1241,6 +1295,7 @@ def deploy(
     ] = False,
     loads: LoadOption = None,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    storage_options: StorageOptionsOption = None,
     timezone: Annotated[
         str | None,
         typer.Option(
@@ -1282,6 +1337,7 @@ def deploy(
         create_store=create_store,
         tables=tables,
         workspace=workspace if tables else None,
+        storage_options=parse_storage_options(storage_options),
     )
     with _embedded(store):
         result = tasks.deploy(request)
@@ -1363,6 +1419,7 @@ def verify(
         int, typer.Option("--probe-rows", min=1, metavar="N", help="How many rows --probe sends.")
     ] = 100,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    storage_options: StorageOptionsOption = None,
     timezone: Annotated[
         str | None,
         typer.Option(metavar="ZONE", help="--store: IANA time zone of calendar functions in the deployed script."),
@@ -1416,6 +1473,7 @@ def verify(
         timezone=timezone,
         fail_on_mismatch=fail_on_mismatch,
         min_requests=min_requests,
+        storage_options=parse_storage_options(storage_options),
     )
     try:
         with _embedded(store):

@@ -14,7 +14,8 @@ extra ``workspace``       the workspace directory or URI (``s3://bucket/prefix``
 extra ``store``           an embedded durable store directory, when there is no service
 extra ``timezone``        default zone of calendar functions
 extra ``timeout``         seconds to wait for each answer of the service
-extra ``storage_options`` object-store settings of the workspace (a JSON object: region, endpoint_url...)
+extra ``storage_options`` object-store settings of the workspace and of s3:// sources and destinations (a JSON
+                          object: region, endpoint_url...)
 extra ``tracking_uri``,   exported as ``MLFLOW_TRACKING_URI`` / ``MLFLOW_EXPERIMENT_NAME`` while a task runs, for
 ``experiment_name``       the MLflow task hooks
 ========================= ===================================================================================
@@ -57,8 +58,8 @@ class OpenFeatConnectionConfig:
         store: an embedded store directory, or None.
         timezone: default zone of calendar functions, or None.
         timeout: seconds to wait for each answer of the service, or None (the task's default).
-        storage_options: object-store settings of the workspace, or None (never shown in ``repr``: it may hold
-            credentials).
+        storage_options: object-store settings of the workspace and of ``s3://`` sources and destinations, or None
+            (never shown in ``repr``: it may hold credentials).
         tracking_uri: MLflow tracking URI, or None.
         experiment_name: MLflow experiment, or None.
     """

@@ -22,7 +22,6 @@ from openfeat_core.io.export import (
     export_libsvm,
     export_lines,
     export_parquet,
-    resolve_path,
 )
 from openfeat_core.io.ingest import (
     REJECTED_SCHEMA,
@@ -62,7 +61,6 @@ __all__ = [
     "read_source",
     "rejected_table",
     "resolve",
-    "resolve_path",
     "scan_source",
     "write_rejected",
 ]

@@ -96,7 +96,6 @@ __all__ = [
     "export_lines",
     "export_parquet",
     "fingerprint64_fixed",
-    "resolve_path",
 ]
 
 ExportData: TypeAlias = "pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch]"
@@ -149,16 +148,6 @@ class ExportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def resolve_path(path: str | os.PathLike[str]) -> tuple[pafs.FileSystem, str, str]:
-    """``(filesystem, path, prefix)`` of :func:`openfeat_core.io.location.resolve`, for the callers not yet moved.
-
-    Kept only until the tasks' export and ingest (``openfeat_core.tasks.offline``) call
-    :func:`~openfeat_core.io.location.resolve` in a commit; delete it then (no other caller is left).
-    """
-    where = resolve(path)
-    return where.filesystem, where.path, where.prefix
 
 
 def _split(path: str) -> tuple[str, str]:

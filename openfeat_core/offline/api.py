@@ -4,77 +4,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, Any, overload
 
 import pyarrow as pa
 
 from openfeat_core.column import Column
-from openfeat_core.engine.backend import backend
+from openfeat_core.engine.backend import UnknownBackendError, backend
 from openfeat_core.engine.executor import main_scan
-from openfeat_core.engine.relation import ColumnTable, RelData, evaluate
+from openfeat_core.engine.relation import ColumnTable, RelationColumns, evaluate
 from openfeat_core.errors import DataError, OpenFeatSQLError
 from openfeat_core.functions.cast import cast_column
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.plan.nodes import Select
-from openfeat_core.sql.binder import bind_constants, bind_sql
+from openfeat_core.sql.binder import bind_constants, catalog_of, plan_sql
 from openfeat_core.sql.config import QueryConfig, split_config
-from openfeat_core.types import SQLType, sql_type_of_arrow
 
-#: A table given to ``compute``: Arrow data or the path of a Parquet/CSV file.
-TableSource: TypeAlias = "pa.Table | str | os.PathLike[str]"
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
-
-def load_table(name: str, source: TableSource) -> pa.Table:
-    """Read a table given as an Arrow table or a ``.parquet`` / ``.csv`` path."""
-    if isinstance(source, pa.Table):
-        return source
-    path = Path(os.fspath(source))
-    if not path.exists():
-        raise DataError(f"table {name!r}: file {str(path)!r} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq") or path.is_dir():
-            import pyarrow.parquet as pq
-
-            # Strings are read plain and dictionary-encoded once per column by the engine: unifying the
-            # per-row-group dictionaries Parquet would give costs more than encoding.
-            table = pq.read_table(path).combine_chunks()
-            # One chunk per column lets the engine use the buffers in place (no copy of non-null numbers);
-            # hand the reader's scratch memory back to the OS rather than keep it in Arrow's pool.
-            pa.default_memory_pool().release_unused()
-            return table
-        if suffix in (".csv", ".txt"):
-            import pyarrow.csv as pacsv
-
-            return pacsv.read_csv(path)
-    except pa.ArrowException as e:
-        raise DataError(f"table {name!r}: cannot read {str(path)!r}: {e}") from None
-    raise DataError(f"table {name!r}: unsupported file type {suffix!r} (use .parquet or .csv)")
-
-
-def catalog_of(tables: Mapping[str, pa.Table]) -> dict[str, list[tuple[str, SQLType]]]:
-    """The SQL schema of each table."""
-    catalog: dict[str, list[tuple[str, SQLType]]] = {}
-    for name, table in tables.items():
-        cols = []
-        for f in table.schema:
-            try:
-                cols.append((f.name, sql_type_of_arrow(f.type)))
-            except ValueError as e:
-                raise DataError(f"table {name!r}, column {f.name!r}: {e}") from None
-        catalog[name] = cols
-    return catalog
-
-
-def plan_sql(
-    sql: str,
-    tables: Mapping[str, pa.Table],
-    *,
-    indexes: Mapping[str, Sequence[str]] | None = None,
-) -> Select:
-    """Bind ``sql`` against the schemas of ``tables``."""
-    return bind_sql(sql, catalog_of(tables), indexes=indexes)
+    from openfeat_core.engine.spark import SparkOptions
+    from openfeat_core.io.ingest import TableSource
 
 
 def _config_requests(
@@ -84,7 +33,7 @@ def _config_requests(
     scan = main_scan(plan)
     fields = scan.schema
     columns: list[list[Column]] = [[] for _ in fields]
-    one_row = RelData((), [], 1)
+    one_row = RelationColumns((), [], 1)
     for row in config.values:
         if len(row) != len(fields):
             raise OpenFeatSQLError(
@@ -97,21 +46,62 @@ def _config_requests(
     return pa.Table.from_arrays(arrays, names=[f.name for f in fields])
 
 
+@overload
 def compute(
     sql: str,
     tables: Mapping[str, TableSource],
     *,
+    timezone: str = ...,
+    indexes: Mapping[str, Sequence[str]] | None = ...,
+    storage_options: Mapping[str, Any] | None = ...,
+    engine: str | None = ...,
+    spark: None = ...,
+    spark_options: SparkOptions | None = ...,
+) -> pa.Table: ...
+
+
+@overload
+def compute(
+    sql: str,
+    tables: Mapping[str, DataFrame | str | os.PathLike[str]],
+    *,
+    timezone: str = ...,
+    indexes: Mapping[str, Sequence[str]] | None = ...,
+    storage_options: Mapping[str, Any] | None = ...,
+    engine: str | None = ...,
+    spark: SparkSession,
+    spark_options: SparkOptions | None = ...,
+) -> DataFrame: ...
+
+
+def compute(
+    sql: str,
+    tables: Mapping[str, Any],
+    *,
     timezone: str = "UTC",
     indexes: Mapping[str, Sequence[str]] | None = None,
-) -> pa.Table:
+    storage_options: Mapping[str, Any] | None = None,
+    engine: str | None = None,
+    spark: SparkSession | None = None,
+    spark_options: SparkOptions | None = None,
+) -> pa.Table | DataFrame:
     """Compute a feature script offline, point-in-time correct.
 
     Args:
         sql: one OpenMLDB ``SELECT`` statement (windows, LAST JOINs, scalar expressions).
-        tables: table name → ``pyarrow.Table`` or a Parquet/CSV path.
-        timezone: IANA zone used for calendar functions and time formatting (OpenMLDB: Asia/Shanghai).
+        tables: table name → ``pyarrow.Table``, or a path or URI (file, directory, glob; CSV, Parquet, JSON lines,
+            Arrow IPC) read as ``openfeat ingest`` reads it (see :func:`openfeat_core.io.ingest.load_table`).
+        timezone: IANA zone used for calendar functions and time formatting (OpenMLDB: Asia/Shanghai), and for
+            timestamps without offset in files read from paths.
         indexes: optional OpenMLDB index specs per table (``name:key1|key2:ts_col``); they decide
             which column orders LAST JOIN matches when the join has no ``ORDER BY``.
+        storage_options: object-store settings for ``s3://`` paths in ``tables`` (see
+            :mod:`openfeat_core.io.location`).
+        engine: the backend (:mod:`openfeat_core.engine.backend`): ``"local"`` (default, or ``$OPENFEAT_BACKEND``)
+            or ``"spark"`` (``pip install 'openfeat[spark]'``).
+        spark: a SparkSession: compute on it (``engine`` must then be None or ``"spark"``); ``tables`` are Spark
+            DataFrames or Parquet/CSV paths Spark reads, and the result is a lazy DataFrame in input order.
+        spark_options: the Spark backend's knobs (:class:`openfeat_core.engine.spark.SparkOptions`).
 
     Returns:
         One row per row of the main table, in input order (for window and LAST JOIN queries).
@@ -133,12 +123,26 @@ def compute(
         ... ).column("s").to_pylist()
         [1.0, 3.0]
     """
+    if spark is not None:
+        if engine not in (None, "spark"):
+            raise UnknownBackendError(f"a SparkSession was given with engine={engine!r}: use engine='spark'")
+        from openfeat_core.engine.spark import compute as spark_compute
+
+        return spark_compute(sql, tables, spark=spark, timezone=timezone, indexes=indexes, options=spark_options)
     try:
         ctx = EvalContext(timezone)
         _ = ctx.tz
     except Exception as e:
         raise DataError(f"unknown time zone {timezone!r}: {e}") from None
-    loaded = {name: load_table(name, src) for name, src in tables.items()}
+    loaded = {name: src for name, src in tables.items() if isinstance(src, pa.Table)}
+    if len(loaded) < len(tables):
+        # Imported here: reading files is not needed to compute over Arrow tables (the import costs cold starts).
+        from openfeat_core.io.ingest import load_table
+
+        for name, src in tables.items():
+            if name not in loaded:
+                loaded[name] = load_table(name, src, timezone=timezone, storage_options=storage_options)
+        loaded = {name: loaded[name] for name in tables}  # (in the caller's order)
     sql, config = split_config(sql)
     plan = plan_sql(sql, loaded, indexes=indexes)
     # Tables read from files belong to this call: keep only their engine columns (see ColumnTable).
@@ -150,4 +154,4 @@ def compute(
     requests = _config_requests(sql, plan, loaded, config, ctx) if config and config.execute_mode == "request" else None
     # A table or column missing at run time is a DataError raised where it is looked up (run_relation); any other
     # KeyError is a bug of the engine and propagates as one.
-    return backend().execute(plan, loaded, ctx, requests=requests)
+    return backend(engine).execute(plan, loaded, ctx, requests=requests)

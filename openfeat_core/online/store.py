@@ -678,10 +678,7 @@ class OnlineStore:
         skipped = 0
         for entry in entries:
             current = {t: self._tables.get(t) for t in entry.table_rows}
-            if any(
-                stored is None or stored.drops != entry.drops.get(t, stored.drops)
-                for t, stored in current.items()
-            ):
+            if any(stored is None or stored.drops != entry.drops.get(t, stored.drops) for t, stored in current.items()):
                 skipped += 1
                 continue
             d = versions[entry.version - 1]

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openfeat_core.column import Column, DictColumn, all_valid
-from openfeat_core.engine.relation import ColumnTable, RelData, evaluate, order_values
+from openfeat_core.engine.relation import ColumnTable, RelationColumns, evaluate, order_values
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.online.preagg import Preaggregate
 from openfeat_core.plan.nodes import Frame
@@ -357,8 +357,6 @@ class StoredTable:
     def position(self, name: str) -> int:
         return self.names.index(name)
 
-
-
     def now_ms(self) -> int | None:
         return int(time.time() * 1000) if self.clock == "wall" else None
 
@@ -573,7 +571,7 @@ class StoredTable:
 
     # ------------------------------------------------------------------ internals
     def _arguments(self, pre: Preaggregate, values: list[np.ndarray], valid: list[np.ndarray], n: int) -> list[Column]:
-        rel = RelData(pre.fields, self.columns_of(values, valid), n)
+        rel = RelationColumns(pre.fields, self.columns_of(values, valid), n)
         return [evaluate(a, rel, EvalContext(self.timezone)) for a in pre.agg.args]
 
     def _add_to_index(

@@ -1,7 +1,7 @@
 """The HTTP feature service: an :class:`~openfeat_core.online.store.OnlineStore` behind a plain ASGI application.
 
-The routes follow OpenMLDB's APIServer where it has them (README, "Serving the same script online"), so a client written for
-OpenMLDB can call a deployment unchanged; ``{db}`` in a path is accepted and ignored (one namespace):
+The routes follow OpenMLDB's APIServer where it has them (README, "Serving the same script online"), so a client
+written for OpenMLDB can call a deployment unchanged; ``{db}`` in a path is accepted and ignored (one namespace):
 
 =========================================  ====================================================================
 ``POST /dbs/{db}/deployments/{name}``      compute features: ``{"input": [[...]] | [{...}], "need_schema",

@@ -81,10 +81,11 @@ from sqlglot.errors import TokenError
 from openfeat_core.errors import NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.io.access import TRUSTED, FileAccess
 from openfeat_core.offline import statements as offline
-from openfeat_core.offline.api import compute, plan_sql
+from openfeat_core.offline.api import compute
 from openfeat_core.online import statements as online
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.plan.nodes import tables_read
+from openfeat_core.sql.binder import plan_sql
 from openfeat_core.sql.dialect import OpenMLDB, parse_sql
 from openfeat_core.sql.statements import (
     Config,

@@ -44,7 +44,7 @@ from openfeat_core.io import (
     export_lines,
     export_parquet,
     rejected_table,
-    resolve_path,
+    resolve,
     scan_source,
 )
 from openfeat_core.io import ExportResult as _FileExport
@@ -182,7 +182,8 @@ class IngestRequest(TaskRequest):
             source's; it shares the current version's data files rather than copying them). Concurrent appends
             all land, each on top of the other's version; an ``overwrite`` or ``error_if_exists`` load that
             another writer overtook between its read of the table and its commit fails with a ``ConflictError``.
-        storage_options: object-store settings of the workspace (see :meth:`Workspace.open`).
+        storage_options: object-store settings of the workspace and of ``s3://`` sources (see
+            :mod:`openfeat_core.io.location`).
         parent_run_id: the pipeline run this task belongs to (default ``$OPENFEAT_PARENT_RUN_ID``).
     """
 
@@ -300,8 +301,13 @@ def _ingest(request: IngestRequest, context: TaskContext) -> IngestResult:
         csv=request.csv,
         timestamp_unit=request.timestamp_unit,
         extra_columns=request.extra_columns,
+        storage_options=request.storage_options,
     )
-    identity = [{"memory": memory_digest}] if memory_digest else [_file_identity(f) for f in scan.files]
+    identity = (
+        [{"memory": memory_digest}]
+        if memory_digest
+        else [_file_identity(f, request.storage_options) for f in scan.files]
+    )
     settings = {
         # As requested (not as derived from the table for an append): a retry must digest the same.
         "schema": schema_text(request.schema) if isinstance(request.schema, pa.Schema) else request.schema,
@@ -432,9 +438,10 @@ class _Hasher:
         self.closed = True
 
 
-def _file_identity(uri: str) -> dict[str, Any]:
+def _file_identity(uri: str, storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
     """What identifies a source file's content: its URI and size, plus a SHA-256 (small files) or mtime."""
-    fs, path, _ = resolve_path(uri)
+    where = resolve(uri, storage_options)
+    fs, path = where.filesystem, where.path
     info = fs.get_file_info(path)
     identity: dict[str, Any] = {"uri": uri, "size": info.size}
     if info.size is not None and info.size <= HASH_CONTENT_BYTES:
@@ -471,6 +478,7 @@ def _rejected_report(
             csv=request.csv,
             timestamp_unit=request.timestamp_unit,
             extra_columns=request.extra_columns,
+            storage_options=request.storage_options,
         )
         for _ in scan:
             pass
@@ -499,6 +507,9 @@ class ComputeRequest(TaskRequest):
         timezone: zone of calendar functions (``hour``, ``dayofweek``...).
         storage_options: object-store settings of the workspace.
         parent_run_id: the pipeline run this task belongs to (default ``$OPENFEAT_PARENT_RUN_ID``).
+        engine: the backend that computes (``local`` or ``spark``; default ``$OPENFEAT_BACKEND``, else local). The
+            result is the same row for row; the lineage and reuse do not depend on it. An orchestrator task
+            switches engine with this one argument or with ``OPENFEAT_BACKEND`` in its environment.
     """
 
     sql: str
@@ -508,6 +519,7 @@ class ComputeRequest(TaskRequest):
     timezone: str = "UTC"
     storage_options: Mapping[str, Any] | None = None
     parent_run_id: str | None = None
+    engine: str | None = None
 
 
 @dataclass(frozen=True)
@@ -616,7 +628,7 @@ def _compute(request: ComputeRequest, context: TaskContext) -> ComputeResult:
         assert latest is not None
         return _compute_result(ws, latest, plan.digest(), versions, True, context)
     tables = {name: ws.read_table(name, v.version) for name, v in versions.items()}
-    result = openfeat_core.compute(sql, tables, timezone=request.timezone)
+    result = openfeat_core.compute(sql, tables, timezone=request.timezone, engine=request.engine)
     del tables
     lineage = {
         LINEAGE_KEY: _task_lineage("compute", context, digest),
@@ -692,7 +704,7 @@ class ExportRequest(TaskRequest):
         categorical: LIBSVM integer columns hashed as discrete features.
         buckets: LIBSVM slots per discrete feature.
         on_null_label: LIBSVM rows with a NULL label: ``fail`` or ``skip`` (counted in ``skipped_rows``).
-        storage_options: object-store settings of the workspace.
+        storage_options: object-store settings of the workspace and of an ``s3://`` ``path``.
         parent_run_id: the pipeline run this task belongs to (default ``$OPENFEAT_PARENT_RUN_ID``).
     """
 
@@ -798,8 +810,7 @@ def _export(request: ExportRequest, context: TaskContext) -> ExportResult:
         raise InvalidRequest(f"partition_by applies to Parquet exports, not {fmt}")
     ws = open_workspace(request.workspace, request.storage_options)
     info = ws.table_info(_table_name(request.table), request.version)
-    _, dest, prefix = resolve_path(request.path)
-    destination = prefix + dest
+    destination = resolve(request.path, request.storage_options).uri
     options = {
         k: v for k, v in _export_options(request, fmt).items() if k not in ("data", "dest", "filesystem", "mode")
     }
@@ -819,7 +830,7 @@ def _export(request: ExportRequest, context: TaskContext) -> ExportResult:
     key = f"openfeat:export:{digest.removeprefix('sha256:')}"
     if record_name in ws.side_files(info.table, info.version):
         done = _read_record(ws.read_side_file(info.table, info.version, record_name))
-        if done is not None and _still_there(done, request.mode):
+        if done is not None and _still_there(done, request.mode, request.storage_options):
             return _export_result(ws, info, done, key, True, context)
     written = _write_export(ws, info, request, fmt)
     record = json.dumps(written.to_dict(), sort_keys=True).encode()
@@ -876,13 +887,14 @@ def _write_export(ws: Workspace, info: TableVersion, request: ExportRequest, fmt
     elif fmt == "lines" and options["column"] is not None:
         columns = [options["column"]]
     data = ws.iter_batches(info.table, info.version, columns=columns)
+    mode, storage_options = request.mode, request.storage_options
     if fmt == "csv":
-        return export_csv(data, request.path, mode=request.mode, **options)
+        return export_csv(data, request.path, mode=mode, storage_options=storage_options, **options)
     if fmt == "parquet":
-        return export_parquet(data, request.path, mode=request.mode, **options)
+        return export_parquet(data, request.path, mode=mode, storage_options=storage_options, **options)
     if fmt == "libsvm":
-        return export_libsvm(data, request.path, mode=request.mode, **options)
-    return export_lines(data, request.path, mode=request.mode, **options)
+        return export_libsvm(data, request.path, mode=mode, storage_options=storage_options, **options)
+    return export_lines(data, request.path, mode=mode, storage_options=storage_options, **options)
 
 
 def _read_record(content: bytes) -> _FileExport | None:
@@ -895,12 +907,12 @@ def _read_record(content: bytes) -> _FileExport | None:
         return None
 
 
-def _still_there(done: _FileExport, mode: str) -> bool:
+def _still_there(done: _FileExport, mode: str, storage_options: Mapping[str, Any] | None) -> bool:
     """True if the files of a recorded export exist (and, unless it appended, have the recorded total size)."""
     sizes = []
     for uri in [*done.files, *([done.feature_map] if done.feature_map else [])]:
-        fs, path, _ = resolve_path(uri)
-        info = fs.get_file_info(path)
+        where = resolve(uri, storage_options)
+        info = where.filesystem.get_file_info(where.path)
         if info.type != pafs.FileType.File:
             return False
         if uri != done.feature_map:

@@ -173,4 +173,3 @@ def test_each_part_says_its_own_access() -> None:
         {"part": "window u", "direct": False, "reason": union},
     ]
     assert access["path"] == "request_mode" and access["reason"] == union
-
