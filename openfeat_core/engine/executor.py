@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from openfeat_core.column import Column, all_valid
 from openfeat_core.engine.lastjoin import bounded_search, last_join
-from openfeat_core.engine.relation import RelData, evaluate, group_codes, order_values, stable_sort_by
+from openfeat_core.engine.relation import RelationColumns, evaluate, group_codes, order_values, stable_sort_by
 from openfeat_core.engine.windowing import frame_bounds
 from openfeat_core.errors import DataError, OpenFeatSQLError
 from openfeat_core.functions.registry import REGISTRY, EvalContext, WindowFrames
@@ -93,7 +93,7 @@ def main_scan(plan: Select) -> Scan:
 
 def run_select(
     plan: Select, tables: Mapping[str, pa.Table], ctx: EvalContext, *, requests: pa.Table | None = None
-) -> RelData:
+) -> RelationColumns:
     scan = main_scan(plan)
     src = run_relation(plan.source, tables, ctx, request_scan=(scan, requests) if requests is not None else None)
     history = run_relation(plan.source, tables, ctx) if requests is not None and plan.windows else None
@@ -108,7 +108,7 @@ def run_select(
     else:
         pre = _run_windows(plan, src, tables, ctx, history)
         cols = [evaluate(o.expr, src, ctx, pre) for o in plan.outputs]
-        out = RelData(plan.schema, cols, src.n)
+        out = RelationColumns(plan.schema, cols, src.n)
     if plan.limit is not None and plan.limit < out.n:
         out = out.take(np.arange(plan.limit, dtype=np.int64))
     return out
@@ -120,10 +120,10 @@ def run_relation(
     ctx: EvalContext,
     *,
     request_scan: tuple[Scan, pa.Table] | None = None,
-) -> RelData:
+) -> RelationColumns:
     if isinstance(rel, Scan):
         if not rel.table:  # SELECT without FROM: one row
-            return RelData((), [], 1)
+            return RelationColumns((), [], 1)
         if request_scan is not None and rel is request_scan[0]:
             table = request_scan[1]
         elif rel.table in tables:
@@ -140,11 +140,11 @@ def run_relation(
                 cols.append(col.with_type(f.type) if isinstance(col, Column) else Column.from_arrow(col, f.type))
             except (ValueError, TypeError, pa.ArrowException) as e:
                 raise DataError(f"table {rel.table!r}, column {f.name!r}: cannot read as {f.type}: {e}") from None
-        return RelData(rel.schema, cols, table.num_rows)
+        return RelationColumns(rel.schema, cols, table.num_rows)
     if isinstance(rel, SubqueryRel):
         inner_requests = request_scan[1] if request_scan is not None else None
         inner = run_select(rel.query, tables, ctx, requests=inner_requests)
-        return RelData(rel.schema, inner.columns, inner.n)
+        return RelationColumns(rel.schema, inner.columns, inner.n)
     if isinstance(rel, LastJoin):
         left = run_relation(rel.left, tables, ctx, request_scan=request_scan)
         right_request = None
@@ -174,7 +174,7 @@ _Layout = tuple[WindowFrames, np.ndarray, np.ndarray]
 class _SortedCandidates:
     """Main and union rows of one window group, sorted; and where each main row sits."""
 
-    rel: RelData  # union rows first, then main rows (insertion order within each)
+    rel: RelationColumns  # union rows first, then main rows (insertion order within each)
     perm: np.ndarray  # sorted position -> row of `rel`
     raw_keys: np.ndarray  # order value of each row of `rel` (unsorted: often a view of the input column)
     part_start: np.ndarray  # sorted position -> first sorted position of its partition
@@ -190,7 +190,11 @@ class _SortedCandidates:
 
 
 def _run_windows(
-    plan: Select, src: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext, history: RelData | None
+    plan: Select,
+    src: RelationColumns,
+    tables: Mapping[str, pa.Table],
+    ctx: EvalContext,
+    history: RelationColumns | None,
 ) -> dict[Expr, Column]:
     """Every window aggregate of ``plan``, as columns in main-row order.
 
@@ -371,7 +375,7 @@ def _inverse(rows: np.ndarray, n: int) -> np.ndarray:
 
 def _correlated(
     agg: WindowAgg,
-    rel: RelData,
+    rel: RelationColumns,
     frames: WindowFrames,
     cand_idx: np.ndarray,
     out_rows: np.ndarray,
@@ -413,7 +417,7 @@ def _correlated(
 
 
 def _sort_candidates(
-    window: WindowDef, src: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext
+    window: WindowDef, src: RelationColumns, tables: Mapping[str, pa.Table], ctx: EvalContext
 ) -> _SortedCandidates:
     # At equal order values the newest-first order is main table, first union table, second...; laid out
     # oldest first that is the last union table first (test_window_union 19-1).
@@ -421,7 +425,7 @@ def _sort_candidates(
     n_union = sum(u.n for u in union_rels)
     if union_rels:
         cols = [Column.concat([u.columns[i] for u in union_rels] + [src.columns[i]]) for i in range(len(src.fields))]
-        rel = RelData(src.fields, cols, n_union + src.n)
+        rel = RelationColumns(src.fields, cols, n_union + src.n)
     else:
         rel = src
     part = group_codes([evaluate(k, rel, ctx) for k in window.partition_by])
@@ -526,7 +530,7 @@ def _frames_for(window: WindowDef, sc: _SortedCandidates) -> _Layout:
 class _RequestCandidates:
     """Stored rows of one window group sorted by (partition, order value), and the request rows' keys."""
 
-    rel: RelData  # union rows, stored main rows, then request rows
+    rel: RelationColumns  # union rows, stored main rows, then request rows
     perm: np.ndarray  # sorted stored candidates (rows of `rel`)
     part_sorted: np.ndarray  # partition code of each sorted candidate
     keys_sorted: np.ndarray  # order value of each sorted candidate
@@ -535,14 +539,18 @@ class _RequestCandidates:
 
 
 def _sort_request_candidates(
-    window: WindowDef, requests: RelData, history: RelData, tables: Mapping[str, pa.Table], ctx: EvalContext
+    window: WindowDef,
+    requests: RelationColumns,
+    history: RelationColumns,
+    tables: Mapping[str, pa.Table],
+    ctx: EvalContext,
 ) -> _RequestCandidates:
     """Stored rows (union sources, then the main table's stored rows) sorted; request rows kept apart."""
     union_rels = [run_relation(u, tables, ctx) for u in reversed(window.unions)]
     n_union = sum(u.n for u in union_rels)
     parts = [*union_rels, history, requests]
     cols = [Column.concat([r.columns[i] for r in parts]) for i in range(len(requests.fields))]
-    rel = RelData(requests.fields, cols, n_union + history.n + requests.n)
+    rel = RelationColumns(requests.fields, cols, n_union + history.n + requests.n)
     part = group_codes([evaluate(k, rel, ctx) for k in window.partition_by])
     keys = (
         order_values(evaluate(window.order_by, rel, ctx)) if window.order_by is not None else np.zeros(rel.n, np.int64)
@@ -577,7 +585,7 @@ def _request_frames_for(window: WindowDef, sc: _RequestCandidates) -> _Layout:
 # ---------------------------------------------------------------------------------------------- GROUP BY
 
 
-def _run_grouped(plan: Select, src: RelData, ctx: EvalContext) -> RelData:
+def _run_grouped(plan: Select, src: RelationColumns, ctx: EvalContext) -> RelationColumns:
     if plan.windows:
         raise OpenFeatSQLError("window aggregates cannot be combined with GROUP BY")
     if plan.group_by:
@@ -616,7 +624,7 @@ def _run_grouped(plan: Select, src: RelData, ctx: EvalContext) -> RelData:
     rep = (
         sorted_rel.take(starts)
         if src.n
-        else RelData(src.fields, [c.take(np.full(len(starts), -1)) for c in src.columns], len(starts))
+        else RelationColumns(src.fields, [c.take(np.full(len(starts), -1)) for c in src.columns], len(starts))
     )
     cols = [evaluate(o.expr, rep, ctx, pre) for o in plan.outputs]
-    return RelData(tuple(Field("", o.name, o.expr.type) for o in plan.outputs), cols, len(starts))
+    return RelationColumns(tuple(Field("", o.name, o.expr.type) for o in plan.outputs), cols, len(starts))

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from openfeat_core.column import Column, sorted_codes
-from openfeat_core.engine.relation import RelData, evaluate, order_values
+from openfeat_core.engine.relation import RelationColumns, evaluate, order_values
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.plan.nodes import Call, ColumnRef, Expr, LastJoin, qualifiers_read
 from openfeat_core.types import SQLType
@@ -22,14 +22,16 @@ from openfeat_core.types import SQLType
 _FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 
 
-def last_join(left: RelData, right: RelData, join: LastJoin, ctx: EvalContext) -> RelData:
+def last_join(left: RelationColumns, right: RelationColumns, join: LastJoin, ctx: EvalContext) -> RelationColumns:
     """Join ``right`` onto ``left``: exactly one output row per left row (right side NULL if no match)."""
     match = _match_indices(left, right, join, ctx)
     right_cols = [c.take(match) for c in right.columns]
-    return RelData(join.schema, list(left.columns) + right_cols, left.n)
+    return RelationColumns(join.schema, list(left.columns) + right_cols, left.n)
 
 
-def _key_codes(left: RelData, right: RelData, join: LastJoin, ctx: EvalContext) -> tuple[np.ndarray, np.ndarray]:
+def _key_codes(
+    left: RelationColumns, right: RelationColumns, join: LastJoin, ctx: EvalContext
+) -> tuple[np.ndarray, np.ndarray]:
     n, m = left.n, right.n
     lcode = np.zeros(n, dtype=np.int64)
     rcode = np.zeros(m, dtype=np.int64)
@@ -67,7 +69,7 @@ def _reads_right(e: Expr, right_quals: set[str]) -> bool:
     return bool(qualifiers_read(e) & right_quals)
 
 
-def _match_indices(left: RelData, right: RelData, join: LastJoin, ctx: EvalContext) -> np.ndarray:
+def _match_indices(left: RelationColumns, right: RelationColumns, join: LastJoin, ctx: EvalContext) -> np.ndarray:
     n, m = left.n, right.n
     if n == 0 or m == 0:
         return np.full(n, -1, dtype=np.int64)
@@ -213,8 +215,8 @@ def bounded_search(
 
 
 def _walk_back(
-    left: RelData,
-    right: RelData,
+    left: RelationColumns,
+    right: RelationColumns,
     join: LastJoin,
     pred: Expr,
     perm: np.ndarray,
@@ -229,7 +231,7 @@ def _walk_back(
     active = np.nonzero(pos >= gs)[0]
     while len(active):
         cand = perm[pos[active]]
-        pair = RelData(
+        pair = RelationColumns(
             join.schema, [c.take(active) for c in left.columns] + [c.take(cand) for c in right.columns], len(active)
         )
         ok = evaluate(pred, pair, ctx)

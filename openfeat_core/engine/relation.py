@@ -28,7 +28,7 @@ from openfeat_core.types import SQLType
 
 
 @dataclass
-class RelData:
+class RelationColumns:
     """A relation's rows: one :class:`Column` per field, all of length ``n``."""
 
     fields: tuple[Field, ...]
@@ -45,11 +45,11 @@ class RelData:
                 return c
         raise KeyError(f"{qualifier}.{name}")
 
-    def take(self, indices: np.ndarray) -> RelData:
-        return RelData(self.fields, [c.take(indices) for c in self.columns], len(indices))
+    def take(self, indices: np.ndarray) -> RelationColumns:
+        return RelationColumns(self.fields, [c.take(indices) for c in self.columns], len(indices))
 
-    def filter(self, mask: np.ndarray) -> RelData:
-        return RelData(self.fields, [c.filter(mask) for c in self.columns], int(mask.sum()))
+    def filter(self, mask: np.ndarray) -> RelationColumns:
+        return RelationColumns(self.fields, [c.filter(mask) for c in self.columns], int(mask.sum()))
 
 
 @dataclass
@@ -76,13 +76,13 @@ class ColumnTable:
 Precomputed = Mapping[Expr, Column]
 
 
-def evaluate(expr: Expr, rel: RelData, ctx: EvalContext, pre: Precomputed | None = None) -> Column:
+def evaluate(expr: Expr, rel: RelationColumns, ctx: EvalContext, pre: Precomputed | None = None) -> Column:
     """Evaluate ``expr`` for every row of ``rel``."""
     return _Evaluator(rel, ctx, pre or {}).eval(expr)
 
 
 class _Evaluator:
-    def __init__(self, rel: RelData, ctx: EvalContext, pre: Precomputed) -> None:
+    def __init__(self, rel: RelationColumns, ctx: EvalContext, pre: Precomputed) -> None:
         self.rel = rel
         self.ctx = ctx
         self.pre = pre

@@ -30,7 +30,7 @@ import pyarrow as pa
 from openfeat_core.column import Column, all_valid
 from openfeat_core.engine.executor import main_scan
 from openfeat_core.engine.lastjoin import as_of_bound, as_of_cut, cut_one, newest
-from openfeat_core.engine.relation import RelData, evaluate, order_values
+from openfeat_core.engine.relation import RelationColumns, evaluate, order_values
 from openfeat_core.engine.windowing import frame_bounds, request_frame
 from openfeat_core.errors import NotSupportedError
 from openfeat_core.functions.registry import REGISTRY, AggregateImpl, EvalContext, WindowFrames
@@ -543,7 +543,7 @@ def serve_request(
             results += _window_rows(window, cand, ts_array, ctx)
     # Outputs that are an aggregate or a column are read directly; only real expressions are evaluated.
     out: list[Column] = []
-    rel: RelData | None = None
+    rel: RelationColumns | None = None
     pre: dict[Expr, Column] = {}
     for o, (kind, i) in zip(plan.outputs, direct.outputs, strict=True):
         if kind == _AGGREGATE:
@@ -552,7 +552,7 @@ def serve_request(
             out.append(cols[i])
         else:
             if rel is None:
-                rel = RelData(direct.fields, cols, k)
+                rel = RelationColumns(direct.fields, cols, k)
                 pre = dict(zip(direct.aggregates, results, strict=True))
             out.append(evaluate(o.expr, rel, ctx, pre))
     return out
@@ -803,7 +803,7 @@ def _aggregate(
 ) -> list[Column]:
     """The window's aggregate kernels over candidate ``columns`` (``n`` rows), one value per frame (``combined``:
     tried first, per aggregate: a long window's pre-aggregated answer)."""
-    cand: RelData | None = None
+    cand: RelationColumns | None = None
     out = []
     for agg, impl, arg_positions in window.calls:
         early = combined(agg, arg_positions) if combined is not None else None
@@ -812,7 +812,7 @@ def _aggregate(
             continue
         if None in arg_positions:
             if cand is None:  # an expression argument: every column is needed (window.columns says so)
-                cand = RelData(window.schema, [columns[i] for i in range(len(window.schema))], n)
+                cand = RelationColumns(window.schema, [columns[i] for i in range(len(window.schema))], n)
             args = [
                 columns[p] if p is not None else evaluate(a, cand, ctx)
                 for a, p in zip(agg.args, arg_positions, strict=True)
@@ -835,14 +835,14 @@ def _rows_arguments(
 
     def arguments(rows: np.ndarray) -> list[Column]:
         taken = {i: c.take(rows) for i, c in columns.items()}
-        rel: RelData | None = None
+        rel: RelationColumns | None = None
         out = []
         for a, p in zip(agg.args, positions, strict=True):
             if p is not None:
                 out.append(taken[p])
             else:
                 if rel is None:
-                    rel = RelData(tuple(schema), [taken[i] for i in range(len(schema))], len(rows))
+                    rel = RelationColumns(tuple(schema), [taken[i] for i in range(len(schema))], len(rows))
                 out.append(evaluate(a, rel, ctx))
         return out
 

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from openfeat_core.column import Column
 from openfeat_core.engine.executor import _run_grouped, _run_windows
 from openfeat_core.engine.lastjoin import last_join
-from openfeat_core.engine.relation import ColumnTable, RelData, evaluate
+from openfeat_core.engine.relation import ColumnTable, RelationColumns, evaluate
 from openfeat_core.engine.spark.plan_io import decode
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.plan.nodes import Expr, Field, LastJoin
@@ -59,7 +59,7 @@ def ddl(columns: Sequence[tuple[str, SQLType]]) -> str:
     return ", ".join([f"`{RID}` bigint", *(f"`{n}` {SPARK_TYPES[t]}" for n, t in columns)])
 
 
-def relation(table: pa.Table, fields: Sequence[Field], prefix: str = "c") -> RelData:
+def relation(table: pa.Table, fields: Sequence[Field], prefix: str = "c") -> RelationColumns:
     """The engine relation of ``fields`` from the chunk's ``<prefix><i>`` columns.
 
     Columns the driver pruned (no expression of the stage reads them) become NULL columns: the executor only
@@ -72,10 +72,10 @@ def relation(table: pa.Table, fields: Sequence[Field], prefix: str = "c") -> Rel
         cols.append(
             Column.from_arrow(table.column(name), f.type) if name in names else Column.nulls(f.type, table.num_rows)
         )
-    return RelData(tuple(fields), cols, table.num_rows)
+    return RelationColumns(tuple(fields), cols, table.num_rows)
 
 
-def column_table(rel: RelData) -> ColumnTable:
+def column_table(rel: RelationColumns) -> ColumnTable:
     """``rel`` as the table a union or halo ``Scan`` reads: columns named by position (``c<i>``), since a joined
     relation may hold two columns of one name (``t.ts`` and ``d.ts``); the executor lines union rows up with the
     main rows by position too."""
@@ -258,11 +258,11 @@ def group_stage(payload: str, timezone: str) -> MapFn:
     return run
 
 
-def _join_out(rid: pa.ChunkedArray | pa.Array, joined: RelData) -> pa.RecordBatch:
+def _join_out(rid: pa.ChunkedArray | pa.Array, joined: RelationColumns) -> pa.RecordBatch:
     return batch(rid, [(f"c{i}", c) for i, c in enumerate(joined.columns)])
 
 
-_BROADCAST_CACHE: dict[str, RelData] = {}
+_BROADCAST_CACHE: dict[str, RelationColumns] = {}
 
 
 def broadcast_join_stage(payload: str, timezone: str, right: Any, token: str, min_rows: int) -> MapFn:
