@@ -9,6 +9,8 @@ import pytest
 # Imported for their error classes: every module that defines a subclass of OpenFeatError.
 import openfeat_core.cli
 import openfeat_core.engine.backend
+import openfeat_core.engine.spark.options
+import openfeat_core.engine.spark.plan_io
 import openfeat_core.io.access
 import openfeat_core.io.ingest
 import openfeat_core.online.wal
@@ -50,6 +52,8 @@ EXPECTED: dict[str, tuple[Failure, int, int, bool]] = {
     "LogLockedError": (A, 75, 503, False),
     "FileAccessDenied": (U, 2, 403, True),
     "UnknownBackendError": (U, 2, 400, True),
+    "SparkOptionsError": (U, 2, 400, True),
+    "PlanVersionError": (U, 2, 400, True),
 }
 
 
