@@ -349,7 +349,8 @@ class StoredTable:
         self.evicted = 0
         self.drops = 0
         # Evicted rows kept for the consistency checker while requests are logged (``retain_evicted``), as
-        # (insertion numbers, values, validity) parts; released once they reach ``retain_limit`` rows.
+        # (insertion numbers, values, validity) parts; released once they reach RETAIN_MIN_EVICTED rows (or as many
+        # as an index keeps).
         self.retained: list[tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]] | None = None
         self.retained_rows = 0
 
@@ -468,8 +469,7 @@ class StoredTable:
     # ------------------------------------------------------------------ reads
     def live_rows(self) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """Every row an index keeps, in insertion order: (insertion numbers, values, validity)."""
-        parts = [(s, s.start, s.n) for ix in self._covering() for s in ix.series.values() if s.n > s.start]
-        return self._gather(parts, None)
+        return self._gather(self._live_parts(), None)
 
     def _covering(self) -> list[Index]:
         """Indexes that together hold every kept row: one that keeps everything, else all of them."""
@@ -477,6 +477,10 @@ class StoredTable:
             if ix.ttl.unbounded:
                 return [ix]
         return list(self.indexes.values())
+
+    def _live_parts(self) -> list[tuple[KeySeries, int, int]]:
+        """The live rows of the covering indexes, per key (a row kept by two of them appears twice)."""
+        return [(s, s.start, s.n) for ix in self._covering() for s in ix.series.values() if s.n > s.start]
 
     def _gather(
         self,
@@ -516,8 +520,7 @@ class StoredTable:
     def rows_before(self, inserted: int) -> pa.Table:
         """The rows inserted before the ``inserted``-th that the table kept, or retained for the consistency checker
         (rows evicted since are missing unless retained: see :attr:`drops`)."""
-        parts = [(s, s.start, s.n) for ix in self._covering() for s in ix.series.values() if s.n > s.start]
-        seq, values, valid = self._gather(parts, self.retained)
+        seq, values, valid = self._gather(self._live_parts(), self.retained)
         keep = seq < inserted
         return self.to_arrow([v[keep] for v in values], [v[keep] for v in valid])
 
@@ -544,9 +547,7 @@ class StoredTable:
 
     def everything(self) -> ColumnTable:
         """Every row the table keeps, as engine columns."""
-        return self._column_table(
-            [(s, s.start, s.n) for ix in self._covering() for s in ix.series.values() if s.n > s.start]
-        )
+        return self._column_table(self._live_parts())
 
     def _column_table(self, parts: list[tuple[KeySeries, int, int]]) -> ColumnTable:
         seq, values, valid = self._gather(parts, None)
@@ -559,7 +560,9 @@ class StoredTable:
         covering = self._covering()
         if len(covering) == 1:
             return covering[0].kept
-        return len(self.live_rows()[0])
+        # Several indexes with TTLs: count the distinct insertion numbers, without gathering any column.
+        seqs = [s.seq[a:b] for s, a, b in self._live_parts()]
+        return len(np.unique(np.concatenate(seqs))) if seqs else 0
 
     @property
     def nbytes(self) -> int:
