@@ -42,6 +42,7 @@ from openfeat_core.plan.nodes import (
     Field,
     Frame,
     LastJoin,
+    Literal,
     Scan,
     Select,
     SubqueryRel,
@@ -249,7 +250,7 @@ def compile_request_plan(plan: Select, long_windows: Mapping[int, int] | None = 
                 order_name,
                 main_names.index(order_name) if order_name is not None else None,
                 tuple(by_window.get(wi, [])),
-                window_ttl(w.frame),
+                _reach(w.frame, by_window.get(wi, [])),
                 calls,
                 columns,
                 long_windows.get(wi),
@@ -312,6 +313,18 @@ def check_deployable(plan: Select) -> None:
             reasons.append(f"window {w.name!r} partitions by an expression (online windows need index key columns)")
     if reasons:
         raise NotSupportedError("this script cannot be deployed: " + "; ".join(reasons))
+
+
+def _reach(frame: Frame, aggregates: Sequence[WindowAgg]) -> TTL:
+    """The history a window's aggregates read: its frame's (:func:`window_ttl`), and for ``lag``/``at``, which
+    ignore the frame, the rows back to their offset (every row when the offset is not a constant)."""
+    ttl = window_ttl(frame)
+    for agg in aggregates:
+        if agg.name in ("lag", "at"):
+            n = agg.args[1] if len(agg.args) > 1 else None
+            constant = isinstance(n, Literal) and isinstance(n.value, int) and n.value >= 0
+            ttl = ttl.merge(TTL(rows=int(n.value) + 1) if constant else TTL())  # type: ignore[union-attr]
+    return ttl
 
 
 def _join_plan(join: LastJoin, main: Scan, main_quals: set[str], main_names: list[str]) -> _JoinPlan | str:

@@ -761,3 +761,24 @@ def test_a_durable_store_snapshots_itself_after_so_many_log_entries(tmp_path: Pa
         again.close()
     with pytest.raises(ValueError, match="snapshot_after_entries"):
         OnlineStore(tmp_path, snapshot_after_entries=0)
+
+
+def test_lag_reaches_past_its_frame_and_the_ttl_keeps_those_rows() -> None:
+    """``lag``/``at`` ignore the frame: a one-row frame with ``lag(x, 2)`` must keep three rows per key, or the data
+    clock evicts the row lag reads (found by the eviction property test)."""
+    t = pa.table(
+        {
+            "k": pa.array(["a"] * 6),
+            "ts": pa.array([1000 * i for i in range(6)], pa.timestamp("ms")),
+            "x": pa.array([10, 11, 12, 13, 14, 15], pa.int32()),
+        }
+    )
+    sql = (
+        "SELECT lag(x, 2) OVER w AS l FROM t "
+        "WINDOW w AS (PARTITION BY k ORDER BY ts ROWS BETWEEN 0 PRECEDING AND CURRENT ROW)"
+    )
+    batch = openfeat_core.compute(sql, {"t": t})
+    assert openfeat_core.request_replay(sql, {"t": t}, ttl_clock="data").equals(batch)
+    store = OnlineStore()
+    store.create_table("t", t.schema)
+    assert "t(k; ts=ts; keep latest 3 rows)" in store.deploy("f", sql).request_plan.indexes[0].describe()
