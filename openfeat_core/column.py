@@ -119,7 +119,7 @@ class Column:
         n = len(array)
         if pa.types.is_dictionary(array.type) and type_ is not SQLType.STRING:
             array = array.dictionary_decode()
-        valid = all_valid(n) if array.null_count == 0 else array.is_valid().to_numpy(zero_copy_only=False)
+        valid = arrow_valid(array)
         if type_ is SQLType.NULL or natural is SQLType.NULL:
             return Column.nulls(type_, n)
         if pa.types.is_timestamp(array.type):
@@ -135,10 +135,9 @@ class Column:
             if vals.shape != (n,):  # an empty list would give shape (0,), fine; guard odd shapes
                 vals = np.array(list(vals), dtype=object).reshape(n)
             return Column(type_, vals, valid)
-        if array.null_count:
-            fill = False if pa.types.is_boolean(array.type) else 0
-            array = pc.fill_null(array, fill)
-        vals = array.to_numpy(zero_copy_only=False)
+        vals = arrow_numpy(array)
+        if array.null_count:  # NULL slots hold 0 (False), whatever the buffer held
+            vals = np.where(valid, vals, vals.dtype.type(0))
         return Column.from_values(type_, vals, valid)
 
     # ------------------------------------------------------------------ conversions
@@ -151,7 +150,7 @@ class Column:
         if self.type is SQLType.NULL:
             return pa.nulls(n)
         if self.type is SQLType.STRING:
-            return pa.array(self.values, type=SQLType.STRING.arrow_type, mask=~self.valid)
+            return string_arrow(self.values, self.valid)
         if n <= 64:
             # Small results (online requests): one conversion call beats assembling buffers by hand. Temporal types
             # are built as their integer storage and viewed: Arrow's own conversion checks time zones per call.
@@ -159,8 +158,7 @@ class Column:
             if self.type in (SQLType.TIMESTAMP, SQLType.DATE):
                 return pa.array(self.values, mask=mask).view(self.type.arrow_type)
             return pa.array(self.values, type=self.type.arrow_type, mask=mask)
-        null_count = n - int(np.count_nonzero(self.valid))
-        validity = pa.py_buffer(np.packbits(self.valid, bitorder="little")) if null_count else None
+        validity, null_count = _validity_buffer(self.valid)
         if self.type is SQLType.BOOL:
             data = pa.py_buffer(np.packbits(self.values.astype(np.bool_, copy=False), bitorder="little"))
         else:
@@ -251,9 +249,9 @@ class DictColumn(Column):
         encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
         dictionary = np.asarray(encoded.dictionary.to_pylist(), dtype=object).reshape(len(encoded.dictionary))
         indices = encoded.indices
-        if indices.null_count:
-            indices = pc.fill_null(indices, 0)
-        codes = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        codes = arrow_numpy(indices).astype(np.int32, copy=False)
+        if indices.null_count:  # NULL slots hold code 0, whatever the buffer held
+            codes = np.where(arrow_valid(indices), codes, np.int32(0))
         if len(dictionary) == 0:
             dictionary = np.array([""], dtype=object)
             codes = np.zeros(len(codes), dtype=np.int32)
@@ -303,8 +301,10 @@ class DictColumn(Column):
             if not self.valid.all():
                 strings = [v if ok else None for v, ok in zip(strings, self.valid.tolist(), strict=True)]
             return pa.array(strings, type=SQLType.STRING.arrow_type)
-        indices = pa.array(self.codes, type=pa.int32(), mask=~self.valid)
-        return pa.DictionaryArray.from_arrays(indices, pa.array(self.dictionary, type=pa.string())).cast(pa.string())
+        validity, null_count = _validity_buffer(self.valid)
+        codes = np.ascontiguousarray(self.codes, dtype=np.int32)
+        indices = pa.Array.from_buffers(pa.int32(), len(codes), [validity, pa.py_buffer(codes)], null_count=null_count)
+        return pa.DictionaryArray.from_arrays(indices, string_arrow(self.dictionary, None)).cast(pa.string())
 
     @staticmethod
     def concat_dict(columns: Sequence[DictColumn]) -> DictColumn:
@@ -416,13 +416,88 @@ def sorted_codes(col: Column) -> tuple[np.ndarray, np.ndarray]:
             return codes, uniques
     if col.type is SQLType.STRING:
         # Hash-encode with Arrow, then sort only the distinct strings (Python string sorts are slow).
-        encoded = pa.array(valid_vals, type=pa.string()).dictionary_encode()
+        encoded = string_arrow(valid_vals, None).dictionary_encode()
         distinct = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
         order = np.argsort(distinct, kind="stable")
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order), dtype=np.int64)
-        codes[col.valid] = rank[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+        codes[col.valid] = rank[arrow_numpy(encoded.indices).astype(np.int64)]
         return codes, distinct[order]
     uniques, inverse = np.unique(valid_vals, return_inverse=True)
     codes[col.valid] = inverse.astype(np.int64)
     return codes, uniques
+
+
+# pyarrow's own conversions (``to_numpy``, ``pa.array``, ``pa.scalar``) import pandas when it is installed: half a
+# second or more in a fresh process, which every orchestrator task is. The engine's hot path reads and writes Arrow
+# buffers itself instead.
+def _fixed_width_dtype(t: pa.DataType) -> np.dtype | None:
+    if pa.types.is_signed_integer(t) or pa.types.is_temporal(t):
+        return np.dtype(f"<i{t.bit_width // 8}")
+    if pa.types.is_unsigned_integer(t):
+        return np.dtype(f"<u{t.bit_width // 8}")
+    if pa.types.is_floating(t):
+        return np.dtype(f"<f{t.bit_width // 8}")
+    return None
+
+
+def _unpack_bits(buffer: pa.Buffer | None, offset: int, n: int) -> np.ndarray:
+    if buffer is None or n == 0:
+        return np.zeros(n, dtype=np.bool_)
+    bits = np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), count=offset + n, bitorder="little")
+    return bits[offset:].view(np.bool_)
+
+
+def arrow_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The values of a fixed-width or boolean Arrow array as NumPy, zero-copy where the layout allows.
+
+    NULL slots hold whatever the buffer holds (fill them first when that matters). Other types go through pyarrow's
+    ``to_numpy``.
+    """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    n = len(array)
+    if pa.types.is_boolean(array.type):
+        return _unpack_bits(array.buffers()[1], array.offset, n)
+    dtype = _fixed_width_dtype(array.type)
+    if dtype is None:
+        return array.to_numpy(zero_copy_only=False)
+    data = array.buffers()[1]
+    if data is None or n == 0:
+        return np.zeros(n, dtype=dtype)
+    return np.frombuffer(data, dtype=dtype, count=n, offset=array.offset * dtype.itemsize)
+
+
+def arrow_valid(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The validity of an Arrow array as a NumPy bool array (the shared :func:`all_valid` mask when no NULL)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    if array.null_count == 0:
+        return all_valid(len(array))
+    if pa.types.is_null(array.type):
+        return np.zeros(len(array), dtype=np.bool_)
+    return _unpack_bits(array.buffers()[0], array.offset, len(array)).copy()
+
+
+def _validity_buffer(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
+    """An Arrow validity bitmap of ``valid`` (None when nothing is NULL) and the NULL count."""
+    null_count = len(valid) - int(np.count_nonzero(valid))
+    return (pa.py_buffer(np.packbits(valid, bitorder="little")) if null_count else None), null_count
+
+
+def string_arrow(values: np.ndarray, valid: np.ndarray | None) -> pa.Array:
+    """A UTF-8 Arrow array of Python strings (``valid`` False, or a None value, is NULL), built from its buffers."""
+    n = len(values)
+    mask = np.fromiter((v is not None for v in values.tolist()), dtype=np.bool_, count=n)
+    if valid is not None:
+        mask &= valid
+    encoded = [v.encode("utf-8") if ok else b"" for v, ok in zip(values.tolist(), mask.tolist(), strict=True)]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=offsets[1:])
+    validity, null_count = _validity_buffer(mask)
+    data = pa.py_buffer(b"".join(encoded))
+    if offsets[-1] < 2**31:
+        buffers = [validity, pa.py_buffer(offsets.astype(np.int32)), data]
+        return pa.Array.from_buffers(pa.string(), n, buffers, null_count=null_count)
+    large = pa.Array.from_buffers(pa.large_string(), n, [validity, pa.py_buffer(offsets), data], null_count=null_count)
+    return large.cast(pa.string())  # (raises where the result cannot be one array, as pa.array would)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from numba import njit
 
 from openfeat_core.column import Column, sorted_codes
 from openfeat_core.engine.relation import RelationColumns, evaluate, order_values
 from openfeat_core.functions.registry import EvalContext
+from openfeat_core.jit import kernel
 from openfeat_core.plan.nodes import Call, ColumnRef, Expr, LastJoin, qualifiers_read
 from openfeat_core.types import SQLType
 
@@ -174,7 +174,7 @@ def _same_column(a: Expr, b: Expr) -> bool:
     return a == b
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _bounded_search_kernel(
     order_s: np.ndarray, gs: np.ndarray, ge: np.ndarray, limit: np.ndarray, strict: bool, upper: bool
 ) -> np.ndarray:

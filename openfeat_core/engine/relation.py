@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from numba import njit
 
 from openfeat_core.column import Column, sorted_codes
 from openfeat_core.functions.cast import cast_column
 from openfeat_core.functions.registry import REGISTRY, EvalContext
+from openfeat_core.jit import kernel
 from openfeat_core.plan.nodes import (
     Call,
     Case,
@@ -190,7 +190,7 @@ def stable_sort_by(part: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return by_key
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _counting_sort(codes: np.ndarray, k: int) -> np.ndarray:
     """Stable argsort of dense codes ``0..k-1`` in O(n + k)."""
     counts = np.zeros(k + 1, np.int64)

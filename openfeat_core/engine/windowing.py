@@ -13,16 +13,16 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numba import njit
 
 from openfeat_core.functions._kernels import lower_bound
 from openfeat_core.functions.registry import WindowFrames
+from openfeat_core.jit import kernel
 from openfeat_core.plan.nodes import Frame
 
 _UNBOUNDED = -1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _advance(keys: np.ndarray, p: int, lo: int, hi: int, value: int) -> int:
     """Two-pointer form of :func:`_lower_bound` for monotone searches: move ``p`` forward from ``max(p, lo)``."""
     if p < lo:
@@ -32,7 +32,7 @@ def _advance(keys: np.ndarray, p: int, lo: int, hi: int, value: int) -> int:
     return p
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _frame_kernel(
     keys: np.ndarray,
     cand_lo: np.ndarray,

@@ -37,10 +37,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from openfeat_core.column import Column
 from openfeat_core.functions.registry import FunctionTypeError, WindowFrames
+from openfeat_core.jit import kernel
 from openfeat_core.types import SQLType
 
 # --------------------------------------------------------------------------------------------- type sets
@@ -125,7 +125,7 @@ def oldest_included(inc: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.nda
 
 
 # --------------------------------------------------------------------------------------------- numba helpers
-@njit(cache=True, nogil=True)
+@kernel
 def two_sum(a: float, b: float) -> tuple[float, float]:
     """Knuth's TwoSum: ``s + e == a + b`` exactly, with ``s = fl(a + b)``."""
     s = a + b
@@ -134,7 +134,7 @@ def two_sum(a: float, b: float) -> tuple[float, float]:
     return s, e
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def dd_add(hi: float, lo: float, x: float) -> tuple[float, float]:
     """Add ``x`` to the double-double ``(hi, lo)`` and renormalise so that ``hi == fl(hi + lo)``."""
     s, e = two_sum(hi, x)
@@ -147,7 +147,7 @@ def dd_add(hi: float, lo: float, x: float) -> tuple[float, float]:
     return new_hi, new_lo
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _fsum_step(
     hi: float, lo: float, nnan: int, npinf: int, nninf: int, x: float, sign: int
 ) -> tuple[float, float, int, int, int]:
@@ -165,7 +165,7 @@ def _fsum_step(
     return hi, lo, nnan, npinf, nninf
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _fsum_value(hi: float, lo: float, nnan: int, npinf: int, nninf: int) -> float:
     if nnan > 0 or (npinf > 0 and nninf > 0):
         return np.nan
@@ -176,7 +176,7 @@ def _fsum_value(hi: float, lo: float, nnan: int, npinf: int, nninf: int) -> floa
     return hi + lo
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def gather_newest_first(lo_k: int, hi_k: int, cur_k: int, out: np.ndarray) -> int:
     """Write the row indices of one window into ``out`` newest first (``cur``, ``hi-1`` … ``lo``).
 
@@ -203,7 +203,7 @@ def max_window_size(lo: np.ndarray, hi: np.ndarray) -> int:
 
 
 # --------------------------------------------------------------------------------------------- sliding kernels
-@njit(cache=True, nogil=True)
+@kernel
 def window_count(inc: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, monotone: bool) -> np.ndarray:
     """Number of rows with ``inc`` true in each window."""
     m = lo.shape[0]
@@ -231,7 +231,7 @@ def window_count(inc: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarra
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def window_sum_i64(
     vals: np.ndarray, inc: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, monotone: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -272,7 +272,7 @@ def window_sum_i64(
     return out, has
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def window_sum_f64(
     vals: np.ndarray,
     inc: np.ndarray,
@@ -348,7 +348,7 @@ def window_sum_f64(
     return out, has
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def window_extreme(
     vals: np.ndarray, inc: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, monotone: bool, is_max: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -428,7 +428,7 @@ def window_extreme(
     return out, has
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def window_distinct(
     codes: np.ndarray, ncodes: int, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, monotone: bool
 ) -> np.ndarray:
@@ -470,7 +470,7 @@ def window_distinct(
 
 
 # --------------------------------------------------------------------------------------------- encodings
-@njit(cache=True, nogil=True)
+@kernel
 def factorize_i64(keys: np.ndarray, fresh: np.ndarray) -> tuple[np.ndarray, int]:
     """Hash-based dictionary encoding: equal keys get equal codes, numbered in first-seen order.
 
@@ -514,7 +514,7 @@ def factorize_i64(keys: np.ndarray, fresh: np.ndarray) -> tuple[np.ndarray, int]
     return codes, ncodes
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def lower_bound(keys: np.ndarray, lo: int, hi: int, value: int) -> int:
     """First index in ``[lo, hi)`` with ``keys[i] >= value`` (``keys`` ascending there)."""
     while lo < hi:

@@ -56,7 +56,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 
 from openfeat_core.column import Column, sorted_codes
 from openfeat_core.errors import OpenFeatSQLError
@@ -68,6 +67,7 @@ from openfeat_core.functions.registry import (
     WindowFrames,
     aggregate_function,
 )
+from openfeat_core.jit import kernel
 from openfeat_core.types import SQLType
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def _resolver(name: str, params: list[tuple[str, frozenset[SQLType]]], result: S
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _grow(buf: np.ndarray, need: int) -> np.ndarray:  # pragma: no cover - compiled
     """``buf``, or a copy at least twice as large, able to hold ``need`` items."""
     if need <= buf.shape[0]:
@@ -143,7 +143,7 @@ def _grow(buf: np.ndarray, need: int) -> np.ndarray:  # pragma: no cover - compi
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _sort_prefix(a: np.ndarray, n: int) -> None:  # pragma: no cover - compiled
     """Sort ``a[:n]`` in place; insertion sort for the few groups of a typical window (no array views)."""
     if n > 32:
@@ -158,7 +158,7 @@ def _sort_prefix(a: np.ndarray, n: int) -> None:  # pragma: no cover - compiled
         a[j + 1] = x
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _copy(dst: np.ndarray, pos: int, src: np.ndarray, start: int, stop: int) -> int:  # pragma: no cover - compiled
     """Copy ``src[start:stop]`` to ``dst[pos:]`` byte by byte (no array views); return the new position."""
     for i in range(start, stop):
@@ -167,7 +167,7 @@ def _copy(dst: np.ndarray, pos: int, src: np.ndarray, start: int, stop: int) -> 
     return pos
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _wrap(x: Any, wrap_bits: int) -> Any:  # pragma: no cover - compiled
     """Two's complement wrap of an integer sum to ``wrap_bits`` bits, as a C++ int16/int32 accumulator does."""
     if wrap_bits >= 64:
@@ -177,13 +177,13 @@ def _wrap(x: Any, wrap_bits: int) -> Any:  # pragma: no cover - compiled
     return ((x + half) % full) - half
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _desc_perm(metric: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Positions sorting ``metric`` descending, ties by position descending (the positions are in key order)."""
     return np.argsort(metric, kind="mergesort")[::-1]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _cate_kernel(
     codes: np.ndarray,
     vals: np.ndarray,
@@ -287,7 +287,7 @@ def _cate_kernel(
     return offsets, out_codes[:m], out_acc[:m], out_cnt[:m]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _freq_kernel(
     elem_codes: np.ndarray,
     elem_len: np.ndarray,
@@ -362,7 +362,7 @@ def _freq_kernel(
     return count, distinct, top1, offsets, out_codes[:m]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _list_kernel(
     elem_codes: np.ndarray,
     elem_len: np.ndarray,
@@ -394,7 +394,7 @@ def _list_kernel(
     return offsets, out[:m]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _top_kernel(
     codes: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, k_top: int
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -428,7 +428,7 @@ def _top_kernel(
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _fixed6(x: float) -> tuple[bool, bool, int]:  # pragma: no cover - compiled
     """``printf("%f")`` arithmetic: ``(ok, negative, q)`` with ``q = round_half_even(|x| * 10**6)``, computed exactly.
 
@@ -469,7 +469,7 @@ def _fixed6(x: float) -> tuple[bool, bool, int]:  # pragma: no cover - compiled
     return True, neg, q + 1 if up else q
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _put_uint(buf: np.ndarray, pos: int, v: int, min_digits: int) -> int:  # pragma: no cover - compiled
     """Write the decimal digits of ``v >= 0`` (at least ``min_digits``, zero-padded); return the new position."""
     n = 1
@@ -484,7 +484,7 @@ def _put_uint(buf: np.ndarray, pos: int, v: int, min_digits: int) -> int:  # pra
     return pos + n
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _put_int(buf: np.ndarray, pos: int, v: int) -> int:  # pragma: no cover - compiled
     """Write ``%d`` of an int64; return the new position (``buf`` needs 20 free bytes)."""
     if v < 0:
@@ -498,7 +498,7 @@ def _put_int(buf: np.ndarray, pos: int, v: int) -> int:  # pragma: no cover - co
     return _put_uint(buf, pos, v, 1)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _put_f6(buf: np.ndarray, pos: int, x: float) -> int:  # pragma: no cover - compiled
     """Write ``%f`` of ``x`` (within the fast range of :func:`_fixed6`); return the new position."""
     _, neg, q = _fixed6(x)
@@ -510,7 +510,7 @@ def _put_f6(buf: np.ndarray, pos: int, x: float) -> int:  # pragma: no cover - c
     return _put_uint(buf, pos + 1, q % 1000000, 6)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _render(
     offsets: np.ndarray,
     items: np.ndarray,

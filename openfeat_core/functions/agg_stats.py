@@ -25,7 +25,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
 
 from openfeat_core.column import Column, sorted_codes
 from openfeat_core.functions._kernels import (
@@ -39,6 +38,7 @@ from openfeat_core.functions._kernels import (
     max_window_size,
 )
 from openfeat_core.functions.registry import EvalContext, Resolver, WindowFrames, aggregate_function
+from openfeat_core.jit import kernel
 from openfeat_core.types import SQLType
 
 _ENTROPY_TYPES = (SQLType.BOOL, *NUMERIC_TYPES, SQLType.STRING, SQLType.TIMESTAMP, SQLType.DATE)
@@ -68,7 +68,7 @@ def _resolve_ew_avg(arg_types: Sequence[SQLType]) -> SQLType:
 
 
 # --------------------------------------------------------------------------------------------- kernels
-@njit(cache=True, nogil=True)
+@kernel
 def _fenwick_add(tree: np.ndarray, code: int, delta: int) -> None:
     i = code + 1
     size = tree.shape[0] - 1
@@ -77,7 +77,7 @@ def _fenwick_add(tree: np.ndarray, code: int, delta: int) -> None:
         i += i & (-i)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _fenwick_kth(tree: np.ndarray, k: int, top: int) -> int:
     """Code of the k-th smallest element (k is 1-based); ``top`` is the largest power of two <= size."""
     size = tree.shape[0] - 1
@@ -92,7 +92,7 @@ def _fenwick_kth(tree: np.ndarray, k: int, top: int) -> int:
     return pos
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _median_keys(
     keys: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, monotone: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,7 +194,7 @@ def _median_keys(
     return lower, upper, cnt
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _median_codes(
     codes: np.ndarray, ncodes: int, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -246,7 +246,7 @@ def _median_codes(
     return lower, upper, cnt
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _spread_kernel(
     vals: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, sample: bool, root: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -289,7 +289,7 @@ def _spread_kernel(
     return out, has
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _entropy_kernel(
     codes: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -328,7 +328,7 @@ def _entropy_kernel(
     return out, has
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _ew_avg_kernel(
     vals: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray, alpha: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -359,7 +359,7 @@ def _ew_avg_kernel(
     return out, has
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _drawdown_kernel(
     vals: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -422,7 +422,7 @@ def _sortable_keys(x: Column) -> np.ndarray:
     return np.where(bits >= 0, bits, bits ^ _SIGN_FLIP)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _median_values(
     lower: np.ndarray, upper: np.ndarray, cnt: np.ndarray, is_float: bool, pair_kind: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -729,7 +729,7 @@ class _TableReader(_Reader):
             self.bytes_done = self.bytes_total
 
     def infer(self, first: _RawChunk | None, timezone: str) -> pa.Schema:
-        return _infer_schema(self._schema.empty_table(), "none", timezone, self.where)
+        return _infer_schema(pa.Table.from_batches([], schema=self._schema), "none", timezone, self.where)
 
 
 def _memory_reader(data: pa.Table | pa.RecordBatch | Any) -> _TableReader:

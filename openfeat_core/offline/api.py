@@ -15,6 +15,7 @@ from openfeat_core.engine.relation import ColumnTable, RelationColumns, evaluate
 from openfeat_core.errors import DataError, OpenFeatSQLError
 from openfeat_core.functions.cast import cast_column
 from openfeat_core.functions.registry import EvalContext
+from openfeat_core.jit import load_compiled_in_background
 from openfeat_core.plan.nodes import Select
 from openfeat_core.sql.binder import bind_constants, catalog_of, plan_sql
 from openfeat_core.sql.config import QueryConfig, split_config
@@ -44,6 +45,26 @@ def _config_requests(
             columns[i].append(col if col.type is f.type else cast_column(col, f.type, ctx))
     arrays = [Column.concat(cols).to_arrow() for cols in columns]
     return pa.Table.from_arrays(arrays, names=[f.name for f in fields])
+
+
+#: Inputs from this size on run the compiled kernels for sure: numba's load starts before the data is read.
+LARGE_INPUT_ROWS = 100_000
+LARGE_INPUT_BYTES = 4 << 20
+
+
+def _large(src: Any) -> bool:
+    """Whether ``src`` (a table or a path) is large enough that compute will load numba (:mod:`openfeat_core.jit`)."""
+    if isinstance(src, pa.Table):
+        return src.num_rows >= LARGE_INPUT_ROWS
+    if isinstance(src, (str, os.PathLike)):
+        path = os.fspath(src)
+        if "://" in path and not path.startswith("file://"):
+            return True  # a remote object: reading it waits on the network, time numba's load can use
+        try:
+            return os.path.getsize(path.removeprefix("file://")) >= LARGE_INPUT_BYTES
+        except OSError:
+            return False  # a glob: left to the first large kernel call (a directory reads as small too)
+    return False
 
 
 @overload
@@ -134,6 +155,8 @@ def compute(
         _ = ctx.tz
     except Exception as e:
         raise DataError(f"unknown time zone {timezone!r}: {e}") from None
+    if any(_large(src) for src in tables.values()):
+        load_compiled_in_background()
     loaded = {name: src for name, src in tables.items() if isinstance(src, pa.Table)}
     if len(loaded) < len(tables):
         # Imported here: reading files is not needed to compute over Arrow tables (the import costs cold starts).

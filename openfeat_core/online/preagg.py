@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from openfeat_core.column import Column
 from openfeat_core.errors import NotSupportedError
 from openfeat_core.functions._kernels import _fsum_step, _fsum_value, dd_add
 from openfeat_core.functions.agg_basic import COMBINABLE
 from openfeat_core.functions.registry import AggregateImpl, EvalContext, WindowFrames
+from openfeat_core.jit import kernel
 from openfeat_core.plan.nodes import Field, Select, WindowAgg, collect
 from openfeat_core.sql.dialect import interval_ms
 from openfeat_core.types import SQLType
@@ -71,7 +71,7 @@ def parse_long_windows(option: str, plan: Select) -> dict[int, int]:
 
 
 # --------------------------------------------------------------------------------------------- kernels
-@njit(cache=True, nogil=True)
+@kernel
 def _bucket_float_sums(
     vals: np.ndarray, inc: np.ndarray, bucket: np.ndarray, nb: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -88,7 +88,7 @@ def _bucket_float_sums(
     return hi, lo, nan, pinf, ninf
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _merge_float_sums(
     hi: np.ndarray, lo: np.ndarray, nan: np.ndarray, pinf: np.ndarray, ninf: np.ndarray
 ) -> tuple[float, float, int, int, int]:
@@ -101,7 +101,7 @@ def _merge_float_sums(
     return s_hi, s_lo, int(nan.sum()), int(pinf.sum()), int(ninf.sum())
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _float_total(hi: float, lo: float, nan: int, pinf: int, ninf: int) -> float:
     return _fsum_value(hi, lo, nan, pinf, ninf)
 

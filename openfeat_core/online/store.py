@@ -30,6 +30,7 @@ from openfeat_core.engine.relation import ColumnTable
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.functions.agg_basic import COMBINABLE
 from openfeat_core.functions.registry import REGISTRY, EvalContext
+from openfeat_core.jit import load_compiled
 from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
 from openfeat_core.online.preagg import Preaggregate, parse_long_windows, preaggregates_for
 from openfeat_core.online.request_plan import (
@@ -487,6 +488,9 @@ class OnlineStore:
         return self._deploy(name or statement.name, statement.args["query_sql"], merged, log=True)
 
     def _deploy(self, name: str, sql: str, options: Mapping[str, str], *, log: bool = False) -> Deployment:
+        # A deployment serves requests, each one small: without this, `auto` kernels would run them interpreted.
+        # Loading numba here (once per process) keeps it off the first request's latency.
+        load_compiled()
         catalog = {t: [(f.name, sql_type_of_arrow(f.type)) for f in tab.schema] for t, tab in self._tables.items()}
         declared = {t: _declared_texts(ds) for t, ds in self._declared.items() if ds}
         plan = bind_sql(sql, catalog, indexes=declared)
