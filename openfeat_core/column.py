@@ -150,6 +150,8 @@ class Column:
         if self.type is SQLType.NULL:
             return pa.nulls(n)
         if self.type is SQLType.STRING:
+            if n <= 64:  # request results: pyarrow's conversion is quicker on a few values
+                return pa.array(self.values, type=SQLType.STRING.arrow_type, mask=~self.valid)
             return string_arrow(self.values, self.valid)
         if n <= 64:
             # Small results (online requests): one conversion call beats assembling buffers by hand. Temporal types
