@@ -251,6 +251,8 @@ class OpenFeatCompute(OpenFeatTask):
         inputs: ``{table: version}`` to read (a version may be an upstream OUT parameter,
             ``"${ingest_flights_version}"``), or a list of tables (latest versions).
         timezone: IANA time zone of calendar functions.
+        engine: the backend that computes, ``local`` or ``spark`` (default: ``$OPENFEAT_BACKEND`` in the worker's
+            environment, else local); the result is the same row for row.
     """
 
     openfeat_task = "compute"
@@ -264,6 +266,7 @@ class OpenFeatCompute(OpenFeatTask):
         table: str,
         inputs: Mapping[str, Any] | Sequence[str] | None = None,
         timezone: str | None = None,
+        engine: str | None = None,
         **kwargs: Any,
     ) -> None:
         self._given = dict(locals())
@@ -277,6 +280,9 @@ class OpenFeatCompute(OpenFeatTask):
         timezone = checks.value(checks.optional_text, "timezone", g["timezone"])
         if timezone is not None:
             args += ["--timezone", timezone]
+        engine = checks.value(checks.optional_text, "engine", g["engine"])
+        if engine is not None:
+            args += ["--engine", engine]
         return args, sql
 
 

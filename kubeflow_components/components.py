@@ -123,6 +123,7 @@ def compute(
     workspace: str = "",
     inputs: dict = {},  # noqa: B006 - KFP takes a JSON default; it is never mutated
     timezone: str = "UTC",
+    engine: str = "",
     storage_options: dict = {},  # noqa: B006
     kfp_run_id: str = "",
     kfp_run_name: str = "",
@@ -140,6 +141,8 @@ def compute(
         workspace: the workspace URI (default: the input tables').
         inputs: more input tables by name, ``{table: version}`` (null or "": the latest).
         timezone: the time zone of the script's date functions.
+        engine: the backend that computes, ``local`` or ``spark`` ("": ``$OPENFEAT_BACKEND`` in the component's
+            environment, else local); the result is the same row for row.
         storage_options: S3 settings of the workspace.
 
     Returns:
@@ -161,6 +164,7 @@ def compute(
             tables=[t for t in (table_1, table_2, table_3, table_4) if t is not None],
             inputs=inputs,
             timezone=timezone,
+            engine=engine,
             storage_options=storage_options,
             table_version=table_version,
             metrics=metrics,

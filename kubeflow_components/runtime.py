@@ -286,6 +286,7 @@ def run_compute(
     table_version: ArtifactLike,
     metrics: MetricsLike | None,
     statistics: ArtifactLike | None,
+    engine: str = "",
 ) -> dict[str, Any]:
     """:func:`openfeat_core.tasks.compute` over the given ``WorkspaceTable`` inputs (exactly their versions) and
     ``inputs`` (table → version, None for the latest)."""
@@ -309,6 +310,7 @@ def run_compute(
         inputs=versions,
         timezone=timezone,
         storage_options=_options(storage_options) or None,
+        engine=engine or None,
     )
     result = _run("compute", compute, request)
     _log("compute", result)

@@ -422,6 +422,8 @@ class OpenFeatComputeFeaturesOperator(_OpenFeatOperator):
         inputs: versions to read, ``{"flights": 3}``; tables the SQL reads that are not listed are read at their
             latest version. Templated (versions may render as text).
         timezone: zone of calendar functions (default: the connection's, else UTC). Templated.
+        engine: the backend that computes, ``local`` or ``spark`` (default: ``$OPENFEAT_BACKEND`` in the worker's
+            environment, else local); the result is the same row for row. Templated.
         conn_id: the ``openfeat`` connection.
         workspace: the workspace (default: the connection's).
         parent_run_id: the pipeline run id reported to the task hooks (default: one per DAG run).
@@ -429,7 +431,14 @@ class OpenFeatComputeFeaturesOperator(_OpenFeatOperator):
     """
 
     task_name = "compute"
-    template_fields: Sequence[str] = ("sql", "table", "inputs", "timezone", *_OpenFeatOperator.template_fields)
+    template_fields: Sequence[str] = (
+        "sql",
+        "table",
+        "inputs",
+        "timezone",
+        "engine",
+        *_OpenFeatOperator.template_fields,
+    )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "inputs": "json"}
 
@@ -440,6 +449,7 @@ class OpenFeatComputeFeaturesOperator(_OpenFeatOperator):
         table: str,
         inputs: Mapping[str, int | str | None] | None = None,
         timezone: str | None = None,
+        engine: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -447,6 +457,7 @@ class OpenFeatComputeFeaturesOperator(_OpenFeatOperator):
         self.table = table
         self.inputs = inputs
         self.timezone = timezone
+        self.engine = engine
 
     def _request(self, args: Arguments, config: OpenFeatConnectionConfig, parent_run_id: str) -> TaskRequest:
         from openfeat_core.tasks import ComputeRequest
@@ -459,6 +470,7 @@ class OpenFeatComputeFeaturesOperator(_OpenFeatOperator):
             timezone=args.optional_text("timezone", self.timezone) or config.timezone or "UTC",
             storage_options=config.storage_options,
             parent_run_id=parent_run_id,
+            engine=args.optional_text("engine", self.engine),
         )
 
     def _run(self, request: Any) -> Any:

@@ -257,6 +257,21 @@ def test_compute_reads_sql_from_a_templated_file_and_pins_input_versions(
     assert _run(again, make_context(again))["reused"] is True
 
 
+def test_compute_engine_is_one_argument(
+    tmp_path: Path, tx_csv: Path, connection: dict[str, Any], make_context: Any
+) -> None:
+    """``engine`` reaches the core's compute task: ``local`` computes, an unknown one fails naming those there are
+    (``spark`` itself is tested in the core: this virtualenv has no pyspark)."""
+    ingested = _ingest(tmp_path, tx_csv, make_context)
+    with _dag(tmp_path):
+        op = OpenFeatComputeFeaturesOperator(task_id="compute", sql=PLAIN_SQL, table="features", engine="local")
+    assert _run(op, make_context(op, pulls={"ingest": ingested}))["rows"] == 60
+    with _dag(tmp_path):
+        bad = OpenFeatComputeFeaturesOperator(task_id="compute", sql=PLAIN_SQL, table="other", engine="{{ 'dusk' }}")
+    with pytest.raises(OpenFeatTaskFailed, match=r"backend 'dusk'.*local"):
+        _run(bad, make_context(bad))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "argument", "problem"),
     [

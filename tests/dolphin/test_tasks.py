@@ -96,11 +96,12 @@ DEFINITIONS = [
             table="feats",
             inputs={"t": "${ingest_t_version}", "u": 3, "w": None},
             timezone="Europe/Paris",
+            engine="spark",
         ),
         script(
             "compute",
             "openfeat-dolphinscheduler run compute --name features --output-prefix features -- - --output feats "
-            "--input 't=${ingest_t_version}' --input u=3 --input w --timezone Europe/Paris",
+            "--input 't=${ingest_t_version}' --input u=3 --input w --timezone Europe/Paris --engine spark",
             "SELECT id, v * 2 AS w\nFROM t\nWHERE d = '${system.biz.date}'",
         ),
         out_params("features", ("table", "version", "rows", "reused")),

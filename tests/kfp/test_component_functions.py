@@ -3,6 +3,7 @@ workspace and an embedded online store: the five tasks in a row, twice; the seco
 
 from pathlib import Path
 
+import pytest
 from kfp.dsl import Dataset, Markdown, Metrics
 from openfeat_kfp_testing import FEATURES_SQL, TX_ROWS, TX_SCHEMA, write_transactions
 
@@ -47,6 +48,7 @@ def _pipeline(tmp_path: Path, run: str) -> dict[str, dict]:
     results["compute"] = compute.python_func(
         sql=FEATURES_SQL,
         output="tx_features",
+        engine="local",  # (the one argument that runs it on Spark; this virtualenv has no pyspark)
         table_1=tx,
         table_version=features,
         metrics=_artifact(Metrics, root, "compute_metrics"),
@@ -106,3 +108,28 @@ def test_the_five_functions_twice(tmp_path: Path) -> None:
     assert second["export"]["reused"] is True
     assert second["deploy"]["new_version"] is False and second["deploy"]["version"] == first["deploy"]["version"]
     assert second["verify"]["consistent"] is True
+
+
+def test_compute_with_an_unknown_engine_fails_naming_the_backends(tmp_path: Path) -> None:
+    write_transactions(tmp_path / "tx.csv")
+    root = tmp_path / "artifacts"
+    tx = _artifact(WorkspaceTable, root, "tx")
+    ingest.python_func(
+        workspace=str(tmp_path / "ws"),
+        table="tx",
+        source=str(tmp_path / "tx.csv"),
+        schema=TX_SCHEMA,
+        table_version=tx,
+        metrics=_artifact(Metrics, root, "ingest_metrics"),
+        statistics=_artifact(Markdown, root, "ingest_stats"),
+    )
+    with pytest.raises(Exception, match=r"backend 'dusk'.*local"):
+        compute.python_func(
+            sql=FEATURES_SQL,
+            output="tx_features",
+            engine="dusk",
+            table_1=tx,
+            table_version=_artifact(WorkspaceTable, root, "features"),
+            metrics=_artifact(Metrics, root, "compute_metrics"),
+            statistics=_artifact(Markdown, root, "compute_stats"),
+        )

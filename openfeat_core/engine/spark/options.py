@@ -29,8 +29,9 @@ class SparkOptions:
         skew_max_slices: at most this many slices per hot key.
         broadcast_rows: ``lastjoin="auto"`` broadcasts a LAST JOIN's right side of at most this many rows.
         lastjoin: ``auto``, ``broadcast`` or ``partitioned`` (see :data:`LAST_JOIN_STRATEGIES`).
-        preserve_order: sort the result by input order (as the local engine returns it); False skips one
-            range shuffle when the consumer does not care about row order.
+        preserve_order: sort the result by input order (as the local engine returns it): the result is
+            checkpointed locally (executors' memory, then disk) and range-shuffled by row id. False skips both
+            when the consumer does not care about row order.
     """
 
     chunk_rows: int = 1 << 18

@@ -101,7 +101,11 @@ class Planner:
         if plan.limit is not None:
             out = out.orderBy(RID).limit(plan.limit)
         elif top and self.options.preserve_order:
-            out = out.orderBy(RID)
+            # orderBy samples its input to choose range bounds, a job of its own: without the checkpoint that job
+            # would run every stage since the last shuffle (OpenFeat's executor included) a second time. The lazy
+            # local checkpoint keeps the first computation's rows in the executors' block managers (memory, then
+            # disk) for the sort to read.
+            out = out.localCheckpoint(eager=False).orderBy(RID)
         return out
 
 

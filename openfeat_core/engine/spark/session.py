@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 
 
-def local_session(cores: int = 2, *, shuffle_partitions: int | None = None, app: str = "openfeat") -> SparkSession:
+def local_session(
+    cores: int = 2,
+    *,
+    shuffle_partitions: int | None = None,
+    app: str = "openfeat",
+    configs: Mapping[str, str] | None = None,
+) -> SparkSession:
     """``local[cores]`` bound to 127.0.0.1 with the UI off, whose Python workers run this interpreter (they need
-    OpenFeat, numba and pyarrow, like the driver). The caller stops it."""
+    OpenFeat, numba and pyarrow, like the driver); ``configs`` are further Spark settings (``spark.driver.memory``
+    applies only when this call starts the JVM). The caller stops it."""
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    builder = SparkSession.builder
+    for key, value in (configs or {}).items():
+        builder = builder.config(key, value)
     session = (
-        SparkSession.builder.master(f"local[{cores}]")
+        builder.master(f"local[{cores}]")
         .appName(app)
         .config("spark.ui.enabled", "false")
         .config("spark.driver.host", "127.0.0.1")
