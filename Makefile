@@ -66,7 +66,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || \
 		{ echo "OpenFeat needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) --version 2>&1). Use make PYTHON=python3.11"; exit 1; }
 	@test -x $(PY) || { echo "creating virtualenv $(VENV)"; $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,spark]"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,spark,kafka]"
 	@touch $(STAMP)
 
 .venv: $(STAMP)

@@ -4,7 +4,8 @@ Commands (``openfeat COMMAND --help`` shows each one's options and an example):
 
 * pipeline tasks (each one call of :mod:`openfeat_core.tasks`; ``--json`` prints exactly the task's result dict):
   ``ingest`` (source files → workspace table), ``compute`` (feature SQL over workspace tables → table), ``export``
-  (table → CSV / Parquet / LIBSVM), ``deploy`` (script → online store or service), ``verify`` (online = offline?);
+  (table → CSV / Parquet / LIBSVM), ``deploy`` (script → online store or service), ``verify`` (online = offline?),
+  ``ingest-stream`` (Kafka topics → online-store tables, exactly once);
 * ``tables`` (a workspace's tables), ``gc`` (its abandoned writes), ``deployments``, ``serve``, ``store-repair``
   (a durable store that fails to open as corrupt), ``explain``, ``version``.
 
@@ -1515,6 +1516,134 @@ def _verify_text(report: tasks.VerifyResult) -> str:
 
 def _percent(rate: float) -> str:
     return f"{rate * 100:.2f}%"
+
+
+# ------------------------------------------------------------------ ingest-stream
+@command(
+    "ingest-stream",
+    epilog=_example(
+        "openfeat ingest-stream --store ./store --bootstrap 127.0.0.1:9092 --topics tx --until-caught-up --json",
+        "openfeat ingest-stream --store ./store --bootstrap kafka:9092 --topics tx,clicks:events "
+        "--dead-letters bad.jsonl --max-bad-ratio 0.01 --format envelope --timezone Asia/Shanghai",
+    ),
+)
+def ingest_stream(
+    store: Annotated[
+        Path, typer.Option("--store", metavar="PATH", help="Directory of the durable online store to write into.")
+    ],
+    bootstrap: Annotated[str, typer.Option("--bootstrap", metavar="HOST:PORT", help="The Kafka brokers.")],
+    topics: Annotated[
+        str,
+        typer.Option(
+            "--topics",
+            metavar="TOPIC[:TABLE],...",
+            help="Topics to consume; each into the table of its name, or TOPIC:TABLE into TABLE.",
+        ),
+    ],
+    until_caught_up: Annotated[
+        bool,
+        typer.Option(
+            "--until-caught-up",
+            help="Stop once every partition reached the high watermark it had at the start (a batch-style task).",
+        ),
+    ] = False,
+    dead_letters: Annotated[
+        Path | None,
+        typer.Option("--dead-letters", metavar="FILE", help="JSON-lines file of the bad messages (appended)."),
+    ] = None,
+    max_bad_ratio: Annotated[
+        float,
+        typer.Option(
+            "--max-bad-ratio",
+            min=0.0,
+            max=1.0,
+            metavar="R",
+            help="Stop with an error (exit 1) once more than this share of the messages read are bad.",
+        ),
+    ] = 0.1,
+    message_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="json|envelope|auto",
+            help="Plain JSON objects, Kafka Connect's JSON envelope (schema + payload), or either (auto).",
+        ),
+    ] = "auto",
+    timezone: Annotated[
+        str | None,
+        typer.Option(metavar="ZONE", help="IANA zone of the store (timestamp strings without an offset)."),
+    ] = None,
+    group_id: Annotated[
+        str,
+        typer.Option("--group-id", metavar="GROUP", help="Consumer group the offsets are committed to (lag tooling)."),
+    ] = "openfeat-ingest",
+    kafka_options: Annotated[
+        list[str] | None,
+        typer.Option("--kafka-option", metavar="KEY=VALUE", help="A librdkafka consumer setting (repeatable)."),
+    ] = None,
+    create_store: Annotated[
+        bool, typer.Option("--create-store", help="Create the --store directory (an empty store) if it is missing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Consume Kafka topics into online-store tables, exactly once.
+
+    Each batch of messages is stored in one log frame with the position past it, and a restart resumes from the
+    stored positions (never from the consumer group's committed offsets), so a crash neither loses nor repeats a
+    message. Bad messages (not JSON, wrong types...) go to the dead letters and never stop the stream, unless more
+    than --max-bad-ratio of them arrive. SIGTERM or Ctrl-C stops after the batch under way. The store is opened in
+    this process: run it beside 'openfeat serve' on another store, or stop the service first. With --json the
+    ingest-stream task's result: {"store", "topics", "messages", "rows", "dead_letters", "batches", "caught_up",
+    "positions", ...}.
+    """
+    if message_format not in ("json", "envelope", "auto"):
+        raise UsageError(f"--format {message_format!r}: expected json, envelope or auto")
+    if timezone is not None:
+        _check_timezone(timezone)
+    config: dict[str, str] = {}
+    for option in kafka_options or ():
+        key, sep, value = option.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--kafka-option {option!r}: expected KEY=VALUE (session.timeout.ms=6000)")
+        config[key.strip()] = value
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    request = tasks.IngestStreamRequest(
+        store,
+        bootstrap,
+        topics,
+        until_caught_up=until_caught_up,
+        dead_letters=dead_letters,
+        max_bad_ratio=max_bad_ratio,
+        message_format=message_format,
+        timezone=timezone,
+        group_id=group_id,
+        consumer_config=config,
+        create_store=create_store,
+        stop=stop,
+    )
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only there can handlers be set
+    previous = (
+        {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
+    )
+    try:
+        with _embedded(store):
+            result = tasks.ingest_stream(request)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def text() -> str:
+        state = "caught up" if result.caught_up else "stopped"
+        return (
+            f"{result.messages:,} messages: {result.rows:,} rows stored, {result.dead_letters:,} dead letters "
+            f"({state}, {_seconds(result.seconds)})"
+        )
+
+    emit(result.to_dict(), as_json=as_json, text=text)
 
 
 # ------------------------------------------------------------------ explain

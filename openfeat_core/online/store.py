@@ -184,6 +184,10 @@ class OnlineStore:
         self._ttl_clock: TTLClock = ttl_clock
         self._tables: dict[str, StoredTable] = {}
         self._declared: dict[str, tuple[IndexSpec, ...]] = {}
+        # Stream ingest (openfeat_core.streaming): the next offset of each consumed (topic, partition) and the dead
+        # letters recorded so far, both written in the same log frames as the consumed rows.
+        self._stream_positions: dict[tuple[str, int], int] = {}
+        self._dead_letters: list[dict[str, Any]] = []
         self._deployments: dict[str, list[Deployment]] = {}
         self._active: dict[str, int] = {}
         self._ctx = EvalContext(timezone)
@@ -223,9 +227,13 @@ class OnlineStore:
                 assert run_table is not None
                 self._tables[run_table].append_logged(run)
                 run = []
+            if entry.stream is not None:
+                self._apply_stream(entry.stream)
             if entry.kind == "meta":
                 assert entry.meta is not None
                 self._apply_meta(entry.meta)
+            elif entry.kind == "stream":
+                continue
             else:
                 assert entry.table is not None and entry.batch is not None
                 run_table = entry.table
@@ -255,6 +263,14 @@ class OnlineStore:
         elif op == "drop_deployment":
             del self._deployments[record["name"]]
             del self._active[record["name"]]
+        elif op == "stream_state":
+            self._apply_stream(record)
+
+    def _apply_stream(self, state: Mapping[str, Any]) -> None:
+        """Take in the positions and dead letters of a logged stream frame (or of a snapshot's stream state)."""
+        for topic, partition, offset in state.get("positions", ()):
+            self._stream_positions[(topic, partition)] = offset
+        self._dead_letters.extend(state.get("dead_letters", ()))
 
     def snapshot(self) -> None:
         """Write every table and the catalog to a snapshot and start a new log (durable stores only); waits for an
@@ -364,6 +380,8 @@ class OnlineStore:
         for name, versions in self._deployments.items():
             meta.extend({"op": "deploy", "name": name, "sql": d.sql, "options": d.options} for d in versions)
             meta.append({"op": "restore", "name": name, "version": self._active[name] + 1})
+        if self._stream_positions or self._dead_letters:
+            meta.append({"op": "stream_state", **self._stream_state(self._stream_positions, self._dead_letters)})
         tables = {n: t.scan() for n, t in self._tables.items()}
         pending = self._log.begin_snapshot()
         self._last_snapshot = time.monotonic()
@@ -448,6 +466,10 @@ class OnlineStore:
             for n, t in self._tables.items()
         }
 
+    def table_columns(self, name: str) -> list[tuple[str, SQLType]]:
+        """``(name, type)`` of a table's columns, in order: what its inserted rows are checked against."""
+        return list(self._table(name).fields)
+
     def scan(self, name: str) -> pa.Table:
         """Every stored row of a table, in insertion order."""
         return self._table(name).scan()
@@ -469,6 +491,78 @@ class OnlineStore:
         return batch.num_rows
 
     # ------------------------------------------------------------------ deployments
+    def insert_consumed(
+        self,
+        name: str | None,
+        rows: Rows | None,
+        positions: Mapping[tuple[str, int], int],
+        dead_letters: Sequence[Mapping[str, Any]] = (),
+    ) -> int:
+        """Append rows consumed from a stream together with the positions they advance and the dead letters of the
+        bad messages among them: one log entry, so that after a crash all of it is there or none of it is.
+
+        A consumer that resumes from :meth:`stream_positions` therefore neither skips nor repeats a message (see
+        :mod:`openfeat_core.streaming`). ``name`` and ``rows`` are ``None`` when the messages brought no row.
+
+        Args:
+            name: the table the rows go to.
+            rows: the rows (as for :meth:`insert`).
+            positions: ``(topic, partition) -> next offset`` after the consumed messages; never backwards.
+            dead_letters: JSON objects, one per bad message.
+
+        Returns:
+            The number of rows stored.
+
+        Raises:
+            DataError: a row does not fit the schema, or a position goes backwards; nothing is stored.
+        """
+        batch = None
+        if name is not None:
+            if rows is None:
+                raise DataError(f"insert_consumed into table {name!r} without rows")
+            batch = _to_batch(rows, self._table(name), what=f"table {name!r}")
+        for (topic, partition), offset in positions.items():
+            stored = self._stream_positions.get((topic, partition))
+            if not isinstance(offset, int) or offset < 0 or (stored is not None and offset < stored):
+                raise DataError(
+                    f"stream position {topic}[{partition}] may not go from {stored} back to {offset!r}: is another "
+                    "consumer writing into this store?"
+                )
+        letters = [dict(d) for d in dead_letters]
+        state = self._stream_state(positions, letters)
+        if self._log is not None:
+            self._log.append_consumed(name if batch is not None else None, batch, state)
+        if batch is not None and name is not None and batch.num_rows:
+            self._tables[name].append(batch)
+        self._stream_positions.update(positions)
+        self._dead_letters.extend(letters)
+        if self._log is not None:
+            self._maybe_snapshot()
+        return 0 if batch is None else batch.num_rows
+
+    @staticmethod
+    def _stream_state(
+        positions: Mapping[tuple[str, int], int], dead_letters: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "positions": [[topic, partition, offset] for (topic, partition), offset in positions.items()],
+            "dead_letters": list(dead_letters),
+        }
+
+    def stream_positions(self) -> dict[tuple[str, int], int]:
+        """``(topic, partition) -> next offset`` of every partition consumed into this store (what
+        :meth:`insert_consumed` recorded); a consumer resumes there."""
+        return dict(self._stream_positions)
+
+    def dead_letters(self, start: int = 0) -> list[dict[str, Any]]:
+        """The dead letters :meth:`insert_consumed` recorded, oldest first, from the ``start``-th on."""
+        return self._dead_letters[start:]
+
+    @property
+    def dead_letter_count(self) -> int:
+        """How many dead letters were recorded."""
+        return len(self._dead_letters)
+
     def deploy(self, name: str, sql: str | Deploy, options: Mapping[str, str] | None = None) -> Deployment:
         """Deploy ``sql`` (a SELECT, or ``DEPLOY name [OPTIONS(...)] SELECT ...`` as text or parsed) as ``name``.
 

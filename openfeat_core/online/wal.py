@@ -23,6 +23,10 @@ On-disk format (one directory per store; all integers little-endian)::
     payload = b"R" | table-name length (uint32) | table name (UTF-8) | Arrow IPC *stream* of exactly one batch
                   (schema included, so every batch is self-describing)
             | b"M" | UTF-8 JSON object (a catalog change)
+            | b"S" | table-name length (uint32) | table name | JSON length (uint32) | UTF-8 JSON object
+                  | Arrow IPC stream of one batch (absent when the name is empty)
+                  (rows consumed from a stream together with the source positions they advance and the dead
+                  letters of the bad messages among them: one frame, so a crash keeps all of it or none)
 
 Frames written by earlier versions (magic b"OFW1", no sequence number, CRC32 of length bytes + payload) are still
 read: they are numbered by their position, so a store written by an earlier version opens unchanged.
@@ -108,6 +112,7 @@ _LENGTH = struct.Struct("<Q")
 _NAME_LEN = struct.Struct("<I")
 _KIND_ROWS = b"R"
 _KIND_META = b"M"
+_KIND_STREAM = b"S"
 _SNAPSHOT_FORMAT = 2
 _SNAPSHOT_FORMATS = (1, 2)
 _MANIFEST = "MANIFEST.json"
@@ -169,18 +174,22 @@ class LogEntry:
     """One replayed entry.
 
     Attributes:
-        kind: ``"rows"`` (an inserted batch) or ``"meta"`` (a catalog change).
-        table: the table the rows were inserted into; ``None`` for meta.
-        batch: the inserted rows; ``None`` for meta.
+        kind: ``"rows"`` (an inserted batch), ``"meta"`` (a catalog change) or ``"stream"`` (source positions and
+            dead letters of consumed messages that brought no rows).
+        table: the table the rows were inserted into; ``None`` for meta and stream.
+        batch: the inserted rows; ``None`` for meta and stream.
         meta: the catalog change; ``None`` for rows.
         sequence: its sequence number (0 when not read from the log).
+        stream: for rows consumed from a stream (see :meth:`DurableLog.append_consumed`) and for ``"stream"``
+            entries: ``{"positions": [[topic, partition, next offset], ...], "dead_letters": [{...}, ...]}``.
     """
 
-    kind: Literal["rows", "meta"]
+    kind: Literal["rows", "meta", "stream"]
     table: str | None = None
     batch: pa.RecordBatch | None = None
     meta: dict[str, Any] | None = None
     sequence: int = 0
+    stream: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -401,6 +410,41 @@ class DurableLog:
             writer.write_batch(batch)
         body = sink.getvalue()
         self._append(_KIND_ROWS + _NAME_LEN.pack(len(name)) + name, body)
+
+    def append_consumed(self, table: str | None, batch: pa.RecordBatch | None, stream: dict[str, Any]) -> None:
+        """Append rows consumed from a stream and the source positions they advance, in ONE frame.
+
+        This is what makes stream ingest exactly once: after a crash the log holds both the rows and the positions
+        past them, or neither, so a consumer that resumes from the recovered positions neither skips nor repeats a
+        message. ``table`` and ``batch`` are ``None`` together when the messages brought no rows (all bad: the
+        dead letters and positions are still recorded).
+
+        Args:
+            table: the table the rows go to.
+            batch: the rows.
+            stream: a JSON object: ``{"positions": [[topic, partition, next offset], ...], "dead_letters": [...]}``.
+
+        Raises:
+            TypeError: ``batch`` is not a record batch, or ``stream`` not a JSON-able dict (nothing is written).
+            DurableLogError: the log is closed or a previous write failed.
+            OSError: the write or sync failed (nothing of this entry is left in the log).
+        """
+        if (table is None) != (batch is None):
+            raise TypeError("append_consumed takes a table and its rows, or neither")
+        if batch is not None and not isinstance(batch, pa.RecordBatch):
+            raise TypeError(f"append_consumed takes a pyarrow.RecordBatch, got {type(batch).__name__}")
+        if not isinstance(stream, dict):
+            raise TypeError(f"append_consumed takes a dict of positions, got {type(stream).__name__}")
+        name = (table or "").encode("utf-8")
+        state = json.dumps(stream, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        prefix = _KIND_STREAM + _NAME_LEN.pack(len(name)) + name + _NAME_LEN.pack(len(state)) + state
+        if batch is None:
+            self._append(prefix, b"")
+            return
+        sink = pa.BufferOutputStream()
+        with ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        self._append(prefix, sink.getvalue())
 
     def append_meta(self, record: dict[str, Any]) -> None:
         """Append a JSON-able catalog change (create table, deploy, drop...), in the same sequence as rows.
@@ -983,6 +1027,20 @@ def _decode(path: Path, offset: int, payload: bytes, sequence: int = 0) -> LogEn
             if not isinstance(record, dict):
                 raise ValueError("a meta entry is not a JSON object")
             return LogEntry(kind="meta", meta=record, sequence=sequence)
+        if kind == _KIND_STREAM:
+            (name_len,) = _NAME_LEN.unpack_from(payload, 1)
+            start = 1 + _NAME_LEN.size
+            name = payload[start : start + name_len].decode("utf-8")
+            start += name_len
+            (state_len,) = _NAME_LEN.unpack_from(payload, start)
+            start += _NAME_LEN.size
+            stream = json.loads(payload[start : start + state_len].decode("utf-8"))
+            if not isinstance(stream, dict):
+                raise ValueError("a stream entry's positions are not a JSON object")
+            if not name:
+                return LogEntry(kind="stream", sequence=sequence, stream=stream)
+            reader = ipc.open_stream(pa.py_buffer(memoryview(payload)[start + state_len :]))
+            return LogEntry(kind="rows", table=name, batch=reader.read_next_batch(), sequence=sequence, stream=stream)
     except (ValueError, struct.error, pa.ArrowException, StopIteration) as exc:
         raise LogCorruptError(path, offset, f"undecodable {kind!r} entry: {exc}") from exc
     raise LogCorruptError(path, offset, f"unknown entry kind {kind!r}")

@@ -13,6 +13,8 @@ deploy     :class:`DeployRequest` →              load workspace tables into an
            :class:`DeployResult`                 script (embedded durable store, or a running service)
 verify     :class:`VerifyRequest` →              recompute logged online requests offline and compare
            :class:`VerifyResult`
+ingest-    :class:`IngestStreamRequest` →        consume Kafka topics into online-store tables, exactly once
+stream     :class:`IngestStreamResult`           (positions kept with the rows; until caught up, or until stopped)
 ========== ===================================== ============================================================
 
 Orchestrator adapters (Airflow operators, Kubeflow components, DolphinScheduler tasks) call these functions, or
@@ -95,6 +97,7 @@ from openfeat_core.tasks.online import (
     embedded_store,
     verify,
 )
+from openfeat_core.tasks.streaming import IngestStreamRequest, IngestStreamResult, ingest_stream
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -110,6 +113,8 @@ __all__ = [
     "ExportResult",
     "IngestRequest",
     "IngestResult",
+    "IngestStreamRequest",
+    "IngestStreamResult",
     "InvalidRequest",
     "TaskContext",
     "TaskDatasets",
@@ -126,6 +131,7 @@ __all__ = [
     "embedded_store",
     "export",
     "ingest",
+    "ingest_stream",
     "register_hook",
     "registered_hooks",
     "result_from_dict",
@@ -136,7 +142,7 @@ __all__ = [
 
 #: The result class of each task, by task name (``TaskResult.task``: also the ``openfeat`` command's name).
 RESULT_CLASSES: Mapping[str, type[TaskResult]] = {
-    c.task: c for c in (IngestResult, ComputeResult, ExportResult, DeployResult, VerifyResult)
+    c.task: c for c in (IngestResult, ComputeResult, ExportResult, DeployResult, VerifyResult, IngestStreamResult)
 }
 
 

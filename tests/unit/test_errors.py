@@ -16,6 +16,7 @@ import openfeat_core.io.ingest
 import openfeat_core.online.wal
 import openfeat_core.server.service
 import openfeat_core.server.statements
+import openfeat_core.streaming.consumer
 import openfeat_core.tasks.base
 import openfeat_core.tasks.client
 import openfeat_core.workspace.store
@@ -54,6 +55,8 @@ EXPECTED: dict[str, tuple[Failure, int, int, bool]] = {
     "UnknownBackendError": (U, 2, 400, True),
     "SparkOptionsError": (U, 2, 400, True),
     "PlanVersionError": (U, 2, 400, True),
+    "StreamIngestError": (D, 1, 400, True),  # too many bad messages
+    "StreamUnavailable": (A, 75, 503, False),  # the broker cannot be reached
 }
 
 

@@ -1,0 +1,400 @@
+"""The consumer loop: Kafka topics into online-store tables, exactly once.
+
+Each batch of messages polled from the broker becomes, per table, ONE log frame of the store
+(:meth:`OnlineStore.insert_consumed`): the good messages' rows, the dead letters of the bad ones, and the next offset
+of every partition the batch read. On start the consumer *assigns* every partition of its topics and seeks to the
+positions the store recovered (:meth:`OnlineStore.stream_positions`), never to a consumer group's committed offsets:
+what the store holds and where reading resumes come from the same frame, so a crash at any moment neither loses nor
+repeats a message. The offsets are also committed to the group (asynchronously, after the frame) for lag tooling
+only.
+
+A partition always feeds one table (its topic's), so a frame per table carries all that a batch did to the
+partitions it names; frames of different tables are independent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from openfeat_core.errors import DataError, Failure, OpenFeatError
+from openfeat_core.online.rows import TypedRows, check_rows
+from openfeat_core.online.store import OnlineStore
+from openfeat_core.streaming.dead_letters import DeadLetterFile, dead_letter
+from openfeat_core.streaming.formats import BadMessage, MessageFormat, RowMapper
+
+__all__ = [
+    "IngestStats",
+    "StreamIngestError",
+    "StreamIngester",
+    "StreamUnavailable",
+    "TopicRoute",
+    "parse_topics",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The bad-message ratio is judged once this many messages were read in a run (and at its end): one bad message
+#: among the first few must not stop a healthy stream.
+RATIO_MIN_MESSAGES = 1000
+#: Rows are checked in chunks of this size when a batch holds a bad row, to find the bad ones quickly.
+_CHUNK = 256
+
+
+class StreamIngestError(OpenFeatError):
+    """Too many bad messages: ingest stopped (the batches read so far, dead letters included, are stored)."""
+
+    failure = Failure.DATA
+
+
+class StreamUnavailable(OpenFeatError):
+    """The broker cannot be reached or refuses the consumer; running again may succeed."""
+
+    failure = Failure.UNAVAILABLE
+
+
+@dataclass(frozen=True)
+class TopicRoute:
+    """Messages of ``topic`` go into table ``table``."""
+
+    topic: str
+    table: str
+
+
+def parse_topics(spec: str | Sequence[str]) -> list[TopicRoute]:
+    """``"a,b:t"`` (or ``["a", "b:t"]``): topic ``a`` into table ``a``, topic ``b`` into table ``t``.
+
+    Raises:
+        DataError: an empty name, or a topic given twice.
+    """
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    routes: list[TopicRoute] = []
+    for item in items:
+        topic, _, table = item.strip().partition(":")
+        topic, table = topic.strip(), (table.strip() or topic.strip())
+        if not topic or not table:
+            raise DataError(f"topics: {item!r} is not TOPIC or TOPIC:TABLE")
+        if any(r.topic == topic for r in routes):
+            raise DataError(f"topics: topic {topic!r} is given twice")
+        routes.append(TopicRoute(topic, table))
+    if not routes:
+        raise DataError("topics: no topic given")
+    return routes
+
+
+@dataclass
+class IngestStats:
+    """What a run did.
+
+    Attributes:
+        messages: messages read.
+        rows: rows stored.
+        dead_letters: bad messages recorded as dead letters.
+        batches: log frames written.
+        seconds: wall time of the run.
+        caught_up: every partition reached the high watermark it had when the run started.
+        positions: ``"topic[partition]" -> next offset`` stored at the end.
+    """
+
+    messages: int = 0
+    rows: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    caught_up: bool = False
+    positions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    """One table's part of a polled batch."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[Any] = field(default_factory=list)
+    letters: list[dict[str, Any]] = field(default_factory=list)
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+class StreamIngester:
+    """Consumes topics into the tables of an open store (see the module documentation).
+
+    Args:
+        store: the store (durable for the exactly-once guarantee; an in-memory store works, and forgets).
+        bootstrap: the brokers, ``host:port[,host:port...]``.
+        routes: topic -> table (:func:`parse_topics`); every table must exist in the store.
+        message_format: ``"auto"``, ``"json"`` or ``"envelope"`` (:mod:`openfeat_core.streaming.formats`).
+        timezone: zone of timestamp strings without an offset; default the store's.
+        dead_letter_path: JSON-lines file of the dead letters (a copy of those the store records); None: only the
+            store keeps them.
+        max_bad_ratio: stop with :class:`StreamIngestError` once bad messages exceed this share of the messages read
+            in the run (judged from :data:`RATIO_MIN_MESSAGES` messages on, and at the end of the run).
+        group_id: the consumer group the offsets are committed to for lag tooling (never read back).
+        commit_offsets: commit them at all.
+        max_batch: most messages per batch (a batch is what has arrived when the previous one is stored).
+        poll_timeout: seconds one poll waits for a first message (bounds how long a stop request waits).
+        consumer_config: more librdkafka settings (security, timeouts...).
+        on_batch: called with the messages of each batch once it is stored (benchmarks, progress).
+    """
+
+    def __init__(
+        self,
+        store: OnlineStore,
+        bootstrap: str,
+        routes: Sequence[TopicRoute],
+        *,
+        message_format: MessageFormat = "auto",
+        timezone: str | None = None,
+        dead_letter_path: str | os.PathLike[str] | None = None,
+        max_bad_ratio: float = 0.1,
+        group_id: str = "openfeat-ingest",
+        commit_offsets: bool = True,
+        max_batch: int = 20_000,
+        poll_timeout: float = 0.2,
+        consumer_config: Mapping[str, Any] | None = None,
+        on_batch: Callable[[list[Any]], None] | None = None,
+    ) -> None:
+        if not 0.0 <= max_bad_ratio <= 1.0:
+            raise DataError(f"max_bad_ratio must be between 0 and 1, not {max_bad_ratio!r}")
+        if max_batch < 1:
+            raise DataError(f"max_batch must be at least 1, not {max_batch!r}")
+        tables = set(store.list_tables())
+        missing = sorted({r.table for r in routes if r.table not in tables})
+        if missing:
+            raise DataError(
+                f"table(s) {', '.join(map(repr, missing))} do not exist in the store (tables: "
+                f"{', '.join(sorted(tables)) or 'none'}); create them first, or map the topic: --topics TOPIC:TABLE"
+            )
+        zone = timezone or store.timezone
+        self.store = store
+        self.bootstrap = bootstrap
+        self.routes = list(routes)
+        self._table_of = {r.topic: r.table for r in self.routes}
+        self._columns = {r.table: store.table_columns(r.table) for r in self.routes}
+        self._mappers = {t: RowMapper(c, message_format, zone) for t, c in self._columns.items()}
+        self.dead_letter_path = dead_letter_path
+        self.max_bad_ratio = max_bad_ratio
+        self.group_id = group_id
+        self.commit_offsets = commit_offsets
+        self.max_batch = max_batch
+        self.poll_timeout = poll_timeout
+        self.consumer_config = dict(consumer_config or {})
+        self.on_batch = on_batch
+
+    # ------------------------------------------------------------------------------------------------------------
+    def run(
+        self, *, until_caught_up: bool = False, stop: threading.Event | None = None, startup_timeout: float = 30.0
+    ) -> IngestStats:
+        """Consume until ``stop`` is set (after the batch under way) or, with ``until_caught_up``, until every
+        partition reached the high watermark it had at the start.
+
+        Raises:
+            StreamIngestError: too many bad messages (what was read until then is stored).
+            StreamUnavailable: the broker could not be reached within ``startup_timeout`` seconds at the start, or
+                the client failed fatally.
+            DataError: a topic does not exist.
+        """
+        from confluent_kafka import Consumer  # optional dependency: openfeat[kafka]
+
+        started = time.monotonic()
+        stop = stop or threading.Event()
+        stats = IngestStats()
+        letters = (
+            DeadLetterFile.open(self.dead_letter_path, self.store.dead_letters())
+            if self.dead_letter_path is not None
+            else None
+        )
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "group.id": self.group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 10,
+            **self.consumer_config,
+        }
+        consumer = Consumer(config, logger=logger)
+        try:
+            targets = self._assign(consumer, startup_timeout)
+            done: set[tuple[str, int]] = set()
+            bad_in_run = 0
+            while not stop.is_set():
+                stored = self.store.stream_positions()
+                done |= {tp for tp, high in targets.items() if stored.get(tp, 0) >= high}
+                if until_caught_up and done >= targets.keys():
+                    stats.caught_up = True
+                    break
+                first = consumer.poll(self.poll_timeout)
+                if first is None:
+                    continue
+                messages = [first, *consumer.consume(self.max_batch - 1, 0)] if self.max_batch > 1 else [first]
+                read, bad = self._process(consumer, messages, letters, stats, targets, done)
+                bad_in_run += bad
+                if read and self.on_batch is not None:
+                    self.on_batch(messages)
+                if stats.messages >= RATIO_MIN_MESSAGES:
+                    self._check_ratio(bad_in_run, stats.messages)
+            self._check_ratio(bad_in_run, stats.messages)
+        finally:
+            consumer.close()
+            if letters is not None:
+                letters.close()
+            stats.positions = {f"{t}[{p}]": o for (t, p), o in sorted(self.store.stream_positions().items())}
+            stats.seconds = time.monotonic() - started
+        return stats
+
+    def _check_ratio(self, bad: int, read: int) -> None:
+        if read and bad / read > self.max_bad_ratio:
+            raise StreamIngestError(
+                f"{bad} of {read} messages read were bad ({bad / read:.1%}, above the maximum "
+                f"{self.max_bad_ratio:.1%}): ingest stopped; the dead letters say why (reason, error), and the "
+                "positions past them are stored, so a rerun goes on after them"
+            )
+
+    def _assign(self, consumer: Any, timeout: float) -> dict[tuple[str, int], int]:
+        """Assign every partition of the topics at the stored positions (the first offset for a new one);
+        returns each partition's high watermark now (the "caught up" target)."""
+        from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                metadata = consumer.list_topics(timeout=max(1.0, min(5.0, deadline - time.monotonic())))
+                break
+            except KafkaException as exc:
+                if time.monotonic() >= deadline:
+                    raise StreamUnavailable(f"Kafka at {self.bootstrap} cannot be reached: {exc}") from None
+        stored = self.store.stream_positions()
+        assignment = []
+        for route in self.routes:
+            topic = metadata.topics.get(route.topic)
+            if topic is None or topic.error is not None or not topic.partitions:
+                known = ", ".join(sorted(t for t in metadata.topics if not t.startswith("__"))) or "none"
+                raise DataError(f"topic {route.topic!r} does not exist at {self.bootstrap} (topics: {known})")
+            for partition in sorted(topic.partitions):
+                offset = stored.get((route.topic, partition), OFFSET_BEGINNING)
+                assignment.append(TopicPartition(route.topic, partition, offset))
+        consumer.assign(assignment)
+        targets: dict[tuple[str, int], int] = {}
+        for tp in assignment:
+            while True:
+                try:
+                    low, high = consumer.get_watermark_offsets(
+                        TopicPartition(tp.topic, tp.partition), timeout=5.0, cached=False
+                    )
+                    break
+                except KafkaException as exc:
+                    if time.monotonic() >= deadline:
+                        raise StreamUnavailable(
+                            f"Kafka at {self.bootstrap}: no watermarks for {tp.topic}: {exc}"
+                        ) from None
+            at = stored.get((tp.topic, tp.partition))
+            if at is not None and at < low:
+                logger.warning(
+                    "%s[%d]: the stored position %d was deleted by the topic's retention (first offset now %d): "
+                    "messages %d..%d are lost to this store",
+                    tp.topic, tp.partition, at, low, at, low - 1,
+                )  # fmt: skip
+            targets[(tp.topic, tp.partition)] = high
+        return targets
+
+    def _process(
+        self,
+        consumer: Any,
+        messages: list[Any],
+        letters: DeadLetterFile | None,
+        stats: IngestStats,
+        targets: Mapping[tuple[str, int], int],
+        done: set[tuple[str, int]],
+    ) -> tuple[int, int]:
+        """Store one polled batch (one frame per table); returns (messages read, bad ones)."""
+        from confluent_kafka import KafkaError, TopicPartition
+
+        pending: dict[str, _Pending] = {}
+        read = 0
+        for m in messages:
+            error = m.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    tp = (m.topic(), m.partition())
+                    if m.offset() >= targets.get(tp, 0):
+                        done.add(tp)
+                    continue
+                if error.fatal():
+                    raise StreamUnavailable(f"Kafka client failed at {self.bootstrap}: {error.str()}")
+                # Broker down, a leader moving...: the client reconnects by itself and goes on from where it was.
+                logger.warning("Kafka at %s: %s (retrying)", self.bootstrap, error.str())
+                continue
+            read += 1
+            topic, partition, offset = m.topic(), m.partition(), m.offset()
+            table = self._table_of[topic]
+            part = pending.setdefault(table, _Pending())
+            part.positions[(topic, partition)] = offset + 1
+            try:
+                part.rows.append(self._mappers[table].row(m.value()))
+                part.messages.append(m)
+            except BadMessage as bad:
+                part.letters.append(_letter(m, bad.error, bad.reason))
+        bad_total = 0
+        commits: list[Any] = []
+        for table, part in pending.items():
+            typed, rejected = self._check(table, part)
+            part.letters.extend(rejected)
+            part.letters.sort(key=lambda d: (d["topic"], d["partition"], d["offset"]))
+            stored = self.store.insert_consumed(
+                table if typed is not None else None, typed, part.positions, part.letters
+            )
+            if letters is not None:
+                letters.append(part.letters)
+            stats.rows += stored
+            stats.dead_letters += len(part.letters)
+            stats.batches += 1
+            bad_total += len(part.letters)
+            commits.extend(TopicPartition(t, p, o) for (t, p), o in part.positions.items())
+        stats.messages += read
+        if commits and self.commit_offsets:
+            try:
+                consumer.commit(offsets=commits, asynchronous=True)
+            except Exception as exc:  # published for lag tooling only: never affects ingest
+                logger.debug("committing offsets for lag tooling failed: %s", exc)
+        return read, bad_total
+
+    def _check(self, table: str, part: _Pending) -> tuple[TypedRows | None, list[dict[str, Any]]]:
+        """The rows checked once by ``check_rows``; when one does not fit, the batch is checked again in chunks and
+        then row by row to set the bad messages aside as dead letters."""
+        if not part.rows:
+            return None, []
+        columns = self._columns[table]
+        what = f"table {table!r}"
+        try:
+            return check_rows(part.rows, columns, what=what), []
+        except DataError:
+            pass
+        good: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
+        for start in range(0, len(part.rows), _CHUNK):
+            chunk = part.rows[start : start + _CHUNK]
+            try:
+                check_rows(chunk, columns, what=what)
+                good.extend(chunk)
+                continue
+            except DataError:
+                pass
+            for row, m in zip(chunk, part.messages[start : start + _CHUNK], strict=True):
+                where = f"{what}, message {m.topic()}[{m.partition()}]@{m.offset()}"
+                try:
+                    check_rows([row], columns, what=where)
+                    good.append(row)
+                except DataError as exc:
+                    rejected.append(_letter(m, str(exc), "invalid_row"))
+        return (check_rows(good, columns, what=what) if good else None), rejected
+
+
+def _letter(m: Any, error: str, reason: str) -> dict[str, Any]:
+    kind, stamp = m.timestamp()
+    return dead_letter(m.topic(), m.partition(), m.offset(), stamp if kind else None, m.key(), m.value(), error, reason)

@@ -1,0 +1,254 @@
+"""Streaming ingest against a real Apache Kafka broker: loads, dead letters, features, crashes, a broker restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from kafka_broker import KafkaBroker
+from streamdata import BASE_MS, FEATURES, TX_SCHEMA, event_row, events, new_topic, produce
+
+import openfeat_core
+from openfeat_core.online.store import OnlineStore
+from openfeat_core.streaming import StreamIngester, StreamIngestError, parse_topics
+from openfeat_core.tasks import IngestStreamRequest, close_embedded_store, ingest_stream
+
+
+def _store(path: Path) -> OnlineStore:
+    store = OnlineStore(path)
+    store.create_table("tx", TX_SCHEMA)
+    return store
+
+
+def _ids(store: OnlineStore) -> list[int]:
+    ids: list[int] = store.scan("tx").column("id").to_pylist()
+    return ids
+
+
+def _letters(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_until_caught_up_loads_the_good_events_and_dead_letters_the_bad(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = new_topic(kafka_bootstrap)
+    messages, good, bad = events(3000, bad_every=50)
+    produce(kafka_bootstrap, topic, messages)
+    store = _store(tmp_path / "store")
+    ingester = StreamIngester(
+        store, kafka_bootstrap, parse_topics(f"{topic}:tx"), dead_letter_path=tmp_path / "dead.jsonl"
+    )
+    stats = ingester.run(until_caught_up=True)
+    assert stats.caught_up
+    assert (stats.messages, stats.rows, stats.dead_letters) == (3000, len(good), len(bad))
+    assert sorted(_ids(store)) == good
+    rows = {r["id"]: r for r in store.scan("tx").to_pylist()}
+    for i in (0, 1, 2999):
+        if i in rows:
+            expected = event_row(i)
+            assert int(rows[i]["ts"].timestamp() * 1000) == expected["ts"]
+            assert rows[i]["user"] == expected["user"] and rows[i]["amount"] == expected["amount"]
+    letters = _letters(tmp_path / "dead.jsonl")
+    assert Counter((d["value"], d["reason"]) for d in letters) == Counter((v.decode(), r) for v, r in bad)
+    assert all(d["topic"] == topic and d["error"] for d in letters)
+    assert store.dead_letters() == letters
+    # Run again: nothing new, nothing twice.
+    again = ingester.run(until_caught_up=True)
+    assert (again.messages, again.rows) == (0, 0)
+    store.close()
+
+
+def test_too_many_bad_messages_stop_with_a_clear_error(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = new_topic(kafka_bootstrap, partitions=1)
+    messages, _, _ = events(200, bad_every=4)
+    produce(kafka_bootstrap, topic, messages, partitions=1)
+    store = _store(tmp_path / "store")
+    ingester = StreamIngester(store, kafka_bootstrap, parse_topics(f"{topic}:tx"), max_bad_ratio=0.1)
+    with pytest.raises(StreamIngestError, match=r"50 of 200 messages read were bad \(25.0%"):
+        ingester.run(until_caught_up=True)
+    store.close()
+
+
+def test_online_features_after_a_streaming_load_equal_the_batch_engine(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = new_topic(kafka_bootstrap)
+    messages, good, _ = events(2000, bad_every=0)
+    produce(kafka_bootstrap, topic, messages)
+    store = _store(tmp_path / "store")
+    StreamIngester(store, kafka_bootstrap, parse_topics(f"{topic}:tx")).run(until_caught_up=True)
+    store.deploy("f", FEATURES)
+    # Requests newer than every stored event, for every user: each sees its user's last hour of streamed rows.
+    probes = [{"id": 10_000 + u, "user": f"u{u}", "amount": 1.0, "ts": BASE_MS + 2000 * 1000 + u} for u in range(37)]
+    online = store.request("f", probes).to_pylist()
+    schema = pa.schema([("id", pa.int64()), ("user", pa.string()), ("amount", pa.float64()), ("ts", pa.int64())])
+    everything = pa.Table.from_pylist([event_row(i) for i in good] + probes, schema=schema)
+    everything = everything.set_column(3, "ts", everything.column("ts").cast(pa.timestamp("ms")))
+    batch = openfeat_core.compute(FEATURES, {"tx": everything}).to_pylist()
+    expected = [r for r in batch if r["id"] >= 10_000]
+    assert sorted(online, key=lambda r: r["id"]) == sorted(expected, key=lambda r: r["id"])
+    store.close()
+
+
+def test_the_task_api_until_caught_up(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = new_topic(kafka_bootstrap)
+    messages, good, bad = events(500, bad_every=100)
+    produce(kafka_bootstrap, topic, messages)
+    _store(tmp_path / "store").close()
+    request = IngestStreamRequest(tmp_path / "store", kafka_bootstrap, f"{topic}:tx", until_caught_up=True)
+    try:
+        result = ingest_stream(request)
+        assert (result.rows, result.dead_letters, result.caught_up) == (len(good), len(bad), True)
+        assert result.to_dict()["task"] == "ingest-stream"
+    finally:
+        close_embedded_store(tmp_path / "store")
+
+
+def _consumer_command(store: Path, bootstrap: str, topic: str, dead: Path, *, until_caught_up: bool) -> list[str]:
+    command = [
+        sys.executable, "-m", "openfeat_core.cli", "ingest-stream", "--store", str(store), "--bootstrap", bootstrap,
+        "--topics", f"{topic}:tx", "--dead-letters", str(dead), "--max-bad-ratio", "0.5", "--json",
+    ]  # fmt: skip
+    return [*command, "--until-caught-up"] if until_caught_up else command
+
+
+def _committed(watcher: object, topic: str) -> int:
+    """Messages the consumer has stored so far, as the offsets it publishes for lag tooling tell."""
+    from confluent_kafka import TopicPartition
+
+    partitions = [TopicPartition(topic, p) for p in range(3)]
+    return sum(max(tp.offset, 0) for tp in watcher.committed(partitions, timeout=10))  # type: ignore[attr-defined]
+
+
+def test_sigkill_at_random_moments_neither_loses_nor_repeats(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """The consumer process is SIGKILLed 20 times while it consumes 30,000 events with bad ones mixed in; then a
+    last run catches up. The store holds every good event exactly once, the dead-letter file every bad one."""
+    from confluent_kafka import Consumer
+
+    topic = new_topic(kafka_bootstrap)
+    messages, good, bad = events(30_000, bad_every=97)
+    store_dir, dead = tmp_path / "store", tmp_path / "dead.jsonl"
+    _store(store_dir).close()
+    watcher = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "openfeat-ingest"})
+    rng = random.Random(16)
+    kills = 0
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for attempt in range(20):
+        # Each run gets the next 1,500 messages: the first 100 before it starts, the rest paced while it consumes.
+        chunk = messages[attempt * 1500 : (attempt + 1) * 1500]
+        produce(kafka_bootstrap, topic, chunk[:100])
+        before = _committed(watcher, topic)
+        process = subprocess.Popen(
+            _consumer_command(store_dir, kafka_bootstrap, topic, dead, until_caught_up=False),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        producer = None
+        if attempt % 5 == 4:
+            time.sleep(rng.uniform(0.05, 1.5))  # while it starts: opening the store, assigning, seeking
+            produce(kafka_bootstrap, topic, chunk[100:])
+        else:
+            # Mid-stream: once it has stored the first messages, at a random moment of the paced rest.
+            deadline = time.monotonic() + 30
+            while _committed(watcher, topic) == before and time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.02)
+            pacing = {"pace": 0.05, "chunk": 100}
+            producer = threading.Thread(target=produce, args=(kafka_bootstrap, topic, chunk[100:]), kwargs=pacing)
+            producer.start()
+            # Right after a batch was stored (the next one is being written then) or anywhere in the rest.
+            time.sleep(rng.uniform(0.0, 0.05) if attempt % 2 else rng.uniform(0.0, 0.7))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode in (-signal.SIGKILL, 0), stderr.decode()
+        if producer is not None:
+            producer.join()
+    watcher.close()
+    final = subprocess.run(
+        _consumer_command(store_dir, kafka_bootstrap, topic, dead, until_caught_up=True),
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+    assert final.returncode == 0, final.stderr.decode()
+    assert kills == 20
+    store = OnlineStore(store_dir)
+    ids = _ids(store)
+    assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicate rows"
+    assert sorted(ids) == good
+    letters = _letters(dead)
+    assert len(letters) == len({(d["partition"], d["offset"]) for d in letters}), "a dead letter was repeated"
+    assert Counter(d["value"] for d in letters) == Counter(v.decode() for v, _ in bad)
+    assert store.dead_letters() == letters
+    store.close()
+
+
+def test_sigterm_stops_after_the_current_batch(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = new_topic(kafka_bootstrap)
+    messages, good, _ = events(1000, bad_every=0)
+    produce(kafka_bootstrap, topic, messages)
+    store_dir = tmp_path / "store"
+    _store(store_dir).close()
+    process = subprocess.Popen(
+        _consumer_command(store_dir, kafka_bootstrap, topic, tmp_path / "dead.jsonl", until_caught_up=False),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # Wait until it consumed everything (the offsets it publishes for lag tooling say so), then ask it to stop.
+    from confluent_kafka import Consumer, TopicPartition
+
+    watcher = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "openfeat-ingest"})
+    partitions = [TopicPartition(topic, p) for p in range(3)]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        committed = watcher.committed(partitions, timeout=10)
+        if sum(max(tp.offset, 0) for tp in committed) == len(messages):
+            break
+        time.sleep(0.2)
+    watcher.close()
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    result = json.loads(stdout)
+    assert result["task"] == "ingest-stream" and result["caught_up"] is False
+    assert result["rows"] == len(good)
+    store = OnlineStore(store_dir)
+    assert sorted(_ids(store)) == good
+    store.close()
+
+
+def test_broker_restart_mid_stream(kafka_broker: KafkaBroker | None, tmp_path: Path) -> None:
+    if kafka_broker is None:
+        pytest.skip("restarts only a broker this session started (OPENFEAT_KAFKA_BOOTSTRAP is set)")
+    bootstrap = kafka_broker.bootstrap
+    topic = new_topic(bootstrap)
+    messages, good, _ = events(4000, bad_every=0)
+    produce(bootstrap, topic, messages[:2000])
+    store = _store(tmp_path / "store")
+    stop = threading.Event()
+    ingester = StreamIngester(store, bootstrap, parse_topics(f"{topic}:tx"))
+    outcome: list[object] = []
+    runner = threading.Thread(target=lambda: outcome.append(ingester.run(stop=stop)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while store.table_stats()["tx"]["inserted"] < 2000 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kafka_broker.restart()
+    produce(bootstrap, topic, messages[2000:])
+    deadline = time.monotonic() + 120
+    while store.table_stats()["tx"]["inserted"] < 4000 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    runner.join(timeout=60)
+    assert sorted(_ids(store)) == good
+    store.close()
