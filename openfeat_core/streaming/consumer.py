@@ -316,6 +316,7 @@ class StreamIngester:
         from confluent_kafka import KafkaError, TopicPartition
 
         pending: dict[str, _Pending] = {}
+        table_of, mappers = self._table_of, self._mappers
         read = 0
         for m in messages:
             error = m.error()
@@ -331,12 +332,14 @@ class StreamIngester:
                 logger.warning("Kafka at %s: %s (retrying)", self.bootstrap, error.str())
                 continue
             read += 1
-            topic, partition, offset = m.topic(), m.partition(), m.offset()
-            table = self._table_of[topic]
-            part = pending.setdefault(table, _Pending())
-            part.positions[(topic, partition)] = offset + 1
+            topic = m.topic()
+            table = table_of[topic]
+            part = pending.get(table)
+            if part is None:
+                part = pending[table] = _Pending()
+            part.positions[(topic, m.partition())] = m.offset() + 1
             try:
-                part.rows.append(self._mappers[table].row(m.value()))
+                part.rows.append(mappers[table].row(m.value()))
                 part.messages.append(m)
             except BadMessage as bad:
                 part.letters.append(_letter(m, bad.error, bad.reason))
