@@ -85,6 +85,7 @@ def test_online_features_after_a_streaming_load_equal_the_batch_engine(kafka_boo
     store = _store(tmp_path / "store")
     StreamIngester(store, kafka_bootstrap, parse_topics(f"{topic}:tx")).run(until_caught_up=True)
     store.deploy("f", FEATURES)
+    store.log_requests(1.0)
     # Requests newer than every stored event, for every user: each sees its user's last hour of streamed rows.
     probes = [{"id": 10_000 + u, "user": f"u{u}", "amount": 1.0, "ts": BASE_MS + 2000 * 1000 + u} for u in range(37)]
     online = store.request("f", probes).to_pylist()
@@ -94,6 +95,9 @@ def test_online_features_after_a_streaming_load_equal_the_batch_engine(kafka_boo
     batch = openfeat_core.compute(FEATURES, {"tx": everything}).to_pylist()
     expected = [r for r in batch if r["id"] >= 10_000]
     assert sorted(online, key=lambda r: r["id"]) == sorted(expected, key=lambda r: r["id"])
+    # And the store's own online/offline check of the logged requests agrees.
+    report = store.verify("f")
+    assert report.consistent and report.to_dict()["rows"] == len(probes)
     store.close()
 
 
