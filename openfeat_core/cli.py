@@ -1118,6 +1118,34 @@ def serve(
             "by count. Replay costs mostly per entry for small inserts, which a size limit does not bound.",
         ),
     ] = 100_000,
+    ingest_topics: Annotated[
+        str | None,
+        typer.Option(
+            "--ingest-topics",
+            metavar="TOPIC[:TABLE],...",
+            help="Also consume these Kafka topics into the store while serving, exactly once (as ingest-stream).",
+        ),
+    ] = None,
+    ingest_bootstrap: Annotated[
+        str | None, typer.Option("--ingest-bootstrap", metavar="HOST:PORT", help="--ingest-topics: the brokers.")
+    ] = None,
+    ingest_dead_letters: Annotated[
+        Path | None,
+        typer.Option("--ingest-dead-letters", metavar="FILE", help="--ingest-topics: JSON-lines file of bad messages."),
+    ] = None,
+    ingest_max_bad_ratio: Annotated[
+        float,
+        typer.Option(
+            "--ingest-max-bad-ratio",
+            min=0.0,
+            max=1.0,
+            metavar="R",
+            help="--ingest-topics: stop consuming (the service goes on) once more than this share of messages are bad.",
+        ),
+    ] = 0.1,
+    ingest_format: Annotated[
+        str, typer.Option("--ingest-format", metavar="json|envelope|auto", help="--ingest-topics: message format.")
+    ] = "auto",
 ) -> None:
     """Serve an online store over HTTP (OpenMLDB APIServer routes) until SIGINT or SIGTERM.
 
@@ -1142,6 +1170,10 @@ def serve(
         FileAccess.confined(roots)
     except OpenFeatError as e:
         raise UsageError(f"--data-root: {e}") from None
+    if (ingest_topics is None) != (ingest_bootstrap is None):
+        raise UsageError("--ingest-topics and --ingest-bootstrap go together")
+    if ingest_format not in ("json", "envelope", "auto"):
+        raise UsageError(f"--ingest-format {ingest_format!r}: expected json, envelope or auto")
     path = None if store == "none" else Path(store)
     opened = openfeat_core.OnlineStore(
         path,
@@ -1207,11 +1239,76 @@ def serve(
                 f"; data roots: {', '.join(roots) or 'none'}) on http://{where}:{port}",
                 err=True,
             )
-        _run_until_stopped(server, f"{host}:{port}")
+        ingest = None
+        if ingest_topics is not None and ingest_bootstrap is not None:
+            ingest = _StreamBeside(
+                server,
+                opened,
+                ingest_bootstrap,
+                ingest_topics,
+                dead_letters=ingest_dead_letters,
+                max_bad_ratio=ingest_max_bad_ratio,
+                message_format=ingest_format,
+            )
+        try:
+            _run_until_stopped(server, f"{host}:{port}")
+        finally:
+            if ingest is not None:
+                ingest.stop()
     finally:
         opened.close()
         if token_file is not None and path is None:
             token_file.unlink(missing_ok=True)  # a memory store's token dies with it
+
+
+class _StreamBeside:
+    """``serve --ingest-topics``: a consumer thread writing into the served store, under the service's store lock
+    (the exactly-once rule is the same: positions in the rows' log frames). It starts now; an error stops it (logged),
+    not the service."""
+
+    def __init__(
+        self,
+        server: uvicorn.Server,
+        store: openfeat_core.OnlineStore,
+        bootstrap: str,
+        topics: str,
+        *,
+        dead_letters: Path | None,
+        max_bad_ratio: float,
+        message_format: str,
+    ) -> None:
+        from openfeat_core.server.service import FeatureService
+        from openfeat_core.streaming import StreamIngester, parse_topics
+
+        service = server.config.app
+        assert isinstance(service, FeatureService)
+        try:
+            routes = parse_topics(topics)
+        except OpenFeatError as e:
+            raise UsageError(f"--ingest-topics: {e}") from None
+        self._ingester = StreamIngester(
+            store,
+            bootstrap,
+            routes,
+            message_format=message_format,  # type: ignore[arg-type]
+            dead_letter_path=dead_letters,
+            max_bad_ratio=max_bad_ratio,
+            store_lock=service.store_lock,
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="openfeat-ingest", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._ingester.run(stop=self._stop)
+        except Exception as e:
+            typer.echo(f"error: ingest of {self._ingester.bootstrap} stopped: {_one_line(str(e))}", err=True)
+
+    def stop(self) -> None:
+        """Stop after the batch under way (before the store is closed)."""
+        self._stop.set()
+        self._thread.join()
 
 
 def _store_token(store: Path | None) -> tuple[str, Path, bool]:

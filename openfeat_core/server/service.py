@@ -573,6 +573,11 @@ class FeatureService:
         # retry sees the new schema.
         self._table_schemas: dict[str, list[tuple[str, SQLType]]] = {}
 
+    @property
+    def store_lock(self) -> threading.Lock:
+        """The lock every store call holds: a writer beside the service (``serve --ingest-topics``) holds it too."""
+        return self._store_lock
+
     def close(self) -> None:
         """Stop accepting requests and wait for the store calls under way (the store itself is not closed)."""
         self._closing = True

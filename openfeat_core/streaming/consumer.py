@@ -14,6 +14,7 @@ partitions it names; frames of different tables are independent.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -139,6 +140,8 @@ class StreamIngester:
         poll_timeout: seconds one poll waits for a first message (bounds how long a stop request waits).
         consumer_config: more librdkafka settings (security, timeouts...).
         on_batch: called with the messages of each batch once it is stored (benchmarks, progress).
+        store_lock: held around every store call, when others use the store too (``openfeat serve --ingest-topics``:
+            the service's store lock); the broker is polled without it.
     """
 
     def __init__(
@@ -157,6 +160,7 @@ class StreamIngester:
         poll_timeout: float = 0.2,
         consumer_config: Mapping[str, Any] | None = None,
         on_batch: Callable[[list[Any]], None] | None = None,
+        store_lock: threading.Lock | None = None,
     ) -> None:
         if not 0.0 <= max_bad_ratio <= 1.0:
             raise DataError(f"max_bad_ratio must be between 0 and 1, not {max_bad_ratio!r}")
@@ -184,6 +188,9 @@ class StreamIngester:
         self.poll_timeout = poll_timeout
         self.consumer_config = dict(consumer_config or {})
         self.on_batch = on_batch
+        self._store_lock: contextlib.AbstractContextManager[Any] = (
+            store_lock if store_lock is not None else contextlib.nullcontext()
+        )
 
     # ------------------------------------------------------------------------------------------------------------
     def run(
@@ -203,11 +210,9 @@ class StreamIngester:
         started = time.monotonic()
         stop = stop or threading.Event()
         stats = IngestStats()
-        letters = (
-            DeadLetterFile.open(self.dead_letter_path, self.store.dead_letters())
-            if self.dead_letter_path is not None
-            else None
-        )
+        with self._store_lock:
+            recorded = self.store.dead_letters()
+        letters = DeadLetterFile.open(self.dead_letter_path, recorded) if self.dead_letter_path is not None else None
         config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap,
             "group.id": self.group_id,
@@ -224,7 +229,8 @@ class StreamIngester:
             done: set[tuple[str, int]] = set()
             bad_in_run = 0
             while not stop.is_set():
-                stored = self.store.stream_positions()
+                with self._store_lock:
+                    stored = self.store.stream_positions()
                 done |= {tp for tp, high in targets.items() if stored.get(tp, 0) >= high}
                 if until_caught_up and done >= targets.keys():
                     stats.caught_up = True
@@ -244,7 +250,9 @@ class StreamIngester:
             consumer.close()
             if letters is not None:
                 letters.close()
-            stats.positions = {f"{t}[{p}]": o for (t, p), o in sorted(self.store.stream_positions().items())}
+            with self._store_lock:
+                final = self.store.stream_positions()
+            stats.positions = {f"{t}[{p}]": o for (t, p), o in sorted(final.items())}
             stats.seconds = time.monotonic() - started
         return stats
 
@@ -269,7 +277,8 @@ class StreamIngester:
             except KafkaException as exc:
                 if time.monotonic() >= deadline:
                     raise StreamUnavailable(f"Kafka at {self.bootstrap} cannot be reached: {exc}") from None
-        stored = self.store.stream_positions()
+        with self._store_lock:
+            stored = self.store.stream_positions()
         assignment = []
         for route in self.routes:
             topic = metadata.topics.get(route.topic)
@@ -349,9 +358,10 @@ class StreamIngester:
             typed, rejected = self._check(table, part)
             part.letters.extend(rejected)
             part.letters.sort(key=lambda d: (d["topic"], d["partition"], d["offset"]))
-            stored = self.store.insert_consumed(
-                table if typed is not None else None, typed, part.positions, part.letters
-            )
+            with self._store_lock:
+                stored = self.store.insert_consumed(
+                    table if typed is not None else None, typed, part.positions, part.letters
+                )
             if letters is not None:
                 letters.append(part.letters)
             stats.rows += stored

@@ -256,3 +256,54 @@ def test_broker_restart_mid_stream(kafka_broker: KafkaBroker | None, tmp_path: P
     runner.join(timeout=60)
     assert sorted(_ids(store)) == good
     store.close()
+
+
+def test_serve_consumes_beside_the_service(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """``openfeat serve --ingest-topics``: the service answers while its store takes the stream, exactly once."""
+    import urllib.request
+
+    from kafka_broker import free_port
+
+    topic = new_topic(kafka_bootstrap)
+    messages, good, bad = events(3000, bad_every=100)
+    store_dir = tmp_path / "store"
+    store = _store(store_dir)
+    store.deploy("f", FEATURES)
+    store.close()
+    port = free_port()
+    command = [
+        sys.executable, "-m", "openfeat_core.cli", "serve", "--store", str(store_dir), "--port", str(port),
+        "--no-token", "--ingest-bootstrap", kafka_bootstrap, "--ingest-topics", f"{topic}:tx",
+        "--ingest-dead-letters", str(tmp_path / "dead.jsonl"),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        produce(kafka_bootstrap, topic, messages)
+        deadline = time.monotonic() + 60
+        stored = ""
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                    text = response.read().decode()
+            except OSError:
+                continue
+            gauge = 'openfeat_table_rows{table="tx"}'
+            stored = next((line for line in text.splitlines() if line.startswith(gauge)), "")
+            if stored.endswith(f" {len(good)}"):
+                break
+        assert stored.endswith(f" {len(good)}"), stored
+        body = json.dumps({"input": [{"id": -1, "user": "u1", "amount": 1.0, "ts": BASE_MS + 10_000_000}]}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/dbs/demo_db/deployments/f", body, {"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["code"] == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    reopened = OnlineStore(store_dir)
+    assert sorted(_ids(reopened)) == good
+    assert len(reopened.dead_letters()) == len(bad) == len(_letters(tmp_path / "dead.jsonl"))
+    reopened.close()
