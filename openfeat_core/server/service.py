@@ -198,10 +198,15 @@ class Metrics:
         self.inserted[table] = self.inserted.get(table, 0) + rows
 
     def render(
-        self, tables: Mapping[str, Mapping[str, int]] | None = None, durability: Mapping[str, Any] | None = None
+        self,
+        tables: Mapping[str, Mapping[str, int]] | None = None,
+        durability: Mapping[str, Any] | None = None,
+        stream: tuple[Mapping[tuple[str, int], int], int] | None = None,
     ) -> str:
         """Prometheus text; ``tables``: the store's per-table figures (``OnlineStore.table_stats``); ``durability``:
-        the state of its log and snapshots (``OnlineStore.durability``; empty for a memory store)."""
+        the state of its log and snapshots (``OnlineStore.durability``; empty for a memory store); ``stream``: the
+        stored stream positions and the dead-letter count (``OnlineStore.stream_positions``, ``dead_letter_count``),
+        exported once something was consumed."""
         out: list[str] = []
 
         def counter(name: str, help_text: str, samples: Mapping[str, int], label: str) -> None:
@@ -304,6 +309,16 @@ class Metrics:
                 out.extend([f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}"])
                 if value is not None:
                     out.append(f"{metric} {value}")
+        if stream is not None and (stream[0] or stream[1]):
+            positions, dead_letters = stream
+            name = "openfeat_stream_position"
+            help_text = "Next offset stored per consumed partition (lag: high watermark - this)."
+            out.extend([f"# HELP {name} {help_text}", f"# TYPE {name} gauge"])
+            for (topic, partition), offset in sorted(positions.items()):
+                out.append(f'{name}{{topic="{_escape(topic)}",partition="{partition}"}} {offset}')
+            name = "openfeat_stream_dead_letters_total"
+            out.extend([f"# HELP {name} Bad messages recorded as dead letters.", f"# TYPE {name} counter"])
+            out.append(f"{name} {dead_letters}")
         return "\n".join(out) + "\n"
 
 
@@ -831,8 +846,14 @@ class FeatureService:
         return self._ok({"tables": counts[0], "deployments": counts[1]})
 
     async def _get_metrics(self, req: _Request) -> _Response:
-        tables, durability = await self._store_call(lambda: (self.store.table_stats(), self.store.durability()))
-        body = self.metrics.render(tables, durability).encode()
+        tables, durability, stream = await self._store_call(
+            lambda: (
+                self.store.table_stats(),
+                self.store.durability(),
+                (self.store.stream_positions(), self.store.dead_letter_count),
+            )
+        )
+        body = self.metrics.render(tables, durability, stream).encode()
         return 200, body, "text/plain; version=0.0.4; charset=utf-8", ()
 
     # ------------------------------------------------------------------ deployments

@@ -293,6 +293,9 @@ def test_serve_consumes_beside_the_service(kafka_bootstrap: str, tmp_path: Path)
             if stored.endswith(f" {len(good)}"):
                 break
         assert stored.endswith(f" {len(good)}"), stored
+        assert f"openfeat_stream_dead_letters_total {len(bad)}" in text.splitlines()
+        positions = [line for line in text.splitlines() if line.startswith("openfeat_stream_position{")]
+        assert sum(int(line.rsplit(" ", 1)[1]) for line in positions) == len(messages)
         body = json.dumps({"input": [{"id": -1, "user": "u1", "amount": 1.0, "ts": BASE_MS + 10_000_000}]}).encode()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/dbs/demo_db/deployments/f", body, {"content-type": "application/json"}
