@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -76,6 +77,16 @@ def resolve_kafka(cache: Path | None = None) -> Path:
         return cache
     mvn = _require("mvn")
     cache.mkdir(parents=True, exist_ok=True)
+    # Two test runs resolving at once (a developer's and CI on one machine) would write the same files.
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file():
+            return cache
+        _resolve(mvn, cache)
+    return cache
+
+
+def _resolve(mvn: str, cache: Path) -> None:
     (cache / "pom.xml").write_text(_RESOLVER_POM)
     (cache / "settings.xml").write_text(_SETTINGS)
     shutil.rmtree(cache / "lib", ignore_errors=True)
@@ -92,8 +103,7 @@ def resolve_kafka(cache: Path | None = None) -> Path:
         raise RuntimeError(f"resolving Apache Kafka {KAFKA_VERSION} with Maven failed:\n{' '.join(command)}\n{output}")
     # Maven's local repository is only a download cache: the jars are in lib/.
     shutil.rmtree(cache / "m2", ignore_errors=True)
-    marker.write_text(f"kafka_2.13 {KAFKA_VERSION}\n")
-    return cache
+    (cache / "COMPLETE").write_text(f"kafka_2.13 {KAFKA_VERSION}\n")
 
 
 def free_port() -> int:
