@@ -1678,6 +1678,14 @@ def ingest_stream(
         list[str] | None,
         typer.Option("--kafka-option", metavar="KEY=VALUE", help="A librdkafka consumer setting (repeatable)."),
     ] = None,
+    create_tables: Annotated[
+        bool,
+        typer.Option(
+            "--create-tables",
+            help="Create a missing table from the schema of its topic's first Kafka Connect envelope (as OpenMLDB's "
+            "connector's auto.create); messages before that one are dead letters.",
+        ),
+    ] = False,
     create_store: Annotated[
         bool, typer.Option("--create-store", help="Create the --store directory (an empty store) if it is missing.")
     ] = False,
@@ -1719,6 +1727,7 @@ def ingest_stream(
         timezone=timezone,
         group_id=group_id,
         consumer_config=config,
+        create_tables=create_tables,
         create_store=create_store,
         stop=stop,
     )

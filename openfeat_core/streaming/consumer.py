@@ -27,7 +27,7 @@ from openfeat_core.errors import DataError, Failure, OpenFeatError
 from openfeat_core.online.rows import TypedRows, check_rows
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.streaming.dead_letters import DeadLetterFile, dead_letter
-from openfeat_core.streaming.formats import BadMessage, MessageFormat, RowMapper
+from openfeat_core.streaming.formats import BadMessage, MessageFormat, RowMapper, envelope_table_schema
 
 __all__ = [
     "IngestStats",
@@ -142,6 +142,8 @@ class StreamIngester:
         on_batch: called with the messages of each batch once it is stored (benchmarks, progress).
         store_lock: held around every store call, when others use the store too (``openfeat serve --ingest-topics``:
             the service's store lock); the broker is polled without it.
+        create_tables: a table that does not exist is created from the schema of the first Kafka Connect envelope
+            of its topic (as OpenMLDB's connector's ``auto.create``); messages before that one are dead letters.
     """
 
     def __init__(
@@ -161,6 +163,7 @@ class StreamIngester:
         consumer_config: Mapping[str, Any] | None = None,
         on_batch: Callable[[list[Any]], None] | None = None,
         store_lock: threading.Lock | None = None,
+        create_tables: bool = False,
     ) -> None:
         if not 0.0 <= max_bad_ratio <= 1.0:
             raise DataError(f"max_bad_ratio must be between 0 and 1, not {max_bad_ratio!r}")
@@ -168,7 +171,7 @@ class StreamIngester:
             raise DataError(f"max_batch must be at least 1, not {max_batch!r}")
         tables = set(store.list_tables())
         missing = sorted({r.table for r in routes if r.table not in tables})
-        if missing:
+        if missing and not create_tables:
             raise DataError(
                 f"table(s) {', '.join(map(repr, missing))} do not exist in the store (tables: "
                 f"{', '.join(sorted(tables)) or 'none'}); create them first, or map the topic: --topics TOPIC:TABLE"
@@ -178,7 +181,10 @@ class StreamIngester:
         self.bootstrap = bootstrap
         self.routes = list(routes)
         self._table_of = {r.topic: r.table for r in self.routes}
-        self._columns = {r.table: store.table_columns(r.table) for r in self.routes}
+        self._format: MessageFormat = message_format
+        self._zone = zone
+        self._to_create = set(missing)
+        self._columns = {t: store.table_columns(t) for t in self._table_of.values() if t not in self._to_create}
         self._mappers = {t: RowMapper(c, message_format, zone) for t, c in self._columns.items()}
         self.dead_letter_path = dead_letter_path
         self.max_bad_ratio = max_bad_ratio
@@ -348,6 +354,8 @@ class StreamIngester:
                 part = pending[table] = _Pending()
             part.positions[(topic, m.partition())] = m.offset() + 1
             try:
+                if table in self._to_create:
+                    self._create_table(table, m.value())
                 part.rows.append(mappers[table].row(m.value()))
                 part.messages.append(m)
             except BadMessage as bad:
@@ -376,6 +384,28 @@ class StreamIngester:
             except Exception as exc:  # published for lag tooling only: never affects ingest
                 logger.debug("committing offsets for lag tooling failed: %s", exc)
         return read, bad_total
+
+    def _create_table(self, table: str, value: bytes | None) -> None:
+        """Create ``table`` from the schema of the envelope ``value`` (see ``create_tables``).
+
+        Raises:
+            BadMessage: the message is no envelope to create it from.
+        """
+        with self._store_lock:
+            exists = table in self.store.list_tables()  # created meanwhile (a service's SQL, for one)
+        if not exists:
+            try:
+                schema = envelope_table_schema(value)
+            except BadMessage as bad:
+                error = f"table {table!r} does not exist, and this message cannot create it: {bad}"
+                raise BadMessage("no_table", error) from None
+            with self._store_lock:
+                self.store.create_table(table, schema)
+            logger.info("created table %r from the envelope schema of its topic: %s", table, schema)
+        with self._store_lock:
+            self._columns[table] = self.store.table_columns(table)
+        self._mappers[table] = RowMapper(self._columns[table], self._format, self._zone)
+        self._to_create.discard(table)
 
     def _check(self, table: str, part: _Pending) -> tuple[TypedRows | None, list[dict[str, Any]]]:
         """The rows checked once by ``check_rows``; when one does not fit, the batch is checked again in chunks and

@@ -26,14 +26,31 @@ import zoneinfo
 from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
-from openfeat_core.types import SQLType
+import pyarrow as pa
 
-__all__ = ["MESSAGE_FORMATS", "BadMessage", "MessageFormat", "RowMapper"]
+from openfeat_core.types import SQLType, parse_type_name
+
+__all__ = ["MESSAGE_FORMATS", "BadMessage", "MessageFormat", "RowMapper", "envelope_table_schema"]
 
 MessageFormat = Literal["json", "envelope", "auto"]
 MESSAGE_FORMATS: tuple[str, ...] = get_args(MessageFormat)
 
 _CONNECT_DATE = "org.apache.kafka.connect.data.Date"
+_CONNECT_TIMESTAMP = "org.apache.kafka.connect.data.Timestamp"
+# Kafka Connect's schema types as table column types, as OpenMLDB's connector creates tables (its dialect's
+# getSqlType): INT16 -> SMALLINT, INT32 -> INT, INT64 -> BIGINT, FLOAT32 -> FLOAT, FLOAT64 -> DOUBLE...
+_CONNECT_TYPES = {
+    "int8": "smallint",
+    "int16": "smallint",
+    "int32": "int",
+    "int64": "bigint",
+    "float": "float",
+    "float32": "float",
+    "double": "double",
+    "float64": "double",
+    "boolean": "bool",
+    "string": "string",
+}
 _EPOCH_DATE = dt.date(1970, 1, 1)
 # OpenMLDB's string forms of a timestamp (its connector's list), '-' or '/' between the date's parts.
 _TIMESTAMP_TEXT = re.compile(
@@ -162,3 +179,39 @@ def _payload(envelope: dict[str, Any]) -> dict[str, Any]:
                 raise BadMessage("bad_envelope", f"field {name!r}: {days} days since 1970-01-01 is out of range")
             payload[name] = _EPOCH_DATE + dt.timedelta(days=days)
     return payload
+
+
+def envelope_table_schema(value: bytes | None) -> pa.Schema:
+    """The schema of a table created from a Kafka Connect envelope's schema, as
+    OpenMLDB's connector does with ``auto.create``: a ``...connect.data.Timestamp`` field is a timestamp, a
+    ``...connect.data.Date`` one a date, the other types as its dialect maps them.
+
+    Raises:
+        BadMessage: not an envelope, or a field of a type with no column type (struct, array, map, bytes).
+    """
+    if value is None:
+        raise BadMessage("empty", "the message has no value (a tombstone)")
+    try:
+        decoded = _decode(value.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadMessage("not_json", f"the value is not JSON: {exc}") from None
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("schema"), dict) or "payload" not in decoded:
+        raise BadMessage("bad_envelope", "not a Kafka Connect envelope, so no table can be created from it")
+    _payload(dict(decoded, payload=dict(decoded["payload"]) if isinstance(decoded["payload"], dict) else None))
+    columns: list[pa.Field] = []
+    for field in decoded["schema"]["fields"]:
+        name, kind, logical = field["field"], field.get("type"), field.get("name")
+        if logical == _CONNECT_TIMESTAMP:
+            column_type = "timestamp"
+        elif logical == _CONNECT_DATE:
+            column_type = "date"
+        elif kind in _CONNECT_TYPES:
+            column_type = _CONNECT_TYPES[kind]
+        else:
+            raise BadMessage("bad_envelope", f"field {name!r}: Kafka Connect type {kind!r} has no column type")
+        if any(c.name == name for c in columns):
+            raise BadMessage("bad_envelope", f"the envelope's schema has field {name!r} twice")
+        columns.append(pa.field(name, parse_type_name(column_type).arrow_type))
+    if not columns:
+        raise BadMessage("bad_envelope", "the envelope's schema has no fields")
+    return pa.schema(columns)

@@ -40,6 +40,7 @@ class IngestStreamRequest(TaskRequest):
         timezone: zone of timestamp strings without an offset; default the store's.
         group_id: consumer group the offsets are committed to, for lag tooling only.
         consumer_config: more librdkafka settings.
+        create_tables: create a missing table from the schema of its topic's first Kafka Connect envelope.
         create_store: create the store directory when it does not exist.
         parent_run_id: the pipeline run this task belongs to (default ``$OPENFEAT_PARENT_RUN_ID``).
         stop: set it to stop after the batch under way (the command line sets it on SIGTERM).
@@ -55,6 +56,7 @@ class IngestStreamRequest(TaskRequest):
     timezone: str | None = None
     group_id: str = "openfeat-ingest"
     consumer_config: Mapping[str, Any] | None = None
+    create_tables: bool = False
     create_store: bool = False
     parent_run_id: str | None = None
     stop: threading.Event | None = field(default=None, compare=False, repr=False)
@@ -128,6 +130,7 @@ def _ingest_stream(request: IngestStreamRequest, context: TaskContext) -> Ingest
         max_bad_ratio=request.max_bad_ratio,
         group_id=request.group_id,
         consumer_config=request.consumer_config,
+        create_tables=request.create_tables,
     )
     stats = ingester.run(until_caught_up=request.until_caught_up, stop=request.stop)
     return IngestStreamResult(

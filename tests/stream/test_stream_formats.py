@@ -13,6 +13,7 @@ from openfeat_core.errors import DataError
 from openfeat_core.online.rows import check_rows
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.streaming import BadMessage, DeadLetterFile, RowMapper, dead_letter, parse_topics
+from openfeat_core.streaming.formats import envelope_table_schema
 from openfeat_core.types import SQLType
 
 COLUMNS = [
@@ -137,3 +138,23 @@ def test_stream_frames_survive_reopen_and_snapshot(tmp_path: Path) -> None:
     assert again.dead_letters() == [letter]
     assert again.scan("tx").num_rows == 2
     again.close()
+
+
+def test_a_table_from_an_envelope_schema() -> None:
+    schema = envelope_table_schema(_envelope({"id": 1}))
+    assert [(f.name, str(f.type)) for f in schema] == [
+        ("id", "int64"),
+        ("name", "string"),
+        ("amount", "double"),
+        ("ts", "timestamp[ms, tz=UTC]"),
+        ("day", "date32[day]"),
+    ]
+    for value, reason in [
+        (b'{"id": 1}', "bad_envelope"),
+        (b"nope", "not_json"),
+        (b'{"schema": {"type": "struct", "fields": [{"field": "m", "type": "map"}]}, "payload": {}}', "bad_envelope"),
+        (b'{"schema": {"type": "struct", "fields": []}, "payload": {}}', "bad_envelope"),
+    ]:
+        with pytest.raises(BadMessage) as info:
+            envelope_table_schema(value)
+        assert info.value.reason == reason

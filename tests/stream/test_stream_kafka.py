@@ -101,6 +101,28 @@ def test_online_features_after_a_streaming_load_equal_the_batch_engine(kafka_boo
     store.close()
 
 
+def test_tables_created_from_the_envelope_schema(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = new_topic(kafka_bootstrap, partitions=1)
+    schema = {
+        "type": "struct",
+        "fields": [
+            {"field": "id", "type": "int64"},
+            {"field": "ts", "type": "int64", "name": "org.apache.kafka.connect.data.Timestamp"},
+        ],
+    }
+    envelopes = [json.dumps({"schema": schema, "payload": {"id": i, "ts": BASE_MS + i}}).encode() for i in range(50)]
+    # A plain message first: no schema to create the table from, so a dead letter; then the envelopes.
+    produce(kafka_bootstrap, topic, [(0, b'{"id": -1}'), *((0, v) for v in envelopes)], partitions=1)
+    store = OnlineStore(tmp_path / "store")
+    ingester = StreamIngester(store, kafka_bootstrap, parse_topics(topic), create_tables=True)
+    stats = ingester.run(until_caught_up=True)
+    assert (stats.rows, stats.dead_letters) == (50, 1)
+    assert store.dead_letters()[0]["reason"] == "no_table"
+    assert store.describe_table(topic)["schema"] == [("id", "bigint"), ("ts", "timestamp")]
+    assert store.scan(topic).column("id").to_pylist() == list(range(50))
+    store.close()
+
+
 def test_the_task_api_until_caught_up(kafka_bootstrap: str, tmp_path: Path) -> None:
     topic = new_topic(kafka_bootstrap)
     messages, good, bad = events(500, bad_every=100)
