@@ -44,6 +44,9 @@ def kafka_broker() -> Iterator[KafkaBroker | None]:
     except KafkaUnavailable as exc:
         broker.close()
         pytest.skip(str(exc))
+    except BaseException:
+        broker.close()  # its temporary directory, and the process if it started
+        raise
     _STARTED.append(time.monotonic() - began)
     try:
         yield broker
