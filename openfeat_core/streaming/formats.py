@@ -104,12 +104,7 @@ class RowMapper:
         Raises:
             BadMessage: not JSON, not an object, a malformed envelope, or a timestamp/date string of no known form.
         """
-        if value is None:
-            raise BadMessage("empty", "the message has no value (a tombstone)")
-        try:
-            decoded = _decode(value.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BadMessage("not_json", f"the value is not JSON: {exc}") from None
+        decoded = _json_value(value)
         if not isinstance(decoded, dict):
             raise BadMessage("not_object", f"the value is a JSON {type(decoded).__name__}, not an object")
         is_envelope = self.format == "envelope" or (
@@ -158,6 +153,20 @@ def _offset(text: str) -> dt.timezone:
     return dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
 
 
+def _json_value(value: bytes | None) -> Any:
+    """A message value decoded as JSON.
+
+    Raises:
+        BadMessage: a tombstone (no value), or not UTF-8 JSON.
+    """
+    if value is None:
+        raise BadMessage("empty", "the message has no value (a tombstone)")
+    try:
+        return _decode(value.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadMessage("not_json", f"the value is not JSON: {exc}") from None
+
+
 def _payload(envelope: dict[str, Any]) -> dict[str, Any]:
     """The row of a Kafka Connect JSON envelope: its payload, Date fields (days since the epoch) as dates."""
     schema, payload = envelope.get("schema"), envelope.get("payload")
@@ -189,12 +198,7 @@ def envelope_table_schema(value: bytes | None) -> pa.Schema:
     Raises:
         BadMessage: not an envelope, or a field of a type with no column type (struct, array, map, bytes).
     """
-    if value is None:
-        raise BadMessage("empty", "the message has no value (a tombstone)")
-    try:
-        decoded = _decode(value.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadMessage("not_json", f"the value is not JSON: {exc}") from None
+    decoded = _json_value(value)
     if not isinstance(decoded, dict) or not isinstance(decoded.get("schema"), dict) or "payload" not in decoded:
         raise BadMessage("bad_envelope", "not a Kafka Connect envelope, so no table can be created from it")
     _payload(dict(decoded, payload=dict(decoded["payload"]) if isinstance(decoded["payload"], dict) else None))
