@@ -450,14 +450,19 @@ def _unpack_bits(buffer: pa.Buffer | None, offset: int, n: int) -> np.ndarray:
     return bits[offset:].view(np.bool_)
 
 
+def _one_chunk(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(array, pa.ChunkedArray):
+        return array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    return array
+
+
 def arrow_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """The values of a fixed-width or boolean Arrow array as NumPy, zero-copy where the layout allows.
 
     NULL slots hold whatever the buffer holds (fill them first when that matters). Other types go through pyarrow's
     ``to_numpy``.
     """
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    array = _one_chunk(array)
     n = len(array)
     if pa.types.is_boolean(array.type):
         return _unpack_bits(array.buffers()[1], array.offset, n)
@@ -472,8 +477,7 @@ def arrow_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def arrow_valid(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """The validity of an Arrow array as a NumPy bool array (the shared :func:`all_valid` mask when no NULL)."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    array = _one_chunk(array)
     if array.null_count == 0:
         return all_valid(len(array))
     if pa.types.is_null(array.type):
@@ -490,10 +494,11 @@ def _validity_buffer(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
 def string_arrow(values: np.ndarray, valid: np.ndarray | None) -> pa.Array:
     """A UTF-8 Arrow array of Python strings (``valid`` False, or a None value, is NULL), built from its buffers."""
     n = len(values)
-    mask = np.fromiter((v is not None for v in values.tolist()), dtype=np.bool_, count=n)
+    items = values.tolist()
+    mask = np.fromiter((v is not None for v in items), dtype=np.bool_, count=n)
     if valid is not None:
         mask &= valid
-    encoded = [v.encode("utf-8") if ok else b"" for v, ok in zip(values.tolist(), mask.tolist(), strict=True)]
+    encoded = [v.encode("utf-8") if ok else b"" for v, ok in zip(items, mask.tolist(), strict=True)]
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=offsets[1:])
     validity, null_count = _validity_buffer(mask)

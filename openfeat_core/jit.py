@@ -10,7 +10,7 @@ kernel signature (milliseconds each). So ``import openfeat_core`` does not impor
 - **interpreted**: the same Python function called on the same NumPy arrays, with NumPy's overflow warnings off
   (integer arithmetic wraps in both).
 
-Which one runs is :func:`kernel_mode`'s choice, set by :func:`set_kernel_mode` or ``OPENFEAT_KERNELS``:
+Which one runs is chosen by :func:`set_kernel_mode` or ``OPENFEAT_KERNELS``:
 
 - ``auto`` (default): interpreted while every array argument holds at most :data:`INTERPRET_MAX_ELEMENTS` elements
   and numba has not been loaded; compiled from the first larger call on, and for everything once numba is loaded
@@ -63,11 +63,6 @@ def _mode_from_environment() -> KernelMode:
 _mode: KernelMode = _mode_from_environment()
 
 
-def kernel_mode() -> KernelMode:
-    """How kernels run in this process: ``auto``, ``compiled`` or ``interpreted`` (see the module docstring)."""
-    return _mode
-
-
 def set_kernel_mode(mode: KernelMode) -> KernelMode:
     """Choose how kernels run from now on; returns the previous mode. ``compiled`` loads numba now."""
     global _mode
@@ -77,11 +72,6 @@ def set_kernel_mode(mode: KernelMode) -> KernelMode:
     if mode == "compiled":
         load_compiled()
     return previous
-
-
-def numba_loaded() -> bool:
-    """Whether this process has loaded numba for the kernels (from then on ``auto`` runs every kernel compiled)."""
-    return _numba_loaded
 
 
 def load_compiled() -> None:

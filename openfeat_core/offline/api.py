@@ -12,7 +12,7 @@ from openfeat_core.column import Column
 from openfeat_core.engine.backend import UnknownBackendError, backend
 from openfeat_core.engine.executor import main_scan
 from openfeat_core.engine.relation import ColumnTable, RelationColumns, evaluate
-from openfeat_core.errors import DataError, OpenFeatSQLError
+from openfeat_core.errors import DataError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.functions.cast import cast_column
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.jit import load_compiled_in_background
@@ -52,19 +52,29 @@ LARGE_INPUT_ROWS = 100_000
 LARGE_INPUT_BYTES = 4 << 20
 
 
-def _large(src: Any) -> bool:
-    """Whether ``src`` (a table or a path) is large enough that compute will load numba (:mod:`openfeat_core.jit`)."""
+def _large(src: Any, storage_options: Mapping[str, Any] | None) -> bool:
+    """Whether ``src`` (a table, or a file or directory named as ``load_table`` reads it) is large enough that
+    compute will load numba (:mod:`openfeat_core.jit`)."""
     if isinstance(src, pa.Table):
         return src.num_rows >= LARGE_INPUT_ROWS
-    if isinstance(src, (str, os.PathLike)):
-        path = os.fspath(src)
-        if "://" in path and not path.startswith("file://"):
-            return True  # a remote object: reading it waits on the network, time numba's load can use
-        try:
-            return os.path.getsize(path.removeprefix("file://")) >= LARGE_INPUT_BYTES
-        except OSError:
-            return False  # a glob: left to the first large kernel call (a directory reads as small too)
-    return False
+    if not isinstance(src, (str, os.PathLike)):
+        return False
+    # Imported here, like the reader: computing over Arrow tables needs neither (the imports cost cold starts).
+    import pyarrow.fs as pafs
+
+    from openfeat_core.io.location import resolve
+
+    try:
+        where = resolve(src, storage_options)
+        if not where.is_local:
+            return True  # an object store: reading waits on the network, time numba's load can use
+        info = where.filesystem.get_file_info(where.path)
+        if info.type == pafs.FileType.Directory:
+            listing = where.filesystem.get_file_info(pafs.FileSelector(where.path, recursive=True))
+            return sum(i.size for i in listing if i.type == pafs.FileType.File) >= LARGE_INPUT_BYTES
+        return info.type == pafs.FileType.File and info.size >= LARGE_INPUT_BYTES
+    except (OpenFeatError, OSError, pa.ArrowException):
+        return False  # load_table reports what is wrong with the name
 
 
 @overload
@@ -155,7 +165,7 @@ def compute(
         _ = ctx.tz
     except Exception as e:
         raise DataError(f"unknown time zone {timezone!r}: {e}") from None
-    if any(_large(src) for src in tables.values()):
+    if any(_large(src, storage_options) for src in tables.values()):
         load_compiled_in_background()
     loaded = {name: src for name, src in tables.items() if isinstance(src, pa.Table)}
     if len(loaded) < len(tables):

@@ -177,3 +177,21 @@ def test_string_arrow_builds_what_pa_array_builds(values: list[str | None], vali
     assert built.type == pa.string()
     assert built.to_pylist() == expected
     built.validate(full=True)
+
+
+def test_a_large_input_is_recognised_before_it_is_read(tmp_path: Path) -> None:
+    """compute starts numba's load early for large inputs: sizes come from the one resolver (io.location)."""
+    from openfeat_core.offline.api import LARGE_INPUT_BYTES, LARGE_INPUT_ROWS, _large
+
+    folder = tmp_path / "a b%"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"part-{i}.parquet").write_bytes(b"\0" * (LARGE_INPUT_BYTES // 2 + 1))
+    (tmp_path / "small.csv").write_text("k,v\n1,2\n")
+    assert _large(folder, None)  # a directory: its files together
+    assert not _large(folder / "part-0.parquet", None)
+    assert _large(pa.table({"k": np.zeros(LARGE_INPUT_ROWS)}), None)
+    assert not _large(tmp_path / "small.csv", None)
+    assert not _large(str(tmp_path / "*.csv"), None)  # a glob: left to the first large kernel call
+    assert not _large(str(tmp_path / "missing.csv"), None)
+    assert _large("file://" + str(folder).replace("%", "%25").replace(" ", "%20"), None)  # a percent-encoded URI
