@@ -186,10 +186,10 @@ def _statistics(
     statistics: ArtifactLike | None, workspace: str, table: str, version: int, storage_options: Mapping[str, Any]
 ) -> None:
     """The feature statistics of a table version as Markdown: per column its kind, count, NULLs, min, max, mean and
-    (strings) distinct values, in one streaming pass (``mlflow_hooks.stats``: numpy and pyarrow only)."""
+    (strings) distinct values, in one streaming pass (``openfeat_core.monitoring.stats``: numpy and pyarrow only)."""
     if statistics is None:
         return
-    from mlflow_hooks.stats import table_statistics
+    from openfeat_core.monitoring.stats import table_statistics
     from openfeat_core.workspace import Workspace
 
     ws = Workspace.open(workspace, storage_options or None)

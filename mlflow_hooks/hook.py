@@ -58,7 +58,7 @@ import pyarrow as pa
 from mlflow_hooks.config import TrackingSettings, current_settings
 from mlflow_hooks.orchestrators import detect_orchestrator
 from mlflow_hooks.record import LoggedDataset, TaskOutcome, describe_outcome, describe_start
-from mlflow_hooks.stats import (
+from openfeat_core.monitoring.stats import (
     FeatureStats,
     drift_figure,
     histogram_figures,

@@ -64,6 +64,8 @@ class Deployment:
         request_plan: the script compiled for requests (:func:`compile_request_plan`).
         indexes: the indexes it keeps, with their final retention (DEPLOY biases and declared TTLs applied).
         preaggs: long-window pre-aggregations (``OPTIONS(long_windows=...)``), by the aggregate they serve.
+        reference: the statistics of the training set this version was deployed from
+            (:mod:`openfeat_core.monitoring.reference`), which served features are compared with; None: unknown.
     """
 
     name: str
@@ -74,6 +76,7 @@ class Deployment:
     options: dict[str, str] = field(default_factory=dict)
     indexes: tuple[IndexSpec, ...] = ()
     preaggs: dict[WindowAgg, Preaggregate] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None
 
     @property
     def access(self) -> dict[str, Any]:
@@ -265,6 +268,8 @@ class OnlineStore:
             del self._active[record["name"]]
         elif op == "stream_state":
             self._apply_stream(record)
+        elif op == "reference":
+            self._versions(record["name"])[record["version"] - 1].reference = record["profile"]
 
     def _apply_stream(self, state: Mapping[str, Any]) -> None:
         """Take in the positions and dead letters of a logged stream frame (or of a snapshot's stream state)."""
@@ -379,6 +384,11 @@ class OnlineStore:
         ]
         for name, versions in self._deployments.items():
             meta.extend({"op": "deploy", "name": name, "sql": d.sql, "options": d.options} for d in versions)
+            meta.extend(
+                {"op": "reference", "name": name, "version": d.version, "profile": d.reference}
+                for d in versions
+                if d.reference is not None
+            )
             meta.append({"op": "restore", "name": name, "version": self._active[name] + 1})
         if self._stream_positions or self._dead_letters:
             meta.append({"op": "stream_state", **self._stream_state(self._stream_positions, self._dead_letters)})
@@ -650,6 +660,27 @@ class OnlineStore:
         self._active[name] = version - 1
         return versions[version - 1]
 
+    def set_reference(self, name: str, profile: Mapping[str, Any], version: int | None = None) -> None:
+        """Record the reference profile (:mod:`openfeat_core.monitoring.reference`) of a deployment version (the
+        active one when None), durably: served features are compared with it, after restarts too.
+
+        Raises:
+            DataError: no such deployment or version, or a profile that is not a reference profile.
+        """
+        versions = self._versions(name)
+        number = self._active[name] + 1 if version is None else version
+        if not 1 <= number <= len(versions):
+            raise DataError(f"deployment {name!r} has versions 1..{len(versions)}, not {number}")
+        if not isinstance(profile, Mapping) or not isinstance(profile.get("bins"), Mapping):
+            raise DataError(f"reference of deployment {name!r}: not a reference profile (no 'bins')")
+        document = json.loads(json.dumps(dict(profile), allow_nan=False))
+        self._record({"op": "reference", "name": name, "version": number, "profile": document})
+        versions[number - 1].reference = document
+
+    def reference(self, name: str) -> dict[str, Any] | None:
+        """The reference profile of the active version of deployment ``name`` (None: none was recorded)."""
+        return self._deployment(name).reference
+
     def drop_deployment(self, name: str) -> None:
         self._versions(name)
         self._record({"op": "drop_deployment", "name": name})
@@ -675,6 +706,7 @@ class OnlineStore:
                 {f"{p.agg.name} over {d.plan.windows[p.agg.window].name}" for p in d.preaggs.values()}
             ),
             "access": d.access,
+            "reference": None if d.reference is None else d.reference.get("source"),
         }
 
     def input_schema(self, name: str) -> list[tuple[str, SQLType]]:

@@ -13,6 +13,8 @@ written for OpenMLDB can call a deployment unchanged; ``{db}`` in a path is acce
 ``POST …/deployments/{name}/verify``       recompute the logged requests in batch mode and compare: the
                                            consistency report (``ConsistencyReport.to_dict()``); requests are
                                            only logged after ``store.log_requests(rate)``
+``GET|PUT …/{name}/reference``             the reference profile (the training set's statistics) of the
+                                           active version (:mod:`openfeat_core.monitoring.reference`)
 ``GET  /dbs/{db}/tables[/{table}]``        table names / one table's schema, row count and indexes
 ``PUT  /dbs/{db}/tables/{table}``          insert ``{"value": [[...], ...]}``
 ``POST /dbs/{db}/tables/{table}/rows``     bulk insert: ``{"rows": [...]}`` or an Arrow IPC stream body
@@ -741,6 +743,9 @@ class FeatureService:
                 routes = {"GET": self._describe_deployment, "POST": self._request}
             elif kind == "deployments" and len(rest) == 2 and rest[1] == "verify":
                 template, routes = "/dbs/{db}/deployments/{name}/verify", {"POST": self._verify}
+            elif kind == "deployments" and len(rest) == 2 and rest[1] == "reference":
+                template = "/dbs/{db}/deployments/{name}/reference"
+                routes = {"GET": self._get_reference, "PUT": self._put_reference}
             elif kind == "tables" and not rest:
                 template, routes = "/dbs/{db}/tables", {"GET": self._list_tables}
             elif kind == "tables" and len(rest) == 1:
@@ -886,8 +891,34 @@ class FeatureService:
                 "digest": info["digest"],
                 "indexes": info["indexes"],
                 "access": info["access"],
+                "reference": info["reference"],
             }
         )
+
+    async def _get_reference(self, req: _Request) -> _Response:
+        """The reference profile of the deployment's active version (``data``: null when it has none)."""
+        name = self._segment(req, 3)
+
+        def read() -> dict[str, Any] | None:
+            self._describe(name)  # 404 when there is no such deployment
+            return self.store.reference(name)
+
+        return self._ok(await self._store_call(read))
+
+    async def _put_reference(self, req: _Request) -> _Response:
+        """Record the reference profile of the deployment's active version (the body: the profile)."""
+        name = self._segment(req, 3)
+        profile = await self._json_object(req)
+
+        def record() -> None:
+            self._describe(name)
+            try:
+                self.store.set_reference(name, profile)
+            except DataError as e:
+                raise HTTPError(400, str(e)) from None
+
+        await self._store_call(record)
+        return self._ok()
 
     async def _deploy(self, req: _Request) -> _Response:
         body = await self._json_object(req)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import logging
 import os
 import re
 import threading
@@ -30,9 +31,12 @@ from typing import Any, ClassVar, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openfeat_core.errors import DataError, OpenFeatError
+import openfeat_core
+from openfeat_core.errors import DataError, OpenFeatError, OpenFeatSQLError
+from openfeat_core.monitoring.reference import file_profile, find_training_set, workspace_profile
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.online.wal import LogLockedError
+from openfeat_core.sql.config import split_config
 from openfeat_core.tasks.base import (
     InvalidRequest,
     TaskDatasets,
@@ -42,6 +46,7 @@ from openfeat_core.tasks.base import (
     check_deploy_name,
     deployment_ref,
     open_workspace,
+    split_deploy,
     table_ref,
 )
 from openfeat_core.tasks.client import SERVICE_DB, ServiceClient, ServiceError
@@ -71,6 +76,8 @@ _INSERT_BODY_BYTES = 8 << 20
 #: Probe rows per request sent to a service.
 _PROBE_ROWS_PER_CALL = 100
 _ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+logger = logging.getLogger("openfeat.tasks")
 
 
 # =====================================================================================================================
@@ -209,10 +216,14 @@ class ServiceDeployments:
             "output_schema": [{"name": c["name"], "type": _type_name(c["type"])} for c in data["output_schema"]],
             "indexes": data["indexes"],
             "access": data["access"],
+            "reference": data.get("reference"),
         }
 
     def names(self) -> list[str]:
         return list(self.client.call("GET", f"/dbs/{SERVICE_DB}/deployments")["deployments"])
+
+    def set_reference(self, name: str, profile: Mapping[str, Any]) -> None:
+        self.client.call("PUT", f"/dbs/{SERVICE_DB}/deployments/{urllib.parse.quote(name)}/reference", profile)
 
 
 class StoreDeployments:
@@ -241,10 +252,14 @@ class StoreDeployments:
             "output_schema": [{"name": n, "type": t} for n, t in d["output_schema"]],
             "indexes": d["indexes"],
             "access": d["access"],
+            "reference": d["reference"],
         }
 
     def names(self) -> list[str]:
         return self.store.list_deployments()
+
+    def set_reference(self, name: str, profile: Mapping[str, Any]) -> None:
+        self.store.set_reference(name, profile)
 
 
 def _check_target(store: str | os.PathLike[str] | None, url: str | None) -> None:
@@ -288,6 +303,12 @@ class DeployRequest(TaskRequest):
         log_requests: fraction of the requests an embedded store opened here keeps for ``verify`` (0: none).
         storage_options: object-store settings of the workspace.
         parent_run_id: the pipeline run this task belongs to (default ``$OPENFEAT_PARENT_RUN_ID``).
+        reference: the training-set file (CSV, Parquet... read as ``openfeat ingest`` reads it) the deployed model
+            was trained on. Its feature statistics are recorded with the deployment as its reference profile,
+            which served features are compared with (drift metrics, ``openfeat monitor``). Without it, with
+            ``workspace``: the workspace's newest exported table version computed from the same plan, else the
+            newest computed one (none found: no reference). A version that has a reference keeps it unless
+            ``reference`` is given.
     """
 
     name: str
@@ -303,6 +324,7 @@ class DeployRequest(TaskRequest):
     log_requests: float = 0.0
     storage_options: Mapping[str, Any] | None = None
     parent_run_id: str | None = None
+    reference: str | os.PathLike[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -326,6 +348,8 @@ class DeployResult(TaskResult):
         parent_run_id: the pipeline run, if any.
         seconds: wall time.
         workspace: the URI of the workspace the loaded tables come from (None when nothing was loaded).
+        reference: where the deployment's reference profile comes from (its ``source``: ``{"kind": "workspace",
+            "workspace", "table", "version", "task"}`` or ``{"kind": "file", "path"}``), None when it has none.
     """
 
     task: ClassVar[str] = "deploy"
@@ -346,6 +370,7 @@ class DeployResult(TaskResult):
     parent_run_id: str | None
     seconds: float
     workspace: str | None = None
+    reference: dict[str, Any] | None = None
 
     def datasets(self) -> TaskDatasets:
         """The workspace table versions loaded (read) and the deployment version written."""
@@ -379,7 +404,7 @@ def _deploy(request: DeployRequest, context: TaskContext) -> DeployResult:
         raise InvalidRequest(f"tables {sorted(request.tables)} are to be loaded: give the workspace they come from")
     # Tables are checked (and created) first, the script deployed, then the rows inserted: the store builds the
     # deployment's indexes (and their TTLs) as the rows arrive, as it does for live inserts.
-    target: DeploymentTarget
+    target: ServiceDeployments | StoreDeployments
     insert: Callable[[str, pa.Table], object]
     if request.url is not None:
         client = ServiceClient(request.url, request.token, request.timeout)
@@ -400,12 +425,18 @@ def _deploy(request: DeployRequest, context: TaskContext) -> DeployResult:
     for load in loads:
         if load.insert:
             insert(load.table, load.workspace.read_table(load.table, load.version.version))
+    new_version = before is None or before["versions"] != info["versions"]
+    if request.reference is not None or (request.workspace is not None and info["reference"] is None):
+        profile = _reference_profile(request, [c["name"] for c in info["output_schema"]])
+        if profile is not None:
+            target.set_reference(request.name, profile)
+            info["reference"] = profile["source"]
     # ``access`` is for describing deployments (``openfeat deployments``); the task result keeps the fields that the
     # adapters (Airflow, KFP, DolphinScheduler) declare.
     info.pop("access")
     return DeployResult(
         **info,
-        new_version=before is None or before["versions"] != info["versions"],
+        new_version=new_version,
         target=_target_text(request.store, request.url),
         loaded=[load.to_dict() for load in loads],
         run_id=context.run_id,
@@ -413,6 +444,39 @@ def _deploy(request: DeployRequest, context: TaskContext) -> DeployResult:
         seconds=context.elapsed(),
         workspace=loads[0].workspace.uri if loads else None,
     )
+
+
+def _reference_profile(request: DeployRequest, features: list[str]) -> dict[str, Any] | None:
+    """The statistics of the training set of the deployed script: ``request.reference``, else found in the
+    workspace by the script's plan digest (None when there is none)."""
+    if request.reference is not None:
+        timezone = request.timezone or "UTC"
+        return file_profile(request.reference, features, timezone=timezone, storage_options=request.storage_options)
+    assert request.workspace is not None
+    ws = open_workspace(request.workspace, request.storage_options)
+    _, sql = split_deploy(request.sql)
+    select, _ = split_config(sql)
+    # Bound against the workspace's tables as compute binds it, so that the digest is the one its lineage records.
+    typed = {v.table: v.schema.empty_table() for v in ws.list_tables() if v.openmldb_schema is not None}
+    try:
+        plan_digest = openfeat_core.plan_sql(select, typed).digest()
+    except OpenFeatSQLError as e:
+        logger.info(
+            "openfeat: deployment %r has no reference profile: its script does not bind in %s (%s)",
+            request.name,
+            ws.uri,
+            e.reason,
+        )
+        return None
+    training = find_training_set(ws, plan_digest)
+    if training is None:
+        logger.info(
+            "openfeat: deployment %r has no reference profile: no table of workspace %s was computed from its plan",
+            request.name,
+            ws.uri,
+        )
+        return None
+    return workspace_profile(ws, training, features)
 
 
 @dataclass(frozen=True)

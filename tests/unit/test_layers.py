@@ -35,6 +35,9 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     # resolver (io.location) and knows nothing of computing or serving.
     "io": frozenset({"engine", "offline", "online", "server", "tasks", "cli", "workspace", "openfeat_core"}),
     "workspace": frozenset({"engine", "offline", "online", "server", "tasks", "cli", "openfeat_core"}),
+    # Feature statistics, reference profiles and the monitor's comparison: the service and the tasks use them, not
+    # the other way round.
+    "monitoring": frozenset({"server", "tasks", "cli"}),
 }
 
 

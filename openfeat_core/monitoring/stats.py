@@ -15,6 +15,11 @@ size. The population stability index (PSI) of a feature compares this run's dist
 (:func:`reference_bins` of an earlier run, stored as JSON beside its run): deciles of the reference's numeric values
 (or its most frequent categories) plus a bin for NULL; ``PSI = sum((a - e) * ln(a / e))`` over the bins, with
 ``e`` the reference's shares and ``a`` this run's. Below 0.1 is usually read as stable, above 0.25 as a shift.
+
+The same bins serve the drift of what a deployment serves (:func:`bin_counts`, :func:`psi_of_counts`): values are
+counted into the reference's bins as they are served, so the memory is one counter per bin whatever the traffic.
+This module is in the core (numpy and pyarrow only; matplotlib is imported by the figure functions alone) so that
+the service, ``openfeat monitor`` and the MLflow hooks share one definition of the statistics and of the PSI.
 """
 
 from __future__ import annotations
@@ -38,10 +43,13 @@ __all__ = [
     "FEATURES_PER_FIGURE",
     "SAMPLE_ROWS",
     "FeatureStats",
+    "bin_count",
+    "bin_counts",
     "drift_figure",
     "feature_kind",
     "histogram_figures",
     "population_stability",
+    "psi_of_counts",
     "reference_bins",
     "table_statistics",
 ]
@@ -385,6 +393,44 @@ def population_stability(reference: Mapping[str, Any], stats: Sequence[FeatureSt
             continue
         out[s.name] = _psi(np.append(expected, ref["null"]), np.append(current, s.missing_share))
     return out
+
+
+def bin_count(reference: Mapping[str, Any]) -> int:
+    """How many bins one feature of :func:`reference_bins` has, its NULL bin (the last) included."""
+    if reference["kind"] == NUMERIC:
+        return len(reference["edges"]) + 2
+    return len(reference["categories"]) + 2
+
+
+def bin_counts(reference: Mapping[str, Any], values: Sequence[Any]) -> np.ndarray:
+    """How many of ``values`` fall in each bin of one feature of :func:`reference_bins` (``features[name]``).
+
+    Numeric: the ``len(edges) + 1`` value bins, then NULL (None, NaN, infinite); categorical: the categories in
+    the reference's order, ``other``, then NULL. Counts add up over calls, so a running total is one array.
+    """
+    counts = np.zeros(bin_count(reference), dtype=np.int64)
+    if reference["kind"] == NUMERIC:
+        floats = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        finite = floats[np.isfinite(floats)]
+        edges = np.asarray(reference["edges"], dtype=np.float64)
+        counts[: edges.size + 1] = np.bincount(np.searchsorted(edges, finite, side="left"), minlength=edges.size + 1)
+        counts[-1] = floats.size - finite.size
+        return counts
+    position = {c: i for i, c in enumerate(reference["categories"])}
+    other = len(position)
+    for value in values:
+        counts[other + 1 if value is None else position.get(str(value), other)] += 1
+    return counts
+
+
+def psi_of_counts(reference: Mapping[str, Any], counts: np.ndarray) -> float | None:
+    """PSI of served values counted by :func:`bin_counts` against the reference's shares (None: no values)."""
+    total = int(counts.sum())
+    if total == 0:
+        return None
+    extra = [] if reference["kind"] == NUMERIC else [reference["other"]]
+    expected = np.asarray([*reference["shares"], *extra, reference["null"]], dtype=np.float64)
+    return _psi(expected, counts / total)
 
 
 def _numeric_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
