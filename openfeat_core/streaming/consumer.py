@@ -23,9 +23,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from openfeat_core.errors import DataError, Failure, OpenFeatError
 from openfeat_core.online.rows import TypedRows, check_rows
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.streaming.columnar import ColumnarDecoder
 from openfeat_core.streaming.dead_letters import DeadLetterFile, dead_letter
 from openfeat_core.streaming.formats import BadMessage, MessageFormat, RowMapper, envelope_table_schema
 
@@ -115,9 +119,7 @@ class IngestStats:
 class _Pending:
     """One table's part of a polled batch."""
 
-    rows: list[dict[str, Any]] = field(default_factory=list)
     messages: list[Any] = field(default_factory=list)
-    letters: list[dict[str, Any]] = field(default_factory=list)
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
@@ -186,6 +188,7 @@ class StreamIngester:
         self._to_create = set(missing)
         self._columns = {t: store.table_columns(t) for t in self._table_of.values() if t not in self._to_create}
         self._mappers = {t: RowMapper(c, message_format, zone) for t, c in self._columns.items()}
+        self._decoders = {t: ColumnarDecoder(c, message_format) for t, c in self._columns.items()}
         self.dead_letter_path = dead_letter_path
         self.max_bad_ratio = max_bad_ratio
         self.group_id = group_id
@@ -331,7 +334,7 @@ class StreamIngester:
         from confluent_kafka import KafkaError, TopicPartition
 
         pending: dict[str, _Pending] = {}
-        table_of, mappers = self._table_of, self._mappers
+        table_of = self._table_of
         read = 0
         for m in messages:
             error = m.error()
@@ -353,29 +356,22 @@ class StreamIngester:
             if part is None:
                 part = pending[table] = _Pending()
             part.positions[(topic, m.partition())] = m.offset() + 1
-            try:
-                if table in self._to_create:
-                    self._create_table(table, m.value())
-                part.rows.append(mappers[table].row(m.value()))
-                part.messages.append(m)
-            except BadMessage as bad:
-                part.letters.append(_letter(m, bad.error, bad.reason))
+            part.messages.append(m)
         bad_total = 0
         commits: list[Any] = []
         for table, part in pending.items():
-            typed, rejected = self._check(table, part)
-            part.letters.extend(rejected)
-            part.letters.sort(key=lambda d: (d["topic"], d["partition"], d["offset"]))
+            rows, bad_letters = self._rows(table, part.messages)
+            bad_letters.sort(key=lambda d: (d["topic"], d["partition"], d["offset"]))
             with self._store_lock:
                 stored = self.store.insert_consumed(
-                    table if typed is not None else None, typed, part.positions, part.letters
+                    table if rows is not None else None, rows, part.positions, bad_letters
                 )
             if letters is not None:
-                letters.append(part.letters)
+                letters.append(bad_letters)
             stats.rows += stored
-            stats.dead_letters += len(part.letters)
+            stats.dead_letters += len(bad_letters)
             stats.batches += 1
-            bad_total += len(part.letters)
+            bad_total += len(bad_letters)
             commits.extend(TopicPartition(t, p, o) for (t, p), o in part.positions.items())
         stats.messages += read
         if commits and self.commit_offsets:
@@ -405,37 +401,90 @@ class StreamIngester:
         with self._store_lock:
             self._columns[table] = self.store.table_columns(table)
         self._mappers[table] = RowMapper(self._columns[table], self._format, self._zone)
+        self._decoders[table] = ColumnarDecoder(self._columns[table], self._format)
         self._to_create.discard(table)
 
-    def _check(self, table: str, part: _Pending) -> tuple[TypedRows | None, list[dict[str, Any]]]:
-        """The rows checked once by ``check_rows``; when one does not fit, the batch is checked again in chunks and
-        then row by row to set the bad messages aside as dead letters."""
-        if not part.rows:
-            return None, []
+    def _rows(self, table: str, messages: list[Any]) -> tuple[pa.Table | None, list[dict[str, Any]]]:
+        """The rows of one table's messages, in message order, and the dead letters of the bad ones.
+
+        The batch is decoded columnar (:class:`ColumnarDecoder`); the messages it leaves go through the per-message
+        path (:class:`RowMapper`, then :func:`check_rows`), which decides between a row and a dead letter."""
+        letters: list[dict[str, Any]] = []
+        if table in self._to_create:
+            # The messages before the first that can create the table are dead letters.
+            first = 0
+            while first < len(messages):
+                try:
+                    self._create_table(table, messages[first].value())
+                    break
+                except BadMessage as bad:
+                    letters.append(_letter(messages[first], bad.error, bad.reason))
+                    first += 1
+            if first == len(messages):
+                return None, letters
+            messages = messages[first:]
+        values = [m.value() for m in messages]
+        decoder = self._decoders[table]
+        taken, columnar, rest = decoder.decode(values)
+        if not rest:
+            return columnar, letters
+        mapper = self._mappers[table]
+        rows: list[dict[str, Any]] = []
+        mapped: list[int] = []
+        for i in rest:
+            try:
+                rows.append(mapper.row(values[i]))
+                mapped.append(i)
+            except BadMessage as bad:
+                letters.append(_letter(messages[i], bad.error, bad.reason))
+        typed, good, rejected = self._check(table, rows, [messages[i] for i in mapped])
+        letters.extend(rejected)
+        if typed is None:
+            return columnar, letters
+        checked = pa.Table.from_batches([typed.to_batch(decoder.schema)])
+        if columnar is None:
+            return checked, letters
+        # Both paths gave rows: back into message order (ties at one timestamp go by insertion order).
+        positions = np.concatenate([taken, np.asarray([mapped[g] for g in good], dtype=np.int64)])
+        return pa.concat_tables([columnar, checked]).take(pa.array(np.argsort(positions, kind="stable"))), letters
+
+    def _check(
+        self, table: str, rows: list[dict[str, Any]], messages: list[Any]
+    ) -> tuple[TypedRows | None, list[int], list[dict[str, Any]]]:
+        """The rows checked once by ``check_rows``; when one does not fit, the rows are checked again in chunks and
+        then one by one to set the bad messages aside as dead letters.
+
+        Returns:
+            ``(typed, good, rejected)``: the rows that fit, their positions in ``rows``, the dead letters of the
+            others.
+        """
+        if not rows:
+            return None, [], []
         columns = self._columns[table]
         what = f"table {table!r}"
         try:
-            return check_rows(part.rows, columns, what=what), []
+            return check_rows(rows, columns, what=what), list(range(len(rows))), []
         except DataError:
             pass
-        good: list[dict[str, Any]] = []
+        good: list[int] = []
         rejected: list[dict[str, Any]] = []
-        for start in range(0, len(part.rows), _CHUNK):
-            chunk = part.rows[start : start + _CHUNK]
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
             try:
                 check_rows(chunk, columns, what=what)
-                good.extend(chunk)
+                good.extend(range(start, start + len(chunk)))
                 continue
             except DataError:
                 pass
-            for row, m in zip(chunk, part.messages[start : start + _CHUNK], strict=True):
+            for k, (row, m) in enumerate(zip(chunk, messages[start : start + _CHUNK], strict=True)):
                 where = f"{what}, message {m.topic()}[{m.partition()}]@{m.offset()}"
                 try:
                     check_rows([row], columns, what=where)
-                    good.append(row)
+                    good.append(start + k)
                 except DataError as exc:
                     rejected.append(_letter(m, str(exc), "invalid_row"))
-        return (check_rows(good, columns, what=what) if good else None), rejected
+        typed = check_rows([rows[g] for g in good], columns, what=what) if good else None
+        return typed, good, rejected
 
 
 def _letter(m: Any, error: str, reason: str) -> dict[str, Any]:
