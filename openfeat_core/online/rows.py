@@ -188,8 +188,22 @@ def _boolean(v: Any) -> bool:
 
 def _string(v: Any) -> str:
     if isinstance(v, str):
+        if not v.isascii():
+            v.encode("utf-8")  # a lone surrogate (JSON's "\\ud800" decodes to one) has no UTF-8: a ValueError
         return v
     raise ValueError("expected a string")
+
+
+def _strings(values: Sequence[Any]) -> list[Any] | None:
+    """A column of strings taken as it is (see :func:`_plain`) when every one has a UTF-8 form (no lone surrogate)."""
+    column = _plain_strings(values)
+    if column is None:
+        return None
+    try:
+        "".join([v for v in column if v is not None]).encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return column
 
 
 def _timestamp(v: Any) -> int:
@@ -224,6 +238,8 @@ def _date(v: Any) -> int:
     return days
 
 
+_plain_strings = _plain({str})
+
 #: Up to this many rows, each value is converted on its own (a column pass has a fixed cost of several calls).
 _FEW_ROWS = 4
 
@@ -233,7 +249,7 @@ _FAST: dict[SQLType, Callable[[Sequence[Any]], list[Any] | None]] = {
     SQLType.FLOAT: _plain({float}),
     SQLType.DOUBLE: _plain({float}),
     SQLType.BOOL: _plain({bool}),
-    SQLType.STRING: _plain({str}),
+    SQLType.STRING: _strings,
 }
 
 _CONVERTERS: dict[SQLType, Callable[[Any], Any]] = {

@@ -6,8 +6,9 @@ batch into Arrow columns of the table's types in about a tenth of that. It must 
 path gives, so it only takes what it reads unambiguously and hands every other message to that path, which decides
 (a row, or a dead letter with its reason):
 
-* a message whose value is missing, empty, only whitespace, or holds a raw line break (JSON allows those only as
-  whitespace between tokens, and the reader splits messages at them);
+* a message whose value is missing, empty, only whitespace, holds a raw line break (JSON allows those only as
+  whitespace between tokens, and the reader splits messages at them), is not UTF-8 (the reader does not check
+  strings) or holds a byte-order mark (the reader skips one at the start of its input);
 * a message the reader refuses: not JSON, not one object, a key that is not a column, a key given twice, a value of
   another JSON type than its column's (a timestamp given as a string, an integer given as ``1.0``...), an integer
   out of int64. The reader stops at the first such message of a block: the block is split around the row it names
@@ -68,6 +69,17 @@ _MOSTLY_SLOW = 0.5
 _SKIP_BATCHES = 16
 
 
+_BOM = "\ufeff".encode()
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class ColumnarDecoder:
     """Decodes the JSON message values of one table's batch into one Arrow table of its schema.
 
@@ -104,11 +116,20 @@ class ColumnarDecoder:
         plain: list[int] = list(range(n))
         # A value that would not be one line of the reader's input: missing, empty, blank, or broken over lines.
         # Looked for in C over the whole batch first; message by message only when there is one.
+        # Also set aside: a value that is not UTF-8 (the reader does not check strings) or holds a byte-order mark
+        # (the reader skips one at the start of its input, Python's JSON refuses it).
         joined = b"\n".join([v or b"" for v in values])
-        if not all(values) or joined.count(b"\n") != n - 1 or b"\r" in joined or any(map(bytes.isspace, values)):  # type: ignore[arg-type]
+        if (
+            not all(values)
+            or joined.count(b"\n") != n - 1
+            or b"\r" in joined
+            or _BOM in joined
+            or any(map(bytes.isspace, values))  # type: ignore[arg-type]
+            or not _is_utf8(joined)
+        ):
             plain = []
             for i, v in enumerate(values):
-                if not v or v.isspace() or b"\n" in v or b"\r" in v:
+                if not v or v.isspace() or b"\n" in v or b"\r" in v or _BOM in v or not _is_utf8(v):
                     rest.append(i)
                 else:
                     plain.append(i)
@@ -144,7 +165,7 @@ class ColumnarDecoder:
                 read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),
                 parse_options=self._options,
             )
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        except pa.ArrowInvalid as exc:
             if len(positions) <= _SMALLEST_SPLIT:
                 rest.extend(positions)
                 return

@@ -55,12 +55,15 @@ def test_values_that_fit_become_physical(row: Any, physical: list[Any]) -> None:
         ("d", "2024-02-30", "expected a 'YYYY-MM-DD' date"),
         ("d", T, "expected a 'YYYY-MM-DD' string or a date"),
         ("s", 5, "expected a string"),
+        # JSON's "\ud800" decodes to a lone surrogate, which has no UTF-8 form (Arrow strings are UTF-8).
+        ("s", "a\ud800", "surrogates not allowed"),
     ],
 )
-def test_a_value_that_does_not_fit_names_its_row_and_field(field: str, value: Any, fragment: str) -> None:
+@pytest.mark.parametrize("rows", [2, 100], ids=["value by value", "column at once"])
+def test_a_value_that_does_not_fit_names_its_row_and_field(field: str, value: Any, fragment: str, rows: int) -> None:
     good = {"id": 1, "ts": 0, "amount": 1.0, "ok": True, "d": "2024-01-01", "s": "x"}
     with pytest.raises(DataError, match=r"^t: row 1, field '" + field + "': ") as e:
-        check_rows([good, {**good, field: value}], SCHEMA, what="t")
+        check_rows([good, {**good, field: value}, *[good] * (rows - 2)], SCHEMA, what="t")
     assert fragment in str(e.value)
 
 
