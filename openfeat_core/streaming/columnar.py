@@ -59,6 +59,8 @@ _ERROR_ROW = re.compile(r" in row (\d+)")
 #: Messages read at once. The reader stops at a batch's first bad message, and what follows it is read again: in
 #: blocks, a bad message costs a second read of its block only, not of the rest of the batch.
 _BLOCK = 512
+#: Refusals of the reader a block may have before its unread messages all go to the per-message path.
+_REFUSALS = 16
 #: A part of a batch at most this long that the reader refuses goes to the per-message path whole: splitting it
 #: further would cost more reads than the messages cost one by one.
 _SMALLEST_SPLIT = 8
@@ -135,7 +137,7 @@ class ColumnarDecoder:
                     plain.append(i)
         pieces: list[tuple[np.ndarray, pa.Table]] = []
         for start in range(0, len(plain), _BLOCK):
-            self._read(values, plain[start : start + _BLOCK], pieces, rest)
+            self._read(values, plain[start : start + _BLOCK], pieces, rest, [_REFUSALS])
         rest.sort()
         if n >= 64 and len(rest) > _MOSTLY_SLOW * n:
             self._skip = _SKIP_BATCHES
@@ -154,9 +156,17 @@ class ColumnarDecoder:
         positions: list[int],
         pieces: list[tuple[np.ndarray, pa.Table]],
         rest: list[int],
+        budget: list[int],
     ) -> None:
-        """Read the messages at ``positions``; on a refusal, split around the row it names (or in halves)."""
+        """Read the messages at ``positions``; on a refusal, split around the row it names (or in halves).
+
+        ``budget`` counts down the refusals of the block left: a block with many messages the reader refuses (every
+        other one with a string timestamp, say) goes to the per-message path whole instead of being read again
+        after each of them."""
         if not positions:
+            return
+        if budget[0] <= 0:
+            rest.extend(positions)
             return
         data = b"\n".join([values[i] for i in positions])  # type: ignore[misc]  # the None ones are in `rest`
         try:
@@ -166,6 +176,7 @@ class ColumnarDecoder:
                 parse_options=self._options,
             )
         except pa.ArrowInvalid as exc:
+            budget[0] -= 1
             if len(positions) <= _SMALLEST_SPLIT:
                 rest.extend(positions)
                 return
@@ -174,23 +185,24 @@ class ColumnarDecoder:
             if 0 <= row < len(positions):
                 # The reader names the row it stopped at; as every message before it was one row, that is the
                 # message at that position (if not, the reads of the parts refuse again and split further).
-                self._read(values, positions[:row], pieces, rest)
+                self._read(values, positions[:row], pieces, rest, budget)
                 rest.append(positions[row])
-                self._read(values, positions[row + 1 :], pieces, rest)
+                self._read(values, positions[row + 1 :], pieces, rest, budget)
             else:
                 middle = len(positions) // 2
-                self._read(values, positions[:middle], pieces, rest)
-                self._read(values, positions[middle:], pieces, rest)
+                self._read(values, positions[:middle], pieces, rest, budget)
+                self._read(values, positions[middle:], pieces, rest, budget)
             return
         if table.num_rows != len(positions):
             # Some message held several objects (none holds fewer: blank ones were set aside): the reader's rows no
             # longer match the messages, so let the per-message path find which.
+            budget[0] -= 1
             if len(positions) <= _SMALLEST_SPLIT:
                 rest.extend(positions)
                 return
             middle = len(positions) // 2
-            self._read(values, positions[:middle], pieces, rest)
-            self._read(values, positions[middle:], pieces, rest)
+            self._read(values, positions[:middle], pieces, rest, budget)
+            self._read(values, positions[middle:], pieces, rest, budget)
             return
         taken = np.asarray(positions, dtype=np.int64)
         table, taken = self._in_range(table, taken, rest)
