@@ -17,13 +17,14 @@ from openfeat_core.streaming.consumer import (
     TopicRoute,
     parse_topics,
 )
-from openfeat_core.streaming.dead_letters import DeadLetterFile, dead_letter
+from openfeat_core.streaming.dead_letters import DeadLetterFile, DeadLetterTopic, dead_letter
 from openfeat_core.streaming.formats import MESSAGE_FORMATS, BadMessage, MessageFormat, RowMapper
 
 __all__ = [
     "MESSAGE_FORMATS",
     "BadMessage",
     "DeadLetterFile",
+    "DeadLetterTopic",
     "IngestStats",
     "MessageFormat",
     "RowMapper",

@@ -30,7 +30,7 @@ from openfeat_core.errors import DataError, Failure, OpenFeatError
 from openfeat_core.online.rows import TypedRows, check_rows
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.streaming.columnar import ColumnarDecoder
-from openfeat_core.streaming.dead_letters import DeadLetterFile, dead_letter
+from openfeat_core.streaming.dead_letters import DeadLetterFile, DeadLetterSink, DeadLetterTopic, dead_letter
 from openfeat_core.streaming.formats import BadMessage, MessageFormat, RowMapper, envelope_table_schema
 
 __all__ = [
@@ -134,6 +134,7 @@ class StreamIngester:
         timezone: zone of timestamp strings without an offset; default the store's.
         dead_letter_path: JSON-lines file of the dead letters (a copy of those the store records); None: only the
             store keeps them.
+        dead_letter_topic: Kafka topic of the dead letters (another copy; created with one partition when missing).
         max_bad_ratio: stop with :class:`StreamIngestError` once bad messages exceed this share of the messages read
             in the run (judged from :data:`RATIO_MIN_MESSAGES` messages on, and at the end of the run).
         group_id: the consumer group the offsets are committed to for lag tooling (never read back).
@@ -142,6 +143,9 @@ class StreamIngester:
         poll_timeout: seconds one poll waits for a first message (bounds how long a stop request waits).
         consumer_config: more librdkafka settings (security, timeouts...).
         on_batch: called with the messages of each batch once it is stored (benchmarks, progress).
+        on_lag: called after each batch with ``(topic, partition, messages behind)`` for every partition the batch
+            advanced: its high watermark as of the last fetch (librdkafka's cached value: no broker call) minus the
+            stored position (the service's lag metric).
         store_lock: held around every store call, when others use the store too (``openfeat serve --ingest-topics``:
             the service's store lock); the broker is polled without it.
         create_tables: a table that does not exist is created from the schema of the first Kafka Connect envelope
@@ -157,6 +161,7 @@ class StreamIngester:
         message_format: MessageFormat = "auto",
         timezone: str | None = None,
         dead_letter_path: str | os.PathLike[str] | None = None,
+        dead_letter_topic: str | None = None,
         max_bad_ratio: float = 0.1,
         group_id: str = "openfeat-ingest",
         commit_offsets: bool = True,
@@ -164,6 +169,7 @@ class StreamIngester:
         poll_timeout: float = 0.2,
         consumer_config: Mapping[str, Any] | None = None,
         on_batch: Callable[[list[Any]], None] | None = None,
+        on_lag: Callable[[str, int, int], None] | None = None,
         store_lock: threading.Lock | None = None,
         create_tables: bool = False,
     ) -> None:
@@ -190,6 +196,9 @@ class StreamIngester:
         self._mappers = {t: RowMapper(c, message_format, zone) for t, c in self._columns.items()}
         self._decoders = {t: ColumnarDecoder(c, message_format) for t, c in self._columns.items()}
         self.dead_letter_path = dead_letter_path
+        if dead_letter_topic is not None and dead_letter_topic in self._table_of:
+            raise DataError(f"the dead-letter topic {dead_letter_topic!r} is also a topic to consume")
+        self.dead_letter_topic = dead_letter_topic
         self.max_bad_ratio = max_bad_ratio
         self.group_id = group_id
         self.commit_offsets = commit_offsets
@@ -197,6 +206,7 @@ class StreamIngester:
         self.poll_timeout = poll_timeout
         self.consumer_config = dict(consumer_config or {})
         self.on_batch = on_batch
+        self.on_lag = on_lag
         self._store_lock: contextlib.AbstractContextManager[Any] = (
             store_lock if store_lock is not None else contextlib.nullcontext()
         )
@@ -221,7 +231,7 @@ class StreamIngester:
         stats = IngestStats()
         with self._store_lock:
             recorded = self.store.dead_letters()
-        letters = DeadLetterFile.open(self.dead_letter_path, recorded) if self.dead_letter_path is not None else None
+        letters: list[DeadLetterSink] = []
         config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap,
             "group.id": self.group_id,
@@ -234,6 +244,15 @@ class StreamIngester:
         }
         consumer = Consumer(config, logger=logger)
         try:
+            if self.dead_letter_path is not None:
+                letters.append(DeadLetterFile.open(self.dead_letter_path, recorded))
+            if self.dead_letter_topic is not None:
+                letters.append(
+                    DeadLetterTopic.open(
+                        self.bootstrap, self.dead_letter_topic, recorded, config=self.consumer_config,
+                        timeout=startup_timeout,
+                    )
+                )  # fmt: skip
             targets = self._assign(consumer, startup_timeout)
             done: set[tuple[str, int]] = set()
             bad_in_run = 0
@@ -257,8 +276,8 @@ class StreamIngester:
             self._check_ratio(bad_in_run, stats.messages)
         finally:
             consumer.close()
-            if letters is not None:
-                letters.close()
+            for sink in letters:
+                sink.close()
             with self._store_lock:
                 final = self.store.stream_positions()
             stats.positions = {f"{t}[{p}]": o for (t, p), o in sorted(final.items())}
@@ -325,7 +344,7 @@ class StreamIngester:
         self,
         consumer: Any,
         messages: list[Any],
-        letters: DeadLetterFile | None,
+        letters: Sequence[DeadLetterSink],
         stats: IngestStats,
         targets: Mapping[tuple[str, int], int],
         done: set[tuple[str, int]],
@@ -366,8 +385,8 @@ class StreamIngester:
                 stored = self.store.insert_consumed(
                     table if rows is not None else None, rows, part.positions, bad_letters
                 )
-            if letters is not None:
-                letters.append(bad_letters)
+            for sink in letters:
+                sink.append(bad_letters)
             stats.rows += stored
             stats.dead_letters += len(bad_letters)
             stats.batches += 1
@@ -379,6 +398,11 @@ class StreamIngester:
                 consumer.commit(offsets=commits, asynchronous=True)
             except Exception as exc:  # published for lag tooling only: never affects ingest
                 logger.debug("committing offsets for lag tooling failed: %s", exc)
+        if self.on_lag is not None:
+            for tp in commits:
+                _, high = consumer.get_watermark_offsets(tp, cached=True)
+                if high is not None and high >= 0:
+                    self.on_lag(tp.topic, tp.partition, high - tp.offset)
         return read, bad_total
 
     def _create_table(self, table: str, value: bytes | None) -> None:

@@ -35,6 +35,7 @@ class IngestStreamRequest(TaskRequest):
         until_caught_up: stop once every partition reached its high watermark of the start; else run until
             ``stop`` is set.
         dead_letters: JSON-lines file of the bad messages (a copy of the dead letters the store records).
+        dead_letter_topic: Kafka topic of the bad messages (another copy; created with one partition if missing).
         max_bad_ratio: stop with an error when more than this share of the messages read are bad.
         message_format: ``"auto"``, ``"json"`` (plain objects) or ``"envelope"`` (Kafka Connect's schema + payload).
         timezone: zone of timestamp strings without an offset; default the store's.
@@ -51,6 +52,7 @@ class IngestStreamRequest(TaskRequest):
     topics: str
     until_caught_up: bool = False
     dead_letters: str | os.PathLike[str] | None = None
+    dead_letter_topic: str | None = None
     max_bad_ratio: float = 0.1
     message_format: str = "auto"
     timezone: str | None = None
@@ -127,6 +129,7 @@ def _ingest_stream(request: IngestStreamRequest, context: TaskContext) -> Ingest
         message_format=fmt,
         timezone=request.timezone,
         dead_letter_path=request.dead_letters,
+        dead_letter_topic=request.dead_letter_topic,
         max_bad_ratio=request.max_bad_ratio,
         group_id=request.group_id,
         consumer_config=request.consumer_config,

@@ -19,6 +19,7 @@ from kafka_broker import KafkaBroker
 from streamdata import BASE_MS, FEATURES, TX_SCHEMA, event_row, events, new_topic, produce
 
 import openfeat_core
+from openfeat_core.errors import DataError
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.streaming import StreamIngester, StreamIngestError, parse_topics
 from openfeat_core.tasks import IngestStreamRequest, close_embedded_store, ingest_stream
@@ -65,6 +66,61 @@ def test_until_caught_up_loads_the_good_events_and_dead_letters_the_bad(kafka_bo
     again = ingester.run(until_caught_up=True)
     assert (again.messages, again.rows) == (0, 0)
     store.close()
+
+
+def _topic_values(bootstrap: str, topic: str) -> list[tuple[bytes, dict[str, object]]]:
+    """Every message of ``topic``'s partition 0: (key, JSON value)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-reader", "enable.auto.commit": False})
+    try:
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10, cached=False)
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        found: list[tuple[bytes, dict[str, object]]] = []
+        while len(found) < high:
+            m = consumer.poll(5)
+            assert m is not None, f"{topic}: {len(found)} of {high} messages read"
+            key, value = m.key(), m.value()
+            if m.error() is None and key is not None and value is not None:
+                found.append((key, json.loads(value)))
+        return found
+    finally:
+        consumer.close()
+
+
+def test_dead_letter_topic_mirrors_the_store_exactly_once(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = new_topic(kafka_bootstrap)
+    dead = f"{topic}_dead"
+    first, _, bad_first = events(1000, bad_every=50)
+    produce(kafka_bootstrap, topic, first)
+    store = _store(tmp_path / "store")
+    # A first run without the topic: the store records 20 dead letters.
+    StreamIngester(store, kafka_bootstrap, parse_topics(f"{topic}:tx")).run(until_caught_up=True)
+    assert len(store.dead_letters()) == len(bad_first) == 20
+    more, _, bad_more = events(600, bad_every=30)
+    produce(kafka_bootstrap, topic, [(i + 1000, v) for i, v in more])
+    ingester = StreamIngester(store, kafka_bootstrap, parse_topics(f"{topic}:tx"), dead_letter_topic=dead)
+    stats = ingester.run(until_caught_up=True)
+    assert stats.dead_letters == len(bad_more) == 20
+    # The topic (created with one partition) holds the store's dead letters, the earlier ones first, each once.
+    published = _topic_values(kafka_bootstrap, dead)
+    assert [v for _, v in published] == store.dead_letters()
+    assert published[0][0] == f"{topic}[{published[0][1]['partition']}]@{published[0][1]['offset']}".encode()
+    # Nothing new: nothing is published again.
+    ingester.run(until_caught_up=True)
+    assert len(_topic_values(kafka_bootstrap, dead)) == 40
+    # The topic of another stream is refused.
+    other = _store(tmp_path / "other")
+    other_topic = new_topic(kafka_bootstrap)
+    produce(kafka_bootstrap, other_topic, events(100, bad_every=10)[0])
+    with pytest.raises(DataError, match="belongs to another store or stream"):
+        StreamIngester(other, kafka_bootstrap, parse_topics(f"{other_topic}:tx"), dead_letter_topic=dead).run(
+            until_caught_up=True
+        )
+    with pytest.raises(DataError, match="also a topic to consume"):
+        StreamIngester(other, kafka_bootstrap, parse_topics(f"{other_topic}:tx"), dead_letter_topic=other_topic)
+    store.close()
+    other.close()
 
 
 def test_too_many_bad_messages_stop_with_a_clear_error(kafka_bootstrap: str, tmp_path: Path) -> None:
