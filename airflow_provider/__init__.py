@@ -7,6 +7,8 @@ table sensor, OpenLineage facets and MLflow run grouping.
   ``OpenFeatExportTrainingSetOperator``, ``OpenFeatDeployOperator``, ``OpenFeatVerifyOperator``: one operator per
   task of :mod:`openfeat_core.tasks`, each returning the task's result dict as its XCom;
 * :mod:`airflow_provider.sensors.openfeat`: ``OpenFeatTableSensor``, which waits for a workspace table version.
+* :mod:`airflow_provider.operators.monitor`: ``OpenFeatMonitorOperator`` (is the deployment's traffic drifting from
+  its training set? retrain?) and ``OpenFeatRetrainBranchOperator``, the retraining loop's branch.
 
 Airflow finds the provider through the ``apache_airflow_provider`` entry point of the ``openfeat`` distribution,
 which names :func:`get_provider_info`. Airflow calls it while it discovers providers, possibly before its own
@@ -100,7 +102,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider.hooks.openfeat"]}],
-        "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider.operators.openfeat"]}],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider.operators.openfeat", "airflow_provider.operators.monitor"],
+            }
+        ],
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider.sensors.openfeat"]}],
         "connection-types": [
             {

@@ -19,7 +19,9 @@ orchestrator's run id) is a child (``mlflow.parentRunId``) of the run tagged ``o
 racing keep the older parent and delete the other). The parent's status is the last task's. ``deploy`` tags its
 run with ``openfeat.training_run_id``: the latest finished ``export`` run (else ``compute`` run) of the same plan
 digest, i.e. the training set its script came from. ``verify`` logs its consistency figures to its own run and, as
-``verify.*`` metrics (one step per verify), to the latest finished ``deploy`` run of the deployment.
+``verify.*`` metrics (one step per verify), to the latest finished ``deploy`` run of the deployment; ``monitor``
+likewise logs its drift figures and decision (``monitor.retrain``, ``monitor.max_psi``, ``monitor.psi.<feature>``...)
+there as ``monitor.*`` metrics, so the deployment's run shows its drift over time.
 
 **Failures.** Tracking never fails a task unless ``strict`` is set: MLflow's HTTP requests are not retried and
 have a timeout of a third of ``timeout`` (only while the hook calls MLflow), and a task's MLflow calls stop once they
@@ -380,7 +382,9 @@ class MlflowTrackingHook:
         if opened.task == "deploy" and outcome.plan_digest and outcome.status == "FINISHED":
             self._link_training_run(client, opened, outcome.plan_digest)
         if opened.task == "verify" and outcome.deployment and outcome.verify_metrics:
-            self._report_to_deployment(client, opened, outcome)
+            self._report_to_deployment(client, opened, outcome, "verify", outcome.verify_metrics)
+        if opened.task == "monitor" and outcome.deployment and outcome.monitor_metrics:
+            self._report_to_deployment(client, opened, outcome, "monitor", outcome.monitor_metrics)
         parent = self._surviving_parent(client, opened)
         client.set_terminated(run_id, status=outcome.status)
         if parent is not None:
@@ -446,8 +450,11 @@ class MlflowTrackingHook:
                 )
                 return
 
-    def _report_to_deployment(self, client: _BoundedClient, opened: _OpenRun, outcome: TaskOutcome) -> None:
-        """Log verify's consistency figures to the deployment's run, one step per verify."""
+    def _report_to_deployment(
+        self, client: _BoundedClient, opened: _OpenRun, outcome: TaskOutcome, task: str, figures: Mapping[str, float]
+    ) -> None:
+        """Log verify's consistency figures, or monitor's drift figures, to the deployment's run as ``<task>.*``
+        metrics, one step per verify (monitor) run."""
         assert outcome.deployment is not None
         wanted = {"openfeat.task": "deploy", "openfeat.deployment": outcome.deployment}
         target = outcome.tags.get("openfeat.target")
@@ -457,12 +464,12 @@ class MlflowTrackingHook:
         if not deployed:
             return
         deploy_run = deployed.info.run_id
-        step = len(client.get_metric_history(deploy_run, "verify.requests"))
+        step = len(client.get_metric_history(deploy_run, f"{task}.requests"))
         _log_batch(
             client,
             deploy_run,
-            tags={"openfeat.last_verify_run_id": opened.run_id},
-            metrics={f"verify.{key}": value for key, value in outcome.verify_metrics.items()},
+            tags={f"openfeat.last_{task}_run_id": opened.run_id},
+            metrics={f"{task}.{key}": value for key, value in figures.items()},
             step=step,
         )
         _log_batch(client, opened.run_id, tags={"openfeat.deploy_run_id": deploy_run})

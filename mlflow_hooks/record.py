@@ -139,6 +139,7 @@ class TaskOutcome:
         plan_digest: the feature script's plan digest, if any.
         deployment: deploy, verify: the deployment.
         verify_metrics: verify: the consistency figures, also logged to the deployment's run.
+        monitor_metrics: monitor: the drift figures and the decision, also logged to the deployment's run.
     """
 
     status: str
@@ -153,6 +154,7 @@ class TaskOutcome:
     plan_digest: str | None = None
     deployment: str | None = None
     verify_metrics: dict[str, float] = field(default_factory=dict)
+    monitor_metrics: dict[str, float] = field(default_factory=dict)
 
 
 # =====================================================================================================================
@@ -395,7 +397,40 @@ def _verify(outcome: TaskOutcome, request: Any, result: Any) -> None:
     outcome.texts["verify/features.json"] = json.dumps(result.features, indent=1, default=str) + "\n"
 
 
-_DESCRIBERS = {"ingest": _ingest, "compute": _compute, "export": _export, "deploy": _deploy, "verify": _verify}
+def _monitor(outcome: TaskOutcome, request: Any, result: Any) -> None:
+    outcome.deployment = result.deployment
+    outcome.tags["openfeat.target"] = result.target
+    outcome.tags["openfeat.retrain"] = str(result.retrain).lower()
+    outcome.tags["openfeat.deployment_version"] = str(result.version)
+    figures = {
+        "retrain": 1.0 if result.retrain else 0.0,
+        "requests": float(result.requests),
+        "rows": float(result.rows),
+        "drifted_features": float(len(result.drifted)),
+    }
+    if result.max_psi is not None:
+        figures["max_psi"] = float(result.max_psi)
+    if result.mismatch_ratio is not None:
+        figures["mismatch_ratio"] = float(result.mismatch_ratio)
+    for feature in result.features:
+        for key in ("psi", "null_rate", "null_rate_change"):
+            if feature[key] is not None:
+                figures[f"{key}.{feature['name']}"] = float(feature[key])
+    outcome.metrics.update(figures, rows_in=float(result.rows))
+    outcome.monitor_metrics = figures
+    outcome.params.update({f"threshold.{k}": str(v) for k, v in result.thresholds.items()})
+    outcome.texts["monitor/features.json"] = json.dumps(result.features, indent=1, default=str) + "\n"
+    outcome.texts["monitor/reasons.txt"] = "\n".join(result.reasons) + "\n"
+
+
+_DESCRIBERS = {
+    "ingest": _ingest,
+    "compute": _compute,
+    "export": _export,
+    "deploy": _deploy,
+    "verify": _verify,
+    "monitor": _monitor,
+}
 
 
 # =====================================================================================================================

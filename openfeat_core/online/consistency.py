@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import math
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,8 @@ class LoggedRequest:
     # Per table, how many times it had released evicted rows for good: a later release dropped rows this request
     # may have seen (see StoredTable.drops).
     drops: dict[str, int] = field(default_factory=dict)
+    # When it was served (epoch seconds): ``monitor`` compares the requests of a recent period.
+    served_at: float = field(default_factory=time.time)
 
 
 @dataclass

@@ -15,6 +15,8 @@ verify     :class:`VerifyRequest` →              recompute logged online reque
            :class:`VerifyResult`
 ingest-    :class:`IngestStreamRequest` →        consume Kafka topics into online-store tables, exactly once
 stream     :class:`IngestStreamResult`           (positions kept with the rows; until caught up, or until stopped)
+monitor    :class:`MonitorRequest` →             compare the features a deployment served with its training set's
+           :class:`MonitorResult`                (PSI, NULL rates, consistency) and decide ``retrain``
 ========== ===================================== ============================================================
 
 Orchestrator adapters (Airflow operators, Kubeflow components, DolphinScheduler tasks) call these functions, or
@@ -75,6 +77,7 @@ from openfeat_core.tasks.hooks import (
     registered_hooks,
     unregister_hook,
 )
+from openfeat_core.tasks.monitor import MonitorRequest, MonitorResult, monitor
 from openfeat_core.tasks.offline import (
     ComputeRequest,
     ComputeResult,
@@ -116,6 +119,8 @@ __all__ = [
     "IngestStreamRequest",
     "IngestStreamResult",
     "InvalidRequest",
+    "MonitorRequest",
+    "MonitorResult",
     "TaskContext",
     "TaskDatasets",
     "TaskHook",
@@ -132,6 +137,7 @@ __all__ = [
     "export",
     "ingest",
     "ingest_stream",
+    "monitor",
     "register_hook",
     "registered_hooks",
     "result_from_dict",
@@ -142,7 +148,8 @@ __all__ = [
 
 #: The result class of each task, by task name (``TaskResult.task``: also the ``openfeat`` command's name).
 RESULT_CLASSES: Mapping[str, type[TaskResult]] = {
-    c.task: c for c in (IngestResult, ComputeResult, ExportResult, DeployResult, VerifyResult, IngestStreamResult)
+    c.task: c
+    for c in (IngestResult, ComputeResult, ExportResult, DeployResult, VerifyResult, IngestStreamResult, MonitorResult)
 }
 
 

