@@ -1294,6 +1294,8 @@ class _StreamBeside:
             dead_letter_path=dead_letters,
             max_bad_ratio=max_bad_ratio,
             store_lock=service.store_lock,
+            on_batch=service.metrics.stream.on_batch,
+            on_lag=service.metrics.stream.lag,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="openfeat-ingest", daemon=True)

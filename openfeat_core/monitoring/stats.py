@@ -402,7 +402,7 @@ def bin_count(reference: Mapping[str, Any]) -> int:
     return len(reference["categories"]) + 2
 
 
-def bin_counts(reference: Mapping[str, Any], values: Sequence[Any]) -> np.ndarray:
+def bin_counts(reference: Mapping[str, Any], values: Sequence[Any] | np.ndarray) -> np.ndarray:
     """How many of ``values`` fall in each bin of one feature of :func:`reference_bins` (``features[name]``).
 
     Numeric: the ``len(edges) + 1`` value bins, then NULL (None, NaN, infinite); categorical: the categories in
@@ -410,7 +410,10 @@ def bin_counts(reference: Mapping[str, Any], values: Sequence[Any]) -> np.ndarra
     """
     counts = np.zeros(bin_count(reference), dtype=np.int64)
     if reference["kind"] == NUMERIC:
-        floats = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        if isinstance(values, np.ndarray):  # NULLs as NaN already (an Arrow column's to_numpy)
+            floats = values.astype(np.float64, copy=False)
+        else:
+            floats = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         finite = floats[np.isfinite(floats)]
         edges = np.asarray(reference["edges"], dtype=np.float64)
         counts[: edges.size + 1] = np.bincount(np.searchsorted(edges, finite, side="left"), minlength=edges.size + 1)

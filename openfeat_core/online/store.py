@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeAlias
@@ -196,6 +196,8 @@ class OnlineStore:
         self._ctx = EvalContext(timezone)
         self._log: DurableLog | None = None
         self._request_log: RequestLog | None = None
+        #: Called with the seconds each write-ahead log append took (the service's metrics), or None.
+        self.log_append_observer: Callable[[float], None] | None = None
         if path is not None:
             self._log = DurableLog(path, fsync=fsync)
             try:
@@ -248,7 +250,13 @@ class OnlineStore:
     def _record(self, record: dict[str, Any]) -> None:
         """Log a catalog change (before applying it) when the store is durable."""
         if self._log is not None:
+            start = time.perf_counter()
             self._log.append_meta(record)
+            self._observe_append(start)
+
+    def _observe_append(self, start: float) -> None:
+        if self.log_append_observer is not None:
+            self.log_append_observer(time.perf_counter() - start)
 
     def _apply_meta(self, record: dict[str, Any]) -> None:
         op = record["op"]
@@ -495,7 +503,9 @@ class OnlineStore:
         if batch.num_rows:
             # The rows are in the log before the call returns: an acknowledged insert survives a crash.
             if self._log is not None:
+                start = time.perf_counter()
                 self._log.append_rows(name, batch)
+                self._observe_append(start)
             table.append(batch)
             self._maybe_snapshot()
         return batch.num_rows
@@ -541,7 +551,9 @@ class OnlineStore:
         letters = [dict(d) for d in dead_letters]
         state = self._stream_state(positions, letters)
         if self._log is not None:
+            start = time.perf_counter()
             self._log.append_consumed(name if batch is not None else None, batch, state)
+            self._observe_append(start)
         if batch is not None and name is not None and batch.num_rows:
             self._tables[name].append(batch)
         self._stream_positions.update(positions)

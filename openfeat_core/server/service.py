@@ -58,7 +58,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
@@ -69,6 +69,7 @@ from openfeat_core.io.access import FileAccess
 from openfeat_core.online.consistency import ConsistencyReport
 from openfeat_core.online.rows import TypedRows, check_rows
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.metrics import Metrics, StoreFigures
 from openfeat_core.server.statements import MODES, StatementResult, execute_sql
 from openfeat_core.sql.depth import loads_json
 from openfeat_core.sql.dialect import parse_deploy
@@ -102,7 +103,6 @@ _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
 # Bare Inf / -Inf (RapidJSON's kParseNanAndInfFlag accepts them; Python's json only knows Infinity), matched
 # outside string literals: the alternation consumes whole strings first so that text inside them is left alone.
 _INF_RE = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w.])(-?)Inf(?!inity)(?!\w)')
-_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _READY_TIMEOUT_S = 2.0
 # Feature requests of at most this many rows run right on the event loop when the store is idle (a thread hop costs
 # more than they do: 2,200 req/s over HTTP); larger ones go to the store thread so that the loop stays free. The rows
@@ -148,184 +148,6 @@ def _http_error(error: OpenFeatError) -> HTTPError:
 
 class _ClientGone(Exception):
     """The client disconnected before its request body arrived: nothing to answer."""
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Metrics
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Histogram:
-    buckets: list[int] = field(default_factory=lambda: [0] * len(_LATENCY_BUCKETS))
-    count: int = 0
-    total: float = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.count += 1
-        self.total += seconds
-        for i, bound in enumerate(_LATENCY_BUCKETS):
-            if seconds <= bound:
-                self.buckets[i] += 1
-                break
-
-
-class Metrics:
-    """Counters and latency histograms, rendered in the Prometheus text format.
-
-    Only updated and read on the event loop, so no lock is needed. Deployment and table labels are only ever
-    names the store knows, so a client cannot grow the label set by requesting made-up names.
-    """
-
-    def __init__(self) -> None:
-        self.http: dict[tuple[str, str, int], int] = {}
-        self.requests: dict[str, int] = {}
-        self.request_rows: dict[str, int] = {}
-        self.errors: dict[str, int] = {}
-        self.latency: dict[str, _Histogram] = {}
-        self.inserted: dict[str, int] = {}
-
-    def count_http(self, route: str, method: str, status: int) -> None:
-        key = (route, method, status)
-        self.http[key] = self.http.get(key, 0) + 1
-
-    def observe_request(self, deployment: str, seconds: float, rows: int, ok: bool) -> None:
-        self.requests[deployment] = self.requests.get(deployment, 0) + 1
-        self.request_rows[deployment] = self.request_rows.get(deployment, 0) + rows
-        if not ok:
-            self.errors[deployment] = self.errors.get(deployment, 0) + 1
-        self.latency.setdefault(deployment, _Histogram()).observe(seconds)
-
-    def count_inserted(self, table: str, rows: int) -> None:
-        self.inserted[table] = self.inserted.get(table, 0) + rows
-
-    def render(
-        self,
-        tables: Mapping[str, Mapping[str, int]] | None = None,
-        durability: Mapping[str, Any] | None = None,
-        stream: tuple[Mapping[tuple[str, int], int], int] | None = None,
-    ) -> str:
-        """Prometheus text; ``tables``: the store's per-table figures (``OnlineStore.table_stats``); ``durability``:
-        the state of its log and snapshots (``OnlineStore.durability``; empty for a memory store); ``stream``: the
-        stored stream positions and the dead-letter count (``OnlineStore.stream_positions``, ``dead_letter_count``),
-        exported once something was consumed."""
-        out: list[str] = []
-
-        def counter(name: str, help_text: str, samples: Mapping[str, int], label: str) -> None:
-            out.extend([f"# HELP {name} {help_text}", f"# TYPE {name} counter"])
-            out.extend(f'{name}{{{label}="{_escape(k)}"}} {v}' for k, v in sorted(samples.items()))
-
-        out.extend(
-            [
-                "# HELP openfeat_http_requests_total HTTP requests by route, method and status.",
-                "# TYPE openfeat_http_requests_total counter",
-            ]
-        )
-        for (route, method, status), v in sorted(self.http.items()):
-            out.append(
-                f'openfeat_http_requests_total{{route="{_escape(route)}",method="{_escape(method)}",'
-                f'status="{status}"}} {v}'
-            )
-        counter("openfeat_deployment_requests_total", "Feature requests per deployment.", self.requests, "deployment")
-        counter(
-            "openfeat_deployment_request_rows_total",
-            "Request rows computed per deployment.",
-            self.request_rows,
-            "deployment",
-        )
-        counter(
-            "openfeat_deployment_errors_total", "Failed feature requests per deployment.", self.errors, "deployment"
-        )
-        name = "openfeat_deployment_request_duration_seconds"
-        out.extend(
-            [
-                f"# HELP {name} Feature request latency per deployment (parse, compute, encode).",
-                f"# TYPE {name} histogram",
-            ]
-        )
-        for dep, h in sorted(self.latency.items()):
-            label = f'deployment="{_escape(dep)}"'
-            cumulative = 0
-            for bound, n in zip(_LATENCY_BUCKETS, h.buckets, strict=True):
-                cumulative += n
-                out.append(f'{name}_bucket{{{label},le="{bound}"}} {cumulative}')
-            out.append(f'{name}_bucket{{{label},le="+Inf"}} {h.count}')
-            out.append(f"{name}_sum{{{label}}} {h.total!r}")
-            out.append(f"{name}_count{{{label}}} {h.count}")
-        counter("openfeat_table_rows_inserted_total", "Rows inserted per table.", self.inserted, "table")
-        if tables:
-            for key, metric, kind, help_text in (
-                ("rows", "openfeat_table_rows", "gauge", "Rows stored per table (after TTL eviction)."),
-                ("bytes", "openfeat_table_bytes", "gauge", "Arrow bytes of the rows stored per table."),
-                ("evicted", "openfeat_table_evicted_rows_total", "counter", "Rows evicted by TTL per table."),
-            ):
-                out.extend([f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}"])
-                out.extend(f'{metric}{{table="{_escape(t)}"}} {v[key]}' for t, v in sorted(tables.items()))
-        if durability:
-            written = durability["last_snapshot_at"]
-            for metric, kind, value, help_text in (
-                (
-                    "openfeat_wal_bytes_since_snapshot",
-                    "gauge",
-                    durability["log_bytes_since_snapshot"],
-                    "Bytes of write-ahead log written since the last snapshot (what a restart replays).",
-                ),
-                (
-                    "openfeat_wal_entries_since_snapshot",
-                    "gauge",
-                    durability["log_entries_since_snapshot"],
-                    "Write-ahead log entries written since the last snapshot (what a restart replays).",
-                ),
-                # Without a snapshot yet, no sample: a made-up time would read as a real one.
-                (
-                    "openfeat_snapshot_last_success_timestamp_seconds",
-                    "gauge",
-                    written,
-                    "When the snapshot a restart starts from was written, in seconds since the epoch.",
-                ),
-                (
-                    "openfeat_snapshot_age_seconds",
-                    "gauge",
-                    None if written is None else max(0.0, time.time() - written),
-                    "Seconds since the snapshot a restart starts from was written.",
-                ),
-                (
-                    "openfeat_snapshot_running",
-                    "gauge",
-                    int(durability["snapshot_running"]),
-                    "1 while a snapshot is being written.",
-                ),
-                (
-                    "openfeat_snapshots_written_total",
-                    "counter",
-                    durability["snapshots_written"],
-                    "Snapshots written by this process.",
-                ),
-                (
-                    "openfeat_snapshot_failures_total",
-                    "counter",
-                    durability["snapshot_failures"],
-                    "Snapshots that failed in this process (the log is kept; automatic ones are retried).",
-                ),
-            ):
-                out.extend([f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}"])
-                if value is not None:
-                    out.append(f"{metric} {value}")
-        if stream is not None and (stream[0] or stream[1]):
-            positions, dead_letters = stream
-            name = "openfeat_stream_position"
-            help_text = "Next offset stored per consumed partition (lag: high watermark - this)."
-            out.extend([f"# HELP {name} {help_text}", f"# TYPE {name} gauge"])
-            for (topic, partition), offset in sorted(positions.items()):
-                out.append(f'{name}{{topic="{_escape(topic)}",partition="{partition}"}} {offset}')
-            name = "openfeat_stream_dead_letters_total"
-            out.extend([f"# HELP {name} Bad messages recorded as dead letters.", f"# TYPE {name} counter"])
-            out.append(f"{name} {dead_letters}")
-        return "\n".join(out) + "\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -572,7 +394,12 @@ class FeatureService:
         )
         self._allowed_hosts = frozenset(_host_name(h) for h in allowed_hosts)
         self._allowed_origins = frozenset(o.strip().rstrip("/").lower() for o in allowed_origins)
-        self.metrics = Metrics()
+        self.metrics = Metrics(lambda: store.dead_letter_count)
+        store.log_append_observer = self.metrics.wal_append.observe
+        for name in store.list_deployments():
+            reference = store.reference(name)
+            if reference is not None:
+                self.metrics.drift.watch(name, reference["bins"])
         self._token = token.encode() if token is not None else None
         self._max_body = max_body_bytes
         self._max_request_rows = max_request_rows
@@ -850,15 +677,25 @@ class FeatureService:
             raise HTTPError(503, f"not ready: {reason}") from None
         return self._ok({"tables": counts[0], "deployments": counts[1]})
 
-    async def _get_metrics(self, req: _Request) -> _Response:
-        tables, durability, stream = await self._store_call(
-            lambda: (
-                self.store.table_stats(),
-                self.store.durability(),
-                (self.store.stream_positions(), self.store.dead_letter_count),
-            )
+    def _store_figures(self) -> StoreFigures:
+        references = {}
+        for name in self.store.list_deployments():
+            profile = self.store.reference(name)
+            if profile is not None:
+                references[name] = profile["bins"]
+                self._known_deployments.add(name)
+        return StoreFigures(
+            tables=self.store.table_stats(),
+            durability=self.store.durability(),
+            positions=self.store.stream_positions(),
+            dead_letters=self.store.dead_letter_count,
+            references=references,
         )
-        body = self.metrics.render(tables, durability, stream).encode()
+
+    async def _get_metrics(self, req: _Request) -> _Response:
+        figures = await self._store_call(self._store_figures)
+        # Off the event loop: the drift counts of the responses served since the last scrape are made now.
+        body = (await self._off_loop(self.metrics.render, figures)).encode()
         return 200, body, "text/plain; version=0.0.4; charset=utf-8", ()
 
     # ------------------------------------------------------------------ deployments
@@ -916,6 +753,7 @@ class FeatureService:
                 self.store.set_reference(name, profile)
             except DataError as e:
                 raise HTTPError(400, str(e)) from None
+            self.metrics.drift.watch(name, profile["bins"])
 
         await self._store_call(record)
         return self._ok()
@@ -939,6 +777,8 @@ class FeatureService:
         def deploy() -> dict[str, Any]:
             d = self.store.deploy(name, statement if statement is not None else sql, options)
             self._known_deployments.add(d.name)
+            reference = self.store.reference(d.name)  # a new version has none yet
+            self.metrics.drift.watch(d.name, None if reference is None else reference["bins"])
             return {**self.store.describe_deployment(d.name), "name": d.name}
 
         info = await self._store_call(deploy)
@@ -986,6 +826,7 @@ class FeatureService:
                 inline = self._inline_store_call(compute)
                 names, result = inline if inline is not None else await self._store_call(compute)
                 response = self._ok(encode(names, result))
+                self.metrics.drift.served(name, names, result)
             else:
                 data = await self._compute_in_chunks(name, rows, input_schema, encode)
                 response = await self._off_loop(self._ok, data)
@@ -1024,6 +865,7 @@ class FeatureService:
             if version is not None and current != version:
                 raise HTTPError(409, f"deployment {name!r} changed while the request was computed; send it again")
             version = current
+            self.metrics.drift.served(name, names, result)
             part = await self._off_loop(encode, names, result)
             if data:
                 data["data"].extend(part["data"])
@@ -1075,6 +917,7 @@ class FeatureService:
         while True:
             report = await self._store_call(_next_step, steps)
             if report is not None:
+                self.metrics.observe_verify(report)
                 self._return_memory_soon()
                 return self._ok(report.to_dict())
 
@@ -1163,7 +1006,6 @@ class FeatureService:
         body = await self._json_object(req)
         rows = _rows_field(body, "value", allow_empty=False)
         inserted = await self._store_call(self._insert_json, name, rows)
-        self.metrics.count_inserted(name, inserted)
         return self._ok({"table": name, "rows": inserted})
 
     async def _post_rows(self, req: _Request) -> _Response:
@@ -1179,7 +1021,6 @@ class FeatureService:
             body = await self._json_object(req)
             rows = _rows_field(body, "rows", allow_empty=True)
             inserted = await self._store_call(self._insert_json, name, rows)
-        self.metrics.count_inserted(name, inserted)
         return self._ok({"table": name, "rows": inserted})
 
 
