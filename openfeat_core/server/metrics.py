@@ -37,12 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 import openfeat_core
 from openfeat_core.column import Column
-from openfeat_core.monitoring.stats import NUMERIC, bin_count, bin_counts, psi_of_counts
+from openfeat_core.monitoring.stats import NUMERIC, bin_counts, psi_of_counts
 from openfeat_core.online.consistency import ConsistencyReport
 
 __all__ = [
@@ -292,8 +290,15 @@ class ServingDrift:
         for name, features in bins.items():
             binned = features.get("features") or {}
             slots = self._slots.setdefault(name, deque())
+            # The responses of one slot are binned together: one pass per feature, not one per response.
+            by_slot: dict[int, dict[str, list[Column]]] = {}
             for slot, names, columns in pending.get(name, ()):
-                counts = _count(binned, names, columns)
+                parts = by_slot.setdefault(slot, {})
+                for feature, column in zip(names, columns, strict=True):
+                    if feature in binned:
+                        parts.setdefault(feature, []).append(column)
+            for slot, parts in sorted(by_slot.items()):
+                counts = {feature: _bin(binned[feature], columns) for feature, columns in parts.items()}
                 if slots and slots[-1][0] == slot:
                     for feature, c in counts.items():
                         slots[-1][1][feature] = slots[-1][1].get(feature, 0) + c
@@ -313,23 +318,15 @@ class ServingDrift:
         return psi, rows, dropped
 
 
-def _count(binned: Mapping[str, Any], names: Sequence[str], columns: list[Column]) -> dict[str, np.ndarray]:
-    """Bin counts of the binned features of one response."""
-    out = {}
-    for name, column in zip(names, columns, strict=True):
-        reference = binned.get(name)
-        if reference is None:
-            continue
-        values: Any
-        if reference["kind"] == NUMERIC:
-            array = column.to_arrow()
-            values = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False) if len(array) else np.empty(0)
-        else:
-            values = column.to_arrow().to_pylist()
-        counts = bin_counts(reference, values)
-        if counts.size == bin_count(reference):
-            out[name] = counts
-    return out
+def _bin(reference: Mapping[str, Any], columns: list[Column]) -> np.ndarray:
+    """Bin counts of one feature's values in several responses (NULLs in the NULL bin)."""
+    valid = np.concatenate([c.valid for c in columns])
+    if reference["kind"] == NUMERIC:
+        values = np.concatenate([c.values for c in columns]).astype(np.float64)
+        values[~valid] = np.nan
+        return bin_counts(reference, values)
+    texts = np.concatenate([c.values for c in columns])
+    return bin_counts(reference, [t if ok else None for t, ok in zip(texts.tolist(), valid.tolist(), strict=True)])
 
 
 @dataclass
