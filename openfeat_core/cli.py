@@ -5,7 +5,8 @@ Commands (``openfeat COMMAND --help`` shows each one's options and an example):
 * pipeline tasks (each one call of :mod:`openfeat_core.tasks`; ``--json`` prints exactly the task's result dict):
   ``ingest`` (source files → workspace table), ``compute`` (feature SQL over workspace tables → table), ``export``
   (table → CSV / Parquet / LIBSVM), ``deploy`` (script → online store or service), ``verify`` (online = offline?),
-  ``ingest-stream`` (Kafka topics → online-store tables, exactly once);
+  ``ingest-stream`` (Kafka topics → online-store tables, exactly once), ``monitor`` (served features drifted from
+  the training set's? retrain?);
 * ``tables`` (a workspace's tables), ``gc`` (its abandoned writes), ``deployments``, ``serve``, ``store-repair``
   (a durable store that fails to open as corrupt), ``explain``, ``version``.
 
@@ -81,6 +82,7 @@ from openfeat_core.choices import (
 )
 from openfeat_core.errors import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, Failure, OpenFeatError, exit_code
 from openfeat_core.io import CsvOptions
+from openfeat_core.monitoring.stats import PSI_SHIFT
 from openfeat_core.online.wal import LogLockedError, RepairReport, repair
 from openfeat_core.sql.dialect import interval_ms
 from openfeat_core.tasks.base import InvalidRequest, split_deploy
@@ -1133,6 +1135,12 @@ def serve(
         Path | None,
         typer.Option("--ingest-dead-letters", metavar="FILE", help="--ingest-topics: JSON-lines file of bad messages."),
     ] = None,
+    ingest_dead_letter_topic: Annotated[
+        str | None,
+        typer.Option(
+            "--ingest-dead-letter-topic", metavar="TOPIC", help="--ingest-topics: Kafka topic of bad messages."
+        ),
+    ] = None,
     ingest_max_bad_ratio: Annotated[
         float,
         typer.Option(
@@ -1247,6 +1255,7 @@ def serve(
                 ingest_bootstrap,
                 ingest_topics,
                 dead_letters=ingest_dead_letters,
+                dead_letter_topic=ingest_dead_letter_topic,
                 max_bad_ratio=ingest_max_bad_ratio,
                 message_format=ingest_format,
             )
@@ -1274,6 +1283,7 @@ class _StreamBeside:
         topics: str,
         *,
         dead_letters: Path | None,
+        dead_letter_topic: str | None,
         max_bad_ratio: float,
         message_format: str,
     ) -> None:
@@ -1292,6 +1302,7 @@ class _StreamBeside:
             routes,
             message_format=message_format,  # type: ignore[arg-type]
             dead_letter_path=dead_letters,
+            dead_letter_topic=dead_letter_topic,
             max_bad_ratio=max_bad_ratio,
             store_lock=service.store_lock,
             on_batch=service.metrics.stream.on_batch,
@@ -1406,6 +1417,16 @@ def deploy(
     ] = None,
     token: TokenOption = None,
     timeout: TimeoutOption = 60.0,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            metavar="FILE|URI",
+            help="The training-set file the deployed model was trained on: its statistics become the deployment's "
+            "reference profile, which 'openfeat monitor' compares served features with (default: found in the "
+            "workspace by the script's plan digest, when tables are loaded).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy a feature script to a running service (--url) or into a durable store (--store).
@@ -1438,6 +1459,7 @@ def deploy(
         tables=tables,
         workspace=workspace if tables else None,
         storage_options=parse_storage_options(storage_options),
+        reference=reference,
     )
     with _embedded(store):
         result = tasks.deploy(request)
@@ -1617,6 +1639,134 @@ def _percent(rate: float) -> str:
     return f"{rate * 100:.2f}%"
 
 
+# ------------------------------------------------------------------ monitor
+@command(
+    epilog=_example(
+        "openfeat monitor fraud --url http://127.0.0.1:9080 --json",
+        "openfeat monitor flight_delay_features --url http://127.0.0.1:9080 --features weather_temp,dep_hour "
+        "--psi-threshold 0.2 --period 86400",
+    )
+)
+def monitor(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Deployment to monitor.")],
+    url: UrlOption = None,
+    store: StoreOption = None,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            "--features",
+            metavar="F1,F2,...",
+            help="Compare these features (the model's inputs); default: every feature of the reference profile.",
+        ),
+    ] = None,
+    psi_threshold: Annotated[
+        float, typer.Option("--psi-threshold", min=0.0, metavar="PSI", help="A feature with a larger PSI drifted.")
+    ] = PSI_SHIFT,
+    null_rate_threshold: Annotated[
+        float,
+        typer.Option(
+            "--null-rate-threshold",
+            min=0.0,
+            max=1.0,
+            metavar="RATE",
+            help="A feature whose NULL rate moved by more than this (absolute) drifted.",
+        ),
+    ] = 0.10,
+    min_rows: Annotated[
+        int, typer.Option("--min-rows", min=1, metavar="N", help="Served rows needed to decide (fewer: no retrain).")
+    ] = 100,
+    period: Annotated[
+        float | None,
+        typer.Option(
+            "--period", min=0.001, metavar="SECONDS", help="Only the requests served in the last SECONDS (default all)."
+        ),
+    ] = None,
+    consistency_requests: Annotated[
+        int,
+        typer.Option(
+            "--consistency-requests",
+            min=0,
+            metavar="N",
+            help="Recompute the latest N logged requests offline for the consistency figure (0: none).",
+        ),
+    ] = 100,
+    timezone: Annotated[
+        str | None,
+        typer.Option(metavar="ZONE", help="--store: IANA time zone of calendar functions in the deployed script."),
+    ] = None,
+    token: TokenOption = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0.001, metavar="SECONDS", help="How long to wait for the report."),
+    ] = 600.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare the features a deployment served with its training set's, and decide whether to retrain.
+
+    The served features are those of the requests the service logged (start it with --log-requests RATE) for the
+    deployment's active version; the training set's statistics are its reference profile, recorded at deploy. Per
+    feature: PSI and NULL-rate change; a consistency sample (online = offline?); retrain when a feature drifted
+    beyond the thresholds over at least --min-rows rows. Exit 0 either way: the decision is the output. With
+    --json the monitor task's result: {"deployment", "version", "retrain", "reasons", "requests", "rows",
+    "features": [{"name", "kind", "psi", "null_rate", "reference_null_rate", "null_rate_change", "drifted"}],
+    "drifted", "max_psi", "consistent", "mismatch_ratio", "thresholds", "reference", ...}.
+    """
+    if (url is None) == (store is None):
+        raise UsageError("give exactly one of --url URL (a running service) or --store PATH (a durable store)")
+    if timezone is not None:
+        _check_timezone(timezone)
+    named = None if features is None else [f.strip() for f in features.split(",") if f.strip()]
+    if named is not None and not named:
+        raise UsageError("--features: give feature names separated by commas")
+    request = tasks.MonitorRequest(
+        name,
+        store=store,
+        url=url,
+        token=token,
+        timeout=timeout,
+        features=named,
+        psi_threshold=psi_threshold,
+        null_rate_threshold=null_rate_threshold,
+        min_rows=min_rows,
+        period_seconds=period,
+        consistency_requests=consistency_requests,
+        timezone=timezone,
+    )
+    with _embedded(store):
+        result = tasks.monitor(request)
+    emit(result.to_dict(), as_json=as_json, text=lambda: _monitor_text(result))
+
+
+def _monitor_text(report: tasks.MonitorResult) -> str:
+    verdict = "RETRAIN" if report.retrain else "no retraining needed"
+    lines = [
+        f"{report.deployment} version {report.version}: {report.requests} logged requests, {report.rows} rows: "
+        f"{verdict}"
+    ]
+    lines.extend(f"  {reason}" for reason in report.reasons)
+    if report.features:
+        lines.append(
+            format_table(
+                ["FEATURE", "PSI", "NULL RATE", "TRAINING", "DRIFTED"],
+                [
+                    [
+                        f["name"],
+                        "" if f["psi"] is None else f"{f['psi']:.3f}",
+                        "" if f["null_rate"] is None else _percent(f["null_rate"]),
+                        _percent(f["reference_null_rate"]),
+                        "yes" if f["drifted"] else "",
+                    ]
+                    for f in report.features
+                ],
+                right=range(1, 4),
+            )
+        )
+    if report.consistent is not None:
+        state = "consistent" if report.consistent else f"MISMATCHES ({_percent(report.mismatch_ratio or 0.0)})"
+        lines.append(f"online/offline on the latest {report.verified_requests} logged requests: {state}")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------ ingest-stream
 @command(
     "ingest-stream",
@@ -1649,6 +1799,14 @@ def ingest_stream(
     dead_letters: Annotated[
         Path | None,
         typer.Option("--dead-letters", metavar="FILE", help="JSON-lines file of the bad messages (appended)."),
+    ] = None,
+    dead_letter_topic: Annotated[
+        str | None,
+        typer.Option(
+            "--dead-letter-topic",
+            metavar="TOPIC",
+            help="Kafka topic of the bad messages (created with one partition when missing).",
+        ),
     ] = None,
     max_bad_ratio: Annotated[
         float,
@@ -1691,6 +1849,26 @@ def ingest_stream(
     create_store: Annotated[
         bool, typer.Option("--create-store", help="Create the --store directory (an empty store) if it is missing.")
     ] = False,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            metavar="DIR|URI",
+            help="Also append the rows to this workspace's tables of the same names, as new versions, in "
+            "micro-batches (exactly once).",
+        ),
+    ] = None,
+    workspace_every_rows: Annotated[
+        int, typer.Option("--workspace-every-rows", min=1, metavar="N", help="--workspace: a version every N rows.")
+    ] = 100_000,
+    workspace_every_seconds: Annotated[
+        float,
+        typer.Option(
+            "--workspace-every-seconds", min=0.001, metavar="S", help="--workspace: or every S seconds, if sooner."
+        ),
+    ] = 60.0,
+    storage_options: StorageOptionsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Consume Kafka topics into online-store tables, exactly once.
@@ -1724,6 +1902,7 @@ def ingest_stream(
         topics,
         until_caught_up=until_caught_up,
         dead_letters=dead_letters,
+        dead_letter_topic=dead_letter_topic,
         max_bad_ratio=max_bad_ratio,
         message_format=message_format,
         timezone=timezone,
@@ -1731,6 +1910,10 @@ def ingest_stream(
         consumer_config=config,
         create_tables=create_tables,
         create_store=create_store,
+        workspace=workspace,
+        workspace_every_rows=workspace_every_rows,
+        workspace_every_seconds=workspace_every_seconds,
+        storage_options=parse_storage_options(storage_options),
         stop=stop,
     )
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can handlers be set
@@ -1747,8 +1930,13 @@ def ingest_stream(
     def text() -> str:
         state = "caught up" if result.caught_up else "stopped"
         return (
-            f"{result.messages:,} messages: {result.rows:,} rows stored, {result.dead_letters:,} dead letters "
-            f"({state}, {_seconds(result.seconds)})"
+            f"{result.messages:,} messages: {result.rows:,} rows stored, {result.dead_letters:,} dead letters"
+            + (
+                f", {result.workspace_rows:,} rows appended to the workspace in {result.workspace_versions} versions"
+                if workspace is not None
+                else ""
+            )
+            + f" ({state}, {_seconds(result.seconds)})"
         )
 
     emit(result.to_dict(), as_json=as_json, text=text)

@@ -32,6 +32,9 @@ from openfeat_core.online.store import OnlineStore
 from openfeat_core.streaming.columnar import ColumnarDecoder
 from openfeat_core.streaming.dead_letters import DeadLetterFile, DeadLetterSink, DeadLetterTopic, dead_letter
 from openfeat_core.streaming.formats import BadMessage, MessageFormat, RowMapper, envelope_table_schema
+from openfeat_core.streaming.workspace_feed import WorkspaceFeed
+from openfeat_core.types import SQLType
+from openfeat_core.workspace import Workspace
 
 __all__ = [
     "IngestStats",
@@ -47,6 +50,7 @@ logger = logging.getLogger(__name__)
 #: The bad-message ratio is judged once this many messages were read in a run (and at its end): one bad message
 #: among the first few must not stop a healthy stream.
 RATIO_MIN_MESSAGES = 1000
+_NO_ROWS = np.empty(0, np.int64)
 #: Rows are checked in chunks of this size when a batch holds a bad row, to find the bad ones quickly.
 _CHUNK = 256
 
@@ -104,6 +108,7 @@ class IngestStats:
         seconds: wall time of the run.
         caught_up: every partition reached the high watermark it had when the run started.
         positions: ``"topic[partition]" -> next offset`` stored at the end.
+        workspace_rows: rows appended to workspace tables; ``workspace_versions`` the versions that took them.
     """
 
     messages: int = 0
@@ -113,6 +118,8 @@ class IngestStats:
     seconds: float = 0.0
     caught_up: bool = False
     positions: dict[str, int] = field(default_factory=dict)
+    workspace_rows: int = 0
+    workspace_versions: int = 0
 
 
 @dataclass
@@ -135,6 +142,9 @@ class StreamIngester:
         dead_letter_path: JSON-lines file of the dead letters (a copy of those the store records); None: only the
             store keeps them.
         dead_letter_topic: Kafka topic of the dead letters (another copy; created with one partition when missing).
+        workspace: also append the rows to the workspace tables of the same names, in micro-batches of
+            ``workspace_every_rows`` rows or ``workspace_every_seconds`` seconds, exactly once
+            (:mod:`openfeat_core.streaming.workspace_feed`).
         max_bad_ratio: stop with :class:`StreamIngestError` once bad messages exceed this share of the messages read
             in the run (judged from :data:`RATIO_MIN_MESSAGES` messages on, and at the end of the run).
         group_id: the consumer group the offsets are committed to for lag tooling (never read back).
@@ -162,6 +172,9 @@ class StreamIngester:
         timezone: str | None = None,
         dead_letter_path: str | os.PathLike[str] | None = None,
         dead_letter_topic: str | None = None,
+        workspace: Workspace | None = None,
+        workspace_every_rows: int = 100_000,
+        workspace_every_seconds: float = 60.0,
         max_bad_ratio: float = 0.1,
         group_id: str = "openfeat-ingest",
         commit_offsets: bool = True,
@@ -177,6 +190,11 @@ class StreamIngester:
             raise DataError(f"max_bad_ratio must be between 0 and 1, not {max_bad_ratio!r}")
         if max_batch < 1:
             raise DataError(f"max_batch must be at least 1, not {max_batch!r}")
+        if workspace_every_rows < 1 or workspace_every_seconds <= 0:
+            raise DataError(
+                "workspace micro-batches need workspace_every_rows >= 1 and workspace_every_seconds > 0, not "
+                f"{workspace_every_rows!r} and {workspace_every_seconds!r}"
+            )
         tables = set(store.list_tables())
         missing = sorted({r.table for r in routes if r.table not in tables})
         if missing and not create_tables:
@@ -199,6 +217,10 @@ class StreamIngester:
         if dead_letter_topic is not None and dead_letter_topic in self._table_of:
             raise DataError(f"the dead-letter topic {dead_letter_topic!r} is also a topic to consume")
         self.dead_letter_topic = dead_letter_topic
+        self.workspace = workspace
+        self.workspace_every_rows = workspace_every_rows
+        self.workspace_every_seconds = workspace_every_seconds
+        self._feed: WorkspaceFeed | None = None
         self.max_bad_ratio = max_bad_ratio
         self.group_id = group_id
         self.commit_offsets = commit_offsets
@@ -253,16 +275,20 @@ class StreamIngester:
                         timeout=startup_timeout,
                     )
                 )  # fmt: skip
+            if self.workspace is not None:
+                self._feed = self._open_feed(self.workspace)
             targets = self._assign(consumer, startup_timeout)
             done: set[tuple[str, int]] = set()
             bad_in_run = 0
             while not stop.is_set():
                 with self._store_lock:
                     stored = self.store.stream_positions()
-                done |= {tp for tp, high in targets.items() if stored.get(tp, 0) >= high}
+                done |= {tp for tp, high in targets.items() if self._position(tp, stored) >= high}
                 if until_caught_up and done >= targets.keys():
                     stats.caught_up = True
                     break
+                if self._feed is not None and self._feed.due():
+                    stats.workspace_rows += self._feed.flush()
                 first = consumer.poll(self.poll_timeout)
                 if first is None:
                     continue
@@ -273,6 +299,8 @@ class StreamIngester:
                     self.on_batch(messages)
                 if stats.messages >= RATIO_MIN_MESSAGES:
                     self._check_ratio(bad_in_run, stats.messages)
+            if self._feed is not None:
+                stats.workspace_rows += self._feed.flush()
             self._check_ratio(bad_in_run, stats.messages)
         finally:
             consumer.close()
@@ -281,6 +309,8 @@ class StreamIngester:
             with self._store_lock:
                 final = self.store.stream_positions()
             stats.positions = {f"{t}[{p}]": o for (t, p), o in sorted(final.items())}
+            if self._feed is not None:
+                stats.workspace_versions = self._feed.versions_written
             stats.seconds = time.monotonic() - started
         return stats
 
@@ -314,7 +344,7 @@ class StreamIngester:
                 known = ", ".join(sorted(t for t in metadata.topics if not t.startswith("__"))) or "none"
                 raise DataError(f"topic {route.topic!r} does not exist at {self.bootstrap} (topics: {known})")
             for partition in sorted(topic.partitions):
-                offset = stored.get((route.topic, partition), OFFSET_BEGINNING)
+                offset = self._position((route.topic, partition), stored, OFFSET_BEGINNING)
                 assignment.append(TopicPartition(route.topic, partition, offset))
         consumer.assign(assignment)
         targets: dict[tuple[str, int], int] = {}
@@ -379,12 +409,13 @@ class StreamIngester:
         bad_total = 0
         commits: list[Any] = []
         for table, part in pending.items():
-            rows, bad_letters = self._rows(table, part.messages)
+            rows, at, bad_letters = self._rows(table, part.messages)
             bad_letters.sort(key=lambda d: (d["topic"], d["partition"], d["offset"]))
+            positions = part.positions
+            if self._feed is not None:
+                rows, bad_letters, positions = self._feed_batch(table, part, rows, at, bad_letters)
             with self._store_lock:
-                stored = self.store.insert_consumed(
-                    table if rows is not None else None, rows, part.positions, bad_letters
-                )
+                stored = self.store.insert_consumed(table if rows is not None else None, rows, positions, bad_letters)
             for sink in letters:
                 sink.append(bad_letters)
             stats.rows += stored
@@ -404,6 +435,56 @@ class StreamIngester:
                 if high is not None and high >= 0:
                     self.on_lag(tp.topic, tp.partition, high - tp.offset)
         return read, bad_total
+
+    def _open_feed(self, workspace: Workspace) -> WorkspaceFeed:
+        tables = sorted(set(self._table_of.values()))
+        schemas = {t: _arrow_schema(self._columns[t]) for t in tables if t in self._columns}
+        return WorkspaceFeed(
+            workspace,
+            {t: t for t in tables},
+            schemas,
+            every_rows=self.workspace_every_rows,
+            every_seconds=self.workspace_every_seconds,
+        )
+
+    def _position(self, tp: tuple[str, int], stored: Mapping[tuple[str, int], int], missing: int = 0) -> int:
+        """Where partition ``tp`` is to be read from: the store's position, or the workspace feed's when that is
+        behind (``missing`` where either has none)."""
+        at = stored.get(tp)
+        if self._feed is not None:
+            fed = self._feed.positions(self._table_of[tp[0]]).get(tp)
+            at = None if at is None or fed is None else min(at, fed)
+        return missing if at is None else at
+
+    def _feed_batch(
+        self, table: str, part: _Pending, rows: pa.Table | None, at: np.ndarray, letters: list[dict[str, Any]]
+    ) -> tuple[pa.Table | None, list[dict[str, Any]], dict[tuple[str, int], int]]:
+        """Give the workspace feed the messages it does not have yet; returns the rows, dead letters and positions of
+        those the store does not have yet (both are all of them, unless one of the two is behind)."""
+        assert self._feed is not None
+        with self._store_lock:
+            stored = self.store.stream_positions()
+        fed = self._feed.positions(table)
+        first: dict[tuple[str, int], int] = {}
+        for m in part.messages:
+            first.setdefault((m.topic(), m.partition()), m.offset())
+
+        def new_to(have: Mapping[tuple[str, int], int]) -> tuple[pa.Table | None, dict[tuple[str, int], int]]:
+            if all(offset >= have.get(tp, 0) for tp, offset in first.items()):
+                return rows, dict(part.positions)
+            keep = np.asarray(
+                [m.offset() >= have.get((m.topic(), m.partition()), 0) for m in part.messages], dtype=bool
+            )
+            kept = rows.filter(pa.array(keep[at])) if rows is not None else None
+            positions = {tp: o for tp, o in part.positions.items() if o > have.get(tp, 0)}
+            return (kept if kept is not None and kept.num_rows else None), positions
+
+        feed_rows, feed_positions = new_to(fed)
+        if feed_positions:
+            self._feed.add(table, feed_rows, feed_positions)
+        store_rows, store_positions = new_to(stored)
+        store_letters = [d for d in letters if d["offset"] >= stored.get((d["topic"], d["partition"]), 0)]
+        return store_rows, store_letters, store_positions
 
     def _create_table(self, table: str, value: bytes | None) -> None:
         """Create ``table`` from the schema of the envelope ``value`` (see ``create_tables``).
@@ -426,17 +507,20 @@ class StreamIngester:
             self._columns[table] = self.store.table_columns(table)
         self._mappers[table] = RowMapper(self._columns[table], self._format, self._zone)
         self._decoders[table] = ColumnarDecoder(self._columns[table], self._format)
+        if self._feed is not None:
+            self._feed.add_table(table, _arrow_schema(self._columns[table]))
         self._to_create.discard(table)
 
-    def _rows(self, table: str, messages: list[Any]) -> tuple[pa.Table | None, list[dict[str, Any]]]:
-        """The rows of one table's messages, in message order, and the dead letters of the bad ones.
+    def _rows(self, table: str, messages: list[Any]) -> tuple[pa.Table | None, np.ndarray, list[dict[str, Any]]]:
+        """The rows of one table's messages, in message order, the position in ``messages`` of each row's message,
+        and the dead letters of the bad ones.
 
         The batch is decoded columnar (:class:`ColumnarDecoder`); the messages it leaves go through the per-message
         path (:class:`RowMapper`, then :func:`check_rows`), which decides between a row and a dead letter."""
         letters: list[dict[str, Any]] = []
+        first = 0
         if table in self._to_create:
             # The messages before the first that can create the table are dead letters.
-            first = 0
             while first < len(messages):
                 try:
                     self._create_table(table, messages[first].value())
@@ -445,13 +529,13 @@ class StreamIngester:
                     letters.append(_letter(messages[first], bad.error, bad.reason))
                     first += 1
             if first == len(messages):
-                return None, letters
+                return None, _NO_ROWS, letters
             messages = messages[first:]
         values = [m.value() for m in messages]
         decoder = self._decoders[table]
         taken, columnar, rest = decoder.decode(values)
         if not rest:
-            return columnar, letters
+            return columnar, taken + first, letters
         mapper = self._mappers[table]
         rows: list[dict[str, Any]] = []
         mapped: list[int] = []
@@ -464,13 +548,15 @@ class StreamIngester:
         typed, good, rejected = self._check(table, rows, [messages[i] for i in mapped])
         letters.extend(rejected)
         if typed is None:
-            return columnar, letters
+            return columnar, taken + first, letters
         checked = pa.Table.from_batches([typed.to_batch(decoder.schema)])
+        checked_at = np.asarray([mapped[g] for g in good], dtype=np.int64)
         if columnar is None:
-            return checked, letters
+            return checked, checked_at + first, letters
         # Both paths gave rows: back into message order (ties at one timestamp go by insertion order).
-        positions = np.concatenate([taken, np.asarray([mapped[g] for g in good], dtype=np.int64)])
-        return pa.concat_tables([columnar, checked]).take(pa.array(np.argsort(positions, kind="stable"))), letters
+        at = np.concatenate([taken, checked_at])
+        order = np.argsort(at, kind="stable")
+        return pa.concat_tables([columnar, checked]).take(pa.array(order)), at[order] + first, letters
 
     def _check(
         self, table: str, rows: list[dict[str, Any]], messages: list[Any]
@@ -509,6 +595,10 @@ class StreamIngester:
                     rejected.append(_letter(m, str(exc), "invalid_row"))
         typed = check_rows([rows[g] for g in good], columns, what=what) if good else None
         return typed, good, rejected
+
+
+def _arrow_schema(columns: Sequence[tuple[str, SQLType]]) -> pa.Schema:
+    return pa.schema([pa.field(n, t.arrow_type) for n, t in columns])
 
 
 def _letter(m: Any, error: str, reason: str) -> dict[str, Any]:

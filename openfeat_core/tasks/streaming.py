@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from openfeat_core.errors import DataError
 from openfeat_core.streaming.consumer import StreamIngester, parse_topics
 from openfeat_core.streaming.formats import MESSAGE_FORMATS, MessageFormat
-from openfeat_core.tasks.base import InvalidRequest, TaskRequest, TaskResult
+from openfeat_core.tasks.base import InvalidRequest, TaskRequest, TaskResult, open_workspace
 from openfeat_core.tasks.hooks import TaskContext, run_task
 from openfeat_core.tasks.online import embedded_store
 
@@ -36,6 +36,10 @@ class IngestStreamRequest(TaskRequest):
             ``stop`` is set.
         dead_letters: JSON-lines file of the bad messages (a copy of the dead letters the store records).
         dead_letter_topic: Kafka topic of the bad messages (another copy; created with one partition if missing).
+        workspace: also append the rows to this workspace's tables of the same names, as new versions, in
+            micro-batches of ``workspace_every_rows`` rows or ``workspace_every_seconds`` seconds (and at the end of
+            the run), exactly once (:mod:`openfeat_core.streaming.workspace_feed`).
+        storage_options: object-store settings of the workspace.
         max_bad_ratio: stop with an error when more than this share of the messages read are bad.
         message_format: ``"auto"``, ``"json"`` (plain objects) or ``"envelope"`` (Kafka Connect's schema + payload).
         timezone: zone of timestamp strings without an offset; default the store's.
@@ -53,6 +57,10 @@ class IngestStreamRequest(TaskRequest):
     until_caught_up: bool = False
     dead_letters: str | os.PathLike[str] | None = None
     dead_letter_topic: str | None = None
+    workspace: str | os.PathLike[str] | None = None
+    workspace_every_rows: int = 100_000
+    workspace_every_seconds: float = 60.0
+    storage_options: Mapping[str, Any] | None = None
     max_bad_ratio: float = 0.1
     message_format: str = "auto"
     timezone: str | None = None
@@ -75,6 +83,7 @@ class IngestStreamResult(TaskResult):
         batches: log frames written.
         caught_up: every partition reached its high watermark of the start.
         positions: ``"topic[partition]" -> next offset`` stored at the end.
+        workspace_rows: rows appended to workspace tables, in ``workspace_versions`` new versions.
         dead_letter_file: the dead-letter file, if any.
         run_id: this task run.
         parent_run_id: the pipeline run, if any.
@@ -92,6 +101,8 @@ class IngestStreamResult(TaskResult):
     batches: int
     caught_up: bool
     positions: dict[str, int]
+    workspace_rows: int
+    workspace_versions: int
     dead_letter_file: str | None
     run_id: str
     parent_run_id: str | None
@@ -130,6 +141,9 @@ def _ingest_stream(request: IngestStreamRequest, context: TaskContext) -> Ingest
         timezone=request.timezone,
         dead_letter_path=request.dead_letters,
         dead_letter_topic=request.dead_letter_topic,
+        workspace=None if request.workspace is None else open_workspace(request.workspace, request.storage_options),
+        workspace_every_rows=request.workspace_every_rows,
+        workspace_every_seconds=request.workspace_every_seconds,
         max_bad_ratio=request.max_bad_ratio,
         group_id=request.group_id,
         consumer_config=request.consumer_config,
@@ -145,6 +159,8 @@ def _ingest_stream(request: IngestStreamRequest, context: TaskContext) -> Ingest
         batches=stats.batches,
         caught_up=stats.caught_up,
         positions=stats.positions,
+        workspace_rows=stats.workspace_rows,
+        workspace_versions=stats.workspace_versions,
         dead_letter_file=None if request.dead_letters is None else os.fspath(request.dead_letters),
         run_id=context.run_id,
         parent_run_id=context.parent_run_id,

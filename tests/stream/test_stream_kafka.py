@@ -23,6 +23,7 @@ from openfeat_core.errors import DataError
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.streaming import StreamIngester, StreamIngestError, parse_topics
 from openfeat_core.tasks import IngestStreamRequest, close_embedded_store, ingest_stream
+from openfeat_core.workspace import Workspace
 
 
 def _store(path: Path) -> OnlineStore:
@@ -123,6 +124,41 @@ def test_dead_letter_topic_mirrors_the_store_exactly_once(kafka_bootstrap: str, 
     other.close()
 
 
+def test_workspace_micro_batches_exactly_once(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = new_topic(kafka_bootstrap)
+    messages, good, bad = events(3000, bad_every=50)
+    produce(kafka_bootstrap, topic, messages)
+    store = _store(tmp_path / "store")
+    workspace = Workspace.open(tmp_path / "ws")
+    ingester = StreamIngester(
+        store,
+        kafka_bootstrap,
+        parse_topics(f"{topic}:tx"),
+        workspace=workspace,
+        workspace_every_rows=1000,
+        max_batch=500,
+    )
+    stats = ingester.run(until_caught_up=True)
+    assert (stats.rows, stats.workspace_rows) == (len(good), len(good))
+    assert sorted(workspace.read_table("tx").column("id").to_pylist()) == good == sorted(_ids(store))
+    versions = workspace.versions("tx")
+    assert len(versions) == stats.workspace_versions >= 3
+    positions = versions[-1].lineage["stream"]["positions"]
+    assert positions == {f"{t}[{p}]": o for (t, p), o in store.stream_positions().items()}
+    # Nothing new: no new version.
+    assert ingester.run(until_caught_up=True).workspace_versions == 0
+    assert len(workspace.versions("tx")) == len(versions)
+    # A workspace behind the store (added later, or a crash between a store frame and a workspace commit): the
+    # workspace gets every message it lacks, the store none twice.
+    behind = Workspace.open(tmp_path / "ws2")
+    late = StreamIngester(store, kafka_bootstrap, parse_topics(f"{topic}:tx"), workspace=behind)
+    again = late.run(until_caught_up=True)
+    assert (again.rows, again.dead_letters, again.workspace_rows) == (0, 0, len(good))
+    assert sorted(behind.read_table("tx").column("id").to_pylist()) == good == sorted(_ids(store))
+    assert len(store.dead_letters()) == len(bad)
+    store.close()
+
+
 def test_too_many_bad_messages_stop_with_a_clear_error(kafka_bootstrap: str, tmp_path: Path) -> None:
     topic = new_topic(kafka_bootstrap, partitions=1)
     messages, _, _ = events(200, bad_every=4)
@@ -193,11 +229,16 @@ def test_the_task_api_until_caught_up(kafka_bootstrap: str, tmp_path: Path) -> N
         close_embedded_store(tmp_path / "store")
 
 
-def _consumer_command(store: Path, bootstrap: str, topic: str, dead: Path, *, until_caught_up: bool) -> list[str]:
+def _consumer_command(
+    store: Path, bootstrap: str, topic: str, dead: Path, *, until_caught_up: bool, workspace: Path | None = None
+) -> list[str]:
     command = [
         sys.executable, "-m", "openfeat_core.cli", "ingest-stream", "--store", str(store), "--bootstrap", bootstrap,
         "--topics", f"{topic}:tx", "--dead-letters", str(dead), "--max-bad-ratio", "0.5", "--json",
     ]  # fmt: skip
+    if workspace is not None:
+        # Versions mid-run too (a run gets 1,500 messages), so that kills fall between them.
+        command += ["--workspace", str(workspace), "--workspace-every-rows", "700"]
     return [*command, "--until-caught-up"] if until_caught_up else command
 
 
@@ -211,12 +252,13 @@ def _committed(watcher: object, topic: str) -> int:
 
 def test_sigkill_at_random_moments_neither_loses_nor_repeats(kafka_bootstrap: str, tmp_path: Path) -> None:
     """The consumer process is SIGKILLed 20 times while it consumes 30,000 events with bad ones mixed in; then a
-    last run catches up. The store holds every good event exactly once, the dead-letter file every bad one."""
+    last run catches up. The store and the workspace table hold every good event exactly once, the dead-letter file
+    every bad one."""
     from confluent_kafka import Consumer
 
     topic = new_topic(kafka_bootstrap)
     messages, good, bad = events(30_000, bad_every=97)
-    store_dir, dead = tmp_path / "store", tmp_path / "dead.jsonl"
+    store_dir, dead, ws = tmp_path / "store", tmp_path / "dead.jsonl", tmp_path / "ws"
     _store(store_dir).close()
     watcher = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "openfeat-ingest"})
     rng = random.Random(16)
@@ -228,7 +270,7 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats(kafka_bootstrap: st
         produce(kafka_bootstrap, topic, chunk[:100])
         before = _committed(watcher, topic)
         process = subprocess.Popen(
-            _consumer_command(store_dir, kafka_bootstrap, topic, dead, until_caught_up=False),
+            _consumer_command(store_dir, kafka_bootstrap, topic, dead, until_caught_up=False, workspace=ws),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,
@@ -256,7 +298,7 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats(kafka_bootstrap: st
             producer.join()
     watcher.close()
     final = subprocess.run(
-        _consumer_command(store_dir, kafka_bootstrap, topic, dead, until_caught_up=True),
+        _consumer_command(store_dir, kafka_bootstrap, topic, dead, until_caught_up=True, workspace=ws),
         capture_output=True,
         env=env,
         check=False,
@@ -273,6 +315,9 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats(kafka_bootstrap: st
     assert Counter(d["value"] for d in letters) == Counter(v.decode() for v, _ in bad)
     assert store.dead_letters() == letters
     store.close()
+    appended = Workspace.open(ws).read_table("tx").column("id").to_pylist()
+    assert len(appended) == len(set(appended)), f"{len(appended) - len(set(appended))} duplicate workspace rows"
+    assert sorted(appended) == good
 
 
 def test_sigterm_stops_after_the_current_batch(kafka_bootstrap: str, tmp_path: Path) -> None:
