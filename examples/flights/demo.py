@@ -290,7 +290,12 @@ def _start_tracking(directory: Path) -> str | None:
         return None
     os.environ.setdefault("OPENFEAT_PARENT_RUN_ID", uuid.uuid4().hex)
     os.environ.setdefault(mlflow_hooks.PIPELINE_NAME_ENV, f"flights demo {time.strftime('%Y-%m-%d %H:%M')}")
-    return f"{mlflow_hooks.ui_command(uri)}  (the UI comes with the full 'mlflow' package)"
+    store = directory.resolve()
+    if uri != f"sqlite:///{store / 'mlflow.db'}":
+        return mlflow_hooks.ui_command(uri)  # the environment's store
+    # The Makefile's target serves out/demo/mlflow unless told another directory.
+    where = "" if store == DEFAULT_OUT.resolve() / "mlflow" else f" MLFLOW_UI_STORE={store}"
+    return f"make mlflow-ui{where}  (the MLflow UI, in a virtualenv of its own)"
 
 
 def _shown(path: Path) -> str:
