@@ -177,6 +177,21 @@ def test_alert_rules_pass_promtool(tmp_path: Path) -> None:
     assert alerts == tested_alerts, alerts ^ tested_alerts
 
 
+@needs_promtool
+def test_the_example_prometheus_configuration_is_valid(tmp_path: Path) -> None:
+    assert PROMTOOL is not None
+    token = tmp_path / ".token"
+    token.write_text("secret\n")
+    example = (ALERTS.parent / "prometheus.yml").read_text()
+    assert "/var/lib/openfeat/store/.token" in example  # the path an operator edits: here, a file that exists
+    (tmp_path / "prometheus.yml").write_text(example.replace("/var/lib/openfeat/store/.token", str(token)))
+    shutil.copy(ALERTS, tmp_path / "alerts.yml")
+    checked = subprocess.run(
+        [PROMTOOL, "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def dashboard_expressions() -> list[tuple[str, str]]:
     """Every panel's ``(title, expression)``, with Grafana's variables as a query for them would be sent."""
     dashboard = json.loads(DASHBOARD.read_text())
