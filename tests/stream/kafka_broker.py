@@ -1,30 +1,53 @@
 """A real Apache Kafka broker (KRaft: broker and controller in one JVM, no ZooKeeper) for the streaming tests.
 
 Apache Kafka's server is on Maven Central as module jars (``org.apache.kafka:kafka_2.13`` and its dependencies): they
-are resolved once with Maven (``dependency:copy-dependencies`` of a generated pom) into a cache directory outside the
-repository, ``$OPENFEAT_KAFKA_CACHE`` or ``~/.cache/openfeat/kafka-<version>``. Each broker gets a temporary
-directory (its ``server.properties`` with free loopback ports, its formatted log directory), is started with the
-``kafka.Kafka`` main class in its own process group, and is stopped by its process id.
+are resolved once with Maven (``dependency:copy-dependencies`` of a generated pom, tests/maven_server.py) into a cache
+directory outside the repository, ``$OPENFEAT_KAFKA_CACHE`` or ``~/.cache/openfeat/kafka-<version>``. Each broker gets
+a temporary directory (its ``server.properties`` with free loopback ports, its formatted log directory), is started
+with the ``kafka.Kafka`` main class in its own process group, and is stopped by its process id.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
-import os
 import shutil
-import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from types import TracebackType
 
+# The helpers shared with the DolphinScheduler server are one directory up: pytest has tests/ on sys.path, a script
+# that imports this module after putting tests/stream there (bench/stream.py) may not.
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent.parent))
+
+from maven_server import (
+    MAVEN_CENTRAL,
+    MavenServer,
+    ServerUnavailable,
+    cache_dir,
+    free_port,
+    start_process,
+    stop_process,
+)
+
+# What the tests and bench/stream.py import (MAVEN_CENTRAL and free_port are maven_server's).
+__all__ = [
+    "KAFKA_VERSION",
+    "MAVEN_CENTRAL",
+    "KafkaBroker",
+    "KafkaUnavailable",
+    "default_cache_dir",
+    "free_port",
+    "resolve_kafka",
+]
+
 KAFKA_VERSION = "4.1.1"
-MAVEN_CENTRAL = "https://repo.maven.apache.org/maven2/"
 
 _RESOLVER_POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -35,82 +58,26 @@ _RESOLVER_POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
   </dependencies>
 </project>
 """
-
-# Only Central: it serves everything the broker needs.
-_SETTINGS = f"""<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0">
-  <mirrors><mirror><id>central-only</id><mirrorOf>*</mirrorOf><url>{MAVEN_CENTRAL}</url></mirror></mirrors>
-</settings>
-"""
+_PROBE = f"org/apache/kafka/kafka_2.13/{KAFKA_VERSION}/kafka_2.13-{KAFKA_VERSION}.pom"
 
 
-class KafkaUnavailable(RuntimeError):
+class KafkaUnavailable(ServerUnavailable):
     """What the broker needs is missing on this machine (java, mvn, or Maven Central): the tests skip."""
+
+
+_SERVER = MavenServer("the Kafka broker", KafkaUnavailable)
 
 
 def default_cache_dir() -> Path:
     """``$OPENFEAT_KAFKA_CACHE``, else ``~/.cache/openfeat/kafka-<version>``: outside the repository."""
-    configured = os.environ.get("OPENFEAT_KAFKA_CACHE")
-    if configured:
-        return Path(configured)
-    return Path.home() / ".cache" / "openfeat" / f"kafka-{KAFKA_VERSION}"
-
-
-def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise KafkaUnavailable(f"{tool} is not on PATH: the Kafka broker cannot run")
-    return path
-
-
-def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (Path(java_home) / "bin" / "java").is_file():
-        return str(Path(java_home) / "bin" / "java")
-    return _require("java")
+    return cache_dir("OPENFEAT_KAFKA_CACHE", f"kafka-{KAFKA_VERSION}")
 
 
 def resolve_kafka(cache: Path | None = None) -> Path:
     """Resolve the broker's runtime jars into ``cache/lib`` (once: a marker file records completion)."""
-    cache = cache or default_cache_dir()
-    marker = cache / "COMPLETE"
-    if marker.is_file():
-        return cache
-    mvn = _require("mvn")
-    cache.mkdir(parents=True, exist_ok=True)
-    # Two test runs resolving at once (a developer's and CI on one machine) would write the same files.
-    with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.is_file():
-            return cache
-        _resolve(mvn, cache)
-    return cache
-
-
-def _resolve(mvn: str, cache: Path) -> None:
-    (cache / "pom.xml").write_text(_RESOLVER_POM)
-    (cache / "settings.xml").write_text(_SETTINGS)
-    shutil.rmtree(cache / "lib", ignore_errors=True)
-    command = [
-        mvn, "-B", "-q", "-s", str(cache / "settings.xml"), f"-Dmaven.repo.local={cache / 'm2'}",
-        "-f", str(cache / "pom.xml"), "dependency:copy-dependencies", f"-DoutputDirectory={cache / 'lib'}",
-        "-DincludeScope=runtime",
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr)[-4000:]
-        if "Unknown host" in output or "Could not transfer" in output:
-            raise KafkaUnavailable(f"Maven Central is unreachable, the Kafka jars cannot be resolved:\n{output}")
-        raise RuntimeError(f"resolving Apache Kafka {KAFKA_VERSION} with Maven failed:\n{' '.join(command)}\n{output}")
-    # Maven's local repository is only a download cache: the jars are in lib/.
-    shutil.rmtree(cache / "m2", ignore_errors=True)
-    (cache / "COMPLETE").write_text(f"kafka_2.13 {KAFKA_VERSION}\n")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return _SERVER.resolve(
+        cache or default_cache_dir(), _RESOLVER_POM, probe=_PROBE, description=f"kafka_2.13 {KAFKA_VERSION}"
+    )
 
 
 class KafkaBroker:
@@ -163,7 +130,7 @@ class KafkaBroker:
         return config
 
     def start(self) -> KafkaBroker:
-        java = _java()
+        java = _SERVER.java()
         classpath = self._classpath()
         config = self._write_config()
         log = self.workdir / "broker.log"
@@ -175,14 +142,9 @@ class KafkaBroker:
                 output = result.stdout + result.stderr
                 raise RuntimeError(f"formatting the Kafka log directory failed (exit {result.returncode}):\n{output}")
             self._formatted = True
-        with open(log, "ab") as out:
-            self.process = subprocess.Popen(
-                [java, f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-cp", classpath, "kafka.Kafka", str(config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self.process = start_process(
+            [java, f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-cp", classpath, "kafka.Kafka", str(config)], log
+        )
         self._wait_ready(log)
         return self
 
@@ -212,14 +174,8 @@ class KafkaBroker:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        if process is not None:
+            stop_process(process)
 
     def restart(self) -> None:
         self.stop()
