@@ -230,8 +230,13 @@ class ServingDrift:
         self._pending: dict[str, list[tuple[int, Sequence[str], list[Column]]]] = {}
         self._pending_rows: dict[str, int] = {}
         self._dropped: dict[str, int] = {}
-        self._slots: dict[str, deque[tuple[int, dict[str, np.ndarray]]]] = {}
+        # Per deployment: the generation of its reference the slots were counted for, and the slots. Only
+        # figures() touches them (under _counting, so that two scrapes at once do not count twice); a new reference
+        # bumps the generation (under _lock), which empties the window at the next figures().
+        self._slots: dict[str, tuple[int, deque[tuple[int, dict[str, np.ndarray]]]]] = {}
+        self._generation: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._counting = threading.Lock()
 
     def watches(self, deployment: str) -> bool:
         """The deployment has a reference profile: its served values are counted."""
@@ -258,8 +263,9 @@ class ServingDrift:
                 self._bins[deployment] = bins
 
     def _forget(self, name: str) -> None:
-        for state in (self._bins, self._pending, self._pending_rows, self._slots):
+        for state in (self._bins, self._pending, self._pending_rows):
             state.pop(name, None)
+        self._generation[name] = self._generation.get(name, 0) + 1
 
     def served(self, deployment: str, names: Sequence[str], columns: list[Column]) -> None:
         """Remember a response of a watched deployment until the next scrape."""
@@ -280,16 +286,27 @@ class ServingDrift:
     def figures(self) -> tuple[dict[tuple[str, str], float], dict[str, int], dict[str, int]]:
         """Count what was served since the last call, and return the PSI per ``(deployment, feature)``, the rows in
         each deployment's window and the rows left out so far."""
+        with self._counting:
+            return self._figures()
+
+    def _figures(self) -> tuple[dict[tuple[str, str], float], dict[str, int], dict[str, int]]:
         with self._lock:
             pending, self._pending, self._pending_rows = self._pending, {}, {}
             bins = dict(self._bins)
             dropped = dict(self._dropped)
+            generations = dict(self._generation)
+        for name in [n for n in self._slots if n not in bins]:
+            del self._slots[name]
         oldest = self._slot(time.monotonic()) - int(self.window_seconds // self.slot_seconds) + 1
         psi: dict[tuple[str, str], float] = {}
         rows: dict[str, int] = {}
         for name, features in bins.items():
             binned = features.get("features") or {}
-            slots = self._slots.setdefault(name, deque())
+            generation = generations.get(name, 0)
+            stored = self._slots.get(name)
+            if stored is None or stored[0] != generation:
+                stored = self._slots[name] = (generation, deque())
+            slots = stored[1]
             # The responses of one slot are binned together: one pass per feature, not one per response.
             by_slot: dict[int, dict[str, list[Column]]] = {}
             for slot, names, columns in pending.get(name, ()):

@@ -152,12 +152,18 @@ def test_the_drift_window_moves_and_forgets_old_slots() -> None:
     psi, rows, dropped = drift.figures()
     assert rows == {"f": SERVED} and dropped == {} and psi[("f", "amount")] > 1.0
     # a slot older than the window is dropped: nothing served since, nothing counted
-    drift._slots["f"][0] = (drift._slots["f"][0][0] - 3, drift._slots["f"][0][1])
+    slots = drift._slots["f"][1]
+    slots[0] = (slots[0][0] - 3, slots[0][1])
     psi, rows, _ = drift.figures()
     assert rows == {"f": 0} and psi == {}
     # a new reference starts a new window; a deployment without one is not watched
+    drift.served("f", names, columns)
+    assert drift.figures()[1] == {"f": SERVED}
+    changed = {**profile["bins"], "features": {"amount": profile["bins"]["features"]["amount"]}}
+    drift.watch("f", changed)
+    assert drift.figures()[1] == {"f": 0}
     drift.set_references({})
-    assert not drift.watches("f")
+    assert not drift.watches("f") and drift.figures() == ({}, {}, {})
 
 
 @needs_promtool
