@@ -253,3 +253,5 @@ def test_a_runs_page_shows_the_run_and_its_feature_statistics(tracked_run: Track
         if not missing:
             break
     assert not missing, f"{page} does not show {missing}; its text:\n{text[:4000]}"
+    # The command told where the UI is.
+    assert f"on {ui_server.url} " in ui_server.log.read_text(errors="replace")
