@@ -382,12 +382,13 @@ class StreamIngester:
         """Store one polled batch (one frame per table); returns (messages read, bad ones)."""
         from confluent_kafka import KafkaError, TopicPartition
 
-        pending: dict[str, _Pending] = {}
-        table_of = self._table_of
-        read = 0
-        for m in messages:
-            error = m.error()
-            if error is not None:
+        # Per message only what confluent-kafka's API makes per message (a call per field), in comprehensions.
+        good = [m for m in messages if m.error() is None]
+        if len(good) < len(messages):
+            for m in messages:
+                error = m.error()
+                if error is None:
+                    continue
                 if error.code() == KafkaError._PARTITION_EOF:
                     tp = (m.topic(), m.partition())
                     if m.offset() >= targets.get(tp, 0):
@@ -397,15 +398,20 @@ class StreamIngester:
                     raise StreamUnavailable(f"Kafka client failed at {self.bootstrap}: {error.str()}")
                 # Broker down, a leader moving...: the client reconnects by itself and goes on from where it was.
                 logger.warning("Kafka at %s: %s (retrying)", self.bootstrap, error.str())
-                continue
-            read += 1
-            topic = m.topic()
-            table = table_of[topic]
-            part = pending.get(table)
-            if part is None:
-                part = pending[table] = _Pending()
-            part.positions[(topic, m.partition())] = m.offset() + 1
-            part.messages.append(m)
+        read = len(good)
+        pending: dict[str, _Pending] = {}
+        if len(self.routes) == 1:
+            topic = self.routes[0].topic
+            if good:
+                pending[self.routes[0].table] = _Pending(good, _last_offsets(good, [topic] * len(good)))
+        else:
+            topics = [m.topic() for m in good]
+            by_table: dict[str, list[int]] = {}
+            for i, t in enumerate(topics):
+                by_table.setdefault(self._table_of[t], []).append(i)
+            for name, indexes in by_table.items():
+                chunk = [good[i] for i in indexes]
+                pending[name] = _Pending(chunk, _last_offsets(chunk, [topics[i] for i in indexes]))
         bad_total = 0
         commits: list[Any] = []
         for table, part in pending.items():
@@ -595,6 +601,12 @@ class StreamIngester:
                     rejected.append(_letter(m, str(exc), "invalid_row"))
         typed = check_rows([rows[g] for g in good], columns, what=what) if good else None
         return typed, good, rejected
+
+
+def _last_offsets(messages: Sequence[Any], topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    """``(topic, partition) -> next offset`` after the messages (in order within a partition)."""
+    last = {tp: i for i, tp in enumerate(zip(topics, [m.partition() for m in messages], strict=True))}
+    return {tp: messages[i].offset() + 1 for tp, i in last.items()}
 
 
 def _arrow_schema(columns: Sequence[tuple[str, SQLType]]) -> pa.Schema:

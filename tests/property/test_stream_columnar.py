@@ -155,9 +155,10 @@ def test_columnar_batch_equals_the_per_message_path(values: list[bytes | None]) 
     ingester = StreamIngester(store, "127.0.0.1:9", [TopicRoute("tx", "tx")], message_format="auto")
     messages = [Message(offset, value) for offset, value in enumerate(values)]
 
-    table, letters = ingester._rows("tx", messages)
+    table, at, letters = ingester._rows("tx", messages)
 
     expected_rows, expected_letters = _reference(values, columns)
+    assert at.tolist() == sorted(set(range(len(values))) - {offset for offset, _ in expected_letters})
     got_rows: list[list[Any]] = []
     if table is not None:
         physical = table.cast(pa.schema([pa.field(f.name, _physical(f.type)) for f in table.schema]))
