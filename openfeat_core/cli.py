@@ -1154,6 +1154,14 @@ def serve(
     ingest_format: Annotated[
         str, typer.Option("--ingest-format", metavar="json|envelope|auto", help="--ingest-topics: message format.")
     ] = "auto",
+    ingest_workspace: Annotated[
+        bool,
+        typer.Option(
+            "--ingest-workspace",
+            help="--ingest-topics: also append the rows to the --workspace's tables of the same names, in "
+            "micro-batches (as ingest-stream --workspace).",
+        ),
+    ] = False,
 ) -> None:
     """Serve an online store over HTTP (OpenMLDB APIServer routes) until SIGINT or SIGTERM.
 
@@ -1180,6 +1188,8 @@ def serve(
         raise UsageError(f"--data-root: {e}") from None
     if (ingest_topics is None) != (ingest_bootstrap is None):
         raise UsageError("--ingest-topics and --ingest-bootstrap go together")
+    if ingest_workspace and (ingest_topics is None or workspace is None):
+        raise UsageError("--ingest-workspace needs --ingest-topics and the --workspace to append to")
     if ingest_format not in ("json", "envelope", "auto"):
         raise UsageError(f"--ingest-format {ingest_format!r}: expected json, envelope or auto")
     path = None if store == "none" else Path(store)
@@ -1258,6 +1268,7 @@ def serve(
                 dead_letter_topic=ingest_dead_letter_topic,
                 max_bad_ratio=ingest_max_bad_ratio,
                 message_format=ingest_format,
+                workspace=Workspace.open(workspace) if ingest_workspace and workspace is not None else None,
             )
         try:
             _run_until_stopped(server, f"{host}:{port}")
@@ -1286,6 +1297,7 @@ class _StreamBeside:
         dead_letter_topic: str | None,
         max_bad_ratio: float,
         message_format: str,
+        workspace: Workspace | None,
     ) -> None:
         from openfeat_core.server.service import FeatureService
         from openfeat_core.streaming import StreamIngester, parse_topics
@@ -1303,6 +1315,7 @@ class _StreamBeside:
             message_format=message_format,  # type: ignore[arg-type]
             dead_letter_path=dead_letters,
             dead_letter_topic=dead_letter_topic,
+            workspace=workspace,
             max_bad_ratio=max_bad_ratio,
             store_lock=service.store_lock,
             on_batch=service.metrics.stream.on_batch,

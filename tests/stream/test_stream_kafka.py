@@ -382,7 +382,8 @@ def test_broker_restart_mid_stream(kafka_broker: KafkaBroker | None, tmp_path: P
 
 
 def test_serve_consumes_beside_the_service(kafka_bootstrap: str, tmp_path: Path) -> None:
-    """``openfeat serve --ingest-topics``: the service answers while its store takes the stream, exactly once."""
+    """``openfeat serve --ingest-topics``: the service answers while its store (and its workspace) take the stream,
+    exactly once."""
     import urllib.request
 
     from kafka_broker import free_port
@@ -397,7 +398,8 @@ def test_serve_consumes_beside_the_service(kafka_bootstrap: str, tmp_path: Path)
     command = [
         sys.executable, "-m", "openfeat_core.cli", "serve", "--store", str(store_dir), "--port", str(port),
         "--no-token", "--ingest-bootstrap", kafka_bootstrap, "--ingest-topics", f"{topic}:tx",
-        "--ingest-dead-letters", str(tmp_path / "dead.jsonl"),
+        "--ingest-dead-letters", str(tmp_path / "dead.jsonl"), "--workspace", str(tmp_path / "ws"),
+        "--ingest-workspace",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -433,3 +435,5 @@ def test_serve_consumes_beside_the_service(kafka_bootstrap: str, tmp_path: Path)
     assert sorted(_ids(reopened)) == good
     assert len(reopened.dead_letters()) == len(bad) == len(_letters(tmp_path / "dead.jsonl"))
     reopened.close()
+    # The rows gathered for the workspace were appended when the service stopped.
+    assert sorted(Workspace.open(tmp_path / "ws").read_table("tx").column("id").to_pylist()) == good
