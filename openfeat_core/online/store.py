@@ -787,15 +787,20 @@ class OnlineStore:
         for table in self._tables.values():
             table.retain_evicted(True)  # verify recomputes a request on the rows it saw, evicted ones included
 
-    def verify(self, name: str) -> ConsistencyReport:
+    def logged_requests(self, name: str) -> list[LoggedRequest]:
+        """The logged requests of deployment ``name`` (all its versions), oldest first (see :meth:`log_requests`)."""
+        return [e for e in (self._request_log.entries if self._request_log else []) if e.deployment == name]
+
+    def verify(self, name: str, *, limit: int | None = None) -> ConsistencyReport:
         """Recompute the logged requests of deployment ``name`` in batch mode and compare with what was served.
 
         Each logged request is appended, as the newest rows, to exactly the rows its tables held when it was
         served, and the batch engine computes it there. Any difference is an online/offline inconsistency.
         Requests served before a compaction of one of their tables (evicted rows dropped), or whose table has been
-        dropped since, are counted as ``skipped``: the rows they saw are gone.
+        dropped since, are counted as ``skipped``: the rows they saw are gone. ``limit``: only the latest this many
+        logged requests (each recomputes the script over its tables: ``monitor`` checks a recent sample).
         """
-        steps = self.verify_steps(name)
+        steps = self.verify_steps(name, limit=limit)
         while True:
             try:
                 next(steps)
@@ -803,7 +808,7 @@ class OnlineStore:
                 report: ConsistencyReport = done.value
                 return report
 
-    def verify_steps(self, name: str) -> Generator[None, None, ConsistencyReport]:
+    def verify_steps(self, name: str, *, limit: int | None = None) -> Generator[None, None, ConsistencyReport]:
         """:meth:`verify` in bounded steps: each ``next()`` recomputes one logged request row, and the report is
         the generator's return value. The store may be used between steps (the HTTP service serves feature
         requests and inserts in between, so that a long verify does not hold them up): the requests to check are
@@ -814,7 +819,9 @@ class OnlineStore:
             DataError: (on the first ``next()``) there is no deployment ``name``.
         """
         versions = self._versions(name)
-        entries = [e for e in (self._request_log.entries if self._request_log else []) if e.deployment == name]
+        entries = self.logged_requests(name)
+        if limit is not None:
+            entries = entries[max(len(entries) - limit, 0) :]
         reports: dict[str, FeatureReport] = {}
         rows = 0
         skipped = 0
