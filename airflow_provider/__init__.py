@@ -4,8 +4,9 @@ table sensor, OpenLineage facets and MLflow run grouping.
 * :mod:`airflow_provider.hooks.openfeat`: ``OpenFeatHook``, the ``openfeat`` connection (workspace, online service
   URL and token, embedded store, tracking settings) and its ``test_connection()``;
 * :mod:`airflow_provider.operators.openfeat`: ``OpenFeatIngestOperator``, ``OpenFeatComputeFeaturesOperator``,
-  ``OpenFeatExportTrainingSetOperator``, ``OpenFeatDeployOperator``, ``OpenFeatVerifyOperator``: one operator per
-  task of :mod:`openfeat_core.tasks`, each returning the task's result dict as its XCom;
+  ``OpenFeatExportTrainingSetOperator``, ``OpenFeatDeployOperator``, ``OpenFeatVerifyOperator``,
+  ``OpenFeatIngestStreamOperator``: one operator per task of :mod:`openfeat_core.tasks`, each returning the task's
+  result dict as its XCom;
 * :mod:`airflow_provider.sensors.openfeat`: ``OpenFeatTableSensor``, which waits for a workspace table version.
 * :mod:`airflow_provider.operators.monitor`: ``OpenFeatMonitorOperator`` (is the deployment's traffic drifting from
   its training set? retrain?) and ``OpenFeatRetrainBranchOperator``, the retraining loop's branch.
@@ -92,7 +93,7 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "openfeat",
         "name": _INTEGRATION,
         "description": "OpenFeat: OpenMLDB feature SQL, computed offline and served online with one engine. "
-        "Operators for ingest, compute, export, deploy and verify.",
+        "Operators for ingest, compute, export, deploy, verify and ingest-stream (Kafka, until caught up).",
         "versions": [version],
         "integrations": [
             {

@@ -1,14 +1,20 @@
 """The OpenFeat operators: one per task of :mod:`openfeat_core.tasks`.
 
-=========================================== ============ =======================================================
-operator                                    task         returns (the XCom ``return_value``)
-=========================================== ============ =======================================================
-:class:`OpenFeatIngestOperator`             ``ingest``   ``IngestResult.to_dict()``: table, version, rows...
-:class:`OpenFeatComputeFeaturesOperator`    ``compute``  ``ComputeResult.to_dict()``: table, version, plan digest
-:class:`OpenFeatExportTrainingSetOperator`  ``export``   ``ExportResult.to_dict()``: path, format, rows, files
-:class:`OpenFeatDeployOperator`             ``deploy``   ``DeployResult.to_dict()``: deployment, version, loaded
-:class:`OpenFeatVerifyOperator`             ``verify``   ``VerifyResult.to_dict()``: consistent, per-feature rates
-=========================================== ============ =======================================================
+=========================================== ================= ==================================================
+operator                                    task              returns (the XCom ``return_value``)
+=========================================== ================= ==================================================
+:class:`OpenFeatIngestOperator`             ``ingest``        ``IngestResult.to_dict()``: table, version, rows...
+:class:`OpenFeatComputeFeaturesOperator`    ``compute``       ``ComputeResult.to_dict()``: table, version, plan
+                                                              digest
+:class:`OpenFeatExportTrainingSetOperator`  ``export``        ``ExportResult.to_dict()``: path, format, rows, files
+:class:`OpenFeatDeployOperator`             ``deploy``        ``DeployResult.to_dict()``: deployment, version,
+                                                              loaded
+:class:`OpenFeatVerifyOperator`             ``verify``        ``VerifyResult.to_dict()``: consistent, per-feature
+                                                              rates
+:class:`OpenFeatIngestStreamOperator`       ``ingest-stream`` ``IngestStreamResult.to_dict()``: rows, dead
+                                                              letters, positions (Kafka topics into an embedded
+                                                              store, until caught up)
+=========================================== ================= ==================================================
 
 What they share:
 
@@ -67,6 +73,7 @@ __all__ = [
     "OpenFeatDeployOperator",
     "OpenFeatExportTrainingSetOperator",
     "OpenFeatIngestOperator",
+    "OpenFeatIngestStreamOperator",
     "OpenFeatVerifyOperator",
     "pipeline_run_id",
     "xcom_value",
@@ -924,3 +931,165 @@ class OpenFeatVerifyOperator(_OnlineOperator):
         if workspace is not None and isinstance(self.probe_table, str) and self.probe_table:
             inputs.append(workspace_dataset(workspace, self.probe_table))
         return inputs, [], None
+
+
+# =====================================================================================================================
+# ingest-stream
+# =====================================================================================================================
+class OpenFeatIngestStreamOperator(_OpenFeatOperator):
+    """Consume Kafka topics into the tables of an embedded durable store until caught up
+    (``openfeat_core.tasks.ingest_stream``).
+
+    The task always runs **until caught up** (``until_caught_up`` forced on): it consumes until every partition
+    reached the high watermark it had when the task started, then returns, as a batch task of a DAG must. Each batch
+    of messages is stored with the positions past it in one log frame of the store, so a rerun (a retry after a
+    crash, a cleared task, the next DAG run) goes on from the stored positions and never stores a message twice.
+    Bad messages become dead letters (in the store, and in ``dead_letters`` when given) and do not fail the task,
+    unless more than ``max_bad_ratio`` of the messages read are bad.
+
+    The store is opened in the worker's process, so it must not be held by a running ``openfeat serve`` (a service
+    consumes a stream itself: ``openfeat serve --ingest-topics``).
+
+    Args:
+        bootstrap: the Kafka brokers, ``host:port[,host:port...]``. Templated.
+        topics: ``"tx"`` (topic ``tx`` into table ``tx``) or ``"tx,clicks:events"`` (topic ``clicks`` into table
+            ``events``). Templated.
+        store: the embedded store directory (default: the connection's extra ``store``). Templated.
+        dead_letters: JSON-lines file that also receives the bad messages (appended). Templated.
+        max_bad_ratio: fail (without retrying) once more than this share of the messages read are bad (default
+            0.1; what was read until then is stored). Templated.
+        message_format: ``auto`` (default), ``json`` (plain objects) or ``envelope`` (Kafka Connect's schema +
+            payload). Templated.
+        timezone: zone of timestamp strings without an offset (default: the connection's, else the store's).
+            Templated.
+        group_id: consumer group the offsets are committed to, for lag tooling only (default ``openfeat-ingest``).
+            Templated.
+        consumer_config: more librdkafka consumer settings, ``{"security.protocol": "SSL"}``. Templated.
+        create_tables: create a missing table from the schema of its topic's first Kafka Connect envelope.
+        create_store: create ``store`` if it does not exist (default false).
+        conn_id: the ``openfeat`` connection.
+        parent_run_id: the pipeline run id reported to the task hooks (default: one per DAG run).
+        **kwargs: passed to ``BaseOperator``.
+
+    ``on_kill`` stops the consumer after the batch under way (its rows and positions are stored together), then
+    fails the task.
+    """
+
+    task_name = "ingest-stream"
+    template_fields: Sequence[str] = (
+        "bootstrap",
+        "topics",
+        "store",
+        "dead_letters",
+        "max_bad_ratio",
+        "message_format",
+        "timezone",
+        "group_id",
+        "consumer_config",
+        "parent_run_id",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"consumer_config": "json"}
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topics: str | Sequence[str],
+        store: str | None = None,
+        dead_letters: str | None = None,
+        max_bad_ratio: float | str = 0.1,
+        message_format: str = "auto",
+        timezone: str | None = None,
+        group_id: str = "openfeat-ingest",
+        consumer_config: Mapping[str, Any] | str | None = None,
+        create_tables: bool = False,
+        create_store: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.store = store
+        self.dead_letters = dead_letters
+        self.max_bad_ratio = max_bad_ratio
+        self.message_format = message_format
+        self.timezone = timezone
+        self.group_id = group_id
+        self.consumer_config = consumer_config
+        self.create_tables = create_tables
+        self.create_store = create_store
+        self._stop: threading.Event | None = None
+
+    def _request(self, args: Arguments, config: OpenFeatConnectionConfig, parent_run_id: str) -> TaskRequest:
+        from openfeat_core.streaming.formats import MESSAGE_FORMATS
+        from openfeat_core.tasks import IngestStreamRequest
+
+        store = args.optional_text("store", self.store) or config.store
+        if store is None:
+            raise args.error(
+                "store",
+                f"is required: pass store=... or set the extra 'store' of connection {self.conn_id!r} (the task "
+                "writes into an embedded store; a running service consumes a stream with 'openfeat serve "
+                "--ingest-topics')",
+            )
+        topics = args.texts("topics", self.topics, single=True)
+        given: dict[str, Any] = {
+            "max_bad_ratio": args.number("max_bad_ratio", self.max_bad_ratio, maximum=1.0),
+            "message_format": args.choice("message_format", self.message_format, MESSAGE_FORMATS),
+            "group_id": args.optional_text("group_id", self.group_id),
+        }
+        self._stop = threading.Event()
+        return IngestStreamRequest(
+            store=store,
+            bootstrap=args.text("bootstrap", self.bootstrap),
+            topics=",".join(topics or ()),
+            until_caught_up=True,
+            dead_letters=args.optional_text("dead_letters", self.dead_letters),
+            timezone=args.optional_text("timezone", self.timezone) or config.timezone,
+            consumer_config=args.mapping("consumer_config", self.consumer_config),
+            create_tables=bool(args.flag("create_tables", self.create_tables)),
+            create_store=bool(args.flag("create_store", self.create_store)),
+            parent_run_id=parent_run_id,
+            stop=self._stop,
+            # Unset options keep the task's defaults.
+            **{name: value for name, value in given.items() if value is not None},
+        )
+
+    def _run(self, request: Any) -> Any:
+        from openfeat_core.tasks import ingest_stream
+
+        result = ingest_stream(request)
+        if request.stop.is_set():
+            raise AirflowTaskTerminated(
+                f"OpenFeat {self.task_name} task {self.task_id!r} was killed: it stopped after the batch under way "
+                f"({result.rows} rows and {result.dead_letters} dead letters stored with their positions)"
+            )
+        return result
+
+    def on_kill(self) -> None:
+        """Stop the consumer after the batch under way (see the class docstring); nothing to do when no task runs.
+
+        Unlike the other operators, the task is not interrupted mid-batch: a stop request is what the consumer
+        checks between batches, and it lets the store write the batch's rows and positions as one frame.
+        """
+        stop = self._stop
+        if stop is None or self._working_thread is None:
+            return
+        self.log.warning("on_kill: stopping the OpenFeat %s task after the batch under way", self.task_name)
+        stop.set()
+
+    def _release(self, request: Any) -> None:
+        from openfeat_core.tasks import close_embedded_store
+
+        close_embedded_store(request.store)
+
+    def _summary(self, result: Mapping[str, Any]) -> str:
+        topics = ", ".join(f"{t['topic']} -> {t['table']}" for t in result["topics"])
+        return (
+            f"{topics} into {result['store']}: {result['messages']} messages, {result['rows']} rows stored, "
+            f"{result['dead_letters']} dead letters" + (" (caught up)" if result["caught_up"] else "")
+        )
+
+    def _datasets(self, result: Mapping[str, Any] | None) -> tuple[list[DatasetRef], list[DatasetRef], str | None]:
+        # Kafka topics and online-store tables have no kind among the core's dataset references yet.
+        return [], [], None
