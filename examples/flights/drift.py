@@ -68,11 +68,14 @@ RETRAIN_DAYS = 30
 
 @dataclass(frozen=True)
 class Slice:
-    """Which flights: one origin airport (and optionally one carrier), ``days`` served after :data:`SERVE_START`."""
+    """Which flights: one origin airport (and optionally one carrier), ``days`` served after :data:`SERVE_START`, the
+    history from ``history_start`` (the random split needs only the 30 days the longest window reaches back; the
+    seasonal split trains on January to March)."""
 
     origin: str = "EWR"
     carrier: str | None = None
     days: int = 7
+    history_start: datetime = datetime(2013, 1, 1, tzinfo=timezone.utc)
 
     @property
     def serve_end(self) -> datetime:
@@ -187,7 +190,7 @@ def run(
     workspace, store_dir = out / "workspace", out / "store"
     tables = tables if tables is not None else slice_tables(chosen)
     flights = tables["flights"]
-    history = _between(flights, datetime(2013, 1, 1, tzinfo=timezone.utc), SERVE_START)
+    history = _between(flights, chosen.history_start, SERVE_START)
     period = _between(flights, SERVE_START, chosen.serve_end)
     next_period = _between(flights, chosen.serve_end, chosen.serve_end + timedelta(days=chosen.days))
 
@@ -206,6 +209,8 @@ def run(
     if split == "seasonal":
         training = _between(everything, *WINTER)
         served_ids = None
+        if training.num_rows == 0:
+            raise ValueError(f"the seasonal split trains on {WINTER[0]:%B} to March: the history must include them")
     else:
         in_period = _between(everything, SERVE_START, chosen.serve_end)
         training = _random_half(in_period, seed=0, take=True)

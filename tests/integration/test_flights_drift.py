@@ -8,6 +8,7 @@ training set, not predictions, and the fit is the example's slowest step."""
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def test_seasonal_split_drifts_and_the_pipeline_retrains(drift: Any, tables: Any
 
 
 def test_random_split_does_not_drift(drift: Any, tables: Any, tmp_path: Path) -> None:
-    chosen = drift.Slice(origin="EWR", days=3)
+    chosen = drift.Slice(origin="EWR", days=3, history_start=datetime(2013, 6, 1, tzinfo=timezone.utc))
     outcome = drift.run(
         tmp_path / "random",
         "random",
