@@ -726,6 +726,9 @@ class OpenFeatDeployOperator(_OnlineOperator):
         timezone: zone of calendar functions of an embedded store (default: the connection's, else UTC).
         timeout: seconds to wait for each answer of the service (default: the connection's, else 60).
         log_requests: fraction of the requests an embedded store opened by this task keeps for verify.
+        reference: the training-set file the deployed model was trained on: its statistics become the deployment's
+            reference profile, which ``monitor`` compares served features with (default: found in the workspace
+            by the script's plan digest, when ``tables`` are loaded). Templated.
         conn_id: the ``openfeat`` connection.
         workspace: the workspace of ``tables`` (default: the connection's).
         parent_run_id: the pipeline run id reported to the task hooks (default: one per DAG run).
@@ -740,6 +743,7 @@ class OpenFeatDeployOperator(_OnlineOperator):
         "store",
         "url",
         "timezone",
+        "reference",
         *_OpenFeatOperator.template_fields,
     )
     template_ext: Sequence[str] = (".sql",)
@@ -757,11 +761,13 @@ class OpenFeatDeployOperator(_OnlineOperator):
         timezone: str | None = None,
         timeout: float | None = None,
         log_requests: float = 0.0,
+        reference: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(store=store, url=url, **kwargs)
         self.name = name
         self.sql = sql
+        self.reference = reference
         self.tables = tables
         self.create_store = create_store
         self.timezone = timezone
@@ -787,6 +793,7 @@ class OpenFeatDeployOperator(_OnlineOperator):
             log_requests=args.number("log_requests", self.log_requests, maximum=1.0) or 0.0,
             storage_options=config.storage_options,
             parent_run_id=parent_run_id,
+            reference=args.optional_text("reference", self.reference),
         )
 
     def _run(self, request: Any) -> Any:
