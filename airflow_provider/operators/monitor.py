@@ -139,7 +139,7 @@ class OpenFeatMonitorOperator(_OnlineOperator):
         return inputs, [], None
 
 
-class OpenFeatRetrainBranchOperator(BaseBranchOperator):  # type: ignore[misc]
+class OpenFeatRetrainBranchOperator(BaseBranchOperator):
     """Follow ``retrain_task_ids`` when the monitor task's result says ``retrain``, else ``skip_task_ids``.
 
     Args:
