@@ -1,5 +1,5 @@
-"""The DolphinScheduler retraining loop: OpenFeatMonitor run by the worker's runner against a real service (its OUT
-parameters), the Shell check the Condition follows (exit 0 only on retrain), the redeploy with the new training
+"""The DolphinScheduler retraining loop: OpenFeatMonitor run as a worker runs its script, against a real service (its
+OUT parameters), the Shell check the Condition follows (exit 0 only on retrain), the redeploy with the new training
 set as reference after which monitor no longer says retrain, and the example workflow's graph."""
 
 from __future__ import annotations
@@ -50,19 +50,27 @@ def _check_exit(monitor: OpenFeatMonitor, retrain: str) -> int:
     return subprocess.run(["bash", "-c", script], capture_output=True, check=False).returncode
 
 
-def test_monitor_publishes_retrain_and_the_check_follows_it(tmp_path: Path) -> None:
-    for drifted in (True, False):
-        store = serving_store(tmp_path / f"store-{drifted}", drifted=drifted)
-        try:
-            with service(store) as url:
-                monitor = OpenFeatMonitor(
-                    "monitor", deployment=DEPLOYMENT, url=url, features=[FEATURE], consistency_requests=2
-                )
-                out = _run(monitor, tmp_path)
-        finally:
-            store.close()
-        assert out["monitor_retrain"] == str(drifted).lower() and out["monitor_rows"] == "200", out
-        assert _check_exit(monitor, out["monitor_retrain"]) == (0 if drifted else 1)
+def test_monitor_says_retrain_the_check_follows_and_the_redeploy_ends_the_drift(tmp_path: Path) -> None:
+    """Drifted traffic: retrain, the check exits 0 (the Condition's success branch); the branch's redeploy with the
+    new training set as reference; monitor again: no retraining, the check exits 1 (the failed branch)."""
+    training = tmp_path / "train.csv"
+    pyarrow.csv.write_csv(transactions(500, 120.0, seed=5), training)
+    store = serving_store(tmp_path / "store", drifted=True)
+    try:
+        with service(store) as url:
+            monitor = OpenFeatMonitor(
+                "monitor", deployment=DEPLOYMENT, url=url, features=[FEATURE], consistency_requests=2
+            )
+            drifted = _run(monitor, tmp_path)
+            assert drifted["monitor_retrain"] == "true" and drifted["monitor_rows"] == "200", drifted
+            assert _check_exit(monitor, drifted["monitor_retrain"]) == 0
+            redeploy = OpenFeatDeploy("redeploy", deployment=DEPLOYMENT, sql=SQL, url=url, reference=str(training))
+            assert _run(redeploy, tmp_path)["redeploy_new_version"] == "false"
+            after = _run(monitor, tmp_path)
+    finally:
+        store.close()
+    assert after["monitor_retrain"] == "false", after
+    assert _check_exit(monitor, after["monitor_retrain"]) == 1
 
 
 def test_bad_arguments_are_refused_when_the_workflow_is_defined() -> None:
@@ -70,20 +78,6 @@ def test_bad_arguments_are_refused_when_the_workflow_is_defined() -> None:
         OpenFeatMonitor("monitor", deployment=DEPLOYMENT, url="http://127.0.0.1:9", psi_threshold=-1)
     # a DS parameter is checked when the task runs
     assert "${psi}" in OpenFeatMonitor("m", deployment=DEPLOYMENT, url="u", psi_threshold="${psi}").openfeat_arguments
-
-
-def test_redeploying_with_the_new_training_set_ends_the_drift(tmp_path: Path) -> None:
-    training = tmp_path / "train.csv"
-    pyarrow.csv.write_csv(transactions(500, 120.0, seed=5), training)
-    store = serving_store(tmp_path / "store", drifted=True)
-    try:
-        with service(store) as url:
-            redeploy = OpenFeatDeploy("redeploy", deployment=DEPLOYMENT, sql=SQL, url=url, reference=str(training))
-            assert _run(redeploy, tmp_path)["redeploy_new_version"] == "false"
-            monitor = OpenFeatMonitor("monitor", deployment=DEPLOYMENT, url=url, features=[FEATURE])
-            assert _run(monitor, tmp_path)["monitor_retrain"] == "false"
-    finally:
-        store.close()
 
 
 def test_the_example_workflow_wires_the_loop() -> None:
