@@ -2,8 +2,9 @@
 
 DolphinScheduler publishes no standalone distribution on Maven Central, only its module jars: the server's runtime
 classpath is resolved with Maven (``dependency:copy-dependencies`` of ``dolphinscheduler-standalone-server``) into a
-cache directory outside the repository, and the configuration files the binary jars leave out (``application.yaml``,
-``logback-spring.xml``, ``task-type-config.yaml``, the H2 schema) come from the modules' ``sources`` jars on Central.
+cache directory outside the repository (tests/maven_server.py, shared with the Kafka broker of tests/stream), and the
+configuration files the binary jars leave out (``application.yaml``, ``logback-spring.xml``, ``task-type-config.yaml``,
+the H2 schema) come from the modules' ``sources`` jars on Central.
 3.1.1 is the newest release whose standalone server is on Central.
 
 Every run gets its own temporary directory: a configuration overlay (free ports, no ``sudo``, modest resource
@@ -13,19 +14,16 @@ nothing outlives :meth:`DolphinSchedulerServer.stop`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 from types import TracebackType
+
+from maven_server import MavenServer, ServerUnavailable, cache_dir, free_port, start_process, stop_process
 
 from dolphin_tasks.rest import DolphinSchedulerError, DolphinSchedulerREST
 
@@ -34,7 +32,6 @@ GROUP = "org.apache.dolphinscheduler"
 MAIN_CLASS = "org.apache.dolphinscheduler.StandaloneServer"
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "dolphinscheduler123"
-MAVEN_CENTRAL = "https://repo.maven.apache.org/maven2/"
 _PROBE = (
     f"org/apache/dolphinscheduler/dolphinscheduler-standalone-server/{DS_VERSION}/"
     f"dolphinscheduler-standalone-server-{DS_VERSION}.pom"
@@ -93,78 +90,27 @@ _RESOLVER_POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 
 
-# Every repository Maven meets is served by Central, where all the server needs is: the DolphinScheduler poms declare
-# Apache's snapshot repository, where version ranges send metadata look-ups that time out.
-_SETTINGS = f"""<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0">
-  <mirrors><mirror><id>central-only</id><mirrorOf>*</mirrorOf><url>{MAVEN_CENTRAL}</url></mirror></mirrors>
-</settings>
-"""
-
-
-class DolphinSchedulerUnavailable(RuntimeError):
+class DolphinSchedulerUnavailable(ServerUnavailable):
     """What the server needs is missing on this machine (java, mvn, or access to Maven Central): tests skip."""
+
+
+_SERVER = MavenServer(f"the DolphinScheduler {DS_VERSION} server", DolphinSchedulerUnavailable)
 
 
 def default_cache_dir() -> Path:
     """``$OPENFEAT_DS_CACHE``, else ``~/.cache/openfeat/dolphinscheduler-3.1.1``: outside the repository."""
-    configured = os.environ.get("OPENFEAT_DS_CACHE")
-    if configured:
-        return Path(configured)
-    return Path.home() / ".cache" / "openfeat" / f"dolphinscheduler-{DS_VERSION}"
+    return cache_dir("OPENFEAT_DS_CACHE", f"dolphinscheduler-{DS_VERSION}")
 
 
-def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise DolphinSchedulerUnavailable(f"{tool} is not on PATH: the DolphinScheduler server cannot run")
-    return path
-
-
-def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (Path(java_home) / "bin" / "java").is_file():
-        return str(Path(java_home) / "bin" / "java")
-    return _require("java")
-
-
-def _check_central_reachable() -> None:
-    try:
-        with urllib.request.urlopen(MAVEN_CENTRAL + _PROBE, timeout=15):
-            pass
-    except (urllib.error.URLError, OSError) as exc:
-        raise DolphinSchedulerUnavailable(f"Maven Central ({MAVEN_CENTRAL}) is unreachable: {exc}") from exc
-
-
-def resolve_distribution(cache: Path | None = None) -> Path:
-    """Resolve DolphinScheduler's jars and configuration into ``cache`` (once: a marker file records completion).
-
-    Layout: ``lib/`` (runtime jars), ``conf/`` (the configuration files and H2 schema from the sources jars, and
-    ``common.properties`` from the common jar), ``m2/`` (Maven's local repository for this cache only).
-    """
-    cache = cache or default_cache_dir()
-    marker = cache / "COMPLETE"
-    if marker.is_file():
-        return cache
-    mvn = _require("mvn")
-    _check_central_reachable()
-    cache.mkdir(parents=True, exist_ok=True)
-    m2 = cache / "m2"
-    stub = m2 / GROUP.replace(".", "/") / "dolphinscheduler-scheduler-plugin" / DS_VERSION
+def _put_stub_parent(cache: Path) -> None:
+    """The parent pom Central lacks, into the cache's own Maven repository (before Maven runs)."""
+    stub = cache / "m2" / GROUP.replace(".", "/") / "dolphinscheduler-scheduler-plugin" / DS_VERSION
     stub.mkdir(parents=True, exist_ok=True)
     (stub / f"dolphinscheduler-scheduler-plugin-{DS_VERSION}.pom").write_text(_STUB_PARENT_POM)
-    (cache / "pom.xml").write_text(_RESOLVER_POM)
-    (cache / "settings.xml").write_text(_SETTINGS)
-    for stale in ("lib", "sources", "conf"):
-        shutil.rmtree(cache / stale, ignore_errors=True)
-    command = [
-        mvn, "-B", "-q", "-s", str(cache / "settings.xml"), f"-Dmaven.repo.local={m2}", "-f", str(cache / "pom.xml"),
-        "dependency:copy-dependencies", f"-DoutputDirectory={cache / 'lib'}", "-DincludeScope=runtime",
-        "dependency:copy@sources",
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr)[-4000:]
-        raise RuntimeError(f"resolving DolphinScheduler {DS_VERSION} with Maven failed:\n{' '.join(command)}\n{output}")
+
+
+def _extract_conf(cache: Path) -> None:
+    """The configuration files and H2 schema from the sources jars, and ``common.properties`` from the common jar."""
     conf = cache / "conf"
     for artifact, members in _SOURCE_RESOURCES.items():
         with zipfile.ZipFile(cache / "sources" / f"{artifact}-{DS_VERSION}-sources.jar") as jar:
@@ -172,15 +118,23 @@ def resolve_distribution(cache: Path | None = None) -> Path:
                 jar.extract(member, conf)
     with zipfile.ZipFile(cache / "lib" / f"dolphinscheduler-common-{DS_VERSION}.jar") as jar:
         jar.extract("common.properties", conf)
-    marker.write_text(f"dolphinscheduler {DS_VERSION}\n")
-    return cache
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def resolve_distribution(cache: Path | None = None) -> Path:
+    """Resolve DolphinScheduler's jars and configuration into ``cache`` (once: a marker file records completion).
+
+    Layout: ``lib/`` (runtime jars), ``conf/`` (the configuration files and H2 schema from the sources jars, and
+    ``common.properties`` from the common jar), ``sources/`` (those sources jars).
+    """
+    return _SERVER.resolve(
+        cache or default_cache_dir(),
+        _RESOLVER_POM,
+        probe=_PROBE,
+        goals=("dependency:copy@sources",),
+        prepare=_put_stub_parent,
+        finish=_extract_conf,
+        description=f"dolphinscheduler {DS_VERSION}",
+    )
 
 
 def _properties(values: dict[str, str]) -> str:
@@ -223,13 +177,13 @@ class DolphinSchedulerServer:
 
     def _write_config(self, run_dir: Path) -> tuple[Path, Path]:
         """The per-run overlay: Spring properties (taking precedence over application.yaml) and common.properties."""
-        self.api_port = _free_port()
-        alert_port = _free_port()
+        self.api_port = free_port()
+        alert_port = free_port()
         spring = {
             "server.address": "127.0.0.1",
             "server.port": str(self.api_port),
-            "master.listen-port": str(_free_port()),
-            "worker.listen-port": str(_free_port()),
+            "master.listen-port": str(free_port()),
+            "worker.listen-port": str(free_port()),
             "alert.port": str(alert_port),
             "worker.alert-listen-host": "127.0.0.1",
             "worker.alert-listen-port": str(alert_port),
@@ -265,7 +219,7 @@ class DolphinSchedulerServer:
 
     def start(self) -> DolphinSchedulerServer:
         """Resolve (if needed), start, wait for the API and a registered worker; raise with the log's tail if not."""
-        java = _java()
+        java = _SERVER.java()
         resolve_distribution(self.cache)
         self.run_dir = Path(tempfile.mkdtemp(prefix="openfeat-ds-"))
         conf, overrides = self._write_config(self.run_dir)
@@ -278,11 +232,7 @@ class DolphinSchedulerServer:
         # java.lang for that. Given as JDK_JAVA_OPTIONS, which Java 8 (where the flag does not exist) ignores.
         env = {**os.environ, "JDK_JAVA_OPTIONS": "--add-opens=java.base/java.lang=ALL-UNNAMED"}
         began = time.monotonic()
-        with (self.run_dir / "server.out").open("wb") as out:
-            self.process = subprocess.Popen(
-                command, cwd=self.run_dir, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                start_new_session=True,
-            )  # fmt: skip
+        self.process = start_process(command, self.run_dir / "server.out", cwd=self.run_dir, env=env)
         try:
             self._wait_ready(began)
         except BaseException:
@@ -332,19 +282,7 @@ class DolphinSchedulerServer:
         """Terminate the server's process group (its task processes included), then remove the run directory."""
         process, self.process = self.process, None
         if process is not None:
-            for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
-                try:
-                    os.killpg(process.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    process.wait(timeout=grace)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            # The JVM may be gone while tasks it started in its group still run.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            stop_process(process)
         if self.run_dir is not None and not os.environ.get("OPENFEAT_DS_KEEP"):
             shutil.rmtree(self.run_dir, ignore_errors=True)
 

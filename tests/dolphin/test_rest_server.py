@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,6 +74,20 @@ def run(
     return state, {task["name"]: task for task in client.task_instances(project_code, instance_id)}
 
 
+def task_log_with(client: DolphinSchedulerREST, task_instance_id: int, pattern: str, timeout: float = 30.0) -> str:
+    """The task's log once ``pattern`` is in it (or after ``timeout`` seconds, for the caller's assertion to show).
+
+    DolphinScheduler 3.1's worker logs a Shell task's output from a thread of its own, which can write the lines after
+    the task was reported finished: on a busy machine the log read right after the run may not have them yet.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        log = client.task_log(task_instance_id)
+        if re.search(pattern, log) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def environment(client: DolphinSchedulerREST) -> Iterator[int]:
     yield client.ensure_environment(ENVIRONMENT, "export OPENFEAT_REST_ENV=from-environment")
@@ -93,10 +108,11 @@ def test_out_parameter_reaches_the_success_branch(
         "use_auc": "SUCCESS",
     }
     assert tasks["produce"]["out_params"] == {"auc": "0.8"}
-    log = client.task_log(tasks["use_auc"]["id"])
     # biz_date = ${system.biz.date}: the day before the run, yyyyMMdd (3.1 expands built-ins in parameter values, not
     # in scripts); ${who}: the start parameter over the global one.
-    assert re.search(r"auc=0\.8 date=\d{8} who=rest env=from-environment", log), log
+    expected = r"auc=0\.8 date=\d{8} who=rest env=from-environment"
+    log = task_log_with(client, tasks["use_auc"]["id"], expected)
+    assert re.search(expected, log), log
 
 
 def test_failing_shell_task_runs_the_failure_branch(
@@ -125,7 +141,8 @@ def test_failing_shell_task_runs_the_failure_branch(
     }
     # What the task set before failing still reached DS.
     assert tasks["produce"]["out_params"] == {"auc": "0.8"}
-    assert "failure branch ran" in client.task_log(tasks["on_failure"]["id"])
+    log = task_log_with(client, tasks["on_failure"]["id"], "failure branch ran")
+    assert "failure branch ran" in log, log
 
 
 def test_errors_carry_the_call_and_message(client: DolphinSchedulerREST, project_code: int) -> None:
