@@ -218,8 +218,11 @@ class KeySeries:
             return
         cap = len(self.ts)
         if need > cap // 2:
-            # Grow by a quarter (amortised O(1) appends, at most a quarter of the memory unused).
-            cap = max(need, cap + cap // 4 + 4)
+            # Grow by a quarter (amortised O(1) appends, at most a quarter of the memory unused), and by room for three
+            # more appends of this size: a key taking a tenth of its rows per batch (a stream's micro-batches, bulk
+            # inserts in batches) otherwise moved all its rows on nearly every append. That room is bounded by the
+            # batch, not by the table.
+            cap = max(need + 3 * extra, cap + cap // 4 + 4)
         s, e = self.start, self.n
 
         def moved(a: np.ndarray) -> np.ndarray:
