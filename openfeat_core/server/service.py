@@ -13,6 +13,9 @@ written for OpenMLDB can call a deployment unchanged; ``{db}`` in a path is acce
 ``POST …/deployments/{name}/verify``       recompute the logged requests in batch mode and compare: the
                                            consistency report (``ConsistencyReport.to_dict()``); requests are
                                            only logged after ``store.log_requests(rate)``
+``POST …/deployments/{name}/monitor``      the logged requests' features against the reference profile (PSI,
+                                           NULL rates), a consistency sample and ``retrain`` (body: its options,
+                                           ``MonitorOptions``)
 ``GET|PUT …/{name}/reference``             the reference profile (the training set's statistics) of the
                                            active version (:mod:`openfeat_core.monitoring.reference`)
 ``GET  /dbs/{db}/tables[/{table}]``        table names / one table's schema, row count and indexes
@@ -66,6 +69,7 @@ import pyarrow as pa
 from openfeat_core.column import Column
 from openfeat_core.errors import DataError, OpenFeatError, http_status
 from openfeat_core.io.access import FileAccess
+from openfeat_core.monitoring.monitor import MonitorOptions, decide, drift_report, served_features
 from openfeat_core.online.consistency import ConsistencyReport
 from openfeat_core.online.rows import TypedRows, check_rows
 from openfeat_core.online.store import OnlineStore
@@ -570,6 +574,8 @@ class FeatureService:
                 routes = {"GET": self._describe_deployment, "POST": self._request}
             elif kind == "deployments" and len(rest) == 2 and rest[1] == "verify":
                 template, routes = "/dbs/{db}/deployments/{name}/verify", {"POST": self._verify}
+            elif kind == "deployments" and len(rest) == 2 and rest[1] == "monitor":
+                template, routes = "/dbs/{db}/deployments/{name}/monitor", {"POST": self._monitor}
             elif kind == "deployments" and len(rest) == 2 and rest[1] == "reference":
                 template = "/dbs/{db}/deployments/{name}/reference"
                 routes = {"GET": self._get_reference, "PUT": self._put_reference}
@@ -920,6 +926,31 @@ class FeatureService:
                 self.metrics.observe_verify(report)
                 self._return_memory_soon()
                 return self._ok(report.to_dict())
+
+    async def _monitor(self, req: _Request) -> _Response:
+        """The served features of the logged requests against the reference profile, the latest logged requests
+        recomputed offline, and the decision (:mod:`openfeat_core.monitoring.monitor`); the body: its options."""
+        name = self._segment(req, 3)
+        try:
+            options = MonitorOptions.from_dict(await self._json_object(req))
+        except ValueError as e:
+            raise HTTPError(400, f"monitor options: {e}") from None
+
+        def drift() -> dict[str, Any]:
+            self._describe(name)  # 404 when there is no such deployment
+            requests, served = served_features(self.store, name, period_seconds=options.period_seconds)
+            reference = self.store.reference(name)
+            return drift_report(reference, served, requests, features=options.features, thresholds=options.thresholds)
+
+        report = await self._store_call(drift)
+        consistency = None
+        if options.consistency_requests and report["requests"]:
+            verify = functools.partial(self.store.verify_steps, limit=options.consistency_requests)
+            steps = await self._store_call(verify, name)
+            while consistency is None:  # one recomputed row per store call, as verify does
+                consistency = await self._store_call(_next_step, steps)
+            self.metrics.observe_verify(consistency)  # the dashboard's consistency row follows monitor runs too
+        return self._ok(decide(report, consistency, options.thresholds))
 
     # ------------------------------------------------------------------ SQL
     async def _sql(self, req: _Request) -> _Response:

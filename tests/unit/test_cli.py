@@ -233,6 +233,7 @@ def test_deploy_into_a_store_and_list(store_dir: Path, sql_file: Path, tmp_path:
         "new_version": False,
         "target": str(store_dir),
         "loaded": [],
+        "reference": None,  # no workspace holds its training set, and no reference file was given
         "parent_run_id": None,
         "workspace": None,
     }
