@@ -317,13 +317,18 @@ def check_deployable(plan: Select) -> None:
 
 def _reach(frame: Frame, aggregates: Sequence[WindowAgg]) -> TTL:
     """The history a window's aggregates read: its frame's (:func:`window_ttl`), and for ``lag``/``at``, which
-    ignore the frame, the rows back to their offset (every row when the offset is not a constant)."""
+    ignore the frame, the rows back to their offset (every row when the offset is not a constant).
+
+    Under ``EXCLUDE CURRENT_TIME`` they count back from the rows before the current time, past every row that shares
+    it, and no count or age bounds those: every row is kept (found by the data-clock eviction property test: with
+    twenty rows at one time, ``lag(x, 2)`` read an evicted row)."""
     ttl = window_ttl(frame)
     for agg in aggregates:
         if agg.name in ("lag", "at"):
             n = agg.args[1] if len(agg.args) > 1 else None
             constant = isinstance(n, Literal) and isinstance(n.value, int) and n.value >= 0
-            ttl = ttl.merge(TTL(rows=int(n.value) + 1) if constant else TTL())  # type: ignore[union-attr]
+            bounded = constant and not frame.exclude_current_time
+            ttl = ttl.merge(TTL(rows=int(n.value) + 1) if bounded else TTL())  # type: ignore[union-attr]
     return ttl
 
 

@@ -782,3 +782,29 @@ def test_lag_reaches_past_its_frame_and_the_ttl_keeps_those_rows() -> None:
     store = OnlineStore()
     store.create_table("t", t.schema)
     assert "t(k; ts=ts; keep latest 3 rows)" in store.deploy("f", sql).request_plan.indexes[0].describe()
+
+
+def test_lag_under_exclude_current_time_keeps_every_row() -> None:
+    """Under ``EXCLUDE CURRENT_TIME``, ``lag(x, 2)`` counts back from the rows before the current time, past any
+    number of rows sharing it: no count or age bounds what it reads, so the index keeps everything (found by the
+    data-clock eviction property test: twenty rows at one time, then three 500 ms later, the third of which read an
+    evicted row)."""
+    times = [0] * 20 + [500, 500, 500, 750]
+    t = pa.table(
+        {
+            "k": pa.array(["a"] * len(times)),
+            "ts": pa.array([1_600_000_000_000 + ms for ms in times], pa.timestamp("ms")),
+            "x": pa.array(range(len(times)), pa.int32()),
+        }
+    )
+    sql = (
+        "SELECT lag(x, 2) OVER w AS l FROM t WINDOW w AS (PARTITION BY k ORDER BY ts "
+        "ROWS_RANGE BETWEEN 250 PRECEDING AND 250 PRECEDING MAXSIZE 4 EXCLUDE CURRENT_TIME EXCLUDE CURRENT_ROW)"
+    )
+    batch = openfeat_core.compute(sql, {"t": t})
+    # Two rows back from the rows before the current time: the third row at 500 ms reads row 18 too.
+    assert batch.column("l").to_pylist()[20:] == [18, 18, 18, 21]
+    assert openfeat_core.request_replay(sql, {"t": t}, ttl_clock="data").equals(batch)
+    store = OnlineStore()
+    store.create_table("t", t.schema)
+    assert store.deploy("f", sql).request_plan.indexes[0].describe() == "t(k; ts=ts; keep all)"
