@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -59,6 +60,18 @@ _ERROR_ROW = re.compile(r" in row (\d+)")
 #: Messages read at once. The reader stops at a batch's first bad message, and what follows it is read again: in
 #: blocks, a bad message costs a second read of its block only, not of the rest of the batch.
 _BLOCK = 512
+#: From this many blocks on, a batch's blocks are read on two threads.
+_PARALLEL_BLOCKS = 4
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="openfeat-json")
+    return _POOL
+
+
 #: Refusals of the reader a block may have before its unread messages all go to the per-message path.
 _REFUSALS = 16
 #: A part of a batch at most this long that the reader refuses goes to the per-message path whole: splitting it
@@ -135,9 +148,15 @@ class ColumnarDecoder:
                     rest.append(i)
                 else:
                     plain.append(i)
-        pieces: list[tuple[np.ndarray, pa.Table]] = []
-        for start in range(0, len(plain), _BLOCK):
-            self._read(values, plain[start : start + _BLOCK], pieces, rest, [_REFUSALS])
+        blocks = [plain[start : start + _BLOCK] for start in range(0, len(plain), _BLOCK)]
+        if len(blocks) >= _PARALLEL_BLOCKS:
+            # The reader releases the GIL: a large batch's blocks are read on two threads.
+            done = list(_pool().map(lambda block: self._read_block(values, block), blocks))
+        else:
+            done = [self._read_block(values, block) for block in blocks]
+        pieces = [piece for block_pieces, _ in done for piece in block_pieces]
+        for _, block_rest in done:
+            rest.extend(block_rest)
         rest.sort()
         if n >= 64 and len(rest) > _MOSTLY_SLOW * n:
             self._skip = _SKIP_BATCHES
@@ -149,6 +168,15 @@ class ColumnarDecoder:
         if len(pieces) > 1 and not np.array_equal(order, np.arange(len(order))):
             taken, table = taken[order], table.take(pa.array(order))
         return taken, table, rest
+
+    def _read_block(
+        self, values: Sequence[bytes | None], block: list[int]
+    ) -> tuple[list[tuple[np.ndarray, pa.Table]], list[int]]:
+        """The rows read from one block of messages, and the positions left to the per-message path."""
+        pieces: list[tuple[np.ndarray, pa.Table]] = []
+        rest: list[int] = []
+        self._read(values, block, pieces, rest, [_REFUSALS])
+        return pieces, rest
 
     def _read(
         self,
