@@ -1,7 +1,8 @@
 """OpenFeat's tasks for Apache DolphinScheduler (pydolphinscheduler 4.1, DS 3.2.x; tested against DS 3.1.1).
 
 ``with Workflow(...)``, then :class:`OpenFeatIngest`, :class:`OpenFeatCompute`, :class:`OpenFeatExport`,
-:class:`OpenFeatDeploy`, :class:`OpenFeatVerify` like DS's own task classes (:mod:`dolphin_tasks.tasks`);
+:class:`OpenFeatDeploy`, :class:`OpenFeatVerify`, :class:`OpenFeatIngestStream` (Kafka into an embedded store, until
+caught up) like DS's own task classes (:mod:`dolphin_tasks.tasks`);
 :class:`OpenFeatSQL`, a statement posted to ``openfeat serve`` by DS's Http task (:mod:`dolphin_tasks.http`); workflow
 YAML with those task types (:mod:`dolphin_tasks.yaml_workflow`); what a worker runs (:mod:`dolphin_tasks.runner`,
 needs only OpenFeat); submission through DS's REST API (:mod:`dolphin_tasks.rest`). The task classes import
@@ -15,9 +16,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dolphin_tasks.http import OpenFeatSQL
-    from dolphin_tasks.tasks import OpenFeatCompute, OpenFeatDeploy, OpenFeatExport, OpenFeatIngest, OpenFeatVerify
+    from dolphin_tasks.tasks import (
+        OpenFeatCompute,
+        OpenFeatDeploy,
+        OpenFeatExport,
+        OpenFeatIngest,
+        OpenFeatIngestStream,
+        OpenFeatVerify,
+    )
 
-__all__ = ["OpenFeatCompute", "OpenFeatDeploy", "OpenFeatExport", "OpenFeatIngest", "OpenFeatSQL", "OpenFeatVerify"]
+__all__ = [
+    "OpenFeatCompute",
+    "OpenFeatDeploy",
+    "OpenFeatExport",
+    "OpenFeatIngest",
+    "OpenFeatIngestStream",
+    "OpenFeatSQL",
+    "OpenFeatVerify",
+]
 
 
 def __getattr__(name: str) -> Any:

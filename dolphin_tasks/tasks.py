@@ -1,4 +1,4 @@
-"""OpenFeat's five tasks as DolphinScheduler task classes, used inside ``with Workflow(...)`` like DS's own.
+"""OpenFeat's tasks as DolphinScheduler task classes, used inside ``with Workflow(...)`` like DS's own.
 
 A DS task type is a Java plugin on the server, so an OpenFeat task renders as DS's built-in **Shell** task running
 ``openfeat-dolphinscheduler run TASK ... -- <openfeat CLI arguments>`` (:mod:`dolphin_tasks.runner`). Shell rather
@@ -13,11 +13,11 @@ than Python, because:
 
 Arguments are the Airflow operators' (one meaning, :mod:`openfeat_core.tasks.arguments`) and are checked when the
 workflow is defined, with the same messages, except values that hold a DS parameter: those are known only when the
-task runs, where ``openfeat`` checks them; not switches (``header``, ``create_store``, ``fail_on_mismatch``,
-``on_null_label``): the script holds an option or not, so a switch cannot wait for a DS parameter. Each task
-publishes its result's key fields (:attr:`openfeat_core.tasks.TaskResult.key_fields`) as OUT parameters named
-``<output_prefix>_<field>`` (the prefix is the task name, with characters other than letters, digits and ``_``
-replaced by ``_``): ``${ingest_flights_version}``.
+task runs, where ``openfeat`` checks them; not switches (``header``, ``create_store``, ``create_tables``,
+``fail_on_mismatch``, ``on_null_label``): the script holds an option or not, so a switch cannot wait for a DS
+parameter. Each task publishes its result's key fields (:attr:`openfeat_core.tasks.TaskResult.key_fields`) as OUT
+parameters named ``<output_prefix>_<field>`` (the prefix is the task name, with characters other than letters,
+digits and ``_`` replaced by ``_``): ``${ingest_flights_version}``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,16 @@ from openfeat_core.choices import (
     TIMESTAMP_UNIT_CHOICES,
     WRITE_MODES,
 )
-from openfeat_core.tasks import ComputeResult, DeployResult, ExportResult, IngestResult, TaskResult, VerifyResult
+from openfeat_core.streaming.formats import MESSAGE_FORMATS
+from openfeat_core.tasks import (
+    ComputeResult,
+    DeployResult,
+    ExportResult,
+    IngestResult,
+    IngestStreamResult,
+    TaskResult,
+    VerifyResult,
+)
 from openfeat_core.tasks.arguments import Arguments
 
 __all__ = [
@@ -47,6 +56,7 @@ __all__ = [
     "OpenFeatDeploy",
     "OpenFeatExport",
     "OpenFeatIngest",
+    "OpenFeatIngestStream",
     "OpenFeatTask",
     "OpenFeatVerify",
     "is_parameter",
@@ -386,6 +396,8 @@ class OpenFeatDeploy(OpenFeatTask):
         store: a durable store directory (embedded), or ``url``: a running ``openfeat serve``.
         create_store: create the store directory if missing.
         tables: ``{table: version}`` loaded into the store (versions may be DS parameters).
+        reference: the training-set file the model was trained on (the deployment's reference profile, which
+            ``openfeat monitor`` compares served features with).
         timezone, token_file, timeout: as ``openfeat deploy``'s options.
     """
 
@@ -402,6 +414,7 @@ class OpenFeatDeploy(OpenFeatTask):
         url: str | None = None,
         create_store: bool | str | None = None,
         tables: Mapping[str, Any] | Sequence[str] | None = None,
+        reference: str | None = None,
         timezone: str | None = None,
         token_file: str | None = None,
         timeout: float | str | None = None,
@@ -416,6 +429,9 @@ class OpenFeatDeploy(OpenFeatTask):
         if checks.flag("create_store", g["create_store"]) is True:
             args.append("--create-store")
         args += _options("--load", _table_versions(checks, "tables", g["tables"]))
+        reference = checks.value(checks.optional_text, "reference", g["reference"])
+        if reference is not None:
+            args += ["--reference", reference]
         args += _common_online(checks, g)
         return args, checks.text("sql", g["sql"])
 
@@ -484,3 +500,84 @@ class OpenFeatVerify(OpenFeatTask):
             args.append("--no-fail-on-mismatch")
         args += _common_online(checks, g)
         return args, None
+
+
+class OpenFeatIngestStream(OpenFeatTask):
+    """``openfeat ingest-stream --until-caught-up``: consume Kafka topics into the tables of an embedded durable store
+    (the Airflow ``OpenFeatIngestStreamOperator``).
+
+    Always until caught up (``--until-caught-up`` is forced: a DS task must end): the task consumes until every
+    partition reached the high watermark it had at the start. Rows and positions are stored together, so a rerun (a
+    DS retry, the next workflow instance) goes on from the stored positions and never stores a message twice. The
+    store is opened by the task's process: not while ``openfeat serve`` holds it. OUT parameters:
+    ``<prefix>_messages``, ``<prefix>_rows``, ``<prefix>_dead_letters``, ``<prefix>_caught_up``.
+
+    Args:
+        store: the durable store directory.
+        bootstrap: the Kafka brokers, ``host:port[,host:port...]``.
+        topics: ``"tx"`` or ``"tx,clicks:events"`` (topic ``clicks`` into table ``events``), or a list of them.
+        dead_letters, max_bad_ratio, message_format, timezone, group_id: as ``openfeat ingest-stream``'s
+            ``--dead-letters``, ``--max-bad-ratio``, ``--format``, ``--timezone``, ``--group-id``.
+        consumer_config: librdkafka settings, ``{"security.protocol": "SSL"}`` (``--kafka-option``).
+        create_tables, create_store: the switches ``--create-tables``, ``--create-store``.
+    """
+
+    openfeat_task = "ingest-stream"
+    result_class = IngestStreamResult
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        store: str,
+        bootstrap: str,
+        topics: str | Sequence[str],
+        dead_letters: str | None = None,
+        max_bad_ratio: float | str | None = None,
+        message_format: str | None = None,
+        timezone: str | None = None,
+        group_id: str | None = None,
+        consumer_config: Mapping[str, Any] | None = None,
+        create_tables: bool | str | None = None,
+        create_store: bool | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs.get("workspace") is not None:
+            checks = _Checks(f"{type(self).__name__}(name={name!r})")
+            raise checks.error("workspace", "is not used: ingest-stream writes into the store, not a workspace")
+        self._given = dict(locals())
+        super().__init__(name, **kwargs)
+
+    def _arguments(self, checks: _Checks) -> tuple[list[str], str | None]:
+        g = self._given
+        topics = [g["topics"]] if is_parameter(g["topics"]) else checks.texts("topics", g["topics"], single=True)
+        args = [
+            "--store",
+            checks.value(checks.text, "store", g["store"]),
+            "--bootstrap",
+            checks.value(checks.text, "bootstrap", g["bootstrap"]),
+            "--topics",
+            ",".join(topics or ()),
+            "--until-caught-up",
+        ]
+        for option, key in (("--dead-letters", "dead_letters"), ("--timezone", "timezone"), ("--group-id", "group_id")):
+            value = checks.value(checks.optional_text, key, g[key])
+            if value is not None:
+                args += [option, value]
+        ratio = checks.value(checks.number, "max_bad_ratio", g["max_bad_ratio"], maximum=1.0)
+        if ratio is not None:
+            args += ["--max-bad-ratio", str(ratio)]
+        message_format = checks.value(checks.choice, "message_format", g["message_format"], MESSAGE_FORMATS)
+        if message_format is not None:
+            args += ["--format", message_format]
+        config = checks.mapping("consumer_config", g["consumer_config"]) or {}
+        args += _options("--kafka-option", [f"{key}={_setting(value)}" for key, value in config.items()])
+        for option, key in (("--create-tables", "create_tables"), ("--create-store", "create_store")):
+            if checks.flag(key, g[key]) is True:
+                args.append(option)
+        return args, None
+
+
+def _setting(value: Any) -> str:
+    """A librdkafka setting's text (``true`` / ``false`` for a flag, as librdkafka spells them)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)

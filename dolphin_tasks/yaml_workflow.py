@@ -1,6 +1,6 @@
 """Workflow YAML with OpenFeat task types: pydolphinscheduler's YAML form, plus ``task_type: OpenFeatIngest`` (and
-``OpenFeatCompute``, ``OpenFeatExport``, ``OpenFeatDeploy``, ``OpenFeatVerify``, and ``OpenFeatSQL``: a statement
-posted to ``openfeat serve`` by DS's Http task).
+``OpenFeatCompute``, ``OpenFeatExport``, ``OpenFeatDeploy``, ``OpenFeatVerify``, ``OpenFeatIngestStream``, and
+``OpenFeatSQL``: a statement posted to ``openfeat serve`` by DS's Http task).
 
 pydolphinscheduler's loader resolves ``task_type`` among its own classes only; :class:`OpenFeatYamlWorkflow` adds
 OpenFeat's and keeps everything else of the format: ``workflow:`` (its settings, ``run: true``), ``tasks:`` with
@@ -20,14 +20,29 @@ from pydolphinscheduler.core.workflow import Workflow
 from pydolphinscheduler.core.yaml_workflow import KEY_DEPS, KEY_TASK, KEY_WORKFLOW, YamlWorkflow
 
 from dolphin_tasks.http import OpenFeatSQL
-from dolphin_tasks.tasks import OpenFeatCompute, OpenFeatDeploy, OpenFeatExport, OpenFeatIngest, OpenFeatVerify
+from dolphin_tasks.tasks import (
+    OpenFeatCompute,
+    OpenFeatDeploy,
+    OpenFeatExport,
+    OpenFeatIngest,
+    OpenFeatIngestStream,
+    OpenFeatVerify,
+)
 
 __all__ = ["OPENFEAT_TASK_TYPES", "OpenFeatYamlWorkflow", "load_workflow"]
 
 #: The ``task_type`` names of OpenFeat's tasks (case-insensitive, as pydolphinscheduler's own).
 OPENFEAT_TASK_TYPES: dict[str, type[Task]] = {
     cls.__name__.lower(): cls
-    for cls in (OpenFeatIngest, OpenFeatCompute, OpenFeatExport, OpenFeatDeploy, OpenFeatVerify, OpenFeatSQL)
+    for cls in (
+        OpenFeatIngest,
+        OpenFeatCompute,
+        OpenFeatExport,
+        OpenFeatDeploy,
+        OpenFeatVerify,
+        OpenFeatIngestStream,
+        OpenFeatSQL,
+    )
 }
 
 

@@ -1,6 +1,7 @@
-"""OpenFeat's Kubeflow Pipelines v2 components: ingest, compute, export, deploy and verify over the core task API.
+"""OpenFeat's Kubeflow Pipelines v2 components: ingest, compute, export, deploy, verify and ingest_stream (Kafka
+into an embedded store, until caught up) over the core task API.
 
-``from kubeflow_components import ingest, compute, export, deploy, verify`` (the components),
+``from kubeflow_components import ingest, compute, export, deploy, verify, ingest_stream`` (the components),
 :mod:`kubeflow_components.artifacts` (the ``openfeat.WorkspaceTable`` / ``openfeat.Deployment`` artifact types),
 :mod:`kubeflow_components.pipeline` (the flights pipeline). Compiled specs: ``kubeflow_components/specs/*.yaml``
 (``python -m kubeflow_components.compile`` writes them).
@@ -21,6 +22,7 @@ __all__ = [
     "deploy",
     "export",
     "ingest",
+    "ingest_stream",
     "verify",
 ]
 

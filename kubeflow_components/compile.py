@@ -1,7 +1,7 @@
 """Compile every component and the flights pipeline to IR YAML: ``python -m kubeflow_components.compile [DIR]``.
 
 Writes ``<DIR>/<name>.yaml`` (default: ``kubeflow_components/specs``): ``ingest``, ``compute``, ``export``,
-``deploy``, ``verify`` and ``flights_pipeline``. Load a component with
+``deploy``, ``verify``, ``ingest-stream`` and ``flights_pipeline``. Load a component with
 ``kfp.components.load_component_from_file("kubeflow_components/specs/ingest.yaml")``. The specs in the repository are
 compiled with the default image (:data:`kubeflow_components.components.IMAGE` without ``$OPENFEAT_KFP_IMAGE``);
 ``tests/kfp/test_specs.py`` recompiles and compares them, so a changed signature cannot ship with a stale spec.
@@ -22,7 +22,7 @@ SPECS_DIR = Path(__file__).resolve().parent / "specs"
 
 
 def compile_all(directory: str | Path = SPECS_DIR) -> list[Path]:
-    """Compile the five components and the pipeline into ``directory``; returns the files written."""
+    """Compile the components and the pipeline into ``directory``; returns the files written."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -1,4 +1,4 @@
-"""The five OpenFeat tasks as KFP v2 Python components.
+"""The six OpenFeat tasks as KFP v2 Python components.
 
 Each component's function is one call of :mod:`kubeflow_components.runtime`, which runs the core task API in process
 (not a shell command): same arguments, idempotency and errors as the Airflow operators and the ``openfeat`` command
@@ -25,7 +25,7 @@ from kfp.dsl import Dataset, Input, Markdown, Metrics, Output
 
 from kubeflow_components.artifacts import Deployment, WorkspaceTable
 
-__all__ = ["COMPONENTS", "IMAGE", "compute", "deploy", "export", "ingest", "verify"]
+__all__ = ["COMPONENTS", "IMAGE", "compute", "deploy", "export", "ingest", "ingest_stream", "verify"]
 
 
 def _default_image() -> str:
@@ -260,6 +260,7 @@ def deploy(
     timezone: str = "",
     timeout: float = 60.0,
     storage_options: dict = {},  # noqa: B006
+    reference: str = "",
     kfp_run_id: str = "",
     kfp_run_name: str = "",
     kfp_task_name: str = "",
@@ -281,6 +282,8 @@ def deploy(
         timezone: of the embedded store.
         timeout: seconds for each service call.
         storage_options: S3 settings of the workspace.
+        reference: the training-set file the model was trained on (its statistics become the deployment's
+            reference profile, which ``monitor`` compares served features with); empty: found in the workspace.
 
     Returns:
         The task's result (``DeployResult.to_dict()``: version, ``new_version``, indexes, tables loaded).
@@ -309,6 +312,7 @@ def deploy(
             storage_options=storage_options,
             deployment=deployment,
             metrics=metrics,
+            reference=reference,
         )
 
 
@@ -383,5 +387,81 @@ def verify(
         )
 
 
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def ingest_stream(
+    store: str,
+    bootstrap: str,
+    topics: str,
+    metrics: Output[Metrics],
+    dead_letters: str = "",
+    max_bad_ratio: float = 0.1,
+    message_format: str = "auto",
+    timezone: str = "",
+    group_id: str = "openfeat-ingest",
+    consumer_config: dict = {},  # noqa: B006 - KFP takes a JSON default; it is never mutated
+    create_tables: bool = False,
+    create_store: bool = False,
+    kfp_run_id: str = "",
+    kfp_run_name: str = "",
+    kfp_task_name: str = "",
+    mlflow_tracking_uri: str = "",
+    mlflow_experiment: str = "",
+) -> dict:
+    """Consume Kafka topics into the tables of an embedded durable store until caught up (``openfeat ingest-stream
+    --until-caught-up``).
+
+    Always until caught up: the task consumes until every partition reached the high watermark it had at the
+    start, then returns. Rows and positions are stored together, so a rerun goes on from the stored positions and
+    never stores a message twice.
+
+    Args:
+        store: the embedded durable store directory (a volume shared with the tasks that serve or verify it).
+        bootstrap: the Kafka brokers, ``host:port[,host:port...]``.
+        topics: ``"tx"`` (topic ``tx`` into table ``tx``) or ``"tx,clicks:events"``.
+        dead_letters: JSON-lines file that also receives the bad messages; empty: the store's record only.
+        max_bad_ratio: fail once more than this share of the messages read are bad.
+        message_format: ``auto``, ``json`` (plain objects) or ``envelope`` (Kafka Connect's schema + payload).
+        timezone: of timestamp strings without an offset (default: the store's).
+        group_id: the consumer group offsets are committed to, for lag tooling only.
+        consumer_config: more librdkafka consumer settings.
+        create_tables: create a missing table from its topic's first Kafka Connect envelope.
+        create_store: create the store directory if missing.
+
+    Returns:
+        The task's result (``IngestStreamResult.to_dict()``: messages, rows, dead letters, positions,
+        ``caught_up``); ``metrics`` holds the counts.
+    """
+    from kubeflow_components.runtime import run_ingest_stream, task_environment
+
+    with task_environment(
+        run_id=kfp_run_id,
+        run_name=kfp_run_name,
+        task_name=kfp_task_name,
+        tracking_uri=mlflow_tracking_uri,
+        experiment=mlflow_experiment,
+    ):
+        return run_ingest_stream(
+            store=store,
+            bootstrap=bootstrap,
+            topics=topics,
+            dead_letters=dead_letters,
+            max_bad_ratio=max_bad_ratio,
+            message_format=message_format,
+            timezone=timezone,
+            group_id=group_id,
+            consumer_config=consumer_config,
+            create_tables=create_tables,
+            create_store=create_store,
+            metrics=metrics,
+        )
+
+
 #: The components by task name (the compiled specs are ``specs/<name>.yaml``).
-COMPONENTS = {"ingest": ingest, "compute": compute, "export": export, "deploy": deploy, "verify": verify}
+COMPONENTS = {
+    "ingest": ingest,
+    "compute": compute,
+    "export": export,
+    "deploy": deploy,
+    "verify": verify,
+    "ingest-stream": ingest_stream,
+}

@@ -34,6 +34,7 @@ __all__ = [
     "run_deploy",
     "run_export",
     "run_ingest",
+    "run_ingest_stream",
     "run_verify",
     "task_environment",
 ]
@@ -227,7 +228,7 @@ def _options(storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 # =====================================================================================================================
-# The five tasks
+# The tasks
 # =====================================================================================================================
 def run_ingest(
     *,
@@ -399,6 +400,7 @@ def run_deploy(
     storage_options: Mapping[str, Any] | None,
     deployment: ArtifactLike,
     metrics: MetricsLike | None,
+    reference: str = "",
 ) -> dict[str, Any]:
     """:func:`openfeat_core.tasks.deploy`: load the given table versions into the store or service (embedded store
     closed afterwards) and deploy the SQL."""
@@ -424,6 +426,7 @@ def run_deploy(
         workspace=workspace or None,
         timezone=timezone or None,
         storage_options=_options(storage_options) or None,
+        reference=reference or None,
     )
     try:
         result = _run("deploy", deploy, request)
@@ -539,3 +542,50 @@ def _verify_outputs(result: Any, metrics: MetricsLike | None, report: ArtifactLi
         path = Path(report.path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def run_ingest_stream(
+    *,
+    store: str,
+    bootstrap: str,
+    topics: str,
+    dead_letters: str,
+    max_bad_ratio: float,
+    message_format: str,
+    timezone: str,
+    group_id: str,
+    consumer_config: Mapping[str, Any] | None,
+    create_tables: bool,
+    create_store: bool,
+    metrics: MetricsLike | None,
+) -> dict[str, Any]:
+    """:func:`openfeat_core.tasks.ingest_stream`, always until caught up (a KFP task must end); the store is closed
+    afterwards."""
+    from openfeat_core.tasks import IngestStreamRequest, ingest_stream
+    from openfeat_core.tasks.online import close_embedded_store
+
+    request = IngestStreamRequest(
+        store=store,
+        bootstrap=bootstrap,
+        topics=topics,
+        until_caught_up=True,
+        dead_letters=dead_letters or None,
+        max_bad_ratio=max_bad_ratio,
+        message_format=message_format,
+        timezone=timezone or None,
+        group_id=group_id,
+        consumer_config=dict(consumer_config or {}),
+        create_tables=create_tables,
+        create_store=create_store,
+    )
+    try:
+        result = _run("ingest-stream", ingest_stream, request)
+    finally:
+        if store:
+            close_embedded_store(store)
+    _log("ingest-stream", result)
+    if metrics is not None:
+        for key in ("messages", "rows", "dead_letters", "batches", "seconds"):
+            metrics.log_metric(key, float(getattr(result, key)))
+    value: dict[str, Any] = result.to_dict()
+    return value
