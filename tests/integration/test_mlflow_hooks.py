@@ -28,9 +28,9 @@ from mlflow.tracking import MlflowClient
 import mlflow_hooks
 import openfeat_core
 from mlflow_hooks import hook as tracking_hook
-from openfeat_core.monitoring import stats
 from mlflow_hooks.config import DEFAULT_EXPERIMENT, TrackingSettings, current_settings
 from openfeat_core import tasks
+from openfeat_core.monitoring import stats
 from openfeat_core.tasks import hooks as hook_registry
 from openfeat_core.workspace import Workspace
 
