@@ -516,8 +516,11 @@ class OpenFeatIngestStream(OpenFeatTask):
         store: the durable store directory.
         bootstrap: the Kafka brokers, ``host:port[,host:port...]``.
         topics: ``"tx"`` or ``"tx,clicks:events"`` (topic ``clicks`` into table ``events``), or a list of them.
-        dead_letters, max_bad_ratio, message_format, timezone, group_id: as ``openfeat ingest-stream``'s
-            ``--dead-letters``, ``--max-bad-ratio``, ``--format``, ``--timezone``, ``--group-id``.
+        dead_letters, dead_letter_topic, max_bad_ratio, message_format, timezone, group_id: as ``openfeat
+            ingest-stream``'s ``--dead-letters``, ``--dead-letter-topic``, ``--max-bad-ratio``, ``--format``,
+            ``--timezone``, ``--group-id``.
+        workspace: also append the rows to this workspace's tables, in micro-batches (``--workspace``; only when
+            given: the task does not fall back to ``$OPENFEAT_WORKSPACE``).
         consumer_config: librdkafka settings, ``{"security.protocol": "SSL"}`` (``--kafka-option``).
         create_tables, create_store: the switches ``--create-tables``, ``--create-store``.
     """
@@ -533,6 +536,7 @@ class OpenFeatIngestStream(OpenFeatTask):
         bootstrap: str,
         topics: str | Sequence[str],
         dead_letters: str | None = None,
+        dead_letter_topic: str | None = None,
         max_bad_ratio: float | str | None = None,
         message_format: str | None = None,
         timezone: str | None = None,
@@ -542,9 +546,6 @@ class OpenFeatIngestStream(OpenFeatTask):
         create_store: bool | str | None = None,
         **kwargs: Any,
     ) -> None:
-        if kwargs.get("workspace") is not None:
-            checks = _Checks(f"{type(self).__name__}(name={name!r})")
-            raise checks.error("workspace", "is not used: ingest-stream writes into the store, not a workspace")
         self._given = dict(locals())
         super().__init__(name, **kwargs)
 
@@ -560,7 +561,12 @@ class OpenFeatIngestStream(OpenFeatTask):
             ",".join(topics or ()),
             "--until-caught-up",
         ]
-        for option, key in (("--dead-letters", "dead_letters"), ("--timezone", "timezone"), ("--group-id", "group_id")):
+        for option, key in (
+            ("--dead-letters", "dead_letters"),
+            ("--dead-letter-topic", "dead_letter_topic"),
+            ("--timezone", "timezone"),
+            ("--group-id", "group_id"),
+        ):
             value = checks.value(checks.optional_text, key, g[key])
             if value is not None:
                 args += [option, value]

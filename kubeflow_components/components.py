@@ -394,6 +394,8 @@ def ingest_stream(
     topics: str,
     metrics: Output[Metrics],
     dead_letters: str = "",
+    dead_letter_topic: str = "",
+    workspace: str = "",
     max_bad_ratio: float = 0.1,
     message_format: str = "auto",
     timezone: str = "",
@@ -419,6 +421,8 @@ def ingest_stream(
         bootstrap: the Kafka brokers, ``host:port[,host:port...]``.
         topics: ``"tx"`` (topic ``tx`` into table ``tx``) or ``"tx,clicks:events"``.
         dead_letters: JSON-lines file that also receives the bad messages; empty: the store's record only.
+        dead_letter_topic: Kafka topic that also receives them (created with one partition when missing).
+        workspace: also append the rows to this workspace's tables of the same names, as new versions (exactly once).
         max_bad_ratio: fail once more than this share of the messages read are bad.
         message_format: ``auto``, ``json`` (plain objects) or ``envelope`` (Kafka Connect's schema + payload).
         timezone: of timestamp strings without an offset (default: the store's).
@@ -445,6 +449,8 @@ def ingest_stream(
             bootstrap=bootstrap,
             topics=topics,
             dead_letters=dead_letters,
+            dead_letter_topic=dead_letter_topic,
+            workspace=workspace,
             max_bad_ratio=max_bad_ratio,
             message_format=message_format,
             timezone=timezone,

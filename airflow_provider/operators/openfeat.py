@@ -963,6 +963,10 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
             ``events``). Templated.
         store: the embedded store directory (default: the connection's extra ``store``). Templated.
         dead_letters: JSON-lines file that also receives the bad messages (appended). Templated.
+        dead_letter_topic: Kafka topic that also receives the bad messages (created with one partition when
+            missing). Templated.
+        workspace: also append the rows to this workspace's tables of the same names, as new versions (exactly
+            once). Only when given: not the connection's workspace. Templated.
         max_bad_ratio: fail (without retrying) once more than this share of the messages read are bad (default
             0.1; what was read until then is stored). Templated.
         message_format: ``auto`` (default), ``json`` (plain objects) or ``envelope`` (Kafka Connect's schema +
@@ -988,6 +992,8 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
         "topics",
         "store",
         "dead_letters",
+        "dead_letter_topic",
+        "workspace",
         "max_bad_ratio",
         "message_format",
         "timezone",
@@ -1004,6 +1010,8 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
         topics: str | Sequence[str],
         store: str | None = None,
         dead_letters: str | None = None,
+        dead_letter_topic: str | None = None,
+        workspace: str | None = None,
         max_bad_ratio: float | str = 0.1,
         message_format: str = "auto",
         timezone: str | None = None,
@@ -1018,6 +1026,8 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
         self.topics = topics
         self.store = store
         self.dead_letters = dead_letters
+        self.dead_letter_topic = dead_letter_topic
+        self.workspace = workspace
         self.max_bad_ratio = max_bad_ratio
         self.message_format = message_format
         self.timezone = timezone
@@ -1052,6 +1062,9 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
             topics=",".join(topics or ()),
             until_caught_up=True,
             dead_letters=args.optional_text("dead_letters", self.dead_letters),
+            dead_letter_topic=args.optional_text("dead_letter_topic", self.dead_letter_topic),
+            workspace=args.optional_text("workspace", self.workspace),
+            storage_options=config.storage_options,
             timezone=args.optional_text("timezone", self.timezone) or config.timezone,
             consumer_config=args.mapping("consumer_config", self.consumer_config),
             create_tables=bool(args.flag("create_tables", self.create_tables)),

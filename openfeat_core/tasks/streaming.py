@@ -84,7 +84,7 @@ class IngestStreamResult(TaskResult):
         caught_up: every partition reached its high watermark of the start.
         positions: ``"topic[partition]" -> next offset`` stored at the end.
         workspace_rows: rows appended to workspace tables, in ``workspace_versions`` new versions.
-        dead_letter_file: the dead-letter file, if any.
+        dead_letter_file: the dead-letter file, if any; ``dead_letter_topic`` the dead-letter topic, if any.
         run_id: this task run.
         parent_run_id: the pipeline run, if any.
         seconds: wall time.
@@ -104,6 +104,7 @@ class IngestStreamResult(TaskResult):
     workspace_rows: int
     workspace_versions: int
     dead_letter_file: str | None
+    dead_letter_topic: str | None
     run_id: str
     parent_run_id: str | None
     seconds: float
@@ -162,6 +163,7 @@ def _ingest_stream(request: IngestStreamRequest, context: TaskContext) -> Ingest
         workspace_rows=stats.workspace_rows,
         workspace_versions=stats.workspace_versions,
         dead_letter_file=None if request.dead_letters is None else os.fspath(request.dead_letters),
+        dead_letter_topic=request.dead_letter_topic,
         run_id=context.run_id,
         parent_run_id=context.parent_run_id,
         seconds=context.elapsed(),

@@ -21,6 +21,7 @@ from airflow_provider.operators.openfeat import OpenFeatIngestStreamOperator
 from openfeat_core import tasks
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.streaming import StreamIngestError
+from openfeat_core.workspace import Workspace
 
 
 def _dag(tmp_path: Path, **params: Any) -> DAG:
@@ -64,6 +65,8 @@ def test_ingest_stream_until_caught_up_stores_the_good_events_and_dead_letters_t
             bootstrap="{{ params.bootstrap }}",
             topics="{{ params.topic }}:tx",
             dead_letters=str(dead),
+            dead_letter_topic="{{ params.topic }}_dead",
+            workspace=str(tmp_path / "ws"),
             max_bad_ratio="0.5",  # a number rendered as text is read as a number
         )
     first = _run(op, make_context(op))  # the store is the connection's
@@ -85,6 +88,10 @@ def test_ingest_stream_until_caught_up_stores_the_good_events_and_dead_letters_t
     assert sorted((d["value"], d["reason"]) for d in letters) == sorted((v.decode(), r) for v, r in bad)
     assert store.dead_letters() == letters
     store.close()
+    # The rows were appended to the workspace table too (one version at the end of the run).
+    assert first["dead_letter_topic"] == f"{topic}_dead"
+    assert first["workspace_rows"] == len(good) and first["workspace_versions"] == 1
+    assert sorted(Workspace.open(tmp_path / "ws").read_table("tx").column("id").to_pylist()) == good
 
     # The next run goes on from the stored positions: nothing is stored twice.
     again = _run(op, make_context(op, run_id="scheduled__2024-01-02"))

@@ -42,6 +42,8 @@ def test_definition_is_always_until_caught_up() -> None:
             bootstrap="kafka:9092",
             topics=["tx", "clicks:events"],
             dead_letters="/srv/dead/${system.biz.date}.jsonl",
+            dead_letter_topic="tx_dead",
+            workspace="/srv/ws",
             max_bad_ratio="0.01",
             message_format="envelope",
             consumer_config={"security.protocol": "SSL", "enable.ssl.certificate.verification": False},
@@ -53,9 +55,9 @@ def test_definition_is_always_until_caught_up() -> None:
     assert exec_line == (
         "exec openfeat-dolphinscheduler run ingest-stream --name 'stream tx' --output-prefix stream_tx -- "
         "--store /srv/store --bootstrap kafka:9092 --topics tx,clicks:events --until-caught-up "
-        "--dead-letters '/srv/dead/${system.biz.date}.jsonl' --max-bad-ratio 0.01 --format envelope "
-        "--kafka-option security.protocol=SSL --kafka-option enable.ssl.certificate.verification=false "
-        "--create-tables"
+        "--dead-letters '/srv/dead/${system.biz.date}.jsonl' --dead-letter-topic tx_dead --max-bad-ratio 0.01 "
+        "--format envelope --kafka-option security.protocol=SSL "
+        "--kafka-option enable.ssl.certificate.verification=false --create-tables --workspace /srv/ws"
     )
     assert [p["prop"] for p in task["taskParams"]["localParams"]] == [
         "stream_tx_messages",
@@ -72,7 +74,6 @@ def test_definition_is_always_until_caught_up() -> None:
         ({"max_bad_ratio": 1.5}, "argument 'max_bad_ratio' must be between 0 and 1, got 1.5"),
         ({"topics": []}, "argument 'topics' must be a non-empty list"),
         ({"create_store": "${c}"}, "argument 'create_store' must be true or false"),
-        ({"workspace": "/srv/ws"}, "argument 'workspace' is not used: ingest-stream writes into the store"),
     ],
 )
 def test_bad_arguments_are_refused_when_the_workflow_is_defined(kwargs: dict[str, Any], message: str) -> None:

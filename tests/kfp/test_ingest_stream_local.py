@@ -10,6 +10,7 @@ from stream.streamdata import TX_SCHEMA, events, new_topic, produce
 
 from kubeflow_components import ingest_stream
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.workspace import Workspace
 
 
 def _store_with_tx(path: Path) -> None:
@@ -26,7 +27,14 @@ def test_ingest_stream_until_caught_up_then_again(local_kfp: Path, kafka_bootstr
     _store_with_tx(store_dir)
     dead = tmp_path / "dead.jsonl"
 
-    task = ingest_stream(store=str(store_dir), bootstrap=kafka_bootstrap, topics=f"{topic}:tx", dead_letters=str(dead))
+    task = ingest_stream(
+        store=str(store_dir),
+        bootstrap=kafka_bootstrap,
+        topics=f"{topic}:tx",
+        dead_letters=str(dead),
+        dead_letter_topic=f"{topic}_dead",
+        workspace=str(tmp_path / "ws"),
+    )
     result = task.outputs["Output"]
     assert (result["task"], result["messages"], result["rows"], result["dead_letters"], result["caught_up"]) == (
         "ingest-stream",
@@ -44,6 +52,9 @@ def test_ingest_stream_until_caught_up_then_again(local_kfp: Path, kafka_bootstr
     assert sorted((d["value"], d["reason"]) for d in letters) == sorted((v.decode(), r) for v, r in bad)
     assert store.dead_letters() == letters
     store.close()
+    # Also into the workspace table of the same name, and the dead letters to their topic.
+    assert result["dead_letter_topic"] == f"{topic}_dead" and result["workspace_rows"] == len(good)
+    assert sorted(Workspace.open(tmp_path / "ws").read_table("tx").column("id").to_pylist()) == good
 
     again = ingest_stream(store=str(store_dir), bootstrap=kafka_bootstrap, topics=f"{topic}:tx").outputs["Output"]
     assert (again["messages"], again["rows"], again["caught_up"]) == (0, 0, True)
