@@ -152,6 +152,12 @@ class DolphinSchedulerServer:
         self.cache = cache or default_cache_dir()
         self.timeout = timeout
         self.heap = heap
+        # The environment the worker's task processes inherit, taken now (the server may start on a thread while
+        # tests change os.environ) and without the tests' own tracking switches (the autouse OPENFEAT_TRACK=0, a
+        # test's MLFLOW_* variables): a workflow's tracking is set by its DS Environment, not by the test process.
+        self.environ = {
+            k: v for k, v in os.environ.items() if not k.startswith(("OPENFEAT_TRACK", "OPENFEAT_MLFLOW", "MLFLOW_"))
+        }
         self.run_dir: Path | None = None
         self.api_port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -230,7 +236,7 @@ class DolphinSchedulerServer:
         ]  # fmt: skip
         # The worker reads a task process's pid by reflection (to kill it on timeout or stop); Java 9+ must open
         # java.lang for that. Given as JDK_JAVA_OPTIONS, which Java 8 (where the flag does not exist) ignores.
-        env = {**os.environ, "JDK_JAVA_OPTIONS": "--add-opens=java.base/java.lang=ALL-UNNAMED"}
+        env = {**self.environ, "JDK_JAVA_OPTIONS": "--add-opens=java.base/java.lang=ALL-UNNAMED"}
         began = time.monotonic()
         self.process = start_process(command, self.run_dir / "server.out", cwd=self.run_dir, env=env)
         try:

@@ -135,7 +135,11 @@ class KafkaBroker:
         config = self._write_config()
         log = self.workdir / "broker.log"
         if not self._formatted:
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            # A cluster id is 16 random bytes in URL-safe base64, never starting with '-' (Kafka's own rule: the
+            # storage tool would read such an id as an option, as it did once in CI).
+            cluster_id = "-"
+            while cluster_id.startswith("-"):
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             fmt = [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)]
             result = subprocess.run([*fmt, "--standalone"], capture_output=True, text=True, check=False)
             if result.returncode != 0:

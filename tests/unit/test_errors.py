@@ -57,6 +57,7 @@ EXPECTED: dict[str, tuple[Failure, int, int, bool]] = {
     "PlanVersionError": (U, 2, 400, True),
     "StreamIngestError": (D, 1, 400, True),  # too many bad messages
     "StreamUnavailable": (A, 75, 503, False),  # the broker cannot be reached
+    "DeadLetterTopicError": (A, 75, 503, False),  # the dead-letter topic cannot be written (broker, refusal)
 }
 
 
