@@ -33,7 +33,6 @@ from openfeat_core.streaming.columnar import ColumnarDecoder
 from openfeat_core.streaming.dead_letters import DeadLetterFile, DeadLetterSink, DeadLetterTopic, dead_letter
 from openfeat_core.streaming.formats import BadMessage, MessageFormat, RowMapper, envelope_table_schema
 from openfeat_core.streaming.workspace_feed import WorkspaceFeed
-from openfeat_core.types import SQLType
 from openfeat_core.workspace import Workspace
 
 __all__ = [
@@ -444,7 +443,7 @@ class StreamIngester:
 
     def _open_feed(self, workspace: Workspace) -> WorkspaceFeed:
         tables = sorted(set(self._table_of.values()))
-        schemas = {t: _arrow_schema(self._columns[t]) for t in tables if t in self._columns}
+        schemas = {t: self._decoders[t].schema for t in tables if t in self._decoders}
         return WorkspaceFeed(
             workspace,
             {t: t for t in tables},
@@ -514,7 +513,7 @@ class StreamIngester:
         self._mappers[table] = RowMapper(self._columns[table], self._format, self._zone)
         self._decoders[table] = ColumnarDecoder(self._columns[table], self._format)
         if self._feed is not None:
-            self._feed.add_table(table, _arrow_schema(self._columns[table]))
+            self._feed.add_table(table, self._decoders[table].schema)
         self._to_create.discard(table)
 
     def _rows(self, table: str, messages: list[Any]) -> tuple[pa.Table | None, np.ndarray, list[dict[str, Any]]]:
@@ -607,10 +606,6 @@ def _last_offsets(messages: Sequence[Any], topics: Sequence[str]) -> dict[tuple[
     """``(topic, partition) -> next offset`` after the messages (in order within a partition)."""
     last = {tp: i for i, tp in enumerate(zip(topics, [m.partition() for m in messages], strict=True))}
     return {tp: messages[i].offset() + 1 for tp, i in last.items()}
-
-
-def _arrow_schema(columns: Sequence[tuple[str, SQLType]]) -> pa.Schema:
-    return pa.schema([pa.field(n, t.arrow_type) for n, t in columns])
 
 
 def _letter(m: Any, error: str, reason: str) -> dict[str, Any]:
