@@ -142,7 +142,9 @@ def test_workspace_micro_batches_exactly_once(kafka_bootstrap: str, tmp_path: Pa
     assert (stats.rows, stats.workspace_rows) == (len(good), len(good))
     assert sorted(workspace.read_table("tx").column("id").to_pylist()) == good == sorted(_ids(store))
     versions = workspace.versions("tx")
-    assert len(versions) == stats.workspace_versions >= 3
+    # Batches hold at most 500 rows, so the first version commits at 1,000 to 1,499 rows and the rest (at least
+    # 1,441) make at least one more: how many more depends on how the broker's polls split the topic.
+    assert len(versions) == stats.workspace_versions >= 2
     positions = versions[-1].lineage["stream"]["positions"]
     assert positions == {f"{t}[{p}]": o for (t, p), o in store.stream_positions().items()}
     # Nothing new: no new version.
