@@ -612,7 +612,9 @@ def _run_grouped(plan: Select, src: RelationColumns, ctx: EvalContext) -> Relati
         current=np.maximum(ends - 1, 0),
         monotone=False,
     )
-    aggs = {agg: None for o in plan.outputs for agg in collect(o.expr, GroupAgg)}
+    # HAVING may aggregate what no output does (`HAVING sum(x) > 1`): its aggregates are computed too.
+    having_exprs = () if plan.having is None else (plan.having,)
+    aggs = {agg: None for e in (*(o.expr for o in plan.outputs), *having_exprs) for agg in collect(e, GroupAgg)}
     pre: dict[Expr, Column] = {}
     for agg_expr in aggs:
         fn = REGISTRY.aggregate(agg_expr.name)
@@ -627,4 +629,8 @@ def _run_grouped(plan: Select, src: RelationColumns, ctx: EvalContext) -> Relati
         else RelationColumns(src.fields, [c.take(np.full(len(starts), -1)) for c in src.columns], len(starts))
     )
     cols = [evaluate(o.expr, rep, ctx, pre) for o in plan.outputs]
-    return RelationColumns(tuple(Field("", o.name, o.expr.type) for o in plan.outputs), cols, len(starts))
+    out = RelationColumns(tuple(Field("", o.name, o.expr.type) for o in plan.outputs), cols, len(starts))
+    if plan.having is not None:
+        cond = evaluate(plan.having, rep, ctx, pre)
+        out = out.filter(cond.valid & cond.values.astype(np.bool_))
+    return out

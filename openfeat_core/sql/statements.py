@@ -259,6 +259,9 @@ class StatementParser:
 
     # ------------------------------------------------------------------ the entry point
     def _parse_statement(self) -> exp.Expr | None:
+        if getattr(self, "_inside_query", False):
+            # sqlglot parses a CTE's body (`WITH t AS (SELECT ...)`) with _parse_statement: a query in a query.
+            return super()._parse_statement()  # type: ignore[misc]
         head = self._curr
         if not head:
             return None
@@ -742,6 +745,7 @@ class StatementParser:
         if cut is not None:
             self._tokens, self._tokens_size = tokens[:cut], cut
             self._advance(0)
+        self._inside_query = True
         try:
             query = super()._parse_statement()  # type: ignore[misc]
             if self._curr:
@@ -749,6 +753,7 @@ class StatementParser:
                 self.raise_error("Invalid expression / Unexpected token")  # type: ignore[attr-defined]
                 self.check_errors()  # type: ignore[attr-defined]
         finally:
+            self._inside_query = False
             self._tokens, self._tokens_size = tokens, size
             self._advance(0)
         if query is None:
