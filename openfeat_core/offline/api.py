@@ -12,12 +12,12 @@ from openfeat_core.column import Column
 from openfeat_core.engine.backend import UnknownBackendError, backend
 from openfeat_core.engine.executor import main_scan
 from openfeat_core.engine.relation import ColumnTable, RelationColumns, evaluate
-from openfeat_core.errors import DataError, OpenFeatError, OpenFeatSQLError
+from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.functions.cast import cast_column
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.jit import load_compiled_in_background
 from openfeat_core.plan.nodes import Select
-from openfeat_core.sql.binder import bind_constants, catalog_of, plan_sql
+from openfeat_core.sql.binder import bind_constants, catalog_of, plan_sql, query_parameters
 from openfeat_core.sql.config import QueryConfig, split_config
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ def compute(
     engine: str | None = ...,
     spark: None = ...,
     spark_options: SparkOptions | None = ...,
+    parameters: pa.Table | pa.RecordBatch | Sequence[Any] | None = ...,
 ) -> pa.Table: ...
 
 
@@ -102,6 +103,7 @@ def compute(
     engine: str | None = ...,
     spark: SparkSession,
     spark_options: SparkOptions | None = ...,
+    parameters: None = ...,
 ) -> DataFrame: ...
 
 
@@ -115,6 +117,7 @@ def compute(
     engine: str | None = None,
     spark: SparkSession | None = None,
     spark_options: SparkOptions | None = None,
+    parameters: pa.Table | pa.RecordBatch | Sequence[Any] | None = None,
 ) -> pa.Table | DataFrame:
     """Compute a feature script offline, point-in-time correct.
 
@@ -133,6 +136,9 @@ def compute(
         spark: a SparkSession: compute on it (``engine`` must then be None or ``"spark"``); ``tables`` are Spark
             DataFrames or Parquet/CSV paths Spark reads, and the result is a lazy DataFrame in input order.
         spark_options: the Spark backend's knobs (:class:`openfeat_core.engine.spark.SparkOptions`).
+        parameters: the values of the query's ``?`` placeholders, in the order they are written: a one-row Arrow
+            table (its column types are the parameters' types) or Python values
+            (:func:`openfeat_core.sql.binder.query_parameters`). Not with ``spark``.
 
     Returns:
         One row per row of the main table, in input order (for window and LAST JOIN queries).
@@ -155,6 +161,8 @@ def compute(
         [1.0, 3.0]
     """
     if spark is not None:
+        if parameters is not None:
+            raise NotSupportedError("parameterized queries run on the local engine only, not with a SparkSession")
         if engine not in (None, "spark"):
             raise UnknownBackendError(f"a SparkSession was given with engine={engine!r}: use engine='spark'")
         from openfeat_core.engine.spark import compute as spark_compute
@@ -177,7 +185,8 @@ def compute(
                 loaded[name] = load_table(name, src, timezone=timezone, storage_options=storage_options)
         loaded = {name: loaded[name] for name in tables}  # (in the caller's order)
     sql, config = split_config(sql)
-    plan = plan_sql(sql, loaded, indexes=indexes)
+    typed = None if parameters is None else query_parameters(parameters)
+    plan = plan_sql(sql, loaded, indexes=indexes, parameters=typed)
     # Tables read from files belong to this call: keep only their engine columns (see ColumnTable).
     for name, src in tables.items():
         if not isinstance(src, pa.Table):

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Catalog = Mapping[str, Sequence[tuple[str, SQLType]]]
+#: Values of a query's ``?`` placeholders in the order they are written: (type, physical value or None).
+Parameters = Sequence[tuple[SQLType, Any]]
 
 _BINARY_OPS: dict[type, str] = {
     exp.Add: "add",
@@ -85,7 +87,13 @@ _PARTITIONABLE_TYPES = (
 )
 
 
-def bind_sql(sql: str, catalog: Catalog, *, indexes: Mapping[str, Sequence[str]] | None = None) -> Select:
+def bind_sql(
+    sql: str,
+    catalog: Catalog,
+    *,
+    indexes: Mapping[str, Sequence[str]] | None = None,
+    parameters: Parameters | None = None,
+) -> Select:
     """Parse and bind one SELECT statement.
 
     Args:
@@ -93,17 +101,23 @@ def bind_sql(sql: str, catalog: Catalog, *, indexes: Mapping[str, Sequence[str]]
         catalog: schemas of the tables the statement may read.
         indexes: OpenMLDB index specs per table (``name:key1|key2:ts[:ttl[:type]]``); they decide
             the LAST JOIN order when ``ORDER BY`` is omitted.
+        parameters: the values of the statement's ``?`` placeholders (see :func:`query_parameters`), bound as
+            constants of their types; one per placeholder.
 
     Raises:
         OpenFeatSQLError: syntax, name, type or window errors (with line and column).
         NotSupportedError: valid OpenMLDB SQL that OpenFeat does not support.
     """
-    return call_with_deep_stack(lambda: _parse_and_bind(sql, catalog, indexes or {}))
+    return call_with_deep_stack(lambda: _parse_and_bind(sql, catalog, indexes or {}, parameters))
 
 
-def _parse_and_bind(sql: str, catalog: Catalog, indexes: Mapping[str, Sequence[str]]) -> Select:
+def _parse_and_bind(
+    sql: str, catalog: Catalog, indexes: Mapping[str, Sequence[str]], parameters: Parameters | None
+) -> Select:
     tree = parse_checked(sql)
-    return Binder(sql, catalog, indexes).bind_statement(tree)
+    binder = Binder(sql, catalog, indexes)
+    binder.number_placeholders(tree, parameters)
+    return binder.bind_statement(tree)
 
 
 @dataclass
@@ -130,6 +144,24 @@ class Binder:
         self.catalog = {_norm_table(k): (k, tuple(v)) for k, v in catalog.items()}
         self.indexes = {_norm_table(k): tuple(v) for k, v in indexes.items()}
         self.ctes: dict[str, Select] = {}
+        # Placeholder node (by id) -> its parameter, as a constant (see number_placeholders).
+        self.placeholders: dict[int, Literal] = {}
+
+    def number_placeholders(self, tree: exp.Expr, parameters: Parameters | None) -> None:
+        """Give each ``?`` of ``tree`` its parameter: the n-th placeholder written takes the n-th value."""
+        found = list(tree.find_all(exp.Placeholder))
+        for node in found:
+            if node.this:
+                self.fail(node, f"named parameters (:{node.this}) are not OpenMLDB SQL; use '?'")
+        found.sort(key=lambda node: node.meta.get("start", 0))
+        given = 0 if parameters is None else len(parameters)
+        if found and parameters is None:
+            self.fail(found[0], f"the query has {len(found)} '?' placeholder(s) and no parameters were given")
+        if len(found) != given:
+            raise OpenFeatSQLError(f"{given} parameter(s) given for {len(found)} '?' placeholder(s) in the query")
+        assert parameters is not None or not found
+        for node, (type_, value) in zip(found, parameters or (), strict=True):
+            self.placeholders[id(node)] = Literal(value, type_)
 
     # ------------------------------------------------------------------ errors
     def fail(self, node: exp.Expr | None, message: str, *, not_supported: bool = False) -> NoReturn:
@@ -292,6 +324,7 @@ class Binder:
                 self.fail(inner, "subqueries must be SELECT queries", not_supported=True)
             query = Binder(self.sql, {v[0]: v[1] for v in self.catalog.values()}, self.indexes)
             query.ctes = self.ctes
+            query.placeholders = self.placeholders
             plan = query.bind_select(inner)
             # Without an alias, OpenMLDB lets the outer query qualify columns by the inner main table's name.
             alias = node.alias or (_qualifiers(plan.source)[0] if plan.source.schema else "")
@@ -387,6 +420,8 @@ class Binder:
             return Literal(bool(node.this), SQLType.BOOL)
         if isinstance(node, exp.Null):
             return Literal(None, SQLType.NULL)
+        if isinstance(node, exp.Placeholder):
+            return self.placeholders[id(node)]
         if isinstance(node, exp.Neg):
             inner = node.this
             if isinstance(inner, exp.Literal) and not inner.is_string:
@@ -933,6 +968,46 @@ def plan_sql(
     tables: Mapping[str, pa.Table],
     *,
     indexes: Mapping[str, Sequence[str]] | None = None,
+    parameters: Parameters | None = None,
 ) -> Select:
-    """Bind ``sql`` against the schemas of ``tables``."""
-    return bind_sql(sql, catalog_of(tables), indexes=indexes)
+    """Bind ``sql`` against the schemas of ``tables`` (``parameters``: as :func:`bind_sql` takes them)."""
+    return bind_sql(sql, catalog_of(tables), indexes=indexes, parameters=parameters)
+
+
+def query_parameters(values: pa.Table | pa.RecordBatch | Sequence[Any]) -> list[tuple[SQLType, Any]]:
+    """The values of a query's ``?`` placeholders, typed.
+
+    Args:
+        values: a one-row Arrow table or record batch (its column types are the parameters' types, as OpenMLDB's
+            parameter row declares them), or Python values whose types are inferred: ``int`` is BIGINT, ``float``
+            DOUBLE, ``str`` STRING, ``bool`` BOOL, ``datetime`` TIMESTAMP, ``date`` DATE, ``None`` a NULL.
+
+    Raises:
+        DataError: a table that is not one row, or a value of no SQL type.
+    """
+    import pyarrow as pa
+
+    from openfeat_core.column import Column
+
+    if isinstance(values, (pa.Table, pa.RecordBatch)):
+        if values.num_rows != 1:
+            raise DataError(f"parameters: a parameter table holds exactly one row, got {values.num_rows}")
+        arrays = [values.column(i) for i in range(values.num_columns)]
+        names = list(values.schema.names)
+    else:
+        arrays = []
+        for i, v in enumerate(values):
+            try:
+                arrays.append(pa.array([v]))
+            except (pa.ArrowException, TypeError, ValueError) as e:
+                raise DataError(f"parameter {i + 1} ({v!r}): no SQL type for it: {e}") from None
+        names = [str(i + 1) for i in range(len(arrays))]
+    typed: list[tuple[SQLType, Any]] = []
+    for name, array in zip(names, arrays, strict=True):
+        try:
+            type_ = sql_type_of_arrow(array.type)
+        except ValueError as e:
+            raise DataError(f"parameter {name}: {e}") from None
+        col = Column.from_arrow(array, type_)
+        typed.append((type_, col.values.item(0) if col.valid[0] else None))
+    return typed

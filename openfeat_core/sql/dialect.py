@@ -108,6 +108,18 @@ class OpenMLDB(MySQL):
         }
         NO_PAREN_FUNCTIONS: ClassVar[dict[TokenType, Any]] = {}
         JOIN_METHODS: ClassVar[set[TokenType]] = {TokenType.ASOF}
+        # A `?` keeps where it stands: parameters fill placeholders in the order they are written (the binder
+        # binds clauses in another order).
+        PLACEHOLDER_PARSERS: ClassVar[dict[TokenType, Any]] = {
+            **MySQL.Parser.PLACEHOLDER_PARSERS,
+            TokenType.PLACEHOLDER: lambda self: self._positioned_placeholder(),
+        }
+
+        def _positioned_placeholder(self) -> exp.Placeholder:
+            node = self.expression(exp.Placeholder())
+            if self._prev is not None:
+                node.meta["start"] = self._prev.start
+            return node
 
         def _parse_join(
             self,

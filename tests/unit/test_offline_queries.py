@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -54,3 +55,40 @@ def test_with_clauses(sql: str, expected: list[tuple[Any, ...]]) -> None:
 )
 def test_having_filters_groups(sql: str, expected: list[tuple[Any, ...]]) -> None:
     assert _rows(openfeat_core.compute(sql, {"t1": T1})) == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "parameters", "expected"),
+    [
+        ("SELECT c1 FROM t1 WHERE c2 = ? AND c1 > ?", [55, 3], [(4,), (5,)]),
+        # Placeholders take their values in the order they are written, whatever clause binds first.
+        ("SELECT ? AS a, c1 FROM t1 WHERE c1 = ?", ["x", 2], [("x", 2)]),
+        ("SELECT substring(?, 3, 6) AS s, concat('a', ?) AS t", ["hello_world", "b"], [("llo_wo", "ab")]),
+        ("SELECT c1 FROM t1 WHERE ts > ?", pa.table({"p": pa.array([3500], pa.timestamp("ms"))}), [(4,), (5,)]),
+        (
+            "SELECT c2, sum(c1) AS s FROM t1 WHERE c1 < ? GROUP BY c2",
+            pa.table({"p": pa.array([4], pa.int32())}),
+            [(5, 3), (55, 3)],
+        ),
+        ("SELECT c1 FROM (SELECT c1, c0 FROM t1 WHERE c1 > ?) AS s WHERE c0 = ?", [1, "1"], [(3,), (4,)]),
+        # A NULL parameter compares as NULL: no row.
+        ("SELECT c1 FROM t1 WHERE c1 = ?", [None], []),
+    ],
+)
+def test_parameterized_queries(sql: str, parameters: Any, expected: list[tuple[Any, ...]]) -> None:
+    assert _rows(openfeat_core.compute(sql, {"t1": T1}, parameters=parameters)) == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "parameters", "error"),
+    [
+        ("SELECT c1 FROM t1 WHERE c1 = ?", None, "1 '?' placeholder(s) and no parameters were given"),
+        ("SELECT c1 FROM t1 WHERE c1 = ?", [1, 2], "2 parameter(s) given for 1 '?' placeholder(s)"),
+        ("SELECT c1 FROM t1", [1], "1 parameter(s) given for 0 '?' placeholder(s)"),
+        ("SELECT c1 FROM t1 WHERE c1 = ?", pa.table({"p": [1, 2]}), "exactly one row, got 2"),
+        ("SELECT c1 FROM t1 WHERE c1 = ?", [object()], "parameter 1"),
+    ],
+)
+def test_parameter_errors(sql: str, parameters: Any, error: str) -> None:
+    with pytest.raises(openfeat_core.OpenFeatError, match=re.escape(error)):
+        openfeat_core.compute(sql, {"t1": T1}, parameters=parameters)
