@@ -15,12 +15,15 @@
 #   make bench    offline benchmark W1 (bench/offline.py; BENCH_ARGS="--rows 100000" for a quick one)
 #   make bench-spark    W1 on Spark local[2]: OpenFeat-on-Spark vs Spark's native windows (bench/spark.py)
 #   make conformance-spark   every batch-runnable conformance case through the Spark backend
+#   make conformance-surface OpenMLDB's database-surface cases (DDL, DML, deploy, LOAD DATA/OUTFILE, restful against
+#                       a real `openfeat serve`...), both modes; not part of `make test` (not gating yet)
 #   make lint     ruff check + mypy          make fmt     ruff format + autofix
 #   make clean    caches and build outputs   make distclean   also the virtualenv
 
 PYTHON ?= python3
 VENV ?= .venv
 CONFORMANCE_DIR ?= ../shared/conformance/openmldb
+CONFORMANCE_SURFACE_DIR ?= ../shared/conformance/openmldb-surface
 # Every case in both modes: HYBRIDSE_LEVEL=5 also runs the level-5 (dataProvider-expanded) cases that OpenMLDB's
 # default harness leaves out.
 CONFORMANCE_ARGS ?= --mode both
@@ -75,7 +78,7 @@ MLFLOW_UI_TEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help .venv .venv-airflow .venv-kfp .venv-ds test lint ruff mypy pytest conformance airflow-mypy airflow-test \
-	kfp-mypy kfp-test ds-mypy ds-test demo bench bench-spark conformance-spark fmt clean distclean \
+	kfp-mypy kfp-test ds-mypy ds-test demo bench bench-spark conformance-spark conformance-surface fmt clean distclean \
 	.venv-mlflow-ui mlflow-ui mlflow-ui-test
 
 help:
@@ -219,6 +222,17 @@ conformance-spark: .venv
 			$(CONFORMANCE_SPARK_ARGS); \
 	else \
 		echo "conformance-spark: skipped, $(CONFORMANCE_DIR) not found (set CONFORMANCE_DIR=path/to/conformance/openmldb)"; \
+	fi
+
+# The database-surface cases (statements, the Java harness's expect keys, restful calls against a real `openfeat
+# serve` on 127.0.0.1): non-gating until they pass, so not part of `make test`; the exit status says whether all did.
+conformance-surface: .venv
+	@if [ -d "$(CONFORMANCE_SURFACE_DIR)" ]; then \
+		echo "HYBRIDSE_LEVEL=$(CONFORMANCE_LEVEL) $(PY) -m openfeat_core.conformance $(CONFORMANCE_SURFACE_DIR) --mode both"; \
+		HYBRIDSE_LEVEL=$(CONFORMANCE_LEVEL) $(PY) -m openfeat_core.conformance "$(CONFORMANCE_SURFACE_DIR)" --mode both \
+			$(CONFORMANCE_SURFACE_ARGS); \
+	else \
+		echo "conformance-surface: skipped, $(CONFORMANCE_SURFACE_DIR) not found (set CONFORMANCE_SURFACE_DIR=...)"; \
 	fi
 
 # The provider type-checked against Airflow's own types (the main venv has no Airflow).

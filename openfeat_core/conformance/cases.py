@@ -13,6 +13,12 @@ The format is described in ``/work/shared/conformance/README.md``; this module f
 * Input string cells are unescaped like the SQL literals of the ``INSERT`` statements upstream loads them with
   (``\\x`` becomes ``x``); expected cells are taken as written.
 * Input names default to ``auto_t<i>``; ``{i}`` in the SQL becomes the i-th input's name.
+* A case is one of three kinds (:attr:`Case.kind`): ``query`` (one ``sql`` query over ``columns``/``rows`` inputs: the
+  engine computes it), ``statements`` (a ``sqls`` list, a ``sql`` that is not a query, or inputs given as raw
+  ``create``/``insert(s)`` SQL: run statement by statement through the statement executor, as OpenMLDB's Java
+  harness runs them), ``restful`` (an APIServer case: a file with a ``baseCase``, cases keyed ``caseId``).
+* ``{currentTime}``, ``{currentTime}-N`` and ``{currentTime}+N`` in input cells become the epoch milliseconds of the
+  moment the file is loaded (minus/plus N ms), as the Java harness does.
 * ``dataProvider`` lists expand over their cartesian product; the expanded id is ``<id>-<i>[-<j>...]`` (choice
   indexes) and ``d[k]`` in the SQL is replaced by the k-th list's chosen value. ``expectProvider`` is walked along the
   choice indexes (``{0: {...}, 1: {0: {...}}}``); at every level the non-index keys override the expectation built
@@ -24,10 +30,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -105,7 +112,10 @@ class InputSpec:
         columns: declared schema.
         rows: raw cells, one list per row, in file order.
         indexes: OpenMLDB index specs ``name:key1|key2:ts[:ttl[:ttl_type]]``.
-        unsupported: features of this input the runner cannot load (``inserts``...).
+        unsupported: features of this input the runner cannot load.
+        create: the input's raw ``CREATE TABLE`` statement (placeholders substituted), if it gives one.
+        inserts: the input's raw ``INSERT`` statements (``insert`` / ``inserts``), placeholders substituted.
+        db: the database the input's table lives in (``None``: the case's).
     """
 
     name: str
@@ -113,6 +123,14 @@ class InputSpec:
     rows: list[RawRow]
     indexes: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    create: str | None = None
+    inserts: list[str] = field(default_factory=list)
+    db: str | None = None
+
+    @property
+    def raw_sql(self) -> bool:
+        """True if the table is made by the input's own ``create``/``insert(s)`` SQL."""
+        return self.create is not None or bool(self.inserts)
 
 
 @dataclass
@@ -126,6 +144,8 @@ class ExpectSpec:
         order: column to sort actual and expected rows by before comparing.
         count: expected number of rows, checked on its own.
         msg: expected error message (informative only: OpenFeat words its errors differently).
+        deployment_count: ``deploymentCount``: the rows of the ``SHOW DEPLOYMENTS`` the case ends with.
+        idxs: ``idxs``: the indexes of the table the case's final ``DESC`` describes, in order.
         unsupported: expectation kinds the runner cannot check (``deployment``...).
     """
 
@@ -135,7 +155,27 @@ class ExpectSpec:
     order: str | None = None
     count: int | None = None
     msg: str | None = None
+    deployment_count: int | None = None
+    idxs: list[IndexExpect] | None = None
     unsupported: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IndexExpect:
+    """One entry of ``expect.idxs`` (the Java harness's ``TableIndex``); an empty field is not checked.
+
+    ``ttl`` is written as OpenMLDB's ``DESC`` shows it (``0min``, ``100min``, ``10``, ``10min&&10``, ``10min||10``),
+    ``ttl_type`` as its enum (``kAbsoluteTime``, ``kLatestTime``, ``kAbsAndLat``, ``kAbsOrLat``).
+    """
+
+    name: str = ""
+    keys: tuple[str, ...] = ()
+    ts: str = ""
+    ttl: str = ""
+    ttl_type: str = ""
+
+
+CaseKind = Literal["query", "statements", "restful"]
 
 
 @dataclass
@@ -155,6 +195,13 @@ class Case:
         expect: the expectation.
         unsupported: case features the runner cannot run; such a case fails with these as its reason.
         error: why the case could not be parsed, if it could not; such a case fails with this reason.
+        kind: how the case runs (see the module docstring).
+        statements: for a ``statements`` case, the statements to run in order (``sqls``, then ``sql``),
+            placeholders substituted.
+        teardown: the ``tearDown`` statements, run after the case whatever happened (their errors do not count).
+        db: the database the case runs in (the case's ``db``, else the file's, else ``None``).
+        node: the case's own mapping as read from the file (what a ``restful`` case runner reads).
+        document: the file's top-level mapping without ``cases`` (a ``restful`` file's ``baseCase``...).
     """
 
     path: Path
@@ -169,6 +216,12 @@ class Case:
     expect: ExpectSpec = field(default_factory=ExpectSpec)
     unsupported: list[str] = field(default_factory=list)
     error: str | None = None
+    kind: CaseKind = "query"
+    statements: list[str] = field(default_factory=list)
+    teardown: list[str] = field(default_factory=list)
+    db: str | None = None
+    node: Mapping[str, Any] = field(default_factory=dict)
+    document: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_todo(self) -> bool:
@@ -428,11 +481,34 @@ def _resource_table(resource: str, path: Path) -> dict[str, Any]:
     raise CaseFormatError(f"resource {resource!r} not found")
 
 
-_RAW_INPUT_KEYS = ("create", "insert", "inserts")
+_CURRENT_TIME_RE = re.compile(r"^\{currentTime\}(?:\s*([+-])\s*(\d+))?$")
 
 
-def parse_input(node: Any, index: int, path: Path) -> InputSpec:
-    """One ``inputs[i]`` entry.
+def current_time_cell(cell: str | None, now_ms: int) -> str | None:
+    """``{currentTime}`` / ``{currentTime}-N`` / ``{currentTime}+N`` as epoch milliseconds (``now_ms`` -/+ N);
+    any other cell unchanged."""
+    if cell is None or "{currentTime}" not in cell:
+        return cell
+    match = _CURRENT_TIME_RE.match(cell.strip())
+    if match is None:
+        raise CaseFormatError(f"cannot read {cell!r}: expected {{currentTime}}, {{currentTime}}-N or {{currentTime}}+N")
+    sign, amount = match.groups()
+    offset = 0 if amount is None else int(amount) * (-1 if sign == "-" else 1)
+    return str(now_ms + offset)
+
+
+def _statement_list(value: Any, what: str) -> list[str]:
+    """A YAML string or list of strings as statements (blank ones dropped)."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    if not all(item is None or isinstance(item, str) for item in items):
+        raise CaseFormatError(f"{what} must be a statement or a list of statements, got {value!r}")
+    return [item.strip() for item in items if item is not None and item.strip()]
+
+
+def parse_input(node: Any, index: int, path: Path, now_ms: int | None = None) -> InputSpec:
+    """One ``inputs[i]`` entry; ``now_ms`` is what ``{currentTime}`` cells stand for (default: now).
 
     Raises:
         CaseFormatError: malformed entry.
@@ -446,15 +522,32 @@ def parse_input(node: Any, index: int, path: Path) -> InputSpec:
         merged.update(_resource_table(str(node["resource"]).strip(), path))
     merged.update({key: value for key, value in node.items() if key != "resource"})
     name = str(merged.get("name") or "").strip() or f"auto_t{index}"
-    unsupported = [f"inputs[{index}].{key} (raw SQL statements)" for key in _RAW_INPUT_KEYS if merged.get(key)]
+    creates = _statement_list(merged.get("create"), f"inputs[{index}].create")
+    if len(creates) > 1:
+        raise CaseFormatError(f"inputs[{index}].create must be one statement")
+    inserts = _statement_list(merged.get("insert"), f"inputs[{index}].insert") + _statement_list(
+        merged.get("inserts"), f"inputs[{index}].inserts"
+    )
     columns = parse_columns(merged.get("columns"), merged.get("schema"))
     rows = raw_rows(merged) or []
+    if any(cell is not None and "{currentTime}" in cell for row in rows for cell in row):
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        rows = [[current_time_cell(cell, now) for cell in row] for row in rows]
     if merged.get("repeat") is not None:
         rows = rows * max(_as_int(merged["repeat"], "repeat"), 1)
     indexes = _split_index_specs(merged.get("indexs")) + _split_index_specs(merged.get("index"))
-    if not columns and not unsupported:
-        raise CaseFormatError(f"inputs[{index}] ({name}) has no 'columns' or 'schema'")
-    return InputSpec(name, columns, rows, list(dict.fromkeys(indexes)), unsupported)
+    if rows and not columns:
+        raise CaseFormatError(f"inputs[{index}] ({name}) has rows but no 'columns' or 'schema'")
+    db = str(merged["db"]).strip() if merged.get("db") else None
+    return InputSpec(
+        name,
+        columns,
+        rows,
+        list(dict.fromkeys(indexes)),
+        create=creates[0] if creates else None,
+        inserts=inserts,
+        db=db,
+    )
 
 
 def parse_expect(node: Mapping[str, Any]) -> ExpectSpec:
@@ -466,6 +559,17 @@ def parse_expect(node: Mapping[str, Any]) -> ExpectSpec:
     unsupported = []
     if node.get("deployment") is not None:
         unsupported.append("expect.deployment (SHOW DEPLOYMENT output)")
+    for key, what in (
+        ("options", "expect.options (partitionNum/replicaNum through the APIServer)"),
+        ("cat", "expect.cat (the files an export wrote)"),
+        ("preAgg", "expect.preAgg (pre-aggregation tables)"),
+        ("preAggList", "expect.preAggList (pre-aggregation tables)"),
+        ("offlineInfo", "expect.offlineInfo (DESC offline table info)"),
+        ("deploymentContains", "expect.deploymentContains"),
+        ("indexCount", "expect.indexCount"),
+    ):
+        if node.get(key) is not None:
+            unsupported.append(what)
     columns = parse_columns(node.get("columns"), node.get("schema"))
     order = node.get("order")
     return ExpectSpec(
@@ -475,8 +579,35 @@ def parse_expect(node: Mapping[str, Any]) -> ExpectSpec:
         order=str(order).strip() if order else None,
         count=_as_int(node["count"], "expect.count") if node.get("count") is not None else None,
         msg=str(node["msg"]).strip() if node.get("msg") else None,
+        deployment_count=(
+            _as_int(node["deploymentCount"], "expect.deploymentCount")
+            if node.get("deploymentCount") is not None
+            else None
+        ),
+        idxs=_parse_idxs(node["idxs"]) if node.get("idxs") is not None else None,
         unsupported=unsupported,
     )
+
+
+def _parse_idxs(value: Any) -> list[IndexExpect]:
+    """``expect.idxs``: a list of ``{name, keys, ts, ttl, ttlType}``."""
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise CaseFormatError(f"expect.idxs must be a list of mappings, got {value!r}")
+    out = []
+    for item in value:
+        keys = item.get("keys") or []
+        if not isinstance(keys, list):
+            raise CaseFormatError(f"expect.idxs[].keys must be a list, got {keys!r}")
+        out.append(
+            IndexExpect(
+                name=str(item.get("name") or "").strip(),
+                keys=tuple(str(key).strip() for key in keys),
+                ts=str(item.get("ts") or "").strip(),
+                ttl=str(item.get("ttl") or "").strip(),
+                ttl_type=str(item.get("ttlType") or "").strip(),
+            )
+        )
+    return out
 
 
 _ALTERNATIVE_KEYS = (("rows", "data"), ("columns", "schema"))
@@ -521,6 +652,10 @@ def strip_deploy(sql: str) -> str:
     return sql if statement is None else str(statement.args["query_sql"])
 
 
+#: What ``{auto}`` (the Java harness's generated table name) becomes: one name for all of a case's statements.
+AUTO_TABLE = "auto_table"
+
+
 def _substitute(
     sql: str, inputs: Sequence[InputSpec], providers: Sequence[Sequence[Any]], choice: Sequence[int]
 ) -> str:
@@ -529,22 +664,40 @@ def _substitute(
         sql = sql.replace(f"d[{position}]", "" if value is None else str(value))
     for position, spec in enumerate(inputs):
         sql = sql.replace(f"{{{position}}}", spec.name)
-    return sql.strip()
+    return sql.replace("{auto}", AUTO_TABLE).strip()
 
 
-def _case_statement(node: Mapping[str, Any], unsupported: list[str]) -> str:
-    """The case's single statement (``sql``, or a one-statement ``sqls``), placeholders not yet substituted."""
-    sqls = node.get("sqls")
-    if sqls:
-        statements = [str(item) for item in sqls if item is not None] if isinstance(sqls, list) else [str(sqls)]
-        if len(statements) != 1:
-            unsupported.append(f"sqls with {len(statements)} statements (multi-statement case)")
-        sql = statements[0] if statements else ""
-    else:
-        sql = str(node.get("sql") or "")
-    if not sql.strip() and not unsupported:
-        raise CaseFormatError("case has no 'sql'")
-    return sql
+_STATEMENT_START_RE = re.compile(
+    r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*"
+    r"(?:create|insert|delete|drop|show|desc|describe|use|set|load|alter|truncate|stop|explain)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_OUTFILE_RE = re.compile(r"\binto\s+outfile\b", re.IGNORECASE)
+
+
+def is_query(sql: str) -> bool:
+    """False for a statement only the statement executor runs (DDL, DML, ``SHOW``, ``SET``, ``LOAD DATA``, a query
+    ``INTO OUTFILE``...); True for anything else, which the engine computes by itself (a ``SELECT``, a ``DEPLOY``
+    of one, see :func:`strip_deploy`, or text it rejects with its own error)."""
+    return not _STATEMENT_START_RE.match(sql) and not _OUTFILE_RE.search(sql)
+
+
+def _case_statements(node: Mapping[str, Any]) -> list[str]:
+    """The case's statements in the order the Java harness runs them: ``sqls``, then ``sql``; placeholders not yet
+    substituted.
+
+    Raises:
+        CaseFormatError: neither is given, or they are not statements.
+    """
+    statements = _statement_list(node.get("sqls"), "sqls")
+    sql = node.get("sql")
+    if sql is not None and not isinstance(sql, str):
+        raise CaseFormatError(f"'sql' must be a statement, got {sql!r}")
+    if sql and sql.strip():
+        statements.append(sql.strip())
+    if not statements:
+        raise CaseFormatError("case has no 'sql' or 'sqls'")
+    return statements
 
 
 def _header(node: Mapping[str, Any], path: Path, file: str) -> Case:
@@ -571,7 +724,7 @@ def _header(node: Mapping[str, Any], path: Path, file: str) -> Case:
     return case
 
 
-def expand_case(node: Any, path: Path, file: str) -> list[Case]:
+def expand_case(node: Any, path: Path, file: str, default_db: str | None = None) -> list[Case]:
     """Turn one entry of ``cases:`` into runnable cases (one per ``dataProvider`` choice).
 
     Never raises for a malformed case: the case comes back with :attr:`Case.error` set, so it is reported as failed.
@@ -581,6 +734,8 @@ def expand_case(node: Any, path: Path, file: str) -> list[Case]:
     header = _header(node, path, file)
     if header.error is not None:
         return [header]
+    header.node = node
+    header.db = str(node["db"]).strip() if node.get("db") else default_db
     providers_node = node.get("dataProvider")
     try:
         unsupported: list[str] = []
@@ -588,13 +743,20 @@ def expand_case(node: Any, path: Path, file: str) -> list[Case]:
             unsupported.append("parameters (parameterized query; compute() takes no parameters)")
         if node.get("batch_request") is not None:
             unsupported.append("batch_request (batch-request mode)")
-        statement = _case_statement(node, unsupported)
+        statements = _case_statements(node)
+        teardown = _statement_list(node.get("tearDown"), "tearDown")
         inputs_node = node.get("inputs") or []
         if not isinstance(inputs_node, list):
             raise CaseFormatError("'inputs' must be a list")
         inputs = [parse_input(item, index, path) for index, item in enumerate(inputs_node)]
         for spec in inputs:
             unsupported.extend(spec.unsupported)
+            # The input's own SQL names its table {i} (or any input's {j}).
+            if spec.create is not None:
+                spec.create = _substitute(spec.create, inputs, [], ())
+            spec.inserts = [_substitute(text, inputs, [], ()) for text in spec.inserts]
+        if len(statements) > 1 or not is_query(statements[0]) or any(s.raw_sql or s.db for s in inputs):
+            header.kind = "statements"
         if providers_node is not None and (
             not isinstance(providers_node, list) or not all(isinstance(p, list) and p for p in providers_node)
         ):
@@ -611,7 +773,12 @@ def expand_case(node: Any, path: Path, file: str) -> list[Case]:
         case = replace(header, inputs=inputs, unsupported=list(unsupported))
         if choice:
             case.id = f"{header.id}-" + "-".join(str(index) for index in choice)
-        case.sql = strip_deploy(_substitute(statement, inputs, providers, choice))
+        if case.kind == "statements":
+            case.statements = [_substitute(text, inputs, providers, choice) for text in statements]
+            case.teardown = [_substitute(text, inputs, providers, choice) for text in teardown]
+            case.sql = case.statements[-1]
+        else:
+            case.sql = strip_deploy(_substitute(statements[0], inputs, providers, choice))
         try:
             case.expect = parse_expect(merge_expect(expect_node, node.get("expectProvider"), choice))
         except CaseFormatError as exc:
@@ -631,9 +798,36 @@ def load_case_file(path: Path) -> list[Case]:
     if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
         raise CaseFormatError(f"{path}: no 'cases' list")
     file = relative_case_file(path)
+    if document.get("baseCase") is not None:
+        return restful_cases(document, path, file)
+    default_db = str(document["db"]).strip() if document.get("db") else None
     cases: list[Case] = []
     for node in document["cases"]:
-        cases.extend(expand_case(node, path, file))
+        cases.extend(expand_case(node, path, file, default_db))
+    return cases
+
+
+def restful_cases(document: Mapping[str, Any], path: Path, file: str) -> list[Case]:
+    """The cases of an APIServer case file (``baseCase`` + ``cases`` keyed ``caseId``), one per ``caseId``.
+
+    They are not parsed further here: a ``restful`` case keeps its mapping (:attr:`Case.node`) and the file's
+    (:attr:`Case.document`) for the restful case runner. ``tags``/``level`` come from the case, else ``baseCase``.
+    """
+    base_node = document.get("baseCase")
+    base: Mapping[str, Any] = base_node if isinstance(base_node, dict) else {}
+    rest = {key: value for key, value in document.items() if key != "cases"}
+    cases = []
+    for node in document["cases"]:
+        if not isinstance(node, dict):
+            cases.append(Case(path=path, file=file, id="-1", desc="", error=f"case entry is not a mapping: {node!r}"))
+            continue
+        merged = {**base, **node}
+        merged["id"] = node.get("caseId", node.get("id", "-1"))
+        case = _header(merged, path, file)
+        case.kind = "restful"
+        case.node = node
+        case.document = rest
+        cases.append(case)
     return cases
 
 

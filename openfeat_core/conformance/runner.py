@@ -7,11 +7,25 @@ upstream expectations assume it. A case is *skipped* when upstream says so (a ``
 ``HYBRIDSE_LEVEL``, ``batch-unsupport``/``request-unsupport`` in its mode), or when it is on the skip list **and
 still fails**: skip-listed cases are run anyway, so that an entry whose case now passes is reported as stale and the
 list only shrinks. Everything else passes or fails; the runner never skips silently.
+
+Case kinds (:attr:`openfeat_core.conformance.cases.Case.kind`) and who runs them:
+
+* ``query``: one query over ``columns``/``rows`` inputs, computed by the engine here (:func:`execute_case`).
+* ``statements``: ``sqls`` lists, non-query ``sql``, raw ``create``/``insert(s)`` inputs, run statement by statement
+  through the SQL route's executor by :mod:`openfeat_core.conformance.statement_cases`.
+* ``restful`` (APIServer case files, and any other kind of *file* a module registers): :data:`FILE_RUNNERS` maps
+  the kind to ``"module:function"``; :func:`run_files` collects the files of that kind and calls the function once
+  for all of them (the restful runner starts one ``openfeat serve`` for the run) as
+  ``function(files, name_filter=...)``; it returns a report whose ``outcomes`` have ``file``, ``id``, ``desc``,
+  ``status`` (``passed``/``failed``), ``reason`` and ``seconds`` (:class:`ForeignOutcome`). An HTTP call has no
+  batch or request mode: each outcome counts in every mode run, like a constant ``SELECT``. The skip list applies.
+  The seam for the APIServer cases is ``openfeat_core.conformance.restful.run_restful_files``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
@@ -35,6 +49,7 @@ from openfeat_core.conformance.cases import (
     relative_case_file,
 )
 from openfeat_core.conformance.compare import check_result
+from openfeat_core.conformance.statement_cases import run_statements_case
 from openfeat_core.errors import OpenFeatError
 
 #: The zone OpenMLDB's expectations of formatted timestamps assume (it only supports GMT+8, issue #851).
@@ -226,12 +241,67 @@ def _crash(exc: BaseException) -> str:
     return f"crash: {type(exc).__name__}: {_one_line(str(exc))}{where}"
 
 
+#: Runners of the case-file kinds this module does not run itself: kind -> ``"module:function"`` (see the module
+#: docstring).
+FILE_RUNNERS: dict[str, str] = {"restful": "openfeat_core.conformance.restful:run_restful_files"}
+
+
+class ForeignOutcome(Protocol):
+    """One outcome a file runner reports."""
+
+    file: str
+    id: str
+    desc: str
+    status: str
+    reason: str
+    seconds: float
+
+
+class ForeignReport(Protocol):
+    """What a file runner returns."""
+
+    @property
+    def outcomes(self) -> Sequence[ForeignOutcome]: ...
+
+
+class FileRunner(Protocol):
+    """A registered runner of one kind of case file (see the module docstring)."""
+
+    def __call__(self, files: Sequence[Path], *, name_filter: str | None = ...) -> ForeignReport: ...
+
+
+def file_runner(kind: str) -> FileRunner:
+    """The registered runner of a kind of case file.
+
+    Raises:
+        LookupError: no runner is registered, or its module or function cannot be imported.
+    """
+    target = FILE_RUNNERS.get(kind)
+    if target is None:
+        raise LookupError(f"no runner for {kind} cases")
+    module_name, _, function = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise LookupError(f"{kind} cases are run by {module_name}, which does not exist yet") from None
+    runner = getattr(module, function, None)
+    if not callable(runner):
+        raise LookupError(f"{kind} cases are run by {target}, which {module_name} does not define")
+    return runner
+
+
 def execute_case(case: Case, mode: Mode, engine: Engine) -> tuple[Status, str]:
     """Run one case in one mode and judge the result (skips are decided by the caller)."""
     if case.error is not None:
         return "failed", f"bad case: {case.error}"
     if case.unsupported:
         return "failed", "unsupported case feature: " + "; ".join(case.unsupported)
+    if case.kind == "statements":
+        return run_statements_case(case, mode, timezone=CASE_TIMEZONE, replay=engine.request_replay, crash=_crash)
+    if case.kind != "query":
+        return "failed", f"{case.kind} cases are run a file at a time by run_files (FILE_RUNNERS)"
     try:
         tables = {spec.name: build_table(spec) for spec in case.inputs}
     except CaseFormatError as exc:
@@ -339,6 +409,7 @@ def run_files(
     report = Report()
     seen: set[tuple[str, str]] = set()
     loaded_files: set[str] = set()
+    foreign: dict[str, list[tuple[Path, list[Case]]]] = {}
     for path in files:
         file = relative_case_file(path)
         loaded_files.add(file)
@@ -349,6 +420,10 @@ def run_files(
             cases = []
             for mode in modes:
                 file_outcomes.append(Outcome(file, "<file>", "", mode, "failed", f"cannot load: {_one_line(str(exc))}"))
+        kinds: set[str] = {case.kind for case in cases}
+        if len(kinds) == 1 and (file_kind := next(iter(kinds))) in FILE_RUNNERS:
+            foreign.setdefault(file_kind, []).append((path, cases))  # run with the other files of its kind, below
+            continue
         for case in cases:
             if name_filter is not None and name_filter not in f"{case.file}:{case.id} {case.desc}":
                 continue
@@ -358,33 +433,90 @@ def run_files(
                 file_outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome)
-        # An entry is stale when every case it covers passes (upstream files repeat some ids).
-        covered: dict[tuple[str, str, str], list[Outcome]] = {}
-        for o in file_outcomes:
-            if o.skiplist is not None:
-                covered.setdefault((o.file, o.id, o.mode), []).append(o)
-        for (cfile, cid, cmode), outs in covered.items():
-            if all(o.status == "passed" for o in outs):
-                report.warnings.append(
-                    f"WARNING: stale skip-list entry: {cfile} id {cid} passes in {cmode} mode"
-                    f" (entry reason: {outs[0].skiplist})"
-                )
-        report.outcomes.extend(file_outcomes)
-        if out is not None and file_outcomes:
-            counts = {s: sum(1 for o in file_outcomes if o.status == s) for s in ("passed", "failed", "skipped")}
-            print(
-                f"{file}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped", file=out
-            )
-            if verbose:
-                for o in file_outcomes:
-                    if o.status == "failed":
-                        print(f"  FAILED [{o.mode}] {o.id} {o.desc!r}: {o.reason}", file=out)
-            out.flush()
+        _file_done(report, file, file_outcomes, out, verbose)
+    for foreign_kind, group in foreign.items():
+        by_file = _run_foreign(foreign_kind, group, modes, skiplist, level, name_filter)
+        for file, file_outcomes in by_file.items():
+            seen.update((o.file, o.id) for o in file_outcomes)
+            if progress is not None:
+                for outcome in file_outcomes:
+                    progress(outcome)
+            _file_done(report, file, file_outcomes, out, verbose)
     if name_filter is None:
         for entry in skiplist.entries:
             if entry.file in loaded_files and (entry.file, entry.id) not in seen:
                 report.warnings.append(f"WARNING: stale skip-list entry: {entry.file} id {entry.id} matches no case")
     return report
+
+
+def _run_foreign(
+    kind: str,
+    group: Sequence[tuple[Path, Sequence[Case]]],
+    modes: Sequence[Mode],
+    skiplist: SkipList,
+    level: int,
+    name_filter: str | None,
+) -> dict[str, list[Outcome]]:
+    """Run the files of a kind :data:`FILE_RUNNERS` registers, in one call of its runner; each outcome in every
+    mode. If the runner cannot be had or crashes, every case of the files fails with the reason."""
+    by_file: dict[str, list[Outcome]] = {relative_case_file(path): [] for path, _ in group}
+    try:
+        runner = file_runner(kind)
+        foreign = list(runner([path for path, _ in group], name_filter=name_filter).outcomes)
+    except Exception as exc:  # LookupError, or a bug of the runner: every case of these files fails with it
+        reason = str(exc) if isinstance(exc, LookupError) else _crash(exc)
+        for _, cases in group:
+            for case in cases:
+                if name_filter is not None and name_filter not in f"{case.file}:{case.id} {case.desc}":
+                    continue
+                for mode in modes:
+                    skipped = upstream_skip(case, mode, level)
+                    status: Status = "skipped" if skipped else "failed"
+                    by_file[case.file].append(Outcome(case.file, case.id, case.desc, mode, status, skipped or reason))
+        return by_file
+    for item in foreign:
+        for mode in modes:
+            outcome = Outcome(
+                item.file,
+                item.id,
+                item.desc,
+                mode,
+                "passed" if item.status == "passed" else "failed",
+                "" if item.status == "passed" else item.reason,
+                round(item.seconds, 6),
+            )
+            entry = skiplist.lookup(item.file, item.id, mode)
+            if entry is not None:
+                outcome.skiplist = entry.reason
+                if outcome.status == "failed":
+                    outcome.status = "skipped"
+                    outcome.reason = f"skip list: {entry.reason} (still fails: {outcome.reason})"
+            by_file.setdefault(item.file, []).append(outcome)
+    return by_file
+
+
+def _file_done(report: Report, file: str, file_outcomes: list[Outcome], out: TextIO | None, verbose: bool) -> None:
+    """Add a file's outcomes to the report, warn about its stale skip-list entries, print its counts."""
+    # An entry is stale when every case it covers passes (upstream files repeat some ids).
+    covered: dict[tuple[str, str, str], list[Outcome]] = {}
+    for o in file_outcomes:
+        if o.skiplist is not None:
+            covered.setdefault((o.file, o.id, o.mode), []).append(o)
+    for (cfile, cid, cmode), outs in covered.items():
+        if all(o.status == "passed" for o in outs):
+            report.warnings.append(
+                f"WARNING: stale skip-list entry: {cfile} id {cid} passes in {cmode} mode"
+                f" (entry reason: {outs[0].skiplist})"
+            )
+    report.outcomes.extend(file_outcomes)
+    if out is not None and file_outcomes:
+        counts = {s: sum(1 for o in file_outcomes if o.status == s) for s in ("passed", "failed", "skipped")}
+        print(f"{file}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped", file=out)
+        if verbose:
+            for o in file_outcomes:
+                if o.status == "failed":
+                    print(f"  FAILED [{o.mode}] {o.id} {o.desc!r}: {o.reason}", file=out)
+        out.flush()
 
 
 def write_json(report: Report, path: Path) -> None:

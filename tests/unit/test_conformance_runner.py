@@ -22,6 +22,7 @@ from openfeat_core.conformance.cases import (
     CaseFormatError,
     ColumnSpec,
     ExpectSpec,
+    IndexExpect,
     InputSpec,
     build_table,
     load_case_file,
@@ -386,20 +387,23 @@ def test_yaml_scalars_stay_strings(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("case_yaml", "expected_sql", "unsupported", "error"),
+    ("case_yaml", "expected_sql", "unsupported", "error", "kind"),
     [
-        ("sql: deploy d1 options(long_windows='w1:2d') SELECT c1 FROM {0}", "SELECT c1 FROM t", [], None),
-        ("sqls: ['select c1 from {0}']", "select c1 from t", [], None),
-        ("sqls: ['deploy x select 1', 'show deployment x']", None, ["sqls with 2 statements"], None),
-        ("sql: select 1\n    parameters: {columns: ['p int'], rows: [[1]]}", None, ["parameters"], None),
-        ("sql: select 1\n    batch_request: {columns: ['p int']}", None, ["batch_request"], None),
-        ("sql: select 1\n    expect: {deployment: {name: x}}", None, ["expect.deployment"], None),
-        ("desc: no sql", None, [], "no 'sql'"),
-        ("sql: select 1\n    level: high", None, [], "level"),
+        ("sql: deploy d1 options(long_windows='w1:2d') SELECT c1 FROM {0}", "SELECT c1 FROM t", [], None, "query"),
+        ("sqls: ['select c1 from {0}']", "select c1 from t", [], None, "query"),
+        ("sqls: ['deploy x select 1', 'show deployment x']", "show deployment x", [], None, "statements"),
+        ("sql: insert into {0} values (1)", "insert into t values (1)", [], None, "statements"),
+        ("sql: select * from {0} into outfile '/tmp/x.csv'", None, [], None, "statements"),
+        ("sql: create table {auto} (c1 int)", "create table auto_table (c1 int)", [], None, "statements"),
+        ("sql: select 1\n    parameters: {columns: ['p int'], rows: [[1]]}", None, ["parameters"], None, "query"),
+        ("sql: select 1\n    batch_request: {columns: ['p int']}", None, ["batch_request"], None, "query"),
+        ("sql: select 1\n    expect: {deployment: {name: x}}", None, ["expect.deployment"], None, "query"),
+        ("desc: no sql", None, [], "no 'sql'", "query"),
+        ("sql: select 1\n    level: high", None, [], "level", "query"),
     ],
 )
 def test_case_features(
-    tmp_path: Path, case_yaml: str, expected_sql: str | None, unsupported: list[str], error: str | None
+    tmp_path: Path, case_yaml: str, expected_sql: str | None, unsupported: list[str], error: str | None, kind: str
 ) -> None:
     text = "cases:\n  - id: 0\n    inputs: [{name: t, columns: ['c1 int']}]\n    " + case_yaml + "\n"
     path = tmp_path / "cases" / "f.yaml"
@@ -412,23 +416,59 @@ def test_case_features(
     for fragment, reason in zip(unsupported, case.unsupported, strict=True):
         assert fragment in reason
     assert (case.error is None) if error is None else (error in (case.error or ""))
+    assert case.kind == kind
 
 
-def test_inserts_input_is_unsupported(tmp_path: Path) -> None:
+def test_statements_case_fields(tmp_path: Path) -> None:
     path = write_cases(
         tmp_path,
         """
+        db: file_db
         cases:
           - id: 0
             inputs:
               - name: t1
-                columns: ["c1 int"]
-                inserts: ["insert into t1 values (1)"]
-            sql: select * from t1
+                create: create table {0} (c1 int, c2 timestamp)
+                inserts: ["insert into {0} values (1, 1)"]
+                insert: insert into {0} values (2, 2)
+              - columns: ["c1 int", "c2 timestamp"]
+                rows: [[1, "{currentTime}-100"], [2, "{currentTime}"], [3, "{currentTime}+5"]]
+            sqls: ["show tables", "select * from {1}"]
+            tearDown: drop table {0}
+            expect: {deploymentCount: 2, idxs: [{keys: [c1], ts: c2, ttl: 0min, ttlType: kAbsoluteTime}]}
         """,
     )
     (case,) = load_case_file(path)
-    assert case.unsupported == ["inputs[0].inserts (raw SQL statements)"]
+    assert case.kind == "statements"
+    assert case.db == "file_db"
+    assert case.statements == ["show tables", "select * from auto_t1"]
+    assert case.teardown == ["drop table t1"]
+    assert case.inputs[0].create == "create table t1 (c1 int, c2 timestamp)"
+    assert case.inputs[0].inserts == ["insert into t1 values (2, 2)", "insert into t1 values (1, 1)"]
+    times = [int(row[1] or 0) for row in case.inputs[1].rows]
+    assert times[1] - times[0] == 100 and times[2] - times[1] == 5
+    assert case.expect.deployment_count == 2
+    assert case.expect.idxs == [IndexExpect(keys=("c1",), ts="c2", ttl="0min", ttl_type="kAbsoluteTime")]
+
+
+def test_restful_cases_keep_their_nodes(tmp_path: Path) -> None:
+    path = write_cases(
+        tmp_path,
+        """
+        baseCase:
+          uri: /dbs/{db_name}
+          tags: []
+        cases:
+          - caseId: 3
+            desc: one call
+          - caseId: 4
+            tags: [TODO]
+        """,
+    )
+    first, second = load_case_file(path)
+    assert (first.kind, first.id, first.desc, first.node["caseId"]) == ("restful", "3", "one call", "3")
+    assert first.document["baseCase"]["uri"] == "/dbs/{db_name}"
+    assert second.is_todo
 
 
 # ---------------------------------------------------------------------------------------------------------------------

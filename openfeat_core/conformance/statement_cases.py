@@ -1,0 +1,319 @@
+"""Running ``statements`` cases: OpenMLDB's database-surface cases, statement by statement, as its Java harness does.
+
+The harness (``test/integration-test/openmldb-test-java``, ``BatchSQLExecutor`` + ``CheckerStrategy``) prepares the
+inputs, runs ``sqls`` then ``sql`` one statement at a time (a failing statement does not stop the others) and checks
+the **last** statement's result against ``expect``. Here every case gets a fresh in-memory
+:class:`~openfeat_core.online.store.OnlineStore` and a :class:`~openfeat_core.workspace.Workspace` in a temporary
+directory, and every statement runs through :func:`openfeat_core.server.statements.execute_sql`, the executor behind
+the SQL route, so a case tests what users call:
+
+* Inputs, in order: an input with ``columns``/``rows`` becomes a store table with its ``indexs`` and rows (the
+  harness generates the same ``CREATE TABLE`` + ``INSERT``); an input with ``create``/``insert(s)`` runs them. A
+  failing ``create`` is remembered and the case goes on (the harness ignores it, later statements fail); a failing
+  insert fails the case (the harness aborts it).
+* The session starts in ``online`` mode (the harness's ``setOnline``) in the case's database; ``SET
+  @@execute_mode`` and ``USE`` carry over to the statements after them, as in one SDK connection.
+* Request mode: statements are not computed per request, so they run as in batch mode, except that a final query
+  over the inputs (in online mode) is replayed as requests (``request_replay``: the first input's rows, each
+  computed against the rows before it) over the tables the statements left in the store.
+* ``tearDown`` statements run last; their errors do not change the outcome.
+
+Checks (the harness's checkers, each only when its key is given): ``success``; ``columns``/``rows``/``order``/
+``count`` on the last statement's rows (:func:`~openfeat_core.conformance.compare.check_result`; an empty ``rows``
+list is not checked, as ``ResultChecker`` skips it; ``count`` of a statement without rows is 0);
+``deploymentCount``: the rows of a final ``SHOW DEPLOYMENTS``; ``idxs``: the indexes of the table a final ``DESC``
+describes, in OpenMLDB's ``DESC`` form (``name``, ``keys``, ``ts``, ``ttl`` like ``100min``/``10``/``10min&&10``,
+``ttlType`` like ``kAbsoluteTime``). ``msg`` is informative only (OpenFeat words its errors differently).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from openfeat_core.conformance.cases import Case, CaseFormatError, IndexExpect, build_table, is_query
+from openfeat_core.conformance.compare import check_result
+from openfeat_core.errors import OpenFeatError
+from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.statements import Mode, StatementResult, execute_sql
+from openfeat_core.sql.dialect import parse_sql
+from openfeat_core.sql.statements import Describe, SetVariable, Show, Use
+from openfeat_core.workspace import Workspace
+
+Status = Literal["passed", "failed"]
+#: ``request_replay(sql, tables, request_table, *, timezone, indexes)`` (``openfeat_core.request_replay``).
+ReplayFn = Callable[..., pa.Table]
+#: Turns an unexpected exception into the runner's ``crash: ...`` reason.
+CrashFn = Callable[[BaseException], str]
+
+
+class _InputError(Exception):
+    """Preparing an input failed in a way the harness aborts the case for (an insert)."""
+
+
+@dataclass
+class _Last:
+    """The last statement's outcome: its text and result, or the error it raised."""
+
+    text: str
+    result: StatementResult | None = None
+    error: str | None = None
+    crash: str | None = None
+    node: Any = None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _Session:
+    """One SDK connection's state over a store and a workspace: the mode and database carry over."""
+
+    def __init__(self, store: OnlineStore, workspace: Workspace, db: str, timezone: str, crash: CrashFn) -> None:
+        self.store = store
+        self.workspace = workspace
+        self.mode: Mode = "online"
+        self.db = db
+        self.timezone = timezone
+        self.crash = crash
+
+    def run(self, text: str) -> _Last:
+        """Run one statement; an error is recorded, not raised (the harness goes on after a failing statement)."""
+        last = _Last(text)
+        try:
+            last.node = parse_sql(text)
+        except OpenFeatError:
+            last.node = None  # execute_sql reports the syntax error with its position
+        except Exception as exc:  # a parser bug: reported, not fatal to the runner
+            last.crash = self.crash(exc)
+            return last
+        try:
+            last.result = execute_sql(
+                self.store, text, self.mode, workspace=self.workspace, db=self.db, timezone=self.timezone
+            )
+        except OpenFeatError as exc:
+            last.error = _one_line(str(exc))
+            return last
+        except Exception as exc:  # anything but OpenFeatError escaping the executor is a bug
+            last.crash = self.crash(exc)
+            return last
+        if isinstance(last.node, Use):
+            self.db = last.node.name
+        elif isinstance(last.node, SetVariable) and last.node.name == "execute_mode":
+            value = str(last.node.expression.this).lower()
+            self.mode = "online" if value == "online" else ("offsync" if self.mode == "online" else self.mode)
+        return last
+
+
+def _prepare(session: _Session, case: Case) -> list[str]:
+    """Create and fill the inputs; returns the errors of failed ``create`` statements (the case goes on).
+
+    Raises:
+        _InputError: an input's rows or ``insert`` statements could not be stored.
+    """
+    notes: list[str] = []
+    for number, spec in enumerate(case.inputs):
+        if spec.db:
+            session.run(f"CREATE DATABASE IF NOT EXISTS {spec.db}")
+            session.run(f"USE {spec.db}")
+        if spec.create is not None:
+            created = session.run(spec.create)
+            if created.crash:
+                raise _InputError(f"inputs[{number}].create: {created.crash}")
+            if created.error:
+                notes.append(f"inputs[{number}].create failed: {created.error}")
+        elif spec.columns:
+            try:
+                table = build_table(spec)
+                session.store.create_table(spec.name, table.schema, indexes=spec.indexes)
+            except CaseFormatError as exc:
+                raise _InputError(f"bad case data: inputs[{number}] ({spec.name}): {exc}") from None
+            except OpenFeatError as exc:
+                notes.append(f"inputs[{number}] ({spec.name}) could not be created: {_one_line(str(exc))}")
+                continue
+            if table.num_rows:
+                try:
+                    session.store.insert(spec.name, table)
+                except OpenFeatError as exc:
+                    raise _InputError(
+                        f"inputs[{number}] ({spec.name}): rows not stored: {_one_line(str(exc))}"
+                    ) from None
+        for text in spec.inserts:
+            inserted = session.run(text)
+            if inserted.crash or inserted.error:
+                raise _InputError(f"inputs[{number}] insert {text!r} failed: {inserted.crash or inserted.error}")
+        if spec.db and case.db and spec.db != case.db:
+            session.run(f"USE {case.db}")
+    return notes
+
+
+def _replay(session: _Session, case: Case, replay: ReplayFn, text: str) -> _Last:
+    """The final query computed as requests: the first input's stored rows streamed over every stored table."""
+    last = _Last(text)
+    store = session.store
+    tables = {name: store.scan(name) for name in store.list_tables()}
+    indexes = {name: store.describe_table(name)["declared_indexes"] for name in store.list_tables()}
+    try:
+        rows = replay(text, tables, case.inputs[0].name, timezone=session.timezone, indexes=indexes)
+    except OpenFeatError as exc:
+        last.error = _one_line(str(exc))
+        return last
+    except Exception as exc:  # an engine bug
+        last.crash = session.crash(exc)
+        return last
+    last.result = StatementResult("select", rows=rows, total_rows=rows.num_rows)
+    return last
+
+
+def run_statements_case(
+    case: Case, mode: Literal["batch", "request"], *, timezone: str, replay: ReplayFn | None, crash: CrashFn
+) -> tuple[Status, str]:
+    """Run one ``statements`` case in ``mode`` (see the module docstring) and judge it."""
+    with tempfile.TemporaryDirectory(prefix="openfeat-case-") as tmp:
+        store = OnlineStore(timezone=timezone)
+        workspace = Workspace.open(Path(tmp) / "workspace")
+        session = _Session(store, workspace, case.db or "default", timezone, crash)
+        try:
+            notes = _prepare(session, case)
+        except _InputError as exc:
+            return "failed", f"preparing the inputs: {exc}"
+        last = _Last("")
+        for number, text in enumerate(case.statements):
+            final = number == len(case.statements) - 1
+            if (
+                final
+                and mode == "request"
+                and replay is not None
+                and session.mode == "online"
+                and case.inputs
+                and case.inputs[0].name in store.list_tables()
+                and is_query(text)
+                and not text.lstrip().lower().startswith("deploy")
+            ):
+                last = _replay(session, case, replay, text)
+            else:
+                last = session.run(text)
+        status, reason = _judge(case, session, last)
+        for text in case.teardown:
+            session.run(text)
+    if status == "failed" and notes:
+        reason += " [" + "; ".join(notes) + "]"
+    return status, reason
+
+
+def _where(case: Case, last: _Last) -> str:
+    shown = _one_line(last.text)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return f"statement {len(case.statements)} of {len(case.statements)} {shown!r}"
+
+
+def _judge(case: Case, session: _Session, last: _Last) -> tuple[Status, str]:
+    """The harness's checkers on the last statement's outcome."""
+    expect = case.expect
+    if last.crash:
+        return "failed", f"{_where(case, last)}: {last.crash}"
+    if last.error is not None:
+        if expect.success:
+            return "failed", f"{_where(case, last)} failed: {last.error}"
+        return "passed", ""
+    result = last.result
+    assert result is not None
+    if not expect.success:
+        return "failed", f"expected an error, but {_where(case, last)} succeeded ({result.kind})"
+    rows = result.rows
+    wants_rows = expect.columns is not None or bool(expect.rows)
+    if wants_rows or expect.count is not None:
+        if rows is None:
+            if wants_rows:
+                return "failed", f"{_where(case, last)} ({result.kind}) returns no rows, the case expects rows"
+            if expect.count != 0:
+                return "failed", f"expected {expect.count} rows, but {_where(case, last)} returns none"
+        else:
+            checked = replace(expect, rows=None) if expect.rows == [] else expect
+            try:
+                reason = check_result(rows, checked)
+            except CaseFormatError as exc:
+                return "failed", f"bad case data: {exc}"
+            if reason is not None:
+                return "failed", reason
+    if expect.deployment_count is not None:
+        if not (isinstance(last.node, Show) and last.node.name == "DEPLOYMENTS") or rows is None:
+            return "failed", f"expect.deploymentCount needs a final SHOW DEPLOYMENTS, not {_where(case, last)}"
+        if rows.num_rows != expect.deployment_count:
+            return "failed", f"expected {expect.deployment_count} deployments, SHOW DEPLOYMENTS lists {rows.num_rows}"
+    if expect.idxs is not None:
+        if not isinstance(last.node, Describe):
+            return "failed", f"expect.idxs needs a final DESC, not {_where(case, last)}"
+        declared = session.store.describe_table(last.node.name)["declared_indexes"]
+        reason = check_indexes([desc_index(text) for text in declared], expect.idxs)
+        if reason is not None:
+            return "failed", f"table {last.node.name}: {reason}"
+    return "passed", ""
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Indexes as OpenMLDB's DESC shows them
+# ---------------------------------------------------------------------------------------------------------------------
+
+_TTL_TYPES = {
+    "absolute": "kAbsoluteTime",
+    "latest": "kLatestTime",
+    "absandlat": "kAbsAndLat",
+    "absorlat": "kAbsOrLat",
+}
+_UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440}
+_DURATION_RE = re.compile(r"^(\d+)\s*(m|min|h|d)?$", re.IGNORECASE)
+
+
+def _minutes(text: str) -> str:
+    """An absolute TTL (``100m``, ``10h``, ``2d``, or a bare number of minutes) as ``<minutes>min``."""
+    match = _DURATION_RE.match(text.strip())
+    if match is None:
+        return text
+    number, unit = match.groups()
+    return f"{int(number) * _UNIT_MINUTES[(unit or 'm').lower()]}min"
+
+
+def desc_index(declaration: str) -> IndexExpect:
+    """A store index declaration (``name:key1|key2:ts[:ttl[:ttl_type]]``) as OpenMLDB's ``DESC`` shows it: no TTL
+    is ``0min`` ``kAbsoluteTime`` (keep everything), no ts is ``-``."""
+    parts = [part.strip() for part in declaration.split(":")]
+    parts += [""] * (5 - len(parts))
+    name, keys, ts, ttl, ttl_type = parts[:5]
+    kind = _TTL_TYPES.get(ttl_type.lower(), ttl_type) if ttl_type else "kAbsoluteTime"
+    values = [value.strip() for value in ttl.strip("()").split(",") if value.strip()]
+    if kind == "kLatestTime":
+        shown = values[0] if values else "0"
+    elif kind in ("kAbsAndLat", "kAbsOrLat"):
+        abs_ttl, lat_ttl = [*values, "0", "0"][:2]
+        shown = f"{_minutes(abs_ttl)}{'&&' if kind == 'kAbsAndLat' else '||'}{lat_ttl}"
+    else:
+        shown = _minutes(values[0]) if values else "0min"
+    return IndexExpect(
+        name=name, keys=tuple(key for key in keys.split("|") if key), ts=ts or "-", ttl=shown, ttl_type=kind
+    )
+
+
+def check_indexes(actual: list[IndexExpect], expected: list[IndexExpect]) -> str | None:
+    """``IndexChecker``: same number of indexes; each expected field that is given equals the actual one."""
+    if len(actual) != len(expected):
+        return f"expected {len(expected)} indexes, the table has {len(actual)}: {_show_indexes(actual)}"
+    for number, (got, want) in enumerate(zip(actual, expected, strict=True)):
+        for field_name in ("name", "keys", "ts", "ttl", "ttl_type"):
+            wanted = getattr(want, field_name)
+            if wanted and getattr(got, field_name) != wanted:
+                return (
+                    f"index {number} {field_name}: expected {wanted!r}, got {getattr(got, field_name)!r} "
+                    f"(indexes: {_show_indexes(actual)})"
+                )
+    return None
+
+
+def _show_indexes(indexes: list[IndexExpect]) -> str:
+    return ", ".join(f"{i.name}({'|'.join(i.keys)}; ts={i.ts}; ttl={i.ttl} {i.ttl_type})" for i in indexes) or "none"

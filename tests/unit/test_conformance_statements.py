@@ -1,0 +1,180 @@
+"""The conformance runner's ``statements`` cases (OpenMLDB's database-surface format), run against the real statement
+executor: ``sqls`` lists, raw ``create``/``insert`` inputs, the Java harness's ``expect`` keys, ``tearDown``."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from openfeat_core.conformance.cases import IndexExpect, load_case_file
+from openfeat_core.conformance.runner import FILE_RUNNERS, SkipEntry, SkipList, execute_case, load_engine, run_files
+from openfeat_core.conformance.statement_cases import check_indexes, desc_index
+
+INPUT = """inputs:
+  - columns: ["c1 string", "c2 int", "c4 timestamp"]
+    indexs: ["index1:c1:c4"]
+    rows: [["aa", 1, 1590738989000], ["bb", 2, 1590738990000]]
+"""
+
+
+def run(tmp_path: Path, body: str, mode: str = "batch") -> tuple[str, str]:
+    """Run the one case of ``body`` (the case's keys, indented under ``- id: 0``) in ``mode``."""
+    path = tmp_path / "cases" / "f.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("cases:\n  - id: 0\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n")
+    (case,) = load_case_file(path)
+    assert case.kind == "statements"
+    return execute_case(case, mode, load_engine())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["batch", "request"])
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        # Inputs as columns/rows, statements, the last one's rows compared.
+        (
+            INPUT + "sqls: [\"insert into {0} values ('cc', 3, 1590738991000)\", 'select c1, c2 from {0}']\n"
+            "expect: {columns: [c1 string, c2 int], order: c2, rows: [[aa, 1], [bb, 2], [cc, 3]]}",
+            "passed",
+            "",
+        ),
+        (INPUT + "sqls: [show tables, 'select c2 from {0}']\nexpect: {count: 3}", "failed", "expected 3 rows, got 2"),
+        # Raw create/insert inputs.
+        (
+            "inputs:\n  - create: create table {0} (c1 string, c2 int, index(key=c1))\n"
+            "    insert: insert into {0} values ('x', 7)\n"
+            "sql: select * from {0}\nexpect: {columns: [c1 string, c2 int], rows: [[x, 7]]}",
+            "passed",
+            "",
+        ),
+        (
+            "inputs:\n  - create: create table {0} (c1 string, c2 int)\n    insert: insert into {0} values (1 2)\n"
+            "sql: select * from {0}",
+            "failed",
+            "preparing the inputs: inputs[0] insert",
+        ),
+        # success: the last statement's, whatever the ones before it did (the harness goes on after an error).
+        (INPUT + "sqls: [drop table nope, show tables]\nexpect: {success: true}", "passed", ""),
+        (INPUT + "sqls: [show tables, drop table nope]\nexpect: {success: false}", "passed", ""),
+        (INPUT + "sqls: [show tables, drop table nope]", "failed", "statement 2 of 2 'drop table nope' failed"),
+        (INPUT + "sql: show tables\nexpect: {success: false}", "failed", "expected an error, but statement 1 of 1"),
+        # deploymentCount, and tearDown errors that do not count.
+        (
+            INPUT + "sqls: ['deploy d1 select c1 from {0}', show deployments]\n"
+            "tearDown: [drop deployment d1, drop deployment nope]\nexpect: {deploymentCount: 1}",
+            "passed",
+            "",
+        ),
+        (INPUT + "sql: show tables\nexpect: {deploymentCount: 0}", "failed", "needs a final SHOW DEPLOYMENTS"),
+        # idxs: the indexes of the table the last DESC describes.
+        (
+            INPUT + "sql: desc {0}\nexpect: {idxs: [{keys: [c1], ts: c4, ttl: 0min, ttlType: kAbsoluteTime}]}",
+            "passed",
+            "",
+        ),
+        (INPUT + "sql: desc {0}\nexpect: {idxs: [{keys: [c2]}]}", "failed", "index 0 keys: expected ('c2',)"),
+        (INPUT + "sql: show tables\nexpect: {idxs: [{keys: [c1]}]}", "failed", "expect.idxs needs a final DESC"),
+    ],
+)
+def test_statements_case(tmp_path: Path, body: str, status: str, reason: str, mode: str) -> None:
+    got_status, got_reason = run(tmp_path, body, mode)
+    assert got_status == status, got_reason
+    assert reason in got_reason
+
+
+def test_settings_carry_over_between_statements(tmp_path: Path) -> None:
+    """``SET @@execute_mode`` holds for the statements after it, as in one SDK connection: offline, the SELECT reads
+    the (empty) workspace and fails, not the online store."""
+    body = INPUT + "sqls: [\"set @@execute_mode='offline'\", 'select c1 from {0}']\nexpect: {success: false}"
+    assert run(tmp_path, body) == ("passed", "")
+
+
+@pytest.mark.parametrize(
+    ("declaration", "expected"),
+    [
+        ("index1:c1:c4", IndexExpect("index1", ("c1",), "c4", "0min", "kAbsoluteTime")),
+        ("index1:c1|c2:c4:100m:absolute", IndexExpect("index1", ("c1", "c2"), "c4", "100min", "kAbsoluteTime")),
+        ("i:c1:c4:10h:absolute", IndexExpect("i", ("c1",), "c4", "600min", "kAbsoluteTime")),
+        ("i:c1::10:latest", IndexExpect("i", ("c1",), "-", "10", "kLatestTime")),
+        ("i:c1:c4:(10m,10):absandlat", IndexExpect("i", ("c1",), "c4", "10min&&10", "kAbsAndLat")),
+        ("i:c1:c4:10m,10:absorlat", IndexExpect("i", ("c1",), "c4", "10min||10", "kAbsOrLat")),
+        ("i:c2", IndexExpect("i", ("c2",), "-", "0min", "kAbsoluteTime")),
+    ],
+)
+def test_desc_index(declaration: str, expected: IndexExpect) -> None:
+    assert desc_index(declaration) == expected
+
+
+def test_check_indexes_only_checks_given_fields() -> None:
+    actual = [desc_index("index1:c1:c4:100m:absolute")]
+    assert check_indexes(actual, [IndexExpect(keys=("c1",))]) is None
+    assert "expected 2 indexes" in (check_indexes(actual, [IndexExpect(), IndexExpect()]) or "")
+    assert "ttl: expected '10min'" in (check_indexes(actual, [IndexExpect(ttl="10min")]) or "")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The file-runner seam (restful cases)
+# ---------------------------------------------------------------------------------------------------------------------
+
+RESTFUL_FILE = """
+baseCase:
+  uri: /dbs/{db_name}
+cases:
+  - caseId: 0
+    desc: first
+  - caseId: 1
+    desc: second
+"""
+
+
+@dataclass
+class _Outcome:
+    file: str
+    id: str
+    desc: str
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class _Report:
+    outcomes: list[_Outcome] = field(default_factory=list)
+
+
+def test_restful_files_go_to_the_registered_file_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[list[Path], str | None]] = []
+
+    def run_files_stub(files: list[Path], *, name_filter: str | None = None) -> _Report:
+        calls.append((list(files), name_filter))
+        return _Report([_Outcome("r.yaml", "0", "first", "passed"), _Outcome("r.yaml", "1", "second", "failed", "no")])
+
+    module = types.ModuleType("fake_restful")
+    module.run = run_files_stub  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_restful", module)
+    monkeypatch.setitem(FILE_RUNNERS, "restful", "fake_restful:run")
+    path = tmp_path / "r.yaml"
+    path.write_text(RESTFUL_FILE)
+    skiplist = SkipList([SkipEntry("r.yaml", "1", "request", "known")])
+    report = run_files([path], ["batch", "request"], load_engine(), skiplist=skiplist)
+    assert calls == [([path], None)]
+    assert [(o.id, o.mode, o.status) for o in report.outcomes] == [
+        ("0", "batch", "passed"),
+        ("0", "request", "passed"),
+        ("1", "batch", "failed"),
+        ("1", "request", "skipped"),
+    ]
+
+
+def test_a_missing_file_runner_fails_every_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(FILE_RUNNERS, "restful", "openfeat_core.conformance.no_such_module:run")
+    path = tmp_path / "r.yaml"
+    path.write_text(RESTFUL_FILE)
+    report = run_files([path], ["batch"], load_engine())
+    assert [o.status for o in report.outcomes] == ["failed", "failed"]
+    assert "no_such_module, which does not exist yet" in report.outcomes[0].reason
