@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow as pa
 
 from openfeat_core.column import Column, all_valid
-from openfeat_core.engine.lastjoin import bounded_search, last_join
+from openfeat_core.engine.lastjoin import bounded_search, last_join, left_join
 from openfeat_core.engine.relation import RelationColumns, evaluate, group_codes, order_values, stable_sort_by
 from openfeat_core.engine.windowing import frame_bounds
-from openfeat_core.errors import DataError, OpenFeatSQLError
+from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
 from openfeat_core.functions.registry import REGISTRY, EvalContext, WindowFrames
 from openfeat_core.plan.nodes import (
     Expr,
@@ -30,6 +30,7 @@ from openfeat_core.plan.nodes import (
     Frame,
     GroupAgg,
     LastJoin,
+    LeftJoin,
     Relation,
     Scan,
     Select,
@@ -87,7 +88,7 @@ def main_scan(plan: Select) -> Scan:
     """The left-most table of a query: the table whose rows become output rows (and requests)."""
     rel: Relation = plan.source
     while not isinstance(rel, Scan):
-        rel = rel.left if isinstance(rel, LastJoin) else rel.query.source
+        rel = rel.left if isinstance(rel, (LastJoin, LeftJoin)) else rel.query.source
     return rel
 
 
@@ -156,6 +157,11 @@ def run_relation(
                 right_request = (right_scan, request_scan[1])
         right = run_relation(rel.right, tables, ctx, request_scan=right_request)
         return last_join(left, right, rel, ctx)
+    if isinstance(rel, LeftJoin):
+        if request_scan is not None:
+            # Only the main relation holds the request table (a LEFT JOIN elsewhere reads stored tables alone).
+            raise NotSupportedError("LEFT JOIN from the request table is batch-only: a request computes one row")
+        return left_join(run_relation(rel.left, tables, ctx), run_relation(rel.right, tables, ctx), rel, ctx)
     raise TypeError(f"unknown relation {type(rel).__name__}")
 
 

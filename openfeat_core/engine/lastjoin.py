@@ -16,7 +16,7 @@ from openfeat_core.column import Column, sorted_codes
 from openfeat_core.engine.relation import RelationColumns, evaluate, order_values
 from openfeat_core.functions.registry import EvalContext
 from openfeat_core.jit import kernel
-from openfeat_core.plan.nodes import Call, ColumnRef, Expr, LastJoin, qualifiers_read
+from openfeat_core.plan.nodes import Call, ColumnRef, Expr, LastJoin, LeftJoin, qualifiers_read
 from openfeat_core.types import SQLType
 
 _FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
@@ -29,8 +29,48 @@ def last_join(left: RelationColumns, right: RelationColumns, join: LastJoin, ctx
     return RelationColumns(join.schema, list(left.columns) + right_cols, left.n)
 
 
+def left_join(left: RelationColumns, right: RelationColumns, join: LeftJoin, ctx: EvalContext) -> RelationColumns:
+    """``left LEFT JOIN right``: per left row (in order), its matching right rows in the right side's order, or one
+    row with a NULL right side. Right rows are grouped by key code once; ON's other conjuncts are evaluated on the
+    (left, right) pairs of equal keys."""
+    n, m = left.n, right.n
+    if m == 0:
+        pair_left = np.zeros(0, dtype=np.int64)
+        pair_right = np.zeros(0, dtype=np.int64)
+    else:
+        lcode, rcode = _key_codes(left, right, join, ctx)
+        perm = np.argsort(rcode, kind="stable")
+        n_codes = int(max(lcode.max(initial=-1), rcode.max(initial=-1))) + 1
+        bounds = np.searchsorted(rcode[perm], np.arange(n_codes + 1, dtype=np.int64), side="left")
+        safe = np.maximum(lcode, 0)
+        gs = bounds[safe]
+        counts = np.where(lcode < 0, 0, bounds[safe + 1] - gs)
+        pair_left = np.repeat(np.arange(n, dtype=np.int64), counts)
+        # Position of each pair within its left row's group, then the right row it stands for.
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        pair_right = perm[np.repeat(gs, counts) + np.arange(len(pair_left), dtype=np.int64) - starts]
+        if join.residual is not None and len(pair_left):
+            pairs = RelationColumns(
+                join.schema,
+                [c.take(pair_left) for c in left.columns] + [c.take(pair_right) for c in right.columns],
+                len(pair_left),
+            )
+            ok = evaluate(join.residual, pairs, ctx)
+            keep = ok.valid & ok.values.astype(np.bool_)
+            pair_left, pair_right = pair_left[keep], pair_right[keep]
+    matched = np.zeros(n, dtype=np.bool_)
+    matched[pair_left] = True
+    unmatched = np.nonzero(~matched)[0].astype(np.int64)
+    rows_left = np.concatenate([pair_left, unmatched])
+    rows_right = np.concatenate([pair_right, np.full(len(unmatched), -1, dtype=np.int64)])
+    order = np.argsort(rows_left, kind="stable")
+    rows_left, rows_right = rows_left[order], rows_right[order]
+    columns = [c.take(rows_left) for c in left.columns] + [c.take(rows_right) for c in right.columns]
+    return RelationColumns(join.schema, columns, len(rows_left))
+
+
 def _key_codes(
-    left: RelationColumns, right: RelationColumns, join: LastJoin, ctx: EvalContext
+    left: RelationColumns, right: RelationColumns, join: LastJoin | LeftJoin, ctx: EvalContext
 ) -> tuple[np.ndarray, np.ndarray]:
     n, m = left.n, right.n
     lcode = np.zeros(n, dtype=np.int64)

@@ -42,6 +42,7 @@ from openfeat_core.plan.nodes import (
     Field,
     Frame,
     LastJoin,
+    LeftJoin,
     Literal,
     Scan,
     Select,
@@ -168,7 +169,7 @@ class RequestPlan:
         return out
 
 
-def _join_name(right: Scan | SubqueryRel | LastJoin) -> str:
+def _join_name(right: Scan | SubqueryRel | LastJoin | LeftJoin) -> str:
     """How a reason names a LAST JOIN: by its right side as written in the script."""
     if isinstance(right, Scan):
         return right.table if right.alias == right.table else f"{right.table} AS {right.alias}"
@@ -307,6 +308,12 @@ def check_deployable(plan: Select) -> None:
         reasons.append("HAVING")
     if plan.limit is not None:
         reasons.append("LIMIT")
+    rel = plan.source
+    while not isinstance(rel, Scan):
+        if isinstance(rel, LeftJoin):
+            reasons.append("LEFT JOIN from the main table (it gives a request several rows; LEFT JOIN runs offline)")
+            break
+        rel = rel.left if isinstance(rel, LastJoin) else rel.query.source
     for w in plan.windows:
         keys_ok = all(isinstance(k, ColumnRef) for k in w.partition_by)
         if not keys_ok:

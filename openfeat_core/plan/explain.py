@@ -12,6 +12,7 @@ from openfeat_core.plan.nodes import (
     Frame,
     GroupAgg,
     LastJoin,
+    LeftJoin,
     Literal,
     Relation,
     Scan,
@@ -80,6 +81,12 @@ def _relation(rel: Relation, lines: list[str], depth: int) -> None:
         extra = f" AND {expr_text(rel.residual)}" if rel.residual is not None else ""
         order = f" ORDER BY {expr_text(rel.order_by)}" if rel.order_by is not None else " (insertion order)"
         lines.append(f"{pad}LAST JOIN ON {keys}{extra}{order}")
+        _relation(rel.left, lines, depth + 1)
+        _relation(rel.right, lines, depth + 1)
+    elif isinstance(rel, LeftJoin):
+        keys = " AND ".join(f"{expr_text(a)} = {expr_text(b)}" for a, b in rel.equi_keys) or "(no equality keys)"
+        extra = f" AND {expr_text(rel.residual)}" if rel.residual is not None else ""
+        lines.append(f"{pad}LEFT JOIN ON {keys}{extra}")
         _relation(rel.left, lines, depth + 1)
         _relation(rel.right, lines, depth + 1)
 

@@ -146,7 +146,25 @@ class LastJoin:
     schema: tuple[Field, ...]
 
 
-Relation = Scan | SubqueryRel | LastJoin
+@dataclass(frozen=True)
+class LeftJoin:
+    """``left LEFT [OUTER] JOIN right ON ...`` (offline queries): each left row once per right row matching ON, in
+    the right side's order, or once with a NULL right side when none matches.
+
+    Attributes:
+        equi_keys: ``(left_expr, right_expr)`` pairs from ``l = r`` conjuncts of ON (compared as LAST JOIN compares
+            its keys: a NULL key matches no row).
+        residual: the other conjuncts of ON, evaluated on (left row, right candidate) pairs.
+    """
+
+    left: Relation
+    right: Relation
+    equi_keys: tuple[tuple[Expr, Expr], ...]
+    residual: Expr | None
+    schema: tuple[Field, ...]
+
+
+Relation = Scan | SubqueryRel | LastJoin | LeftJoin
 
 
 @dataclass(frozen=True)
@@ -304,7 +322,7 @@ def tables_read(plan: Select) -> set[str]:
             found.add(relation.table)
         elif isinstance(relation, SubqueryRel):
             found.update(tables_read(relation.query))
-        elif isinstance(relation, LastJoin):
+        elif isinstance(relation, (LastJoin, LeftJoin)):
             walk(relation.left)
             walk(relation.right)
 
@@ -332,6 +350,7 @@ _NODE_TYPES: dict[str, type] = {
         Scan,
         SubqueryRel,
         LastJoin,
+        LeftJoin,
         Bound,
         Frame,
         WindowDef,

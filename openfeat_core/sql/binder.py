@@ -28,6 +28,7 @@ from openfeat_core.plan.nodes import (
     Frame,
     GroupAgg,
     LastJoin,
+    LeftJoin,
     Literal,
     Output,
     Relation,
@@ -37,7 +38,7 @@ from openfeat_core.plan.nodes import (
     SubqueryRel,
     WindowAgg,
     WindowDef,
-    children,
+    collect,
     qualifiers_read,
 )
 from openfeat_core.sql.depth import call_with_deep_stack
@@ -239,11 +240,18 @@ class Binder:
         group_by: tuple[Expr, ...] = ()
         if node.args.get("group") is not None:
             group_by = tuple(self.bind_expr(g, scope) for g in node.args["group"].expressions)
+            for g_ast, g in zip(node.args["group"].expressions, group_by, strict=True):
+                if g.type not in _PARTITIONABLE_TYPES:
+                    self.fail(g_ast, f"GROUP BY key must be bool, int, string, date or timestamp; got {g.type}")
 
         scope.allow_window = True
         scope.allow_group_agg = True
         outputs: list[Output] = []
+        written: list[exp.Expr] = []  # the SELECT item of each output (for errors)
         for item in node.expressions:
+            written.extend([item] * (len(scope.fields) if isinstance(item, exp.Star) else 1))
+            if isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
+                written.extend([item] * (sum(_same(f.qualifier, item.table) for f in scope.fields) - 1))
             if isinstance(item, exp.Star):
                 outputs.extend(
                     Output(f.name, ColumnRef(f.qualifier, f.name, f.type, i)) for i, f in enumerate(scope.fields)
@@ -266,7 +274,10 @@ class Binder:
 
         having = None
         if node.args.get("having") is not None:
+            # HAVING reads the input's columns and aggregates, not the SELECT list's aliases (as in OpenMLDB).
+            scope.aliases = {}
             having = self.bind_expr(node.args["having"].this, scope)
+            self._expect_bool(node.args["having"].this, having, "HAVING")
 
         limit = None
         if node.args.get("limit") is not None:
@@ -284,21 +295,45 @@ class Binder:
             having=having,
             limit=limit,
         )
-        if plan.is_aggregation:
-            for o in plan.outputs:
-                self._check_grouped(o.expr, group_by, node)
+        if plan.is_aggregation or having is not None:
+            self._check_full_group_by(plan, written, node)
         return plan
 
-    def _check_grouped(self, e: Expr, group_by: tuple[Expr, ...], node: exp.Expr) -> None:
-        if isinstance(e, GroupAgg) or e in group_by:
+    def _check_full_group_by(self, plan: Select, written: Sequence[exp.Expr], node: exp.Select) -> None:
+        """OpenMLDB's ONLY_FULL_GROUP_BY rules: an aggregated query's outputs (and a HAVING without aggregates) read
+        only grouped columns, outside aggregates; HAVING needs an aggregated query."""
+
+        def column_key(c: ColumnRef) -> tuple[str, str, int]:
+            return (c.qualifier.lower(), c.name.lower(), c.index)
+
+        if plan.having is not None and not plan.is_aggregation:
+            self.fail(node.args["having"], "HAVING can only be used in an aggregated query (GROUP BY or aggregates)")
+        grouped = {column_key(c) for g in plan.group_by for c in collect(g, ColumnRef)}
+        for number, (o, item) in enumerate(zip(plan.outputs, written, strict=True), start=1):
+            if collect(o.expr, WindowAgg):
+                self.fail(item, "window aggregates cannot be mixed with GROUP BY aggregates", not_supported=True)
+            if collect(o.expr, GroupAgg):
+                continue
+            loose = [c for c in collect(o.expr, ColumnRef) if column_key(c) not in grouped]
+            if loose:
+                what = "is not in GROUP BY and reads" if plan.group_by else "of an aggregated query reads"
+                self.fail(
+                    item,
+                    f"expression #{number} of the SELECT list ({o.name}) {what} column {loose[0].name!r} outside an "
+                    "aggregate (OpenMLDB's ONLY_FULL_GROUP_BY)",
+                )
+        having = plan.having
+        if having is None:
             return
-        if isinstance(e, ColumnRef):
-            # OpenMLDB returns the last row's value for non-grouped columns; keep that permissive rule.
-            return
-        if isinstance(e, WindowAgg):
-            self.fail(node, "window aggregates cannot be mixed with GROUP BY aggregates", not_supported=True)
-        for c in children(e):
-            self._check_grouped(c, group_by, node)
+        having_ast = node.args["having"]
+        if not collect(having, GroupAgg):
+            loose = [c for c in collect(having, ColumnRef) if column_key(c) not in grouped]
+            if loose:
+                self.fail(
+                    having_ast,
+                    f"HAVING reads column {loose[0].name!r}, which is not in GROUP BY, outside an aggregate "
+                    "(OpenMLDB's ONLY_FULL_GROUP_BY)",
+                )
 
     # ------------------------------------------------------------------ relations
     def bind_from(self, node: exp.Expr, joins: Sequence[exp.Expr]) -> Relation:
@@ -307,8 +342,13 @@ class Binder:
             if isinstance(j, AstLastJoin):
                 rel = self.bind_last_join(rel, j)
             elif isinstance(j, exp.Join):
-                kind = " ".join(x for x in (j.args.get("side"), j.args.get("kind")) if x) or "INNER"
-                self.fail(j, f"{kind} JOIN (OpenMLDB feature SQL only has LAST JOIN)", not_supported=True)
+                side = str(j.args.get("side") or "").upper()
+                kind = str(j.args.get("kind") or "").upper()
+                if side == "LEFT" and kind in ("", "OUTER") and not j.args.get("using"):
+                    rel = self.bind_left_join(rel, j)
+                    continue
+                written = " ".join(x for x in (side, kind) if x) or "INNER"
+                self.fail(j, f"{written} JOIN (OpenMLDB has LAST JOIN and LEFT JOIN)", not_supported=True)
             else:
                 self.fail(j, "unexpected join clause")
         return rel
@@ -347,10 +387,29 @@ class Binder:
 
     def bind_last_join(self, left: Relation, node: AstLastJoin) -> LastJoin:
         right = self.bind_table_like(node.this)
+        equi, res = self._bind_join_on(left, right, node.args["on"], "LAST JOIN ON")
+        order = node.args.get("order")
+        order_by = self._bind_order_by(order, _Scope(fields=right.schema, tables=_qualifiers(right)), "LAST JOIN")
+        if order is None and isinstance(right, Scan):
+            order_by = self._index_order(right, equi)
+        return LastJoin(left, right, equi, res, order_by, left.schema + right.schema)
+
+    def bind_left_join(self, left: Relation, node: exp.Join) -> LeftJoin:
+        right = self.bind_table_like(node.this)
+        on = node.args.get("on")
+        if on is None:
+            self.fail(node, "LEFT JOIN needs an ON condition")
+        equi, res = self._bind_join_on(left, right, on, "LEFT JOIN ON")
+        return LeftJoin(left, right, equi, res, left.schema + right.schema)
+
+    def _bind_join_on(
+        self, left: Relation, right: Relation, on: exp.Expr, what: str
+    ) -> tuple[tuple[tuple[Expr, Expr], ...], Expr | None]:
+        """A join's ON: the ``left = right`` equality keys, and the other conjuncts ANDed."""
         scope = _Scope(fields=left.schema + right.schema, tables=_qualifiers(left) + _qualifiers(right))
         left_quals = set(_qualifiers(left))
         right_quals = set(_qualifiers(right))
-        conjuncts = _split_and(node.args["on"])
+        conjuncts = _split_and(on)
         equi: list[tuple[Expr, Expr]] = []
         residual: list[Expr] = []
         for c in conjuncts:
@@ -365,16 +424,12 @@ class Binder:
                 if sides == ("right", "left") and _comparable(lhs.type, rhs.type):
                     equi.append((rhs, lhs))
                     continue
-            self._expect_bool(c, bound, "LAST JOIN ON")
+            self._expect_bool(c, bound, what)
             residual.append(bound)
-        order = node.args.get("order")
-        order_by = self._bind_order_by(order, _Scope(fields=right.schema, tables=_qualifiers(right)), "LAST JOIN")
-        if order is None and isinstance(right, Scan):
-            order_by = self._index_order(right, equi)
         res: Expr | None = None
         for r in residual:
             res = r if res is None else Call("and", (res, r), SQLType.BOOL)
-        return LastJoin(left, right, tuple(equi), res, order_by, left.schema + right.schema)
+        return tuple(equi), res
 
     def _bind_order_by(self, order: exp.Expr | None, scope: _Scope, what: str) -> Expr | None:
         """The single ascending integer/timestamp ORDER BY column of a window or a LAST JOIN."""

@@ -115,6 +115,45 @@ class OpenMLDB(MySQL):
             TokenType.PLACEHOLDER: lambda self: self._positioned_placeholder(),
         }
 
+        # OpenMLDB's grammar fixes the order of a SELECT's clauses; sqlglot reads them in any order.
+        _CLAUSE_ORDER: ClassVar[tuple[tuple[str, str], ...]] = (
+            ("where", "WHERE"),
+            ("group", "GROUP BY"),
+            ("having", "HAVING"),
+        )
+
+        def _parse_where(self, skip_where_token: bool = False) -> exp.Where | None:
+            return self._positioned(super()._parse_where, skip_where_token)
+
+        def _parse_group(self, skip_group_by_token: bool = False) -> exp.Group | None:
+            return self._positioned(super()._parse_group, skip_group_by_token)
+
+        def _parse_having(self, skip_having_token: bool = False) -> exp.Having | None:
+            return self._positioned(super()._parse_having, skip_having_token)
+
+        def _positioned(self, parse: Any, skip: bool) -> Any:
+            first = self._curr
+            node = parse(skip)
+            if node is not None and first is not None:
+                node.meta["start"] = first.start
+            return node
+
+        def _parse_query_modifiers(self, this: Any) -> Any:
+            this = super()._parse_query_modifiers(this)
+            if isinstance(this, exp.Select):
+                seen: list[tuple[int, str]] = []
+                for key, name in self._CLAUSE_ORDER:
+                    clause = this.args.get(key)
+                    start = clause.meta.get("start") if clause is not None else None
+                    if start is None:
+                        continue
+                    later = [other for at, other in seen if at > start]
+                    if later:
+                        token = next((t for t in self._tokens if t.start == start), None)
+                        self.raise_error(f"{later[0]} must come before {name}", token)
+                    seen.append((start, name))
+            return this
+
         def _positioned_placeholder(self) -> exp.Placeholder:
             node = self.expression(exp.Placeholder())
             if self._prev is not None:

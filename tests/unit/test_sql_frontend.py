@@ -169,11 +169,11 @@ def test_explain_is_readable() -> None:
         ("SELECT card FROM nosuch", OpenFeatSQLError, 1, 18, ["unknown table 'nosuch'", "tx"]),
         # valid OpenMLDB SQL we do not support: a distinct error naming the construct
         (
-            "SELECT tx.card FROM tx LEFT JOIN profile ON tx.card = profile.card",
+            "SELECT tx.card FROM tx RIGHT JOIN profile ON tx.card = profile.card",
             NotSupportedError,
             1,
             None,
-            ["LEFT JOIN"],
+            ["RIGHT JOIN"],
         ),
     ],
 )

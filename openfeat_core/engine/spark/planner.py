@@ -32,6 +32,7 @@ from openfeat_core.errors import NotSupportedError
 from openfeat_core.plan.nodes import (
     Field,
     LastJoin,
+    LeftJoin,
     Relation,
     Scan,
     Select,
@@ -71,6 +72,8 @@ class Planner:
             return Rel(out.select(RID, *(F.col(f"o{i}").alias(f"c{i}") for i in range(len(rel.schema)))), rel.schema)
         if isinstance(rel, LastJoin):
             return lastjoin.last_join(self, rel)
+        if isinstance(rel, LeftJoin):
+            raise NotSupportedError("LEFT JOIN runs on the local engine, not on Spark")
         raise TypeError(f"unknown relation {type(rel).__name__}")
 
     def scan(self, scan: Scan) -> Rel:
