@@ -200,6 +200,10 @@ class Case:
             placeholders substituted.
         teardown: the ``tearDown`` statements, run after the case whatever happened (their errors do not count).
         db: the database the case runs in (the case's ``db``, else the file's, else ``None``).
+        parameters: the values of the query's ``?`` placeholders: one row, typed by its ``columns``.
+        batch_request: request rows computed against the inputs as one batch request (each row its own request,
+            none of them stored); the expectation holds one output row per request row.
+        common_column_indices: the batch request's common columns (the same value in every row).
         node: the case's own mapping as read from the file (what a ``restful`` case runner reads).
         document: the file's top-level mapping without ``cases`` (a ``restful`` file's ``baseCase``...).
     """
@@ -220,6 +224,9 @@ class Case:
     statements: list[str] = field(default_factory=list)
     teardown: list[str] = field(default_factory=list)
     db: str | None = None
+    parameters: InputSpec | None = None
+    batch_request: InputSpec | None = None
+    common_column_indices: list[int] = field(default_factory=list)
     node: Mapping[str, Any] = field(default_factory=dict)
     document: Mapping[str, Any] = field(default_factory=dict)
 
@@ -740,9 +747,17 @@ def expand_case(node: Any, path: Path, file: str, default_db: str | None = None)
     try:
         unsupported: list[str] = []
         if node.get("parameters") is not None:
-            unsupported.append("parameters (parameterized query; compute() takes no parameters)")
+            header.parameters = parse_input(node["parameters"], -1, path)
+            if not header.parameters.columns or len(header.parameters.rows) != 1:
+                raise CaseFormatError("'parameters' needs 'columns' and one row")
         if node.get("batch_request") is not None:
-            unsupported.append("batch_request (batch-request mode)")
+            header.batch_request = parse_input(node["batch_request"], -1, path)
+            if not header.batch_request.columns:
+                raise CaseFormatError("'batch_request' needs 'columns'")
+            indices = node["batch_request"].get("common_column_indices") or []
+            if not isinstance(indices, list):
+                raise CaseFormatError("'batch_request.common_column_indices' must be a list")
+            header.common_column_indices = [_as_int(i, "common_column_indices") for i in indices if i is not None]
         statements = _case_statements(node)
         teardown = _statement_list(node.get("tearDown"), "tearDown")
         inputs_node = node.get("inputs") or []

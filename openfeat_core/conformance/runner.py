@@ -49,7 +49,7 @@ from openfeat_core.conformance.cases import (
     relative_case_file,
 )
 from openfeat_core.conformance.compare import check_result
-from openfeat_core.conformance.statement_cases import run_statements_case
+from openfeat_core.conformance.statement_cases import run_batch_request_case, run_statements_case
 from openfeat_core.errors import OpenFeatError
 
 #: The zone OpenMLDB's expectations of formatted timestamps assume (it only supports GMT+8, issue #851).
@@ -74,6 +74,7 @@ class ComputeFn(Protocol):
         *,
         timezone: str = ...,
         indexes: Mapping[str, Sequence[str]] | None = ...,
+        parameters: pa.Table | None = ...,
     ) -> pa.Table: ...
 
 
@@ -201,6 +202,10 @@ def upstream_skip(case: Case, mode: Mode, level: int) -> str | None:
         return f"level {case.level} > HYBRIDSE_LEVEL {level}"
     if f"{mode}-unsupport" in case.modes:
         return f"{mode}-unsupport"
+    if mode == "request" and case.parameters is not None:
+        # hybridse/src/testing/engine_test_base.cc: "Request or BatchRequest mode do not support parameterized query
+        # currently" (kUnSupport): upstream computes parameterized queries in batch mode only.
+        return "parameterized query: upstream runs it in batch mode only"
     return None
 
 
@@ -302,8 +307,12 @@ def execute_case(case: Case, mode: Mode, engine: Engine) -> tuple[Status, str]:
         return run_statements_case(case, mode, timezone=CASE_TIMEZONE, replay=engine.request_replay, crash=_crash)
     if case.kind != "query":
         return "failed", f"{case.kind} cases are run a file at a time by run_files (FILE_RUNNERS)"
+    if case.batch_request is not None:
+        # Upstream runs these in batch-request mode only: the same computation in both of our modes.
+        return run_batch_request_case(case, timezone=CASE_TIMEZONE, crash=_crash)
     try:
         tables = {spec.name: build_table(spec) for spec in case.inputs}
+        parameters = build_table(case.parameters) if case.parameters is not None else None
     except CaseFormatError as exc:
         return "failed", f"bad case data: {exc}"
     indexes = {spec.name: list(spec.indexes) for spec in case.inputs if spec.indexes} or None
@@ -313,7 +322,12 @@ def execute_case(case: Case, mode: Mode, engine: Engine) -> tuple[Status, str]:
             # both modes, so request mode computes it like batch mode does.
             if engine.compute is None:
                 return "failed", "engine has no compute()"
-            result = engine.compute(case.sql, tables, timezone=CASE_TIMEZONE, indexes=indexes)
+            if parameters is not None:
+                result = engine.compute(
+                    case.sql, tables, timezone=CASE_TIMEZONE, indexes=indexes, parameters=parameters
+                )
+            else:
+                result = engine.compute(case.sql, tables, timezone=CASE_TIMEZONE, indexes=indexes)
         else:
             if engine.request_replay is None:
                 return "failed", "engine has no request_replay()"

@@ -207,6 +207,52 @@ def run_statements_case(
     return status, reason
 
 
+#: The name the batch-request case's query is deployed under.
+BATCH_REQUEST_DEPLOYMENT = "batch_request_case"
+
+
+def run_batch_request_case(case: Case, *, timezone: str, crash: CrashFn) -> tuple[Status, str]:
+    """A ``batch_request`` case: the inputs stored, the query deployed, and every ``batch_request`` row computed as
+    its own request against that same stored state (none of them stored), as OpenMLDB's batch request mode does;
+    the output rows, one per request row, compared with ``expect``. The ``common_column_indices`` columns must
+    hold one value in every row (an error otherwise, as the batch request API gives)."""
+    spec = case.batch_request
+    assert spec is not None
+    with tempfile.TemporaryDirectory(prefix="openfeat-case-") as tmp:
+        store = OnlineStore(timezone=timezone)
+        session = _Session(store, Workspace.open(Path(tmp) / "workspace"), case.db or "default", timezone, crash)
+        try:
+            _prepare(session, case)
+            requests = build_table(spec)
+        except _InputError as exc:
+            return "failed", f"preparing the inputs: {exc}"
+        except CaseFormatError as exc:
+            return "failed", f"bad case data: batch_request: {exc}"
+        try:
+            for index in case.common_column_indices:
+                if not 0 <= index < requests.num_columns:
+                    raise OpenFeatError(f"common column index {index} is out of range ({requests.num_columns} columns)")
+                values = requests.column(index).to_pylist()
+                if any(value != values[0] for value in values[1:]):
+                    raise OpenFeatError(f"common column {requests.column_names[index]!r} holds different values")
+            store.deploy(BATCH_REQUEST_DEPLOYMENT, case.sql)
+            outputs = [store.request(BATCH_REQUEST_DEPLOYMENT, requests.slice(i, 1)) for i in range(requests.num_rows)]
+        except OpenFeatError as exc:
+            if not case.expect.success:
+                return "passed", ""
+            return "failed", f"{type(exc).__name__}: {_one_line(str(exc))}"
+        except Exception as exc:  # an engine bug
+            return "failed", crash(exc)
+    if not case.expect.success:
+        return "failed", f"expected an error, but the batch request succeeded ({len(outputs)} rows)"
+    result = pa.concat_tables(outputs) if outputs else pa.table({})
+    try:
+        reason = check_result(result, case.expect)
+    except CaseFormatError as exc:
+        return "failed", f"bad case data: {exc}"
+    return ("passed", "") if reason is None else ("failed", reason)
+
+
 def _where(case: Case, last: _Last) -> str:
     shown = _one_line(last.text)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."

@@ -73,6 +73,7 @@ class StubEngine:
         *,
         timezone: str = "UTC",
         indexes: Mapping[str, Sequence[str]] | None = None,
+        parameters: pa.Table | None = None,  # ComputeFn's; these stub queries take none
     ) -> pa.Table:
         self.calls.append({"sql": sql, "tables": dict(tables), "timezone": timezone, "indexes": indexes})
         text = sql.strip().rstrip(";").strip()
@@ -395,8 +396,10 @@ def test_yaml_scalars_stay_strings(tmp_path: Path) -> None:
         ("sql: insert into {0} values (1)", "insert into t values (1)", [], None, "statements"),
         ("sql: select * from {0} into outfile '/tmp/x.csv'", None, [], None, "statements"),
         ("sql: create table {auto} (c1 int)", "create table auto_table (c1 int)", [], None, "statements"),
-        ("sql: select 1\n    parameters: {columns: ['p int'], rows: [[1]]}", None, ["parameters"], None, "query"),
-        ("sql: select 1\n    batch_request: {columns: ['p int']}", None, ["batch_request"], None, "query"),
+        ("sql: select 1\n    parameters: {columns: ['p int'], rows: [[1]]}", "select 1", [], None, "query"),
+        ("sql: select 1\n    parameters: {columns: ['p int'], rows: [[1], [2]]}", None, [], "one row", "query"),
+        ("sql: select 1\n    batch_request: {columns: ['p int']}", "select 1", [], None, "query"),
+        ("sql: select 1\n    batch_request: {rows: [[1]]}", None, [], "rows but no 'columns'", "query"),
         ("sql: select 1\n    expect: {deployment: {name: x}}", None, ["expect.deployment"], None, "query"),
         ("desc: no sql", None, [], "no 'sql'", "query"),
         ("sql: select 1\n    level: high", None, [], "level", "query"),

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from openfeat_core.conformance.cases import IndexExpect, load_case_file
-from openfeat_core.conformance.runner import FILE_RUNNERS, SkipEntry, SkipList, execute_case, load_engine, run_files
+from openfeat_core.conformance.runner import (
+    FILE_RUNNERS,
+    SkipEntry,
+    SkipList,
+    execute_case,
+    load_engine,
+    run_files,
+    upstream_skip,
+)
 from openfeat_core.conformance.statement_cases import check_indexes, desc_index
 
 INPUT = """inputs:
@@ -115,6 +123,70 @@ def test_check_indexes_only_checks_given_fields() -> None:
     assert check_indexes(actual, [IndexExpect(keys=("c1",))]) is None
     assert "expected 2 indexes" in (check_indexes(actual, [IndexExpect(), IndexExpect()]) or "")
     assert "ttl: expected '10min'" in (check_indexes(actual, [IndexExpect(ttl="10min")]) or "")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Parameters and batch requests (query cases)
+# ---------------------------------------------------------------------------------------------------------------------
+
+BATCH_REQUEST_INPUT = """inputs:
+  - columns: ["id int", "c1 string", "c3 int", "c7 timestamp"]
+    indexs: ["index1:c1:c7"]
+    rows: [[1, a, 1, 1000], [3, a, 3, 3000]]
+sql: |
+  select id, sum(c3) over w as s from {0}
+  window w as (partition by c1 order by c7 rows between 2 preceding and current row)
+"""
+
+
+def run_query_case(tmp_path: Path, body: str, mode: str) -> tuple[str, str]:
+    path = tmp_path / "cases" / "f.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("cases:\n  - id: 0\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n")
+    (case,) = load_case_file(path)
+    assert case.kind == "query"
+    return execute_case(case, mode, load_engine())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["batch", "request"])
+@pytest.mark.parametrize(
+    ("extra", "status", "reason"),
+    [
+        # Each request row sees the stored rows up to its time, never the other request rows.
+        (
+            "batch_request:\n  columns: [id int, c1 string, c3 int, c7 timestamp]\n"
+            "  rows: [[2, a, 2, 2000], [4, a, 4, 4000]]\nexpect: {columns: [id int, s int], rows: [[2, 3], [4, 8]]}",
+            "passed",
+            "",
+        ),
+        (
+            "batch_request:\n  columns: [id int, c1 string, c3 int, c7 timestamp]\n  common_column_indices: [1]\n"
+            "  rows: [[2, a, 2, 2000], [4, b, 4, 4000]]\nexpect: {rows: [[2, 3], [4, 4]]}",
+            "failed",
+            "common column 'c1' holds different values",
+        ),
+        (
+            "batch_request:\n  columns: [id int, c1 string, c3 int, c7 timestamp]\n  rows: [[2, a, 2, 2000]]\n"
+            "expect: {rows: [[2, 2]]}",
+            "failed",
+            "row 0 col s: expected 2, got 3",
+        ),
+    ],
+)
+def test_batch_request_case(tmp_path: Path, extra: str, status: str, reason: str, mode: str) -> None:
+    got_status, got_reason = run_query_case(tmp_path, BATCH_REQUEST_INPUT + extra, mode)
+    assert got_status == status, got_reason
+    assert reason in got_reason
+
+
+def test_parameters_reach_compute(tmp_path: Path) -> None:
+    body = INPUT + (
+        "sql: select c1 from {0} where c2 > ?\nparameters: {columns: [p int], rows: [[1]]}\n"
+        "expect: {columns: [c1 string], rows: [[bb]]}"
+    )
+    assert run_query_case(tmp_path, body, "batch") == ("passed", "")
+    (case,) = load_case_file(tmp_path / "cases" / "f.yaml")
+    assert upstream_skip(case, "request", 0) == "parameterized query: upstream runs it in batch mode only"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
