@@ -1,15 +1,18 @@
 """The online side of OpenMLDB's statements: the catalog and the online storage (an
 :class:`~openfeat_core.online.store.OnlineStore`).
 
-``CREATE TABLE``, ``DROP TABLE|DEPLOYMENT``, ``SHOW``, ``DESC``, ``INSERT``, ``DEPLOY``, and the store's side of an
-online ``LOAD DATA`` (:func:`check_online_load`) and of an online ``SELECT`` preview (:func:`store_tables`). The
-statements arrive parsed (:mod:`openfeat_core.sql.statements`); the statement runner above this layer
-(:mod:`openfeat_core.server.statements`) decides which storage a statement uses and documents the semantics.
+``CREATE TABLE``, ``CREATE INDEX``, ``DROP TABLE|DEPLOYMENT|INDEX``, ``SHOW``, ``DESC``, ``INSERT``, ``DEPLOY``,
+and the store's side of an online ``LOAD DATA`` (:func:`check_online_load`) and of an online ``SELECT`` preview
+(:func:`store_tables`). The statements arrive parsed (:mod:`openfeat_core.sql.statements`); the statement runner
+above this layer (:mod:`openfeat_core.server.statements`) decides which storage a statement uses and documents the
+semantics.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -18,12 +21,15 @@ import pyarrow as pa
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.io.timestamps import parse_timestamp_strings, to_engine_dates
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.sql.dialect import INTERVAL_UNITS_MS, interval_ms
 from openfeat_core.sql.statements import (
     Constant,
+    CreateIndex,
     CreateTable,
     Deploy,
     Describe,
     Drop,
+    DropIndex,
     IndexDefinition,
     InsertValues,
     Show,
@@ -32,49 +38,89 @@ from openfeat_core.types import (
     INT_RANGES,
     TIMESTAMP_RANGE_MS,
     TIMESTAMP_RANGE_TEXT,
+    TYPE_NAMES,
     SQLType,
     parse_type_name,
     sql_type_of_arrow,
 )
 
 __all__ = [
+    "DEFAULT_PARTITION_NUM",
+    "DEFAULT_REPLICA_NUM",
     "check_online_load",
+    "create_index",
     "create_table",
     "deploy",
+    "deployment_description",
     "describe",
     "drop",
+    "drop_index",
+    "index_descriptions",
     "insert",
     "show",
+    "show_create_table",
     "store_schema",
     "store_schemas",
     "store_tables",
+    "table_options",
 ]
 
 
 # ------------------------------------------------------------------ catalog statements
+#: OpenMLDB's defaults for a table's ``partitionnum`` and ``replicanum`` (its name server's flags), which the catalog
+#: reports for a table that does not set them.
+DEFAULT_PARTITION_NUM = 8
+DEFAULT_REPLICA_NUM = 3
+#: The most rows a ``latest`` TTL keeps per key in OpenMLDB (its ``latest_ttl_max`` flag).
+MAX_LATEST_TTL = 1000
+_STORAGE_MODES = {"memory": "Memory", "ssd": "SSD", "hdd": "HDD"}
+_TTL_TYPES = {"absolute": "kAbsoluteTime", "latest": "kLatestTime", "absandlat": "kAbsAndLat", "absorlat": "kAbsOrLat"}
+_ENDPOINT_RE = re.compile(r"[A-Za-z0-9_.\-]+:(\d{1,5})")
+
+
 def create_table(store: OnlineStore, node: CreateTable) -> None:
     """The store table, with its indexes declared as ``name:key1|key2:ts[:ttl:ttl_type]`` (unnamed ones are called
-    ``index1``, ``index2``... by position). ``NOT NULL``, ``DEFAULT`` and the table's ``OPTIONS`` are not applied:
-    the store keeps no column constraints."""
+    ``INDEX_0``, ``INDEX_1``... by position), checked as OpenMLDB checks them (:func:`_index_declaration`). A table
+    without an index gets OpenMLDB's default one: ``INDEX_0`` on its first column that is not a float or double, no
+    ts, kept forever. ``NOT NULL`` and ``DEFAULT`` are kept in the columns' Arrow metadata (``openfeat.not_null``,
+    ``openfeat.default``: what DESC shows); the ``OPTIONS`` are checked and kept in the catalog
+    (:func:`table_options`)."""
     name = node.name
     fields: list[pa.Field] = []
     for column in node.args["columns"]:
+        kind = column.args["kind"]
         try:
-            sql_type = parse_type_name(column.args["kind"])
+            if kind.lower() not in TYPE_NAMES:
+                raise ValueError(f"unknown type {kind!r}; expected one of: {', '.join(sorted(set(TYPE_NAMES)))}")
+            sql_type = parse_type_name(kind)
         except ValueError as e:
             raise OpenFeatSQLError(
                 f"column {column.name!r}: {e}", line=column.meta.get("type_line"), column=column.meta.get("type_col")
             ) from None
-        fields.append(pa.field(column.name, sql_type.arrow_type))
-    indexes = [_index_declaration(index, i) for i, index in enumerate(node.args.get("indexes") or [], 1)]
+        metadata = {}
+        if column.args.get("not_null"):
+            metadata[b"openfeat.not_null"] = b"true"
+        default = column.args.get("default")
+        if default is not None:
+            metadata[b"openfeat.default"] = str(default.args["text"]).encode()
+        fields.append(pa.field(column.name, sql_type.arrow_type, metadata=metadata or None))
+    types = {f.name: sql_type_of_arrow(f.type) for f in fields}
+    indexes = [_index_declaration(index, i, types) for i, index in enumerate(node.args.get("indexes") or [])]
+    if not indexes:
+        first = next((c for c, t in types.items() if not t.is_float), None)
+        indexes = [f"INDEX_0:{first}"] if first is not None else []
+    options = _create_options(node)
     if node.args.get("exists") and name in store.list_tables():
         return
-    store.create_table(name, pa.schema(fields), indexes=indexes)
+    store.create_table(name, pa.schema(fields), indexes=indexes, options=options)
 
 
-def _index_declaration(index: IndexDefinition, position: int) -> str:
-    """An ``INDEX(...)`` as the store's ``name:key1|key2:ts[:ttl:ttl_type]``."""
-    name = index.args.get("this") or f"index{position}"
+def _index_declaration(index: IndexDefinition, position: int, types: Mapping[str, SQLType]) -> str:
+    """An ``INDEX(...)`` as the store's ``name:key1|key2:ts[:ttl:ttl_type]``, checked as OpenMLDB checks it: keys
+    are columns but no float or double; the ts is a bigint or timestamp column; an ``absolute`` TTL is an interval
+    with its unit (``30d``, ``12h``, ``10m``, ``60s``), a ``latest`` one a row count, ``absandlat``/``absorlat``
+    ``(interval, rows)``."""
+    name = index.args.get("this") or f"INDEX_{position}"
     keys: list[str] = index.args["keys"]
     ts = index.args.get("ts") or ""
     ttl = index.args.get("ttl") or ""
@@ -82,12 +128,169 @@ def _index_declaration(index: IndexDefinition, position: int) -> str:
     for column in [name, *keys, ts]:
         if ":" in column or "|" in column:
             raise OpenFeatSQLError(f"index {name!r}: names with ':' or '|' cannot be declared ({column!r})")
+    for key in keys:
+        t = types.get(key)
+        if t is not None and t.is_float:
+            raise OpenFeatSQLError(
+                f"index {name!r}: key {key!r} is a {t.openmldb_name} column (no float or double key)"
+            )
+    t = types.get(ts) if ts else None
+    if t is not None and t not in (SQLType.INT64, SQLType.TIMESTAMP):
+        raise OpenFeatSQLError(f"index {name!r}: ts {ts!r} must be a bigint or timestamp column, not {t.openmldb_name}")
+    _check_ttl(name, ttl, ttl_type)
     declaration = f"{name}:{'|'.join(keys)}"
     if ts or ttl or ttl_type:
         declaration += f":{ts}"
     if ttl or ttl_type:
         declaration += f":{ttl}:{ttl_type}"
     return declaration
+
+
+def _check_ttl(index: str, ttl: str, ttl_type: str) -> None:
+    """An index's TTL as OpenMLDB's SQL writes it (the store's declarations also take a bare number of minutes)."""
+    kind = ttl_type or "absolute"
+    if kind not in _TTL_TYPES:
+        raise OpenFeatSQLError(f"index {index!r}: ttl_type {kind!r} is not one of {', '.join(_TTL_TYPES)}")
+    if not ttl:
+        return
+    values = [v.strip() for v in ttl.split(",")]
+    shapes = {
+        "absolute": ("interval", "an interval with its unit, e.g. 30d, 12h, 10m or 60s"),
+        "latest": ("rows", "a row count, e.g. 10"),
+        "absandlat": ("interval,rows", "(interval, rows), e.g. (10m, 10)"),
+        "absorlat": ("interval,rows", "(interval, rows), e.g. (10m, 10)"),
+    }
+    parts, shown = shapes[kind]
+    expected = parts.split(",")
+    ok = len(values) == len(expected) and all(
+        interval_ms(v, None) is not None if what == "interval" else v.isdigit()
+        for v, what in zip(values, expected, strict=True)
+    )
+    if not ok:
+        raise OpenFeatSQLError(f"index {index!r}: a {kind} ttl is {shown}, not {ttl!r}")
+    rows = int(values[-1]) if kind != "absolute" else 0
+    if rows > MAX_LATEST_TTL:
+        raise OpenFeatSQLError(f"index {index!r}: a ttl of {rows} rows is more than OpenMLDB's {MAX_LATEST_TTL}")
+
+
+def _create_options(node: CreateTable) -> dict[str, Any]:
+    """A CREATE TABLE's ``OPTIONS`` checked and as the catalog keeps them: ``partition_num`` and ``replica_num``
+    (positive integers; a ``distribution`` must list at most ``partitionnum`` partitions, each
+    ``('leader host:port', ['follower host:port', ...])`` with distinct endpoints, ``replicanum`` of them in all) and
+    ``storage_mode`` (``Memory``, ``SSD``, ``HDD``)."""
+    out: dict[str, Any] = {}
+    for option in node.args.get("options") or []:
+        key, value = option.name, option.expression
+        text = str(value.args["text"])
+        if key in ("partitionnum", "replicanum"):
+            if value.args["kind"] != "int" or value.value < 1:
+                raise OpenFeatSQLError(f"table option {key}={text}: expected a positive integer")
+            out[key.replace("num", "_num")] = value.value
+        elif key == "storage_mode":
+            mode = _STORAGE_MODES.get(str(value.value).lower())
+            if mode is None:
+                raise OpenFeatSQLError(f"table option storage_mode={text}: expected 'memory', 'ssd' or 'hdd'")
+            out["storage_mode"] = mode
+        elif key == "distribution":
+            out["distribution"] = _distribution(text)
+        else:
+            raise NotSupportedError(
+                f"unknown table option {key!r} (known: partitionnum, replicanum, distribution, storage_mode)"
+            )
+    distribution = out.get("distribution")
+    if distribution is not None:
+        partitions = out.get("partition_num", DEFAULT_PARTITION_NUM)
+        replicas = out.get("replica_num", DEFAULT_REPLICA_NUM)
+        if len(distribution) > partitions:
+            raise OpenFeatSQLError(
+                f"table option distribution: {len(distribution)} partitions, more than partitionnum={partitions}"
+            )
+        for leader, followers in distribution:
+            if len(followers) + 1 != replicas:
+                raise OpenFeatSQLError(
+                    f"table option distribution: partition ({leader!r}, {followers!r}) has {len(followers) + 1} "
+                    f"replicas, replicanum is {replicas}"
+                )
+    return out
+
+
+def _distribution(text: str) -> list[tuple[str, list[str]]]:
+    """``[('leader', ['follower', ...]), ...]`` read (endpoints ``host:port``), or an OpenFeatSQLError."""
+    problem = f"table option distribution={text}: expected [('host:port', ['host:port', ...]), ...]"
+    body = text.strip()
+    if not (body.startswith("[") and body.endswith("]")) or not body[1:-1].strip():
+        raise OpenFeatSQLError(problem)
+    out = []
+    for leader, followers in re.findall(r"\(\s*'([^']*)'\s*,\s*\[([^\]]*)\]\s*\)", body):
+        names = [f.strip().strip("'\"") for f in followers.split(",") if f.strip()]
+        out.append((leader, names))
+    if len(out) != body.count("("):
+        raise OpenFeatSQLError(problem)
+    for leader, followers in out:
+        for endpoint in (leader, *followers):
+            match = _ENDPOINT_RE.fullmatch(endpoint)
+            if match is None or not 0 < int(match.group(1)) < 65536:
+                raise OpenFeatSQLError(f"table option distribution: {endpoint!r} is not an endpoint host:port")
+        if len({leader, *followers}) != len(followers) + 1:
+            raise OpenFeatSQLError(f"table option distribution: ({leader!r}, {followers!r}) repeats an endpoint")
+    return out
+
+
+def table_options(store: OnlineStore, table: str) -> dict[str, Any]:
+    """A table's options as OpenMLDB reports them: ``partition_num``, ``replica_num`` (OpenMLDB's defaults where
+    CREATE TABLE set none) and ``storage_mode`` (``Memory`` by default; one in-process store keeps every table in
+    memory whatever it says)."""
+    given = store.describe_table(table)["options"]
+    return {
+        "partition_num": given.get("partition_num", DEFAULT_PARTITION_NUM),
+        "replica_num": given.get("replica_num", DEFAULT_REPLICA_NUM),
+        "storage_mode": given.get("storage_mode", "Memory"),
+    }
+
+
+def index_descriptions(store: OnlineStore, table: str) -> list[dict[str, Any]]:
+    """The indexes a table declares, as OpenMLDB's ``DESC`` shows them: ``name``, ``keys`` (a list), ``ts`` (``-``
+    for none), ``ttl`` (``10min``, ``100``, ``10min&&10``, ``10min||10``: intervals in whole minutes, rounded up)
+    and ``ttl_type`` (``kAbsoluteTime``, ``kLatestTime``, ``kAbsAndLat``, ``kAbsOrLat``)."""
+    out = []
+    for declaration in store.describe_table(table)["declared_indexes"]:
+        parts = [p.strip() for p in declaration.split(":")]
+        kind = (parts[4] if len(parts) > 4 and parts[4] else "absolute").lower()
+        values = [v.strip() for v in parts[3].strip("()").split(",")] if len(parts) > 3 and parts[3] else []
+
+        def minutes(text: str) -> str:
+            ms = interval_ms(text, INTERVAL_UNITS_MS["m"]) or 0
+            return f"{math.ceil(ms / INTERVAL_UNITS_MS['m'])}min"
+
+        if kind == "latest":
+            ttl = values[0] if values else "0"
+        elif kind == "absolute":
+            ttl = minutes(values[0] if values else "0")
+        else:
+            interval, rows = [*values, "0", "0"][:2]
+            ttl = f"{minutes(interval)}{'&&' if kind == 'absandlat' else '||'}{rows}"
+        out.append(
+            {
+                "name": parts[0],
+                "keys": parts[1].split("|"),
+                "ts": parts[2] if len(parts) > 2 and parts[2] else "-",
+                "ttl": ttl,
+                "ttl_type": _TTL_TYPES[kind],
+            }
+        )
+    return out
+
+
+def create_index(store: OnlineStore, node: CreateIndex) -> None:
+    """``CREATE INDEX``: :meth:`OnlineStore.add_index` with the index checked as CREATE TABLE checks one."""
+    table = node.name
+    types = dict(store.table_columns(table))
+    store.add_index(table, _index_declaration(node.args["index"], 0, types))
+
+
+def drop_index(store: OnlineStore, node: DropIndex) -> None:
+    """``DROP INDEX t.name``: :meth:`OnlineStore.drop_index`."""
+    store.drop_index(node.name, node.args["index"])
 
 
 def drop(store: OnlineStore, node: Drop) -> None:
@@ -107,26 +310,124 @@ def _rows(columns: Mapping[str, list[Any]]) -> pa.Table:
 
 
 def show(store: OnlineStore, node: Show, db: str) -> pa.Table:
-    """The rows of ``SHOW DATABASES`` (``db``: one namespace), ``SHOW TABLES`` or ``SHOW DEPLOYMENTS``."""
+    """The rows of ``SHOW DATABASES`` (``db``: one namespace), ``SHOW TABLES``, ``SHOW DEPLOYMENTS``, ``SHOW
+    DEPLOYMENT d`` (:func:`deployment_description`: one row) or ``SHOW CREATE TABLE t`` (one row)."""
     what = node.name
     if what == "DATABASES":
         return _rows({"Databases": [db]})
     if what == "TABLES":
         return _rows({"Tables": store.list_tables()})
+    if what == "DEPLOYMENT":
+        d = deployment_description(store, node.args["name"], node.args.get("db") or db)
+        return _rows(
+            {
+                "DB": [d["db"]],
+                "Deployment": [d["name"]],
+                "SQL": [d["sql"]],
+                "Input": ["\n".join(d["input_columns"])],
+                "Output": ["\n".join(d["output_columns"])],
+            }
+        )
+    if what == "CREATE TABLE":
+        table = node.args["name"]
+        return _rows({"Table": [table], "Create Table": [show_create_table(store, table)]})
     names = store.list_deployments()
     return _rows({"DB": [db] * len(names), "Deployment": names})
 
 
+#: OpenMLDB's names of the column types in a deployment's schemas.
+_SCHEMA_TYPES = {
+    SQLType.BOOL: "kBool",
+    SQLType.INT16: "kInt16",
+    SQLType.INT32: "kInt32",
+    SQLType.INT64: "kInt64",
+    SQLType.FLOAT: "kFloat",
+    SQLType.DOUBLE: "kDouble",
+    SQLType.STRING: "kVarchar",
+    SQLType.DATE: "kDate",
+    SQLType.TIMESTAMP: "kTimestamp",
+}
+
+
+def deployment_description(store: OnlineStore, name: str, db: str) -> dict[str, Any]:
+    """A deployment as OpenMLDB's ``SHOW DEPLOYMENT`` describes it: ``db``, ``name``, ``sql`` (the DEPLOY statement
+    as written) and its ``input_columns`` and ``output_columns`` as ``position,name,type,is_constant`` lines
+    (``1,c1,kVarchar,NO``)."""
+    info = store.describe_deployment(name)
+
+    def lines(columns: list[tuple[str, str]]) -> list[str]:
+        return [f"{i},{n},{_SCHEMA_TYPES[parse_type_name(t)]},NO" for i, (n, t) in enumerate(columns, 1)]
+
+    return {
+        "db": db,
+        "name": name,
+        "sql": f"DEPLOY {name} {info['sql']}",
+        "input_columns": lines(info["input_schema"]),
+        "output_columns": lines(info["output_schema"]),
+    }
+
+
 def describe(store: OnlineStore, node: Describe) -> pa.Table:
-    """The rows of ``DESC t``: each column's name and type."""
-    schema = store.describe_table(node.name)["schema"]
-    return _rows({"Field": [n for n, _ in schema], "Type": [t for _, t in schema]})
+    """The rows of ``DESC t``, OpenMLDB's column table: each column's ``Field``, ``Type``, ``Null`` (``NO`` for a
+    NOT NULL column, else ``YES``) and ``Default`` (as written, or empty). The indexes and options, OpenMLDB's other
+    DESC tables, are :func:`index_descriptions` and :func:`table_options`."""
+    fields = store.table_schema(node.name)
+    return _rows(
+        {
+            "Field": fields.names,
+            "Type": [sql_type_of_arrow(f.type).openmldb_name for f in fields],
+            "Null": ["NO" if _constraint(f, "not_null") else "YES" for f in fields],
+            "Default": [_constraint(f, "default") or "" for f in fields],
+        }
+    )
+
+
+def _constraint(field: pa.Field, what: str) -> str | None:
+    """A column's ``NOT NULL`` (``not_null``) or ``DEFAULT`` (``default``) as CREATE TABLE kept it."""
+    value = (field.metadata or {}).get(f"openfeat.{what}".encode())
+    return None if value is None else value.decode()
+
+
+def show_create_table(store: OnlineStore, table: str) -> str:
+    """``CREATE TABLE`` text that makes a table like ``table``: its columns with their constraints, its declared
+    indexes and its options."""
+    columns = []
+    for f in store.table_schema(table):
+        text = f"`{f.name}` {sql_type_of_arrow(f.type).openmldb_name}"
+        if _constraint(f, "not_null"):
+            text += " NOT NULL"
+        default = _constraint(f, "default")
+        if default is not None:
+            text += f" DEFAULT {default}"
+        columns.append(text)
+    for index in index_descriptions(store, table):
+        declaration = f"INDEX {index['name']} (KEY=({', '.join(index['keys'])})"
+        if index["ts"] != "-":
+            declaration += f", TS={index['ts']}"
+        ttl, kind = index["ttl"], index["ttl_type"]
+        ttl = ttl.replace("min", "m").replace("&&", ", ").replace("||", ", ")
+        declaration += f", TTL=({ttl}), TTL_TYPE={_TTL_TYPE_WORDS[kind]})"
+        columns.append(declaration)
+    options = table_options(store, table)
+    return (
+        f"CREATE TABLE `{table}` (\n  " + ",\n  ".join(columns) + "\n) "
+        f"OPTIONS (PARTITIONNUM={options['partition_num']}, REPLICANUM={options['replica_num']}, "
+        f"STORAGE_MODE='{options['storage_mode']}');"
+    )
+
+
+_TTL_TYPE_WORDS = {v: k.upper() for k, v in _TTL_TYPES.items()}
 
 
 def deploy(store: OnlineStore, node: Deploy) -> None:
-    """:meth:`OnlineStore.deploy`; ``DEPLOY IF NOT EXISTS`` leaves an existing deployment alone."""
-    if node.args.get("exists") and node.name in store.list_deployments():
-        return
+    """:meth:`OnlineStore.deploy`; a deployment of that name is an error, as in OpenMLDB (``DEPLOY IF NOT EXISTS``
+    leaves it alone; a new version of it is deployed through the Python API or ``openfeat deploy``)."""
+    if node.name in store.list_deployments():
+        if node.args.get("exists"):
+            return
+        raise DataError(
+            f"deployment {node.name!r} already exists: DROP DEPLOYMENT it first, or use DEPLOY IF NOT EXISTS"
+        )
     store.deploy(node.name, node)
 
 

@@ -187,6 +187,9 @@ class OnlineStore:
         self._ttl_clock: TTLClock = ttl_clock
         self._tables: dict[str, StoredTable] = {}
         self._declared: dict[str, tuple[IndexSpec, ...]] = {}
+        # A table's OPTIONS as CREATE TABLE wrote them (partitionnum, replicanum, storage_mode...): catalog facts
+        # that DESC and the table description show; one in-process store has no partitions or replicas to apply.
+        self._table_options: dict[str, dict[str, Any]] = {}
         # Stream ingest (openfeat_core.streaming): the next offset of each consumed (topic, partition) and the dead
         # letters recorded so far, both written in the same log frames as the consumed rows.
         self._stream_positions: dict[tuple[str, int], int] = {}
@@ -263,10 +266,18 @@ class OnlineStore:
         if op == "create_table":
             schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(record["schema"])))
             declared = tuple(_check_index_declaration(record["name"], schema, s) for s in record.get("indexes", ()))
-            self._add_table(record["name"], schema, declared)
+            self._add_table(record["name"], schema, declared, record.get("options"))
+        elif op == "add_index":
+            table = record["name"]
+            self._add_index(table, _check_index_declaration(table, self._tables[table].schema, record["index"]))
+        elif op == "drop_index":
+            self._declared[record["name"]] = tuple(
+                d for d in self._declared[record["name"]] if _index_name(d) != record["index"]
+            )
         elif op == "drop_table":
             del self._tables[record["name"]]
             del self._declared[record["name"]]
+            del self._table_options[record["name"]]
         elif op == "deploy":
             self._deploy(record["name"], record["sql"], record.get("options", {}))
         elif op == "restore":
@@ -385,6 +396,7 @@ class OnlineStore:
                 "name": n,
                 "schema": _schema_b64(t.schema),
                 "indexes": _declared_texts(self._declared[n]),
+                "options": self._table_options[n],
                 "inserted": t.inserted,
                 "evicted": t.evicted,
             }
@@ -417,7 +429,13 @@ class OnlineStore:
         return self._ctx.timezone
 
     # ------------------------------------------------------------------ tables
-    def create_table(self, name: str, schema: pa.Schema | str, indexes: Sequence[str] = ()) -> None:
+    def create_table(
+        self,
+        name: str,
+        schema: pa.Schema | str,
+        indexes: Sequence[str] = (),
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
         """Create a table.
 
         Args:
@@ -429,6 +447,8 @@ class OnlineStore:
                 without one, the last inserted match. Deployments derive the indexes they need from their scripts;
                 a declared index with the same keys and ts merges its TTL into theirs (:func:`declared_ttl`; no TTL
                 keeps everything, OpenMLDB's default).
+            options: the table's OpenMLDB OPTIONS (``partition_num``, ``replica_num``, ``storage_mode``...), kept in
+                the catalog as given (JSON values) and shown by :meth:`describe_table`; they change nothing here.
         """
         if name in self._tables:
             raise DataError(f"table {name!r} already exists")
@@ -438,14 +458,53 @@ class OnlineStore:
             raise OpenFeatSQLError(f"table {name!r}: {e}") from None
         declared = tuple(_check_index_declaration(name, parsed, spec) for spec in indexes)
         texts = _declared_texts(declared)
-        self._record({"op": "create_table", "name": name, "schema": _schema_b64(parsed), "indexes": texts})
-        self._add_table(name, parsed, declared)
+        record: dict[str, Any] = {"op": "create_table", "name": name, "schema": _schema_b64(parsed), "indexes": texts}
+        if options:
+            record["options"] = dict(options)
+        self._record(record)
+        self._add_table(name, parsed, declared, options)
 
-    def _add_table(self, name: str, schema: pa.Schema, declared: tuple[IndexSpec, ...]) -> None:
+    def add_index(self, table: str, declaration: str) -> None:
+        """Declare one more index on ``table`` (OpenMLDB's ``CREATE INDEX``): ``declaration`` as in
+        :meth:`create_table`. The rows the table keeps are indexed at once.
+
+        Raises:
+            DataError: an unknown table, or an index of that name exists.
+            OpenFeatSQLError: the declaration is wrong (an unknown column, a ts that is no integer or timestamp...).
+        """
+        spec = _check_index_declaration(table, self._table(table).schema, declaration)
+        name = _index_name(spec)
+        if any(_index_name(d) == name for d in self._declared[table]):
+            raise DataError(f"table {table!r} already has an index named {name!r}")
+        self._record({"op": "add_index", "name": table, "index": spec.declaration})
+        self._add_index(table, spec)
+
+    def _add_index(self, table: str, spec: IndexSpec) -> None:
+        self._tables[table].add_index(spec.keys, spec.ts, spec.ttl)
+        self._declared[table] = (*self._declared[table], spec)
+
+    def drop_index(self, table: str, name: str) -> None:
+        """Remove the declared index ``name`` of ``table`` from the catalog (OpenMLDB's ``DROP INDEX``). The rows
+        stay where deployments or other indexes need them.
+
+        Raises:
+            DataError: an unknown table or index.
+        """
+        self._table(table)
+        names = [_index_name(d) for d in self._declared[table]]
+        if name not in names:
+            raise DataError(f"table {table!r} has no index {name!r} (indexes: {', '.join(names) or 'none'})")
+        self._record({"op": "drop_index", "name": table, "index": name})
+        self._declared[table] = tuple(d for d in self._declared[table] if _index_name(d) != name)
+
+    def _add_table(
+        self, name: str, schema: pa.Schema, declared: tuple[IndexSpec, ...], options: Mapping[str, Any] | None = None
+    ) -> None:
         table = StoredTable(schema, self._ttl_clock, self._ctx.timezone)
         table.retain_evicted(self._request_log is not None)
         self._tables[name] = table
         self._declared[name] = declared
+        self._table_options[name] = dict(options or {})
 
     def drop_table(self, name: str) -> None:
         users = [d for d, versions in self._deployments.items() if name in tables_read(versions[self._active[d]].plan)]
@@ -455,6 +514,7 @@ class OnlineStore:
         self._record({"op": "drop_table", "name": name})
         del self._tables[name]
         del self._declared[name]
+        del self._table_options[name]
 
     def list_tables(self) -> list[str]:
         return sorted(self._tables)
@@ -465,6 +525,7 @@ class OnlineStore:
             "name": name,
             "schema": [(f.name, sql_type_of_arrow(f.type).openmldb_name) for f in t.schema],
             "declared_indexes": _declared_texts(self._declared[name]),
+            "options": dict(self._table_options[name]),
             "rows": t.num_rows,
             "inserted": t.inserted,
             "evicted": t.evicted,
@@ -483,6 +544,11 @@ class OnlineStore:
             n: {"rows": t.num_rows, "bytes": t.nbytes, "inserted": t.inserted, "evicted": t.evicted}
             for n, t in self._tables.items()
         }
+
+    def table_schema(self, name: str) -> pa.Schema:
+        """A table's Arrow schema as created, its fields' metadata included (``CREATE TABLE``'s ``NOT NULL`` and
+        ``DEFAULT``: ``openfeat.not_null``, ``openfeat.default``)."""
+        return self._table(name).schema
 
     def table_columns(self, name: str) -> list[tuple[str, SQLType]]:
         """``(name, type)`` of a table's columns, in order: what its inserted rows are checked against."""
@@ -881,6 +947,11 @@ class OnlineStore:
 
     def _deployment(self, name: str) -> Deployment:
         return self._versions(name)[self._active[name]]
+
+
+def _index_name(spec: IndexSpec) -> str:
+    """A declared index's name (the first part of its declaration)."""
+    return (spec.declaration or "").split(":", 1)[0]
 
 
 def _declared_texts(specs: Sequence[IndexSpec]) -> list[str]:

@@ -72,7 +72,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import pyarrow as pa
 from sqlglot import exp
@@ -90,11 +90,13 @@ from openfeat_core.sql.dialect import OpenMLDB, parse_sql
 from openfeat_core.sql.statements import (
     Config,
     CreateDatabase,
+    CreateIndex,
     CreateTable,
     Delete,
     Deploy,
     Describe,
     Drop,
+    DropIndex,
     InsertValues,
     LoadData,
     Outfile,
@@ -139,6 +141,10 @@ class StatementResult:
         total_rows: how many rows the query produced (more than ``rows`` holds when the preview was cut).
         affected_rows: rows inserted, loaded or written (INSERT, LOAD DATA, INTO OUTFILE); None otherwise.
         message: ``ok``, or ``ok`` followed by a note (a preview that was cut).
+        details: what OpenMLDB shows beside the rows: for ``DESC t`` the table's ``indexes``
+            (:func:`openfeat_core.online.statements.index_descriptions`) and ``options``
+            (:func:`~openfeat_core.online.statements.table_options`); for ``SHOW DEPLOYMENT d`` the deployment
+            (:func:`~openfeat_core.online.statements.deployment_description`). None otherwise.
     """
 
     kind: str
@@ -147,6 +153,7 @@ class StatementResult:
     total_rows: int | None = None
     affected_rows: int | None = None
     message: str = "ok"
+    details: Mapping[str, Any] | None = None
 
     @property
     def truncated(self) -> bool:
@@ -327,15 +334,30 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
     if isinstance(node, CreateTable):
         online.create_table(store, node)
         return StatementResult("create_table")
+    if isinstance(node, CreateIndex):
+        online.create_index(store, node)
+        return StatementResult("create_index")
+    if isinstance(node, DropIndex):
+        online.drop_index(store, node)
+        return StatementResult("drop_index")
     if isinstance(node, Drop):
+        if node.args["kind"] == "database":
+            return StatementResult("drop_database")
         online.drop(store, node)
         return StatementResult(f"drop_{node.args['kind']}")
     if isinstance(node, Show):
         rows = online.show(store, node, session.db)
-        return StatementResult("show", rows=rows, total_rows=rows.num_rows)
+        details = None
+        if node.name == "DEPLOYMENT":
+            details = online.deployment_description(store, node.args["name"], node.args.get("db") or session.db)
+        return StatementResult("show", rows=rows, total_rows=rows.num_rows, details=details)
     if isinstance(node, Describe):
         rows = online.describe(store, node)
-        return StatementResult("desc", rows=rows, total_rows=rows.num_rows)
+        details = {
+            "indexes": online.index_descriptions(store, node.name),
+            "options": online.table_options(store, node.name),
+        }
+        return StatementResult("desc", rows=rows, total_rows=rows.num_rows, details=details)
     if isinstance(node, Deploy):
         online.deploy(store, node)
         return StatementResult("deploy")

@@ -7,13 +7,15 @@ binds, and the statements of ``POST /dbs/{db}`` and ``DEPLOY``::
     CREATE TABLE [IF NOT EXISTS] [db.]t (col type [NOT NULL] [DEFAULT v], ...,
                                          INDEX [name] (KEY=c | KEY=(c1, c2), TS=c, TTL=..., TTL_TYPE=...))
                                          [OPTIONS(...)]
+    CREATE INDEX name ON [db.]t (c1, ...) [OPTIONS(TS=c, TTL=..., TTL_TYPE=...)], DROP INDEX [db.]t.name
     INSERT INTO [db.]t [(cols)] VALUES (v, ...), ...
     DELETE FROM [db.]t WHERE ...
     LOAD DATA INFILE 'path' INTO TABLE [db.]t [OPTIONS(k = v, ...)]
     SELECT ... INTO OUTFILE 'path' [OPTIONS(k = v, ...)]
     SELECT ... CONFIG(execute_mode = 'request', values = (...))
     DEPLOY [IF NOT EXISTS] name [OPTIONS(k = v, ...)] SELECT ...
-    SHOW DATABASES | TABLES | DEPLOYMENTS, DESC [db.]t, DROP TABLE | DEPLOYMENT [IF EXISTS] name, USE db,
+    SHOW DATABASES | TABLES | DEPLOYMENTS | DEPLOYMENT [db.]name | CREATE TABLE [db.]t, DESC [db.]t,
+    DROP TABLE | DEPLOYMENT | DATABASE [IF EXISTS] name, USE db,
     SET @@[session.|global.]name = v
 
 Every statement node carries the line and column of its first token in ``meta`` (:func:`position`), and a wrong
@@ -34,11 +36,19 @@ from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
 
 #: The statements the parser knows, for "unsupported statement" errors.
 SUPPORTED = (
-    "CREATE DATABASE, CREATE TABLE, DROP TABLE, DROP DEPLOYMENT, USE, SET, SHOW DATABASES|TABLES|DEPLOYMENTS, DESC, "
+    "CREATE DATABASE, CREATE TABLE, CREATE INDEX, DROP TABLE|DEPLOYMENT|DATABASE|INDEX, USE, SET, "
+    "SHOW DATABASES|TABLES|DEPLOYMENTS|DEPLOYMENT|CREATE TABLE, DESC, "
     "INSERT, DELETE, LOAD DATA, DEPLOY, SELECT [INTO OUTFILE | CONFIG(...)]"
 )
 _WORD_RE = re.compile(r"[A-Za-z_]\w*")
 _INT_RE = re.compile(r"[+-]?\d+")
+#: Words OpenMLDB's grammar reserves: not a table or column name unless quoted with backticks (``order`` is refused
+#: as a table name, ``table`` is not).
+_RESERVED_WORDS = (
+    "ALL AND AS BETWEEN BY CASE CREATE DELETE DISTINCT DROP ELSE END EXISTS FALSE FROM GROUP HAVING IN INSERT INTO IS "
+    "JOIN LIKE LIMIT NOT NULL ON OR ORDER OVER SELECT THEN TRUE UNION USE VALUES WHEN WHERE WINDOW"
+)
+RESERVED_NAMES = frozenset(_RESERVED_WORDS.split())
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -83,8 +93,11 @@ class IndexDefinition(exp.Expression):
 
 
 class CreateTable(exp.Expression):
+    """``CREATE TABLE``: ``db`` is the database written before the name (None: the session's)."""
+
     arg_types: ClassVar[dict[str, bool]] = {
         "this": True,
+        "db": False,
         "exists": False,
         "columns": True,
         "indexes": False,
@@ -93,9 +106,23 @@ class CreateTable(exp.Expression):
 
 
 class Drop(exp.Expression):
-    """``DROP TABLE|DEPLOYMENT [IF EXISTS] name``: ``kind`` is ``table`` or ``deployment``."""
+    """``DROP TABLE|DEPLOYMENT|DATABASE [IF EXISTS] [db.]name``: ``kind`` is ``table``, ``deployment`` or
+    ``database``; ``db`` the database written before a table's or deployment's name."""
 
-    arg_types: ClassVar[dict[str, bool]] = {"this": True, "kind": True, "exists": False}
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "kind": True, "exists": False, "db": False}
+
+
+class CreateIndex(exp.Expression):
+    """``CREATE INDEX name ON [db.]t (c1, ...) [OPTIONS(TS=c, TTL=..., TTL_TYPE=...)]``: ``index`` is the index as
+    an :class:`IndexDefinition` (its name, keys and options)."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "db": False, "index": True}
+
+
+class DropIndex(exp.Expression):
+    """``DROP INDEX [db.]t.name``: ``this`` is the table, ``index`` the index name."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "db": False, "index": True}
 
 
 class Use(exp.Expression):
@@ -109,13 +136,16 @@ class SetVariable(exp.Expression):
 
 
 class Show(exp.Expression):
-    """``SHOW what``: ``this`` is ``DATABASES``, ``TABLES`` or ``DEPLOYMENTS``."""
+    """``SHOW what [[db.]name]``: ``this`` is ``DATABASES``, ``TABLES``, ``DEPLOYMENTS``, ``DEPLOYMENT`` (of the
+    deployment ``name``) or ``CREATE TABLE`` (of the table ``name``)."""
 
-    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "name": False, "db": False}
 
 
 class Describe(exp.Expression):
-    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+    """``DESC [db.]t``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "db": False}
 
 
 class ValuesRow(exp.Expression):
@@ -184,6 +214,8 @@ class Deploy(exp.Expression):
 STATEMENTS = (
     CreateDatabase,
     CreateTable,
+    CreateIndex,
+    DropIndex,
     Drop,
     Use,
     SetVariable,
@@ -364,10 +396,22 @@ class StatementParser:
         return token.text
 
     def _table_name(self) -> str:
-        """``[db.]name``: the database is accepted and ignored (one namespace)."""
-        name = self._name("a table name")
+        """``[db.]name``, the name alone (:meth:`_qualified_name` keeps the database)."""
+        return self._qualified_name("a table name")[1]
+
+    def _qualified_name(self, what: str) -> tuple[str | None, str]:
+        """``[db.]name``: the database (None when not written) and the name."""
+        name = self._name(what)
         if self._accept_symbol(TokenType.DOT):
-            name = self._name("a table name after the database name")
+            return name, self._name(f"{what} after the database name")
+        return None, name
+
+    def _new_name(self, what: str) -> str:
+        """The name of a table or column being created: not a word OpenMLDB reserves (unless `quoted`)."""
+        token = self._curr
+        name = self._name(what)
+        if token and token.token_type != TokenType.IDENTIFIER and name.upper() in RESERVED_NAMES:
+            self._error(f"{what} ({name!r} is a reserved word: quote it as `{name}`)", token)
         return name
 
     def _string(self, what: str) -> str:
@@ -432,13 +476,15 @@ class StatementParser:
             self._advance()
 
     def _value_text(self) -> str:
-        """The tokens up to the next ``,`` or ``)`` outside parentheses, joined as written (an index's TTL)."""
+        """The tokens up to the next ``,`` or ``)`` outside parentheses and brackets, joined as written (an index's
+        TTL, a table's ``distribution=[(...), (...)]``)."""
         parts: list[str] = []
         depth = 0
         while (token := self._curr) is not None:
             if depth == 0 and token.token_type in (TokenType.COMMA, TokenType.R_PAREN):
                 break
-            depth += (token.token_type == TokenType.L_PAREN) - (token.token_type == TokenType.R_PAREN)
+            depth += token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET)
+            depth -= token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET)
             parts.append(token.text)
             self._advance()
         return "".join(parts)
@@ -456,11 +502,37 @@ class StatementParser:
             return CreateDatabase(this=name, exists=exists)
         if self._accept_word("TABLE"):
             return self._parse_create_table()
+        if self._accept_word("INDEX"):
+            return self._parse_create_index()
         self._unsupported(1)
+
+    def _parse_create_index(self) -> CreateIndex:
+        name = self._name("an index name")
+        self._expect_word("ON")
+        db, table = self._qualified_name("a table name")
+        self._expect_symbol(TokenType.L_PAREN, "(")
+        keys = [self._name("a key column")]
+        while self._accept_symbol(TokenType.COMMA):
+            keys.append(self._name("a key column"))
+        self._expect_symbol(TokenType.R_PAREN, ")")
+        ts = ttl = ttl_type = None
+        if self._accept_word("OPTIONS"):
+            self._expect_symbol(TokenType.L_PAREN, "(")
+            while True:
+                ts, ttl, ttl_type = self._index_option(ts, ttl, ttl_type, key_allowed=False)[1:]
+                if not self._accept_symbol(TokenType.COMMA):
+                    break
+            self._expect_symbol(TokenType.R_PAREN, ")")
+        self._end()
+        index = IndexDefinition(this=name, keys=keys, ts=ts, ttl=ttl, ttl_type=ttl_type)
+        return CreateIndex(this=table, db=db, index=index)
 
     def _parse_create_table(self) -> CreateTable:
         exists = self._accept_words("IF", "NOT", "EXISTS")
-        name = self._table_name()
+        db_token = self._curr
+        db, name = self._qualified_name("a table name")
+        if db is None and db_token and db_token.token_type != TokenType.IDENTIFIER and name.upper() in RESERVED_NAMES:
+            self._error(f"a table name ({name!r} is a reserved word: quote it as `{name}`)", db_token)
         self._expect_symbol(TokenType.L_PAREN, "(")
         columns: list[ColumnDefinition] = []
         indexes: list[IndexDefinition] = []
@@ -491,7 +563,7 @@ class StatementParser:
             if column.name in seen:
                 raise OpenFeatSQLError(f"table {name!r}: column {column.name!r} is declared twice")
             seen.add(column.name)
-        return CreateTable(this=name, exists=exists, columns=columns, indexes=indexes, options=options)
+        return CreateTable(this=name, db=db, exists=exists, columns=columns, indexes=indexes, options=options)
 
     def _table_options(self) -> list[Option]:
         """A table's ``OPTIONS(partitionnum=8, distribution=[('host:port', [])], ...)``: a value that is not a
@@ -526,7 +598,7 @@ class StatementParser:
         return Constant(this=text, kind="text", text=text)
 
     def _parse_column_definition(self) -> ColumnDefinition:
-        name = self._name("a column name or INDEX(...)")
+        name = self._new_name("a column name or INDEX(...)")
         type_token = self._curr
         type_name = self._name(f"the type of column {name!r}")
         if self._is_symbol(TokenType.L_PAREN):
@@ -555,25 +627,8 @@ class StatementParser:
         keys: list[str] = []
         ts = ttl = ttl_type = None
         while True:
-            option_token = self._curr
-            option = self._name("an index option (KEY, TS, TTL, TTL_TYPE)").upper()
-            self._expect_symbol(TokenType.EQ, "=")
-            if option == "KEY":
-                if self._accept_symbol(TokenType.L_PAREN):
-                    keys.append(self._name("a key column"))
-                    while self._accept_symbol(TokenType.COMMA):
-                        keys.append(self._name("a key column"))
-                    self._expect_symbol(TokenType.R_PAREN, ")")
-                else:
-                    keys.append(self._name("a key column"))
-            elif option == "TS":
-                ts = self._name("a ts column")
-            elif option == "TTL":
-                ttl = self._value_text().strip("()")
-            elif option == "TTL_TYPE":
-                ttl_type = self._value_text().strip("()").lower()
-            else:
-                self._error("an index option (KEY, TS, TTL, TTL_TYPE)", option_token)
+            key, ts, ttl, ttl_type = self._index_option(ts, ttl, ttl_type, key_allowed=True)
+            keys.extend(key)
             if not self._accept_symbol(TokenType.COMMA):
                 break
         self._expect_symbol(TokenType.R_PAREN, ")")
@@ -582,17 +637,63 @@ class StatementParser:
             raise OpenFeatSQLError(f"index {shown!r} needs KEY=column or KEY=(column, ...)")
         return IndexDefinition(this=name, keys=keys, ts=ts, ttl=ttl, ttl_type=ttl_type)
 
-    def _parse_drop_statement(self) -> Drop:
+    def _index_option(
+        self, ts: str | None, ttl: str | None, ttl_type: str | None, *, key_allowed: bool
+    ) -> tuple[list[str], str | None, str | None, str | None]:
+        """One ``KEY=...``, ``TS=c``, ``TTL=...`` or ``TTL_TYPE=...`` of an index: the keys it names and the
+        options so far with this one applied (``key_allowed``: KEY is one, as in ``INDEX(...)``, not in the OPTIONS
+        of ``CREATE INDEX``, whose keys are in parentheses after the table)."""
+        expected = "an index option (KEY, TS, TTL, TTL_TYPE)" if key_allowed else "an index option (TS, TTL, TTL_TYPE)"
+        option_token = self._curr
+        option = self._name(expected).upper()
+        self._expect_symbol(TokenType.EQ, "=")
+        keys: list[str] = []
+        if option == "KEY" and key_allowed:
+            if self._accept_symbol(TokenType.L_PAREN):
+                keys.append(self._name("a key column"))
+                while self._accept_symbol(TokenType.COMMA):
+                    keys.append(self._name("a key column"))
+                self._expect_symbol(TokenType.R_PAREN, ")")
+            else:
+                keys.append(self._name("a key column"))
+        elif option == "TS":
+            ts = self._name("a ts column")
+        elif option == "TTL":
+            ttl = self._value_text().strip("()")
+        elif option == "TTL_TYPE":
+            ttl_type = self._value_text().strip("()").lower()
+        else:
+            self._error(expected, option_token)
+        return keys, ts, ttl, ttl_type
+
+    def _parse_drop_statement(self) -> Drop | DropIndex:
+        if self._accept_word("INDEX"):
+            first = self._name("a table name")
+            self._expect_symbol(TokenType.DOT, ".")
+            second = self._name("an index name (DROP INDEX table.index)")
+            if self._accept_symbol(TokenType.DOT):
+                node = DropIndex(this=second, db=first, index=self._name("an index name"))
+            else:
+                node = DropIndex(this=first, index=second)
+            self._end()
+            return node
         if self._accept_word("TABLE"):
             kind = "table"
         elif self._accept_word("DEPLOYMENT"):
             kind = "deployment"
+        elif self._accept_word("PROCEDURE"):
+            kind = "procedure"
+        elif self._accept_word("DATABASE"):
+            kind = "database"
         else:
             self._unsupported(1)
         exists = self._accept_words("IF", "EXISTS")
-        name = self._table_name() if kind == "table" else self._name("a deployment name")
+        if kind == "database":
+            db, name = None, self._name("a database name")
+        else:
+            db, name = self._qualified_name(f"a {kind} name")
         self._end()
-        return Drop(this=name, kind=kind, exists=exists)
+        return Drop(this=name, kind=kind, exists=exists, db=db)
 
     def _parse_use_statement(self) -> Use:
         name = self._name("a database name")
@@ -612,20 +713,30 @@ class StatementParser:
         return SetVariable(this=".".join(parts), scope=scope, expression=value)
 
     def _parse_show_statement(self) -> Show:
+        shows = "DATABASES, TABLES, DEPLOYMENTS, DEPLOYMENT name or CREATE TABLE name"
+        if self._accept_word("DEPLOYMENT"):
+            db, name = self._qualified_name("a deployment name")
+            self._end()
+            return Show(this="DEPLOYMENT", name=name, db=db)
+        if self._accept_word("CREATE"):
+            self._expect_word("TABLE")
+            db, name = self._qualified_name("a table name")
+            self._end()
+            return Show(this="CREATE TABLE", name=name, db=db)
         if not self._is_word("DATABASES", "TABLES", "DEPLOYMENTS"):
             if not self._curr:
-                self._error("DATABASES, TABLES or DEPLOYMENTS")
+                self._error(shows)
             words = f"SHOW {self._word_of(self._curr).upper() or self._curr.text}"
-            raise NotSupportedError(f"unsupported statement: {words!r} (SHOW DATABASES, TABLES or DEPLOYMENTS)")
+            raise NotSupportedError(f"unsupported statement: {words!r} (SHOW {shows})")
         what = self._word_of(self._curr).upper() if self._curr else ""
         self._advance()
         self._end()
         return Show(this=what)
 
     def _parse_describe_statement(self) -> Describe:
-        name = self._table_name()
+        db, name = self._qualified_name("a table name")
         self._end()
-        return Describe(this=name)
+        return Describe(this=name, db=db)
 
     # ------------------------------------------------------------------ data statements
     def _parse_insert_statement(self) -> InsertValues:
@@ -762,17 +873,20 @@ class StatementParser:
 
 
 __all__ = [
+    "RESERVED_NAMES",
     "STATEMENTS",
     "SUPPORTED",
     "ColumnDefinition",
     "Config",
     "Constant",
     "CreateDatabase",
+    "CreateIndex",
     "CreateTable",
     "Delete",
     "Deploy",
     "Describe",
     "Drop",
+    "DropIndex",
     "IndexDefinition",
     "InsertValues",
     "LoadData",

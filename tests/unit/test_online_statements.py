@@ -163,16 +163,17 @@ def test_split_statements_refuses_unterminated_quotes(text: str, message: str) -
             "CREATE TABLE t (c1 string, c2 int NOT NULL, c3 bigint DEFAULT 5, c7 timestamp, INDEX(KEY=c1, TS=c7), "
             "INDEX(KEY=(c1, c2), TS=c7, TTL=(10m, 100), TTL_TYPE=absandlat))",
             [("c1", "string"), ("c2", "int"), ("c3", "bigint"), ("c7", "timestamp")],
-            ["index1:c1:c7", "index2:c1|c2:c7:10m,100:absandlat"],
+            ["INDEX_0:c1:c7", "INDEX_1:c1|c2:c7:10m,100:absandlat"],
         ),
         (
             "create table if not exists demo_db.t (`c 1` varchar(20), c2 smallint, d date, f float, x double, "
-            "b bool, index named (key=c2)) options (partitionnum=8, replicanum=3, "
+            "b bool, index named (key=c2)) options (partitionnum=8, replicanum=1, "
             "distribution=[('127.0.0.1:6527', [])])",
             [("c 1", "string"), ("c2", "smallint"), ("d", "date"), ("f", "float"), ("x", "double"), ("b", "bool")],
             ["named:c2"],
         ),
-        ("CREATE TABLE t (index int, ts timestamp)", [("index", "int"), ("ts", "timestamp")], []),
+        # No index: OpenMLDB's default one, on the first column.
+        ("CREATE TABLE t (index int, ts timestamp)", [("index", "int"), ("ts", "timestamp")], ["INDEX_0:index"]),
     ],
 )
 def test_create_table_translates_columns_and_indexes(
@@ -447,7 +448,7 @@ def test_show_desc_drop_and_databases(app: FeatureService) -> None:
     assert ok(app, "SHOW TABLES")["data"] == {"schema": ["String"], "data": [["a"], ["b"]]}
     assert rows(app, "SHOW DATABASES") == [["demo_db"]]
     assert rows(app, "USE other; SHOW DATABASES") == [["other"]]
-    assert rows(app, "DESC b") == [["x", "int"]]
+    assert rows(app, "DESC b") == [["x", "int", "YES", ""]]
     assert rows(app, "DROP TABLE a; DROP TABLE IF EXISTS a; SHOW TABLES") == [["b"]]
     ok(app, f"CREATE TABLE tx (card bigint, ts timestamp, amount double); DEPLOY f {FEATURES}")
     r = sql(app, "DROP TABLE tx")
@@ -518,7 +519,7 @@ def test_dolphinscheduler_style_batch(app: FeatureService, tx_csv: Path) -> None
         (
             {"mode": "online", "sql": "CREATE TABLE t2 (a int, INDEX(KEY=b))"},
             400,
-            "index 'index1:b': key 'b' is not a column",
+            "index 'INDEX_0:b': key 'b' is not a column",
         ),
         ({"mode": "online", "sql": "CREATE TABLE t2 (a integer_ish)"}, 400, "column 'a': unknown type 'integer_ish'"),
         (
