@@ -402,8 +402,25 @@ def _check_representable(values: pa.Array, name: str) -> None:
         )
 
 
-def _value_text(values: pa.Array, name: str, epoch_ms: bool = False) -> pa.Array:
-    """One column as text (NULL stays NULL), formatted as the module docstring says.
+def _fixed_float_text(values: pa.Array) -> pa.Array:
+    """A floating-point column in C's ``%f`` form (``1.100000``: what OpenMLDB's SDK writes for FLOAT and DOUBLE,
+    a FLOAT widened to double first), except where that form reads back to a different value (``1e-09`` would be
+    ``0.000000``): those keep the shortest form that reads back exactly, so nothing is lost."""
+    shortest = values.cast(pa.string())
+    if len(values) == 0:
+        return shortest
+    numbers = values.fill_null(0).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore", over="ignore"):
+        fixed = np.char.mod("%f", numbers.astype(np.float64))
+        back = fixed.astype(np.float64).astype(numbers.dtype)
+        exact = back == numbers  # NaN never equals itself: it keeps the shortest form, "nan"
+    nulls = values.is_null().to_numpy(zero_copy_only=False)
+    return pc.if_else(pa.array(exact, mask=nulls), pa.array(fixed.tolist(), pa.string()), shortest)  # NULL stays
+
+
+def _value_text(values: pa.Array, name: str, epoch_ms: bool = False, fixed_floats: bool = False) -> pa.Array:
+    """One column as text (NULL stays NULL), formatted as the module docstring says; ``fixed_floats``: floating-point
+    numbers as :func:`_fixed_float_text` writes them.
 
     Raises:
         DataError: the column's type has no text form.
@@ -421,6 +438,8 @@ def _value_text(values: pa.Array, name: str, epoch_ms: bool = False) -> pa.Array
         return _timestamp_text(values, epoch_ms)
     if pa.types.is_date(t):
         _check_representable(values, name)
+    if fixed_floats and pa.types.is_floating(t):
+        return _fixed_float_text(values)
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         try:
             return values.cast(pa.string())
@@ -443,6 +462,7 @@ class _CsvFormat:
     quote_all: bool
     epoch_ms: bool
     check_every_column: bool
+    fixed_floats: bool = False
 
     def field(self, text: pa.Array, name: str, is_text: bool) -> pa.Array:
         """Quote (or check) one column's text and fill its NULLs."""
@@ -491,7 +511,7 @@ class _CsvFormat:
     def lines(self, batch: pa.RecordBatch) -> pa.Buffer:
         fields = []
         for name, values in zip(batch.schema.names, batch.columns, strict=True):
-            text = _value_text(values, name, self.epoch_ms)
+            text = _value_text(values, name, self.epoch_ms, self.fixed_floats)
             is_text = (
                 pa.types.is_string(values.type)
                 or pa.types.is_large_string(values.type)
@@ -538,6 +558,8 @@ def export_csv(
     mode: WriteMode = "error_if_exists",
     quote_all: bool = False,
     timestamp_format: TimestampFormat = "iso",
+    fixed_floats: bool = False,
+    repeat_header: bool = False,
     filesystem: pafs.FileSystem | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> ExportResult:
@@ -553,6 +575,10 @@ def export_csv(
         mode: ``error_if_exists``, ``overwrite`` or ``append``.
         quote_all: quote every non-NULL field (OpenMLDB's standalone writer does).
         timestamp_format: ``iso`` (``2024-05-01T08:30:00.000Z``) or ``epoch_ms``.
+        fixed_floats: floating-point numbers with six decimals (``1.100000``, C's ``%f``, as OpenMLDB's SDK writes
+            them) wherever that reads back to the same value; the shortest exact form elsewhere.
+        repeat_header: with ``header`` and ``mode="append"``, write the header again before the appended rows (as
+            OpenMLDB's SDK does) instead of checking that the existing file starts with the same header.
         filesystem: a configured ``pyarrow.fs`` filesystem for ``dest`` (instead of resolving it).
         storage_options: object-store settings for an ``s3://`` ``dest`` (see :mod:`openfeat_core.io.location`).
 
@@ -581,6 +607,7 @@ def export_csv(
         quote_all,
         timestamp_format == "epoch_ms",
         check_every_column=any(c in _FORMATTED_CHARS for c in markers),
+        fixed_floats=fixed_floats,
     )
     counts = {"rows": 0, "bytes": 0}
 
@@ -588,7 +615,7 @@ def export_csv(
         appending = target.existed and mode == "append" and target.copied > 0
         if appending:
             first_line, ends_with_newline = _last_line_state(fs, path)
-            if header and schema is not None:
+            if header and schema is not None and not repeat_header:
                 expected = fmt.header(schema.names).rstrip(b"\n")
                 if first_line.rstrip(b"\r") != expected:
                     raise DataError(
@@ -598,7 +625,7 @@ def export_csv(
             if not ends_with_newline:
                 target.stream.write(b"\n")
                 counts["bytes"] += 1
-        elif header and schema is not None:
+        if header and schema is not None and (not appending or repeat_header):
             head = fmt.header(schema.names)
             target.stream.write(head)
             counts["bytes"] += len(head)

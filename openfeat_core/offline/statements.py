@@ -12,6 +12,7 @@ the statement runner above this layer (:mod:`openfeat_core.server.statements`), 
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ __all__ = [
     "OutfileSpec",
     "load_into_workspace",
     "load_spec",
+    "located",
     "read_infile",
     "require_workspace",
     "resolve_outfile",
@@ -72,14 +74,35 @@ def _option_text(options: Mapping[str, Constant], key: str, default: str) -> str
 
 
 def _option_bool(options: Mapping[str, Constant], key: str, default: bool) -> bool:
+    """A boolean option, written ``true`` or ``false``: a string (``'true'``) is refused, as OpenMLDB does."""
     constant = options.get(key)
     if constant is None:
         return default
     if constant.args["kind"] == "bool":
         return bool(constant.value)
-    if constant.args["kind"] in ("string", "word") and str(constant.value).lower() in ("true", "false"):
-        return str(constant.value).lower() == "true"
-    raise OpenFeatSQLError(f"option {key} must be true or false, not {constant.args['text']}")
+    raise OpenFeatSQLError(f"option {key} must be true or false (a bool, unquoted), not {constant.args['text']}")
+
+
+def _option_choice(options: Mapping[str, Constant], key: str, choices: tuple[str, ...]) -> str:
+    """A text option that must be one of ``choices`` (the first is the default); compared in lower case."""
+    text = _option_text(options, key, choices[0]).lower()
+    if text not in choices:
+        raise OpenFeatSQLError(f"option {key} must be one of {', '.join(choices)}, not {text!r}")
+    return text
+
+
+def _option_positive_int(options: Mapping[str, Constant], key: str) -> None:
+    constant = options.get(key)
+    if constant is not None and (constant.args["kind"] != "int" or constant.value <= 0):
+        raise OpenFeatSQLError(f"option {key} must be a positive integer, not {constant.args['text']}")
+
+
+def located(path: str, workdir: str | None) -> str:
+    """``path`` as the statement names it, a relative local path taken from ``workdir`` (when given): OpenMLDB
+    resolves one against the directory its server runs in."""
+    if workdir is None or "://" in path or os.path.isabs(path):
+        return path
+    return os.path.join(workdir, path)
 
 
 def _check_options(options: Mapping[str, Constant], known: tuple[str, ...], what: str) -> None:
@@ -115,15 +138,23 @@ class LoadSpec:
     file_format: Literal["csv", "parquet"]
     mode: WriteMode
     csv: CsvOptions
+    cluster: bool = True  # load_mode='cluster' (OpenMLDB's job), not 'local' (its client)
 
 
-def load_spec(node: LoadData, *, offline: bool) -> LoadSpec:
+def load_spec(node: LoadData, *, offline: bool, workdir: str | None = None) -> LoadSpec:
     """The checked options of a ``LOAD DATA``; ``offline``: the default mode is ``error_if_exists`` (OpenMLDB's
-    offline default) rather than ``append``."""
+    offline default) rather than ``append``; ``workdir``: where a relative path is (see :func:`located`).
+
+    ``deep_copy``, ``load_mode``, ``thread`` and ``writer_type`` are checked and have no effect: the file is always
+    read whole into the storage (a deep copy), by this process."""
     options = options_of(node)
     _check_options(options, _LOAD_OPTIONS, "LOAD DATA")
     file_format = _file_format(options)
     mode = _write_mode(options, "error_if_exists" if offline else "append")
+    _option_bool(options, "deep_copy", True)
+    load_mode = _option_choice(options, "load_mode", ("cluster", "local"))
+    _option_choice(options, "writer_type", ("single", "batch"))
+    _option_positive_int(options, "thread")
     if _option_bool(options, "put_if_absent", False):
         raise NotSupportedError("put_if_absent=true is not supported (rows are never deduplicated)")
     csv = CsvOptions(
@@ -132,7 +163,7 @@ def load_spec(node: LoadData, *, offline: bool) -> LoadSpec:
         quote=_option_text(options, "quote", '"'),
         null_values=(_option_text(options, "null_value", ""),) if "null_value" in options else ("", "null", "NULL"),
     )
-    return LoadSpec(node.name, node.args["table"], file_format, mode, csv)
+    return LoadSpec(located(node.name, workdir), node.args["table"], file_format, mode, csv, load_mode == "cluster")
 
 
 def read_infile(spec: LoadSpec, schema: pa.Schema, timezone: str, file_access: FileAccess) -> pa.Table:
@@ -227,11 +258,19 @@ class OutfileSpec:
     delimiter: str
     null_value: str
     quote: str
+    online: bool = False
 
 
-def resolve_outfile(node: Outfile, access: FileAccess) -> OutfileSpec:
-    """The target of ``INTO OUTFILE``, checked against ``access`` and ``mode`` before the query runs."""
-    path: str = node.args["path"]
+def resolve_outfile(
+    node: Outfile, access: FileAccess, *, online: bool = False, workdir: str | None = None
+) -> OutfileSpec:
+    """The target of ``INTO OUTFILE``, checked against ``access`` and ``mode`` before the query runs.
+
+    ``online``: the query ran in online mode, where OpenMLDB's SDK writes the result set itself (not a Spark job):
+    then a CSV file's timestamps are epoch milliseconds and its floats have six decimals (where that is exact), a
+    field is not quoted unless ``quote`` is given, ``append`` with ``header=true`` writes the header again, and the
+    file's directory must exist. ``workdir``: where a relative path is (see :func:`located`)."""
+    path = located(node.args["path"], workdir)
     options = options_of(node)
     _check_options(options, _OUTFILE_OPTIONS, "INTO OUTFILE")
     file_format = _file_format(options)
@@ -248,6 +287,9 @@ def resolve_outfile(node: Outfile, access: FileAccess) -> OutfileSpec:
         raise DataError(f"{shown} already exists (mode='error_if_exists'); use mode='overwrite' or mode='append'")
     if mode == "overwrite" and kind == pafs.FileType.Directory:
         access.check_replace_directory(path, fs, inner)  # publishing deletes the directory it replaces
+    parent = inner.rpartition("/")[0]
+    if online and single and target.is_local and parent and fs.get_file_info(parent).type != pafs.FileType.Directory:
+        raise DataError(f"cannot write {shown}: its directory {prefix + parent} does not exist")
     return OutfileSpec(
         fs,
         inner,
@@ -258,7 +300,8 @@ def resolve_outfile(node: Outfile, access: FileAccess) -> OutfileSpec:
         _option_bool(options, "header", True),
         _option_text(options, "delimiter", ","),
         _option_text(options, "null_value", "null"),
-        _option_text(options, "quote", '"'),
+        _option_text(options, "quote", "" if online else '"'),
+        online,
     )
 
 
@@ -275,6 +318,9 @@ def write_outfile(table: pa.Table, out: OutfileSpec) -> int:
                 null_value=out.null_value,
                 quote=out.quote,
                 mode=mode,
+                timestamp_format="epoch_ms" if out.online else "iso",
+                fixed_floats=out.online,
+                repeat_header=out.online,
                 filesystem=out.filesystem,
             )
         else:

@@ -17,7 +17,9 @@ route) are accepted and ignored. One OpenMLDB table has two storages; here the *
 the **offline** storage is a :class:`~openfeat_core.workspace.Workspace` (versioned Parquet tables). The mode of a
 batch (``online``, ``offsync``, ``offasync``; ``SET @@execute_mode='online'|'offline'`` switches it for the rest of
 the batch) decides which storage ``LOAD DATA`` and ``SELECT`` use. ``offasync`` runs synchronously, exactly like
-``offsync``: there is no job queue to hand work to.
+``offsync``: there is no job queue to hand work to. The statements OpenMLDB runs as jobs (offline queries, offline
+``INTO OUTFILE``, ``LOAD DATA`` of the cluster loader) are recorded as ended jobs in the store's job list
+(:mod:`openfeat_core.offline.jobs`), which ``SHOW JOBS``, ``SHOW JOB id`` and ``STOP JOB id`` answer.
 
 Statements (OpenMLDB syntax; keywords in any case):
 
@@ -44,8 +46,9 @@ Statements (OpenMLDB syntax; keywords in any case):
   ``error_if_exists`` there is an error; on an empty table every mode appends; no ``mode`` means ``append``).
   Offline: a new workspace version of the table: ``overwrite`` holds the new rows, ``append`` the previous
   version's rows then the new ones, ``error_if_exists`` (the default, as in OpenMLDB) refuses a table that has a
-  version. ``deep_copy``, ``load_mode``, ``thread`` and ``writer_type`` are accepted and ignored (the rows are
-  always copied); ``put_if_absent=true`` is refused.
+  version. ``deep_copy`` (a bool), ``load_mode`` (``cluster``/``local``: a job or not), ``thread`` (a positive
+  integer) and ``writer_type`` (``single``/``batch``) are checked and otherwise ignored (the rows are always
+  copied); ``put_if_absent=true`` is refused. A relative path is taken from ``execute_sql``'s ``workdir``.
 * ``DEPLOY name [OPTIONS(...)] SELECT ...`` (any mode): :meth:`OnlineStore.deploy`; ``DEPLOY IF NOT EXISTS`` leaves
   an existing deployment alone.
 * ``SELECT ... [CONFIG(...)]`` (the batch engine, :func:`openfeat_core.compute`): online mode computes over the
@@ -56,8 +59,11 @@ Statements (OpenMLDB syntax; keywords in any case):
   writes the whole result instead, atomically (:mod:`openfeat_core.io.export`): to that file when the path ends
   in ``.csv`` / ``.tsv`` / ``.txt`` / ``.parquet`` / ``.pq`` or is an existing file, otherwise to a directory
   holding ``part-00000-<uuid>.csv`` (or ``.parquet``), as OpenMLDB's offline jobs write; ``append`` adds a part
-  file. CSV defaults follow OpenMLDB (``header=true``, ``delimiter=','``, ``null_value='null'``), except that
-  fields needing quotes are quoted with ``"`` (``quote=''`` turns that off).
+  file. CSV defaults follow OpenMLDB (``header=true``, ``delimiter=','``, ``null_value='null'``). Online, the text
+  is that of OpenMLDB's client writer (epoch-millisecond timestamps, six-decimal floats where exact, no quotes
+  unless ``quote`` is given, the header again on ``append``; the file's directory must exist); offline, that of its
+  Spark writer (ISO timestamps, fields needing quotes quoted with ``"``). docs/semantics.md §11 has the details.
+* ``SHOW JOBS``, ``SHOW JOB id``, ``STOP JOB id``: rows of the job list in the columns of OpenMLDB's ``JOB_INFO``.
 
 Files: every path ``LOAD DATA`` reads (and each file a directory or glob lists) and every ``INTO OUTFILE`` target is
 checked against the batch's :class:`~openfeat_core.io.access.FileAccess` before anything is read or written: the
@@ -69,6 +75,7 @@ Parameters for ``?`` placeholders are not supported; write values into the SQL.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,6 +89,7 @@ from openfeat_core.errors import NotSupportedError, OpenFeatError, OpenFeatSQLEr
 from openfeat_core.io.access import TRUSTED, FileAccess
 from openfeat_core.offline import statements as offline
 from openfeat_core.offline.api import compute
+from openfeat_core.offline.jobs import JobLog, JobType, jobs_of
 from openfeat_core.online import statements as online
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.plan.nodes import tables_read
@@ -98,6 +106,7 @@ from openfeat_core.sql.statements import (
     Drop,
     DropIndex,
     InsertValues,
+    JobStatement,
     LoadData,
     Outfile,
     SetVariable,
@@ -264,6 +273,8 @@ class _Session:
     db: str
     timezone: str
     file_access: FileAccess
+    workdir: str | None
+    jobs: JobLog
 
     @property
     def offline(self) -> bool:
@@ -282,6 +293,7 @@ def execute_sql(
     db: str = "default",
     timezone: str | None = None,
     file_access: FileAccess = TRUSTED,
+    workdir: str | None = None,
 ) -> StatementResult:
     """Run the ``;``-separated OpenMLDB statements of ``sql`` in order (see the module docstring).
 
@@ -296,6 +308,8 @@ def execute_sql(
             (:mod:`openfeat_core.io.access`). The default, :data:`~openfeat_core.io.access.TRUSTED`, is for a
             trusted in-process caller: any path except inside an online store's directory. Pass
             ``FileAccess.confined(roots)`` for SQL that comes from elsewhere (the service always does).
+        workdir: the directory a relative ``LOAD DATA`` or ``INTO OUTFILE`` path is taken from (OpenMLDB takes it
+            from its server's directory); the process's current directory by default.
 
     Returns:
         The last statement's result.
@@ -310,7 +324,7 @@ def execute_sql(
     statements = split_statements(sql)
     if not statements:
         raise OpenFeatSQLError("the SQL holds no statement")
-    session = _Session(store, workspace, mode, db, timezone or store.timezone, file_access)
+    session = _Session(store, workspace, mode, db, timezone or store.timezone, file_access, workdir, jobs_of(store))
     result = StatementResult("none")
     for number, text in enumerate(statements, 1):
         try:
@@ -372,15 +386,21 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
         raise NotSupportedError(
             "unsupported statement: 'DELETE' (the online store keeps rows until their TTL evicts them)"
         )
+    if isinstance(node, JobStatement):
+        return _job_statement(session, node)
     if isinstance(node, LoadData):
-        return StatementResult("load_data", affected_rows=_load_data(session, node))
+        return StatementResult("load_data", affected_rows=_load_data(session, node, text))
     if isinstance(node, Outfile):
-        out = offline.resolve_outfile(node, session.file_access)  # refused or clashing targets fail before the query
-        result = _query(session, node.args["query_sql"])
-        return StatementResult("select_into", affected_rows=offline.write_outfile(result, out))
+        # refused or clashing targets fail before the query
+        out = offline.resolve_outfile(node, session.file_access, online=not session.offline, workdir=session.workdir)
+        with _job(session, "RunBatchSql", text):
+            result = _query(session, node.args["query_sql"])
+            written = offline.write_outfile(result, out)
+        return StatementResult("select_into", affected_rows=written)
     # A query, with or without CONFIG(...): the engine takes its text (compute() reads a CONFIG clause itself).
     query = node.args["query_sql"] if isinstance(node, Config) else text
-    result = _query(session, query, tables_of=node.args["query_sql"] if isinstance(node, Config) else query)
+    with _job(session, "RunBatchAndShow", text):
+        result = _query(session, query, tables_of=node.args["query_sql"] if isinstance(node, Config) else query)
     total = result.num_rows
     message = "ok"
     if total > PREVIEW_ROW_LIMIT:
@@ -403,16 +423,34 @@ def _set(session: _Session, node: SetVariable) -> None:
         raise OpenFeatSQLError(f"@@execute_mode must be 'online' or 'offline', not {value.args['text']}")
 
 
-def _load_data(session: _Session, node: LoadData) -> int:
-    """Online: the file's rows appended to the store; offline: a new workspace version of the table."""
-    spec = offline.load_spec(node, offline=session.offline)
+def _job(session: _Session, job_type: JobType, text: str) -> contextlib.AbstractContextManager[None]:
+    """The job an offline statement is in OpenMLDB (a Spark job of its TaskManager), recorded in the store's job
+    list; online statements run in the client and are no job."""
+    return session.jobs.run(job_type, text) if session.offline else contextlib.nullcontext()
+
+
+def _job_statement(session: _Session, node: JobStatement) -> StatementResult:
+    """``SHOW JOBS``, ``SHOW JOB id``, ``STOP JOB id`` (an ended job stays as it is): rows of the job list."""
+    log = session.jobs
+    jobs = log.jobs() if node.this is None else [log.get(node.this)]
+    rows = JobLog.table(jobs)
+    return StatementResult("show" if node.args["action"] == "show" else "stop_job", rows=rows, total_rows=len(jobs))
+
+
+def _load_data(session: _Session, node: LoadData, text: str) -> int:
+    """Online: the file's rows appended to the store; offline: a new workspace version of the table. A load of
+    the cluster loader (``load_mode='cluster'``, the default) is a job in either mode, as in OpenMLDB."""
+    spec = offline.load_spec(node, offline=session.offline, workdir=session.workdir)
     schema = online.store_schema(session.store, spec.table)
     if not session.offline:
         online.check_online_load(session.store, spec.table, spec.mode)
-        data = offline.read_infile(spec, schema, session.timezone, session.file_access)
-        return session.store.insert(spec.table, data)
+        job = session.jobs.run("ImportOnlineData", text) if spec.cluster else contextlib.nullcontext()
+        with job:
+            data = offline.read_infile(spec, schema, session.timezone, session.file_access)
+            return session.store.insert(spec.table, data)
     ws = session.require_workspace("LOAD DATA")
-    return offline.load_into_workspace(ws, spec, schema, session.timezone, session.file_access)
+    with session.jobs.run("ImportOfflineData", text):
+        return offline.load_into_workspace(ws, spec, schema, session.timezone, session.file_access)
 
 
 def _query(session: _Session, query: str, *, tables_of: str | None = None) -> pa.Table:

@@ -166,6 +166,13 @@ class Delete(exp.Expression):
     arg_types: ClassVar[dict[str, bool]] = {"this": True, "where": False}
 
 
+class JobStatement(exp.Expression):
+    """``SHOW JOBS`` (``this`` is None), ``SHOW JOB id`` or ``STOP JOB id``: ``action`` is ``show`` or ``stop``,
+    ``this`` the job id."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": False, "action": True}
+
+
 class LoadData(exp.Expression):
     """``LOAD DATA INFILE 'path' INTO TABLE t [OPTIONS(...)]``: ``this`` is the path."""
 
@@ -223,6 +230,7 @@ STATEMENTS = (
     Describe,
     InsertValues,
     Delete,
+    JobStatement,
     LoadData,
     Outfile,
     Config,
@@ -287,6 +295,7 @@ class StatementParser:
         "DELETE": "_parse_delete_statement",
         "LOAD": "_parse_load_statement",
         "DEPLOY": "_parse_deploy_statement",
+        "STOP": "_parse_stop_statement",
     }
 
     # ------------------------------------------------------------------ the entry point
@@ -712,7 +721,12 @@ class StatementParser:
         self._end()
         return SetVariable(this=".".join(parts), scope=scope, expression=value)
 
-    def _parse_show_statement(self) -> Show:
+    def _parse_show_statement(self) -> Show | JobStatement:
+        if self._accept_word("JOBS"):
+            self._end()
+            return JobStatement(action="show")
+        if self._accept_word("JOB"):
+            return self._job_statement("show")
         shows = "DATABASES, TABLES, DEPLOYMENTS, DEPLOYMENT name or CREATE TABLE name"
         if self._accept_word("DEPLOYMENT"):
             db, name = self._qualified_name("a deployment name")
@@ -769,6 +783,20 @@ class StatementParser:
         where = self._parse_where()
         self._end()
         return Delete(this=table, where=where)
+
+    def _parse_stop_statement(self) -> JobStatement:
+        if not self._accept_word("JOB"):
+            self._unsupported(1)
+        return self._job_statement("stop")
+
+    def _job_statement(self, action: str) -> JobStatement:
+        """The job id after ``SHOW JOB`` or ``STOP JOB``, and the end of the statement."""
+        token = self._curr
+        if not token or token.token_type != TokenType.NUMBER or not token.text.isdigit():
+            self._error("a job id (a number)")
+        self._advance()
+        self._end()
+        return JobStatement(this=int(token.text), action=action)
 
     def _parse_load_statement(self) -> LoadData:
         self._expect_word("DATA")
@@ -889,6 +917,7 @@ __all__ = [
     "DropIndex",
     "IndexDefinition",
     "InsertValues",
+    "JobStatement",
     "LoadData",
     "Option",
     "Outfile",

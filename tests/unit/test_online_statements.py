@@ -514,7 +514,7 @@ def test_dolphinscheduler_style_batch(app: FeatureService, tx_csv: Path) -> None
             "statement 'ALTER TABLE tx ADD COLUMN x int': unsupported statement: 'ALTER'",
         ),
         ({"mode": "online", "sql": "CREATE VIEW v AS SELECT 1"}, 400, "unsupported statement: 'CREATE VIEW'"),
-        ({"mode": "online", "sql": "SHOW JOBS"}, 400, "unsupported statement: 'SHOW JOBS'"),
+        ({"mode": "online", "sql": "SHOW FUNCTIONS"}, 400, "unsupported statement: 'SHOW FUNCTIONS'"),
         ({"mode": "offsync", "sql": "INSERT INTO tx (card) VALUES (1)"}, 400, "INSERT writes the online storage"),
         (
             {"mode": "online", "sql": "CREATE TABLE t2 (a int, INDEX(KEY=b))"},

@@ -303,6 +303,7 @@ def test_outfile_inside_the_roots_works(
 ) -> None:
     app, _ = served
     path = target.format(root=layout.root)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # online, the file's directory must exist (as in OpenMLDB)
     r = sql(app, f"SELECT id FROM t INTO OUTFILE '{path}' OPTIONS(mode='overwrite')")
     assert r.status == 200, r.body
     written = Path(path)

@@ -120,7 +120,7 @@ def test_a_statement_node_knows_where_it_starts(sql: str) -> None:
         ("DROP VIEW v", NotSupportedError, "unsupported statement: 'DROP VIEW'"),
         ("CREATE VIEW v AS SELECT 1", NotSupportedError, "unsupported statement: 'CREATE VIEW'"),
         ("ALTER TABLE t ADD COLUMN x int", NotSupportedError, "unsupported statement: 'ALTER'"),
-        ("SHOW JOBS", NotSupportedError, "unsupported statement: 'SHOW JOBS'"),
+        ("SHOW FUNCTIONS", NotSupportedError, "unsupported statement: 'SHOW FUNCTIONS'"),
         ("SELECT 1; SELECT 2", OpenFeatSQLError, "expected exactly one SQL statement, found 2"),
     ],
 )
