@@ -17,6 +17,10 @@ the SQL route, so a case tests what users call:
   over the inputs (in online mode) is replayed as requests (``request_replay``: the first input's rows, each
   computed against the rows before it) over the tables the statements left in the store.
 * ``tearDown`` statements run last; their errors do not change the outcome.
+* Files: the working directory is the case's own temporary directory while it runs (``INTO OUTFILE '{0}.csv'``
+  and ``LOAD DATA INFILE '{0}.csv'`` meet there), and the statements may read and write files only there and in
+  the case's workspace (``FileAccess.confined``): any other path is refused, so a case never writes elsewhere on
+  the machine (``INTO OUTFILE '/{0}/{0}.csv'``, which upstream expects to fail, is refused).
 
 Checks (the harness's checkers, each only when its key is given): ``success``; ``columns``/``rows``/``order``/
 ``count`` on the last statement's rows (:func:`~openfeat_core.conformance.compare.check_result`; an empty ``rows``
@@ -28,9 +32,11 @@ describes, in OpenMLDB's ``DESC`` form (``name``, ``keys``, ``ts``, ``ttl`` like
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +46,7 @@ import pyarrow as pa
 from openfeat_core.conformance.cases import Case, CaseFormatError, IndexExpect, build_table, is_query
 from openfeat_core.conformance.compare import check_result
 from openfeat_core.errors import OpenFeatError
+from openfeat_core.io.access import FileAccess
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.server.statements import Mode, StatementResult, execute_sql
 from openfeat_core.sql.dialect import parse_sql
@@ -75,9 +82,12 @@ def _one_line(text: str) -> str:
 class _Session:
     """One SDK connection's state over a store and a workspace: the mode and database carry over."""
 
-    def __init__(self, store: OnlineStore, workspace: Workspace, db: str, timezone: str, crash: CrashFn) -> None:
+    def __init__(
+        self, store: OnlineStore, workspace: Workspace, access: FileAccess, db: str, timezone: str, crash: CrashFn
+    ) -> None:
         self.store = store
         self.workspace = workspace
+        self.access = access
         self.mode: Mode = "online"
         self.db = db
         self.timezone = timezone
@@ -95,7 +105,13 @@ class _Session:
             return last
         try:
             last.result = execute_sql(
-                self.store, text, self.mode, workspace=self.workspace, db=self.db, timezone=self.timezone
+                self.store,
+                text,
+                self.mode,
+                workspace=self.workspace,
+                db=self.db,
+                timezone=self.timezone,
+                file_access=self.access,
             )
         except OpenFeatError as exc:
             last.error = _one_line(str(exc))
@@ -109,6 +125,24 @@ class _Session:
             value = str(last.node.expression.this).lower()
             self.mode = "online" if value == "online" else ("offsync" if self.mode == "online" else self.mode)
         return last
+
+
+@contextlib.contextmanager
+def _case_session(case: Case, timezone: str, crash: CrashFn) -> Iterator[_Session]:
+    """A fresh store, workspace and file directory for one case; the working directory is that file directory
+    while the case runs (``INTO OUTFILE '{0}.csv'`` lands there), and no statement may read or write a file
+    outside it (or the workspace): a case never touches the files of the machine it runs on."""
+    with tempfile.TemporaryDirectory(prefix="openfeat-case-") as tmp:
+        files = Path(tmp) / "files"
+        files.mkdir()
+        workspace = Workspace.open(Path(tmp) / "workspace")
+        access = FileAccess.confined([str(files)], workspace=workspace.uri)
+        previous = os.getcwd()  # contextlib.chdir is Python 3.11+
+        os.chdir(files)
+        try:
+            yield _Session(OnlineStore(timezone=timezone), workspace, access, case.db or "default", timezone, crash)
+        finally:
+            os.chdir(previous)
 
 
 def _prepare(session: _Session, case: Case) -> list[str]:
@@ -175,10 +209,8 @@ def run_statements_case(
     case: Case, mode: Literal["batch", "request"], *, timezone: str, replay: ReplayFn | None, crash: CrashFn
 ) -> tuple[Status, str]:
     """Run one ``statements`` case in ``mode`` (see the module docstring) and judge it."""
-    with tempfile.TemporaryDirectory(prefix="openfeat-case-") as tmp:
-        store = OnlineStore(timezone=timezone)
-        workspace = Workspace.open(Path(tmp) / "workspace")
-        session = _Session(store, workspace, case.db or "default", timezone, crash)
+    with _case_session(case, timezone, crash) as session:
+        store = session.store
         try:
             notes = _prepare(session, case)
         except _InputError as exc:
@@ -218,9 +250,8 @@ def run_batch_request_case(case: Case, *, timezone: str, crash: CrashFn) -> tupl
     hold one value in every row (an error otherwise, as the batch request API gives)."""
     spec = case.batch_request
     assert spec is not None
-    with tempfile.TemporaryDirectory(prefix="openfeat-case-") as tmp:
-        store = OnlineStore(timezone=timezone)
-        session = _Session(store, Workspace.open(Path(tmp) / "workspace"), case.db or "default", timezone, crash)
+    with _case_session(case, timezone, crash) as session:
+        store = session.store
         try:
             _prepare(session, case)
             requests = build_table(spec)

@@ -250,3 +250,19 @@ def test_a_missing_file_runner_fails_every_case(tmp_path: Path, monkeypatch: pyt
     report = run_files([path], ["batch"], load_engine())
     assert [o.status for o in report.outcomes] == ["failed", "failed"]
     assert "no_such_module, which does not exist yet" in report.outcomes[0].reason
+
+
+def test_files_stay_in_the_case_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative OUTFILE lands in the case's own directory, not the caller's; any other path is refused."""
+    monkeypatch.chdir(tmp_path)
+    body = INPUT + "sqls: [\"select * from {0} into outfile '{0}.csv'\", \"select * from {0} into outfile '{0}.csv'\"]"
+    # The second export finds the first one's file (error_if_exists): both ran in the same case directory.
+    status, reason = run(tmp_path, body + "\nexpect: {success: false}")
+    assert (status, reason) == ("passed", "")
+    outside = tmp_path / "elsewhere" / "out.csv"
+    status, reason = run(
+        tmp_path, INPUT + f"sql: select * from {{0}} into outfile '{outside}'\nexpect: {{success: true}}"
+    )
+    assert status == "failed" and "is outside the data roots" in reason
+    assert not outside.exists()
+    assert not (tmp_path / "auto_t0.csv").exists()
