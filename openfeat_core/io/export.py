@@ -402,20 +402,41 @@ def _check_representable(values: pa.Array, name: str) -> None:
         )
 
 
+#: Below this magnitude a number times 10^6 rounds to an integer that float64 holds exactly.
+_FIXED_LIMIT = 2.0**53 / 1e6
+
+
 def _fixed_float_text(values: pa.Array) -> pa.Array:
     """A floating-point column in C's ``%f`` form (``1.100000``: what OpenMLDB's SDK writes for FLOAT and DOUBLE,
-    a FLOAT widened to double first), except where that form reads back to a different value (``1e-09`` would be
-    ``0.000000``): those keep the shortest form that reads back exactly, so nothing is lost."""
-    shortest = values.cast(pa.string())
+    a FLOAT widened to double first), except where that form reads back to a different value (``1e-9`` would be
+    ``0.000000``): those keep the shortest form that reads back exactly, so nothing is lost.
+
+    The six decimals are the number times 10^6 rounded to an integer, vectorized (no per-value formatting); where
+    ``%f``'s text reads back exactly, the value is the double nearest a six-decimal number and that rounding gives
+    the same digits. Magnitudes from :data:`_FIXED_LIMIT` up (rare) are formatted with ``%f`` one by one."""
     if len(values) == 0:
-        return shortest
+        return values.cast(pa.string())
     numbers = values.fill_null(0).to_numpy(zero_copy_only=False)
+    wide = numbers.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        fixed = np.char.mod("%f", numbers.astype(np.float64))
-        back = fixed.astype(np.float64).astype(numbers.dtype)
-        exact = back == numbers  # NaN never equals itself: it keeps the shortest form, "nan"
+        small = np.abs(wide) < _FIXED_LIMIT  # False for NaN and infinities: they keep "nan", "inf"
+        units = np.abs(np.rint(np.where(small, wide, 0.0) * 1e6)).astype(np.int64)
+    whole = pa.array(units // 1_000_000).cast(pa.string())
+    decimals = pc.utf8_lpad(pa.array(units % 1_000_000).cast(pa.string()), 6, "0")
+    sign = pc.if_else(pa.array(np.signbit(wide)), pa.scalar("-"), pa.scalar(""))
+    fixed = pc.binary_join_element_wise(sign, whole, pa.scalar("."), decimals, pa.scalar(""))
+    large = np.flatnonzero(~small & np.isfinite(wide))
+    if len(large):
+        texts = fixed.to_pylist()
+        for k in large.tolist():
+            texts[k] = f"{wide[k]:f}"
+        fixed = pa.array(texts, pa.string())
+    back = pc.cast(fixed, pa.float64()).to_numpy(zero_copy_only=False).astype(numbers.dtype)
+    exact = (back == numbers) & (small | np.isfinite(wide))
     nulls = values.is_null().to_numpy(zero_copy_only=False)
-    return pc.if_else(pa.array(exact, mask=nulls), pa.array(fixed.tolist(), pa.string()), shortest)  # NULL stays
+    if exact.all():  # the usual case: no shortest form needed
+        return pc.if_else(pa.array(nulls), pa.scalar(None, pa.string()), fixed) if nulls.any() else fixed
+    return pc.if_else(pa.array(exact, mask=nulls), fixed, values.cast(pa.string()))  # NULL stays NULL
 
 
 def _value_text(values: pa.Array, name: str, epoch_ms: bool = False, fixed_floats: bool = False) -> pa.Array:

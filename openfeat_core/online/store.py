@@ -66,6 +66,8 @@ class Deployment:
         preaggs: long-window pre-aggregations (``OPTIONS(long_windows=...)``), by the aggregate they serve.
         reference: the statistics of the training set this version was deployed from
             (:mod:`openfeat_core.monitoring.reference`), which served features are compared with; None: unknown.
+        procedure: the ``CREATE PROCEDURE`` statement as written when the deployment is a procedure (its ``CONST``
+            parameters are the common columns of batch requests, :mod:`openfeat_core.online.procedures`).
     """
 
     name: str
@@ -77,6 +79,7 @@ class Deployment:
     indexes: tuple[IndexSpec, ...] = ()
     preaggs: dict[WindowAgg, Preaggregate] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
+    procedure: str | None = None
 
     @property
     def access(self) -> dict[str, Any]:
@@ -279,7 +282,7 @@ class OnlineStore:
             del self._declared[record["name"]]
             del self._table_options[record["name"]]
         elif op == "deploy":
-            self._deploy(record["name"], record["sql"], record.get("options", {}))
+            self._deploy(record["name"], record["sql"], record.get("options", {}), procedure=record.get("procedure"))
         elif op == "restore":
             self._active[record["name"]] = record["version"] - 1
         elif op == "drop_deployment":
@@ -403,7 +406,11 @@ class OnlineStore:
             for n, t in self._tables.items()
         ]
         for name, versions in self._deployments.items():
-            meta.extend({"op": "deploy", "name": name, "sql": d.sql, "options": d.options} for d in versions)
+            meta.extend(
+                {"op": "deploy", "name": name, "sql": d.sql, "options": d.options}
+                | ({} if d.procedure is None else {"procedure": d.procedure})
+                for d in versions
+            )
             meta.extend(
                 {"op": "reference", "name": name, "version": d.version, "profile": d.reference}
                 for d in versions
@@ -651,11 +658,13 @@ class OnlineStore:
         """How many dead letters were recorded."""
         return len(self._dead_letters)
 
-    def deploy(self, name: str, sql: str | Deploy, options: Mapping[str, str] | None = None) -> Deployment:
+    def deploy(
+        self, name: str, sql: str | Deploy, options: Mapping[str, str] | None = None, *, procedure: str | None = None
+    ) -> Deployment:
         """Deploy ``sql`` (a SELECT, or ``DEPLOY name [OPTIONS(...)] SELECT ...`` as text or parsed) as ``name``.
 
         A ``DEPLOY`` statement names the deployment when ``name`` is empty, and its OPTIONS apply under
-        ``options``.
+        ``options``. ``procedure``: the ``CREATE PROCEDURE`` statement ``sql`` comes from, kept with the version.
 
         Re-deploying the same script is a no-op; a changed script becomes a new version (see :meth:`restore`).
 
@@ -665,11 +674,13 @@ class OnlineStore:
         """
         statement = parse_deploy(sql) if isinstance(sql, str) else sql
         if statement is None:  # a plain query, deployed as written
-            return self._deploy(name, str(sql), dict(options or {}), log=True)
+            return self._deploy(name, str(sql), dict(options or {}), log=True, procedure=procedure)
         merged = {**statement.options, **(options or {})}
-        return self._deploy(name or statement.name, statement.args["query_sql"], merged, log=True)
+        return self._deploy(name or statement.name, statement.args["query_sql"], merged, log=True, procedure=procedure)
 
-    def _deploy(self, name: str, sql: str, options: Mapping[str, str], *, log: bool = False) -> Deployment:
+    def _deploy(
+        self, name: str, sql: str, options: Mapping[str, str], *, log: bool = False, procedure: str | None = None
+    ) -> Deployment:
         # A deployment serves requests, each one small: without this, `auto` kernels would run them interpreted.
         # Loading numba here (once per process) keeps it off the first request's latency.
         load_compiled()
@@ -689,7 +700,8 @@ class OnlineStore:
         if versions and versions[self._active[name]].digest == candidate.digest:
             return versions[self._active[name]]
         if log:
-            self._record({"op": "deploy", "name": name, "sql": sql, "options": options})
+            record = {"op": "deploy", "name": name, "sql": sql, "options": options}
+            self._record(record if procedure is None else {**record, "procedure": procedure})
         ms_bias, rows_bias = deploy_biases(options)
         indexes = []
         for spec in compiled.indexes:
@@ -711,7 +723,9 @@ class OnlineStore:
                 window = direct.windows[pre.agg.window]
                 pre.fields = direct.main.schema
                 preaggs[pre.agg] = main.add_preaggregate(main.indexes[(window.keys, window.order)], pre)
-        deployment = Deployment(name, len(versions) + 1, sql, plan, compiled, options, tuple(indexes), preaggs)
+        deployment = Deployment(
+            name, len(versions) + 1, sql, plan, compiled, options, tuple(indexes), preaggs, procedure=procedure
+        )
         self._deployments[name] = [*versions, deployment]
         self._active[name] = len(versions)
         self._warm_up(deployment)
@@ -785,6 +799,7 @@ class OnlineStore:
             ),
             "access": d.access,
             "reference": None if d.reference is None else d.reference.get("source"),
+            "procedure": d.procedure,
         }
 
     def input_schema(self, name: str) -> list[tuple[str, SQLType]]:

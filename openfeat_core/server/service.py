@@ -18,8 +18,17 @@ written for OpenMLDB can call a deployment unchanged; ``{db}`` in a path is acce
                                            ``MonitorOptions``)
 ``GET|PUT …/{name}/reference``             the reference profile (the training set's statistics) of the
                                            active version (:mod:`openfeat_core.monitoring.reference`)
-``GET  /dbs/{db}/tables[/{table}]``        table names / one table's schema, row count and indexes
-``PUT  /dbs/{db}/tables/{table}``          insert ``{"value": [[...], ...]}``
+``GET  /dbs``                              the databases: ``{"code": 0, "msg": "ok", "dbs": [...]}``
+``GET  /dbs/{db}/tables[/{table}]``        OpenMLDB's ``tables`` / ``table`` (its ``TableInfo``: ``column_desc``,
+                                           ``column_key`` per declared index with ``ttl``, partitions), and
+                                           ``data``: the names / one table's schema, row count and indexes
+``PUT  /dbs/{db}/tables/{table}``          insert ``{"value": [[...], ...]}`` (OpenMLDB takes one row; here any
+                                           number, inserted together)
+``GET  /dbs/{db}/procedures/{name}``       a procedure (``CREATE PROCEDURE``): its statement, input and output
+                                           schemas, common columns, tables
+``POST /dbs/{db}/procedures/{name}``       a batch request: ``{"common_cols": [...], "input": [[...]],
+                                           "need_schema"}`` → ``data`` (rows without the common outputs),
+                                           ``common_cols_data`` (:mod:`openfeat_core.online.procedures`)
 ``POST /dbs/{db}/tables/{table}/rows``     bulk insert: ``{"rows": [...]}`` or an Arrow IPC stream body
 ``POST /dbs/{db}``                         OpenMLDB SQL: ``{"mode": "online"|"offsync"|"offasync", "sql": "s1;
                                            s2..."}`` → ``{"code": 0, "msg": "ok"}``, or for a query, ``SHOW`` or
@@ -29,9 +38,13 @@ written for OpenMLDB can call a deployment unchanged; ``{db}`` in a path is acce
 ``GET  /health``, ``/ready``, ``/metrics``  liveness, readiness, Prometheus text metrics
 =========================================  ====================================================================
 
-Values travel as OpenMLDB's APIServer writes them: timestamps as epoch-millisecond integers, dates as
-``"YYYY-MM-DD"`` strings, and ``NaN`` / ``Infinity`` / ``Inf`` accepted unquoted. Every error is a JSON body
-``{"code": <HTTP status>, "msg": "..."}``: user mistakes get a 4xx naming the field, and leave the store unchanged.
+Values travel as OpenMLDB's APIServer writes them: timestamps as epoch-millisecond integers, and ``NaN`` /
+``Infinity`` / ``Inf`` accepted unquoted; dates as ``"YYYY-MM-DD"`` strings (OpenMLDB writes ``"2020-5-2"``). Every
+error is a JSON body ``{"code": -1, "msg": "...", "detail": "..."}`` with a 4xx/5xx HTTP status (user mistakes get a
+4xx and leave the store unchanged): ``code`` and, where OpenMLDB's APIServer has one for the case, ``msg`` are the
+APIServer's (``"no match method"`` for a path or method no route serves, ``"Table not found"``, ``"DB not found"``,
+``"Json parse failed, error code: N"`` with RapidJSON's code, ``"Translate to insert row failed"``...), so that its
+clients keep working; ``detail`` then says what is wrong and where (the field, row, column).
 
 Admission, on every route but ``/health`` and before the token: a ``Host`` other than an IP address, ``localhost``
 or an allowed name is answered 421 (DNS rebinding), an ``Origin`` not allowed 403, and a POST/PUT body that is not
@@ -71,8 +84,9 @@ from openfeat_core.errors import DataError, OpenFeatError, http_status
 from openfeat_core.io.access import FileAccess
 from openfeat_core.monitoring.monitor import MonitorOptions, decide, drift_report, served_features
 from openfeat_core.online.consistency import ConsistencyReport
+from openfeat_core.online.procedures import ProcedureInfo, batch_request, procedure_info
 from openfeat_core.online.rows import TypedRows, check_rows
-from openfeat_core.online.store import OnlineStore
+from openfeat_core.online.store import OnlineStore, declared_ttl
 from openfeat_core.server.metrics import Metrics, StoreFigures
 from openfeat_core.server.statements import MODES, StatementResult, execute_sql
 from openfeat_core.sql.depth import loads_json
@@ -135,13 +149,35 @@ _MALLOC_TRIM = _find_malloc_trim()
 
 
 class HTTPError(Exception):
-    """An error answered as ``{"code": status, "msg": msg}`` with HTTP ``status``."""
+    """An error answered with HTTP ``status`` and the body ``{"code": -1, "msg": msg}`` (OpenMLDB's APIServer answers
+    every error with code -1), plus ``"detail"`` when given: where ``msg`` is the APIServer's own terse text
+    (``"no match method"``, ``"Table not found"``...), which OpenMLDB clients may match on, ``detail`` says what is
+    wrong and where."""
 
-    def __init__(self, status: int, msg: str, headers: Sequence[tuple[str, str]] = ()) -> None:
-        super().__init__(msg)
+    def __init__(
+        self, status: int, msg: str, headers: Sequence[tuple[str, str]] = (), *, detail: str | None = None
+    ) -> None:
+        super().__init__(msg if detail is None else f"{msg}: {detail}")
         self.status = status
         self.msg = msg
         self.headers = tuple(headers)
+        self.detail = detail
+
+    def body(self) -> bytes:
+        payload: dict[str, Any] = {"code": ERROR_CODE, "msg": self.msg}
+        if self.detail is not None:
+            payload["detail"] = self.detail
+        return _json_body(payload)
+
+
+#: The ``code`` of every error answer, as OpenMLDB's APIServer gives it (the HTTP status tells errors apart).
+ERROR_CODE = -1
+#: The APIServer's answer to a path no route serves, or a method the route does not take.
+NO_MATCH = "no match method"
+# The APIServer's answers to a PUT whose body has no rows, rows of too many values, or values it cannot insert.
+_PUT_ONE_ROW = "Invalid value in body, only support to put one row"
+_COLUMN_SIZE = "column size != schema size"
+_TRANSLATE_FAILED = "Translate to insert row failed"
 
 
 def _http_error(error: OpenFeatError) -> HTTPError:
@@ -159,22 +195,59 @@ class _ClientGone(Exception):
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+#: RapidJSON's ParseErrorCode for what Python's json module says: OpenMLDB's APIServer answers a body that is not
+#: JSON with "Json parse failed, error code: N", N the code of RapidJSON's first error.
+_RAPIDJSON_CODES = {
+    "Expecting value": 3,
+    "Expecting property name enclosed in double quotes": 4,
+    "Expecting ':' delimiter": 5,
+    "Extra data": 2,
+    "Invalid \\escape": 10,
+    "Unterminated string starting at": 11,
+}
+_RAPIDJSON_EMPTY, _RAPIDJSON_BAD_ENCODING, _RAPIDJSON_UNSPECIFIC = 1, 12, 17
+
+
+def _json_failed(code: int) -> str:
+    return f"Json parse failed, error code: {code}"
+
+
+def _rapidjson_code(error: ValueError, text: str) -> int:
+    """The RapidJSON error code of a body Python's json module refused (``error``: its JSONDecodeError)."""
+    message = getattr(error, "msg", "")
+    if message == "Expecting ',' delimiter":
+        # RapidJSON tells an array missing a comma or ']' (7) from an object missing one or '}' (6).
+        stack: list[str] = []
+        in_string = escaped = False
+        for c in text[: getattr(error, "pos", 0)]:
+            if in_string:
+                escaped, in_string = (not escaped and c == "\\"), in_string and (escaped or c != '"')
+            elif c == '"':
+                in_string = True
+            elif c in "[{":
+                stack.append(c)
+            elif c in "]}" and stack:
+                stack.pop()
+        return 7 if stack and stack[-1] == "[" else 6
+    return _RAPIDJSON_CODES.get(message, _RAPIDJSON_UNSPECIFIC)
+
+
 def parse_json(body: bytes) -> Any:
     """Parse a request body as JSON, accepting unquoted ``NaN``, ``Infinity``, ``Inf`` and their negatives.
 
     Raises:
-        HTTPError: 400, the body is not UTF-8 JSON.
+        HTTPError: 400, the body is not UTF-8 JSON (``msg`` as OpenMLDB's APIServer words it, ``detail`` ours).
     """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise HTTPError(400, f"request body is not UTF-8: {e}") from None
+        raise HTTPError(400, _json_failed(_RAPIDJSON_BAD_ENCODING), detail=f"request body is not UTF-8: {e}") from None
     if not text.strip():
-        raise HTTPError(400, "request body is empty; expected a JSON object")
+        raise HTTPError(400, _json_failed(_RAPIDJSON_EMPTY), detail="request body is empty; expected a JSON object")
     try:
         return loads_json(text)
     except RecursionError:
-        raise HTTPError(400, "request body is nested too deeply") from None
+        raise HTTPError(400, _json_failed(_RAPIDJSON_UNSPECIFIC), detail="request body is nested too deeply") from None
     except ValueError as first:
         # Only a body that failed to parse pays for the Inf rewrite.
         if "Inf" in text:
@@ -183,7 +256,8 @@ def parse_json(body: bytes) -> Any:
                 return loads_json(rewritten)
             except (ValueError, RecursionError):
                 pass
-        raise HTTPError(400, f"request body is not valid JSON: {first}") from None
+        code = _rapidjson_code(first, text)
+        raise HTTPError(400, _json_failed(code), detail=f"request body is not valid JSON: {first}") from None
 
 
 def _json_body(obj: Any) -> bytes:
@@ -243,6 +317,34 @@ def _features_json(
         else [list(r) for r in zip(*columns, strict=True)]
     )
     return data
+
+
+#: Column type names of a table description (OpenMLDB's ``DataType`` names, as its APIServer writes them).
+_COLUMN_TYPE_NAMES = {
+    SQLType.BOOL: "bool",
+    SQLType.INT16: "smallint",
+    SQLType.INT32: "int",
+    SQLType.INT64: "bigint",
+    SQLType.FLOAT: "float",
+    SQLType.DOUBLE: "double",
+    SQLType.STRING: "varchar",
+    SQLType.DATE: "date",
+    SQLType.TIMESTAMP: "timestamp",
+}
+
+
+def _ttl_json(spec: str) -> dict[str, Any]:
+    """A declared index's TTL as the APIServer writes it: ``ttl_type``, then ``abs_ttl`` (minutes) and/or
+    ``lat_ttl`` (rows) as the type has them."""
+    parts = [p.strip() for p in spec.split(":")]
+    kind = (parts[4] if len(parts) > 4 and parts[4] else "absolute").lower()
+    ttl = declared_ttl(spec)
+    out: dict[str, Any] = {"ttl_type": kind}
+    if kind != "latest":
+        out["abs_ttl"] = ttl.ms // 60_000
+    if kind != "absolute":
+        out["lat_ttl"] = ttl.rows
+    return out
 
 
 def _schema_json(fields: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
@@ -458,24 +560,27 @@ class FeatureService:
                 if self._token is not None and route != "/health":
                     self._authenticate(req)
                 if not routes:
-                    raise HTTPError(404, f"no route for {req.path!r}")
+                    raise HTTPError(404, NO_MATCH, detail=f"no route for {req.path!r}")
                 handler = routes.get(req.method)
                 if handler is None:
                     allowed = ", ".join(sorted(routes))
                     raise HTTPError(
-                        405, f"method {req.method} is not allowed on {route} (allowed: {allowed})", [("allow", allowed)]
+                        405,
+                        NO_MATCH,
+                        [("allow", allowed)],
+                        detail=f"method {req.method} is not allowed on {route} (allowed: {allowed})",
                     )
                 if req.method in _STATE_CHANGING:
                     self._check_body_type(req, route)
                 status, body, content_type, extra = await handler(req)
         except HTTPError as e:
-            status, body, content_type, extra = e.status, _json_body({"code": e.status, "msg": e.msg}), None, e.headers
+            status, body, content_type, extra = e.status, e.body(), None, e.headers
         except _ClientGone:
             self.metrics.count_http(route, req.method, 499)
             return
         except Exception:
             logger.exception("internal error serving %s %s", req.method, req.path)
-            status, body, content_type, extra = 500, _json_body({"code": 500, "msg": "internal server error"}), None, ()
+            status, body, content_type, extra = 500, HTTPError(500, "internal server error").body(), None, ()
         self.metrics.count_http(route, req.method, status)
         response_headers = [
             (b"content-type", (content_type or "application/json; charset=utf-8").encode()),
@@ -563,11 +668,18 @@ class FeatureService:
         operational = {"health": self._get_health, "ready": self._get_ready, "metrics": self._get_metrics}
         if len(parts) == 1 and parts[0] in operational:
             template, routes = "/" + parts[0], {"GET": operational[parts[0]]}
+        elif parts == ["dbs"]:
+            template, routes = "/dbs", {"GET": self._list_databases}
         elif len(parts) == 2 and parts[0] == "dbs" and parts[1]:
             template, routes = "/dbs/{db}", {"POST": self._sql}
-        elif len(parts) >= 3 and parts[0] == "dbs" and all(parts) and parts[2] in ("deployments", "tables"):
+        elif (
+            len(parts) >= 3 and parts[0] == "dbs" and all(parts) and parts[2] in ("deployments", "tables", "procedures")
+        ):
             kind, rest = parts[2], parts[3:]
-            if kind == "deployments" and not rest:
+            if kind == "procedures" and len(rest) == 1:
+                template = "/dbs/{db}/procedures/{name}"
+                routes = {"GET": self._describe_procedure, "POST": self._call_procedure}
+            elif kind == "deployments" and not rest:
                 template, routes = "/dbs/{db}/deployments", {"GET": self._list_deployments, "POST": self._deploy}
             elif kind == "deployments" and len(rest) == 1:
                 template = "/dbs/{db}/deployments/{name}"
@@ -737,6 +849,94 @@ class FeatureService:
                 "reference": info["reference"],
             }
         )
+
+    # ------------------------------------------------------------------ procedures
+    def _procedure(self, db: str, name: str) -> ProcedureInfo:
+        """A procedure's description (on the store thread); 404 as the APIServer words it when there is none."""
+        info = procedure_info(self.store, name) if db in self._databases(db) else None
+        if info is None:
+            raise HTTPError(404, f"procedure not found, msg: {name} does not exist in {db}")
+        return info
+
+    async def _describe_procedure(self, req: _Request) -> _Response:
+        """OpenMLDB's ``GET /dbs/{db}/procedures/{name}``."""
+        db, name = self._segment(req, 1), self._segment(req, 3)
+        info = await self._store_call(self._procedure, db, name)
+        return self._ok(
+            {
+                "name": info.name,
+                "procedure": info.statement,
+                "input_schema": [{"name": n, "type": t.value} for n, t in info.input_schema],
+                "input_common_cols": list(info.input_common),
+                "output_schema": [{"name": n, "type": t.value} for n, t in info.output_schema],
+                "output_common_cols": list(info.output_common),
+                "dbs": [db],
+                "tables": list(info.tables),
+            }
+        )
+
+    async def _call_procedure(self, req: _Request) -> _Response:
+        """OpenMLDB's ``POST /dbs/{db}/procedures/{name}``: a batch request whose ``common_cols`` (the values of the
+        procedure's ``CONST`` parameters, once) complete every ``input`` row (:mod:`openfeat_core.online.procedures`).
+        The answer: ``data`` (each row's outputs but the common ones), ``common_cols_data`` (the common outputs,
+        once) and with ``need_schema`` the output ``schema``."""
+        db, name = self._segment(req, 1), self._segment(req, 3)
+        try:
+            body = await self._json_object(req)
+        except HTTPError as e:
+            if e.status != 400:
+                raise
+            raise HTTPError(400, "Json parse failed", detail=e.detail or e.msg) from None
+        info = await self._store_call(self._procedure, db, name)
+        common = body.get("common_cols", [])
+        if not isinstance(common, list):
+            raise HTTPError(400, "common_cols is not array", detail=f"field 'common_cols' is a {_json_type(common)}")
+        if len(common) != len(info.input_common):
+            raise HTTPError(
+                400,
+                "Invalid common cols size",
+                detail=f"procedure {name!r} has {len(info.input_common)} common column(s) "
+                f"({', '.join(info.input_common) or 'none'}); 'common_cols' holds {len(common)} value(s)",
+            )
+        rows = body.get("input")
+        if not isinstance(rows, list) or not rows:
+            raise HTTPError(400, "Invalid input", detail="field 'input' must be a non-empty array of rows")
+        if len(rows) > self._max_request_rows:
+            raise HTTPError(
+                413, f"field 'input': {len(rows):,} rows exceed the limit of {self._max_request_rows:,} rows"
+            )
+        names = [n for n, _ in info.input_schema]
+        common_indices = [names.index(c) for c in info.input_common]
+        own = [n for n in names if n not in info.input_common]
+        full_rows: list[list[Any]] = []
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != len(own):
+                raise HTTPError(
+                    400,
+                    "Invalid input data row",
+                    detail=f"field 'input': row {i} must be an array of {len(own)} values ({', '.join(own)})",
+                )
+            own_values = iter(row)
+            given = dict(zip(info.input_common, common, strict=True))
+            full_rows.append([given[n] if n in given else next(own_values) for n in names])
+        nan_as_null = body.get("write_nan_and_inf_null") is True
+        result = await self._store_call(
+            functools.partial(batch_request, common_outputs=info.output_common),
+            self.store,
+            name,
+            full_rows,
+            common_indices,
+        )
+        values = [_json_values(c, nan_as_null) for c in result.columns]
+        shared = [i for i, n in enumerate(result.names) if n in result.common_outputs]
+        own_outputs = [i for i in range(len(result.names)) if i not in shared]
+        data: dict[str, Any] = {
+            "data": [[values[i][r] for i in own_outputs] for r in range(len(full_rows))],
+            "common_cols_data": [values[i][0] for i in shared],
+        }
+        if body.get("need_schema") is True:
+            data["schema"] = [{"name": n, "type": t.value} for n, t in info.output_schema]
+        return self._ok(data)
 
     async def _get_reference(self, req: _Request) -> _Response:
         """The reference profile of the deployment's active version (``data``: null when it has none)."""
@@ -988,22 +1188,79 @@ class FeatureService:
         return 200, _json_body(payload), None, ()
 
     # ------------------------------------------------------------------ tables
+    def _databases(self, db: str | None = None) -> list[str]:
+        """The databases, as ``SHOW DATABASES`` run in ``db`` answers (on the store thread)."""
+        show = "SHOW DATABASES"
+        rows = (
+            execute_sql(self.store, show, "online") if db is None else execute_sql(self.store, show, "online", db=db)
+        ).rows
+        return [] if rows is None else [str(v) for v in rows.column(0).to_pylist()]
+
+    def _check_database(self, db: str) -> None:
+        if db not in self._databases(db):
+            raise HTTPError(404, "DB not found", detail=f"database {db!r} does not exist")
+
+    async def _list_databases(self, req: _Request) -> _Response:
+        """OpenMLDB's ``GET /dbs``: ``{"code": 0, "msg": "ok", "dbs": [...]}``."""
+        dbs = await self._store_call(self._databases)
+        return 200, _json_body({"code": 0, "msg": "ok", "dbs": dbs}), None, ()
+
+    def _table_info(self, name: str) -> dict[str, Any]:
+        """A table as OpenMLDB's APIServer describes it (its ``TableInfo``: columns, ``column_key`` per declared
+        index with its TTL, partitions), on the store thread."""
+        info = self.store.describe_table(name)
+        options = info.get("options") or {}
+        not_null = {
+            f.name
+            for f in self.store.table_schema(name)
+            if f.metadata and f.metadata.get(b"openfeat.not_null", b"").lower() in (b"true", b"1")
+        }
+        keys = []
+        for spec in info.get("declared_indexes") or []:
+            parts = [p.strip() for p in spec.split(":")]
+            key: dict[str, Any] = {"index_name": parts[0], "col_name": parts[1].split("|")}
+            if len(parts) > 2 and parts[2]:
+                key["ts_name"] = parts[2]
+            key["ttl"] = _ttl_json(spec)
+            keys.append(key)
+        partitions = int(options.get("partitionnum", 1))
+        return {
+            "name": name,
+            "table_partition_size": partitions,
+            "partition_num": partitions,
+            "replica_num": int(options.get("replicanum", 1)),
+            "column_desc": [
+                {"name": n, "type": _COLUMN_TYPE_NAMES[parse_type_name(t)], "not_null": n in not_null}
+                for n, t in info["schema"]
+            ],
+            "column_key": keys,
+            "added_column_desc": [],
+            "partition_key": [],
+            "format_version": 1,
+            "schema_versions": [],
+        }
+
+    def _table_answer(self, db: str, name: str | None) -> dict[str, Any]:
+        """``GET /dbs/{db}/tables[/{table}]``: OpenMLDB's top-level ``tables`` / ``table`` (table descriptions),
+        and OpenFeat's ``data`` (the names; one table's schema, rows and indexes)."""
+        self._check_database(db)
+        if name is None:
+            names = self.store.list_tables()
+            return {"tables": [self._table_info(n) for n in names], "data": {"tables": names}}
+        if name not in self.store.list_tables():
+            known = ", ".join(self.store.list_tables()) or "none"
+            raise HTTPError(404, "Table not found", detail=f"unknown table {name!r} (tables: {known})")
+        info = self.store.describe_table(name)
+        data = {"name": name, "schema": _schema_json(info["schema"]), "rows": info["rows"], "indexes": info["indexes"]}
+        return {"table": self._table_info(name), "data": data}
+
     async def _list_tables(self, req: _Request) -> _Response:
-        return self._ok({"tables": await self._store_call(self.store.list_tables)})
+        answer = await self._store_call(self._table_answer, self._segment(req, 1), None)
+        return 200, _json_body({"code": 0, "msg": "ok", **answer}), None, ()
 
     async def _describe_table(self, req: _Request) -> _Response:
-        name = self._segment(req, 3)
-
-        def describe() -> dict[str, Any]:
-            try:
-                return self.store.describe_table(name)
-            except DataError as e:
-                raise HTTPError(404, str(e)) from None
-
-        info = await self._store_call(describe)
-        return self._ok(
-            {"name": name, "schema": _schema_json(info["schema"]), "rows": info["rows"], "indexes": info["indexes"]}
-        )
+        answer = await self._store_call(self._table_answer, self._segment(req, 1), self._segment(req, 3))
+        return 200, _json_body({"code": 0, "msg": "ok", **answer}), None, ()
 
     def _table_schema(self, name: str) -> list[tuple[str, SQLType]]:
         """A table's ``(column, type)`` list (on the store thread); 404 when there is no such table."""
@@ -1032,11 +1289,39 @@ class FeatureService:
             raise DataError(f"table {name!r}: unknown column(s) {', '.join(map(repr, unknown))}")
         return self.store.insert(name, data)
 
+    def _put_json(self, db: str, name: str, rows: list[Any]) -> int:
+        """``PUT /dbs/{db}/tables/{table}`` on the store thread, its errors worded as the APIServer's."""
+        if db not in self._databases(db):
+            raise HTTPError(404, f"database {db} does not exist", detail=f"unknown database {db!r}")
+        if name not in self.store.list_tables():
+            known = ", ".join(self.store.list_tables()) or "none"
+            raise HTTPError(
+                404, f"table {name} does not exist in database {db}", detail=f"unknown table {name!r} (tables: {known})"
+            )
+        schema = self._table_schema(name)
+        for i, row in enumerate(rows):
+            if isinstance(row, list) and len(row) != len(schema):
+                # The APIServer cannot make an insert row of fewer values; more are refused before that.
+                msg = _COLUMN_SIZE if len(row) > len(schema) else _TRANSLATE_FAILED if row else _PUT_ONE_ROW
+                columns = ", ".join(n for n, _ in schema)
+                raise HTTPError(
+                    400, msg, detail=f"table {name!r}: row {i}: {len(row)} values for {len(schema)} columns ({columns})"
+                )
+        try:
+            return self._insert_json(name, rows)
+        except DataError as e:
+            raise HTTPError(400, _TRANSLATE_FAILED, detail=str(e)) from None
+
     async def _put_rows(self, req: _Request) -> _Response:
-        name = self._segment(req, 3)
-        body = await self._json_object(req)
-        rows = _rows_field(body, "value", allow_empty=False)
-        inserted = await self._store_call(self._insert_json, name, rows)
+        db, name = self._segment(req, 1), self._segment(req, 3)
+        try:
+            body = await self._json_object(req)
+            rows = _rows_field(body, "value", allow_empty=False)
+        except HTTPError as e:
+            if e.status != 400 or e.detail is not None:  # (the body is not JSON: answered as it is)
+                raise
+            raise HTTPError(400, _PUT_ONE_ROW, detail=e.msg) from None
+        inserted = await self._store_call(self._put_json, db, name, rows)
         return self._ok({"table": name, "rows": inserted})
 
     async def _post_rows(self, req: _Request) -> _Response:
@@ -1169,7 +1454,7 @@ def _connection_cap(limits: ConnectionLimits) -> int:
 
 def _raw_response(status: int, reason: str, msg: str) -> bytes:
     """A complete HTTP response that closes the connection, for answers given outside the application."""
-    body = _json_body({"code": status, "msg": msg})
+    body = _json_body({"code": ERROR_CODE, "msg": msg})
     head = f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
     return head.encode() + b"connection: close\r\n\r\n" + body
 

@@ -90,6 +90,7 @@ from openfeat_core.io.access import TRUSTED, FileAccess
 from openfeat_core.offline import statements as offline
 from openfeat_core.offline.api import compute
 from openfeat_core.offline.jobs import JobLog, JobType, jobs_of
+from openfeat_core.online import procedures
 from openfeat_core.online import statements as online
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.plan.nodes import tables_read
@@ -252,13 +253,14 @@ def split_statements(sql: str) -> list[str]:
         OpenFeatSQLError: an unterminated quote or comment (line and column in ``sql``).
     """
     out = []
-    for piece in _split_pieces(sql):
+    for piece in procedures.join_procedure_pieces(_split_pieces(sql)):
         try:
-            tokens = _DIALECT.tokenize(piece)
+            tokens = _DIALECT.tokenize(procedures.procedure_parse_text(piece))
         except TokenError as e:
             raise OpenFeatSQLError(f"syntax error: {e}") from None
-        if tokens:  # the first token's start skips the comments before it
-            out.append(piece[tokens[0].start :].rstrip())
+        if tokens:  # the first token's start skips the comments before it (a procedure keeps its text as sent)
+            text = piece[tokens[0].start :]
+            out.append(text if procedures.is_procedure(text) else text.rstrip())
     return out
 
 
@@ -328,7 +330,7 @@ def execute_sql(
     result = StatementResult("none")
     for number, text in enumerate(statements, 1):
         try:
-            result = _execute(session, parse_sql(text), text)
+            result = _execute(session, parse_sql(procedures.procedure_parse_text(text)), text)
         except (OpenFeatError, OSError, pa.ArrowException) as e:
             raise StatementError(number, len(statements), text, str(e) or type(e).__name__) from e
     return dataclasses.replace(result, statements=len(statements))
@@ -375,6 +377,9 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
     if isinstance(node, Deploy):
         online.deploy(store, node)
         return StatementResult("deploy")
+    if isinstance(node, procedures.CreateProcedure):
+        procedures.create_procedure(store, node, text)
+        return StatementResult("create_procedure")
     if isinstance(node, InsertValues):
         if session.offline:
             raise OpenFeatError(

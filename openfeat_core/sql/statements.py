@@ -196,6 +196,18 @@ class Config(exp.Expression):
     arg_types: ClassVar[dict[str, bool]] = {"this": True, "options": True, "query_sql": True}
 
 
+class CreateProcedure(exp.Expression):
+    """``CREATE PROCEDURE name ([CONST] col type, ...) BEGIN query END``: OpenMLDB's older form of a deployment,
+    whose parameters are the request row's columns (``CONST`` ones are common to every row of a batch request).
+
+    ``columns`` are :class:`ColumnDefinition` nodes, ``common`` the names of the ``CONST`` ones, and ``query_sql``
+    the body's query as written. The body's ``;`` is cut before parsing (see
+    :func:`openfeat_core.online.procedures.procedure_parse_text`): a statement is one ``;``-free text here.
+    """
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "columns": True, "common": True, "query_sql": True}
+
+
 class Deploy(exp.Expression):
     """``DEPLOY [IF NOT EXISTS] name [OPTIONS(...)] query``.
 
@@ -235,6 +247,7 @@ STATEMENTS = (
     Outfile,
     Config,
     Deploy,
+    CreateProcedure,
 )
 
 
@@ -513,7 +526,33 @@ class StatementParser:
             return self._parse_create_table()
         if self._accept_word("INDEX"):
             return self._parse_create_index()
+        if self._accept_word("PROCEDURE"):
+            return self._parse_create_procedure()
         self._unsupported(1)
+
+    def _parse_create_procedure(self) -> CreateProcedure:
+        name = self._name("a procedure name")
+        self._expect_symbol(TokenType.L_PAREN, "(")
+        columns: list[ColumnDefinition] = []
+        common: list[str] = []
+        while True:
+            const = self._accept_word("CONST")
+            columns.append(self._parse_column_definition())
+            if const:
+                common.append(columns[-1].name)
+            if not self._accept_symbol(TokenType.COMMA):
+                break
+        self._expect_symbol(TokenType.R_PAREN, ")")
+        self._expect_word("BEGIN")
+        first = self._curr
+        end = self._tokens_size - 1
+        if not first or end < self._index or not self._token_is_word(self._tokens[end], "END"):
+            self._error("the procedure's query, then END", first)
+        if not self._is_word("SELECT"):
+            self._error("a SELECT (the procedure's query)")
+        query_sql = self.sql[first.start : self._tokens[end].start].rstrip()
+        self._advance(end + 1 - self._index)
+        return CreateProcedure(this=name, columns=columns, common=common, query_sql=query_sql)
 
     def _parse_create_index(self) -> CreateIndex:
         name = self._name("an index name")

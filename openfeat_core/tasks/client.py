@@ -167,10 +167,12 @@ class ServiceClient:
         return ServiceUnreachable(f"cannot reach the OpenFeat service at {self.url}: {reason}")
 
     def _error_message(self, method: str, path: str, error: urllib.error.HTTPError) -> str:
-        """The service's own ``msg`` (it names what is wrong), then where it came from."""
+        """The service's own ``msg`` and ``detail`` (what is wrong), then where it came from."""
         try:
             answer = json.loads(error.read())
             msg = answer.get("msg") if isinstance(answer, dict) else None
+            if msg and answer.get("detail"):
+                msg = f"{msg}: {answer['detail']}"
         except (ValueError, OSError):
             msg = None
         hint = ""

@@ -45,8 +45,9 @@ def _refused(app: FeatureService, method: str, path: str, body: Any) -> str:
     response = call(app, method, path, body)
     assert response.status == 400, response.body
     assert _state(app.store) == before
-    msg: str = response.json()["msg"]
-    return msg
+    # The APIServer's own wording in msg, OpenFeat's (what is wrong and where) in detail.
+    answer = response.json()
+    return f"{answer['msg']}: {answer['detail']}" if "detail" in answer else str(answer["msg"])
 
 
 @pytest.mark.parametrize(

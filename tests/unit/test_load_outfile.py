@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -245,3 +246,18 @@ def test_job_list_lookup_error_is_a_data_error() -> None:
 
     with pytest.raises(DataError, match="Job not found: 1"):
         JobLog().get(1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fixed_float_text_is_c_printf_where_that_is_exact_and_never_loses_a_value(dtype: type) -> None:
+    rng = np.random.default_rng(7)
+    base = rng.normal(0, 1e3, 4000)
+    edges = np.array([1e12 + 0.5, -0.0, 1e30, -1e-7, 5e-7, 9e9, 123456789.123456, float("inf")])
+    parts = [np.round(base[:1000], 1), np.round(base[1000:2000], 6), base[2000:], rng.normal(0, 1e-5, 200), edges]
+    values: np.ndarray = np.concatenate(parts).astype(dtype)
+    texts = _fixed_float_text(pa.array(values)).to_pylist()
+    for value, text in zip(values.tolist(), texts, strict=True):
+        c_text = f"{value:f}"  # C's %f
+        if dtype(float(c_text)) == dtype(value):
+            assert text == c_text
+        assert dtype(float(text)) == dtype(value)

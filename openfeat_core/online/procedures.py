@@ -1,0 +1,232 @@
+"""Procedures (OpenMLDB's ``CREATE PROCEDURE``) and batch requests with common columns.
+
+A procedure is OpenMLDB's older form of a deployment: ``CREATE PROCEDURE sp(c1 string, const c4 bigint, ...)
+BEGIN SELECT ... END`` deploys the query under the procedure's name, and its parameters declare the request row,
+which must be the query's main table's columns, in order and with their types. ``CONST`` parameters are the
+**common columns** of a batch request: one value for every row of the batch, sent once (the APIServer's
+``common_cols``). Here a procedure is a deployment of the store that also keeps its statement
+(:attr:`~openfeat_core.online.store.Deployment.procedure`), so ``DROP PROCEDURE`` / ``DROP DEPLOYMENT``, restarts
+and requests work on it as on any deployment.
+
+**Batch request mode** (:func:`batch_request`): several request rows computed against the same stored state in one
+call, each as its own request (no row sees another: the store's requests never store their rows). The columns at
+``common_column_indices`` must hold the same value in every row (OpenMLDB's ``SQLRequestRowBatch`` keeps them once);
+that is checked, and each row is then computed in full: OpenFeat does not split the plan into a part computed once
+from the common columns and a per-row part, which changes the cost and never the answer. An output column is a
+**common output** when the query is a plain projection of its main table (no window, no join) and the column
+selects a common input column as is: it is the same for every row, and the APIServer answers it once
+(``common_cols_data``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from openfeat_core.column import Column
+from openfeat_core.engine.executor import main_scan
+from openfeat_core.errors import DataError, OpenFeatSQLError
+from openfeat_core.online.rows import check_rows
+from openfeat_core.online.store import OnlineStore
+from openfeat_core.plan.nodes import ColumnRef, LastJoin, Scan, Select, tables_read
+from openfeat_core.sql.binder import bind_sql
+from openfeat_core.sql.statements import CreateProcedure
+from openfeat_core.types import SQLType, parse_type_name
+
+__all__ = [
+    "BatchResult",
+    "ProcedureInfo",
+    "batch_request",
+    "create_procedure",
+    "is_procedure",
+    "join_procedure_pieces",
+    "procedure_info",
+    "procedure_parse_text",
+]
+
+# The body's last `;` and the one after END: cut so that the statement parses as one (a `;` ends a statement).
+_BODY_END_RE = re.compile(r"\s*;?\s*\bEND\s*;?\s*$", re.IGNORECASE)
+_START_RE = re.compile(r"\s*CREATE\s+PROCEDURE\b", re.IGNORECASE)
+_END_RE = re.compile(r"\bEND\s*$", re.IGNORECASE)
+
+
+def is_procedure(text: str) -> bool:
+    """Whether a statement's text is a ``CREATE PROCEDURE``."""
+    return _START_RE.match(text) is not None
+
+
+def procedure_parse_text(text: str) -> str:
+    """A statement as the parser takes it: a ``CREATE PROCEDURE ... BEGIN query; END;`` without the ``;`` of the
+    body's end and after ``END`` (the text the store keeps is the statement as written); any other unchanged."""
+    return _BODY_END_RE.sub(" END", text) if is_procedure(text) else text
+
+
+def join_procedure_pieces(pieces: Sequence[str]) -> list[str]:
+    """Pieces of a batch cut at every ``;`` (outside quotes and comments), with a ``CREATE PROCEDURE``'s pieces
+    joined again up to its ``END``: its body's query ends with a ``;`` of its own. The procedure keeps the ``;``
+    after ``END`` and, at the end of the batch, the blanks after it: its text is the statement as sent."""
+    out: list[str] = []
+    i = 0
+    while i < len(pieces):
+        piece = pieces[i]
+        if is_procedure(piece) and not _END_RE.search(piece):
+            end = i + 1
+            while end < len(pieces) and not _END_RE.search(pieces[end]):
+                end += 1
+            if end < len(pieces):
+                piece = ";".join(pieces[i : end + 1])
+                i = end
+                if i + 1 < len(pieces):  # a `;` followed END
+                    piece += ";"
+                    if i + 2 == len(pieces) and not pieces[i + 1].strip():
+                        piece += pieces[i + 1]
+                        i += 1
+        out.append(piece)
+        i += 1
+    return out
+
+
+@dataclass(frozen=True)
+class ProcedureInfo:
+    """What the APIServer describes of a procedure.
+
+    Attributes:
+        tables: the tables the query reads, its main table first.
+        input_common: the ``CONST`` parameters (the request's common columns), in declaration order.
+        output_common: the output columns that are common outputs (see the module docstring).
+    """
+
+    name: str
+    statement: str
+    input_schema: tuple[tuple[str, SQLType], ...]
+    output_schema: tuple[tuple[str, SQLType], ...]
+    tables: tuple[str, ...]
+    input_common: tuple[str, ...]
+    output_common: tuple[str, ...]
+
+
+def _plan(store: OnlineStore, sql: str) -> Select:
+    catalog = {t: store.table_columns(t) for t in store.list_tables()}
+    return bind_sql(sql, catalog)
+
+
+def _common_outputs(plan: Select, common: Sequence[str]) -> tuple[str, ...]:
+    if plan.windows or isinstance(plan.source, LastJoin) or not isinstance(plan.source, Scan):
+        return ()
+    return tuple(o.name for o in plan.outputs if isinstance(o.expr, ColumnRef) and o.expr.name in common)
+
+
+def create_procedure(store: OnlineStore, node: CreateProcedure, statement: str) -> None:
+    """Deploy a procedure: its query under its name, the statement kept with it.
+
+    Raises:
+        DataError: a deployment or procedure of that name exists, or the parameters are not the main table's
+            columns (names, order, types).
+        OpenFeatSQLError: the query is wrong (as for DEPLOY).
+    """
+    name = node.name
+    if name in store.list_deployments():
+        raise DataError(f"procedure {name!r} already exists (a deployment or procedure of that name): drop it first")
+    query = node.args["query_sql"]
+    plan = _plan(store, query)
+    main = main_scan(plan)
+    declared = [(c.name, _type_of(c.args["kind"], c.name)) for c in node.args["columns"]]
+    columns = [(f.name, f.type) for f in main.schema]
+    if declared != columns:
+        shown = ", ".join(f"{n} {t.openmldb_name}" for n, t in columns)
+        given = ", ".join(f"{n} {t.openmldb_name}" for n, t in declared)
+        raise DataError(
+            f"procedure {name!r}: the parameters ({given}) must be the columns of its main table {main.table!r} "
+            f"in order ({shown})"
+        )
+    store.deploy(name, query, procedure=statement)
+
+
+def _type_of(name: str, column: str) -> SQLType:
+    try:
+        return parse_type_name(name)
+    except ValueError as e:
+        raise OpenFeatSQLError(f"parameter {column!r}: {e}") from None
+
+
+def procedure_info(store: OnlineStore, name: str) -> ProcedureInfo | None:
+    """The description of procedure ``name``; None when there is no procedure of that name (a deployment made
+    with DEPLOY is not one)."""
+    if name not in store.list_deployments():
+        return None
+    described = store.describe_deployment(name)
+    statement = described.get("procedure")
+    if not statement:
+        return None
+    node = _parse(statement)
+    plan = _plan(store, described["sql"])
+    main = main_scan(plan).table
+    common = tuple(node.args["common"])
+    return ProcedureInfo(
+        name=name,
+        statement=statement,
+        input_schema=tuple((c.name, parse_type_name(c.args["kind"])) for c in node.args["columns"]),
+        output_schema=tuple((o.name, o.expr.type) for o in plan.outputs),
+        tables=(main, *sorted(tables_read(plan) - {main})),
+        input_common=common,
+        output_common=_common_outputs(plan, common),
+    )
+
+
+def _parse(statement: str) -> CreateProcedure:
+    # Imported here: the dialect module imports the plan modules this one is imported by.
+    from openfeat_core.sql.dialect import parse_sql
+
+    node = parse_sql(procedure_parse_text(statement))
+    if not isinstance(node, CreateProcedure):
+        raise DataError(f"the stored procedure statement is not CREATE PROCEDURE: {statement[:80]!r}")
+    return node
+
+
+@dataclass
+class BatchResult:
+    """The answer to a batch request: every output column for every row, and which outputs are common."""
+
+    names: Sequence[str]
+    columns: list[Column]
+    common_outputs: tuple[str, ...]
+
+
+def batch_request(
+    store: OnlineStore,
+    name: str,
+    rows: Sequence[Sequence[Any]],
+    common_column_indices: Sequence[int] = (),
+    *,
+    common_outputs: Sequence[str] = (),
+) -> BatchResult:
+    """Compute a batch of request rows against the same stored state: each row is its own request.
+
+    Args:
+        store: the online store.
+        name: the deployment (or procedure).
+        rows: full request rows (every column of the main table, in order).
+        common_column_indices: the positions of the common columns: they must hold the same value in every row.
+        common_outputs: the output columns the caller answers once (:func:`procedure_info`); only reported back.
+
+    Raises:
+        DataError: an unknown deployment, a row that does not fit the request schema, a common column index out of
+            range, or a common column whose value differs between rows (naming the row and column).
+    """
+    schema = store.input_schema(name)
+    for index in common_column_indices:
+        if not 0 <= index < len(schema):
+            raise DataError(f"common column index {index} is out of range: the request has {len(schema)} columns")
+    typed = check_rows(rows, schema, what=f"batch request to {name!r}")
+    for index in common_column_indices:
+        values = typed.columns[index]
+        for i, value in enumerate(values[1:], 1):
+            if value != values[0]:
+                raise DataError(
+                    f"batch request to {name!r}: common column {schema[index][0]!r} is {value!r} in row {i} and "
+                    f"{values[0]!r} in row 0; a common column holds one value for the whole batch"
+                )
+    names, columns = store.request_columns(name, typed)
+    return BatchResult(names, columns, tuple(common_outputs))
