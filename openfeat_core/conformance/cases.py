@@ -146,7 +146,10 @@ class ExpectSpec:
         msg: expected error message (informative only: OpenFeat words its errors differently).
         deployment_count: ``deploymentCount``: the rows of the ``SHOW DEPLOYMENTS`` the case ends with.
         idxs: ``idxs``: the indexes of the table the case's final ``DESC`` describes, in order.
-        unsupported: expectation kinds the runner cannot check (``deployment``...).
+        deployment: ``deployment``: what the case's final ``SHOW DEPLOYMENT name`` shows.
+        options: ``options``: the table ``options_table``'s ``partitionNum``/``replicaNum``.
+        options_table: ``name``: the table ``options`` are about.
+        unsupported: expectation kinds the runner cannot check (``cat``...).
     """
 
     success: bool = True
@@ -157,6 +160,9 @@ class ExpectSpec:
     msg: str | None = None
     deployment_count: int | None = None
     idxs: list[IndexExpect] | None = None
+    deployment: DeploymentExpect | None = None
+    options: Mapping[str, Any] | None = None
+    options_table: str | None = None
     unsupported: list[str] = field(default_factory=list)
 
 
@@ -173,6 +179,18 @@ class IndexExpect:
     ts: str = ""
     ttl: str = ""
     ttl_type: str = ""
+
+
+@dataclass(frozen=True)
+class DeploymentExpect:
+    """``expect.deployment`` (the Java harness's ``OpenmldbDeployment``): the name, database, SQL as OpenMLDB
+    prints it, and the input and output columns as ``position,name,kType,NO`` lines."""
+
+    name: str
+    db: str
+    sql: str
+    in_columns: tuple[str, ...] = ()
+    out_columns: tuple[str, ...] = ()
 
 
 CaseKind = Literal["query", "statements", "restful"]
@@ -564,10 +582,10 @@ def parse_expect(node: Mapping[str, Any]) -> ExpectSpec:
         CaseFormatError: malformed expectation.
     """
     unsupported = []
-    if node.get("deployment") is not None:
-        unsupported.append("expect.deployment (SHOW DEPLOYMENT output)")
+    options = node.get("options")
+    if options is not None and not isinstance(options, dict):
+        raise CaseFormatError(f"expect.options must be a mapping, got {options!r}")
     for key, what in (
-        ("options", "expect.options (partitionNum/replicaNum through the APIServer)"),
         ("cat", "expect.cat (the files an export wrote)"),
         ("preAgg", "expect.preAgg (pre-aggregation tables)"),
         ("preAggList", "expect.preAggList (pre-aggregation tables)"),
@@ -592,7 +610,29 @@ def parse_expect(node: Mapping[str, Any]) -> ExpectSpec:
             else None
         ),
         idxs=_parse_idxs(node["idxs"]) if node.get("idxs") is not None else None,
+        deployment=_parse_deployment(node["deployment"]) if node.get("deployment") is not None else None,
+        options=options,
+        options_table=str(node.get("name") or "").strip() or None,
         unsupported=unsupported,
+    )
+
+
+def _parse_deployment(value: Any) -> DeploymentExpect:
+    """``expect.deployment``: ``{name, dbName, sql, inColumns, outColumns}``."""
+    if not isinstance(value, dict):
+        raise CaseFormatError(f"expect.deployment must be a mapping, got {value!r}")
+    columns = {}
+    for key in ("inColumns", "outColumns"):
+        items = value.get(key) or []
+        if not isinstance(items, list):
+            raise CaseFormatError(f"expect.deployment.{key} must be a list, got {items!r}")
+        columns[key] = tuple(str(item).strip() for item in items if item is not None)
+    return DeploymentExpect(
+        name=str(value.get("name") or "").strip(),
+        db=str(value.get("dbName") or "").strip(),
+        sql=str(value.get("sql") or "").strip(),
+        in_columns=columns["inColumns"],
+        out_columns=columns["outColumns"],
     )
 
 
@@ -798,6 +838,15 @@ def expand_case(node: Any, path: Path, file: str, default_db: str | None = None)
             case.expect = parse_expect(merge_expect(expect_node, node.get("expectProvider"), choice))
         except CaseFormatError as exc:
             case.error = str(exc)
+        if case.expect.options_table is not None:
+            case.expect.options_table = _substitute(case.expect.options_table, inputs, providers, choice)
+        if case.expect.deployment is not None:
+            deployment = case.expect.deployment
+            case.expect.deployment = replace(
+                deployment,
+                name=_substitute(deployment.name, inputs, providers, choice),
+                sql=_substitute(deployment.sql, inputs, providers, choice),
+            )
         case.unsupported.extend(case.expect.unsupported)
         cases.append(case)
     return cases

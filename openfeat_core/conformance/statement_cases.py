@@ -17,33 +17,43 @@ the SQL route, so a case tests what users call:
   over the inputs (in online mode) is replayed as requests (``request_replay``: the first input's rows, each
   computed against the rows before it) over the tables the statements left in the store.
 * ``tearDown`` statements run last; their errors do not change the outcome.
-* Files: the working directory is the case's own temporary directory while it runs (``INTO OUTFILE '{0}.csv'``
-  and ``LOAD DATA INFILE '{0}.csv'`` meet there), and the statements may read and write files only there and in
-  the case's workspace (``FileAccess.confined``): any other path is refused, so a case never writes elsewhere on
-  the machine (``INTO OUTFILE '/{0}/{0}.csv'``, which upstream expects to fail, is refused).
+* Files: relative paths are taken from the case's own temporary directory (``execute_sql``'s ``workdir``:
+  ``INTO OUTFILE '{0}.csv'`` and ``LOAD DATA INFILE '{0}.csv'`` meet there), and the statements may read and write
+  files only there and in the case's workspace (``FileAccess.confined``): any other path is refused, so a case
+  never writes elsewhere on the machine (``INTO OUTFILE '/{0}/{0}.csv'``, which upstream expects to fail, is
+  refused).
 
 Checks (the harness's checkers, each only when its key is given): ``success``; ``columns``/``rows``/``order``/
 ``count`` on the last statement's rows (:func:`~openfeat_core.conformance.compare.check_result`; an empty ``rows``
 list is not checked, as ``ResultChecker`` skips it; ``count`` of a statement without rows is 0);
-``deploymentCount``: the rows of a final ``SHOW DEPLOYMENTS``; ``idxs``: the indexes of the table a final ``DESC``
-describes, in OpenMLDB's ``DESC`` form (``name``, ``keys``, ``ts``, ``ttl`` like ``100min``/``10``/``10min&&10``,
-``ttlType`` like ``kAbsoluteTime``). ``msg`` is informative only (OpenFeat words its errors differently).
+``deploymentCount``: the rows of a final ``SHOW DEPLOYMENTS``; ``idxs``: the indexes a final ``DESC`` shows (its
+``details``, in OpenMLDB's terms: ``name``, ``keys``, ``ts``, ``ttl`` like ``100min``/``10``/``10min&&10``, ``ttlType``
+like ``kAbsoluteTime``); ``options`` (``partitionNum``, ``replicaNum`` of the table ``expect.name``): what ``DESC``
+shows of that table, read after the statements (upstream asks the APIServer); ``deployment``: the row of a final
+``SHOW DEPLOYMENT name`` (:func:`check_deployment`). ``msg`` is informative only (OpenFeat words its errors
+differently).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 
-from openfeat_core.conformance.cases import Case, CaseFormatError, IndexExpect, build_table, is_query
+from openfeat_core.conformance.cases import (
+    Case,
+    CaseFormatError,
+    DeploymentExpect,
+    IndexExpect,
+    build_table,
+    is_query,
+)
 from openfeat_core.conformance.compare import check_result
 from openfeat_core.errors import OpenFeatError
 from openfeat_core.io.access import FileAccess
@@ -83,11 +93,18 @@ class _Session:
     """One SDK connection's state over a store and a workspace: the mode and database carry over."""
 
     def __init__(
-        self, store: OnlineStore, workspace: Workspace, access: FileAccess, db: str, timezone: str, crash: CrashFn
+        self,
+        store: OnlineStore,
+        workspace: Workspace,
+        files: Path,
+        db: str,
+        timezone: str,
+        crash: CrashFn,
     ) -> None:
         self.store = store
         self.workspace = workspace
-        self.access = access
+        self.files = files
+        self.access = FileAccess.confined([str(files)], workspace=workspace.uri)
         self.mode: Mode = "online"
         self.db = db
         self.timezone = timezone
@@ -112,6 +129,7 @@ class _Session:
                 db=self.db,
                 timezone=self.timezone,
                 file_access=self.access,
+                workdir=str(self.files),
             )
         except OpenFeatError as exc:
             last.error = _one_line(str(exc))
@@ -129,20 +147,14 @@ class _Session:
 
 @contextlib.contextmanager
 def _case_session(case: Case, timezone: str, crash: CrashFn) -> Iterator[_Session]:
-    """A fresh store, workspace and file directory for one case; the working directory is that file directory
-    while the case runs (``INTO OUTFILE '{0}.csv'`` lands there), and no statement may read or write a file
-    outside it (or the workspace): a case never touches the files of the machine it runs on."""
+    """A fresh store, workspace and file directory for one case: relative paths are taken from that directory
+    (``INTO OUTFILE '{0}.csv'`` lands there), and no statement may read or write a file outside it (or the
+    workspace): a case never touches the files of the machine it runs on."""
     with tempfile.TemporaryDirectory(prefix="openfeat-case-") as tmp:
         files = Path(tmp) / "files"
         files.mkdir()
         workspace = Workspace.open(Path(tmp) / "workspace")
-        access = FileAccess.confined([str(files)], workspace=workspace.uri)
-        previous = os.getcwd()  # contextlib.chdir is Python 3.11+
-        os.chdir(files)
-        try:
-            yield _Session(OnlineStore(timezone=timezone), workspace, access, case.db or "default", timezone, crash)
-        finally:
-            os.chdir(previous)
+        yield _Session(OnlineStore(timezone=timezone), workspace, files, case.db or "default", timezone, crash)
 
 
 def _prepare(session: _Session, case: Case) -> list[str]:
@@ -284,6 +296,28 @@ def run_batch_request_case(case: Case, *, timezone: str, crash: CrashFn) -> tupl
     return ("passed", "") if reason is None else ("failed", reason)
 
 
+_OPTION_KEYS = {"partitionNum": "partition_num", "replicaNum": "replica_num"}
+
+
+def _check_options(session: _Session, case: Case, expected: Mapping[str, Any]) -> str | None:
+    """``OptionsChecker``: the table ``expect.name``'s ``partitionNum``/``replicaNum`` (upstream reads them from the
+    APIServer's table description) equal the expected ones; read here from what ``DESC`` shows of the table."""
+    table = case.expect.options_table
+    if not table:
+        return "expect.options needs expect.name (the table)"
+    described = session.run(f"DESC {table}")
+    if described.result is None:
+        return f"expect.options: DESC {table} failed: {described.error or described.crash}"
+    shown = (described.result.details or {}).get("options") or {}
+    for key, value in expected.items():
+        if key not in _OPTION_KEYS:
+            return f"expect.options: unknown option {key!r} (known: {', '.join(_OPTION_KEYS)})"
+        actual = shown.get(_OPTION_KEYS[key])
+        if str(actual) != str(value).strip():
+            return f"table {table}: {key} expected {value}, got {actual}"
+    return None
+
+
 def _where(case: Case, last: _Last) -> str:
     shown = _one_line(last.text)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
@@ -324,57 +358,88 @@ def _judge(case: Case, session: _Session, last: _Last) -> tuple[Status, str]:
             return "failed", f"expect.deploymentCount needs a final SHOW DEPLOYMENTS, not {_where(case, last)}"
         if rows.num_rows != expect.deployment_count:
             return "failed", f"expected {expect.deployment_count} deployments, SHOW DEPLOYMENTS lists {rows.num_rows}"
+    if expect.deployment is not None:
+        reason = check_deployment(rows, expect.deployment)
+        if reason is not None:
+            return "failed", f"{_where(case, last)}: {reason}"
+    if expect.options is not None:
+        reason = _check_options(session, case, expect.options)
+        if reason is not None:
+            return "failed", reason
     if expect.idxs is not None:
         if not isinstance(last.node, Describe):
             return "failed", f"expect.idxs needs a final DESC, not {_where(case, last)}"
-        declared = session.store.describe_table(last.node.name)["declared_indexes"]
-        reason = check_indexes([desc_index(text) for text in declared], expect.idxs)
+        reason = check_indexes(desc_indexes(result), expect.idxs)
         if reason is not None:
             return "failed", f"table {last.node.name}: {reason}"
     return "passed", ""
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# SHOW DEPLOYMENT
+# ---------------------------------------------------------------------------------------------------------------------
+
+_SHOW_DEPLOYMENT_COLUMNS = ("DB", "Deployment", "SQL", "Input", "Output")
+_BLANKS_RE = re.compile(r"\s+")
+_OVER_NAME_RE = re.compile(r"\bover\s*\(\s*(\w+)\s*\)", re.IGNORECASE)
+
+
+def sql_text_key(sql: str) -> str:
+    """A deployment's SQL compared as OpenMLDB's harness would see it printed: OpenMLDB prints the parsed script
+    (one clause or item a line, keywords upper case, ``c2 + 1`` spaced, a named window as ``OVER (w1)``), OpenFeat
+    shows it as written; so the texts are compared with ``OVER (w)`` read as ``OVER w``, without blanks,
+    case-folded, without the final ``;``."""
+    return _BLANKS_RE.sub("", _OVER_NAME_RE.sub(r"over \1", sql)).rstrip(";").casefold()
+
+
+def check_deployment(rows: pa.Table | None, expected: DeploymentExpect) -> str | None:
+    """``DeploymentCheckerByCli``: the one deployment ``SHOW DEPLOYMENT name`` shows (columns DB, Deployment, SQL,
+    Input, Output) equals the expected one: name, database, input and output columns exactly, the SQL by
+    :func:`sql_text_key`."""
+    if rows is None or not set(_SHOW_DEPLOYMENT_COLUMNS) <= set(rows.column_names) or rows.num_rows != 1:
+        shape = "no rows" if rows is None else f"{rows.num_rows} rows of {rows.column_names}"
+        return (
+            f"expect.deployment needs a final SHOW DEPLOYMENT name (one row of {_SHOW_DEPLOYMENT_COLUMNS}), got {shape}"
+        )
+    row = rows.slice(0, 1).to_pylist()[0]
+    actual = {
+        "name": row["Deployment"],
+        "dbName": row["DB"],
+        "inColumns": tuple(str(row["Input"] or "").splitlines()),
+        "outColumns": tuple(str(row["Output"] or "").splitlines()),
+    }
+    wanted = {
+        "name": expected.name,
+        "dbName": expected.db,
+        "inColumns": expected.in_columns,
+        "outColumns": expected.out_columns,
+    }
+    for key, value in wanted.items():
+        if value and actual[key] != value:
+            return f"deployment {key}: expected {value!r}, got {actual[key]!r}"
+    if expected.sql and sql_text_key(str(row["SQL"] or "")) != sql_text_key(expected.sql):
+        return f"deployment sql: expected {_one_line(expected.sql)!r}, got {_one_line(str(row['SQL']))!r}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Indexes as OpenMLDB's DESC shows them
 # ---------------------------------------------------------------------------------------------------------------------
 
-_TTL_TYPES = {
-    "absolute": "kAbsoluteTime",
-    "latest": "kLatestTime",
-    "absandlat": "kAbsAndLat",
-    "absorlat": "kAbsOrLat",
-}
-_UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440}
-_DURATION_RE = re.compile(r"^(\d+)\s*(m|min|h|d)?$", re.IGNORECASE)
 
-
-def _minutes(text: str) -> str:
-    """An absolute TTL (``100m``, ``10h``, ``2d``, or a bare number of minutes) as ``<minutes>min``."""
-    match = _DURATION_RE.match(text.strip())
-    if match is None:
-        return text
-    number, unit = match.groups()
-    return f"{int(number) * _UNIT_MINUTES[(unit or 'm').lower()]}min"
-
-
-def desc_index(declaration: str) -> IndexExpect:
-    """A store index declaration (``name:key1|key2:ts[:ttl[:ttl_type]]``) as OpenMLDB's ``DESC`` shows it: no TTL
-    is ``0min`` ``kAbsoluteTime`` (keep everything), no ts is ``-``."""
-    parts = [part.strip() for part in declaration.split(":")]
-    parts += [""] * (5 - len(parts))
-    name, keys, ts, ttl, ttl_type = parts[:5]
-    kind = _TTL_TYPES.get(ttl_type.lower(), ttl_type) if ttl_type else "kAbsoluteTime"
-    values = [value.strip() for value in ttl.strip("()").split(",") if value.strip()]
-    if kind == "kLatestTime":
-        shown = values[0] if values else "0"
-    elif kind in ("kAbsAndLat", "kAbsOrLat"):
-        abs_ttl, lat_ttl = [*values, "0", "0"][:2]
-        shown = f"{_minutes(abs_ttl)}{'&&' if kind == 'kAbsAndLat' else '||'}{lat_ttl}"
-    else:
-        shown = _minutes(values[0]) if values else "0min"
-    return IndexExpect(
-        name=name, keys=tuple(key for key in keys.split("|") if key), ts=ts or "-", ttl=shown, ttl_type=kind
-    )
+def desc_indexes(result: StatementResult) -> list[IndexExpect]:
+    """The indexes a ``DESC`` result shows (its ``details``, in OpenMLDB's ``DESC`` terms)."""
+    shown = (result.details or {}).get("indexes") or []
+    return [
+        IndexExpect(
+            name=str(index["name"]),
+            keys=tuple(index["keys"]),
+            ts=str(index["ts"]),
+            ttl=str(index["ttl"]),
+            ttl_type=str(index["ttl_type"]),
+        )
+        for index in shown
+    ]
 
 
 def check_indexes(actual: list[IndexExpect], expected: list[IndexExpect]) -> str | None:

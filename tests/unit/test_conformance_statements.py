@@ -21,7 +21,7 @@ from openfeat_core.conformance.runner import (
     run_files,
     upstream_skip,
 )
-from openfeat_core.conformance.statement_cases import check_indexes, desc_index
+from openfeat_core.conformance.statement_cases import check_indexes, sql_text_key
 
 INPUT = """inputs:
   - columns: ["c1 string", "c2 int", "c4 timestamp"]
@@ -87,6 +87,24 @@ def run(tmp_path: Path, body: str, mode: str = "batch") -> tuple[str, str]:
         ),
         (INPUT + "sql: desc {0}\nexpect: {idxs: [{keys: [c2]}]}", "failed", "index 0 keys: expected ('c2',)"),
         (INPUT + "sql: show tables\nexpect: {idxs: [{keys: [c1]}]}", "failed", "expect.idxs needs a final DESC"),
+        (
+            INPUT + "sql: desc {0}\nexpect: {idxs: [{ttl: 100min}]}",
+            "failed",
+            "index 0 ttl: expected '100min', got '0min'",
+        ),
+        # options: partitionNum/replicaNum of the table expect.name, as DESC shows them.
+        (
+            "sql: create table t3 (c1 string, c4 timestamp,index(key=c1, ts=c4)) options (partitionnum=2, replicanum=1)"
+            "\nexpect: {name: t3, options: {partitionNum: 2, replicaNum: 1}}",
+            "passed",
+            "",
+        ),
+        (
+            "sql: create table t3 (c1 string, c4 timestamp, index(key=c1, ts=c4)) options (partitionnum=2)"
+            "\nexpect: {name: t3, options: {partitionNum: 3}}",
+            "failed",
+            "table t3: partitionNum expected 3, got 2",
+        ),
     ],
 )
 def test_statements_case(tmp_path: Path, body: str, status: str, reason: str, mode: str) -> None:
@@ -102,24 +120,53 @@ def test_settings_carry_over_between_statements(tmp_path: Path) -> None:
     assert run(tmp_path, body) == ("passed", "")
 
 
+DEPLOYED = (
+    "deploy d1 select c1, sum(c2) over w as s from {0} "
+    "window w as (partition by c1 order by c4 rows between 2 preceding and current row)"
+)
+
+
 @pytest.mark.parametrize(
-    ("declaration", "expected"),
+    ("deployment", "status", "reason"),
     [
-        ("index1:c1:c4", IndexExpect("index1", ("c1",), "c4", "0min", "kAbsoluteTime")),
-        ("index1:c1|c2:c4:100m:absolute", IndexExpect("index1", ("c1", "c2"), "c4", "100min", "kAbsoluteTime")),
-        ("i:c1:c4:10h:absolute", IndexExpect("i", ("c1",), "c4", "600min", "kAbsoluteTime")),
-        ("i:c1::10:latest", IndexExpect("i", ("c1",), "-", "10", "kLatestTime")),
-        ("i:c1:c4:(10m,10):absandlat", IndexExpect("i", ("c1",), "c4", "10min&&10", "kAbsAndLat")),
-        ("i:c1:c4:10m,10:absorlat", IndexExpect("i", ("c1",), "c4", "10min||10", "kAbsOrLat")),
-        ("i:c2", IndexExpect("i", ("c2",), "-", "0min", "kAbsoluteTime")),
+        (
+            "{name: d1, dbName: default, inColumns: ['1,c1,kVarchar,NO', '2,c2,kInt32,NO', '3,c4,kTimestamp,NO'],"
+            " outColumns: ['1,c1,kVarchar,NO', '2,s,kInt32,NO'], sql: 'DEPLOY d1 SELECT c1, sum(c2) OVER (w) AS s"
+            " FROM {0} WINDOW w AS (PARTITION BY c1 ORDER BY c4 ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) ;'}",
+            "passed",
+            "",
+        ),
+        ("{name: d2}", "failed", "deployment name: expected 'd2', got 'd1'"),
+        ("{name: d1, outColumns: ['1,c1,kVarchar,NO']}", "failed", "deployment outColumns"),
+        ("{name: d1, sql: 'DEPLOY d1 SELECT c1 FROM {0}'}", "failed", "deployment sql: expected"),
     ],
 )
-def test_desc_index(declaration: str, expected: IndexExpect) -> None:
-    assert desc_index(declaration) == expected
+def test_deployment_expectation(tmp_path: Path, deployment: str, status: str, reason: str) -> None:
+    body = INPUT + f"sqls: ['{DEPLOYED}', show deployment d1]\nexpect: {{deployment: {deployment}}}"
+    got_status, got_reason = run(tmp_path, body)
+    assert got_status == status, got_reason
+    assert reason in got_reason
+
+
+def test_deployment_expectation_needs_show_deployment(tmp_path: Path) -> None:
+    status, reason = run(tmp_path, INPUT + "sql: show tables\nexpect: {deployment: {name: d1}}")
+    assert status == "failed" and "needs a final SHOW DEPLOYMENT name" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        ("DEPLOY d SELECT\nc2 + 1 AS v\nFROM\nt\n;", "deploy d select c2+1 as v from t", True),
+        ("SELECT sum(c) OVER (w1) AS s FROM t", "select sum(c) over w1 as s from t", True),
+        ("SELECT c1 FROM t", "SELECT c2 FROM t", False),
+    ],
+)
+def test_sql_text_key(a: str, b: str, equal: bool) -> None:
+    assert (sql_text_key(a) == sql_text_key(b)) is equal
 
 
 def test_check_indexes_only_checks_given_fields() -> None:
-    actual = [desc_index("index1:c1:c4:100m:absolute")]
+    actual = [IndexExpect("index1", ("c1",), "c4", "100min", "kAbsoluteTime")]
     assert check_indexes(actual, [IndexExpect(keys=("c1",))]) is None
     assert "expected 2 indexes" in (check_indexes(actual, [IndexExpect(), IndexExpect()]) or "")
     assert "ttl: expected '10min'" in (check_indexes(actual, [IndexExpect(ttl="10min")]) or "")
