@@ -35,6 +35,7 @@ from openfeat_core.plan.nodes import (
     Scan,
     Select,
     SubqueryRel,
+    UnionAll,
     WindowAgg,
     WindowDef,
     collect,
@@ -88,7 +89,12 @@ def main_scan(plan: Select) -> Scan:
     """The left-most table of a query: the table whose rows become output rows (and requests)."""
     rel: Relation = plan.source
     while not isinstance(rel, Scan):
-        rel = rel.left if isinstance(rel, (LastJoin, LeftJoin)) else rel.query.source
+        if isinstance(rel, (LastJoin, LeftJoin)):
+            rel = rel.left
+        elif isinstance(rel, UnionAll):
+            rel = rel.inputs[0]
+        else:
+            rel = rel.query.source
     return rel
 
 
@@ -157,6 +163,12 @@ def run_relation(
                 right_request = (right_scan, request_scan[1])
         right = run_relation(rel.right, tables, ctx, request_scan=right_request)
         return last_join(left, right, rel, ctx)
+    if isinstance(rel, UnionAll):
+        if request_scan is not None:
+            raise NotSupportedError("UNION ALL over the request table is batch-only: a request computes one row")
+        parts = [run_relation(source, tables, ctx) for source in rel.inputs]
+        columns = [Column.concat([p.columns[i] for p in parts]) for i in range(len(rel.schema))]
+        return RelationColumns(rel.schema, columns, sum(p.n for p in parts))
     if isinstance(rel, LeftJoin):
         if request_scan is not None:
             # Only the main relation holds the request table (a LEFT JOIN elsewhere reads stored tables alone).

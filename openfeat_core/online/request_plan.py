@@ -47,6 +47,7 @@ from openfeat_core.plan.nodes import (
     Scan,
     Select,
     SubqueryRel,
+    UnionAll,
     WindowAgg,
     WindowDef,
     collect,
@@ -169,11 +170,11 @@ class RequestPlan:
         return out
 
 
-def _join_name(right: Scan | SubqueryRel | LastJoin | LeftJoin) -> str:
+def _join_name(right: Scan | SubqueryRel | LastJoin | LeftJoin | UnionAll) -> str:
     """How a reason names a LAST JOIN: by its right side as written in the script."""
     if isinstance(right, Scan):
         return right.table if right.alias == right.table else f"{right.table} AS {right.alias}"
-    return right.alias if isinstance(right, SubqueryRel) else "a nested join"
+    return right.alias if isinstance(right, (SubqueryRel, UnionAll)) else "a nested join"
 
 
 def _column_text(e: Expr) -> str:
@@ -312,6 +313,9 @@ def check_deployable(plan: Select) -> None:
     while not isinstance(rel, Scan):
         if isinstance(rel, LeftJoin):
             reasons.append("LEFT JOIN from the main table (it gives a request several rows; LEFT JOIN runs offline)")
+            break
+        if isinstance(rel, UnionAll):
+            reasons.append("UNION ALL as the main relation (a request is one row of one table; UNION ALL runs offline)")
             break
         rel = rel.left if isinstance(rel, LastJoin) else rel.query.source
     for w in plan.windows:

@@ -19,6 +19,7 @@ from openfeat_core.plan.nodes import (
     Select,
     SignatureFormat,
     SubqueryRel,
+    UnionAll,
     WindowAgg,
 )
 
@@ -89,6 +90,10 @@ def _relation(rel: Relation, lines: list[str], depth: int) -> None:
         lines.append(f"{pad}LEFT JOIN ON {keys}{extra}")
         _relation(rel.left, lines, depth + 1)
         _relation(rel.right, lines, depth + 1)
+    elif isinstance(rel, UnionAll):
+        lines.append(f"{pad}UNION ALL AS {rel.alias}" if rel.alias else f"{pad}UNION ALL")
+        for source in rel.inputs:
+            _relation(source, lines, depth + 1)
 
 
 def frame_text(f: Frame) -> str:

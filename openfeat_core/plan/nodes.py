@@ -164,7 +164,19 @@ class LeftJoin:
     schema: tuple[Field, ...]
 
 
-Relation = Scan | SubqueryRel | LastJoin | LeftJoin
+@dataclass(frozen=True)
+class UnionAll:
+    """``(q1 UNION ALL q2 ...) alias``: the rows of every input in turn (inputs in order, each in its own order).
+
+    The inputs have the same column types in the same order; the columns are named as the first input's.
+    """
+
+    inputs: tuple[Relation, ...]
+    alias: str
+    schema: tuple[Field, ...]
+
+
+Relation = Scan | SubqueryRel | LastJoin | LeftJoin | UnionAll
 
 
 @dataclass(frozen=True)
@@ -325,6 +337,9 @@ def tables_read(plan: Select) -> set[str]:
         elif isinstance(relation, (LastJoin, LeftJoin)):
             walk(relation.left)
             walk(relation.right)
+        elif isinstance(relation, UnionAll):
+            for source in relation.inputs:
+                walk(source)
 
     walk(plan.source)
     for window in plan.windows:
@@ -351,6 +366,7 @@ _NODE_TYPES: dict[str, type] = {
         SubqueryRel,
         LastJoin,
         LeftJoin,
+        UnionAll,
         Bound,
         Frame,
         WindowDef,

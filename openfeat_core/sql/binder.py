@@ -36,6 +36,7 @@ from openfeat_core.plan.nodes import (
     Select,
     SignatureFormat,
     SubqueryRel,
+    UnionAll,
     WindowAgg,
     WindowDef,
     collect,
@@ -201,8 +202,13 @@ class Binder:
     def bind_statement(self, tree: exp.Expr) -> Select:
         if isinstance(tree, exp.Select):
             return self.bind_select(tree)
-        if isinstance(tree, (exp.Union, exp.Intersect, exp.Except)):
-            self.fail(tree, "set operations (UNION/INTERSECT/EXCEPT) between SELECTs", not_supported=True)
+        if isinstance(tree, exp.SetOperation):
+            for clause in ("order", "limit"):
+                if tree.args.get(clause) is not None:
+                    self.fail(tree.args[clause], f"{clause.upper()} after a UNION", not_supported=True)
+            union = self.bind_set_operation(tree, "")
+            outputs = tuple(Output(f.name, ColumnRef("", f.name, f.type, i)) for i, f in enumerate(union.schema))
+            return Select(source=union, where=None, windows=(), outputs=outputs)
         self.fail(tree, f"only SELECT statements can be computed, got {tree.key.upper()}", not_supported=True)
 
     def bind_select(self, node: exp.Select) -> Select:
@@ -360,17 +366,46 @@ class Binder:
             self.fail(node, "unsupported table expression", not_supported=True)
         if isinstance(node, exp.Subquery):
             inner = node.this
+            if isinstance(inner, exp.SetOperation):
+                return self.bind_set_operation(inner, node.alias)
             if not isinstance(inner, exp.Select):
                 self.fail(inner, "subqueries must be SELECT queries", not_supported=True)
-            query = Binder(self.sql, {v[0]: v[1] for v in self.catalog.values()}, self.indexes)
-            query.ctes = self.ctes
-            query.placeholders = self.placeholders
-            plan = query.bind_select(inner)
-            # Without an alias, OpenMLDB lets the outer query qualify columns by the inner main table's name.
-            alias = node.alias or (_qualifiers(plan.source)[0] if plan.source.schema else "")
-            schema = tuple(Field(alias, f.name, f.type) for f in plan.schema)
-            return SubqueryRel(plan, alias, schema)
+            return self._bind_subquery(inner, node.alias)
         self.fail(node, f"unsupported FROM item {node.key.upper()}", not_supported=True)
+
+    def _bind_subquery(self, inner: exp.Select, alias: str) -> SubqueryRel:
+        query = Binder(self.sql, {v[0]: v[1] for v in self.catalog.values()}, self.indexes)
+        query.ctes = self.ctes
+        query.placeholders = self.placeholders
+        plan = query.bind_select(inner)
+        # Without an alias, OpenMLDB lets the outer query qualify columns by the inner main table's name.
+        alias = alias or (_qualifiers(plan.source)[0] if plan.source.schema else "")
+        schema = tuple(Field(alias, f.name, f.type) for f in plan.schema)
+        return SubqueryRel(plan, alias, schema)
+
+    def bind_set_operation(self, node: exp.SetOperation, alias: str) -> UnionAll:
+        """``q1 UNION ALL q2``: the inputs' column types must agree, position by position."""
+        if not isinstance(node, exp.Union):
+            self.fail(node, f"{node.key.upper()} between SELECTs", not_supported=True)
+        if node.args.get("distinct"):
+            self.fail(node, "UNION without ALL (UNION DISTINCT); write UNION ALL", not_supported=True)
+        inputs: list[Relation] = []
+        for side in (node.this, node.expression):
+            while isinstance(side, exp.Subquery) and not side.alias:
+                side = side.this
+            if isinstance(side, exp.SetOperation):
+                inputs.append(self.bind_set_operation(side, ""))
+            elif isinstance(side, exp.Select):
+                inputs.append(self._bind_subquery(side, ""))
+            else:
+                self.fail(side, "UNION ALL joins SELECT queries", not_supported=True)
+        first = inputs[0].schema
+        for other in inputs[1:]:
+            if [f.type for f in other.schema] != [f.type for f in first]:
+                want = ", ".join(f"{f.name} {f.type}" for f in first)
+                got = ", ".join(f"{f.name} {f.type}" for f in other.schema)
+                self.fail(node, f"UNION ALL inputs must have the same column types: ({want}) and ({got})")
+        return UnionAll(tuple(inputs), alias, tuple(Field(alias, f.name, f.type) for f in first))
 
     def bind_table(self, node: exp.Table) -> Relation:
         name = node.name
@@ -390,7 +425,7 @@ class Binder:
         equi, res = self._bind_join_on(left, right, node.args["on"], "LAST JOIN ON")
         order = node.args.get("order")
         order_by = self._bind_order_by(order, _Scope(fields=right.schema, tables=_qualifiers(right)), "LAST JOIN")
-        if order is None and isinstance(right, Scan):
+        if order is None:
             order_by = self._index_order(right, equi)
         return LastJoin(left, right, equi, res, order_by, left.schema + right.schema)
 
@@ -445,18 +480,47 @@ class Binder:
             self.fail(o, f"{what} ORDER BY column must be an integer or timestamp, got {order_by.type}")
         return order_by
 
-    def _index_order(self, right: Scan, equi: Sequence[tuple[Expr, Expr]]) -> Expr | None:
+    def _index_order(self, right: Relation, equi: Sequence[tuple[Expr, Expr]]) -> Expr | None:
         """Without ORDER BY, OpenMLDB orders LAST JOIN matches by the ts of the index the keys hit."""
-        keys = {r.name for _, r in equi if isinstance(r, ColumnRef)}
-        for spec in self.indexes.get(_norm_table(right.table), ()):
-            parts = spec.split(":")
-            if len(parts) < 3 or not parts[2]:
-                continue
-            idx_keys = set(parts[1].split("|"))
-            if idx_keys and idx_keys <= keys:
-                for f in right.schema:
-                    if f.name == parts[2]:
-                        return ColumnRef(f.qualifier, f.name, f.type)
+        ts = self._index_ts(right, {r.name for _, r in equi if isinstance(r, ColumnRef)})
+        for f in right.schema:
+            if f.name == ts:
+                return ColumnRef(f.qualifier, f.name, f.type)
+        return None
+
+    def _index_ts(self, rel: Relation, keys: set[str]) -> str | None:
+        """The column of ``rel`` holding the ts of a stored table's index whose keys ``keys`` cover, followed through
+        subqueries' plain column outputs and UNION ALL (whose inputs must agree on it); None if there is none."""
+        if isinstance(rel, Scan):
+            for spec in self.indexes.get(_norm_table(rel.table), ()):
+                parts = spec.split(":")
+                if len(parts) < 3 or not parts[2]:
+                    continue
+                idx_keys = set(parts[1].split("|"))
+                if idx_keys and idx_keys <= keys and any(f.name == parts[2] for f in rel.schema):
+                    return parts[2]
+            return None
+        if isinstance(rel, SubqueryRel):
+            query = rel.query
+            if query.is_aggregation or query.windows:
+                return None
+            sources = {o.name: o.expr.name for o in query.outputs if isinstance(o.expr, ColumnRef)}
+            if not keys or not keys <= sources.keys():
+                return None
+            ts = self._index_ts(query.source, {sources[k] for k in keys})
+            return next((name for name, source in sources.items() if source == ts), None)
+        if isinstance(rel, UnionAll):
+            names = [f.name for f in rel.schema]
+            if not keys <= set(names):
+                return None
+            at = [names.index(k) for k in keys]
+            found: set[int] = set()
+            for source in rel.inputs:
+                ts = self._index_ts(source, {source.schema[i].name for i in at})
+                if ts is None:
+                    return None
+                found.add(next(i for i, f in enumerate(source.schema) if f.name == ts))
+            return names[found.pop()] if len(found) == 1 else None
         return None
 
     # ------------------------------------------------------------------ expressions
@@ -903,7 +967,7 @@ def _same(a: str, b: str) -> bool:
 def _qualifiers(rel: Relation) -> tuple[str, ...]:
     if isinstance(rel, Scan):
         return (rel.alias, rel.table)
-    if isinstance(rel, SubqueryRel):
+    if isinstance(rel, (SubqueryRel, UnionAll)):
         return (rel.alias,)
     return _qualifiers(rel.left) + _qualifiers(rel.right)
 

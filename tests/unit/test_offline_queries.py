@@ -183,3 +183,68 @@ def test_left_join_is_offline_only() -> None:
     plan = openfeat_core.plan_sql("SELECT t1.c1, t2.v FROM t1 LEFT JOIN t2 ON t1.c0 = t2.k", {"t1": T1, "t2": T2})
     with pytest.raises(openfeat_core.NotSupportedError, match="LEFT JOIN from the main table"):
         check_deployable(plan)
+
+
+T3 = pa.table({"k": ["1", "2", "3"], "v": pa.array([50, 60, 70], pa.int32())})
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        # The inputs' rows in turn, named as the first input's columns.
+        (
+            "SELECT k, v FROM t2 WHERE v > 20 UNION ALL SELECT k AS key, v FROM t3",
+            [("2", 30), (None, 40), ("1", 50), ("2", 60), ("3", 70)],
+        ),
+        (
+            "SELECT x.k, sum(x.v) AS s FROM (SELECT * FROM t2 UNION ALL "
+            "(SELECT * FROM t3 UNION ALL SELECT * FROM t3)) x WHERE x.k = '1' GROUP BY x.k",
+            [("1", 130)],
+        ),
+        # A LAST JOIN over a union without ORDER BY takes the last matching row in the union's order...
+        (
+            "SELECT t1.c1, u.v FROM t1 LAST JOIN (SELECT * FROM t2 UNION ALL SELECT * FROM t3) u ON t1.c0 = u.k",
+            [(1, None), (2, None), (3, 50), (4, 50), (5, 60)],
+        ),
+    ],
+)
+def test_union_all(sql: str, expected: list[tuple[Any, ...]]) -> None:
+    assert _rows(openfeat_core.compute(sql, {"t1": T1, "t2": T2, "t3": T3})) == expected
+
+
+def test_last_join_over_a_union_follows_the_index_ts() -> None:
+    # ...or, when every input is a table indexed on the join key, the newest by that index's ts (ties: the later input).
+    a = pa.table({"k": ["x", "y"], "v": pa.array([1, 2], pa.int32()), "ts": pa.array([2000, 3000], pa.timestamp("ms"))})
+    b = pa.table({"k": ["x", "y"], "v": pa.array([3, 4], pa.int32()), "ts": pa.array([4000, 2000], pa.timestamp("ms"))})
+    req = pa.table({"k": ["x", "y"]})
+    sql = (
+        "SELECT r.k, u.v FROM r LAST JOIN (SELECT k AS key, v, ts FROM (SELECT * FROM a UNION ALL SELECT * FROM b)) u "
+        "ON r.k = u.key"
+    )
+    indexes = {"a": ["i:k:ts"], "b": ["i:k:ts"]}
+    assert _rows(openfeat_core.compute(sql, {"r": req, "a": a, "b": b}, indexes=indexes)) == [("x", 3), ("y", 2)]
+    # Without the indexes: the union's order.
+    assert _rows(openfeat_core.compute(sql, {"r": req, "a": a, "b": b})) == [("x", 3), ("y", 4)]
+
+
+@pytest.mark.parametrize(
+    ("sql", "error", "kind"),
+    [
+        ("SELECT k FROM t2 UNION ALL SELECT v FROM t3", "UNION ALL inputs must have the same column types", "sql"),
+        ("SELECT k FROM t2 UNION SELECT k FROM t3", "UNION without ALL", "unsupported"),
+        ("SELECT k FROM t2 INTERSECT SELECT k FROM t3", "INTERSECT between SELECTs", "unsupported"),
+        ("SELECT k FROM t2 UNION ALL SELECT k FROM t3 LIMIT 1", "LIMIT after a UNION", "unsupported"),
+    ],
+)
+def test_union_errors(sql: str, error: str, kind: str) -> None:
+    expected = openfeat_core.OpenFeatSQLError if kind == "sql" else openfeat_core.NotSupportedError
+    with pytest.raises(expected, match=re.escape(error)):
+        openfeat_core.compute(sql, {"t2": T2, "t3": T3})
+
+
+def test_union_as_the_main_relation_is_offline_only() -> None:
+    from openfeat_core.online.request_plan import check_deployable
+
+    plan = openfeat_core.plan_sql("SELECT * FROM (SELECT * FROM t2 UNION ALL SELECT * FROM t3) u", {"t2": T2, "t3": T3})
+    with pytest.raises(openfeat_core.NotSupportedError, match="UNION ALL as the main relation"):
+        check_deployable(plan)

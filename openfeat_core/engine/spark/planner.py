@@ -37,6 +37,7 @@ from openfeat_core.plan.nodes import (
     Scan,
     Select,
     SubqueryRel,
+    UnionAll,
     WindowAgg,
     collect,
 )
@@ -72,8 +73,9 @@ class Planner:
             return Rel(out.select(RID, *(F.col(f"o{i}").alias(f"c{i}") for i in range(len(rel.schema)))), rel.schema)
         if isinstance(rel, LastJoin):
             return lastjoin.last_join(self, rel)
-        if isinstance(rel, LeftJoin):
-            raise NotSupportedError("LEFT JOIN runs on the local engine, not on Spark")
+        if isinstance(rel, (LeftJoin, UnionAll)):
+            what = "LEFT JOIN" if isinstance(rel, LeftJoin) else "UNION ALL"
+            raise NotSupportedError(f"{what} runs on the local engine, not on Spark")
         raise TypeError(f"unknown relation {type(rel).__name__}")
 
     def scan(self, scan: Scan) -> Rel:
