@@ -58,6 +58,9 @@ SERVICE = "{{ params.service_url or conn.openfeat_default.host }}"
         ),
         "psi_threshold": Param(0.25, type="number", exclusiveMinimum=0, description="Retrain above this PSI."),
         "min_rows": Param(100, type="integer", minimum=1, description="Served rows needed to decide."),
+        "consistency_requests": Param(
+            100, type="integer", minimum=0, description="Logged requests recomputed offline (the consistency sample)."
+        ),
     },
     tags=["openfeat", "example", "monitoring"],
     doc_md=__doc__,
@@ -71,6 +74,7 @@ def openfeat_flights_retraining() -> None:
         features=[*MODEL_NUMERIC, *MODEL_CATEGORICAL],
         psi_threshold="{{ params.psi_threshold }}",
         min_rows="{{ params.min_rows }}",
+        consistency_requests="{{ params.consistency_requests }}",
     )
     branch = OpenFeatRetrainBranchOperator(
         task_id="retrain_or_not",

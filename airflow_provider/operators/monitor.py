@@ -48,11 +48,13 @@ class OpenFeatMonitorOperator(_OnlineOperator):
         store: an embedded store directory (only meaningful in the process that served the requests). Templated.
         features: the features to compare (the model's inputs; default: every feature of the reference profile).
             Templated.
-        psi_threshold: a feature with a larger PSI drifted (default 0.25).
+        psi_threshold: a feature with a larger PSI drifted (default 0.25). Templated.
         null_rate_threshold: a feature whose NULL rate moved by more than this drifted (default 0.1).
-        min_rows: served rows needed to decide (default 100).
+            Templated.
+        min_rows: served rows needed to decide (default 100). Templated.
         period_seconds: only the requests served in the last this many seconds (default: the whole log). Templated.
         consistency_requests: the latest this many logged requests are recomputed offline (default 100).
+            Templated.
         timezone: zone of calendar functions of an embedded store (default: the connection's, else UTC).
         timeout: seconds to wait for the service's report (default: the connection's, else 600).
         conn_id: the ``openfeat`` connection.
@@ -66,7 +68,11 @@ class OpenFeatMonitorOperator(_OnlineOperator):
         "store",
         "url",
         "features",
+        "psi_threshold",
+        "null_rate_threshold",
+        "min_rows",
         "period_seconds",
+        "consistency_requests",
         *_OpenFeatOperator.template_fields,
     )
 
