@@ -199,14 +199,6 @@ def test_table_description_is_the_apiservers(app: FeatureService) -> None:
         ("PUT", "/dbs/db/tables/t1", {"value": [[1] * 8]}, 400, "column size != schema size", "8 values"),
         ("PUT", "/dbs/db/tables/t1", {"value": []}, 400, "Invalid value in body, only support to put one row", ""),
         ("PUT", "/dbs/db/tables/t1", [[]], 400, "Invalid value in body, only support to put one row", "object"),
-        (
-            "PUT",
-            "/dbs/db/tables/t1",
-            {"value": [[1, None, 1, 1, 1.0, 1.0, 1]]},
-            400,
-            "Translate to insert row failed",
-            "c1",
-        ),
     ],
 )
 def test_error_answers(
