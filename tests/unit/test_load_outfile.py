@@ -18,10 +18,12 @@ from openfeat_core.errors import DataError
 from openfeat_core.io.export import _fixed_float_text
 from openfeat_core.offline.jobs import JOB_SCHEMA
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.service import create_app
 from openfeat_core.server.statements import StatementError, StatementResult, execute_sql
 from openfeat_core.sql.dialect import parse_sql
 from openfeat_core.sql.statements import JobStatement
 from openfeat_core.workspace import Workspace
+from unit.test_online_service import call
 
 COLUMNS = "id int, c1 string, c5 float, c6 double, c7 timestamp, c8 date, c9 bool"
 ROWS = (
@@ -261,3 +263,27 @@ def test_fixed_float_text_is_c_printf_where_that_is_exact_and_never_loses_a_valu
         if dtype(float(c_text)) == dtype(value):
             assert text == c_text
         assert dtype(float(text)) == dtype(value)
+
+
+def test_show_jobs_through_the_sql_route(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id,c1\n1,aa\n")
+    app = create_app(OnlineStore(), workspace=str(tmp_path / "ws"), data_roots=[str(tmp_path)])
+    try:
+        load = f"LOAD DATA INFILE '{tmp_path}/a.csv' INTO TABLE t"
+        assert (
+            call(
+                app, "POST", "/dbs/db", {"mode": "offsync", "sql": f"CREATE TABLE t (id int, c1 string); {load}"}
+            ).status
+            == 200
+        )
+        r = call(app, "POST", "/dbs/db", {"mode": "online", "sql": "SHOW JOBS"})
+        assert r.status == 200
+        data = r.json()["data"]
+        assert data["schema"] == ["Int32", "String", "String", "Timestamp", "Timestamp", *["String"] * 4]
+        assert [row[:3] + row[5:] for row in data["data"]] == [
+            [1, "ImportOfflineData", "FINISHED", load, "local", None, None]
+        ]
+        r = call(app, "POST", "/dbs/db", {"mode": "online", "sql": "SHOW JOB 2"})
+        assert (r.status, r.json()) == (400, {"code": -1, "msg": "statement 'SHOW JOB 2': Job not found: 2"})
+    finally:
+        app.close()
