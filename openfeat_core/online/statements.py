@@ -13,19 +13,21 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.io.timestamps import parse_timestamp_strings, to_engine_dates
 from openfeat_core.online.store import OnlineStore
-from openfeat_core.sql.dialect import INTERVAL_UNITS_MS, interval_ms
+from openfeat_core.sql.dialect import INTERVAL_UNITS_MS, interval_ms, parse_sql
 from openfeat_core.sql.statements import (
     Constant,
     CreateIndex,
     CreateTable,
+    Delete,
     Deploy,
     Describe,
     Drop,
@@ -50,6 +52,7 @@ __all__ = [
     "check_online_load",
     "create_index",
     "create_table",
+    "delete",
     "deploy",
     "deployment_description",
     "describe",
@@ -459,18 +462,25 @@ def check_online_load(store: OnlineStore, table: str, mode: str) -> None:
 
 
 # ------------------------------------------------------------------ INSERT
-def insert(store: OnlineStore, node: InsertValues, timezone: str) -> int:
-    """The ``VALUES`` rows converted to the table's types and inserted; returns the rows inserted.
+def insert(
+    store: OnlineStore, node: InsertValues, timezone: str, parameters: Sequence[Sequence[Any]] | None = None
+) -> int:
+    """The ``VALUES`` rows converted to the table's types and inserted, all or none; returns the rows inserted.
 
-    Literals are numbers, strings, ``NULL``, ``true``/``false``; timestamps as epoch-millisecond integers or
-    ``'YYYY-MM-DD HH:MM:SS[.fff]'`` strings (in ``timezone`` unless they carry an offset); dates as ``'YYYY-MM-DD'``.
-    Columns left out of a column list are NULL.
+    Literals are numbers (``5L`` and ``3.3f`` too), strings, ``NULL``, ``true``/``false``; timestamps as
+    epoch-millisecond integers or ``'YYYY-MM-DD HH:MM:SS[.fff]'`` strings (in ``timezone`` unless they carry an
+    offset); dates as ``'YYYY-MM-DD'``. A column left out of a column list takes its ``DEFAULT``, else NULL; NULL in
+    a ``NOT NULL`` column (written, or left out without a default) is an error, as in OpenMLDB.
+
+    A prepared INSERT has ``?`` placeholders among its values: ``parameters`` holds one row of values per execution,
+    each filling every ``?`` in order (Python values: str, int, float, bool, None, or ``date``/``datetime``; strings
+    and numbers are read as the same literals would be), and each execution inserts the VALUES rows.
     """
     if node.args.get("or_ignore"):
         raise NotSupportedError("INSERT OR IGNORE is not supported (rows are never deduplicated); use INSERT")
     table = node.name
     named: list[str] | None = node.args.get("columns")
-    schema = store_schema(store, table)
+    schema = store.table_schema(table)
     columns = named if named is not None else schema.names
     unknown = [c for c in columns if c not in schema.names]
     if unknown:
@@ -478,23 +488,97 @@ def insert(store: OnlineStore, node: InsertValues, timezone: str) -> int:
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         raise OpenFeatSQLError(f"column(s) {', '.join(map(repr, repeated))} named twice")
-    types = {f.name: sql_type_of_arrow(f.type) for f in schema}
-    rows = []
-    for i, values_row in enumerate(node.args["rows"], 1):
-        values: list[Constant] = values_row.expressions
+    values_rows: list[list[Constant]] = [r.expressions for r in node.args["rows"]]
+    for i, values in enumerate(values_rows, 1):
         if len(values) != len(columns):
             raise DataError(f"row {i}: {len(values)} values for {len(columns)} columns ({', '.join(columns)})")
-        given = dict(zip(columns, values, strict=True))
-        row = []
-        for f in schema:
-            constant = given.get(f.name)
-            row.append(None if constant is None else _insert_value(constant, types[f.name], timezone, i, f.name))
-        rows.append(row)
+    placeholders = sum(v.args["kind"] == "placeholder" for values in values_rows for v in values)
+    executions = _executions(values_rows, placeholders, parameters)
+    types = {f.name: sql_type_of_arrow(f.type) for f in schema}
+    defaults = {f.name: _default(f, types[f.name], timezone) for f in schema if f.name not in columns}
+    not_null = {f.name for f in schema if _is_not_null(f)}
+    rows = []
+    for execution, filled in enumerate(executions, 1):
+        for i, values in enumerate(filled, 1):
+            where = f"row {i}" if parameters is None else f"parameter row {execution}, VALUES row {i}"
+            given = dict(zip(columns, values, strict=True))
+            row = []
+            for f in schema:
+                value = given.get(f.name)
+                at = f"{where}, column {f.name!r}"
+                if f.name not in given:
+                    converted = defaults[f.name]
+                elif isinstance(value, Constant):
+                    converted = _insert_value(value, types[f.name], timezone, at)
+                else:
+                    converted = value  # a date or datetime parameter: the store converts and checks it
+                if converted is None and f.name in not_null:
+                    what = "is NULL" if f.name in given else "is left out and has no DEFAULT"
+                    raise DataError(f"{at} ({types[f.name].openmldb_name} NOT NULL): {what}")
+                row.append(converted)
+            rows.append(row)
     return store.insert(table, rows)
 
 
-def _insert_value(literal: Constant, t: SQLType, timezone: str, row: int, column: str) -> Any:
-    """A literal as the store takes it for a column of type ``t``; a DataError naming row and column otherwise."""
+def _executions(
+    values_rows: list[list[Constant]], placeholders: int, parameters: Sequence[Sequence[Any]] | None
+) -> list[list[list[Any]]]:
+    """The VALUES rows of each execution: the rows as written, or once per parameter row with its values in place
+    of the ``?`` (in order)."""
+    if parameters is None:
+        if placeholders:
+            raise DataError(f"the INSERT has {placeholders} '?' placeholder(s): give their values as parameter rows")
+        return [list(map(list, values_rows))]
+    if not placeholders:
+        raise DataError("parameter rows were given, but the INSERT has no '?' placeholder")
+    executions = []
+    for n, params in enumerate(parameters, 1):
+        if isinstance(params, (str, bytes)) or len(params) != placeholders:
+            count = "a string" if isinstance(params, (str, bytes)) else f"{len(params)} value(s)"
+            raise DataError(f"parameter row {n}: {count} for {placeholders} '?' placeholder(s)")
+        supplied = iter(params)
+        executions.append(
+            [
+                [_parameter(next(supplied)) if v.args["kind"] == "placeholder" else v for v in values]
+                for values in values_rows
+            ]
+        )
+    return executions
+
+
+def _parameter(value: Any) -> Any:
+    """A prepared INSERT's parameter as the literal it stands for (strings, numbers, booleans, NULL), or as given
+    (dates, datetimes: the store converts them)."""
+    if value is None:
+        return Constant(this=None, kind="null", text="NULL")
+    if isinstance(value, bool):
+        return Constant(this=value, kind="bool", text=str(value).lower())
+    if isinstance(value, int):
+        return Constant(this=value, kind="int", text=str(value))
+    if isinstance(value, float):
+        return Constant(this=value, kind="float", text=repr(value))
+    if isinstance(value, str):
+        return Constant(this=value, kind="string", text=repr(value))
+    return value
+
+
+def _is_not_null(f: pa.Field) -> bool:
+    return (f.metadata or {}).get(b"openfeat.not_null") == b"true"
+
+
+def _default(f: pa.Field, t: SQLType, timezone: str) -> Any:
+    """The value a column left out of an INSERT's column list takes: its ``DEFAULT`` (kept as SQL text in the
+    field's metadata by :func:`create_table`), else NULL."""
+    text = (f.metadata or {}).get(b"openfeat.default")
+    if text is None:
+        return None
+    node = parse_sql(f"INSERT INTO t VALUES ({text.decode()})")
+    assert isinstance(node, InsertValues)
+    return _insert_value(node.args["rows"][0].expressions[0], t, timezone, f"the DEFAULT of column {f.name!r}")
+
+
+def _insert_value(literal: Constant, t: SQLType, timezone: str, where: str) -> Any:
+    """A literal as the store takes it for a column of type ``t``; a DataError naming ``where`` it is otherwise."""
     kind, value = literal.args["kind"], literal.value
     if kind == "null":
         return None
@@ -525,7 +609,7 @@ def _insert_value(literal: Constant, t: SQLType, timezone: str, row: int, column
             return date
         except (pa.ArrowInvalid, ValueError):
             problem = "not a date ('YYYY-MM-DD')"
-    raise DataError(f"row {row}, column {column!r} ({t.openmldb_name}): {literal.args['text']}: {problem}")
+    raise DataError(f"{where} ({t.openmldb_name}): {literal.args['text']}: {problem}")
 
 
 #: Literals the store takes as they are: booleans and strings.
@@ -541,3 +625,96 @@ _EXPECTED = {
     SQLType.DATE: "a 'YYYY-MM-DD' string",
     SQLType.TIMESTAMP: "epoch milliseconds or a 'YYYY-MM-DD HH:MM:SS' string",
 }
+
+
+# ------------------------------------------------------------------ DELETE
+_FLIPPED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_OPS: dict[type[exp.Expr], str] = {exp.EQ: "=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
+
+
+def delete(store: OnlineStore, node: Delete, timezone: str) -> int:
+    """``DELETE FROM t WHERE ...``: the rows meeting the conditions removed from the store
+    (:meth:`OnlineStore.delete`, which checks them against the table's indexes); returns how many.
+
+    The WHERE is conditions joined by ``AND``, each ``column op literal`` (either side) with ``op`` one of ``=``,
+    ``<``, ``<=``, ``>``, ``>=``, or ``column IS NULL``; ``column = NULL`` picks NULLs too, as in OpenMLDB. Literals
+    are read as INSERT reads them for the column's type.
+    """
+    table = node.name
+    where = node.args.get("where")
+    if where is None:
+        raise OpenFeatSQLError(f"DELETE FROM {table} needs a WHERE naming an index's key columns")
+    types = dict(store.table_columns(table))
+    conditions = []
+    for condition in _conjuncts(where.this):
+        column, op, literal = _comparison(condition)
+        t = types.get(column)
+        if t is None:
+            raise DataError(f"table {table!r} has no column {column!r} (columns: {', '.join(types)})")
+        conditions.append((column, op, _insert_value(literal, t, timezone, f"DELETE condition on {column!r}")))
+    return store.delete(table, conditions)
+
+
+def _conjuncts(condition: exp.Expr) -> list[exp.Expr]:
+    """The conditions an ``AND`` chain joins (parentheses removed); OR and NOT are refused."""
+    while isinstance(condition, exp.Paren):
+        condition = condition.this
+    if isinstance(condition, exp.And):
+        return _conjuncts(condition.this) + _conjuncts(condition.expression)
+    if isinstance(condition, (exp.Or, exp.Not)):
+        raise OpenFeatSQLError(
+            f"DELETE: {condition.sql()!r}: only conditions joined by AND are allowed (OpenMLDB deletes one key of an "
+            "index at a time)"
+        )
+    return [condition]
+
+
+def _comparison(condition: exp.Expr) -> tuple[str, str, Constant]:
+    """``column op literal`` (or ``literal op column``, flipped) read from a condition."""
+    if (
+        isinstance(condition, exp.Is)
+        and isinstance(condition.this, exp.Column)
+        and isinstance(condition.expression, exp.Null)
+    ):
+        return condition.this.name, "=", Constant(this=None, kind="null", text="NULL")
+    op = _OPS.get(type(condition))
+    if op is not None:
+        left, right = condition.this, condition.expression
+        if isinstance(right, exp.Column) and not isinstance(left, exp.Column):
+            left, right, op = right, left, _FLIPPED[op]
+        literal = _literal(right)
+        if isinstance(left, exp.Column) and literal is not None:
+            return left.name, op, literal
+    raise OpenFeatSQLError(
+        f"DELETE: {condition.sql()!r}: expected column = value (or <, <=, >, >= on an index's ts column, or "
+        "column IS NULL)"
+    )
+
+
+def _literal(e: exp.Expr) -> Constant | None:
+    """A literal of a WHERE as the Constant an INSERT's VALUES would hold; None if it is not one."""
+    text = e.sql()
+    if isinstance(e, exp.Cast) and e.to.this in (exp.DataType.Type.BIGINT, exp.DataType.Type.FLOAT):
+        # 5L and 3.3f: the dialect reads a typed number as a cast of the number
+        inner = _literal(e.this)
+        if inner is None or inner.args["kind"] not in ("int", "float"):
+            return None
+        if e.to.this is exp.DataType.Type.FLOAT:
+            return Constant(this=float(inner.value), kind="float", text=text)
+        return inner if inner.args["kind"] == "int" else None
+    negative = isinstance(e, exp.Neg)
+    if negative:
+        e = e.this
+    if isinstance(e, exp.Literal) and e.is_string and not negative:
+        return Constant(this=e.this, kind="string", text=text)
+    if isinstance(e, exp.Literal) and not e.is_string:
+        number = ("-" if negative else "") + str(e.this)
+        try:
+            return Constant(this=int(number), kind="int", text=text)
+        except ValueError:
+            return Constant(this=float(number), kind="float", text=text)
+    if isinstance(e, exp.Boolean) and not negative:
+        return Constant(this=bool(e.this), kind="bool", text=text)
+    if isinstance(e, exp.Null) and not negative:
+        return Constant(this=None, kind="null", text=text)
+    return None

@@ -40,7 +40,7 @@ from openfeat_core.online.request_plan import (
     serve_request,
 )
 from openfeat_core.online.rows import TypedRows, check_rows
-from openfeat_core.online.tables import TTL, IndexSpec, StoredTable, TTLClock
+from openfeat_core.online.tables import TTL, IndexSpec, RowCondition, StoredTable, TTLClock
 from openfeat_core.online.wal import DurableLog, FsyncPolicy, PendingSnapshot
 from openfeat_core.plan.nodes import Select, WindowAgg, tables_read
 from openfeat_core.sql.binder import bind_sql
@@ -228,6 +228,7 @@ class OnlineStore:
                     t = self._tables[record["name"]]
                     t.inserted = max(t.inserted, record["inserted"])
                     t.evicted = record["evicted"]
+                    t.deleted = record.get("deleted", 0)
         # Consecutive inserts into one table are applied together (see StoredTable.append_logged: the per-entry cost
         # made a log of small inserts take minutes to replay); a catalog change or another table ends a run.
         run: list[pa.RecordBatch] = []
@@ -281,6 +282,9 @@ class OnlineStore:
             del self._tables[record["name"]]
             del self._declared[record["name"]]
             del self._table_options[record["name"]]
+        elif op == "delete_rows":
+            table = self._tables[record["name"]]
+            table.delete([RowCondition(table.position(c), o, v) for c, o, v in record["where"]])
         elif op == "deploy":
             self._deploy(record["name"], record["sql"], record.get("options", {}), procedure=record.get("procedure"))
         elif op == "restore":
@@ -402,6 +406,7 @@ class OnlineStore:
                 "options": self._table_options[n],
                 "inserted": t.inserted,
                 "evicted": t.evicted,
+                "deleted": t.deleted,
             }
             for n, t in self._tables.items()
         ]
@@ -509,6 +514,10 @@ class OnlineStore:
     ) -> None:
         table = StoredTable(schema, self._ttl_clock, self._ctx.timezone)
         table.retain_evicted(self._request_log is not None)
+        for spec in declared:
+            # A declared index keeps its rows from the start, under its own TTL (OpenMLDB expires rows by the
+            # table's indexes, deployed or not); the table keeps the rows some index keeps.
+            table.add_index(spec.keys, spec.ts, spec.ttl)
         self._tables[name] = table
         self._declared[name] = declared
         self._table_options[name] = dict(options or {})
@@ -536,6 +545,7 @@ class OnlineStore:
             "rows": t.num_rows,
             "inserted": t.inserted,
             "evicted": t.evicted,
+            "deleted": t.deleted,
             # The indexes that keep the rows (with their TTL and evictions).
             "indexes": [
                 f"{'|'.join(keys) or 'all rows'}; ts={order or 'insertion order'}; keep {ix.ttl.describe()}; "
@@ -569,10 +579,12 @@ class OnlineStore:
         """Append rows (an Arrow table, dicts, or lists in schema order); returns the number of rows stored.
 
         Raises:
-            DataError: a row does not fit the schema (the message names the row and field); nothing is stored.
+            DataError: a row does not fit the schema, or holds NULL in a ``NOT NULL`` column (the message names the
+                row and field); nothing is stored.
         """
         table = self._table(name)
         batch = _to_batch(rows, table, what=f"table {name!r}")
+        _check_not_null(batch, f"table {name!r}")
         if batch.num_rows:
             # The rows are in the log before the call returns: an acknowledged insert survives a crash.
             if self._log is not None:
@@ -582,6 +594,28 @@ class OnlineStore:
             table.append(batch)
             self._maybe_snapshot()
         return batch.num_rows
+
+    def delete(self, name: str, where: Sequence[tuple[str, str, Any]]) -> int:
+        """Remove the rows that meet every ``(column, op, value)`` condition, from every index of the table (as
+        ``DELETE FROM t WHERE ...``); returns how many rows were removed.
+
+        As OpenMLDB's DELETE allows: ``column = value`` on each key column of one of the table's indexes (declared
+        or deployed; a table with none has OpenMLDB's default index, its first column), and optionally ``=``, ``<``,
+        ``<=``, ``>``, ``>=`` on that index's ts column; or conditions on an index's ts column alone (every key).
+        ``value`` is a Python value of the column's type (timestamps in epoch ms or ``datetime``, dates as
+        ``date``); ``None`` with ``=`` picks the NULLs. A durable store logs the deletion before applying it.
+
+        Raises:
+            DataError: an unknown table or column, or a value that does not fit its column.
+            OpenFeatSQLError: the conditions do not name an index's keys (or ts) as OpenMLDB requires.
+        """
+        table = self._table(name)
+        conditions = _delete_conditions(name, table, self._declared[name], where)
+        logged = [[table.names[c.position], c.op, c.value] for c in conditions]
+        self._record({"op": "delete_rows", "name": name, "where": logged})
+        removed = table.delete(conditions)
+        self._maybe_snapshot()
+        return removed
 
     # ------------------------------------------------------------------ deployments
     def insert_consumed(
@@ -964,6 +998,57 @@ class OnlineStore:
         return self._versions(name)[self._active[name]]
 
 
+_DELETE_OPS = ("=", "<", "<=", ">", ">=")
+
+
+def _delete_conditions(
+    name: str, table: StoredTable, declared: Sequence[IndexSpec], where: Sequence[tuple[str, str, Any]]
+) -> list[RowCondition]:
+    """The conditions of a DELETE checked against the table's indexes (see :meth:`OnlineStore.delete`), with their
+    values physical (as index keys hold them)."""
+    indexes = {(frozenset(d.keys), d.ts) for d in declared}
+    indexes |= {(frozenset(keys), ts) for keys, ts in table.indexes if keys}
+    if not indexes:
+        indexes = {(frozenset(table.names[:1]), None)}  # OpenMLDB's default index: the first column, no ts
+    shown = "; ".join(sorted(f"KEY=({', '.join(sorted(k))})" + (f", TS={ts}" if ts else "") for k, ts in indexes))
+    if not where:
+        raise OpenFeatSQLError(f"DELETE FROM {name} needs a WHERE on an index's key columns (indexes: {shown})")
+    for column, op, _ in where:
+        if column not in table.names:
+            raise DataError(f"table {name!r} has no column {column!r} (columns: {', '.join(table.names)})")
+        if op not in _DELETE_OPS:
+            raise OpenFeatSQLError(f"DELETE: {column} {op} ...: only =, <, <=, >, >= are allowed")
+
+    def fits(keys: frozenset[str], ts: str | None) -> bool:
+        """Whether the conditions name every key of this index with = and otherwise only its ts column (or name
+        its ts column alone)."""
+        on_keys = {c for c, op, _ in where if c in keys and op == "="}
+        rest = [c for c, op, _ in where if not (c in keys and op == "=")]
+        return all(c == ts for c in rest) and (on_keys == keys or (not on_keys and ts is not None))
+
+    if not any(fits(k, ts) for k, ts in indexes):
+        named = ", ".join(f"{c} {op}" for c, op, _ in where)
+        raise OpenFeatSQLError(
+            f"DELETE FROM {name}: conditions ({named}) that are not an index of the table: name every key column of "
+            f"one index with = (and at most its ts column with =, <, <=, >, >=), or its ts column alone; "
+            f"indexes: {shown}"
+        )
+    out = []
+    for column, op, value in where:
+        p = table.position(column)
+        if value is None:
+            if op != "=":
+                raise OpenFeatSQLError(f"DELETE: {column} {op} NULL is never true; only = NULL picks NULLs")
+            out.append(RowCondition(p, op, None))
+            continue
+        try:
+            array = pa.array([value], table.schema.field(p).type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as e:
+            raise DataError(f"DELETE FROM {name}: {column} {op} {value!r}: {e}") from None
+        out.append(RowCondition(p, op, table.key_values(array, p)[0]))
+    return out
+
+
 def _index_name(spec: IndexSpec) -> str:
     """A declared index's name (the first part of its declaration)."""
     return (spec.declaration or "").split(":", 1)[0]
@@ -1102,6 +1187,15 @@ def _to_batch(rows: Rows, table: StoredTable, *, what: str) -> pa.RecordBatch:
         raise DataError(f"{what}: {e}") from None
     _check_temporal_range(batch, what)
     return batch
+
+
+def _check_not_null(batch: pa.RecordBatch, what: str) -> None:
+    """Refuse NULL in a ``NOT NULL`` column (``openfeat.not_null`` in the field's metadata), naming the first such
+    row and field."""
+    for f, column in zip(batch.schema, batch.columns, strict=True):
+        if column.null_count and (f.metadata or {}).get(b"openfeat.not_null") == b"true":
+            row = column.is_null().to_pylist().index(True)
+            raise DataError(f"{what}: row {row}, field {f.name!r}: NULL in a NOT NULL column")
 
 
 def _check_temporal_range(batch: pa.RecordBatch, what: str) -> None:

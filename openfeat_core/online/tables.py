@@ -284,6 +284,20 @@ class KeySeries:
         self.start = ttl.first_kept(self.ts, s, self.n, now_ms)
         return self.start - s
 
+    def remove(self, drop: np.ndarray) -> None:
+        """Drop the live rows where ``drop`` (a mask over rows ``start .. n-1``) is set; the others keep their order."""
+        s, e = self.start, self.n
+        keep = ~drop
+        k = int(keep.sum())
+        self.ts[s : s + k] = self.ts[s:e][keep]
+        self.seq[s : s + k] = self.seq[s:e][keep]
+        for a in self.values:
+            a[s : s + k] = a[s:e][keep]
+        for v in self.valid:
+            if v is not None:
+                v[s : s + k] = v[s:e][keep]
+        self.n = s + k
+
 
 class Index:
     """One index of a table: key -> :class:`KeySeries` for one (key columns, order column), with its retention.
@@ -296,15 +310,16 @@ class Index:
         self.order = order
         self.ttl = ttl
         self.series: dict[tuple[Any, ...], KeySeries] = {}
-        self.added = 0  # rows ever added (the rows it keeps: added - evicted)
+        self.added = 0  # rows ever added (the rows it keeps: added - evicted - deleted)
         self.evicted = 0
+        self.deleted = 0
         # Long-window partial results kept on this index, by Preaggregate.identity.
         self.preaggs: dict[tuple[Any, ...], Preaggregate] = {}
 
     @property
     def kept(self) -> int:
         """Rows it keeps (over every key)."""
-        return self.added - self.evicted
+        return self.added - self.evicted - self.deleted
 
 
 @dataclass(frozen=True)
@@ -327,12 +342,32 @@ class IndexSpec:
         return f"{self.table}({'|'.join(self.keys)}; ts={self.ts or 'insertion order'}; keep {self.ttl.describe()})"
 
 
+@dataclass(frozen=True)
+class RowCondition:
+    """``column op value`` on stored rows: ``position`` is the column's, ``value`` physical (as index keys hold it:
+    timestamps in epoch ms, dates in days; ``None``: NULL, with ``=`` only), ``op`` one of :data:`_COMPARISONS`."""
+
+    position: int
+    op: str
+    value: Any
+
+
+_COMPARISONS = {
+    "=": np.equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+}
+
+
 class StoredTable:
     """One table of the online store: schema, string dictionaries, and its rows, kept by its indexes.
 
     Attributes:
         inserted: rows ever inserted (the next row's insertion number).
         evicted: rows evicted by the indexes' TTLs, counted per index.
+        deleted: rows removed by :meth:`delete`.
         drops: how many times evicted rows were released for good: a request logged before the last drop may have
             seen rows that are gone (see :meth:`rows_before`).
     """
@@ -350,6 +385,7 @@ class StoredTable:
         self.all_rows_needed = False  # a deployment reads every row: ALL_ROWS stays
         self.inserted = 0
         self.evicted = 0
+        self.deleted = 0
         self.drops = 0
         # Evicted rows kept for the consistency checker while requests are logged (``retain_evicted``), as
         # (insertion numbers, values, validity) parts; released once they reach RETAIN_MIN_EVICTED rows (or as many
@@ -468,6 +504,94 @@ class StoredTable:
                 start = stop
         else:
             self.append_columns(values, valid)
+
+    def delete(self, conditions: Sequence[RowCondition]) -> int:
+        """Remove the kept rows that meet every condition from every index (a row is gone, not hidden by one
+        index); returns how many rows were removed.
+
+        The pre-aggregates of a key that lost rows are rebuilt from its remaining rows; while requests are logged the
+        removed rows are retained for the consistency checker, as evicted ones are.
+        """
+        found: dict[int, tuple[KeySeries, int]] = {}  # insertion number -> a series holding the row, its position
+        for ix in self._covering():
+            for candidate in self._candidates(ix, conditions):
+                if candidate.n > candidate.start:
+                    hits = np.nonzero(self._matches(candidate, conditions))[0] + candidate.start
+                    for pos, seq in zip(hits.tolist(), candidate.seq[hits].tolist(), strict=True):
+                        found.setdefault(seq, (candidate, pos))
+        if not found:
+            return 0
+        seqs = np.fromiter(found, dtype=np.int64, count=len(found))
+        rows = list(found.values())
+        if self.retained is not None:
+            self.retained.append(
+                (
+                    seqs.copy(),
+                    [
+                        np.array([s.values[i][pos] for s, pos in rows], dtype=self.dtypes[i])
+                        for i in range(len(self.types))
+                    ],
+                    [
+                        np.array([bool(s.validity(i, pos, pos + 1)[0]) for s, pos in rows])
+                        for i in range(len(self.types))
+                    ],
+                )
+            )
+            self.retained_rows += len(rows)
+        for ix in self.indexes.values():
+            positions = [self.position(k) for k in ix.keys]
+            keys = {
+                tuple(self._key_value(p, s.values[p][pos], s.validity(p, pos, pos + 1)[0]) for p in positions)
+                for s, pos in rows
+            }
+            for key in keys:
+                series = ix.series.get(key)
+                if series is None or series.n == series.start:
+                    continue
+                a, b = series.start, series.n
+                drop = np.isin(series.seq[a:b], seqs)
+                removed = int(drop.sum())
+                if not removed:
+                    continue
+                series.remove(drop)
+                ix.deleted += removed
+                for pre in ix.preaggs.values():
+                    pre.keys.pop(key, None)
+                    if series.n > series.start:
+                        a, b = series.start, series.n
+                        live_values = [v[a:b] for v in series.values]
+                        live_valid = [series.validity(i, a, b) for i in range(len(series.valid))]
+                        pre.add(key, series.ts[a:b], self._arguments(pre, live_values, live_valid, b - a))
+        self.deleted += len(seqs)
+        return len(seqs)
+
+    def _candidates(self, ix: Index, conditions: Sequence[RowCondition]) -> list[KeySeries]:
+        """The series of ``ix`` that can hold rows meeting ``conditions``: the one key they fix when they set every
+        key column with ``=``, else all."""
+        fixed = {c.position: c.value for c in conditions if c.op == "="}
+        positions = [self.position(k) for k in ix.keys]
+        if positions and all(p in fixed for p in positions):
+            series = ix.series.get(tuple(fixed[p] for p in positions))
+            return [] if series is None else [series]
+        return list(ix.series.values())
+
+    def _matches(self, series: KeySeries, conditions: Sequence[RowCondition]) -> np.ndarray:
+        """Which live rows of ``series`` meet every condition."""
+        a, b = series.start, series.n
+        mask = np.ones(b - a, dtype=np.bool_)
+        for c in conditions:
+            valid = series.validity(c.position, a, b)
+            if c.value is None:  # `= NULL` picks the NULLs, as OpenMLDB's DELETE does
+                mask &= ~valid
+                continue
+            target = c.value
+            if c.position in self.strings:
+                code = self.strings[c.position].index.get(c.value)
+                if code is None:
+                    return np.zeros(b - a, dtype=np.bool_)
+                target = code
+            mask &= valid & _COMPARISONS[c.op](series.values[c.position][a:b], target)
+        return mask
 
     # ------------------------------------------------------------------ reads
     def live_rows(self) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:

@@ -77,7 +77,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -277,6 +277,7 @@ class _Session:
     file_access: FileAccess
     workdir: str | None
     jobs: JobLog
+    parameters: Sequence[Sequence[Any]] | None = None
 
     @property
     def offline(self) -> bool:
@@ -296,6 +297,7 @@ def execute_sql(
     timezone: str | None = None,
     file_access: FileAccess = TRUSTED,
     workdir: str | None = None,
+    parameters: Sequence[Sequence[Any]] | None = None,
 ) -> StatementResult:
     """Run the ``;``-separated OpenMLDB statements of ``sql`` in order (see the module docstring).
 
@@ -312,6 +314,8 @@ def execute_sql(
             ``FileAccess.confined(roots)`` for SQL that comes from elsewhere (the service always does).
         workdir: the directory a relative ``LOAD DATA`` or ``INTO OUTFILE`` path is taken from (OpenMLDB takes it
             from its server's directory); the process's current directory by default.
+        parameters: the parameter rows of a prepared ``INSERT ... VALUES (?, ...)``: it inserts once per row, each
+            row's values taking the ``?`` places in order (:func:`openfeat_core.online.statements.insert`).
 
     Returns:
         The last statement's result.
@@ -327,6 +331,7 @@ def execute_sql(
     if not statements:
         raise OpenFeatSQLError("the SQL holds no statement")
     session = _Session(store, workspace, mode, db, timezone or store.timezone, file_access, workdir, jobs_of(store))
+    session.parameters = parameters
     result = StatementResult("none")
     for number, text in enumerate(statements, 1):
         try:
@@ -386,11 +391,14 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
                 "INSERT writes the online storage: run it in online mode (SET @@execute_mode='online' or mode "
                 "'online'); offline data is written with LOAD DATA"
             )
-        return StatementResult("insert", affected_rows=online.insert(store, node, session.timezone))
+        return StatementResult("insert", affected_rows=online.insert(store, node, session.timezone, session.parameters))
     if isinstance(node, Delete):
-        raise NotSupportedError(
-            "unsupported statement: 'DELETE' (the online store keeps rows until their TTL evicts them)"
-        )
+        if session.offline:
+            raise NotSupportedError(
+                "DELETE removes rows from the online storage: run it in online mode (SET @@execute_mode='online' or "
+                "mode 'online'); workspace versions are history and are not edited"
+            )
+        return StatementResult("delete", affected_rows=online.delete(store, node, session.timezone))
     if isinstance(node, JobStatement):
         return _job_statement(session, node)
     if isinstance(node, LoadData):

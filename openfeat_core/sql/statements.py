@@ -56,8 +56,8 @@ RESERVED_NAMES = frozenset(_RESERVED_WORDS.split())
 # ---------------------------------------------------------------------------------------------------------------------
 class Constant(exp.Expression):
     """A constant as written: ``kind`` is string, int, float, bool, null, word (an unquoted name, as in
-    ``OPTIONS(mode=append)``) or text (a table option that is a structure, kept as written); ``this`` its Python
-    value; ``text`` the SQL text it was written as (for messages)."""
+    ``OPTIONS(mode=append)``), text (a table option that is a structure, kept as written) or placeholder (a ``?`` of
+    a prepared INSERT); ``this`` its Python value; ``text`` the SQL text it was written as (for messages)."""
 
     arg_types: ClassVar[dict[str, bool]] = {"this": False, "kind": True, "text": True}
 
@@ -292,6 +292,7 @@ class StatementParser:
     _index: int
     _curr: Token  # sqlglot: a false sentinel token past the end
     _prev: Token
+    _next: Token | None
     _advance: Callable[..., None]
     _parse_where: Callable[..., exp.Expr | None]
     _parse_assignment: Callable[[], exp.Expr | None]
@@ -456,12 +457,16 @@ class StatementParser:
         if not token or not first:
             self._error("a literal (number, 'string', NULL, true or false)")
         self._advance()
-        text = self.sql[first.start : token.end + 1]
         if token.token_type == TokenType.NUMBER:
             number = sign + token.text
-            if _INT_RE.fullmatch(number):
+            suffix = self._number_suffix()
+            text = self.sql[first.start : self._prev.end + 1]
+            if suffix == "BIGINT" and not _INT_RE.fullmatch(number):
+                self._error("an integer before the L suffix", token)
+            if _INT_RE.fullmatch(number) and suffix != "FLOAT":
                 return Constant(this=int(number), kind="int", text=text)
             return Constant(this=float(number), kind="float", text=text)
+        text = self.sql[first.start : token.end + 1]
         if token.token_type == TokenType.STRING:
             return Constant(this=token.text, kind="string", text=text)
         word = self._word_of(token)
@@ -472,6 +477,18 @@ class StatementParser:
         if word and words:
             return Constant(this=word, kind="word", text=text)
         self._error("a literal (number, 'string', NULL, true or false)", token)
+
+    def _number_suffix(self) -> str | None:
+        """The type suffix of the number just read (``5L``: ``BIGINT``, ``3.3f``: ``FLOAT``), consumed; the tokenizer
+        reads ``5L`` as the number, ``::`` and the type, all three spanning ``5L``
+        (:attr:`OpenMLDB.Tokenizer.NUMERIC_LITERALS`)."""
+        after, suffix = self._curr, self._next
+        if not (after and suffix and after.token_type == TokenType.DCOLON and after.start == self._prev.start):
+            return None
+        if suffix.token_type not in (TokenType.BIGINT, TokenType.FLOAT):
+            return None
+        self._advance(2)
+        return suffix.token_type.name
 
     def _options(self) -> list[Option]:
         """``OPTIONS ( name = constant, ... )`` (OPTIONS already read); names lower-cased."""
@@ -806,15 +823,23 @@ class StatementParser:
         rows: list[ValuesRow] = []
         while True:
             self._expect_symbol(TokenType.L_PAREN, "(")
-            values = [self._constant(words=False)]
+            values = [self._insert_value()]
             while self._accept_symbol(TokenType.COMMA):
-                values.append(self._constant(words=False))
+                values.append(self._insert_value())
             self._expect_symbol(TokenType.R_PAREN, ")")
             rows.append(ValuesRow(expressions=values))
             if not self._accept_symbol(TokenType.COMMA):
                 break
         self._end()
         return InsertValues(this=table, columns=columns, rows=rows, or_ignore=or_ignore)
+
+    def _insert_value(self) -> Constant:
+        """A value of ``INSERT ... VALUES``: a literal, or ``?`` (a prepared INSERT's parameter)."""
+        token = self._curr
+        if token and token.token_type == TokenType.PLACEHOLDER:
+            self._advance()
+            return Constant(this=None, kind="placeholder", text="?")
+        return self._constant(words=False)
 
     def _parse_delete_statement(self) -> Delete:
         self._expect_word("FROM")
