@@ -39,7 +39,8 @@ written for OpenMLDB can call a deployment unchanged; ``{db}`` in a path is acce
 =========================================  ====================================================================
 
 Values travel as OpenMLDB's APIServer writes them: timestamps as epoch-millisecond integers, and ``NaN`` /
-``Infinity`` / ``Inf`` accepted unquoted; dates as ``"YYYY-MM-DD"`` strings (OpenMLDB writes ``"2020-5-2"``). Every
+``Infinity`` / ``Inf`` accepted unquoted; dates as ``"YYYY-MM-DD"`` strings (OpenMLDB writes ``"2020-5-2"``, and so
+does the procedures route, which only OpenMLDB's clients call). Every
 error is a JSON body ``{"code": -1, "msg": "...", "detail": "..."}`` with a 4xx/5xx HTTP status (user mistakes get a
 4xx and leave the store unchanged): ``code`` and, where OpenMLDB's APIServer has one for the case, ``msg`` are the
 APIServer's (``"no match method"`` for a path or method no route serves, ``"Table not found"``, ``"DB not found"``,
@@ -853,7 +854,7 @@ class FeatureService:
     # ------------------------------------------------------------------ procedures
     def _procedure(self, db: str, name: str) -> ProcedureInfo:
         """A procedure's description (on the store thread); 404 as the APIServer words it when there is none."""
-        info = procedure_info(self.store, name) if db in self._databases(db) else None
+        info = procedure_info(self.store, name) if self._database_known(db) else None
         if info is None:
             raise HTTPError(404, f"procedure not found, msg: {name} does not exist in {db}")
         return info
@@ -879,7 +880,8 @@ class FeatureService:
         """OpenMLDB's ``POST /dbs/{db}/procedures/{name}``: a batch request whose ``common_cols`` (the values of the
         procedure's ``CONST`` parameters, once) complete every ``input`` row (:mod:`openfeat_core.online.procedures`).
         The answer: ``data`` (each row's outputs but the common ones), ``common_cols_data`` (the common outputs,
-        once) and with ``need_schema`` the output ``schema``."""
+        once) and with ``need_schema`` the output ``schema``; dates as the APIServer writes them (``2020-5-2``: this
+        route is OpenMLDB's own, where deployments answer ``YYYY-MM-DD``)."""
         db, name = self._segment(req, 1), self._segment(req, 3)
         try:
             body = await self._json_object(req)
@@ -928,6 +930,9 @@ class FeatureService:
             common_indices,
         )
         values = [_json_values(c, nan_as_null) for c in result.columns]
+        for column, encoded in zip(result.columns, values, strict=True):
+            if column.type is SQLType.DATE:  # as the APIServer writes them: 2020-5-2
+                encoded[:] = [None if v is None else "-".join(str(int(p)) for p in v.split("-")) for v in encoded]
         shared = [i for i, n in enumerate(result.names) if n in result.common_outputs]
         own_outputs = [i for i in range(len(result.names)) if i not in shared]
         data: dict[str, Any] = {
@@ -1196,8 +1201,14 @@ class FeatureService:
         ).rows
         return [] if rows is None else [str(v) for v in rows.column(0).to_pylist()]
 
+    def _database_known(self, db: str) -> bool:
+        """Whether a route's ``{db}`` names a database: one ``SHOW DATABASES`` lists, or any name while the catalog
+        lists none (a store used without ``CREATE DATABASE`` keeps OpenFeat's one namespace, whatever ``{db}``)."""
+        dbs = self._databases(db)
+        return not dbs or db in dbs
+
     def _check_database(self, db: str) -> None:
-        if db not in self._databases(db):
+        if not self._database_known(db):
             raise HTTPError(404, "DB not found", detail=f"database {db!r} does not exist")
 
     async def _list_databases(self, req: _Request) -> _Response:
@@ -1291,7 +1302,7 @@ class FeatureService:
 
     def _put_json(self, db: str, name: str, rows: list[Any]) -> int:
         """``PUT /dbs/{db}/tables/{table}`` on the store thread, its errors worded as the APIServer's."""
-        if db not in self._databases(db):
+        if not self._database_known(db):
             raise HTTPError(404, f"database {db} does not exist", detail=f"unknown database {db!r}")
         if name not in self.store.list_tables():
             known = ", ".join(self.store.list_tables()) or "none"

@@ -228,3 +228,15 @@ def test_json_parse_failures_carry_rapidjsons_code(body: bytes, msg: str) -> Non
         parse_json(body)
     assert getattr(caught.value, "msg", None) == msg
     assert getattr(caught.value, "detail", None)
+
+
+def test_procedure_answers_dates_as_the_apiserver_writes_them() -> None:
+    store = OnlineStore()
+    execute_sql(store, "create table td (k string, d date, t timestamp, index(key=k, ts=t));", "online")
+    execute_sql(store, "create procedure pd(k string, d date, t timestamp) BEGIN SELECT k, d FROM td; END;", "online")
+    service = create_app(store)
+    try:
+        r = call(service, "POST", "/dbs/db/procedures/pd", {"input": [["a", "2020-05-02", 1]]})
+        assert r.json()["data"]["data"] == [["a", "2020-5-2"]]
+    finally:
+        service.close()
