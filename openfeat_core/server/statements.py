@@ -51,6 +51,10 @@ Statements (OpenMLDB syntax; keywords in any case):
   copied); ``put_if_absent=true`` is refused. A relative path is taken from ``execute_sql``'s ``workdir``.
 * ``DEPLOY name [OPTIONS(...)] SELECT ...`` (any mode): :meth:`OnlineStore.deploy`; ``DEPLOY IF NOT EXISTS`` leaves
   an existing deployment alone.
+* ``CREATE PROCEDURE sp([CONST] col type, ...) BEGIN SELECT ... END`` (any mode): a deployment of the query that
+  keeps the statement (:mod:`openfeat_core.online.procedures`: the parameters must be the main table's columns;
+  ``CONST`` ones are the common columns of batch requests); its body's ``;`` does not end the statement.
+  ``DROP PROCEDURE [IF EXISTS] sp`` removes it as ``DROP DEPLOYMENT`` does.
 * ``SELECT ... [CONFIG(...)]`` (the batch engine, :func:`openfeat_core.compute`): online mode computes over the
   store's stored rows (OpenMLDB's online preview), offline modes over the latest workspace version of each table
   the query reads.
