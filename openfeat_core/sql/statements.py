@@ -15,6 +15,7 @@ binds, and the statements of ``POST /dbs/{db}`` and ``DEPLOY``::
     SELECT ... CONFIG(execute_mode = 'request', values = (...))
     DEPLOY [IF NOT EXISTS] name [OPTIONS(k = v, ...)] SELECT ...
     SHOW DATABASES | TABLES | DEPLOYMENTS | DEPLOYMENT [db.]name | CREATE TABLE [db.]t, DESC [db.]t,
+    SHOW JOBS | JOB id, STOP JOB id,
     DROP TABLE | DEPLOYMENT | DATABASE [IF EXISTS] name, USE db,
     SET @@[session.|global.]name = v
 
@@ -37,7 +38,7 @@ from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
 #: The statements the parser knows, for "unsupported statement" errors.
 SUPPORTED = (
     "CREATE DATABASE, CREATE TABLE, CREATE INDEX, DROP TABLE|DEPLOYMENT|DATABASE|INDEX, USE, SET, "
-    "SHOW DATABASES|TABLES|DEPLOYMENTS|DEPLOYMENT|CREATE TABLE, DESC, "
+    "SHOW DATABASES|TABLES|DEPLOYMENTS|DEPLOYMENT|CREATE TABLE|JOBS|JOB, STOP JOB, DESC, "
     "INSERT, DELETE, LOAD DATA, DEPLOY, SELECT [INTO OUTFILE | CONFIG(...)]"
 )
 _WORD_RE = re.compile(r"[A-Za-z_]\w*")
@@ -783,7 +784,7 @@ class StatementParser:
             return JobStatement(action="show")
         if self._accept_word("JOB"):
             return self._job_statement("show")
-        shows = "DATABASES, TABLES, DEPLOYMENTS, DEPLOYMENT name or CREATE TABLE name"
+        shows = "DATABASES, TABLES, DEPLOYMENTS, DEPLOYMENT name, CREATE TABLE name, JOBS or JOB id"
         if self._accept_word("DEPLOYMENT"):
             db, name = self._qualified_name("a deployment name")
             self._end()
