@@ -122,10 +122,36 @@ def test_create_statements_follow_the_harness() -> None:
     ]
 
 
+# The calls that fail, each for a reason docs/semantics.md section 14 gives: two rows in one PUT (OpenFeat inserts
+# them), a null body the harness replaces with the base case's (the put succeeds), a body [] expected to fail as an
+# empty document, an unknown table named null expected to fail unlike every other unknown table.
+KNOWN_FAILURES = {
+    ("restful/v230/test_insert.yaml", "9"),
+    ("restful/v230/test_insert.yaml", "17"),
+    ("restful/v230/test_insert.yaml", "18"),
+    ("restful/v230/test_insert.yaml", "25_1"),
+}
+# The calls that need a catalog of databases (CREATE/DROP DATABASE listed by SHOW DATABASES: 'DB not found').
+NEED_DATABASES = {
+    ("restful/v230/test_desc.yaml", "3_1"),
+    ("restful/v230/test_desc.yaml", "5"),
+    ("restful/v230/test_execute_procedure.yaml", "17"),
+    ("restful/v230/test_execute_procedure.yaml", "0_1"),
+    ("restful/v230/test_get_procedure.yaml", "3"),
+    ("restful/v230/test_get_procedure.yaml", "8_1"),
+    ("restful/v230/test_insert.yaml", "11"),
+    *(("restful/v230/test_insert.yaml", f"24_{i}") for i in (0, 2, 5, 6)),
+    *(("restful/v230/test_show_databases.yaml", str(i)) for i in range(3)),
+    ("restful/v230/test_show_tables.yaml", "5_1"),
+    ("restful/v230/test_show_tables.yaml", "6"),
+}
+
+
 @pytest.mark.skipif(not CASES.is_dir(), reason="the shared conformance cases are not on this machine")
-def test_insert_cases_against_a_real_server() -> None:
-    """The smoke case and the value cases of test_insert.yaml pass against ``openfeat serve``."""
-    report = run_restful_files([CASES / "test_insert.yaml"], name_filter="test_insert.yaml:")
-    by_id = {o.id: o for o in report.outcomes}
-    for case_id in ("0", "1", "2", "4", "6", "7", "8"):
-        assert by_id[case_id].status == "passed", by_id[case_id].reason
+def test_apiserver_cases_against_a_real_server() -> None:
+    """OpenMLDB's APIServer cases against ``openfeat serve``: every call passes but the known ones."""
+    report = run_restful_files(sorted(CASES.glob("*.yaml")))
+    failed = {(o.file, o.id): o.reason for o in report.outcomes if o.status != "passed"}
+    assert len(report.outcomes) == 97
+    unexpected = {k: v for k, v in failed.items() if k not in KNOWN_FAILURES | NEED_DATABASES}
+    assert not unexpected
