@@ -25,10 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from openfeat_core.column import Column
 from openfeat_core.engine.executor import main_scan
 from openfeat_core.errors import DataError, OpenFeatSQLError
-from openfeat_core.online.rows import check_rows
+from openfeat_core.online.rows import TypedRows, check_rows
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.plan.nodes import ColumnRef, LastJoin, Scan, Select, tables_read
 from openfeat_core.sql.binder import bind_sql
@@ -197,7 +199,7 @@ class BatchResult:
 def batch_request(
     store: OnlineStore,
     name: str,
-    rows: Sequence[Sequence[Any]],
+    rows: pa.Table | Sequence[Sequence[Any]],
     common_column_indices: Sequence[int] = (),
     *,
     common_outputs: Sequence[str] = (),
@@ -207,7 +209,7 @@ def batch_request(
     Args:
         store: the online store.
         name: the deployment (or procedure).
-        rows: full request rows (every column of the main table, in order).
+        rows: full request rows: an Arrow table of the main table's columns, or lists of values in column order.
         common_column_indices: the positions of the common columns: they must hold the same value in every row.
         common_outputs: the output columns the caller answers once (:func:`procedure_info`); only reported back.
 
@@ -219,9 +221,15 @@ def batch_request(
     for index in common_column_indices:
         if not 0 <= index < len(schema):
             raise DataError(f"common column index {index} is out of range: the request has {len(schema)} columns")
-    typed = check_rows(rows, schema, what=f"batch request to {name!r}")
+    typed: pa.Table | TypedRows
+    if isinstance(rows, pa.Table):
+        typed = rows
+        columns = [rows.column(n).to_pylist() if n in rows.column_names else [] for n, _ in schema]
+    else:
+        typed = check_rows(rows, schema, what=f"batch request to {name!r}")
+        columns = typed.columns
     for index in common_column_indices:
-        values = typed.columns[index]
+        values = columns[index]
         for i, value in enumerate(values[1:], 1):
             if value != values[0]:
                 raise DataError(

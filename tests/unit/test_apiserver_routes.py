@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from openfeat_core.errors import DataError
@@ -112,6 +113,10 @@ def test_batch_request_rows_do_not_see_each_other() -> None:
     # Each row sees the stored row (c3 = 1) and itself, never the other request row.
     assert result.columns[2].to_pylist() == [3, 6]
     assert store.describe_table("t1")["rows"] == 1
+    # The same rows as an Arrow table of the request columns.
+    table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(store.table_schema("t1").names)})
+    table = table.cast(store.table_schema("t1").remove_metadata())
+    assert batch_request(store, "sw", table, [1]).columns[2].to_pylist() == [3, 6]
 
 
 @pytest.mark.parametrize(
