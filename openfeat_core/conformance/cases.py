@@ -14,9 +14,10 @@ The format is described in ``/work/shared/conformance/README.md``; this module f
   (``\\x`` becomes ``x``); expected cells are taken as written.
 * Input names default to ``auto_t<i>``; ``{i}`` in the SQL becomes the i-th input's name.
 * A case is one of three kinds (:attr:`Case.kind`): ``query`` (one ``sql`` query over ``columns``/``rows`` inputs: the
-  engine computes it), ``statements`` (a ``sqls`` list, a ``sql`` that is not a query, or inputs given as raw
-  ``create``/``insert(s)`` SQL: run statement by statement through the statement executor, as OpenMLDB's Java
-  harness runs them), ``restful`` (an APIServer case: a file with a ``baseCase``, cases keyed ``caseId``).
+  engine computes it), ``statements`` (a ``sqls`` list, a ``sql`` that is not a query, inputs given as raw
+  ``create``/``insert(s)`` SQL, in another database, or with an index whose TTL evicts rows: run statement by
+  statement through the statement executor against an online store, as OpenMLDB's Java harness runs them),
+  ``restful`` (an APIServer case: a file with a ``baseCase``, cases keyed ``caseId``).
 * ``{currentTime}``, ``{currentTime}-N`` and ``{currentTime}+N`` in input cells become the epoch milliseconds of the
   moment the file is loaded (minus/plus N ms), as the Java harness does.
 * ``dataProvider`` lists expand over their cartesian product; the expanded id is ``<id>-<i>[-<j>...]`` (choice
@@ -94,10 +95,12 @@ _NULL_TEXTS = frozenset({"null", "NULL"})
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """One declared column of an input or of the expected output."""
+    """One declared column of an input or of the expected output (``not_null``: declared ``NOT NULL``; it does
+    not take part in comparisons)."""
 
     name: str
     type: SQLType
+    not_null: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         return f"{self.name} {self.type.openmldb_name}"
@@ -116,6 +119,9 @@ class InputSpec:
         create: the input's raw ``CREATE TABLE`` statement (placeholders substituted), if it gives one.
         inserts: the input's raw ``INSERT`` statements (``insert`` / ``inserts``), placeholders substituted.
         db: the database the input's table lives in (``None``: the case's).
+        storage: the table's ``storage_mode`` (``memory``, ``SSD``, ``HDD``), if the input names one.
+        replica_num: the table's ``replicanum`` (``replicaNum``; 1 by default, as the Java harness has it).
+        partition_num: the table's ``partitionnum`` (``partitionNum``; 1 by default).
     """
 
     name: str
@@ -126,6 +132,9 @@ class InputSpec:
     create: str | None = None
     inserts: list[str] = field(default_factory=list)
     db: str | None = None
+    storage: str | None = None
+    replica_num: int = 1
+    partition_num: int = 1
 
     @property
     def raw_sql(self) -> bool:
@@ -285,6 +294,7 @@ def parse_column(text: str) -> ColumnSpec:
     Raises:
         CaseFormatError: not a ``name type`` pair, or an unknown type.
     """
+    not_null = _NOT_NULL_RE.search(text.strip()) is not None
     spec = _NOT_NULL_RE.sub("", text.strip())
     blank = max(spec.rfind(" "), spec.rfind("\t"))
     if blank >= 0:
@@ -293,7 +303,7 @@ def parse_column(text: str) -> ColumnSpec:
     if len(parts) != 2 or not parts[0] or not parts[1]:
         raise CaseFormatError(f"invalid column spec {text!r}: expected 'name type' or 'name:type'")
     try:
-        return ColumnSpec(parts[0], parse_type(parts[1]))
+        return ColumnSpec(parts[0], parse_type(parts[1]), not_null)
     except CaseFormatError as exc:
         raise CaseFormatError(f"column {text!r}: {exc}") from None
 
@@ -487,7 +497,8 @@ def _as_int(value: Any, what: str) -> int:
 def _split_index_specs(value: Any) -> list[str]:
     if value is None:
         return []
-    items = value if isinstance(value, list) else re.split(r"[,\n]+", str(value))
+    # Commas inside parentheses belong to a TTL: ``i:c1:c4:(10m,10):absandlat``.
+    items = value if isinstance(value, list) else re.split(r"(?:,(?![^()]*\))|\n)+", str(value))
     return [str(item).strip() for item in items if item is not None and str(item).strip()]
 
 
@@ -564,6 +575,9 @@ def parse_input(node: Any, index: int, path: Path, now_ms: int | None = None) ->
     if rows and not columns:
         raise CaseFormatError(f"inputs[{index}] ({name}) has rows but no 'columns' or 'schema'")
     db = str(merged["db"]).strip() if merged.get("db") else None
+    storage = str(merged["storage"]).strip() if merged.get("storage") else None
+    replicas = _as_int(merged["replicaNum"], "replicaNum") if merged.get("replicaNum") is not None else 1
+    partitions = _as_int(merged["partitionNum"], "partitionNum") if merged.get("partitionNum") is not None else 1
     return InputSpec(
         name,
         columns,
@@ -572,6 +586,9 @@ def parse_input(node: Any, index: int, path: Path, now_ms: int | None = None) ->
         create=creates[0] if creates else None,
         inserts=inserts,
         db=db,
+        storage=storage,
+        replica_num=replicas,
+        partition_num=partitions,
     )
 
 
@@ -729,6 +746,15 @@ def is_query(sql: str) -> bool:
     return not _STATEMENT_START_RE.match(sql) and not _OUTFILE_RE.search(sql)
 
 
+def _keeps_rows_for_a_ttl(spec: InputSpec) -> bool:
+    """True if an index of the input has a TTL that evicts rows (``index1:c1:c4:4:latest``, not ``...:0:latest``):
+    OpenMLDB's harness queries the online table, whose TTL drops rows, so such a case runs through the store."""
+    return any(
+        len(parts) > 3 and re.search(r"[1-9]", parts[3]) is not None
+        for parts in (index.split(":") for index in spec.indexes)
+    )
+
+
 def _case_statements(node: Mapping[str, Any]) -> list[str]:
     """The case's statements in the order the Java harness runs them: ``sqls``, then ``sql``; placeholders not yet
     substituted.
@@ -810,7 +836,11 @@ def expand_case(node: Any, path: Path, file: str, default_db: str | None = None)
             if spec.create is not None:
                 spec.create = _substitute(spec.create, inputs, [], ())
             spec.inserts = [_substitute(text, inputs, [], ()) for text in spec.inserts]
-        if len(statements) > 1 or not is_query(statements[0]) or any(s.raw_sql or s.db for s in inputs):
+        if (
+            len(statements) > 1
+            or not is_query(statements[0])
+            or any(s.raw_sql or s.db or _keeps_rows_for_a_ttl(s) for s in inputs)
+        ):
             header.kind = "statements"
         if providers_node is not None and (
             not isinstance(providers_node, list) or not all(isinstance(p, list) and p for p in providers_node)

@@ -7,10 +7,10 @@ the **last** statement's result against ``expect``. Here every case gets a fresh
 directory, and every statement runs through :func:`openfeat_core.server.statements.execute_sql`, the executor behind
 the SQL route, so a case tests what users call:
 
-* Inputs, in order: an input with ``columns``/``rows`` becomes a store table with its ``indexs`` and rows (the
-  harness generates the same ``CREATE TABLE`` + ``INSERT``); an input with ``create``/``insert(s)`` runs them. A
-  failing ``create`` is remembered and the case goes on (the harness ignores it, later statements fail); a failing
-  insert fails the case (the harness aborts it).
+* Inputs, in order: an input with ``columns``/``rows`` is created with the ``CREATE TABLE`` the harness generates
+  (:func:`create_table_sql`) and its rows are stored (the harness inserts them with ``INSERT``s); an input with
+  ``create``/``insert(s)`` runs them. A failing ``create`` is remembered and the case goes on (the harness ignores
+  it, later statements fail); a failing insert fails the case (the harness aborts it).
 * The session starts in ``online`` mode (the harness's ``setOnline``) in the case's database; ``SET
   @@execute_mode`` and ``USE`` carry over to the statements after them, as in one SDK connection.
 * Request mode: statements are not computed per request, so they run as in batch mode, except that a final query
@@ -51,6 +51,7 @@ from openfeat_core.conformance.cases import (
     CaseFormatError,
     DeploymentExpect,
     IndexExpect,
+    InputSpec,
     build_table,
     is_query,
 )
@@ -177,11 +178,13 @@ def _prepare(session: _Session, case: Case) -> list[str]:
         elif spec.columns:
             try:
                 table = build_table(spec)
-                session.store.create_table(spec.name, table.schema, indexes=spec.indexes)
             except CaseFormatError as exc:
                 raise _InputError(f"bad case data: inputs[{number}] ({spec.name}): {exc}") from None
-            except OpenFeatError as exc:
-                notes.append(f"inputs[{number}] ({spec.name}) could not be created: {_one_line(str(exc))}")
+            created = session.run(create_table_sql(spec))
+            if created.crash:
+                raise _InputError(f"inputs[{number}] ({spec.name}): {created.crash}")
+            if created.error:
+                notes.append(f"inputs[{number}] ({spec.name}) could not be created: {created.error}")
                 continue
             if table.num_rows:
                 try:
@@ -197,6 +200,29 @@ def _prepare(session: _Session, case: Case) -> list[str]:
         if spec.db and case.db and spec.db != case.db:
             session.run(f"USE {case.db}")
     return notes
+
+
+def create_table_sql(spec: InputSpec) -> str:
+    """The ``CREATE TABLE`` the Java harness makes of an input's ``columns`` and ``indexs``
+    (``Table.buildCreateSQLFromColumnsIndexs``): the columns as declared (``NOT NULL`` kept), one unnamed
+    ``INDEX(KEY=(...), TS=..., TTL=..., TTL_TYPE=...)`` per index (the names in ``indexs`` are not used: OpenMLDB
+    names them), and ``OPTIONS(partitionnum, replicanum[, storage_mode])``."""
+    parts = [
+        f"{column.name} {column.type.openmldb_name}{' NOT NULL' if column.not_null else ''}" for column in spec.columns
+    ]
+    for index in spec.indexes:
+        fields = [field.strip() for field in index.split(":")]
+        if len(fields) < 2 or len(fields) > 5:
+            raise _InputError(f"index {index!r} of input {spec.name!r} must read name:keys[:ts[:ttl[:ttl_type]]]")
+        clauses = ["KEY=(" + ",".join(key.strip() for key in fields[1].split("|")) + ")"]
+        for keyword, value in zip(("TS", "TTL", "TTL_TYPE"), fields[2:], strict=False):
+            if value:
+                clauses.append(f"{keyword}={value}")
+        parts.append("INDEX(" + ", ".join(clauses) + ")")
+    options = f"partitionnum={spec.partition_num}, replicanum={spec.replica_num}"
+    if spec.storage:
+        options += f', storage_mode="{spec.storage}"'
+    return f"CREATE TABLE {spec.name} ({', '.join(parts)}) OPTIONS({options})"
 
 
 def _replay(session: _Session, case: Case, replay: ReplayFn, text: str) -> _Last:

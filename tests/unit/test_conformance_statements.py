@@ -8,10 +8,11 @@ import textwrap
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from openfeat_core.conformance.cases import IndexExpect, load_case_file
+from openfeat_core.conformance.cases import IndexExpect, load_case_file, parse_input
 from openfeat_core.conformance.runner import (
     FILE_RUNNERS,
     SkipEntry,
@@ -21,7 +22,7 @@ from openfeat_core.conformance.runner import (
     run_files,
     upstream_skip,
 )
-from openfeat_core.conformance.statement_cases import check_indexes, sql_text_key
+from openfeat_core.conformance.statement_cases import check_indexes, create_table_sql, sql_text_key
 
 INPUT = """inputs:
   - columns: ["c1 string", "c2 int", "c4 timestamp"]
@@ -163,6 +164,30 @@ def test_deployment_expectation_needs_show_deployment(tmp_path: Path) -> None:
 )
 def test_sql_text_key(a: str, b: str, equal: bool) -> None:
     assert (sql_text_key(a) == sql_text_key(b)) is equal
+
+
+@pytest.mark.parametrize(
+    ("node", "sql"),
+    [
+        (
+            {"columns": ["c1 string NOT NULL", "c4 timestamp"], "indexs": ["index1:c1:c4"]},
+            "CREATE TABLE t (c1 string NOT NULL, c4 timestamp, INDEX(KEY=(c1), TS=c4)) "
+            "OPTIONS(partitionnum=1, replicanum=1)",
+        ),
+        (
+            {"schema": "c1:string, c2:int, c4:timestamp", "index": "i:c1|c2:c4:(10m,10):absandlat", "storage": "SSD"},
+            "CREATE TABLE t (c1 string, c2 int, c4 timestamp, INDEX(KEY=(c1,c2), TS=c4, TTL=(10m,10), "
+            'TTL_TYPE=absandlat)) OPTIONS(partitionnum=1, replicanum=1, storage_mode="SSD")',
+        ),
+        (
+            {"columns": ["c1 string"], "replicaNum": 3, "partitionNum": 8},
+            "CREATE TABLE t (c1 string) OPTIONS(partitionnum=8, replicanum=3)",
+        ),
+    ],
+)
+def test_create_table_sql(node: dict[str, Any], sql: str) -> None:
+    """The CREATE TABLE the Java harness makes of an input: index names dropped (OpenMLDB names them)."""
+    assert create_table_sql(parse_input({"name": "t", **node}, 0, Path("x.yaml"))) == sql
 
 
 def test_check_indexes_only_checks_given_fields() -> None:
