@@ -62,6 +62,10 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowHo
         "AIRFLOW_HOME": str(home.home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        # test_example_dags.py checks the lineage events; here they would only cost time
+        "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+        # one thread for the model fit: OpenMP's spinning threads slow it down on a busy machine
+        "OMP_NUM_THREADS": "1",
     }
     home.run("db", "migrate")
     yield home
