@@ -27,8 +27,8 @@ pytestmark = pytest.mark.integration
 DAGS = REPO_ROOT / "dags"
 AIRFLOW = Path(sys.executable).with_name("airflow")
 PIPELINE = "openfeat_flights_pipeline"
-#: The retraining loop (monitor -> branch -> recompute, export, train, redeploy): its operators are run by
-#: tests/airflow/test_monitor_loop.py; here it must parse with the others.
+#: The retraining loop (monitor -> branch -> recompute, export, train, redeploy): test_retraining_dag.py runs it under
+#: ``airflow dags test`` against a service, in both outcomes; here it must parse with the others.
 RETRAINING = "openfeat_flights_retraining"
 ONE_OPERATOR_DAGS = [
     "example_openfeat_ingest",
