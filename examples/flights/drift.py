@@ -23,6 +23,11 @@ Run::
 
     python examples/flights/drift.py                     # seasonal, then random; a few minutes on one core
     python examples/flights/drift.py --split seasonal --days 7 --origin EWR
+    python examples/flights/drift.py --split seasonal --service   # through `openfeat serve`, Prometheus reading it
+
+With ``--service`` the period is served over HTTP by a real ``openfeat serve`` and, when Prometheus is installed, a
+Prometheus server scrapes it: the example prints what the dashboard's drift panel and the drift alert's expression
+read from it (no model is fitted and nothing is retrained in this mode).
 
 ``tests/integration/test_flights_drift.py`` runs it on a small slice (one carrier at one airport) and asserts both
 decisions. Everything goes under ``out/drift/`` at the repository root.
