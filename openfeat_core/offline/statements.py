@@ -275,6 +275,7 @@ def resolve_outfile(
     _check_options(options, _OUTFILE_OPTIONS, "INTO OUTFILE")
     file_format = _file_format(options)
     mode = _write_mode(options, "error_if_exists")
+    _option_positive_int(options, "coalesce")  # how many part files Spark writes; here always one
     access.check_write(path)  # before the path is even looked at: nothing is learnt of a refused location
     target = resolve(path)
     fs, inner, prefix = target.filesystem, target.path, target.prefix

@@ -82,6 +82,7 @@ def test_online_outfile_append_with_header_writes_it_again(tmp_path: Path) -> No
         ("SELECT * FROM t INTO OUTFILE 'y.csv' OPTIONS(header='true')", "option header must be true or false"),
         ("SELECT * FROM t INTO OUTFILE 'y.csv' OPTIONS(format='txt')", "option format must be 'csv' or 'parquet'"),
         ("SELECT * FROM t INTO OUTFILE 'y.csv' OPTIONS(mode='true')", "option mode must be one of"),
+        ("SELECT * FROM t INTO OUTFILE 'y.csv' OPTIONS(coalesce=0)", "option coalesce must be a positive integer"),
         ("SELECT * FROM t INTO OUTFILE 'x.csv'", "x.csv already exists (mode='error_if_exists')"),
         ("SELECT * FROM t INTO OUTFILE 'missing/y.csv'", "its directory"),
         ("SELECT c1 FROM t INTO OUTFILE 'y.csv' OPTIONS(delimiter='a')", "contains the delimiter"),
