@@ -33,6 +33,7 @@ inner call's arguments followed by the outer call's remaining ones. The SQL fron
     join(window_split(s, d), sep)                       -> join_window_split(s, d, sep)
     join(window_split_by_key(s, d, kvd), sep)           -> join_window_split_by_key(s, d, kvd, sep)
     join(window_split_by_value(s, d, kvd), sep)         -> join_window_split_by_value(s, d, kvd, sep)
+    join(split(s, d), sep)  (one row's string)          -> join_split(s, d, sep)  (and split_by_key/_by_value)
     topn_frequency(window_split*(...), n)               -> topn_frequency_window_split*(..., n)
     top1_ratio(window_split*(...))                      -> top1_ratio_window_split*(...)
     count(window_split*(...))                           -> count_window_split*(...)
@@ -66,6 +67,7 @@ from openfeat_core.functions.registry import (
     Resolver,
     WindowFrames,
     aggregate_function,
+    scalar_function,
 )
 from openfeat_core.jit import kernel
 from openfeat_core.types import SQLType
@@ -1120,3 +1122,55 @@ for _splitter_name in _SPLITTERS:
         *_ALIASES[_splitter_name],
         doc="list helper: only valid as the first argument of join/topn_frequency/top1_ratio/count/distinct_count",
     )(partial(_bare_list_impl, _splitter_name))
+
+
+# ---------------------------------------------------------------------------------------------- one row's lists
+
+#: ``split*`` on one row's string, by the window splitter whose parts it gives.
+_ROW_SPLITTERS: dict[str, str] = {
+    "split": "window_split",
+    "split_by_key": "window_split_by_key",
+    "split_by_value": "window_split_by_value",
+}
+#: ``(outer call, inner call)`` -> registered scalar: ``join(split*(s, d...), sep)`` on one row, fused as the window
+#: lists are (the SQL front end applies it with :data:`LIST_AGGREGATE_REWRITES`).
+ROW_LIST_REWRITES: dict[tuple[str, str], str] = {
+    (outer, inner): f"join_{inner}" for outer in ("join", *_ALIASES["join"]) for inner in _ROW_SPLITTERS
+}
+
+
+def _join_row_list(splitter: str, args: list[Column], ctx: EvalContext) -> Column:
+    """Each row's string split into parts (as ``window_split*`` splits one), joined with the separator: a NULL or
+    unsplittable string gives ``""`` (an empty list), a NULL delimiter or separator NULL."""
+    kind = _ROW_SPLITTERS[splitter]
+    n_delims = _SPLITTERS[kind]
+    strings, delims, sep = args[0], args[1 : 1 + n_delims], args[1 + n_delims]
+    n = len(strings)
+    out = np.empty(n, dtype=object)
+    valid = np.ones(n, dtype=np.bool_)
+    splitters: dict[tuple[str, ...], Callable[[str], list[str]] | None] = {}
+    for i in range(n):
+        ds = tuple(d.value(i) for d in delims)
+        separator = sep.value(i)
+        if separator is None or any(d is None for d in ds):
+            out[i] = ""
+            valid[i] = False
+            continue
+        if ds not in splitters:
+            splitters[ds] = _parts_function(kind, list(ds))
+        parts_of = splitters[ds]
+        text = strings.value(i)
+        out[i] = "" if text is None or parts_of is None else separator.join(parts_of(text))
+    return Column(SQLType.STRING, out, valid)
+
+
+for _splitter_name in _ROW_SPLITTERS:
+    _row_params = [("str", _STR_TYPES), ("delimiter", _STR_TYPES)]
+    if _SPLITTERS[_ROW_SPLITTERS[_splitter_name]] == 2:
+        _row_params.append(("kv_delimiter", _STR_TYPES))
+    _row_params.append(("separator", _STR_TYPES))
+    scalar_function(
+        f"join_{_splitter_name}",
+        _resolver(f"join_{_splitter_name}", _row_params, SQLType.STRING),
+        doc=f"join({_splitter_name}(...), sep): one row's string split into parts and joined with sep",
+    )(partial(_join_row_list, _splitter_name))

@@ -939,17 +939,19 @@ class Binder:
 
 
 def _rewrite_list_call(node: exp.Anonymous) -> exp.Anonymous:
-    """``join(window_split(s, d), sep)`` → ``join_window_split(s, d, sep)``.
+    """``join(window_split(s, d), sep)`` → ``join_window_split(s, d, sep)``; on one row's string,
+    ``join(split(s, d), sep)`` → ``join_split(s, d, sep)``.
 
     OpenFeat has no list type: a list-producing window function is fused with the aggregate consuming it
     (see functions/agg_cate.py).
     """
-    from openfeat_core.functions.agg_cate import LIST_AGGREGATE_REWRITES
+    from openfeat_core.functions.agg_cate import LIST_AGGREGATE_REWRITES, ROW_LIST_REWRITES
 
     args = list(node.expressions)
     if not args or not isinstance(args[0], exp.Anonymous):
         return node
-    fused = LIST_AGGREGATE_REWRITES.get((str(node.name).lower(), str(args[0].name).lower()))
+    pair = (str(node.name).lower(), str(args[0].name).lower())
+    fused = LIST_AGGREGATE_REWRITES.get(pair) or ROW_LIST_REWRITES.get(pair)
     if fused is None:
         return node
     return exp.Anonymous(this=fused, expressions=[*args[0].expressions, *args[1:]])

@@ -248,3 +248,20 @@ def test_union_as_the_main_relation_is_offline_only() -> None:
     plan = openfeat_core.plan_sql("SELECT * FROM (SELECT * FROM t2 UNION ALL SELECT * FROM t3) u", {"t2": T2, "t3": T3})
     with pytest.raises(openfeat_core.NotSupportedError, match="UNION ALL as the main relation"):
         check_deployable(plan)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        # One row's string split and joined (OpenMLDB's split/split_by_key/split_by_value consumed by join).
+        ("`join`(split(s, ','), ' ')", ["k1:v1 k2:v2", "???  k4:v4", "", ""]),
+        ("`join`(split_by_key(s, ',', ':'), '-')", ["k1-k2", "k4", "", ""]),
+        ("fz_join(split_by_value(s, ',', ':'), '')", ["v1v2", "v4", "", ""]),
+        # A NULL separator or delimiter gives NULL; an empty delimiter splits nothing.
+        ("`join`(split(s, ','), NULL)", [None, None, None, None]),
+        ("`join`(split(s, ''), ' ')", ["", "", "", ""]),
+    ],
+)
+def test_join_of_split_on_one_row(call: str, expected: list[Any]) -> None:
+    table = pa.table({"s": ["k1:v1,k2:v2", "???,,k4:v4", None, ""]})
+    assert openfeat_core.compute(f"SELECT {call} AS j FROM t", {"t": table}).column("j").to_pylist() == expected
