@@ -1,9 +1,9 @@
 """The online side of OpenMLDB's statements: the catalog and the online storage (an
 :class:`~openfeat_core.online.store.OnlineStore`).
 
-``CREATE TABLE``, ``CREATE INDEX``, ``DROP TABLE|DEPLOYMENT|INDEX``, ``SHOW``, ``DESC``, ``INSERT``, ``DEPLOY``,
-and the store's side of an online ``LOAD DATA`` (:func:`check_online_load`) and of an online ``SELECT`` preview
-(:func:`store_tables`). The statements arrive parsed (:mod:`openfeat_core.sql.statements`); the statement runner
+``CREATE TABLE``, ``CREATE INDEX``, ``DROP TABLE|DEPLOYMENT|INDEX``, ``SHOW``, ``DESC``, ``INSERT``, ``DELETE``,
+``DEPLOY``, and the store's side of an online ``LOAD DATA`` (:func:`check_online_load`) and of an online ``SELECT``
+preview (:func:`store_tables`). The statements arrive parsed (:mod:`openfeat_core.sql.statements`); the statement runner
 above this layer (:mod:`openfeat_core.server.statements`) decides which storage a statement uses and documents the
 semantics.
 """

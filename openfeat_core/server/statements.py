@@ -34,11 +34,16 @@ Statements (OpenMLDB syntax; keywords in any case):
   are accepted and not applied: the store keeps no column constraints.
 * ``DROP TABLE [IF EXISTS] t`` (the online table; workspace versions are history and stay),
   ``DROP DEPLOYMENT [IF EXISTS] d``.
-* ``DELETE FROM t WHERE ...``: parsed, and refused: the online store keeps rows until their TTL evicts them.
-* ``INSERT INTO t [(cols)] VALUES (...), ...`` (online mode only): literals are numbers, ``'strings'``,
-  ``"strings"``, ``NULL``, ``true``/``false``; timestamps as epoch-millisecond integers or
-  ``'YYYY-MM-DD HH:MM:SS[.fff]'`` strings (in the store's time zone unless they carry an offset); dates as
-  ``'YYYY-MM-DD'``. Columns left out of a column list are NULL.
+* ``DELETE FROM t WHERE ...`` (online mode only): ``=`` on every key column of one of the table's indexes and
+  optionally ``=``, ``<``, ``<=``, ``>``, ``>=`` on its ts column (or on an index's ts column alone), joined by
+  ``AND``; ``c = NULL`` picks NULLs. The rows are removed from every index (OpenMLDB removes them from the named
+  index only), durably (:meth:`OnlineStore.delete`); ``affected_rows`` counts them.
+* ``INSERT INTO t [(cols)] VALUES (...), ...`` (online mode only), all rows or none: literals are numbers (``5L``,
+  ``3.3f`` too), ``'strings'``, ``"strings"``, ``NULL``, ``true``/``false``; timestamps as epoch-millisecond
+  integers or ``'YYYY-MM-DD HH:MM:SS[.fff]'`` strings (in the store's time zone unless they carry an offset); dates
+  as ``'YYYY-MM-DD'``. Columns left out of a column list take their ``DEFAULT``, else NULL; NULL in a ``NOT NULL``
+  column is an error. ``?`` values make a prepared INSERT, run once per parameter row (``parameters``).
+  docs/semantics.md section 15 has the details.
 * ``LOAD DATA INFILE 'path' INTO TABLE t [OPTIONS(format, header, delimiter, null_value, quote, mode, ...)]``: a
   path, glob, directory, ``file://`` or ``s3://`` URI, read with :func:`openfeat_core.io.read_source` against the
   table's schema (a bad row fails the whole load, reported by file, line and column). Online: the rows are
