@@ -276,6 +276,10 @@ def resolve_outfile(
     file_format = _file_format(options)
     mode = _write_mode(options, "error_if_exists")
     _option_positive_int(options, "coalesce")  # how many part files Spark writes; here always one
+    header = _option_bool(options, "header", True)  # every option is checked before the path is looked at
+    delimiter = _option_text(options, "delimiter", ",")
+    null_value = _option_text(options, "null_value", "null")
+    quote = _option_text(options, "quote", "" if online else '"')
     access.check_write(path)  # before the path is even looked at: nothing is learnt of a refused location
     target = resolve(path)
     fs, inner, prefix = target.filesystem, target.path, target.prefix
@@ -298,10 +302,10 @@ def resolve_outfile(
         single,
         file_format,
         mode,
-        _option_bool(options, "header", True),
-        _option_text(options, "delimiter", ","),
-        _option_text(options, "null_value", "null"),
-        _option_text(options, "quote", "" if online else '"'),
+        header,
+        delimiter,
+        null_value,
+        quote,
         online,
     )
 

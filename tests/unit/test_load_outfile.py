@@ -84,6 +84,7 @@ def test_online_outfile_append_with_header_writes_it_again(tmp_path: Path) -> No
         ("SELECT * FROM t INTO OUTFILE 'y.csv' OPTIONS(mode='true')", "option mode must be one of"),
         ("SELECT * FROM t INTO OUTFILE 'y.csv' OPTIONS(coalesce=0)", "option coalesce must be a positive integer"),
         ("SELECT * FROM t INTO OUTFILE 'x.csv'", "x.csv already exists (mode='error_if_exists')"),
+        ("SELECT * FROM t INTO OUTFILE 'x.csv' OPTIONS(header='false')", "option header must be true or false"),
         ("SELECT * FROM t INTO OUTFILE 'missing/y.csv'", "its directory"),
         ("SELECT c1 FROM t INTO OUTFILE 'y.csv' OPTIONS(delimiter='a')", "contains the delimiter"),
         ("INSERT INTO t VALUES (1, 'aa', 1.0, 1.0, 1, '2020-01-01', true) OUTFILE 'x.csv'", "expected the end"),
