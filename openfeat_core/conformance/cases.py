@@ -122,6 +122,8 @@ class InputSpec:
         storage: the table's ``storage_mode`` (``memory``, ``SSD``, ``HDD``), if the input names one.
         replica_num: the table's ``replicanum`` (``replicaNum``; 1 by default, as the Java harness has it).
         partition_num: the table's ``partitionnum`` (``partitionNum``; 1 by default).
+        rows_listed: the rows come from a YAML ``rows`` list (not ``data`` text), where a quoted ``"null"`` can be
+            told from a null.
     """
 
     name: str
@@ -135,6 +137,7 @@ class InputSpec:
     storage: str | None = None
     replica_num: int = 1
     partition_num: int = 1
+    rows_listed: bool = False
 
     @property
     def raw_sql(self) -> bool:
@@ -158,6 +161,7 @@ class ExpectSpec:
         deployment: ``deployment``: what the case's final ``SHOW DEPLOYMENT name`` shows.
         options: ``options``: the table ``options_table``'s ``partitionNum``/``replicaNum``.
         options_table: ``name``: the table ``options`` are about.
+        cat: ``cat``: the lines of a file the statements wrote.
         unsupported: expectation kinds the runner cannot check (``cat``...).
     """
 
@@ -172,6 +176,7 @@ class ExpectSpec:
     deployment: DeploymentExpect | None = None
     options: Mapping[str, Any] | None = None
     options_table: str | None = None
+    cat: CatExpect | None = None
     unsupported: list[str] = field(default_factory=list)
 
 
@@ -200,6 +205,14 @@ class DeploymentExpect:
     sql: str
     in_columns: tuple[str, ...] = ()
     out_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CatExpect:
+    """``expect.cat`` (the Java harness's ``CatFile``): the lines ``cat path`` prints after the statements."""
+
+    path: str
+    lines: tuple[str, ...]
 
 
 CaseKind = Literal["query", "statements", "restful"]
@@ -434,10 +447,12 @@ def unescape_insert_string(text: str) -> str:
     return _BACKSLASH_ESCAPE.sub(r"\1", text) if "\\" in text else text
 
 
-def build_table(spec: InputSpec) -> pa.Table:
+def build_table(spec: InputSpec, *, quoted_null_is_text: bool = False) -> pa.Table:
     """The Arrow table of an input, with the declared types (timestamps as ``timestamp[ms, UTC]``).
 
-    String cells are unescaped as SQL literals (:func:`unescape_insert_string`).
+    String cells are unescaped as SQL literals (:func:`unescape_insert_string`). With ``quoted_null_is_text``, a
+    string cell of a ``rows`` list written as a quoted ``"null"`` stays the text ``null`` (OpenMLDB's Java harness
+    inserts it as ``'null'``; only a YAML null is NULL there), where the C++ harness reads it as NULL.
 
     Raises:
         CaseFormatError: bad rows, or a column type that cannot be an input (``null``).
@@ -449,6 +464,11 @@ def build_table(spec: InputSpec) -> pa.Table:
             raise CaseFormatError(f"input column {column.name!r} has type null")
         cells = [row[index] for row in values]
         if column.type is SQLType.STRING:
+            if quoted_null_is_text and spec.rows_listed:
+                cells = [
+                    raw[index] if raw[index] in _NULL_TEXTS else cell
+                    for raw, cell in zip(spec.rows, cells, strict=True)
+                ]
             cells = [None if cell is None else unescape_insert_string(cell) for cell in cells]
         try:
             arrays.append(pa.array(cells, type=column.type.arrow_type))
@@ -589,6 +609,7 @@ def parse_input(node: Any, index: int, path: Path, now_ms: int | None = None) ->
         storage=storage,
         replica_num=replicas,
         partition_num=partitions,
+        rows_listed=merged.get("rows") is not None and not (merged.get("data") and str(merged["data"]).strip()),
     )
 
 
@@ -603,7 +624,6 @@ def parse_expect(node: Mapping[str, Any]) -> ExpectSpec:
     if options is not None and not isinstance(options, dict):
         raise CaseFormatError(f"expect.options must be a mapping, got {options!r}")
     for key, what in (
-        ("cat", "expect.cat (the files an export wrote)"),
         ("preAgg", "expect.preAgg (pre-aggregation tables)"),
         ("preAggList", "expect.preAggList (pre-aggregation tables)"),
         ("offlineInfo", "expect.offlineInfo (DESC offline table info)"),
@@ -630,8 +650,17 @@ def parse_expect(node: Mapping[str, Any]) -> ExpectSpec:
         deployment=_parse_deployment(node["deployment"]) if node.get("deployment") is not None else None,
         options=options,
         options_table=str(node.get("name") or "").strip() or None,
+        cat=_parse_cat(node["cat"]) if node.get("cat") is not None else None,
         unsupported=unsupported,
     )
+
+
+def _parse_cat(value: Any) -> CatExpect:
+    """``expect.cat``: ``{path, lines}``."""
+    if not isinstance(value, dict) or not value.get("path") or not isinstance(value.get("lines") or [], list):
+        raise CaseFormatError(f"expect.cat must be a mapping with a 'path' and a list of 'lines', got {value!r}")
+    lines = tuple("" if line is None else str(line) for line in value.get("lines") or [])
+    return CatExpect(str(value["path"]).strip(), lines)
 
 
 def _parse_deployment(value: Any) -> DeploymentExpect:
@@ -868,6 +897,10 @@ def expand_case(node: Any, path: Path, file: str, default_db: str | None = None)
             case.expect = parse_expect(merge_expect(expect_node, node.get("expectProvider"), choice))
         except CaseFormatError as exc:
             case.error = str(exc)
+        if case.expect.cat is not None:
+            case.expect.cat = replace(
+                case.expect.cat, path=_substitute(case.expect.cat.path, inputs, providers, choice)
+            )
         if case.expect.options_table is not None:
             case.expect.options_table = _substitute(case.expect.options_table, inputs, providers, choice)
         if case.expect.deployment is not None:

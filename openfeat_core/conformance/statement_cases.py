@@ -8,7 +8,8 @@ directory, and every statement runs through :func:`openfeat_core.server.statemen
 the SQL route, so a case tests what users call:
 
 * Inputs, in order: an input with ``columns``/``rows`` is created with the ``CREATE TABLE`` the harness generates
-  (:func:`create_table_sql`) and its rows are stored (the harness inserts them with ``INSERT``s); an input with
+  (:func:`create_table_sql`) and its rows are stored (the harness inserts them with ``INSERT``s, so a quoted
+  ``"null"`` in a string column of a ``rows`` list is the text ``null``, only a YAML null is NULL); an input with
   ``create``/``insert(s)`` runs them. A failing ``create`` is remembered and the case goes on (the harness ignores
   it, later statements fail); a failing insert fails the case (the harness aborts it).
 * The session starts in ``online`` mode (the harness's ``setOnline``) in the case's database; ``SET
@@ -30,7 +31,8 @@ list is not checked, as ``ResultChecker`` skips it; ``count`` of a statement wit
 ``details``, in OpenMLDB's terms: ``name``, ``keys``, ``ts``, ``ttl`` like ``100min``/``10``/``10min&&10``, ``ttlType``
 like ``kAbsoluteTime``); ``options`` (``partitionNum``, ``replicaNum`` of the table ``expect.name``): what ``DESC``
 shows of that table, read after the statements (upstream asks the APIServer); ``deployment``: the row of a final
-``SHOW DEPLOYMENT name`` (:func:`check_deployment`). ``msg`` is informative only (OpenFeat words its errors
+``SHOW DEPLOYMENT name`` (:func:`check_deployment`); ``cat``: the lines of a file the statements wrote
+(:func:`check_cat`). ``msg`` is informative only (OpenFeat words its errors
 differently).
 """
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,6 +52,7 @@ import pyarrow as pa
 from openfeat_core.conformance.cases import (
     Case,
     CaseFormatError,
+    CatExpect,
     DeploymentExpect,
     IndexExpect,
     InputSpec,
@@ -177,7 +181,7 @@ def _prepare(session: _Session, case: Case) -> list[str]:
                 notes.append(f"inputs[{number}].create failed: {created.error}")
         elif spec.columns:
             try:
-                table = build_table(spec)
+                table = build_table(spec, quoted_null_is_text=True)
             except CaseFormatError as exc:
                 raise _InputError(f"bad case data: inputs[{number}] ({spec.name}): {exc}") from None
             created = session.run(create_table_sql(spec))
@@ -322,6 +326,32 @@ def run_batch_request_case(case: Case, *, timezone: str, crash: CrashFn) -> tupl
     return ("passed", "") if reason is None else ("failed", reason)
 
 
+def check_cat(directory: Path, expected: CatExpect) -> str | None:
+    """``CatCheckerByCli``: the lines of the file ``expected.path`` (relative paths from the case's directory, as the
+    statements' are) equal the expected ones. The rows of an export come in the order of the table's storage, which
+    OpenMLDB does not define (its files follow its partitions' key hashes), so, as for query results, lines that
+    differ only in order pass: the first line (the header) in place, the others as a multiset."""
+    path = directory / expected.path
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        return f"expect.cat: cannot read {expected.path}: {exc.strerror or exc}"
+    if tuple(lines) == expected.lines:
+        return None
+    if lines[:1] == list(expected.lines[:1]) and sorted(lines[1:]) == sorted(expected.lines[1:]):
+        return None
+    if len(lines) != len(expected.lines):
+        return f"expect.cat {expected.path}: expected {len(expected.lines)} lines, got {len(lines)}"
+    if lines[:1] != list(expected.lines[:1]):
+        return f"expect.cat {expected.path}: line 1: expected {expected.lines[0]!r}, got {lines[0]!r}"
+    unmatched = Counter(expected.lines[1:]) - Counter(lines[1:])
+    extra = Counter(lines[1:]) - Counter(expected.lines[1:])
+    return (
+        f"expect.cat {expected.path}: expected line {next(iter(unmatched))!r} is not in the file, which has "
+        f"{next(iter(extra))!r} instead (lines compared in any order)"
+    )
+
+
 _OPTION_KEYS = {"partitionNum": "partition_num", "replicaNum": "replica_num"}
 
 
@@ -388,6 +418,10 @@ def _judge(case: Case, session: _Session, last: _Last) -> tuple[Status, str]:
         reason = check_deployment(rows, expect.deployment)
         if reason is not None:
             return "failed", f"{_where(case, last)}: {reason}"
+    if expect.cat is not None:
+        reason = check_cat(session.files, expect.cat)
+        if reason is not None:
+            return "failed", reason
     if expect.options is not None:
         reason = _check_options(session, case, expect.options)
         if reason is not None:

@@ -414,7 +414,7 @@ def test_yaml_scalars_stay_strings(tmp_path: Path) -> None:
         ("sql: select 1\n    parameters: {columns: ['p int'], rows: [[1], [2]]}", None, [], "one row", "query"),
         ("sql: select 1\n    batch_request: {columns: ['p int']}", "select 1", [], None, "query"),
         ("sql: select 1\n    batch_request: {rows: [[1]]}", None, [], "rows but no 'columns'", "query"),
-        ("sql: select 1\n    expect: {cat: {path: x}}", None, ["expect.cat"], None, "query"),
+        ("sql: select 1\n    expect: {preAgg: {name: x}}", None, ["expect.preAgg"], None, "query"),
         ("desc: no sql", None, [], "no 'sql'", "query"),
         ("sql: select 1\n    level: high", None, [], "level", "query"),
     ],

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from openfeat_core.conformance.cases import IndexExpect, load_case_file, parse_input
+from openfeat_core.conformance.cases import CatExpect, IndexExpect, load_case_file, parse_input
 from openfeat_core.conformance.runner import (
     FILE_RUNNERS,
     SkipEntry,
@@ -22,7 +22,7 @@ from openfeat_core.conformance.runner import (
     run_files,
     upstream_skip,
 )
-from openfeat_core.conformance.statement_cases import check_indexes, create_table_sql, sql_text_key
+from openfeat_core.conformance.statement_cases import check_cat, check_indexes, create_table_sql, sql_text_key
 
 INPUT = """inputs:
   - columns: ["c1 string", "c2 int", "c4 timestamp"]
@@ -188,6 +188,35 @@ def test_sql_text_key(a: str, b: str, equal: bool) -> None:
 def test_create_table_sql(node: dict[str, Any], sql: str) -> None:
     """The CREATE TABLE the Java harness makes of an input: index names dropped (OpenMLDB names them)."""
     assert create_table_sql(parse_input({"name": "t", **node}, 0, Path("x.yaml"))) == sql
+
+
+@pytest.mark.parametrize(
+    ("lines", "reason"),
+    [
+        (["h", "1", "2"], None),
+        (["h", "2", "1"], None),  # an export's rows come in storage order, which OpenMLDB does not define
+        (["h", "1"], "expected 3 lines, got 2"),
+        (["x", "1", "2"], "line 1: expected 'h', got 'x'"),
+        (["h", "1", "3"], "expected line '2' is not in the file, which has '3' instead"),
+    ],
+)
+def test_check_cat(tmp_path: Path, lines: list[str], reason: str | None) -> None:
+    (tmp_path / "out.csv").write_text("\n".join(lines) + "\n")
+    got = check_cat(tmp_path, CatExpect("out.csv", ("h", "1", "2")))
+    assert got is None if reason is None else reason in (got or "")
+
+
+def test_cat_of_an_export_and_quoted_null_text(tmp_path: Path) -> None:
+    """A quoted "null" in a rows list is the text null (the Java harness inserts 'null'); a YAML null is NULL."""
+    body = """inputs:
+  - columns: ["id int", "c1 string"]
+    indexs: ["index1:c1"]
+    rows: [[1, "null"], [2, null], [3, "a"]]
+sqls: ["select * from {0} into outfile '{0}.csv' options(null_value='NA')"]
+expect:
+  cat: {path: "{0}.csv", lines: ["id,c1", "1,null", "2,NA", "3,a"]}
+"""
+    assert run(tmp_path, body) == ("passed", "")
 
 
 def test_check_indexes_only_checks_given_fields() -> None:
