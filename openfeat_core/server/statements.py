@@ -79,7 +79,10 @@ checked against the batch's :class:`~openfeat_core.io.access.FileAccess` before 
 service confines them to its data roots, never the online store's directory; an in-process caller is trusted with
 any other path. ``mode='overwrite'`` replaces a directory only if it holds nothing but an export's files.
 
-Parameters for ``?`` placeholders are not supported; write values into the SQL.
+Parameters: ``execute_sql(..., parameters=rows)`` fills ``?`` placeholders in the order they are written; a prepared
+``INSERT`` inserts once per row, a query takes exactly one row (its values typed as :func:`openfeat_core.compute`
+types Python values: ``int`` BIGINT, ``float`` DOUBLE, ``str`` STRING, ``bool``, ``datetime`` TIMESTAMP, ``date``
+DATE).
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ from openfeat_core.online import procedures
 from openfeat_core.online import statements as online
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.plan.nodes import tables_read
-from openfeat_core.sql.binder import plan_sql
+from openfeat_core.sql.binder import plan_sql, query_parameters
 from openfeat_core.sql.dialect import OpenMLDB, parse_sql
 from openfeat_core.sql.statements import (
     Config,
@@ -324,7 +327,9 @@ def execute_sql(
         workdir: the directory a relative ``LOAD DATA`` or ``INTO OUTFILE`` path is taken from (OpenMLDB takes it
             from its server's directory); the process's current directory by default.
         parameters: the parameter rows of a prepared ``INSERT ... VALUES (?, ...)``: it inserts once per row, each
-            row's values taking the ``?`` places in order (:func:`openfeat_core.online.statements.insert`).
+            row's values taking the ``?`` places in order (:func:`openfeat_core.online.statements.insert`). A query
+            with ``?`` placeholders takes one row: its values, in order (typed as :func:`openfeat_core.compute`
+            types Python values).
 
     Returns:
         The last statement's result.
@@ -480,16 +485,28 @@ def _query(session: _Session, query: str, *, tables_of: str | None = None) -> pa
     ``tables_of``: the query whose tables are read, when ``query`` carries a CONFIG clause."""
     store = session.store
     schemas = online.store_schemas(store)
+    parameters = _query_parameters(session)
     if not session.offline:
-        tables = online.store_tables(store, _tables_read(tables_of or query, schemas))
+        tables = online.store_tables(store, _tables_read(tables_of or query, schemas, parameters))
     else:
         ws = session.require_workspace("SELECT")
         schemas.update(offline.workspace_schemas(ws))
-        tables = offline.workspace_tables(ws, _tables_read(tables_of or query, schemas))
-    return compute(query, tables, timezone=session.timezone)
+        tables = offline.workspace_tables(ws, _tables_read(tables_of or query, schemas, parameters))
+    return compute(query, tables, timezone=session.timezone, parameters=parameters)
 
 
-def _tables_read(query: str, schemas: Mapping[str, pa.Schema]) -> list[str]:
+def _query_parameters(session: _Session) -> Sequence[Any] | None:
+    """The values of a query's ``?`` placeholders: the one parameter row the batch was given, if any."""
+    rows = session.parameters
+    if not rows:
+        return None
+    if len(rows) != 1:
+        raise OpenFeatSQLError(f"a query takes one parameter row (its '?' values in order), got {len(rows)} rows")
+    return rows[0]
+
+
+def _tables_read(query: str, schemas: Mapping[str, pa.Schema], parameters: Sequence[Any] | None = None) -> list[str]:
     """The tables ``query`` reads, found by planning it over empty tables of these schemas."""
-    plan = plan_sql(query, {name: s.empty_table() for name, s in schemas.items()})
+    typed = None if parameters is None else query_parameters(parameters)
+    plan = plan_sql(query, {name: s.empty_table() for name, s in schemas.items()}, parameters=typed)
     return sorted(tables_read(plan))
