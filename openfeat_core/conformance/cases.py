@@ -592,7 +592,8 @@ def parse_input(node: Any, index: int, path: Path, now_ms: int | None = None) ->
     if merged.get("repeat") is not None:
         rows = rows * max(_as_int(merged["repeat"], "repeat"), 1)
     indexes = _split_index_specs(merged.get("indexs")) + _split_index_specs(merged.get("index"))
-    if rows and not columns:
+    if rows and not columns and not any("?" in text for text in inserts):
+        # Rows without columns are only the parameter rows of a prepared INSERT ... VALUES (?, ...).
         raise CaseFormatError(f"inputs[{index}] ({name}) has rows but no 'columns' or 'schema'")
     db = str(merged["db"]).strip() if merged.get("db") else None
     storage = str(merged["storage"]).strip() if merged.get("storage") else None

@@ -10,8 +10,9 @@ the SQL route, so a case tests what users call:
 * Inputs, in order: an input with ``columns``/``rows`` is created with the ``CREATE TABLE`` the harness generates
   (:func:`create_table_sql`) and its rows are stored (the harness inserts them with ``INSERT``s, so a quoted
   ``"null"`` in a string column of a ``rows`` list is the text ``null``, only a YAML null is NULL); an input with
-  ``create``/``insert(s)`` runs them. A failing ``create`` is remembered and the case goes on (the harness ignores
-  it, later statements fail); a failing insert fails the case (the harness aborts it).
+  ``create``/``insert(s)`` runs them (an ``INSERT ... VALUES (?, ...)`` with ``rows`` is a prepared insert: each
+  row, typed by the columns it fills, is bound to it). A failing ``create`` is remembered and the case goes on (the
+  harness ignores it, later statements fail); a failing insert fails the case (the harness aborts it).
 * The session starts in ``online`` mode (the harness's ``setOnline``) in the case's database; ``SET
   @@execute_mode`` and ``USE`` carry over to the statements after them, as in one SDK connection.
 * Request mode: statements are not computed per request, so they run as in batch mode, except that a final query
@@ -42,7 +43,7 @@ import contextlib
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -53,11 +54,13 @@ from openfeat_core.conformance.cases import (
     Case,
     CaseFormatError,
     CatExpect,
+    ColumnSpec,
     DeploymentExpect,
     IndexExpect,
     InputSpec,
     build_table,
     is_query,
+    typed_rows,
 )
 from openfeat_core.conformance.compare import check_result
 from openfeat_core.errors import OpenFeatError
@@ -65,7 +68,8 @@ from openfeat_core.io.access import FileAccess
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.server.statements import Mode, StatementResult, execute_sql
 from openfeat_core.sql.dialect import parse_sql
-from openfeat_core.sql.statements import Describe, SetVariable, Show, Use
+from openfeat_core.sql.statements import Describe, InsertValues, SetVariable, Show, Use
+from openfeat_core.types import SQLType
 from openfeat_core.workspace import Workspace
 
 Status = Literal["passed", "failed"]
@@ -115,8 +119,9 @@ class _Session:
         self.timezone = timezone
         self.crash = crash
 
-    def run(self, text: str) -> _Last:
-        """Run one statement; an error is recorded, not raised (the harness goes on after a failing statement)."""
+    def run(self, text: str, parameters: Sequence[Sequence[Any]] | None = None) -> _Last:
+        """Run one statement (``parameters``: the rows of a prepared ``INSERT``); an error is recorded, not raised
+        (the harness goes on after a failing statement)."""
         last = _Last(text)
         try:
             last.node = parse_sql(text)
@@ -135,6 +140,7 @@ class _Session:
                 timezone=self.timezone,
                 file_access=self.access,
                 workdir=str(self.files),
+                parameters=parameters,
             )
         except OpenFeatError as exc:
             last.error = _one_line(str(exc))
@@ -198,12 +204,43 @@ def _prepare(session: _Session, case: Case) -> list[str]:
                         f"inputs[{number}] ({spec.name}): rows not stored: {_one_line(str(exc))}"
                     ) from None
         for text in spec.inserts:
-            inserted = session.run(text)
+            try:
+                parameters = _prepared_rows(session, spec, text)
+            except CaseFormatError as exc:
+                raise _InputError(f"bad case data: inputs[{number}] ({spec.name}): {exc}") from None
+            inserted = session.run(text, parameters)
             if inserted.crash or inserted.error:
                 raise _InputError(f"inputs[{number}] insert {text!r} failed: {inserted.crash or inserted.error}")
         if spec.db and case.db and spec.db != case.db:
             session.run(f"USE {case.db}")
     return notes
+
+
+def _prepared_rows(session: _Session, spec: InputSpec, text: str) -> list[tuple[Any, ...]] | None:
+    """For a prepared ``INSERT ... VALUES (?, ...)`` with the input's ``rows`` (and no ``columns``: the Java harness's
+    ``InsertPreparedExecutor``), the rows typed by the columns the insert fills; ``None`` for a plain insert."""
+    if spec.columns or not spec.rows or "?" not in text:
+        return None
+    try:
+        node = parse_sql(text)
+        types = dict(session.store.table_columns(node.name)) if isinstance(node, InsertValues) else {}
+    except OpenFeatError:
+        return None  # executing it reports what is wrong
+    if not types:
+        return None
+    names = node.args.get("columns") or list(types)
+    columns = [ColumnSpec(name, types[name]) for name in names if name in types]
+    if len(columns) != len(names):
+        return None
+    typed = typed_rows(spec.rows, columns)
+    # A quoted "null" is text to the harness (it binds it with setString); only a YAML null is NULL.
+    return [
+        tuple(
+            raw if column.type is SQLType.STRING and raw in ("null", "NULL") else value
+            for raw, value, column in zip(row, values, columns, strict=True)
+        )
+        for row, values in zip(spec.rows, typed, strict=True)
+    ]
 
 
 def create_table_sql(spec: InputSpec) -> str:

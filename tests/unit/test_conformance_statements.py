@@ -67,6 +67,16 @@ def run(tmp_path: Path, body: str, mode: str = "batch") -> tuple[str, str]:
             "failed",
             "preparing the inputs: inputs[0] insert",
         ),
+        # A prepared insert: the rows typed by the columns it fills and bound to its '?'s.
+        (
+            "inputs:\n  - create: create table {0} (c1 string, c2 int, c4 timestamp, index(key=c1, ts=c4))\n"
+            "    insert: insert into {0} (c1, c4) values (?, ?)\n    rows: [[x, 1590738989000], ['null', 1]]\n"
+            "sql: select c1 = 'null' as text_null, c2, c4 from {0}\n"
+            "expect: {columns: [text_null bool, c2 int, c4 timestamp], order: c4,"
+            " rows: [[true, null, 1], [false, null, 1590738989000]]}",
+            "passed",
+            "",
+        ),
         # success: the last statement's, whatever the ones before it did (the harness goes on after an error).
         (INPUT + "sqls: [drop table nope, show tables]\nexpect: {success: true}", "passed", ""),
         (INPUT + "sqls: [show tables, drop table nope]\nexpect: {success: false}", "passed", ""),
