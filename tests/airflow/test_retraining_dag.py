@@ -8,7 +8,7 @@ the process that served) answers on 127.0.0.1, the served days' successors land 
 ``airflow dags test`` runs the DAG against the service (``params.service_url``; the ``openfeat_default`` connection,
 from the environment, names the workspace and holds the service's token):
 
-* seasonal split (United's flights: trained on January to March, July 1 served): the weather drifted, so monitor
+* seasonal split (United's flights: trained on March, July 1 served): the weather drifted, so monitor
   says retrain, the branch follows compute -> export -> train -> redeploy, and the service's deployment gets the new
   training set as its reference profile; ``no_drift`` is skipped;
 * random split (trained on a random half of three July days, the other half served): nothing drifted, ``no_drift``
@@ -91,7 +91,7 @@ def _dag_test(home: AirflowHome, drift: Any, split: str, chosen: Any, out: Path)
             client = ServiceClient(url, TOKEN)
             before = client.call("GET", reference_path)["source"]
             connection = {"conn_type": "openfeat", "password": TOKEN, "extra": {"workspace": str(ready.workspace)}}
-            conf = {"service_url": url, "data_dir": str(out / "retraining"), "consistency_requests": 2}
+            conf = {"service_url": url, "data_dir": str(out / "retraining"), "consistency_requests": 1}
             home.run(
                 "dags",
                 "test",
@@ -117,7 +117,8 @@ def _dag_test(home: AirflowHome, drift: Any, split: str, chosen: Any, out: Path)
 def test_drift_runs_the_retraining_branch_and_redeploys_with_the_new_training_set(
     airflow_home: AirflowHome, drift: Any, tmp_path: Path
 ) -> None:
-    chosen = drift.Slice(origin="EWR", carrier="UA", days=1)  # ~11,000 winter flights, 142 served
+    # United's flights from March on: trained on March (~3,900 flights), July 1 served (142)
+    chosen = drift.Slice(origin="EWR", carrier="UA", days=1, history_start=datetime(2013, 3, 1, tzinfo=timezone.utc))
     run = _dag_test(airflow_home, drift, "seasonal", chosen, tmp_path / "seasonal")
     states, xcoms = run["states"], run["xcoms"]
     assert states == {
