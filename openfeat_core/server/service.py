@@ -1,7 +1,9 @@
 """The HTTP feature service: an :class:`~openfeat_core.online.store.OnlineStore` behind a plain ASGI application.
 
 The routes follow OpenMLDB's APIServer where it has them (README, "Serving the same script online"), so a client
-written for OpenMLDB can call a deployment unchanged; ``{db}`` in a path is accepted and ignored (one namespace):
+written for OpenMLDB can call a deployment unchanged. ``{db}`` in a path: the table and procedure routes answer
+``DB not found`` for a database ``SHOW DATABASES`` does not list, once it lists any; the others accept and ignore it
+(table and deployment names are one namespace):
 
 =========================================  ====================================================================
 ``POST /dbs/{db}/deployments/{name}``      compute features: ``{"input": [[...]] | [{...}], "need_schema",
@@ -84,6 +86,7 @@ from openfeat_core.column import Column
 from openfeat_core.errors import DataError, OpenFeatError, http_status
 from openfeat_core.io.access import FileAccess
 from openfeat_core.monitoring.monitor import MonitorOptions, decide, drift_report, served_features
+from openfeat_core.online import statements as online_statements
 from openfeat_core.online.consistency import ConsistencyReport
 from openfeat_core.online.procedures import ProcedureInfo, batch_request, procedure_info
 from openfeat_core.online.rows import TypedRows, check_rows
@@ -92,6 +95,7 @@ from openfeat_core.server.metrics import Metrics, StoreFigures
 from openfeat_core.server.statements import MODES, StatementResult, execute_sql
 from openfeat_core.sql.depth import loads_json
 from openfeat_core.sql.dialect import parse_deploy
+from openfeat_core.sql.statements import Show
 from openfeat_core.types import SQLType, parse_type_name
 from openfeat_core.workspace import Workspace
 
@@ -1193,13 +1197,11 @@ class FeatureService:
         return 200, _json_body(payload), None, ()
 
     # ------------------------------------------------------------------ tables
-    def _databases(self, db: str | None = None) -> list[str]:
-        """The databases, as ``SHOW DATABASES`` run in ``db`` answers (on the store thread)."""
-        show = "SHOW DATABASES"
-        rows = (
-            execute_sql(self.store, show, "online") if db is None else execute_sql(self.store, show, "online", db=db)
-        ).rows
-        return [] if rows is None else [str(v) for v in rows.column(0).to_pylist()]
+    def _databases(self, db: str = "default") -> list[str]:
+        """The databases, as ``SHOW DATABASES`` run in ``db`` answers (on the store thread; the statement node is
+        made here: parsing the text would cost a PUT more than its insert, 1.4 ms against 45 us)."""
+        rows = online_statements.show(self.store, Show(this="DATABASES"), db)
+        return [str(v) for v in rows.column(0).to_pylist()]
 
     def _database_known(self, db: str) -> bool:
         """Whether a route's ``{db}`` names a database: one ``SHOW DATABASES`` lists, or any name while the catalog
