@@ -514,6 +514,7 @@ class OnlineStore:
     ) -> None:
         table = StoredTable(schema, self._ttl_clock, self._ctx.timezone)
         table.retain_evicted(self._request_log is not None)
+        table.one_row_per_ts = str((options or {}).get("storage_mode", "")).lower() in ("ssd", "hdd")
         for spec in declared:
             # A declared index keeps its rows from the start, under its own TTL (OpenMLDB expires rows by the
             # table's indexes, deployed or not); the table keeps the rows some index keeps.

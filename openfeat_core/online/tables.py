@@ -383,6 +383,9 @@ class StoredTable:
         self.strings = {i: StringCodes() for i, t in enumerate(self.types) if t is SQLType.STRING}
         self.indexes: dict[tuple[tuple[str, ...], str | None], Index] = {ALL_ROWS: Index((), None, TTL())}
         self.all_rows_needed = False  # a deployment reads every row: ALL_ROWS stays
+        # OpenMLDB's disk tables (storage_mode SSD or HDD) store a row under its index key and ts: a later row with
+        # the same key and ts replaces the earlier one in that index. Memory tables keep both.
+        self.one_row_per_ts = False
         self.inserted = 0
         self.evicted = 0
         self.deleted = 0
@@ -555,15 +558,43 @@ class StoredTable:
                     continue
                 series.remove(drop)
                 ix.deleted += removed
-                for pre in ix.preaggs.values():
-                    pre.keys.pop(key, None)
-                    if series.n > series.start:
-                        a, b = series.start, series.n
-                        live_values = [v[a:b] for v in series.values]
-                        live_valid = [series.validity(i, a, b) for i in range(len(series.valid))]
-                        pre.add(key, series.ts[a:b], self._arguments(pre, live_values, live_valid, b - a))
+                self._refill_preaggregates(ix, key, series)
         self.deleted += len(seqs)
         return len(seqs)
+
+    def _refill_preaggregates(self, ix: Index, key: tuple[Any, ...], series: KeySeries) -> None:
+        """Rebuild the pre-aggregates of ``key`` from the rows its series keeps (after rows left it out of order)."""
+        a, b = series.start, series.n
+        for pre in ix.preaggs.values():
+            pre.keys.pop(key, None)
+            if b > a:
+                live_values = [v[a:b] for v in series.values]
+                live_valid = [series.validity(i, a, b) for i in range(len(series.valid))]
+                pre.add(key, series.ts[a:b], self._arguments(pre, live_values, live_valid, b - a))
+
+    def _drop_replaced(self, ix: Index, key: tuple[Any, ...], series: KeySeries) -> None:
+        """For :attr:`one_row_per_ts`: of the live rows sharing an order value, keep the last inserted."""
+        a, b = series.start, series.n
+        if b - a < 2:
+            return
+        ts = series.ts[a:b]
+        replaced = np.zeros(b - a, dtype=np.bool_)
+        replaced[:-1] = ts[1:] == ts[:-1]  # equal values lie together, in insertion order
+        if not replaced.any():
+            return
+        if self.retained is not None:
+            positions = np.nonzero(replaced)[0] + a
+            self.retained.append(
+                (
+                    series.seq[positions].copy(),
+                    [v[positions].copy() for v in series.values],
+                    [series.validity(i, a, b)[replaced].copy() for i in range(len(series.valid))],
+                )
+            )
+            self.retained_rows += len(positions)
+        series.remove(replaced)
+        ix.deleted += int(replaced.sum())
+        self._refill_preaggregates(ix, key, series)
 
     def _candidates(self, ix: Index, conditions: Sequence[RowCondition]) -> list[KeySeries]:
         """The series of ``ix`` that can hold rows meeting ``conditions``: the one key they fix when they set every
@@ -739,6 +770,8 @@ class StoredTable:
                 [None if v is None else v[start:stop] for v in flags],
                 sorted_ts,
             )
+            if self.one_row_per_ts and index.order is not None:
+                self._drop_replaced(index, key, series)
             for pre, cols in args:
                 pre.add(key, ts[start:stop], [a.slice(start, stop) for a in cols])
             first = series.start

@@ -248,6 +248,22 @@ def test_a_declared_ttl_applies_on_insert(index: str, kept: list[int]) -> None:
     assert rows is not None and sorted(rows.column("c2").to_pylist()) == kept
 
 
+@pytest.mark.parametrize(("storage", "kept"), [("SSD", [3, 4]), ("hdd", [3, 4]), ("memory", [1, 2, 3, 4])])
+def test_a_disk_table_keeps_one_row_per_key_and_ts(storage: str, kept: list[int]) -> None:
+    """OpenMLDB's disk tables store a row under its key and ts: a later row with both equal replaces it (in that
+    index); memory tables keep every row."""
+    store = OnlineStore()
+    execute_sql(
+        store,
+        "CREATE TABLE t (id int, c1 string, c4 timestamp, INDEX(KEY=c1, TS=c4)) "
+        f"OPTIONS (storage_mode='{storage}'); "
+        "INSERT INTO t VALUES (1, 'aa', 1000), (2, 'aa', 1000); INSERT INTO t VALUES (3, 'aa', 1000), (4, 'bb', 1000)",
+        "online",
+    )
+    assert _ids(store) == kept
+    assert store.describe_table("t")["rows"] == len(kept)
+
+
 # ------------------------------------------------------------------ INSERT
 _TYPES = "c1 string, c3 int, c4 bigint, c5 float, c6 double, c7 timestamp, c8 date, c9 bool"
 
