@@ -432,8 +432,10 @@ def run_files(
             cases = load_case_file(path)
         except CaseFormatError as exc:
             cases = []
-            for mode in modes:
-                file_outcomes.append(Outcome(file, "<file>", "", mode, "failed", f"cannot load: {_one_line(str(exc))}"))
+            if name_filter is None or name_filter in f"{file}:<file>":
+                for mode in modes:
+                    reason = f"cannot load: {_one_line(str(exc))}"
+                    file_outcomes.append(Outcome(file, "<file>", "", mode, "failed", reason))
         kinds: set[str] = {case.kind for case in cases}
         if len(kinds) == 1 and (file_kind := next(iter(kinds))) in FILE_RUNNERS:
             foreign.setdefault(file_kind, []).append((path, cases))  # run with the other files of its kind, below

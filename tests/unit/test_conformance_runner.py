@@ -969,6 +969,10 @@ def test_unloadable_file_is_a_failure(tmp_path: Path) -> None:
     assert code == 1
     assert "FAILED [batch] <file>" in out and "cannot load" in out
     assert out.splitlines()[-1] == "0 passed, 1 failed, 0 skipped"
+    # A filter that names no case of the file leaves it out, as it leaves out the cases of loadable files.
+    skiplist = str(write_skiplist(tmp_path, []))
+    code, out, _ = run_cli([str(path), "--filter", "other", "--skiplist", skiplist], StubEngine().engine())
+    assert code == 0 and out.splitlines()[-1] == "0 passed, 0 failed, 0 skipped"
 
 
 def test_bad_case_data_fails_only_that_case(tmp_path: Path) -> None:
