@@ -50,6 +50,8 @@ __all__ = [
     "DEFAULT_PARTITION_NUM",
     "DEFAULT_REPLICA_NUM",
     "check_online_load",
+    "check_table_database",
+    "create_database",
     "create_index",
     "create_table",
     "delete",
@@ -57,9 +59,11 @@ __all__ = [
     "deployment_description",
     "describe",
     "drop",
+    "drop_database",
     "drop_index",
     "index_descriptions",
     "insert",
+    "known_databases",
     "show",
     "show_create_table",
     "store_schema",
@@ -81,13 +85,14 @@ _TTL_TYPES = {"absolute": "kAbsoluteTime", "latest": "kLatestTime", "absandlat":
 _ENDPOINT_RE = re.compile(r"[A-Za-z0-9_.\-]+:(\d{1,5})")
 
 
-def create_table(store: OnlineStore, node: CreateTable) -> None:
+def create_table(store: OnlineStore, node: CreateTable, db: str | None = None) -> None:
     """The store table, with its indexes declared as ``name:key1|key2:ts[:ttl:ttl_type]`` (unnamed ones are called
     ``INDEX_0``, ``INDEX_1``... by position), checked as OpenMLDB checks them (:func:`_index_declaration`). A table
     without an index gets OpenMLDB's default one: ``INDEX_0`` on its first column that is not a float or double, no
     ts, kept forever. ``NOT NULL`` and ``DEFAULT`` are kept in the columns' Arrow metadata (``openfeat.not_null``,
     ``openfeat.default``: what DESC shows); the ``OPTIONS`` are checked and kept in the catalog
-    (:func:`table_options`)."""
+    (:func:`table_options`), with the table's database: the one before its name, else ``db`` (the session's).
+    Table names are one namespace: a name another database holds is refused."""
     name = node.name
     fields: list[pa.Field] = []
     for column in node.args["columns"]:
@@ -113,9 +118,54 @@ def create_table(store: OnlineStore, node: CreateTable) -> None:
         first = next((c for c, t in types.items() if not t.is_float), None)
         indexes = [f"INDEX_0:{first}"] if first is not None else []
     options = _create_options(node)
-    if node.args.get("exists") and name in store.list_tables():
-        return
+    database = node.args.get("db") or db
+    if name in store.list_tables():
+        if node.args.get("exists"):
+            return
+        held = store.table_database(name)
+        if held is not None and held != database:
+            raise DataError(
+                f"table {name!r} already exists in database {held!r} (OpenFeat keeps one namespace of table names "
+                "across databases)"
+            )
+    if database is not None:
+        options["database"] = database
     store.create_table(name, pa.schema(fields), indexes=indexes, options=options)
+
+
+# ------------------------------------------------------------------ databases
+def known_databases(store: OnlineStore, session_db: str) -> set[str]:
+    """The databases a statement may name: those CREATE DATABASE made, those tables were created in, and the
+    session's own (a route's ``{db}`` need not have been created)."""
+    held = {store.table_database(t) for t in store.list_tables()}
+    return {*store.list_databases(), *(d for d in held if d is not None), session_db}
+
+
+def check_table_database(store: OnlineStore, table: str, db: str | None, session_db: str) -> None:
+    """``db.table``: the database must exist and hold the table (a table created without a database is in every
+    one). An unqualified name finds the table whatever its database (one namespace)."""
+    if db is None:
+        return
+    if db not in known_databases(store, session_db):
+        raise DataError(f"unknown database {db!r} (databases: {', '.join(sorted(known_databases(store, session_db)))})")
+    if table in store.list_tables():
+        held = store.table_database(table)
+        if held is not None and held != db:
+            raise DataError(f"table {table!r} is in database {held!r}, not {db!r}")
+
+
+def create_database(store: OnlineStore, name: str, exists_ok: bool) -> None:
+    """``CREATE DATABASE [IF NOT EXISTS]``: :meth:`OnlineStore.create_database`."""
+    if exists_ok and name in store.list_databases():
+        return
+    store.create_database(name)
+
+
+def drop_database(store: OnlineStore, name: str, missing_ok: bool) -> None:
+    """``DROP DATABASE [IF EXISTS]``: :meth:`OnlineStore.drop_database` (a database that holds tables stays)."""
+    if missing_ok and name not in store.list_databases():
+        return
+    store.drop_database(name)
 
 
 def _index_declaration(index: IndexDefinition, position: int, types: Mapping[str, SQLType]) -> str:
@@ -313,13 +363,14 @@ def _rows(columns: Mapping[str, list[Any]]) -> pa.Table:
 
 
 def show(store: OnlineStore, node: Show, db: str) -> pa.Table:
-    """The rows of ``SHOW DATABASES`` (``db``: one namespace), ``SHOW TABLES``, ``SHOW DEPLOYMENTS``, ``SHOW
-    DEPLOYMENT d`` (:func:`deployment_description`: one row) or ``SHOW CREATE TABLE t`` (one row)."""
+    """The rows of ``SHOW DATABASES`` (those CREATE DATABASE made), ``SHOW TABLES`` (those of database ``db``, and
+    those created without a database), ``SHOW DEPLOYMENTS``, ``SHOW DEPLOYMENT d`` (:func:`deployment_description`:
+    one row) or ``SHOW CREATE TABLE t`` (one row)."""
     what = node.name
     if what == "DATABASES":
-        return _rows({"Databases": [db]})
+        return _rows({"Databases": store.list_databases()})
     if what == "TABLES":
-        return _rows({"Tables": store.list_tables()})
+        return _rows({"Tables": [t for t in store.list_tables() if store.table_database(t) in (None, db)]})
     if what == "DEPLOYMENT":
         d = deployment_description(store, node.args["name"], node.args.get("db") or db)
         return _rows(

@@ -193,6 +193,9 @@ class OnlineStore:
         # A table's OPTIONS as CREATE TABLE wrote them (partitionnum, replicanum, storage_mode...): catalog facts
         # that DESC and the table description show; one in-process store has no partitions or replicas to apply.
         self._table_options: dict[str, dict[str, Any]] = {}
+        # The databases CREATE DATABASE made (a table's database is its ``database`` option; table names are one
+        # namespace across databases).
+        self._databases: set[str] = set()
         # Stream ingest (openfeat_core.streaming): the next offset of each consumed (topic, partition) and the dead
         # letters recorded so far, both written in the same log frames as the consumed rows.
         self._stream_positions: dict[tuple[str, int], int] = {}
@@ -271,6 +274,10 @@ class OnlineStore:
             schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(record["schema"])))
             declared = tuple(_check_index_declaration(record["name"], schema, s) for s in record.get("indexes", ()))
             self._add_table(record["name"], schema, declared, record.get("options"))
+        elif op == "create_database":
+            self._databases.add(record["name"])
+        elif op == "drop_database":
+            self._databases.discard(record["name"])
         elif op == "add_index":
             table = record["name"]
             self._add_index(table, _check_index_declaration(table, self._tables[table].schema, record["index"]))
@@ -397,7 +404,8 @@ class OnlineStore:
         no write can happen (the store is used from one thread at a time). The rows are copied out of the indexes
         (later inserts change the series in place); writing them runs on the snapshot thread."""
         assert self._log is not None
-        meta: list[dict[str, Any]] = [
+        meta: list[dict[str, Any]] = [{"op": "create_database", "name": n} for n in sorted(self._databases)]
+        meta += [
             {
                 "op": "create_table",
                 "name": n,
@@ -459,8 +467,9 @@ class OnlineStore:
                 without one, the last inserted match. Deployments derive the indexes they need from their scripts;
                 a declared index with the same keys and ts merges its TTL into theirs (:func:`declared_ttl`; no TTL
                 keeps everything, OpenMLDB's default).
-            options: the table's OpenMLDB OPTIONS (``partition_num``, ``replica_num``, ``storage_mode``...), kept in
-                the catalog as given (JSON values) and shown by :meth:`describe_table`; they change nothing here.
+            options: the table's OpenMLDB OPTIONS (``partition_num``, ``replica_num``, ``storage_mode``...) and the
+                ``database`` it belongs to (:meth:`table_database`), kept in the catalog as given (JSON values) and
+                shown by :meth:`describe_table`; they change nothing here.
         """
         if name in self._tables:
             raise DataError(f"table {name!r} already exists")
@@ -535,6 +544,42 @@ class OnlineStore:
 
     def list_tables(self) -> list[str]:
         return sorted(self._tables)
+
+    def table_database(self, name: str) -> str | None:
+        """The database a table was created in (its ``database`` option), or None (a table made without one)."""
+        self._table(name)
+        database = self._table_options[name].get("database")
+        return None if database is None else str(database)
+
+    # ------------------------------------------------------------------ databases
+    def create_database(self, name: str) -> None:
+        """Register a database (OpenMLDB's ``CREATE DATABASE``).
+
+        Raises:
+            DataError: it exists.
+        """
+        if name in self._databases:
+            raise DataError(f"database {name!r} already exists")
+        self._record({"op": "create_database", "name": name})
+        self._databases.add(name)
+
+    def drop_database(self, name: str) -> None:
+        """Remove a database, which must hold no table (OpenMLDB's ``DROP DATABASE``).
+
+        Raises:
+            DataError: an unknown database, or one that holds tables.
+        """
+        if name not in self._databases:
+            raise DataError(f"unknown database {name!r} (databases: {', '.join(sorted(self._databases)) or 'none'})")
+        tables = [t for t in sorted(self._tables) if self._table_options[t].get("database") == name]
+        if tables:
+            raise DataError(f"database {name!r} is not empty: drop its tables first ({', '.join(tables)})")
+        self._record({"op": "drop_database", "name": name})
+        self._databases.discard(name)
+
+    def list_databases(self) -> list[str]:
+        """The databases CREATE DATABASE made, by name."""
+        return sorted(self._databases)
 
     def describe_table(self, name: str) -> dict[str, Any]:
         t = self._table(name)

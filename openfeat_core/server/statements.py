@@ -11,8 +11,12 @@ and returns the last statement's :class:`StatementResult`. A failing statement s
 :class:`StatementError` naming it (number, text, what is wrong and, for SQL errors, the line and column within the
 statement); the statements before it have taken effect, the failing one has changed nothing.
 
-OpenFeat keeps one namespace: database names (``CREATE DATABASE``, ``USE``, ``db.table``, the ``{db}`` of the
-route) are accepted and ignored. One OpenMLDB table has two storages; here the **online** storage is the
+Databases are a catalog level (docs/semantics.md §12): ``CREATE DATABASE`` registers one, a table belongs to the
+database it was created in (the one before its name, else the session's: ``execute_sql``'s ``db``, the route's
+``{db}``, then ``USE``), and a ``db.table`` name must name the table's database. Table names stay one namespace
+across databases: two databases cannot hold tables of the same name.
+
+One OpenMLDB table has two storages; here the **online** storage is the
 :class:`~openfeat_core.online.store.OnlineStore` (which also holds the catalog: every table is created there) and
 the **offline** storage is a :class:`~openfeat_core.workspace.Workspace` (versioned Parquet tables). The mode of a
 batch (``online``, ``offsync``, ``offasync``; ``SET @@execute_mode='online'|'offline'`` switches it for the rest of
@@ -23,15 +27,26 @@ the batch) decides which storage ``LOAD DATA`` and ``SELECT`` use. ``offasync`` 
 
 Statements (OpenMLDB syntax; keywords in any case):
 
-* ``CREATE DATABASE [IF NOT EXISTS] db``, ``USE db``: accepted, no effect.
+* ``CREATE DATABASE [IF NOT EXISTS] db``, ``DROP DATABASE [IF EXISTS] db`` (only an empty one), ``USE db`` (any
+  name, as the route's ``{db}``: OpenMLDB refuses one that was never created).
 * ``SET @@[session.|global.]name = value``: accepted; only ``execute_mode`` has an effect.
-* ``SHOW DATABASES`` (the current database name), ``SHOW TABLES``, ``SHOW DEPLOYMENTS``, ``DESC t``: rows.
-* ``CREATE TABLE [IF NOT EXISTS] t (col type [NOT NULL] [DEFAULT v], ..., INDEX([name] KEY=c | KEY=(c1, c2),
-  TS=c, TTL=..., TTL_TYPE=...)) [OPTIONS(...)]``: the store table, with its indexes declared as
-  ``name:key1|key2:ts[:ttl:ttl_type]`` (unnamed ones are called ``index1``, ``index2``... by position). An index's
-  TTL (OpenMLDB's default: keep everything) merges with what deployments derive for the same keys and ts, as in
-  OpenMLDB (:func:`openfeat_core.online.store.declared_ttl`). ``NOT NULL``, ``DEFAULT`` and the table ``OPTIONS``
-  are accepted and not applied: the store keeps no column constraints.
+* ``SHOW DATABASES``, ``SHOW TABLES`` (the current database's, and those created without one), ``SHOW
+  DEPLOYMENTS``, ``SHOW DEPLOYMENT [db.]d`` (one row: DB, Deployment, SQL, Input, Output; the columns as
+  ``1,c1,kVarchar,NO`` lines), ``SHOW CREATE TABLE t``, ``DESC [db.]t`` (rows Field, Type, Null, Default; the
+  indexes and options as OpenMLDB prints them in :attr:`StatementResult.details`).
+* ``CREATE TABLE [IF NOT EXISTS] [db.]t (col type [NOT NULL] [DEFAULT v], ..., INDEX([name] KEY=c | KEY=(c1, c2),
+  TS=c, TTL=..., TTL_TYPE=...)) [OPTIONS(partitionnum=n, replicanum=n, distribution=[...], storage_mode=...)]``:
+  the store table, checked as OpenMLDB checks it (reserved words, types, no float or double key, a bigint or
+  timestamp ts, TTLs by type: ``absolute`` an interval with its unit, ``latest`` rows up to 1000,
+  ``absandlat``/``absorlat`` ``(interval, rows)``), with its indexes declared as ``name:key1|key2:ts[:ttl:ttl_type]``
+  (unnamed ones are called ``INDEX_0``, ``INDEX_1``... by position; a table without an index gets OpenMLDB's
+  default one, ``INDEX_0`` on its first column that is not a float or double). An index's TTL (OpenMLDB's default:
+  keep everything) merges with what deployments derive for the same keys and ts, as in OpenMLDB
+  (:func:`openfeat_core.online.store.declared_ttl`). ``NOT NULL`` and ``DEFAULT`` are kept in the columns'
+  metadata; the ``OPTIONS`` are checked and kept in the catalog (one in-process store has no partitions or
+  replicas: they change nothing).
+* ``CREATE INDEX name ON [db.]t (c1, ...) [OPTIONS(ts=c, ttl=..., ttl_type=...)]`` (checked as CREATE TABLE's; the
+  stored rows are indexed at once), ``DROP INDEX [db.]t.name`` (the declaration leaves the catalog).
 * ``DROP TABLE [IF EXISTS] t`` (the online table; workspace versions are history and stay),
   ``DROP DEPLOYMENT [IF EXISTS] d``.
 * ``DELETE FROM t WHERE ...`` (online mode only): ``=`` on every key column of one of the table's indexes and
@@ -54,8 +69,9 @@ Statements (OpenMLDB syntax; keywords in any case):
   version. ``deep_copy`` (a bool), ``load_mode`` (``cluster``/``local``: a job or not), ``thread`` (a positive
   integer) and ``writer_type`` (``single``/``batch``) are checked and otherwise ignored (the rows are always
   copied); ``put_if_absent=true`` is refused. A relative path is taken from ``execute_sql``'s ``workdir``.
-* ``DEPLOY name [OPTIONS(...)] SELECT ...`` (any mode): :meth:`OnlineStore.deploy`; ``DEPLOY IF NOT EXISTS`` leaves
-  an existing deployment alone.
+* ``DEPLOY name [OPTIONS(...)] SELECT ...`` (any mode): :meth:`OnlineStore.deploy`; a deployment of that name is an
+  error, as in OpenMLDB (``DEPLOY IF NOT EXISTS`` leaves it alone; a new version is deployed through the Python API
+  or ``openfeat deploy``); it reads tables of the session's database only.
 * ``CREATE PROCEDURE sp([CONST] col type, ...) BEGIN SELECT ... END`` (any mode): a deployment of the query that
   keeps the statement (:mod:`openfeat_core.online.procedures`: the parameters must be the main table's columns;
   ``CONST`` ones are the common columns of batch requests); its body's ``;`` does not end the statement.
@@ -359,15 +375,17 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
     """Run one parsed statement (``text`` is what it was parsed from: a query's text goes to the engine)."""
     store = session.store
     if isinstance(node, CreateDatabase):
+        online.create_database(store, node.name, bool(node.args.get("exists")))
         return StatementResult("create_database")
     if isinstance(node, Use):
-        session.db = node.name
+        session.db = node.name  # any name, as the route's {db} is: a table created there makes the database known
         return StatementResult("use")
     if isinstance(node, SetVariable):
         _set(session, node)
         return StatementResult("set")
+    _check_databases(session, node)
     if isinstance(node, CreateTable):
-        online.create_table(store, node)
+        online.create_table(store, node, session.db)
         return StatementResult("create_table")
     if isinstance(node, CreateIndex):
         online.create_index(store, node)
@@ -377,6 +395,7 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
         return StatementResult("drop_index")
     if isinstance(node, Drop):
         if node.args["kind"] == "database":
+            online.drop_database(store, node.name, bool(node.args.get("exists")))
             return StatementResult("drop_database")
         online.drop(store, node)
         return StatementResult(f"drop_{node.args['kind']}")
@@ -433,6 +452,57 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
     if total > PREVIEW_ROW_LIMIT:
         message = f"ok: the first {PREVIEW_ROW_LIMIT} of {total} rows (the preview limit; INTO OUTFILE writes all)"
     return StatementResult("select", rows=result.slice(0, PREVIEW_ROW_LIMIT), total_rows=total, message=message)
+
+
+def _check_databases(session: _Session, node: exp.Expr) -> None:
+    """The ``db.table`` names of a statement: each database known and holding its table
+    (:func:`openfeat_core.online.statements.check_table_database`); a DEPLOY reads tables of its own database only,
+    as in OpenMLDB."""
+    store = session.store
+    names_a_table = isinstance(node, Drop) and node.args["kind"] == "table"
+    if names_a_table or isinstance(node, (CreateIndex, DropIndex, Describe)):
+        online.check_table_database(store, node.name, node.args.get("db"), session.db)
+    elif isinstance(node, Show) and node.name == "CREATE TABLE":
+        online.check_table_database(store, node.args["name"], node.args.get("db"), session.db)
+    elif isinstance(node, CreateTable) and node.args.get("db"):
+        database = node.args["db"]
+        if database not in online.known_databases(store, session.db):
+            raise OpenFeatError(f"unknown database {database!r}: CREATE DATABASE {database} first")
+    elif not isinstance(node, (CreateTable, Show, Drop, SetVariable)):
+        for table in node.find_all(exp.Table):
+            if table.args.get("db") is None:
+                continue
+            online.check_table_database(store, table.name, table.db, session.db)
+            if isinstance(node, Deploy) and table.db != session.db:
+                raise NotSupportedError(
+                    f"DEPLOY reads {table.db}.{table.name}: a deployment reads tables of its own database "
+                    f"({session.db}) only, as in OpenMLDB"
+                )
+        _check_column_databases(session, node)
+
+
+def _check_column_databases(session: _Session, node: exp.Expr) -> None:
+    """A column named ``[db.]t.c`` names a source of the query in that database (the session's when not written):
+    ``t`` read from ``db2.t`` is ``db2.t.c``, not ``t.c`` in another session database; a subquery's alias is in the
+    session's database, as OpenMLDB resolves them."""
+    sources: dict[str, set[str]] = {}
+    for table in node.find_all(exp.Table):
+        sources.setdefault(table.alias_or_name, set()).add(table.db or session.db)
+    for subquery in node.find_all(exp.Subquery):
+        if subquery.alias:
+            sources.setdefault(subquery.alias, set()).add(session.db)
+    for column in node.find_all(exp.Column):
+        databases = sources.get(column.table) if column.table else None
+        if not databases:
+            continue
+        written = column.args.get("db")
+        database = written.name if written is not None else session.db
+        if database not in databases:
+            shown = ", ".join(f"{d}.{column.table}" for d in sorted(databases))
+            raise OpenFeatSQLError(
+                f"column {column.sql()}: the query reads {shown}, not {database}.{column.table} (a table of another "
+                f"database is named with its database: {sorted(databases)[0]}.{column.table}.{column.name})"
+            )
 
 
 def _set(session: _Session, node: SetVariable) -> None:

@@ -166,7 +166,8 @@ def test_split_statements_refuses_unterminated_quotes(text: str, message: str) -
             ["INDEX_0:c1:c7", "INDEX_1:c1|c2:c7:10m,100:absandlat"],
         ),
         (
-            "create table if not exists demo_db.t (`c 1` varchar(20), c2 smallint, d date, f float, x double, "
+            "create database demo_db; create table if not exists demo_db.t (`c 1` varchar(20), c2 smallint, d date, "
+            "f float, x double, "
             "b bool, index named (key=c2)) options (partitionnum=8, replicanum=1, "
             "distribution=[('127.0.0.1:6527', [])])",
             [("c 1", "string"), ("c2", "smallint"), ("d", "date"), ("f", "float"), ("x", "double"), ("b", "bool")],
@@ -447,7 +448,7 @@ def test_show_desc_drop_and_databases(app: FeatureService) -> None:
     assert body == {"code": 0, "msg": "ok"}
     assert ok(app, "SHOW TABLES")["data"] == {"schema": ["String"], "data": [["a"], ["b"]]}
     assert rows(app, "SHOW DATABASES") == [["demo_db"]]
-    assert rows(app, "USE other; SHOW DATABASES") == [["other"]]
+    assert rows(app, "CREATE DATABASE other; USE other; SHOW DATABASES") == [["demo_db"], ["other"]]
     assert rows(app, "DESC b") == [["x", "int", "YES", ""]]
     assert rows(app, "DROP TABLE a; DROP TABLE IF EXISTS a; SHOW TABLES") == [["b"]]
     ok(app, f"CREATE TABLE tx (card bigint, ts timestamp, amount double); DEPLOY f {FEATURES}")

@@ -20,6 +20,12 @@ def run(store: OnlineStore, sql: str) -> StatementResult:
     return execute_sql(store, sql, "online", db="test_zw")
 
 
+def column(store: OnlineStore, sql: str, name: str) -> list[Any]:
+    rows = run(store, sql).rows
+    assert rows is not None
+    return rows.column(name).to_pylist()
+
+
 def indexes_of(store: OnlineStore, table: str) -> list[tuple[Any, ...]]:
     details = run(store, f"DESC {table}").details
     assert details is not None
@@ -268,3 +274,60 @@ def test_deploy_if_not_exists_leaves_an_existing_deployment() -> None:
     run(store, "CREATE TABLE t (c1 string, c7 timestamp, INDEX(KEY=c1, TS=c7)); DEPLOY d SELECT c1 FROM t")
     run(store, "DEPLOY IF NOT EXISTS d SELECT c1, c7 FROM t")
     assert store.describe_deployment("d")["sql"] == "SELECT c1 FROM t"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Databases
+# ---------------------------------------------------------------------------------------------------------------------
+def test_databases_are_a_catalog_and_tables_belong_to_one(tmp_path: Path) -> None:
+    store = OnlineStore(tmp_path / "store")
+    run(store, "CREATE DATABASE db1; CREATE DATABASE IF NOT EXISTS db1; CREATE DATABASE db2")
+    run(store, "USE db1; CREATE TABLE t1 (c1 string, c2 int); CREATE TABLE db2.t2 (c1 string, c2 int)")
+    store.create_table("api", "c1 string")  # made without a database: in every one
+    assert column(store, "SHOW DATABASES", "Databases") == ["db1", "db2"]
+    tables = {db: column(store, f"USE {db}; SHOW TABLES", "Tables") for db in ("db1", "db2")}
+    assert tables == {"db1": ["api", "t1"], "db2": ["api", "t2"]}
+    assert run(store, "SELECT db1.t1.c1 FROM db1.t1").total_rows == 0
+    for query in (
+        "SELECT t1.c1 FROM t1",
+        "USE db1; SELECT db1.t.c1 FROM (SELECT c1 FROM db1.t1) AS t",
+        "USE db2; SELECT t2.c1 FROM t2",
+    ):
+        assert run(store, query).kind == "select"
+    store.close()
+    reopened = OnlineStore(tmp_path / "store")
+    assert reopened.list_databases() == ["db1", "db2"]
+    assert reopened.table_database("t2") == "db2"
+    run(reopened, "DROP TABLE db2.t2; DROP DATABASE db2; DROP DATABASE IF EXISTS db2")
+    assert reopened.list_databases() == ["db1"]
+    reopened.close()
+
+
+@pytest.mark.parametrize(
+    ("statements", "message"),
+    [
+        ("CREATE DATABASE db1", "database 'db1' already exists"),
+        ("DROP DATABASE nope", "unknown database 'nope'"),
+        ("DROP DATABASE db1", "database 'db1' is not empty: drop its tables first (t1)"),
+        ("CREATE TABLE nope.t (c1 string)", "unknown database 'nope'"),
+        (
+            "CREATE TABLE db2.t1 (c1 string)",
+            "table 't1' already exists in database 'db1' (OpenFeat keeps one namespace",
+        ),
+        ("DESC db2.t1", "table 't1' is in database 'db1', not 'db2'"),
+        ("DESC nope.t1", "unknown database 'nope'"),
+        ("DROP TABLE db2.t1", "table 't1' is in database 'db1', not 'db2'"),
+        ("CREATE INDEX i ON db2.t1 (c2)", "table 't1' is in database 'db1', not 'db2'"),
+        ("SELECT c1 FROM db2.t1", "table 't1' is in database 'db1', not 'db2'"),
+        ("SELECT a.c1 FROM db1.t1 AS a LAST JOIN nope.t1 AS b ON a.c1 = b.c1", "unknown database 'nope'"),
+        ("USE db2; DEPLOY d SELECT c1 FROM db1.t1", "a deployment reads tables of its own database (db2) only"),
+        ("USE db2; SELECT t1.c1 FROM db1.t1", "column t1.c1: the query reads db1.t1, not db2.t1"),
+        ("USE db2; SELECT db1.t.c1 FROM (SELECT c1 FROM db1.t1) AS t", "column db1.t.c1: the query reads db2.t"),
+    ],
+)
+def test_database_names_are_checked(statements: str, message: str) -> None:
+    store = OnlineStore()
+    run(store, "CREATE DATABASE db1; CREATE DATABASE db2; USE db1; CREATE TABLE t1 (c1 string, c2 int)")
+    with pytest.raises(StatementError) as info:
+        execute_sql(store, statements, "online", db="db1")
+    assert message in str(info.value)
