@@ -27,7 +27,8 @@ the SQL route, so a case tests what users call:
 
 Checks (the harness's checkers, each only when its key is given): ``success``; ``columns``/``rows``/``order``/
 ``count`` on the last statement's rows (:func:`~openfeat_core.conformance.compare.check_result`; an empty ``rows``
-list is not checked, as ``ResultChecker`` skips it; ``count`` of a statement without rows is 0);
+list is not checked, as ``ResultChecker`` skips it; the ``count`` of a statement without rows is the rows it
+wrote: ``INSERT``, ``LOAD DATA``, ``INTO OUTFILE``, else 0);
 ``deploymentCount``: the rows of a final ``SHOW DEPLOYMENTS``; ``idxs``: the indexes a final ``DESC`` shows (its
 ``details``, in OpenMLDB's terms: ``name``, ``keys``, ``ts``, ``ttl`` like ``100min``/``10``/``10min&&10``, ``ttlType``
 like ``kAbsoluteTime``); ``options`` (``partitionNum``, ``replicaNum`` of the table ``expect.name``): what ``DESC``
@@ -436,8 +437,10 @@ def _judge(case: Case, session: _Session, last: _Last) -> tuple[Status, str]:
         if rows is None:
             if wants_rows:
                 return "failed", f"{_where(case, last)} ({result.kind}) returns no rows, the case expects rows"
-            if expect.count != 0:
-                return "failed", f"expected {expect.count} rows, but {_where(case, last)} returns none"
+            # A statement without rows counts the rows it wrote (INSERT, LOAD DATA, INTO OUTFILE), else none.
+            count = result.affected_rows or 0
+            if expect.count != count:
+                return "failed", f"expected {expect.count} rows, but {_where(case, last)} ({result.kind}) gave {count}"
         else:
             checked = replace(expect, rows=None) if expect.rows == [] else expect
             try:

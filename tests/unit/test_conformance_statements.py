@@ -53,6 +53,10 @@ def run(tmp_path: Path, body: str, mode: str = "batch") -> tuple[str, str]:
             "",
         ),
         (INPUT + "sqls: [show tables, 'select c2 from {0}']\nexpect: {count: 3}", "failed", "expected 3 rows, got 2"),
+        # count of a statement without rows: the rows it wrote.
+        (INPUT + "sql: \"select * from {0} into outfile '{0}.csv'\"\nexpect: {count: 2}", "passed", ""),
+        (INPUT + "sql: show tables\nexpect: {count: 1}", "passed", ""),
+        (INPUT + "sql: \"insert into {0} values ('x', 1, 1)\"\nexpect: {count: 2}", "failed", "(insert) gave 1"),
         # Raw create/insert inputs.
         (
             "inputs:\n  - create: create table {0} (c1 string, c2 int, index(key=c1))\n"
