@@ -15,8 +15,9 @@ The format is described in ``/work/shared/conformance/README.md``; this module f
 * Input names default to ``auto_t<i>``; ``{i}`` in the SQL becomes the i-th input's name.
 * A case is one of three kinds (:attr:`Case.kind`): ``query`` (one ``sql`` query over ``columns``/``rows`` inputs: the
   engine computes it), ``statements`` (a ``sqls`` list, a ``sql`` that is not a query, inputs given as raw
-  ``create``/``insert(s)`` SQL, in another database, or with an index whose TTL evicts rows: run statement by
-  statement through the statement executor against an online store, as OpenMLDB's Java harness runs them),
+  ``create``/``insert(s)`` SQL, in another database, on a named storage (disk tables keep one row per key and
+  ts), or with an index whose TTL evicts rows: run statement by statement through the statement executor against
+  an online store, as OpenMLDB's Java harness runs them),
   ``restful`` (an APIServer case: a file with a ``baseCase``, cases keyed ``caseId``).
 * ``{currentTime}``, ``{currentTime}-N`` and ``{currentTime}+N`` in input cells become the epoch milliseconds of the
   moment the file is loaded (minus/plus N ms), as the Java harness does.
@@ -869,7 +870,7 @@ def expand_case(node: Any, path: Path, file: str, default_db: str | None = None)
         if (
             len(statements) > 1
             or not is_query(statements[0])
-            or any(s.raw_sql or s.db or _keeps_rows_for_a_ttl(s) for s in inputs)
+            or any(s.raw_sql or s.db or s.storage or _keeps_rows_for_a_ttl(s) for s in inputs)
         ):
             header.kind = "statements"
         if providers_node is not None and (

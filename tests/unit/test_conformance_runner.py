@@ -403,6 +403,7 @@ def test_yaml_scalars_stay_strings(tmp_path: Path) -> None:
             None,
             "statements",
         ),
+        ("sql: select * from t\n    inputs: [{columns: ['c1 int'], storage: SSD}]", None, [], None, "statements"),
         (
             "sql: select * from t\n    inputs: [{columns: ['c1 int', 'c4 timestamp'], indexs: ['i:c1:c4:0:latest']}]",
             None,
