@@ -248,6 +248,24 @@ def test_a_declared_ttl_applies_on_insert(index: str, kept: list[int]) -> None:
     assert rows is not None and sorted(rows.column("c2").to_pylist()) == kept
 
 
+@pytest.mark.parametrize(
+    ("index", "kept"), [("INDEX(KEY=c1, TS=c4)", 10), ("INDEX(KEY=c1, TS=c4, TTL=3, TTL_TYPE=latest)", 3)]
+)
+def test_a_declared_index_keeps_its_rows_whatever_the_deployments_keep(index: str, kept: int) -> None:
+    """A deployment's TTL (here the latest 2 rows) does not drop rows a declared index keeps (without a TTL: every
+    row, as OpenMLDB's default TTL), nor keep rows the declared TTL drops beyond what the deployment needs."""
+    store = OnlineStore()
+    execute_sql(store, f"CREATE TABLE t (c1 string, c2 int, c4 timestamp, {index})", "online")
+    store.deploy(
+        "d",
+        "SELECT c1, sum(c2) OVER w AS s FROM t "
+        "WINDOW w AS (PARTITION BY c1 ORDER BY c4 ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)",
+    )
+    execute_sql(store, "INSERT INTO t VALUES " + ", ".join(f"('a', {i}, {1000 * i})" for i in range(1, 11)), "online")
+    assert store.scan("t").num_rows == kept
+    assert store.request("d", [{"c1": "a", "c2": 100, "c4": 20_000}]).to_pylist() == [{"c1": "a", "s": 110}]
+
+
 @pytest.mark.parametrize(("storage", "kept"), [("SSD", [3, 4]), ("hdd", [3, 4]), ("memory", [1, 2, 3, 4])])
 def test_a_disk_table_keeps_one_row_per_key_and_ts(storage: str, kept: list[int]) -> None:
     """OpenMLDB's disk tables store a row under its key and ts: a later row with both equal replaces it (in that
