@@ -960,8 +960,12 @@ def restful_cases(document: Mapping[str, Any], path: Path, file: str) -> list[Ca
     return cases
 
 
+# Upstream names most case files *.yaml but some *.yml (query/left_join.yml, query/union_query.yml).
+CASE_FILE_SUFFIXES = frozenset({".yaml", ".yml"})
+
+
 def find_case_files(paths: Sequence[Path]) -> list[Path]:
-    """Case files under ``paths``: files as given, directories searched recursively for ``*.yaml``.
+    """Case files under ``paths``: files as given, directories searched recursively for ``*.yaml`` and ``*.yml``.
 
     Directories named ``resource`` hold input tables, not cases, and are skipped.
 
@@ -976,8 +980,10 @@ def find_case_files(paths: Sequence[Path]) -> list[Path]:
             found.extend(
                 sorted(
                     candidate
-                    for candidate in path.rglob("*.yaml")
-                    if candidate.is_file() and "resource" not in candidate.relative_to(path).parts[:-1]
+                    for candidate in path.rglob("*")
+                    if candidate.suffix in CASE_FILE_SUFFIXES
+                    and candidate.is_file()
+                    and "resource" not in candidate.relative_to(path).parts[:-1]
                 )
             )
         else:

@@ -53,7 +53,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from openfeat_core.conformance.cases import CaseFormatError, parse_column, relative_case_file
+from openfeat_core.conformance.cases import CASE_FILE_SUFFIXES, CaseFormatError, parse_column, relative_case_file
 from openfeat_core.types import SQLType
 
 __all__ = [
@@ -540,11 +540,11 @@ class RestfulReport:
 
 
 def find_restful_files(paths: Sequence[Path]) -> list[Path]:
-    """The ``.yaml`` files under ``paths`` that sit in a ``restful`` directory (or are named directly)."""
+    """The case files (``.yaml``/``.yml``) under ``paths`` in a ``restful`` directory (or named directly)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*.yaml")) if "restful" in p.parts)
+            files.extend(p for p in sorted(path.rglob("*")) if p.suffix in CASE_FILE_SUFFIXES and "restful" in p.parts)
         else:
             files.append(path)
     return files

@@ -25,6 +25,7 @@ from openfeat_core.conformance.cases import (
     IndexExpect,
     InputSpec,
     build_table,
+    find_case_files,
     load_case_file,
     merge_expect,
     parse_cell,
@@ -237,6 +238,14 @@ def test_data_provider_expansion(
 )
 def test_merge_expect(base: dict[str, Any], provider: Any, choice: tuple[int, ...], merged: dict[str, Any]) -> None:
     assert merge_expect(base, provider, choice) == merged
+
+
+def test_find_case_files_takes_yml_and_skips_resources(tmp_path: Path) -> None:
+    for name in ("query/a.yaml", "query/b.yml", "query/notes.txt", "resource/t.yaml", "c.yml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("cases: []\n")
+    found = [path.relative_to(tmp_path).as_posix() for path in find_case_files([tmp_path])]
+    assert found == ["c.yml", "query/a.yaml", "query/b.yml"]
 
 
 def test_inputs_resource_names_and_indexes(tmp_path: Path) -> None:
