@@ -527,20 +527,11 @@ class StoredTable:
         seqs = np.fromiter(found, dtype=np.int64, count=len(found))
         rows = list(found.values())
         if self.retained is not None:
-            self.retained.append(
-                (
-                    seqs.copy(),
-                    [
-                        np.array([s.values[i][pos] for s, pos in rows], dtype=self.dtypes[i])
-                        for i in range(len(self.types))
-                    ],
-                    [
-                        np.array([bool(s.validity(i, pos, pos + 1)[0]) for s, pos in rows])
-                        for i in range(len(self.types))
-                    ],
-                )
+            self._retain_rows(
+                seqs.copy(),
+                [np.array([s.values[i][pos] for s, pos in rows], dtype=self.dtypes[i]) for i in range(len(self.types))],
+                [np.array([bool(s.validity(i, pos, pos + 1)[0]) for s, pos in rows]) for i in range(len(self.types))],
             )
-            self.retained_rows += len(rows)
         for ix in self.indexes.values():
             positions = [self.position(k) for k in ix.keys]
             keys = {
@@ -584,14 +575,11 @@ class StoredTable:
             return
         if self.retained is not None:
             positions = np.nonzero(replaced)[0] + a
-            self.retained.append(
-                (
-                    series.seq[positions].copy(),
-                    [v[positions].copy() for v in series.values],
-                    [series.validity(i, a, b)[replaced].copy() for i in range(len(series.valid))],
-                )
+            self._retain_rows(
+                series.seq[positions],
+                [v[positions] for v in series.values],
+                [series.validity(i, a, b)[replaced] for i in range(len(series.valid))],
             )
-            self.retained_rows += len(positions)
         series.remove(replaced)
         ix.deleted += int(replaced.sum())
         self._refill_preaggregates(ix, key, series)
@@ -795,15 +783,17 @@ class StoredTable:
             self.retained_rows = 0
 
     def _retain(self, series: KeySeries, start: int, stop: int) -> None:
-        assert self.retained is not None
-        self.retained.append(
-            (
-                series.seq[start:stop].copy(),
-                [v[start:stop].copy() for v in series.values],
-                [series.validity(i, start, stop).copy() for i in range(len(series.valid))],
-            )
+        self._retain_rows(
+            series.seq[start:stop].copy(),
+            [v[start:stop].copy() for v in series.values],
+            [series.validity(i, start, stop).copy() for i in range(len(series.valid))],
         )
-        self.retained_rows += stop - start
+
+    def _retain_rows(self, seq: np.ndarray, values: list[np.ndarray], valid: list[np.ndarray]) -> None:
+        """Keep rows that left the table (evicted, deleted, replaced) for the consistency checker, within bounds."""
+        assert self.retained is not None
+        self.retained.append((seq, values, valid))
+        self.retained_rows += len(seq)
         if self.retained_rows >= max(RETAIN_MIN_EVICTED, *(ix.kept for ix in self.indexes.values())):
             # Bounded: the rows requests logged before now saw are released (those requests are then skipped).
             self.retained = []
