@@ -247,6 +247,8 @@ class Case:
         common_column_indices: the batch request's common columns (the same value in every row).
         node: the case's own mapping as read from the file (what a ``restful`` case runner reads).
         document: the file's top-level mapping without ``cases`` (a ``restful`` file's ``baseCase``...).
+        float_tolerance: the absolute tolerance of float comparisons for the files of OpenMLDB's Java harness
+            (:func:`float_tolerance_of`); ``None``: 4 ULP, as hybridse's engine test.
     """
 
     path: Path
@@ -270,6 +272,7 @@ class Case:
     common_column_indices: list[int] = field(default_factory=list)
     node: Mapping[str, Any] = field(default_factory=dict)
     document: Mapping[str, Any] = field(default_factory=dict)
+    float_tolerance: float | None = None
 
     @property
     def is_todo(self) -> bool:
@@ -488,6 +491,22 @@ def cases_root_of(path: Path) -> Path | None:
     for parent in path.resolve().parents:
         if parent.name == "cases":
             return parent
+    return None
+
+
+#: The Java harness's result checkers (openmldb-test-java: ResultChecker, ResultCheckerByOffline...) compare float
+#: and double values with TestNG's ``assertEquals(actual, expected, 1e-4)``: at most this far apart.
+JAVA_HARNESS_FLOAT_TOLERANCE = 1e-4
+
+#: Directories whose case files OpenMLDB runs through its Java harness only (the database-surface cases); the
+#: feature-SQL cases keep hybridse's 4-ULP comparison.
+JAVA_HARNESS_DIRS = frozenset({"openmldb-surface"})
+
+
+def float_tolerance_of(path: Path) -> float | None:
+    """The float tolerance of a case file: the Java harness's inside :data:`JAVA_HARNESS_DIRS`, else ``None``."""
+    if any(parent.name in JAVA_HARNESS_DIRS for parent in path.resolve().parents):
+        return JAVA_HARNESS_FLOAT_TOLERANCE
     return None
 
 
@@ -933,6 +952,9 @@ def load_case_file(path: Path) -> list[Case]:
     cases: list[Case] = []
     for node in document["cases"]:
         cases.extend(expand_case(node, path, file, default_db))
+    tolerance = float_tolerance_of(path)
+    for case in cases:
+        case.float_tolerance = tolerance
     return cases
 
 

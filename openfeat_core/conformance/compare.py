@@ -4,7 +4,9 @@ Rules (OpenMLDB's harness, ``hybridse/src/testing/engine_test_base.cc``, plus wh
 
 * Schema: expected column names (case-sensitive) and OpenMLDB type names must equal the result's, in order.
 * Values: ``float`` columns match within 4 ULP at float32 width, ``double`` within 4 ULP at float64 width
-  (googletest's ``ASSERT_FLOAT_EQ`` / ``ASSERT_DOUBLE_EQ``); NaN equals NaN; NULL equals only NULL; timestamps
+  (googletest's ``ASSERT_FLOAT_EQ`` / ``ASSERT_DOUBLE_EQ``), or, for the Java harness's files
+  (:attr:`~openfeat_core.conformance.cases.Case.float_tolerance`), within an absolute tolerance (its result checkers
+  call TestNG's ``assertEquals(actual, expected, 1e-4)``); NaN equals NaN; NULL equals only NULL; timestamps
   compare as epoch milliseconds, dates as calendar dates; everything else exactly.
 * Rows: with ``order: col`` both sides are sorted by that column (NULL first; the sort is stable) and compared row
   by row. OpenMLDB does not guarantee output order, and rows that tie on the order column may come in any order, so
@@ -100,22 +102,29 @@ def floats_equal(a: float, b: float, width: int) -> bool:
     return ulp_distance(a, b, width) <= MAX_ULPS
 
 
-def values_equal(actual: Any, expected: Any, sql_type: SQLType) -> bool:
-    """Whether one result value matches one expected value of a column of ``sql_type``."""
+def values_equal(actual: Any, expected: Any, sql_type: SQLType, tolerance: float | None = None) -> bool:
+    """Whether one result value matches one expected value of a column of ``sql_type``.
+
+    ``tolerance``: float values match when at most this far apart (instead of within :data:`MAX_ULPS`).
+    """
     if actual is None or expected is None:
         return actual is None and expected is None
     if sql_type.is_float:
-        return floats_equal(float(actual), float(expected), 32 if sql_type is SQLType.FLOAT else 64)
+        a, e = float(actual), float(expected)
+        if tolerance is None or math.isnan(a) or math.isnan(e):
+            return floats_equal(a, e, 32 if sql_type is SQLType.FLOAT else 64)
+        # a == e first: equal infinities are inf - inf = NaN apart.
+        return a == e or abs(a - e) <= tolerance
     if type(actual) is bool or type(expected) is bool:
         # True == 1 in Python; a bool must only match a bool.
         return type(actual) is type(expected) and actual == expected
     return bool(actual == expected)
 
 
-def rows_equal(actual: Row, expected: Row, types: Sequence[SQLType]) -> bool:
-    """Whether two rows match value by value."""
+def rows_equal(actual: Row, expected: Row, types: Sequence[SQLType], tolerance: float | None = None) -> bool:
+    """Whether two rows match value by value (``tolerance`` as in :func:`values_equal`)."""
     return len(actual) == len(expected) == len(types) and all(
-        values_equal(a, e, t) for a, e, t in zip(actual, expected, types, strict=True)
+        values_equal(a, e, t, tolerance) for a, e, t in zip(actual, expected, types, strict=True)
     )
 
 
@@ -160,7 +169,9 @@ def sort_rows(rows: Sequence[Row], index: int) -> list[Row]:
     return sorted(rows, key=_sort_key(index))
 
 
-def multiset_equal(actual: Sequence[Row], expected: Sequence[Row], types: Sequence[SQLType]) -> bool:
+def multiset_equal(
+    actual: Sequence[Row], expected: Sequence[Row], types: Sequence[SQLType], tolerance: float | None = None
+) -> bool:
     """Whether the rows match as multisets (each expected row consumes one matching actual row).
 
     Rows are bucketed by their exact (non-float) values first; within a bucket matching is greedy, which is exact
@@ -181,7 +192,7 @@ def multiset_equal(actual: Sequence[Row], expected: Sequence[Row], types: Sequen
         if not candidates:
             return False
         for position, candidate in enumerate(candidates):
-            if rows_equal(candidate, row, types):
+            if rows_equal(candidate, row, types, tolerance):
                 del candidates[position]
                 break
         else:
@@ -190,18 +201,27 @@ def multiset_equal(actual: Sequence[Row], expected: Sequence[Row], types: Sequen
 
 
 def describe_difference(
-    actual: Sequence[Row], expected: Sequence[Row], columns: Sequence[ColumnSpec], *, limit: int = 400
+    actual: Sequence[Row],
+    expected: Sequence[Row],
+    columns: Sequence[ColumnSpec],
+    *,
+    limit: int = 400,
+    tolerance: float | None = None,
 ) -> str:
     """A one-line diff: row counts, the first differing row and column, and how many rows differ."""
     types = [c.type for c in columns]
     parts = []
     if len(actual) != len(expected):
         parts.append(f"expected {len(expected)} rows, got {len(actual)}")
-    differing = [i for i in range(min(len(actual), len(expected))) if not rows_equal(actual[i], expected[i], types)]
+    differing = [
+        i for i in range(min(len(actual), len(expected))) if not rows_equal(actual[i], expected[i], types, tolerance)
+    ]
     if differing:
         first = differing[0]
         act, exp = actual[first], expected[first]
-        bad = next((i for i in range(min(len(act), len(exp))) if not values_equal(act[i], exp[i], types[i])), None)
+        bad = next(
+            (i for i in range(min(len(act), len(exp))) if not values_equal(act[i], exp[i], types[i], tolerance)), None
+        )
         where = f"row {first}"
         if bad is not None and bad < len(columns):
             t = types[bad]
@@ -219,27 +239,36 @@ def describe_difference(
 
 
 def compare_rows(
-    actual: Sequence[Row], expected: Sequence[Row], columns: Sequence[ColumnSpec], order: str | None
+    actual: Sequence[Row],
+    expected: Sequence[Row],
+    columns: Sequence[ColumnSpec],
+    order: str | None,
+    tolerance: float | None = None,
 ) -> str | None:
-    """``None`` if the rows match (sorted by ``order`` if given, else as given; then as multisets), else a diff."""
+    """``None`` if the rows match (sorted by ``order`` if given, else as given; then as multisets), else a diff.
+
+    ``tolerance``: as in :func:`values_equal`.
+    """
     types = [c.type for c in columns]
     names = [c.name for c in columns]
     if order is not None and order in names:
         index = names.index(order)
         actual, expected = sort_rows(actual, index), sort_rows(expected, index)
-    if len(actual) == len(expected) and all(rows_equal(a, e, types) for a, e in zip(actual, expected, strict=True)):
+    if len(actual) == len(expected) and all(
+        rows_equal(a, e, types, tolerance) for a, e in zip(actual, expected, strict=True)
+    ):
         return None
-    if multiset_equal(actual, expected, types):
+    if multiset_equal(actual, expected, types, tolerance):
         return None
-    return describe_difference(actual, expected, columns)
+    return describe_difference(actual, expected, columns, tolerance=tolerance)
 
 
 def _schema_text(columns: Sequence[ColumnSpec]) -> str:
     return "[" + ", ".join(str(c) for c in columns) + "]"
 
 
-def check_result(table: pa.Table, expect: ExpectSpec) -> str | None:
-    """Compare a result table with an expectation.
+def check_result(table: pa.Table, expect: ExpectSpec, tolerance: float | None = None) -> str | None:
+    """Compare a result table with an expectation (float values within ``tolerance`` if given, else 4 ULP).
 
     Returns:
         ``None`` if the result matches, else a one-line reason.
@@ -267,4 +296,4 @@ def check_result(table: pa.Table, expect: ExpectSpec) -> str | None:
         expected = typed_rows(expect.rows, columns)
     except CaseFormatError as exc:
         raise CaseFormatError(f"expected rows: {exc}") from None
-    return compare_rows(actual, expected, columns, expect.order)
+    return compare_rows(actual, expected, columns, expect.order, tolerance)

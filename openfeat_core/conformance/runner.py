@@ -357,7 +357,7 @@ def execute_case(case: Case, mode: Mode, engine: Engine) -> tuple[Status, str]:
     if not case.expect.success:
         return "failed", f"expected an error, but the query succeeded ({result.num_rows} rows)"
     try:
-        reason = check_result(result, case.expect)
+        reason = check_result(result, case.expect, case.float_tolerance)
     except CaseFormatError as exc:
         return "failed", f"bad case data: {exc}"
     return ("passed", "") if reason is None else ("failed", reason)

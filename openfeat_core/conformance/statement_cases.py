@@ -358,7 +358,7 @@ def run_batch_request_case(case: Case, *, timezone: str, crash: CrashFn) -> tupl
         return "failed", f"expected an error, but the batch request succeeded ({len(outputs)} rows)"
     result = pa.concat_tables(outputs) if outputs else pa.table({})
     try:
-        reason = check_result(result, case.expect)
+        reason = check_result(result, case.expect, case.float_tolerance)
     except CaseFormatError as exc:
         return "failed", f"bad case data: {exc}"
     return ("passed", "") if reason is None else ("failed", reason)
@@ -444,7 +444,7 @@ def _judge(case: Case, session: _Session, last: _Last) -> tuple[Status, str]:
         else:
             checked = replace(expect, rows=None) if expect.rows == [] else expect
             try:
-                reason = check_result(rows, checked)
+                reason = check_result(rows, checked, case.float_tolerance)
             except CaseFormatError as exc:
                 return "failed", f"bad case data: {exc}"
             if reason is not None:

@@ -559,6 +559,46 @@ def test_values_equal(actual: Any, expected: Any, sql_type: SQLType, equal: bool
     assert values_equal(actual, expected, sql_type) is equal
 
 
+@pytest.mark.parametrize(
+    ("actual", "expected", "sql_type", "tolerance", "equal"),
+    [
+        (1.00005, 1.0, SQLType.DOUBLE, 1e-4, True),  # TestNG's assertEquals(actual, expected, 1e-4)
+        (1.00005, 1.0, SQLType.DOUBLE, None, False),  # 4 ULP otherwise
+        (1.0002, 1.0, SQLType.DOUBLE, 1e-4, False),
+        (float(np.float32(0.1)) + 5e-5, 0.1, SQLType.FLOAT, 1e-4, True),
+        (1e20, 1e20 + 2**20, SQLType.DOUBLE, 1e-4, False),  # absolute, as the Java harness: 1 ULP apart fails
+        (float("inf"), float("inf"), SQLType.DOUBLE, 1e-4, True),
+        (float("nan"), float("nan"), SQLType.DOUBLE, 1e-4, True),
+        (float("nan"), 0.0, SQLType.DOUBLE, 1e-4, False),
+        (3, 3, SQLType.INT64, 1e-4, True),
+        (3, 4, SQLType.INT64, 10.0, False),  # integers stay exact
+    ],
+)
+def test_values_equal_with_tolerance(
+    actual: Any, expected: Any, sql_type: SQLType, tolerance: float | None, equal: bool
+) -> None:
+    assert values_equal(actual, expected, sql_type, tolerance) is equal
+
+
+def test_java_harness_files_get_the_tolerance(tmp_path: Path) -> None:
+    text = """
+    cases:
+      - id: 0
+        sql: select 1.00005 as d
+        expect: {columns: ["d double"], rows: [[1.0]]}
+    """
+    surface = write_cases(tmp_path / "openmldb-surface", text)
+    feature = write_cases(tmp_path / "openmldb", text)
+    [surface_case] = load_case_file(surface)
+    [feature_case] = load_case_file(feature)
+    assert surface_case.float_tolerance == 1e-4
+    assert feature_case.float_tolerance is None
+    result = pa.table({"d": pa.array([1.00005], pa.float64())})
+    assert check_result(result, surface_case.expect, surface_case.float_tolerance) is None
+    reason = check_result(result, feature_case.expect, feature_case.float_tolerance)
+    assert reason is not None and "expected 1.0, got 1.00005" in reason
+
+
 INT_STR = [("id", pa.int32()), ("s", pa.string())]
 
 
