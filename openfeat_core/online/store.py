@@ -524,12 +524,13 @@ class OnlineStore:
         table = StoredTable(schema, self._ttl_clock, self._ctx.timezone)
         table.retain_evicted(self._request_log is not None)
         table.one_row_per_ts = str((options or {}).get("storage_mode", "")).lower() in ("ssd", "hdd")
-        # A declared index keeps its rows from the start, under its own TTL (OpenMLDB expires rows by the table's
-        # indexes, deployed or not); the table keeps the rows some index keeps. One without a TTL keeps every row:
-        # the table's all-rows index (no keys, cheap to fill) stands for it, for good, except where a disk table's
-        # one row per key and ts needs the index itself.
+        # A declared index with a TTL keeps its rows from the start, under that TTL (OpenMLDB expires rows by the
+        # table's indexes, deployed or not); the table keeps the rows some index keeps. One without a TTL is the
+        # table's all-rows index (no keys, cheap to fill): every row until a deployment's index takes over, as for a
+        # table without declared indexes (memory then follows the deployments' TTLs), or for good beside an index
+        # with a TTL, whose evictions it must not follow. A disk table's one row per key and ts needs each index.
         physical = [d for d in declared if table.one_row_per_ts or not d.ttl.unbounded]
-        table.all_rows_needed = len(physical) < len(declared)
+        table.all_rows_needed = 0 < len(physical) < len(declared)
         for spec in physical:
             table.add_index(spec.keys, spec.ts, spec.ttl)
         self._tables[name] = table

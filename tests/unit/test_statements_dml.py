@@ -249,11 +249,20 @@ def test_a_declared_ttl_applies_on_insert(index: str, kept: list[int]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("index", "kept"), [("INDEX(KEY=c1, TS=c4)", 10), ("INDEX(KEY=c1, TS=c4, TTL=3, TTL_TYPE=latest)", 3)]
+    ("index", "kept"),
+    [
+        # Without a TTL and with the deployment's keys and ts: the TTLs merge to "keep everything".
+        ("INDEX(KEY=c1, TS=c4)", 10),
+        # Without a TTL on other keys (as the default INDEX_0): the deployment's TTL (the latest 2 rows) decides.
+        ("INDEX(KEY=c2)", 2),
+        ("INDEX(KEY=c1, TS=c4, TTL=3, TTL_TYPE=latest)", 3),
+        # Beside an index with a TTL, one without keeps every row for good.
+        ("INDEX(KEY=c1, TS=c4, TTL=3, TTL_TYPE=latest), INDEX(KEY=c2)", 10),
+    ],
 )
-def test_a_declared_index_keeps_its_rows_whatever_the_deployments_keep(index: str, kept: int) -> None:
-    """A deployment's TTL (here the latest 2 rows) does not drop rows a declared index keeps (without a TTL: every
-    row, as OpenMLDB's default TTL), nor keep rows the declared TTL drops beyond what the deployment needs."""
+def test_what_declared_indexes_keep_beside_a_deployment(index: str, kept: int) -> None:
+    """docs/semantics.md section 9: a declared TTL applies from the start; an index without one keeps every row
+    until a deployment's index takes over, unless the table also declares an index with a TTL."""
     store = OnlineStore()
     execute_sql(store, f"CREATE TABLE t (c1 string, c2 int, c4 timestamp, {index})", "online")
     store.deploy(
