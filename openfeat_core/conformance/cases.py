@@ -12,7 +12,8 @@ The format is described in ``/work/shared/conformance/README.md``; this module f
 * An input's ``resource:`` file is loaded first and the input's own keys override it (the case may rename it).
 * Input string cells are unescaped like the SQL literals of the ``INSERT`` statements upstream loads them with
   (``\\x`` becomes ``x``); expected cells are taken as written.
-* Input names default to ``auto_t<i>``; ``{i}`` in the SQL becomes the i-th input's name.
+* Input names default to ``auto_t<i>``; ``{i}`` in the SQL becomes the i-th input's name, ``{tb_endpoint_N}`` a
+  distinct tablet endpoint ``127.0.0.1:<10921+N>`` (:func:`tablet_endpoint`).
 * A case is one of three kinds (:attr:`Case.kind`): ``query`` (one ``sql`` query over ``columns``/``rows`` inputs: the
   engine computes it), ``statements`` (a ``sqls`` list, a ``sql`` that is not a query, inputs given as raw
   ``create``/``insert(s)`` SQL, in another database, on a named storage (disk tables keep one row per key and
@@ -770,6 +771,18 @@ def strip_deploy(sql: str) -> str:
 AUTO_TABLE = "auto_table"
 
 
+_TABLET_ENDPOINT_RE = re.compile(r"\{tb_endpoint_(\d+)\}")
+
+#: The port of ``{tb_endpoint_0}``; ``{tb_endpoint_N}`` is the next N ports (OpenMLDB's onebox tablets start here).
+FIRST_TABLET_PORT = 10921
+
+
+def tablet_endpoint(index: int) -> str:
+    """What ``{tb_endpoint_<index>}`` becomes: a distinct ``host:port`` per index, as the Java harness fills in the
+    endpoints of the cluster's tablets (SQLUtil.formatSql with ``getTabletEndpoints()``)."""
+    return f"127.0.0.1:{FIRST_TABLET_PORT + index}"
+
+
 def _substitute(
     sql: str, inputs: Sequence[InputSpec], providers: Sequence[Sequence[Any]], choice: Sequence[int]
 ) -> str:
@@ -778,6 +791,7 @@ def _substitute(
         sql = sql.replace(f"d[{position}]", "" if value is None else str(value))
     for position, spec in enumerate(inputs):
         sql = sql.replace(f"{{{position}}}", spec.name)
+    sql = _TABLET_ENDPOINT_RE.sub(lambda match: tablet_endpoint(int(match.group(1))), sql)
     return sql.replace("{auto}", AUTO_TABLE).strip()
 
 

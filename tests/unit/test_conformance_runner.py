@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -476,6 +477,23 @@ def test_statements_case_fields(tmp_path: Path) -> None:
     assert times[1] - times[0] == 100 and times[2] - times[1] == 5
     assert case.expect.deployment_count == 2
     assert case.expect.idxs == [IndexExpect(keys=("c1",), ts="c2", ttl="0min", ttl_type="kAbsoluteTime")]
+
+
+def test_tablet_endpoints_are_distinct_host_ports(tmp_path: Path) -> None:
+    path = write_cases(
+        tmp_path,
+        """
+        cases:
+          - id: 0
+            sql: |
+              create table t3 (c1 string, c4 timestamp, index(key=c1, ts=c4))
+              options (distribution = [ ('{tb_endpoint_1}', ['{tb_endpoint_0}', '{tb_endpoint_2}']) ]);
+        """,
+    )
+    (case,) = load_case_file(path)
+    endpoints = re.findall(r"'([^']*)'", case.statements[0])
+    assert endpoints == ["127.0.0.1:10922", "127.0.0.1:10921", "127.0.0.1:10923"]
+    assert all(re.fullmatch(r"127\.0\.0\.1:\d{5}", endpoint) for endpoint in endpoints)
 
 
 def test_restful_cases_keep_their_nodes(tmp_path: Path) -> None:
