@@ -66,6 +66,7 @@ from openfeat_core.conformance.cases import (
 from openfeat_core.conformance.compare import check_result
 from openfeat_core.errors import OpenFeatError
 from openfeat_core.io.access import FileAccess
+from openfeat_core.online.procedures import batch_request
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.server.statements import Mode, StatementResult, execute_sql
 from openfeat_core.sql.dialect import parse_sql
@@ -326,8 +327,9 @@ BATCH_REQUEST_DEPLOYMENT = "batch_request_case"
 def run_batch_request_case(case: Case, *, timezone: str, crash: CrashFn) -> tuple[Status, str]:
     """A ``batch_request`` case: the inputs stored, the query deployed, and every ``batch_request`` row computed as
     its own request against that same stored state (none of them stored), as OpenMLDB's batch request mode does;
-    the output rows, one per request row, compared with ``expect``. The ``common_column_indices`` columns must
-    hold one value in every row (an error otherwise, as the batch request API gives)."""
+    the output rows, one per request row, compared with ``expect``. It goes through the batch request API users
+    call (:func:`openfeat_core.online.procedures.batch_request`): the ``common_column_indices`` columns must hold
+    one value in every row (an error otherwise)."""
     spec = case.batch_request
     assert spec is not None
     with _case_session(case, timezone, crash) as session:
@@ -340,23 +342,19 @@ def run_batch_request_case(case: Case, *, timezone: str, crash: CrashFn) -> tupl
         except CaseFormatError as exc:
             return "failed", f"bad case data: batch_request: {exc}"
         try:
-            for index in case.common_column_indices:
-                if not 0 <= index < requests.num_columns:
-                    raise OpenFeatError(f"common column index {index} is out of range ({requests.num_columns} columns)")
-                values = requests.column(index).to_pylist()
-                if any(value != values[0] for value in values[1:]):
-                    raise OpenFeatError(f"common column {requests.column_names[index]!r} holds different values")
             store.deploy(BATCH_REQUEST_DEPLOYMENT, case.sql)
-            outputs = [store.request(BATCH_REQUEST_DEPLOYMENT, requests.slice(i, 1)) for i in range(requests.num_rows)]
+            # The batch request API users call (the APIServer's route too): the common columns checked, each row
+            # computed as its own request.
+            answer = batch_request(store, BATCH_REQUEST_DEPLOYMENT, requests, case.common_column_indices)
         except OpenFeatError as exc:
             if not case.expect.success:
                 return "passed", ""
             return "failed", f"{type(exc).__name__}: {_one_line(str(exc))}"
         except Exception as exc:  # an engine bug
             return "failed", crash(exc)
+    result = pa.Table.from_arrays([column.to_arrow() for column in answer.columns], names=list(answer.names))
     if not case.expect.success:
-        return "failed", f"expected an error, but the batch request succeeded ({len(outputs)} rows)"
-    result = pa.concat_tables(outputs) if outputs else pa.table({})
+        return "failed", f"expected an error, but the batch request succeeded ({result.num_rows} rows)"
     try:
         reason = check_result(result, case.expect, case.float_tolerance)
     except CaseFormatError as exc:

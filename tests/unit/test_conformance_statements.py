@@ -278,7 +278,7 @@ def run_query_case(tmp_path: Path, body: str, mode: str) -> tuple[str, str]:
             "batch_request:\n  columns: [id int, c1 string, c3 int, c7 timestamp]\n  common_column_indices: [1]\n"
             "  rows: [[2, a, 2, 2000], [4, b, 4, 4000]]\nexpect: {rows: [[2, 3], [4, 4]]}",
             "failed",
-            "common column 'c1' holds different values",
+            "common column 'c1' is 'b' in row 1 and 'a' in row 0",
         ),
         (
             "batch_request:\n  columns: [id int, c1 string, c3 int, c7 timestamp]\n  rows: [[2, a, 2, 2000]]\n"
