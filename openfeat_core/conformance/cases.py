@@ -248,6 +248,9 @@ class Case:
         common_column_indices: the batch request's common columns (the same value in every row).
         node: the case's own mapping as read from the file (what a ``restful`` case runner reads).
         document: the file's top-level mapping without ``cases`` (a ``restful`` file's ``baseCase``...).
+        sql_last: whether the last statement is the case's ``sql`` (not the last of ``sqls``): in request mode the
+            Java harness (``RequestQuerySQLExecutor``) runs ``sqls`` as plain statements and computes only ``sql``
+            as a request.
         float_tolerance: the absolute tolerance of float comparisons for the files of OpenMLDB's Java harness
             (:func:`float_tolerance_of`); ``None``: 4 ULP, as hybridse's engine test.
     """
@@ -273,6 +276,7 @@ class Case:
     common_column_indices: list[int] = field(default_factory=list)
     node: Mapping[str, Any] = field(default_factory=dict)
     document: Mapping[str, Any] = field(default_factory=dict)
+    sql_last: bool = False
     float_tolerance: float | None = None
 
     @property
@@ -926,6 +930,7 @@ def expand_case(node: Any, path: Path, file: str, default_db: str | None = None)
             case.statements = [_substitute(text, inputs, providers, choice) for text in statements]
             case.teardown = [_substitute(text, inputs, providers, choice) for text in teardown]
             case.sql = case.statements[-1]
+            case.sql_last = isinstance(node.get("sql"), str) and bool(node["sql"].strip())
         else:
             case.sql = strip_deploy(_substitute(statements[0], inputs, providers, choice))
         try:

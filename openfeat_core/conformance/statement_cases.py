@@ -16,8 +16,9 @@ the SQL route, so a case tests what users call:
 * The session starts in ``online`` mode (the harness's ``setOnline``) in the case's database; ``SET
   @@execute_mode`` and ``USE`` carry over to the statements after them, as in one SDK connection.
 * Request mode: statements are not computed per request, so they run as in batch mode, except that a final query
-  over the inputs (in online mode) is replayed as requests (``request_replay``: the first input's rows, each
-  computed against the rows before it) over the tables the statements left in the store.
+  given as the case's ``sql`` (the harness runs ``sqls`` as plain statements in either mode) over the inputs (in
+  online mode) is replayed as requests (``request_replay``: the first input's rows, each computed against the rows
+  before it) over the tables the statements left in the store.
 * ``tearDown`` statements run last; their errors do not change the outcome.
 * Files: relative paths are taken from the case's own temporary directory (``execute_sql``'s ``workdir``:
   ``INTO OUTFILE '{0}.csv'`` and ``LOAD DATA INFILE '{0}.csv'`` meet there), and the statements may read and write
@@ -302,6 +303,7 @@ def run_statements_case(
             if (
                 final
                 and mode == "request"
+                and case.sql_last
                 and replay is not None
                 and session.mode == "online"
                 and case.inputs

@@ -128,6 +128,23 @@ def test_statements_case(tmp_path: Path, body: str, status: str, reason: str, mo
     assert reason in got_reason
 
 
+@pytest.mark.parametrize(("key", "sql_last"), [("sqls", False), ("sql", True)])
+def test_request_mode_runs_sqls_as_plain_statements(tmp_path: Path, key: str, sql_last: bool) -> None:
+    """The Java harness's request executor computes only ``sql`` as a request; the last of ``sqls`` is a plain
+    query, here one over a table the request input (the first input) is not part of."""
+    final = "select x from tt"
+    sqls = ["create table tt (x int)", "insert into tt values (5)"] + ([final] if key == "sqls" else [])
+    body = INPUT + f"sqls: {sqls!r}\n" + (f"sql: {final}\n" if key == "sql" else "") + "expect: {rows: [[5]]}"
+    status, reason = run(tmp_path, body, "request")
+    (case,) = load_case_file(tmp_path / "cases" / "f.yaml")
+    assert case.sql_last is sql_last
+    if sql_last:
+        # Computed as requests of the first input, whose columns the query does not read.
+        assert status == "failed" and "missing column" in reason, reason
+    else:
+        assert (status, reason) == ("passed", "")
+
+
 def test_settings_carry_over_between_statements(tmp_path: Path) -> None:
     """``SET @@execute_mode`` holds for the statements after it, as in one SDK connection: offline, the SELECT reads
     the (empty) workspace and fails, not the online store."""
