@@ -270,7 +270,13 @@ def create_table_sql(spec: InputSpec) -> str:
 
 
 def _replay(session: _Session, case: Case, replay: ReplayFn, text: str) -> _Last:
-    """The final query computed as requests: the first input's stored rows streamed over every stored table."""
+    """The final query computed as requests: the first input's stored rows streamed over every stored table.
+
+    The query first runs as the statement it is, so that what the statement executor checks of it (its databases
+    and their tables: request_replay sees tables by name only) fails the request as it fails the statement."""
+    checked = session.run(text)
+    if checked.error or checked.crash:
+        return checked
     last = _Last(text)
     store = session.store
     tables = {name: store.scan(name) for name in store.list_tables()}

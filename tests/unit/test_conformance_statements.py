@@ -145,6 +145,21 @@ def test_request_mode_runs_sqls_as_plain_statements(tmp_path: Path, key: str, sq
         assert (status, reason) == ("passed", "")
 
 
+@pytest.mark.parametrize("mode", ["batch", "request"])
+def test_a_request_is_checked_as_its_statement(tmp_path: Path, mode: str) -> None:
+    """request_replay sees tables by name only; the query's database names are checked as the statement's are."""
+    body = (
+        "db: db1\ninputs:\n  - db: db1\n    columns: [c1 string, c2 int, c4 timestamp]\n"
+        "    indexs: ['index1:c1:c4']\n    rows: [[aa, 1, 1590738989000]]\n"
+        "sql: select db2.{0}.c1 from db2.{0}\nexpect: {success: false}"
+    )
+    assert run(tmp_path, body, mode) == ("passed", "")
+    path = tmp_path / "cases" / "f.yaml"
+    path.write_text(path.read_text().replace("db2", "db1").replace("success: false", "rows: [[aa]]"))
+    (case,) = load_case_file(path)
+    assert execute_case(case, mode, load_engine()) == ("passed", "")  # type: ignore[arg-type]
+
+
 def test_settings_carry_over_between_statements(tmp_path: Path) -> None:
     """``SET @@execute_mode`` holds for the statements after it, as in one SDK connection: offline, the SELECT reads
     the (empty) workspace and fails, not the online store."""
