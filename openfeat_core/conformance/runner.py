@@ -4,10 +4,9 @@ Each case runs in batch mode (``openfeat_core.compute``) and/or request mode (``
 first input is the request table, its rows streamed in file order; a case without inputs has nothing to stream and
 is computed with ``compute`` in both modes), with ``timezone="Etc/GMT-8"`` (fixed UTC+8) because the
 upstream expectations assume it. A case is *skipped* when upstream says so (a ``TODO`` tag, a ``level`` above
-``HYBRIDSE_LEVEL``, ``batch-unsupport``/``request-unsupport`` in its mode, and in request mode also
-``rtidb-unsupport``/``performance-sensitive-unsupport``, as hybridse's engine test decides), or when it is on the
-skip list **and still fails**: skip-listed cases are run anyway, so that an entry whose case now passes is reported
-as stale and the list only shrinks. Everything else passes or fails; the runner never skips silently.
+``HYBRIDSE_LEVEL``, ``batch-unsupport``/``request-unsupport`` in its mode), or when it is on the skip list **and
+still fails**: skip-listed cases are run anyway, so that an entry whose case now passes is reported as stale and the
+list only shrinks. Everything else passes or fails; the runner never skips silently.
 
 Case kinds (:attr:`openfeat_core.conformance.cases.Case.kind`) and who runs them:
 
@@ -195,10 +194,6 @@ def hybridse_level(environ: Mapping[str, str] | None = None) -> int:
         raise ValueError(f"HYBRIDSE_LEVEL must be an integer (or a comma list of them), got {text!r}") from None
 
 
-# Mode flags besides ``request-unsupport`` for which upstream's engine test skips request mode.
-REQUEST_SKIP_FLAGS = ("rtidb-unsupport", "performance-sensitive-unsupport")
-
-
 def upstream_skip(case: Case, mode: Mode, level: int) -> str | None:
     """Why OpenMLDB's own harness would not run ``case`` in ``mode``, or ``None``."""
     if case.is_todo:
@@ -207,13 +202,6 @@ def upstream_skip(case: Case, mode: Mode, level: int) -> str | None:
         return f"level {case.level} > HYBRIDSE_LEVEL {level}"
     if f"{mode}-unsupport" in case.modes:
         return f"{mode}-unsupport"
-    if mode == "request":
-        # hybridse/src/vm/engine_test.cc (TestRequestEngine) runs request mode only without any of these flags.
-        # Upstream tests the raw mode text with boost::contains; the flags are matched whole here, so that
-        # ``non-performance-sensitive-unsupport`` (a different flag) does not count as ``performance-sensitive-...``.
-        for flag in REQUEST_SKIP_FLAGS:
-            if flag in case.modes:
-                return flag
     if mode == "request" and case.parameters is not None:
         # hybridse/src/testing/engine_test_base.cc: "Request or BatchRequest mode do not support parameterized query
         # currently" (kUnSupport): upstream computes parameterized queries in batch mode only.

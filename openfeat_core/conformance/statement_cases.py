@@ -163,12 +163,13 @@ class _Session:
 def _case_session(case: Case, timezone: str, crash: CrashFn) -> Iterator[_Session]:
     """A fresh store, workspace and file directory for one case: relative paths are taken from that directory
     (``INTO OUTFILE '{0}.csv'`` lands there), and no statement may read or write a file outside it (or the
-    workspace): a case never touches the files of the machine it runs on."""
+    workspace): a case never touches the files of the machine it runs on. TTLs are measured against the wall
+    clock, as OpenMLDB measures them and as its cases' ``{currentTime}`` data assume."""
     with tempfile.TemporaryDirectory(prefix="openfeat-case-") as tmp:
         files = Path(tmp) / "files"
         files.mkdir()
         workspace = Workspace.open(Path(tmp) / "workspace")
-        yield _Session(OnlineStore(timezone=timezone), workspace, files, case.db or "default", timezone, crash)
+        yield _Session(OnlineStore(timezone=timezone, ttl_clock="wall"), workspace, files, case.db or "default", timezone, crash)
 
 
 def _prepare(session: _Session, case: Case) -> list[str]:

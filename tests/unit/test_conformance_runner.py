@@ -718,15 +718,7 @@ cases:
     sql: error
     expect: {success: false}
   - id: other_flags
-    mode: offline-unsupport,cluster-unsupport,non-performance-sensitive-unsupport
-    sql: error
-    expect: {success: false}
-  - id: rtidb
-    mode: offline-unsupport,rtidb-unsupport
-    sql: error
-    expect: {success: false}
-  - id: perf
-    mode: performance-sensitive-unsupport
+    mode: offline-unsupport,rtidb-unsupport,cluster-unsupport
     sql: error
     expect: {success: false}
 """
@@ -745,10 +737,6 @@ cases:
         ("noreq", "batch", 0, None),
         ("other_flags", "batch", 0, None),
         ("other_flags", "request", 0, None),
-        ("rtidb", "request", 0, "rtidb-unsupport"),
-        ("rtidb", "batch", 0, None),
-        ("perf", "request", 0, "performance-sensitive-unsupport"),
-        ("perf", "batch", 0, None),
     ],
 )
 def test_upstream_skip(tmp_path: Path, case_id: str, mode: Any, level: int, reason: str | None) -> None:
