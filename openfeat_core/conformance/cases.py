@@ -433,6 +433,10 @@ def typed_rows(rows: Sequence[RawRow], columns: Sequence[ColumnSpec]) -> list[tu
         CaseFormatError: a row of the wrong width or a cell that does not parse.
     """
     out: list[tuple[Any, ...]] = []
+    # {currentTime} cells are read here, when a case builds its tables, not when its file is loaded: a row
+    # 599 s old under a 10-minute TTL must still be inside it when the case runs, cases later in the file.
+    now_ms = int(time.time() * 1000)
+    rows = [[current_time_cell(cell, now_ms) for cell in row] for row in rows]
     for number, row in enumerate(rows):
         if len(row) != len(columns):
             raise CaseFormatError(f"row {number} has {len(row)} values but the schema has {len(columns)} columns")
@@ -589,7 +593,8 @@ def _statement_list(value: Any, what: str) -> list[str]:
 
 
 def parse_input(node: Any, index: int, path: Path, now_ms: int | None = None) -> InputSpec:
-    """One ``inputs[i]`` entry; ``now_ms`` is what ``{currentTime}`` cells stand for (default: now).
+    """One ``inputs[i]`` entry; ``now_ms`` is what ``{currentTime}`` cells stand for (default: the time the case's
+    tables are built, see :func:`typed_rows`).
 
     Raises:
         CaseFormatError: malformed entry.
@@ -612,8 +617,12 @@ def parse_input(node: Any, index: int, path: Path, now_ms: int | None = None) ->
     columns = parse_columns(merged.get("columns"), merged.get("schema"))
     rows = raw_rows(merged) or []
     if any(cell is not None and "{currentTime}" in cell for row in rows for cell in row):
-        now = int(time.time() * 1000) if now_ms is None else now_ms
-        rows = [[current_time_cell(cell, now) for cell in row] for row in rows]
+        if now_ms is None:
+            for row in rows:  # checked now, read by typed_rows when the case runs
+                for cell in row:
+                    current_time_cell(cell, 0)
+        else:
+            rows = [[current_time_cell(cell, now_ms) for cell in row] for row in rows]
     if merged.get("repeat") is not None:
         rows = rows * max(_as_int(merged["repeat"], "repeat"), 1)
     indexes = _split_index_specs(merged.get("indexs")) + _split_index_specs(merged.get("index"))

@@ -169,7 +169,9 @@ def _case_session(case: Case, timezone: str, crash: CrashFn) -> Iterator[_Sessio
         files = Path(tmp) / "files"
         files.mkdir()
         workspace = Workspace.open(Path(tmp) / "workspace")
-        yield _Session(OnlineStore(timezone=timezone, ttl_clock="wall"), workspace, files, case.db or "default", timezone, crash)
+        yield _Session(
+            OnlineStore(timezone=timezone, ttl_clock="wall"), workspace, files, case.db or "default", timezone, crash
+        )
 
 
 def _prepare(session: _Session, case: Case) -> list[str]:

@@ -317,6 +317,10 @@ def check_deployable(plan: Select) -> None:
         if isinstance(rel, UnionAll):
             reasons.append("UNION ALL as the main relation (a request is one row of one table; UNION ALL runs offline)")
             break
+        if isinstance(rel, SubqueryRel) and (rel.query.is_aggregation or rel.query.having is not None):
+            # One row per group, not per request row: a request row has no group to be computed in.
+            reasons.append(f"GROUP BY or aggregates without OVER in subquery {rel.alias!r} on the main table's path")
+            break
         rel = rel.left if isinstance(rel, LastJoin) else rel.query.source
     for w in plan.windows:
         keys_ok = all(isinstance(k, ColumnRef) for k in w.partition_by)

@@ -820,7 +820,8 @@ class StatementParser:
             while self._accept_symbol(TokenType.COMMA):
                 columns.append(self._name("a column name"))
             self._expect_symbol(TokenType.R_PAREN, ")")
-        self._expect_word("VALUES")
+        if not self._accept_word("VALUE"):  # MySQL's synonym, which OpenMLDB's parser takes too
+            self._expect_word("VALUES")
         rows: list[ValuesRow] = []
         while True:
             self._expect_symbol(TokenType.L_PAREN, "(")

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import textwrap
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from openfeat_core.conformance.cases import (
     parse_cell,
     parse_column,
     parse_data_text,
+    typed_rows,
     unescape_insert_string,
 )
 from openfeat_core.conformance.compare import check_result, floats_equal, ulp_distance, values_equal
@@ -473,8 +475,11 @@ def test_statements_case_fields(tmp_path: Path) -> None:
     assert case.teardown == ["drop table t1"]
     assert case.inputs[0].create == "create table t1 (c1 int, c2 timestamp)"
     assert case.inputs[0].inserts == ["insert into t1 values (2, 2)", "insert into t1 values (1, 1)"]
-    times = [int(row[1] or 0) for row in case.inputs[1].rows]
-    assert times[1] - times[0] == 100 and times[2] - times[1] == 5
+    # {currentTime} is read when the case builds its tables (a row must not age while earlier cases run).
+    assert [row[1] for row in case.inputs[1].rows] == ["{currentTime}-100", "{currentTime}", "{currentTime}+5"]
+    before = int(time.time() * 1000)
+    times = [row[1] for row in typed_rows(case.inputs[1].rows, case.inputs[1].columns)]
+    assert times[1] - times[0] == 100 and times[2] - times[1] == 5 and times[1] >= before
     assert case.expect.deployment_count == 2
     assert case.expect.idxs == [IndexExpect(keys=("c1",), ts="c2", ttl="0min", ttl_type="kAbsoluteTime")]
 
