@@ -433,9 +433,15 @@ def run_files(
         except CaseFormatError as exc:
             cases = []
             if name_filter is None or name_filter in f"{file}:<file>":
+                seen.add((file, "<file>"))
                 for mode in modes:
                     reason = f"cannot load: {_one_line(str(exc))}"
-                    file_outcomes.append(Outcome(file, "<file>", "", mode, "failed", reason))
+                    # An upstream file that does not parse can be skip-listed as a whole, with id '<file>'.
+                    entry = skiplist.lookup(file, "<file>", mode)
+                    status: Status = "failed" if entry is None else "skipped"
+                    reason = reason if entry is None else f"skip list: {entry.reason} ({reason})"
+                    skipped_for = None if entry is None else entry.reason
+                    file_outcomes.append(Outcome(file, "<file>", "", mode, status, reason, skiplist=skipped_for))
         kinds: set[str] = {case.kind for case in cases}
         if len(kinds) == 1 and (file_kind := next(iter(kinds))) in FILE_RUNNERS:
             foreign.setdefault(file_kind, []).append((path, cases))  # run with the other files of its kind, below

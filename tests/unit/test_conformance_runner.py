@@ -836,6 +836,18 @@ def test_skiplist(
     assert all(o.reason.startswith("skip list: known (still fails: crash: KeyError") for o in skipped)
 
 
+@pytest.mark.parametrize("listed", [True, False])
+def test_an_unreadable_file_is_skip_listed_whole(tmp_path: Path, listed: bool) -> None:
+    path = write_cases(tmp_path, "cases:\n  - id: 0\n  sql: [unclosed\n", name="broken.yaml")
+    entries = [{"file": "broken.yaml", "id": "<file>", "mode": "both", "reason": "upstream YAML"}] if listed else []
+    report = run_files(
+        [path], ["batch", "request"], StubEngine().engine(), skiplist=SkipList.load(write_skiplist(tmp_path, entries))
+    )
+    assert [(o.id, o.status) for o in report.outcomes] == [("<file>", "skipped" if listed else "failed")] * 2
+    assert report.warnings == []
+    assert all(o.reason.startswith("skip list: upstream YAML (cannot load:") == listed for o in report.outcomes)
+
+
 @pytest.mark.parametrize(
     "content",
     ["{file: a.yaml}", "[{id: 1}]", "[{file: a.yaml, id: 1, mode: sometimes}]", "[1, 2"],
