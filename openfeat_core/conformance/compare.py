@@ -22,7 +22,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -297,3 +297,15 @@ def check_result(table: pa.Table, expect: ExpectSpec, tolerance: float | None = 
     except CaseFormatError as exc:
         raise CaseFormatError(f"expected rows: {exc}") from None
     return compare_rows(actual, expected, columns, expect.order, tolerance)
+
+
+def judge_result(
+    table: pa.Table, expect: ExpectSpec, tolerance: float | None = None
+) -> tuple[Literal["passed", "failed"], str]:
+    """:func:`check_result` as a case's outcome: ``("passed", "")``, or ``("failed", reason)``, expected rows that
+    cannot be read included (``bad case data: ...``)."""
+    try:
+        reason = check_result(table, expect, tolerance)
+    except CaseFormatError as exc:
+        return "failed", f"bad case data: {exc}"
+    return ("passed", "") if reason is None else ("failed", reason)

@@ -48,7 +48,7 @@ from openfeat_core.conformance.cases import (
     load_case_file,
     relative_case_file,
 )
-from openfeat_core.conformance.compare import check_result
+from openfeat_core.conformance.compare import judge_result
 from openfeat_core.conformance.statement_cases import run_batch_request_case, run_statements_case
 from openfeat_core.errors import OpenFeatError
 
@@ -344,11 +344,7 @@ def execute_case(case: Case, mode: Mode, engine: Engine) -> tuple[Status, str]:
         return "failed", f"crash: engine returned {type(result).__name__}, not a pyarrow.Table"
     if not case.expect.success:
         return "failed", f"expected an error, but the query succeeded ({result.num_rows} rows)"
-    try:
-        reason = check_result(result, case.expect, case.float_tolerance)
-    except CaseFormatError as exc:
-        return "failed", f"bad case data: {exc}"
-    return ("passed", "") if reason is None else ("failed", reason)
+    return judge_result(result, case.expect, case.float_tolerance)
 
 
 def run_case(case: Case, mode: Mode, engine: Engine, skiplist: SkipList, level: int) -> Outcome:

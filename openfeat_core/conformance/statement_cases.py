@@ -64,7 +64,7 @@ from openfeat_core.conformance.cases import (
     is_query,
     typed_rows,
 )
-from openfeat_core.conformance.compare import check_result
+from openfeat_core.conformance.compare import judge_result
 from openfeat_core.errors import OpenFeatError
 from openfeat_core.io.access import FileAccess
 from openfeat_core.online.procedures import batch_request
@@ -366,11 +366,7 @@ def run_batch_request_case(case: Case, *, timezone: str, crash: CrashFn) -> tupl
     result = pa.Table.from_arrays([column.to_arrow() for column in answer.columns], names=list(answer.names))
     if not case.expect.success:
         return "failed", f"expected an error, but the batch request succeeded ({result.num_rows} rows)"
-    try:
-        reason = check_result(result, case.expect, case.float_tolerance)
-    except CaseFormatError as exc:
-        return "failed", f"bad case data: {exc}"
-    return ("passed", "") if reason is None else ("failed", reason)
+    return judge_result(result, case.expect, case.float_tolerance)
 
 
 def check_cat(directory: Path, expected: CatExpect) -> str | None:
@@ -452,12 +448,9 @@ def _judge(case: Case, session: _Session, last: _Last) -> tuple[Status, str]:
                 return "failed", f"expected {expect.count} rows, but {_where(case, last)} ({result.kind}) gave {count}"
         else:
             checked = replace(expect, rows=None) if expect.rows == [] else expect
-            try:
-                reason = check_result(rows, checked, case.float_tolerance)
-            except CaseFormatError as exc:
-                return "failed", f"bad case data: {exc}"
-            if reason is not None:
-                return "failed", reason
+            status, problem = judge_result(rows, checked, case.float_tolerance)
+            if status == "failed":
+                return status, problem
     if expect.deployment_count is not None:
         if not (isinstance(last.node, Show) and last.node.name == "DEPLOYMENTS") or rows is None:
             return "failed", f"expect.deploymentCount needs a final SHOW DEPLOYMENTS, not {_where(case, last)}"
