@@ -29,7 +29,9 @@ Statements (OpenMLDB syntax; keywords in any case):
 
 * ``CREATE DATABASE [IF NOT EXISTS] db``, ``DROP DATABASE [IF EXISTS] db`` (only an empty one), ``USE db`` (any
   name, as the route's ``{db}``: OpenMLDB refuses one that was never created).
-* ``SET @@[session.|global.]name = value``: accepted; only ``execute_mode`` has an effect.
+* ``SET @@[session.|global.]name = value``: OpenMLDB's session variables (:data:`SESSION_VARIABLES`; any other
+  name is an error); only ``execute_mode`` has an effect. ``SHOW [SESSION|GLOBAL]
+  VARIABLES``: that one (rows Variable_name, Value: ``execute_mode``, ``online`` or ``offline``).
 * ``SHOW DATABASES``, ``SHOW TABLES`` (the current database's, and those created without one), ``SHOW
   DEPLOYMENTS``, ``SHOW DEPLOYMENT [db.]d`` (one row: DB, Deployment, SQL, Input, Output; the columns as
   ``1,c1,kVarchar,NO`` lines), ``SHOW CREATE TABLE t``, ``DESC [db.]t`` (rows Field, Type, Null, Default; the
@@ -399,6 +401,11 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
             return StatementResult("drop_database")
         online.drop(store, node)
         return StatementResult(f"drop_{node.args['kind']}")
+    if isinstance(node, Show) and node.name == "VARIABLES":
+        # The session's variables that have an effect: execute_mode (SET accepts others and ignores them).
+        mode = "online" if session.mode == "online" else "offline"
+        rows = pa.table({"Variable_name": pa.array(["execute_mode"]), "Value": pa.array([mode])})
+        return StatementResult("show", rows=rows, total_rows=rows.num_rows)
     if isinstance(node, Show):
         rows = online.show(store, node, session.db)
         details = None
@@ -505,8 +512,18 @@ def _check_column_databases(session: _Session, node: exp.Expr) -> None:
             )
 
 
+#: OpenMLDB's session variables: SET takes these (only execute_mode has an effect here) and refuses any other name,
+#: so that a misspelt variable is an error rather than a setting silently not made.
+SESSION_VARIABLES = ("execute_mode", "enable_trace", "sync_job", "job_timeout", "spark_config")
+
+
 def _set(session: _Session, node: SetVariable) -> None:
-    """``SET @@execute_mode`` switches the batch's mode; other variables are accepted and have no effect."""
+    """``SET @@execute_mode`` switches the batch's mode; OpenMLDB's other session variables are accepted and have no
+    effect; an unknown variable is an error."""
+    if node.name not in SESSION_VARIABLES:
+        raise OpenFeatSQLError(
+            f"unknown system variable @@{node.name} (OpenMLDB's session variables: {', '.join(SESSION_VARIABLES)})"
+        )
     if node.name != "execute_mode":
         return
     value = node.expression

@@ -15,7 +15,7 @@ binds, and the statements of ``POST /dbs/{db}`` and ``DEPLOY``::
     SELECT ... CONFIG(execute_mode = 'request', values = (...))
     DEPLOY [IF NOT EXISTS] name [OPTIONS(k = v, ...)] SELECT ...
     SHOW DATABASES | TABLES | DEPLOYMENTS | DEPLOYMENT [db.]name | CREATE TABLE [db.]t, DESC [db.]t,
-    SHOW JOBS | JOB id, STOP JOB id,
+    SHOW [SESSION | GLOBAL] VARIABLES, SHOW JOBS | JOB id, STOP JOB id,
     DROP TABLE | DEPLOYMENT | DATABASE [IF EXISTS] name, USE db,
     SET @@[session.|global.]name = v
 
@@ -784,7 +784,15 @@ class StatementParser:
             return JobStatement(action="show")
         if self._accept_word("JOB"):
             return self._job_statement("show")
-        shows = "DATABASES, TABLES, DEPLOYMENTS, DEPLOYMENT name, CREATE TABLE name, JOBS or JOB id"
+        shows = (
+            "DATABASES, TABLES, DEPLOYMENTS, DEPLOYMENT name, CREATE TABLE name, [SESSION|GLOBAL] VARIABLES, JOBS or"
+            " JOB id"
+        )
+        if self._is_word("SESSION", "GLOBAL", "VARIABLES"):
+            self._accept_word("SESSION", "GLOBAL")
+            self._expect_word("VARIABLES")
+            self._end()
+            return Show(this="VARIABLES")
         if self._accept_word("DEPLOYMENT"):
             db, name = self._qualified_name("a deployment name")
             self._end()

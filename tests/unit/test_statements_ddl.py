@@ -331,3 +331,25 @@ def test_database_names_are_checked(statements: str, message: str) -> None:
     with pytest.raises(StatementError) as info:
         execute_sql(store, statements, "online", db="db1")
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("statements", "mode", "value"),
+    [
+        ("show variables", "online", "online"),
+        ("set @@session.execute_mode = 'offline'; show session variables", "online", "offline"),
+        ("set @@execute_mode = 'online'; show global variables", "offsync", "online"),
+        ("show variables", "offasync", "offline"),
+    ],
+)
+def test_show_variables_shows_the_execute_mode(statements: str, mode: str, value: str) -> None:
+    result = execute_sql(OnlineStore(), statements, mode, db="db")  # type: ignore[arg-type]
+    assert result.rows is not None
+    assert result.rows.to_pylist() == [{"Variable_name": "execute_mode", "Value": value}]
+
+
+def test_set_refuses_an_unknown_variable() -> None:
+    store = OnlineStore()
+    execute_sql(store, "set @@job_timeout = 20000; set @@session.sync_job = true", "online")
+    with pytest.raises(StatementError, match=r"unknown system variable @@execute_olol \(OpenMLDB's session"):
+        execute_sql(store, "set @@SESSION.execute_olol = 'offline'", "online")
