@@ -29,8 +29,9 @@ CONFORMANCE_SURFACE_DIR ?= ../shared/conformance/openmldb-surface
 CONFORMANCE_ARGS ?= --mode both
 CONFORMANCE_LEVEL ?= 5
 # pytest runs serially: on 2 cores `-n 2` did not help (1,773 tests: 25.3 s serial, 24.7 s with -n 2, as each xdist
-# worker loads the numba kernels again). PYTEST_ARGS="-n auto" turns it on.
-PYTEST_ARGS ?=
+# worker loads the numba kernels again). PYTEST_ARGS="-n auto" turns it on. The 25 slowest tests are listed at the
+# end: the core pytest is CI's critical path.
+PYTEST_ARGS ?= --durations=25
 BENCH_ARGS ?=
 
 PY := $(VENV)/bin/python
@@ -157,7 +158,8 @@ $(MLFLOW_UI_STAMP):
 # - the core lane (ruff, mypy, pytest, conformance: one process at a time) in the foreground, its output as it comes;
 # - the adapters' lane beside it: the DolphinScheduler virtualenv built, then its checks (mostly waiting on the
 #   server's JVM and on the workflows' polling) while Airflow's, Kubeflow's and the MLflow UI's virtualenvs are built
-#   (pip mostly waits on downloads), then Airflow's and Kubeflow's checks and the MLflow UI test. Its output goes to
+#   (pip mostly waits on downloads), then Airflow's and Kubeflow's checks, the MLflow UI test and the database-surface
+#   conformance cases (the core lane is the longer one: 26 of the 29.5 minutes of a clean-clone run). Its output goes to
 #   $(VENV)/adapter-lane.log (the builds to $(VENV)/adapter-venvs.log, copied into it after the DolphinScheduler
 #   checks), printed whole once the lane has ended, after the core lane's output.
 # Serially the adapters' checks took 10.5 minutes after the core's 17 (1,722 s in all on a clean clone). The lane's
@@ -169,10 +171,11 @@ test: .venv
 	  venvs=$$!; \
 	  $(MAKE) --no-print-directory -k ds-mypy ds-test; ds=$$?; \
 	  wait $$venvs; built_others=$$?; cat $(VENV)/adapter-venvs.log; \
-	  $(MAKE) --no-print-directory -k airflow-mypy airflow-test kfp-mypy kfp-test mlflow-ui-test; others=$$?; \
+	  $(MAKE) --no-print-directory -k airflow-mypy airflow-test kfp-mypy kfp-test mlflow-ui-test conformance-surface; \
+	  others=$$?; \
 	  if [ $$built -ne 0 ] || [ $$ds -ne 0 ] || [ $$built_others -ne 0 ] || [ $$others -ne 0 ]; then exit 2; fi \
 	) > $(VENV)/adapter-lane.log 2>&1 & lane=$$!; \
-	$(MAKE) --no-print-directory -k ruff mypy pytest conformance conformance-surface; core=$$?; \
+	$(MAKE) --no-print-directory -k ruff mypy pytest conformance; core=$$?; \
 	echo "core checks done (exit $$core); the adapters' lane (its output follows when it ends):"; \
 	wait $$lane; adapters=$$?; cat $(VENV)/adapter-lane.log; \
 	echo "make test: core checks exit $$core, adapters' lane exit $$adapters"; \
