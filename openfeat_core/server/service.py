@@ -324,18 +324,10 @@ def _features_json(
     return data
 
 
-#: Column type names of a table description (OpenMLDB's ``DataType`` names, as its APIServer writes them).
-_COLUMN_TYPE_NAMES = {
-    SQLType.BOOL: "bool",
-    SQLType.INT16: "smallint",
-    SQLType.INT32: "int",
-    SQLType.INT64: "bigint",
-    SQLType.FLOAT: "float",
-    SQLType.DOUBLE: "double",
-    SQLType.STRING: "varchar",
-    SQLType.DATE: "date",
-    SQLType.TIMESTAMP: "timestamp",
-}
+def _column_type_name(t: SQLType) -> str:
+    """A column type as OpenMLDB's APIServer writes it in a table description: its ``DataType`` name, which is the
+    SQL name except ``varchar`` for strings."""
+    return "varchar" if t is SQLType.STRING else t.openmldb_name
 
 
 def _ttl_json(spec: str) -> dict[str, Any]:
@@ -1243,7 +1235,7 @@ class FeatureService:
             "partition_num": partitions,
             "replica_num": int(options.get("replicanum", 1)),
             "column_desc": [
-                {"name": n, "type": _COLUMN_TYPE_NAMES[parse_type_name(t)], "not_null": n in not_null}
+                {"name": n, "type": _column_type_name(parse_type_name(t)), "not_null": n in not_null}
                 for n, t in info["schema"]
             ],
             "column_key": keys,
