@@ -43,7 +43,7 @@ def parse_long_windows(option: str, plan: Select) -> dict[int, int]:
 
     Raises:
         NotSupportedError: an unknown window, a bad bucket size, or a window that cannot be pre-aggregated (only
-            ``ROWS_RANGE`` frames ending at the current row, without ``MAXSIZE``, are).
+            ``ROWS`` and ``ROWS_RANGE`` frames ending at the current row, without ``MAXSIZE``, are).
     """
     names = {w.name: i for i, w in enumerate(plan.windows)}
     out: dict[int, int] = {}
@@ -61,10 +61,10 @@ def parse_long_windows(option: str, plan: Select) -> dict[int, int]:
         if bucket_ms <= 0:
             raise NotSupportedError(f"long_windows: bucket size of window {name!r} must be positive")
         frame = plan.windows[names[name]].frame
-        if frame.kind != "rows_range" or frame.end.kind != "current" or frame.maxsize:
+        if frame.kind not in ("rows", "rows_range") or frame.end.kind != "current" or frame.maxsize:
             raise NotSupportedError(
-                f"long_windows: window {name!r} cannot be pre-aggregated: only ROWS_RANGE frames ending at the "
-                "current row, without MAXSIZE, can"
+                f"long_windows: window {name!r} cannot be pre-aggregated: only ROWS and ROWS_RANGE frames ending at "
+                "the current row, without MAXSIZE, can"
             )
         out[names[name]] = bucket_ms
     return out

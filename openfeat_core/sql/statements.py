@@ -34,6 +34,7 @@ from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
 from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
+from openfeat_core.types import parse_type_name
 
 #: The statements the parser knows, for "unsupported statement" errors.
 SUPPORTED = (
@@ -276,6 +277,39 @@ def options_of(node: exp.Expr) -> dict[str, Constant]:
 def _line_col(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _key_keyless_indexes(table: str, columns: list[ColumnDefinition], indexes: list[IndexDefinition]) -> None:
+    """Give an ``INDEX(TS=c, ...)`` without KEY the key OpenMLDB gives it: the first column, in declaration order,
+    that is neither the TS column nor a FLOAT/DOUBLE. As in OpenMLDB, only one index of a table is keyed this way,
+    and only one with a TS column; any other index without KEY is an error."""
+    keyed = False
+    for number, index in enumerate(indexes):
+        if index.args["keys"]:
+            continue
+        shown = index.name or f"number {number + 1}"
+        ts = index.args.get("ts")
+        if keyed or not ts:
+            why = "a second index without KEY" if keyed else "an index without KEY= and TS="
+            raise OpenFeatSQLError(
+                f"table {table!r}: index {shown} needs KEY=column or KEY=(column, ...) ({why}; only the first "
+                "index without KEY that has TS= gets a key chosen for it)"
+            )
+        key = next((c.name for c in columns if c.name != ts and not _is_float_type(str(c.args["kind"]))), None)
+        if key is None:
+            raise OpenFeatSQLError(
+                f"table {table!r}: index {shown} needs KEY=column: no column other than its TS column {ts!r} can "
+                "be a key (FLOAT and DOUBLE columns cannot)"
+            )
+        index.set("keys", [key])
+        keyed = True
+
+
+def _is_float_type(type_name: str) -> bool:
+    try:
+        return parse_type_name(type_name).is_float
+    except ValueError:  # an unknown type: CREATE TABLE reports it, with the column
+        return False
 
 
 class StatementParser:
@@ -629,6 +663,7 @@ class StatementParser:
             if column.name in seen:
                 raise OpenFeatSQLError(f"table {name!r}: column {column.name!r} is declared twice")
             seen.add(column.name)
+        _key_keyless_indexes(name, columns, indexes)
         return CreateTable(this=name, db=db, exists=exists, columns=columns, indexes=indexes, options=options)
 
     def _table_options(self) -> list[Option]:
@@ -698,9 +733,7 @@ class StatementParser:
             if not self._accept_symbol(TokenType.COMMA):
                 break
         self._expect_symbol(TokenType.R_PAREN, ")")
-        if not keys:
-            shown = name or "index"
-            raise OpenFeatSQLError(f"index {shown!r} needs KEY=column or KEY=(column, ...)")
+        # No KEY: CREATE TABLE picks one (_key_keyless_indexes), as OpenMLDB does, once the columns are known.
         return IndexDefinition(this=name, keys=keys, ts=ts, ttl=ttl, ttl_type=ttl_type)
 
     def _index_option(
