@@ -164,6 +164,7 @@ class ExpectSpec:
         options: ``options``: the table ``options_table``'s ``partitionNum``/``replicaNum``.
         options_table: ``name``: the table ``options`` are about.
         cat: ``cat``: the lines of a file the statements wrote.
+        common_column_indices: a batch request's output common columns (the outputs computed once per batch).
         unsupported: expectation kinds the runner cannot check (``cat``...).
     """
 
@@ -179,6 +180,7 @@ class ExpectSpec:
     options: Mapping[str, Any] | None = None
     options_table: str | None = None
     cat: CatExpect | None = None
+    common_column_indices: list[int] | None = None
     unsupported: list[str] = field(default_factory=list)
 
 
@@ -669,6 +671,9 @@ def parse_expect(node: Mapping[str, Any]) -> ExpectSpec:
             unsupported.append(what)
     columns = parse_columns(node.get("columns"), node.get("schema"))
     order = node.get("order")
+    common = node.get("common_column_indices")
+    if common is not None and not isinstance(common, list):
+        raise CaseFormatError(f"expect.common_column_indices must be a list, got {common!r}")
     return ExpectSpec(
         success=_as_bool(node["success"], "expect.success") if node.get("success") is not None else True,
         columns=columns or None,
@@ -686,6 +691,9 @@ def parse_expect(node: Mapping[str, Any]) -> ExpectSpec:
         options=options,
         options_table=str(node.get("name") or "").strip() or None,
         cat=_parse_cat(node["cat"]) if node.get("cat") is not None else None,
+        common_column_indices=(
+            None if common is None else [_as_int(i, "expect.common_column_indices") for i in common if i is not None]
+        ),
         unsupported=unsupported,
     )
 

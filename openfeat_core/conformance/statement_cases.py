@@ -340,7 +340,8 @@ def run_batch_request_case(case: Case, *, timezone: str, crash: CrashFn) -> tupl
     its own request against that same stored state (none of them stored), as OpenMLDB's batch request mode does;
     the output rows, one per request row, compared with ``expect``. It goes through the batch request API users
     call (:func:`openfeat_core.online.procedures.batch_request`): the ``common_column_indices`` columns must hold
-    one value in every row (an error otherwise)."""
+    one value in every row (an error otherwise). An ``expect.common_column_indices`` must be the outputs the batch
+    computed once (OpenMLDB's output common columns)."""
     spec = case.batch_request
     assert spec is not None
     with _case_session(case, timezone, crash) as session:
@@ -366,6 +367,10 @@ def run_batch_request_case(case: Case, *, timezone: str, crash: CrashFn) -> tupl
     result = pa.Table.from_arrays([column.to_arrow() for column in answer.columns], names=list(answer.names))
     if not case.expect.success:
         return "failed", f"expected an error, but the batch request succeeded ({result.num_rows} rows)"
+    shared = [i for i, n in enumerate(answer.names) if n in answer.common_outputs]
+    expected = case.expect.common_column_indices
+    if expected is not None and shared != sorted(expected):
+        return "failed", f"output common columns: expected {sorted(expected)}, computed once {shared}"
     return judge_result(result, case.expect, case.float_tolerance)
 
 

@@ -11,6 +11,7 @@ abs                                 smallint/int -> int, bigint, double         
 ceil/ceiling, floor                 smallint/int/bigint -> bigint, double       -> double
 truncate                            smallint/int -> int, bigint, double         -> double
 round(x[, d])                       same type as x (HALF_UP, d decimal places)  bool -> double
+inc                                 same type as x (x + 1, integers wrap)       error
 exp, sqrt, sin, cos, tan, cot,      smallint/int/bigint/double -> double,       error
 asin, acos, atan                    float -> float
 ln, log2, log10, log(x)             float -> float, double -> double            -> double
@@ -172,6 +173,8 @@ _register_unary("acos", _TRIG, False, np.arccos, doc="acos(x): arc cosine")
 _register_unary("ln", _LOG, True, np.log, doc="ln(x): natural logarithm")
 _register_unary("log2", _LOG, True, np.log2, doc="log2(x): base-2 logarithm")
 _register_unary("log10", _LOG, True, np.log10, doc="log10(x): base-10 logarithm")
+# OpenMLDB's inc (IncOne, registered for exactly these types): x + 1 in x's own type, wrapping as C++ does.
+_register_unary("inc", _ROUND, False, lambda x: x + x.dtype.type(1), doc="inc(x): x + 1, of x's type")
 
 
 def _register_pair(name: str, kernel: _BinaryKernel, *aliases: str, doc: str) -> None:

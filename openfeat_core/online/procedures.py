@@ -11,11 +11,12 @@ and requests work on it as on any deployment.
 **Batch request mode** (:func:`batch_request`): several request rows computed against the same stored state in one
 call, each as its own request (no row sees another: the store's requests never store their rows). The columns at
 ``common_column_indices`` must hold the same value in every row (OpenMLDB's ``SQLRequestRowBatch`` keeps them once);
-that is checked, and each row is then computed in full: OpenFeat does not split the plan into a part computed once
-from the common columns and a per-row part, which changes the cost and never the answer. An output column is a
-**common output** when the query is a plain projection of its main table (no window, no join) and the column
-selects a common input column as is: it is the same for every row, and the APIServer answers it once
-(``common_cols_data``).
+that is checked. The **common outputs** then depend on nothing that differs between the rows (OpenMLDB's rule,
+:func:`~openfeat_core.online.request_plan.common_output_positions`: windows partitioned and ordered by common
+columns aggregating common columns, LAST JOINs keyed on common columns, expressions over those): they are computed
+once per batch, for its first row, and the other outputs for every row, by the same request path
+(:class:`~openfeat_core.online.request_plan.BatchSplit`); the answer is the one each row computed in full gives. The
+APIServer answers the common outputs once (``common_cols_data``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ import pyarrow as pa
 from openfeat_core.column import Column
 from openfeat_core.engine.executor import main_scan
 from openfeat_core.errors import DataError, OpenFeatSQLError
+from openfeat_core.online.request_plan import common_output_positions
 from openfeat_core.online.rows import TypedRows, check_rows
 from openfeat_core.online.store import OnlineStore
-from openfeat_core.plan.nodes import ColumnRef, LastJoin, Scan, Select, tables_read
+from openfeat_core.plan.nodes import Select, tables_read
 from openfeat_core.sql.binder import bind_sql
 from openfeat_core.sql.statements import CreateProcedure
 from openfeat_core.types import SQLType, parse_type_name
@@ -115,9 +117,7 @@ def _plan(store: OnlineStore, sql: str) -> Select:
 
 
 def _common_outputs(plan: Select, common: Sequence[str]) -> tuple[str, ...]:
-    if plan.windows or isinstance(plan.source, LastJoin) or not isinstance(plan.source, Scan):
-        return ()
-    return tuple(o.name for o in plan.outputs if isinstance(o.expr, ColumnRef) and o.expr.name in common)
+    return tuple(plan.outputs[i].name for i in common_output_positions(plan, common))
 
 
 def create_procedure(store: OnlineStore, node: CreateProcedure, statement: str) -> None:
@@ -189,7 +189,8 @@ def _parse(statement: str) -> CreateProcedure:
 
 @dataclass
 class BatchResult:
-    """The answer to a batch request: every output column for every row, and which outputs are common."""
+    """The answer to a batch request: every output column for every row, and which outputs are common (the same in
+    every row: computed once)."""
 
     names: Sequence[str]
     columns: list[Column]
@@ -201,17 +202,15 @@ def batch_request(
     name: str,
     rows: pa.Table | Sequence[Sequence[Any]],
     common_column_indices: Sequence[int] = (),
-    *,
-    common_outputs: Sequence[str] = (),
 ) -> BatchResult:
-    """Compute a batch of request rows against the same stored state: each row is its own request.
+    """Compute a batch of request rows against the same stored state: each row is its own request; the outputs that
+    depend only on the common columns (and the stored rows) are computed once for the batch.
 
     Args:
         store: the online store.
         name: the deployment (or procedure).
         rows: full request rows: an Arrow table of the main table's columns, or lists of values in column order.
         common_column_indices: the positions of the common columns: they must hold the same value in every row.
-        common_outputs: the output columns the caller answers once (:func:`procedure_info`); only reported back.
 
     Raises:
         DataError: an unknown deployment, a row that does not fit the request schema, a common column index out of
@@ -236,5 +235,7 @@ def batch_request(
                     f"batch request to {name!r}: common column {schema[index][0]!r} is {value!r} in row {i} and "
                     f"{values[0]!r} in row 0; a common column holds one value for the whole batch"
                 )
-    names, columns = store.request_columns(name, typed)
-    return BatchResult(names, columns, tuple(common_outputs))
+    common = [schema[i][0] for i in common_column_indices]
+    names, columns = store.request_columns(name, typed, common)
+    shared = store.deployment(name).batch_split(common).common
+    return BatchResult(names, columns, tuple(names[i] for i in shared))

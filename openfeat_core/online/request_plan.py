@@ -19,8 +19,9 @@ compare them).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -482,6 +483,110 @@ def _direct_column(e: Expr, quals: set[str], names: list[str]) -> int | None:
     return None
 
 
+# --------------------------------------------------------------------------------------------- batch requests
+@dataclass(frozen=True)
+class BatchSplit:
+    """A deployed script cut for batch requests whose ``common`` request columns hold one value in every row.
+
+    The **common outputs** (:func:`common_output_positions`) are the same for every row of such a batch: they are
+    computed once, for the batch's first row, by ``common_plan``; the others for every row by ``per_row_plan``. Both
+    are the deployed plan with only those outputs, computed by the same request path as the whole plan.
+
+    Attributes:
+        common: the positions of the outputs computed once.
+        per_row: the positions of the outputs computed for every row.
+        common_plan / per_row_plan: the deployed plan restricted to those outputs (``None``: no such output).
+        common_direct / per_row_direct: their direct plans when the deployment is served directly, else ``None``
+            (the executor's request mode computes them, over the rows the whole plan's lookups reach).
+    """
+
+    common: tuple[int, ...]
+    per_row: tuple[int, ...]
+    common_plan: Select | None
+    per_row_plan: Select | None
+    common_direct: DirectPlan | None
+    per_row_direct: DirectPlan | None
+
+
+def common_output_positions(plan: Select, common: Collection[str]) -> tuple[int, ...]:
+    """The outputs of ``plan`` that are the same for every row of a batch whose request columns ``common`` (main-table
+    column names) hold one value in every row: OpenMLDB's output common columns (hybridse's CommonColumnOptimize).
+
+    The rule, as OpenMLDB's: a LAST JOIN is common when every request-side column its ON condition and ORDER BY read
+    is common (then all its columns are); a window is common when its PARTITION BY and ORDER BY read common columns
+    only. An output is common when it reads at least one column and only common columns (inside its aggregates too),
+    and every window it aggregates over is common: a window over common keys still holds the request row itself, so
+    an aggregate of a column that differs between the rows differs too. An output without window aggregate belongs
+    to the first window the SELECT list aggregates over, as OpenMLDB's planner merges it into that window's
+    projection: it is not common when that window is not. Every output is common when every request column is, none
+    when none is; a query whose main relation is a subquery or a UNION has no common output (OpenFeat does not
+    follow the common columns through it).
+    """
+    source = plan.source
+    joins: list[LastJoin] = []
+    while isinstance(source, LastJoin):
+        joins.append(source)
+        source = source.left
+    if not isinstance(source, Scan) or not common:
+        return ()
+    names = {f.name for f in source.schema}
+    if names <= set(common):
+        return tuple(range(len(plan.outputs)))
+    shared = {(source.alias, n) for n in common if n in names}
+    for join in reversed(joins):  # innermost first: a later join's ON may read an earlier join's columns
+        right = join.right
+        if not isinstance(right, (Scan, SubqueryRel, UnionAll)):
+            continue  # a join as the right side: its columns are taken as per-row
+        reads: set[tuple[str, str]] = set()
+        for e in (*(x for pair in join.equi_keys for x in pair), join.residual, join.order_by):
+            if e is not None:
+                reads |= _reads(e)
+        if {r for r in reads if r[0] != right.alias} <= shared:
+            shared |= {(right.alias, f.name) for f in right.schema}
+    window_common = [
+        all(_reads(k) <= shared for k in w.partition_by) and (w.order_by is None or _reads(w.order_by) <= shared)
+        for w in plan.windows
+    ]
+    first = next((a.window for o in plan.outputs for a in collect(o.expr, WindowAgg)), None)
+    out = []
+    for i, o in enumerate(plan.outputs):
+        reads = _reads(o.expr)
+        windows = {a.window for a in collect(o.expr, WindowAgg)} or ({first} if first is not None else set())
+        if reads and reads <= shared and all(window_common[w] for w in windows):
+            out.append(i)
+    return tuple(out)
+
+
+def _reads(e: Expr) -> set[tuple[str, str]]:
+    """The columns ``e`` reads (in its aggregates' arguments too), as (qualifier, name)."""
+    return {(c.qualifier, c.name) for c in collect(e, ColumnRef)}
+
+
+def split_batch_plan(
+    plan: Select, compiled: RequestPlan, common: Collection[str], long_windows: Mapping[int, int] | None = None
+) -> BatchSplit:
+    """Cut the deployed ``plan`` (compiled as ``compiled``, with its long windows) for batches whose request columns
+    ``common`` hold one value in every row (:class:`BatchSplit`)."""
+    shared = common_output_positions(plan, common)
+    per_row = tuple(i for i in range(len(plan.outputs)) if i not in shared)
+
+    def part(positions: tuple[int, ...]) -> tuple[Select | None, DirectPlan | None]:
+        if not positions:
+            return None, None
+        sub = dataclasses.replace(plan, outputs=tuple(plan.outputs[i] for i in positions))
+        if compiled.direct is None:
+            return sub, None
+        # A part reads a subset of the windows and aggregates of a plan served directly: it is served directly too,
+        # from the indexes the deployment keeps.
+        direct = compile_request_plan(sub, long_windows).direct
+        assert direct is not None, "a part of a direct plan is direct"
+        return sub, direct
+
+    common_plan, common_direct = part(shared)
+    per_row_plan, per_row_direct = part(per_row)
+    return BatchSplit(shared, per_row, common_plan, per_row_plan, common_direct, per_row_direct)
+
+
 # --------------------------------------------------------------------------------------------- requests
 class RequestColumns:
     """Request rows in engine layout: per main-table column its physical values, validity and Python values."""
@@ -883,12 +988,15 @@ def _rows_arguments(
 
 
 __all__ = [
+    "BatchSplit",
     "DirectPlan",
     "Lookup",
     "PartAccess",
     "RequestColumns",
     "RequestPlan",
     "check_deployable",
+    "common_output_positions",
     "compile_request_plan",
     "serve_request",
+    "split_batch_plan",
 ]

@@ -17,11 +17,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeAlias
 
+import numpy as np
 import pyarrow as pa
 
 from openfeat_core.column import Column
@@ -34,10 +35,13 @@ from openfeat_core.jit import load_compiled
 from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
 from openfeat_core.online.preagg import Preaggregate, parse_long_windows, preaggregates_for
 from openfeat_core.online.request_plan import (
+    BatchSplit,
+    DirectPlan,
     RequestColumns,
     RequestPlan,
     compile_request_plan,
     serve_request,
+    split_batch_plan,
 )
 from openfeat_core.online.rows import TypedRows, check_rows
 from openfeat_core.online.tables import TTL, IndexSpec, RowCondition, StoredTable, TTLClock
@@ -80,6 +84,21 @@ class Deployment:
     preaggs: dict[WindowAgg, Preaggregate] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
     procedure: str | None = None
+    # Per set of common request columns, the plan cut for batch requests (computed at the first such batch).
+    batch_splits: dict[frozenset[str], BatchSplit] = field(default_factory=dict, repr=False)
+
+    def batch_split(self, common: Collection[str]) -> BatchSplit:
+        """The plan cut for batch requests whose ``common`` columns hold one value in every row
+        (:func:`~openfeat_core.online.request_plan.split_batch_plan`)."""
+        key = frozenset(common)
+        split = self.batch_splits.get(key)
+        if split is None:
+            long_windows = (
+                parse_long_windows(self.options["long_windows"], self.plan) if "long_windows" in self.options else {}
+            )
+            split = split_batch_plan(self.plan, self.request_plan, key, long_windows)
+            self.batch_splits[key] = split
+        return split
 
     @property
     def access(self) -> dict[str, Any]:
@@ -887,6 +906,14 @@ class OnlineStore:
             "procedure": d.procedure,
         }
 
+    def deployment(self, name: str) -> Deployment:
+        """The active version of deployment ``name``.
+
+        Raises:
+            DataError: no such deployment.
+        """
+        return self._deployment(name)
+
     def input_schema(self, name: str) -> list[tuple[str, SQLType]]:
         """The columns a request row of deployment ``name`` carries (its main table's), in order."""
         return [(f.name, f.type) for f in main_scan(self._deployment(name).plan).schema]
@@ -900,16 +927,25 @@ class OnlineStore:
         names, columns, table = self._serve(name, rows)
         return table if table is not None else arrow_table(columns, names)
 
-    def request_columns(self, name: str, rows: Rows) -> tuple[Sequence[str], list[Column]]:
-        """:meth:`request` as engine columns (for callers that render rows themselves, such as the HTTP service)."""
-        names, columns, table = self._serve(name, rows)
+    def request_columns(
+        self, name: str, rows: Rows, common: Collection[str] = ()
+    ) -> tuple[Sequence[str], list[Column]]:
+        """:meth:`request` as engine columns (for callers that render rows themselves, such as the HTTP service).
+
+        ``common``: request columns that hold one value in every row (a batch request's common columns, which the
+        caller has checked): the outputs that depend on nothing else are computed once, for the first row, and
+        repeated (:class:`~openfeat_core.online.request_plan.BatchSplit`); the answer is the same."""
+        names, columns, table = self._serve(name, rows, common)
         if table is not None:
             d = self._deployment(name)
             columns = [Column.from_arrow(c, o.expr.type) for c, o in zip(table.columns, d.plan.outputs, strict=True)]
         return names, columns
 
-    def _serve(self, name: str, rows: Rows) -> tuple[Sequence[str], list[Column], pa.Table | None]:
-        """The response as engine columns (the direct path) or as the Arrow table the general path computes."""
+    def _serve(
+        self, name: str, rows: Rows, common: Collection[str] = ()
+    ) -> tuple[Sequence[str], list[Column], pa.Table | None]:
+        """The response as engine columns (the direct path, or a batch with common columns) or as the Arrow table the
+        general path computes."""
         d = self._deployment(name)
         main = self._table(d.main_table)
         names = d.output_names
@@ -924,6 +960,7 @@ class OnlineStore:
         columns: list[Column] = []
         table: pa.Table | None = None
         direct = d.request_plan.direct
+        split = d.batch_split(common) if common else None
         if direct is not None:
             checked = typed if typed is not None else (rows if isinstance(rows, TypedRows) else None)
             if checked is None:
@@ -932,10 +969,29 @@ class OnlineStore:
             else:
                 req = RequestColumns(main, checked.columns)
             stored = {t: self._tables[t] for t in direct.tables}
-            columns = serve_request(d.plan, direct, req, stored, self._ctx, d.preaggs)
+            if split is None or not split.common or req.k < 2:
+                columns = serve_request(d.plan, direct, req, stored, self._ctx, d.preaggs)
+            else:
+                first = RequestColumns(main, [values[:1] for values in req.py])
+
+                def direct_part(plan: Select, part: DirectPlan | None, once: bool) -> list[Column]:
+                    assert part is not None  # the parts of a direct plan are direct
+                    return serve_request(plan, part, first if once else req, stored, self._ctx, d.preaggs)
+
+                columns = _split_columns(split, req.k, direct_part)
         else:
             requests = request_table()
-            table = execute(d.plan, self._reachable(d, requests), self._ctx, requests=requests)
+            if split is None or not split.common or requests.num_rows < 2:
+                table = execute(d.plan, self._reachable(d, requests), self._ctx, requests=requests)
+            else:
+                batch = requests
+
+                def executor_part(plan: Select, _: DirectPlan | None, once: bool) -> list[Column]:
+                    part = batch.slice(0, 1) if once else batch
+                    out = execute(plan, self._reachable(d, part), self._ctx, requests=part)
+                    return [Column.from_arrow(c, o.expr.type) for c, o in zip(out.columns, plan.outputs, strict=True)]
+
+                columns = _split_columns(split, batch.num_rows, executor_part)
         if self._request_log is not None:
             if requests is None:
                 requests = request_table()
@@ -1047,6 +1103,22 @@ class OnlineStore:
 
     def _deployment(self, name: str) -> Deployment:
         return self._versions(name)[self._active[name]]
+
+
+def _split_columns(
+    split: BatchSplit, k: int, compute: Callable[[Select, DirectPlan | None, bool], list[Column]]
+) -> list[Column]:
+    """The outputs of a batch of ``k`` rows cut by ``split``: ``compute(plan, direct, once)`` computes a part, for the
+    first row only (``once``) or for every row; the common part's one row is repeated ``k`` times."""
+    out: list[Column | None] = [None] * (len(split.common) + len(split.per_row))
+    if split.common_plan is not None:
+        repeat = np.zeros(k, dtype=np.int64)
+        for i, column in zip(split.common, compute(split.common_plan, split.common_direct, True), strict=True):
+            out[i] = column.take(repeat)
+    if split.per_row_plan is not None:
+        for i, column in zip(split.per_row, compute(split.per_row_plan, split.per_row_direct, False), strict=True):
+            out[i] = column
+    return [c for c in out if c is not None]
 
 
 _DELETE_OPS = ("=", "<", "<=", ">", ">=")

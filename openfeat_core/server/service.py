@@ -919,7 +919,7 @@ class FeatureService:
             full_rows.append([given[n] if n in given else next(own_values) for n in names])
         nan_as_null = body.get("write_nan_and_inf_null") is True
         result = await self._store_call(
-            functools.partial(batch_request, common_outputs=info.output_common),
+            batch_request,
             self.store,
             name,
             full_rows,

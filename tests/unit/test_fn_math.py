@@ -109,6 +109,11 @@ def close(actual: list[Any], expected: list[Any], rel: float) -> bool:
         ("hash64", [STR], I64),
         ("farm_fingerprint", [DATE], I64),
         ("hash64", [NULL], I64),
+        # inc: OpenMLDB's IncOne, registered for smallint, int, bigint, float and double (query/udaf_query.yaml 4)
+        ("inc", [I16], I16),
+        ("inc", [I64], I64),
+        ("inc", [F32], F32),
+        ("inc", [F64], F64),
     ],
 )
 def test_result_types(name: str, types: list[SQLType], expected: SQLType) -> None:
@@ -136,6 +141,8 @@ def test_result_types(name: str, types: list[SQLType], expected: SQLType) -> Non
         ("abs", [I32, I32]),
         ("atan", [I32, I32, I32]),
         ("hash64", [I32, I32]),
+        ("inc", [STR]),
+        ("inc", [B]),
     ],
 )
 def test_type_errors(name: str, types: list[SQLType]) -> None:

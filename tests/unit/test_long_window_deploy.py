@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+import openfeat_core
 from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
 from openfeat_core.online.preagg import Preaggregate
 from openfeat_core.online.store import OnlineStore
@@ -148,3 +149,17 @@ def test_an_index_without_key_is_keyed_as_openmldb_keys_it(columns: str, indexes
 def test_an_index_without_key_that_openmldb_refuses_is_refused(sql: str, message: str) -> None:
     with pytest.raises(OpenFeatSQLError, match=message):
         parse_statement(sql)
+
+
+@pytest.mark.parametrize(
+    ("values", "arrow_type", "expected"),
+    [
+        # OpenMLDB's inc (query/udaf_query.yaml 4 calls it inside count_where): x + 1 in x's type, wrapping.
+        ([1, 32767, None], pa.int16(), [2, -32768, None]),
+        ([2**63 - 1, -1], pa.int64(), [-(2**63), 0]),
+        ([1.5, None], pa.float32(), [2.5, None]),
+    ],
+)
+def test_inc_adds_one_in_the_arguments_type(values: list[Any], arrow_type: pa.DataType, expected: list[Any]) -> None:
+    out = openfeat_core.compute("SELECT inc(x) AS y FROM t", {"t": pa.table({"x": pa.array(values, arrow_type)})})
+    assert out.column("y").type == arrow_type and out.column("y").to_pylist() == expected
