@@ -385,7 +385,8 @@ class Workspace:
                 parent=parent.version if parent is not None else None,
             )
             payload = json.dumps(version.manifest_dict(), indent=2, sort_keys=True).encode()
-            if create_if_absent(self._location, self._manifest_path(name, version.version), payload):
+            path = self._manifest_path(name, version.version)
+            if create_if_absent(self._location, path, payload) or self._holds(path, payload):
                 with self._lock:
                     self._manifests[(name, version.version)] = version
                 return version
@@ -394,6 +395,18 @@ class Workspace:
             f"could not commit table {name!r} (data in {self._location.uri_of(self._table_dir(name))}/data/{attempt})"
             f" after {_MAX_COMMIT_ATTEMPTS} attempts: every version number was taken by another writer"
         )
+
+    def _holds(self, path: str, payload: bytes) -> bool:
+        """True if the manifest at ``path`` is ours although its conditional create answered "taken".
+
+        That happens when our PUT succeeded but its answer was lost: the client's retry of the same PUT is refused
+        (412) because of our own object. Taking it for another writer's would commit our rows a second time on top
+        of it. The manifest names this write's attempt (a random id), so equal bytes mean our own.
+        """
+        try:
+            return read_bytes(self._location, path) == payload
+        except FileNotFoundError:  # 409: a racing conditional PUT was in progress and did not complete
+            return False
 
     def write_side_file(self, name: str, version: int, filename: str, data: bytes) -> str:
         """Add (or atomically replace) a side file of a committed version; returns its URI.

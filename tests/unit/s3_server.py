@@ -8,13 +8,16 @@ Use the ``s3_server`` fixture (``tests/conftest.py``), or :func:`running_s3_serv
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
 
 __all__ = ["S3Endpoint", "running_s3_server"]
@@ -61,12 +64,40 @@ class S3Endpoint:
         )
 
 
+_conditional_put_lock = threading.Lock()
+
+
+def _make_conditional_puts_atomic() -> None:
+    """Give moto's PUT with ``If-None-Match``/``If-Match`` the atomicity AWS S3 and MinIO give it.
+
+    moto checks the condition (does the key exist?) and stores the object in two steps with nothing between them,
+    while its threaded server runs requests concurrently: two racing ``If-None-Match: *`` PUTs of one key can both
+    succeed, which S3 never allows and which the workspace's commit relies on (two appenders then both "won" the
+    same version in ``test_concurrent_appenders_lose_no_row[s3]``, 2 runs in 5). One lock across moto's whole
+    conditional PUT restores S3's semantics; unconditional PUTs stay concurrent.
+    """
+    put_object = S3Response.put_object
+    if getattr(put_object, "conditional_puts_atomic", False):
+        return
+
+    @functools.wraps(put_object)
+    def atomic_put_object(self: S3Response) -> Any:
+        if self.headers.get("If-None-Match") or self.headers.get("If-Match"):
+            with _conditional_put_lock:
+                return put_object(self)
+        return put_object(self)
+
+    atomic_put_object.conditional_puts_atomic = True  # type: ignore[attr-defined]
+    S3Response.put_object = atomic_put_object  # type: ignore[method-assign]
+
+
 @contextmanager
 def running_s3_server(bucket: str = "openfeat-test") -> Iterator[S3Endpoint]:
     """Start moto's S3 server on a free loopback port, create ``bucket``, yield the endpoint, stop the server."""
     werkzeug = logging.getLogger("werkzeug")
     level = werkzeug.level
     werkzeug.setLevel(logging.ERROR)  # one access-log line per request otherwise
+    _make_conditional_puts_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

@@ -157,6 +157,37 @@ def test_concurrent_appenders_lose_no_row(backend: str, tmp_path: Path, request:
     assert ws.read_table("t").equals(table)
 
 
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_a_commit_whose_answer_was_lost_is_not_committed_twice(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """Our manifest PUT succeeds but its answer is lost; the client's retry is refused (412) because of our own
+    object. The writer must recognise its manifest instead of re-basing onto it and appending its rows again."""
+    from openfeat_core.workspace import store
+
+    options: dict[str, str] | None = None
+    if backend == "local":
+        root = str(tmp_path / "ws")
+    else:
+        s3: S3Endpoint = request.getfixturevalue("s3_server")
+        root, options = f"s3://{s3.bucket}/lost-answer-{uuid.uuid4().hex[:8]}", s3.storage_options
+    _seed(root, options)
+    publish, answers = store.create_if_absent, []
+
+    def publish_and_lose_the_answer(*args: Any) -> bool:
+        answers.append(publish(*args))
+        return False if len(answers) == 1 else answers[-1]
+
+    monkeypatch.setattr(store, "create_if_absent", publish_and_lose_the_answer)
+    data = pa.table({"x": pa.array([7, 8], pa.int64()), "tag": pa.array([1, 1], pa.int32())})
+    version = Workspace.open(root, options).write_table("t", data, append=True)
+
+    assert answers == [True] and version.version == 2
+    ws = Workspace.open(root, options)
+    assert [v.version for v in ws.versions("t")] == [1, 2]
+    assert ws.read_table("t").column("x").to_pylist() == [-1, 7, 8]
+
+
 def test_writers_expecting_one_version_commit_once(tmp_path: Path) -> None:
     root = str(tmp_path / "ws")
     _seed(root, None)
