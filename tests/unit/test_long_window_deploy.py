@@ -24,10 +24,10 @@ from openfeat_core.sql.dialect import parse_statement
 SCHEMA = "id bigint, k string, c2 smallint, c3 int, ts timestamp, d date, b bool"
 
 
-def _rows(seed: int, n: int = 40) -> pa.Table:
-    """Rows of two keys over ~30 s in time order, with ties, NULLs and both truth values."""
+def _rows(seed: int, n: int = 30) -> pa.Table:
+    """Rows of two keys over ~12 s in time order (a few per 2 s bucket), with ties, NULLs and both truth values."""
     rng = np.random.default_rng(seed)
-    ts = np.sort(rng.integers(0, 30_000, n) // 500 * 500)
+    ts = np.sort(rng.integers(0, 12_000, n) // 500 * 500)
     c2 = [None if rng.random() < 0.1 else int(v) for v in rng.integers(0, 8, n)]
     return pa.table(
         {
