@@ -63,7 +63,7 @@ class Column:
             valid = np.asarray(valid, dtype=np.bool_)
             if not valid.all():
                 vals = vals.copy() if vals is values else vals
-                vals[~valid] = zero_value(type_)
+                _put_zero(vals, ~valid, type_)
         return Column(type_, vals, valid)
 
     @staticmethod
@@ -75,6 +75,9 @@ class Column:
         if type_ is SQLType.STRING:
             vals = np.empty(n, dtype=object)
             vals[:] = value
+        elif type_.is_nested:
+            vals = np.empty(n, dtype=object)
+            vals.fill(value)  # fill, not slice assignment: NumPy would spread the tuple over the rows
         else:
             vals = np.full(n, value, dtype=dtype)
         return Column(type_, vals, np.ones(n, dtype=np.bool_))
@@ -82,9 +85,9 @@ class Column:
     @staticmethod
     def nulls(type_: SQLType, n: int) -> Column:
         """A column of ``n`` NULLs."""
-        if type_ is SQLType.STRING:
+        if type_ is SQLType.STRING or type_.is_nested:
             vals = np.empty(n, dtype=object)
-            vals[:] = ""
+            vals.fill(zero_value(type_))
         else:
             vals = np.zeros(n, dtype=type_.numpy_dtype)
         return Column(type_, vals, np.zeros(n, dtype=np.bool_))
@@ -97,9 +100,10 @@ class Column:
         valid = np.array([v is not None for v in values], dtype=np.bool_)
         zero = zero_value(type_)
         conv = [zero if v is None else _py_to_physical(v, type_) for v in values]
-        if type_ is SQLType.STRING:
+        if type_ is SQLType.STRING or type_.is_nested:
             arr = np.empty(n, dtype=object)
-            arr[:] = conv
+            for i, v in enumerate(conv):  # element-wise: a tuple value must stay one object
+                arr[i] = v
         else:
             arr = np.array(conv, dtype=type_.numpy_dtype) if n else np.zeros(0, type_.numpy_dtype)
         return Column(type_, arr, valid)
@@ -122,6 +126,10 @@ class Column:
         valid = arrow_valid(array)
         if type_ is SQLType.NULL or natural is SQLType.NULL:
             return Column.nulls(type_, n)
+        if natural.is_nested:
+            if type_ is not natural:
+                raise ValueError(f"an Arrow {array.type} column cannot be read as {type_}")
+            return Column(type_, _nested_physical(array, type_), valid)
         if pa.types.is_timestamp(array.type):
             if array.type.unit != "ms" or array.type.tz is not None:
                 array = array.cast(pa.timestamp(array.type.unit)).cast(pa.timestamp("ms"), safe=False)
@@ -149,6 +157,8 @@ class Column:
         n = len(self)
         if self.type is SQLType.NULL:
             return pa.nulls(n)
+        if self.type.is_nested:
+            return pa.array(self.to_pylist(), type=self.type.arrow_type)
         if self.type is SQLType.STRING:
             if n <= 64:  # request results: pyarrow's conversion is quicker on a few values
                 return pa.array(self.values, type=SQLType.STRING.arrow_type, mask=~self.valid)
@@ -175,15 +185,23 @@ class Column:
                 out.append(None)
             elif self.type is SQLType.DATE:
                 out.append(_EPOCH_DATE + _dt.timedelta(days=int(v)))
+            elif self.type.is_nested:
+                out.append(_nested_python(v, self.type))
             else:
                 out.append(v)
         return out
+
+    def to_physical_list(self) -> list[Any]:
+        """The physical values (dates as days, timestamps as epoch ms), ``None`` for NULL."""
+        return [v if ok else None for v, ok in zip(self.values.tolist(), self.valid.tolist(), strict=True)]
 
     def value(self, i: int) -> Any:
         """Row ``i`` as :meth:`to_pylist` gives it (cheaper than a list for the few rows of a request)."""
         if not self.valid[i]:
             return None
         v = self.values.item(i)
+        if self.type.is_nested:
+            return _nested_python(v, self.type)
         return _EPOCH_DATE + _dt.timedelta(days=v) if self.type is SQLType.DATE else v
 
     # ------------------------------------------------------------------ reshaping
@@ -198,7 +216,7 @@ class Column:
             return Column.nulls(self.type, len(idx))
         vals = self.values[safe]
         valid = self.valid[safe] & ~missing
-        vals[missing] = zero_value(self.type)
+        _put_zero(vals, missing, self.type)
         return Column(self.type, vals, valid)
 
     def filter(self, mask: np.ndarray) -> Column:
@@ -348,10 +366,60 @@ def zero_value(type_: SQLType) -> Any:
         return ""
     if type_ in (SQLType.BOOL, SQLType.NULL):
         return False
+    if type_.is_nested:
+        return ()
     return 0
 
 
+def _put_zero(values: np.ndarray, mask: np.ndarray, type_: SQLType) -> None:
+    """Set ``values[mask]`` to the type's zero value (one by one for ARRAY/MAP: NumPy would unpack a tuple)."""
+    if type_.is_nested:
+        for i in np.flatnonzero(mask):
+            values[i] = ()
+    else:
+        values[mask] = zero_value(type_)
+
+
+def _nested_python(v: tuple[Any, ...], type_: SQLType) -> list[Any]:
+    """An ARRAY value as a Python list, a MAP value as a list of ``(key, value)`` pairs (as Arrow gives a map), with
+    dates as ``datetime.date`` and NULL elements as ``None``."""
+
+    def py(x: Any, t: SQLType) -> Any:
+        if x is None:
+            return None
+        if t is SQLType.DATE:
+            return _EPOCH_DATE + _dt.timedelta(days=x)
+        return _nested_python(x, t) if t.is_nested else x
+
+    if type_.is_array:
+        return [py(x, type_.element) for x in v]
+    return [(py(k, type_.map_key), py(x, type_.map_value)) for k, x in v]
+
+
+def _nested_physical(array: pa.Array, type_: SQLType) -> np.ndarray:
+    """The values of an Arrow list or map array as tuples of physical values (see :mod:`openfeat_core.types`)."""
+    offsets = array.offsets.to_numpy()
+    if type_.is_map:
+        keys = Column.from_arrow(array.keys, type_.map_key).to_physical_list()
+        items = Column.from_arrow(array.items, type_.map_value).to_physical_list()
+        flat: list[Any] = list(zip(keys, items, strict=True))
+    else:
+        flat = Column.from_arrow(array.values, type_.element).to_physical_list()
+    out = np.empty(len(array), dtype=object)
+    for i in range(len(array)):
+        out[i] = tuple(flat[offsets[i] : offsets[i + 1]])
+    return out
+
+
 def _py_to_physical(v: Any, type_: SQLType) -> Any:
+    if type_.is_array:
+        return tuple(None if x is None else _py_to_physical(x, type_.element) for x in v)
+    if type_.is_map:
+        pairs = v.items() if isinstance(v, dict) else v
+        return tuple(
+            (_py_to_physical(k, type_.map_key), None if x is None else _py_to_physical(x, type_.map_value))
+            for k, x in pairs
+        )
     if type_ is SQLType.DATE:
         if isinstance(v, str):
             v = _dt.date.fromisoformat(v)

@@ -16,7 +16,14 @@ STRING      ``object`` (``str``)   Python strings; kernels dictionary-encode the
 DATE        ``int32``              days since 1970-01-01
 TIMESTAMP   ``int64``              milliseconds since the Unix epoch (UTC)
 NULL        ``bool``               the type of a bare ``NULL`` literal; all invalid
+ARRAY<T>    ``object`` (``tuple``) the elements' physical values, ``None`` for a NULL element
+MAP<K,V>    ``object`` (``tuple``) ``(key, value)`` pairs in insertion order (a key may repeat)
 ==========  =====================  ===============================================
+
+ARRAY and MAP are parametric: ``array_type(SQLType.INT32)`` is the member for ``array<int32>``. Like the combined
+values of :class:`enum.Flag`, such members are created on first use (``SQLType("array<int32>")`` parses the value
+name) and cached, so they are singletons compared by identity like the plain members, survive pickling and plan
+JSON (which store ``.value``), and are not listed when iterating :class:`SQLType`.
 """
 
 from __future__ import annotations
@@ -42,6 +49,19 @@ class SQLType(enum.Enum):
     TIMESTAMP = "timestamp"
     NULL = "null"
 
+    @classmethod
+    def _missing_(cls, value: object) -> SQLType | None:
+        """``array<...>`` / ``map<...,...>`` value names give the parametric member (created once, then cached)."""
+        if not isinstance(value, str):
+            return None
+        text = value.strip().lower()
+        if not text.startswith(("array<", "map<")):
+            return None
+        try:
+            return parse_type_name(text)
+        except ValueError:
+            return None
+
     # Members are singletons compared by identity: the C-level identity hash keeps the many dict and set lookups
     # by type cheap (Enum's own hash is a Python-level function).
     __hash__ = object.__hash__
@@ -60,20 +80,114 @@ class SQLType(enum.Enum):
         return self.is_integer or self.is_float
 
     @property
+    def is_array(self) -> bool:
+        return _KINDS.get(self) == "array"
+
+    @property
+    def is_map(self) -> bool:
+        return _KINDS.get(self) == "map"
+
+    @property
+    def is_nested(self) -> bool:
+        """ARRAY or MAP: a value made of other values."""
+        return self in _KINDS
+
+    @property
+    def element(self) -> SQLType:
+        """The element type of an ARRAY.
+
+        Raises:
+            TypeError: not an ARRAY.
+        """
+        if not self.is_array:
+            raise TypeError(f"{self} is not an array type")
+        return _COMPONENTS[self][0]
+
+    @property
+    def map_key(self) -> SQLType:
+        """The key type of a MAP.
+
+        Raises:
+            TypeError: not a MAP.
+        """
+        if not self.is_map:
+            raise TypeError(f"{self} is not a map type")
+        return _COMPONENTS[self][0]
+
+    @property
+    def map_value(self) -> SQLType:
+        """The value type of a MAP.
+
+        Raises:
+            TypeError: not a MAP.
+        """
+        if not self.is_map:
+            raise TypeError(f"{self} is not a map type")
+        return _COMPONENTS[self][1]
+
+    @property
     def numpy_dtype(self) -> np.dtype:
-        return _NUMPY_DTYPES[self]
+        return _NUMPY_DTYPES.get(self, _OBJECT)
 
     @property
     def arrow_type(self) -> pa.DataType:
-        return _ARROW_TYPES[self]
+        found = _ARROW_TYPES.get(self)
+        if found is not None:
+            return found
+        if self.is_array:
+            return pa.list_(self.element.arrow_type)
+        # Arrow map keys are never NULL and cannot have Arrow's null type: the key type of an empty ``map()``
+        # (map<null, ...>, which holds no key) is exported as int.
+        key = SQLType.INT32 if self.map_key is SQLType.NULL else self.map_key
+        return pa.map_(key.arrow_type, self.map_value.arrow_type)
 
     @property
     def openmldb_name(self) -> str:
-        """The name OpenMLDB prints for this type (``int``, ``bigint``, ``smallint``...)."""
-        return _OPENMLDB_NAMES[self]
+        """The name OpenMLDB prints for this type (``int``, ``bigint``, ``smallint``, ``array<int>``...)."""
+        found = _OPENMLDB_NAMES.get(self)
+        if found is not None:
+            return found
+        inner = ", ".join(t.openmldb_name for t in _COMPONENTS[self])
+        return f"{_KINDS[self]}<{inner}>"
 
     def __str__(self) -> str:
         return self.openmldb_name
+
+
+_OBJECT = np.dtype(object)
+#: ``"array"`` or ``"map"`` for each parametric member, and its component types (element; key and value).
+_KINDS: dict[SQLType, str] = {}
+_COMPONENTS: dict[SQLType, tuple[SQLType, ...]] = {}
+
+
+def _nested_member(kind: str, components: tuple[SQLType, ...]) -> SQLType:
+    value = f"{kind}<{','.join(c.value for c in components)}>"
+    found = SQLType._value2member_map_.get(value)
+    if found is not None:
+        return found  # type: ignore[return-value]
+    # Created like enum.Flag's pseudo-members: an instance of the enum that is not one of its declared members.
+    member = object.__new__(SQLType)
+    member._value_ = value
+    member._name_ = value.upper()
+    _KINDS[member] = kind
+    _COMPONENTS[member] = components
+    return SQLType._value2member_map_.setdefault(value, member)  # type: ignore[return-value]
+
+
+def array_type(element: SQLType) -> SQLType:
+    """The ARRAY type of ``element`` values (``array<int32>`` for INT32)."""
+    return _nested_member("array", (element,))
+
+
+def map_type(key: SQLType, value: SQLType) -> SQLType:
+    """The MAP type from ``key`` to ``value``.
+
+    Raises:
+        ValueError: a key type that is an ARRAY or a MAP (OpenMLDB's keys are base types only).
+    """
+    if key.is_nested:
+        raise ValueError(f"a map key must be a base type (bool, number, string, date or timestamp), got {key}")
+    return _nested_member("map", (key, value))
 
 
 _NUMPY_DTYPES: dict[SQLType, np.dtype] = {
@@ -173,19 +287,48 @@ TYPE_NAMES: dict[str, SQLType] = {
 }
 
 
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    """``text`` split at each ``sep`` outside ``<...>`` and ``(...)`` (``"a int, m map<int, string>"``)."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for i, ch in enumerate(text):
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
 def parse_type_name(name: str) -> SQLType:
-    """Map a type name as written in SQL or a schema (``bigint``, ``int64``...) to a :class:`SQLType`.
+    """Map a type name as written in SQL or a schema (``bigint``, ``int64``, ``array<int>``,
+    ``map<int, string>``...) to a :class:`SQLType`.
 
     Raises:
         ValueError: the name is not a type of the dialect.
     """
     key = name.strip().lower()
+    kind, bracket, rest = key.partition("<")
+    if bracket:
+        kind = kind.strip()
+        if kind not in ("array", "map") or not rest.endswith(">"):
+            raise ValueError(f"unknown type {name!r}; nested types are written array<T> or map<K, V>")
+        components = [parse_type_name(part) for part in split_top_level(rest[:-1])]
+        if kind == "array" and len(components) == 1:
+            return array_type(components[0])
+        if kind == "map" and len(components) == 2:
+            return map_type(components[0], components[1])
+        raise ValueError(f"{name!r}: array takes one element type (array<T>), map a key and a value (map<K, V>)")
     if key.startswith("varchar"):
         key = "varchar"
     try:
         return TYPE_NAMES[key]
     except KeyError:
-        known = ", ".join(sorted({t.openmldb_name for t in TYPE_NAMES.values()}))
+        known = ", ".join([*sorted({t.openmldb_name for t in TYPE_NAMES.values()}), "array<T>", "map<K, V>"])
         raise ValueError(f"unknown type {name!r}; expected one of: {known}") from None
 
 
@@ -196,8 +339,8 @@ def parse_schema(text: str) -> pa.Schema:
         ValueError: a column is not ``name type`` or its type is unknown; the message names the column.
     """
     fields = []
-    for part in text.split(","):
-        bits = part.split()
+    for part in split_top_level(text):
+        bits = part.split(maxsplit=1)
         if len(bits) != 2:
             raise ValueError(f"malformed column {part.strip()!r} in schema {text!r}: expected 'name type'")
         try:
@@ -236,4 +379,8 @@ def sql_type_of_arrow(dtype: pa.DataType) -> SQLType:
         return SQLType.TIMESTAMP
     if pa.types.is_null(dtype):
         return SQLType.NULL
+    if pa.types.is_map(dtype):
+        return map_type(sql_type_of_arrow(dtype.key_type), sql_type_of_arrow(dtype.item_type))
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype):
+        return array_type(sql_type_of_arrow(dtype.value_type))
     raise ValueError(f"Arrow type {dtype} has no OpenMLDB SQL counterpart")

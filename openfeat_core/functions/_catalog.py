@@ -5,6 +5,7 @@ from openfeat_core.functions import (  # noqa: F401
     agg_cate,
     agg_order,
     agg_stats,
+    arrays,
     cast,
     datetimes,
     mathfuncs,

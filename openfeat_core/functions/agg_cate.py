@@ -26,14 +26,15 @@ selected ``(code, aggregate)`` items into flat arrays with per-row offsets. A se
 of all rows straight into one UTF-8 buffer: key text comes from a table formatted once per distinct key, integers
 and ``%f`` are formatted in numba (``%f`` exactly, with a Python fallback for magnitudes >= 2**40, inf and NaN).
 
-Lists. OpenFeat has no LIST type, and OpenMLDB only ever uses ``window_split*`` as the argument of another
-aggregate. Each such nested call is registered as one aggregate named ``<outer>_<inner>`` whose arguments are the
-inner call's arguments followed by the outer call's remaining ones. The SQL front end must rewrite::
+Lists. One row's list (``split*``) is an ``array<string>`` value (:mod:`openfeat_core.functions.arrays`), cut by
+:func:`split_parts_function` like a window's. A window's list (``window_split*``) is never a value of its own:
+OpenMLDB only ever uses it as the argument of another aggregate, so each such nested call is registered as one
+aggregate named ``<outer>_<inner>`` whose arguments are the inner call's arguments followed by the outer call's
+remaining ones. The SQL front end must rewrite::
 
     join(window_split(s, d), sep)                       -> join_window_split(s, d, sep)
     join(window_split_by_key(s, d, kvd), sep)           -> join_window_split_by_key(s, d, kvd, sep)
     join(window_split_by_value(s, d, kvd), sep)         -> join_window_split_by_value(s, d, kvd, sep)
-    join(split(s, d), sep)  (one row's string)          -> join_split(s, d, sep)  (and split_by_key/_by_value)
     topn_frequency(window_split*(...), n)               -> topn_frequency_window_split*(..., n)
     top1_ratio(window_split*(...))                      -> top1_ratio_window_split*(...)
     count(window_split*(...))                           -> count_window_split*(...)
@@ -67,7 +68,6 @@ from openfeat_core.functions.registry import (
     Resolver,
     WindowFrames,
     aggregate_function,
-    scalar_function,
 )
 from openfeat_core.jit import kernel
 from openfeat_core.types import SQLType
@@ -941,7 +941,7 @@ def _splitter(delim: str, literal: bool) -> Callable[[str], list[str]]:
     return split
 
 
-def _parts_function(kind: str, delims: list[str]) -> Callable[[str], list[str]] | None:
+def split_parts_function(kind: str, delims: list[str]) -> Callable[[str], list[str]] | None:
     """The parts of one string for ``window_split`` / ``_by_key`` / ``_by_value``; ``None`` when a delimiter is
     empty (OpenMLDB then adds nothing)."""
     if any(d == "" for d in delims):
@@ -980,7 +980,7 @@ class _Elements:
 def _split_elements(col: Column, kind: str, delims: list[str]) -> _Elements:
     """Split each distinct string once, then expand the parts to the candidate rows with index arithmetic."""
     n = len(col)
-    parts_of = _parts_function(kind, delims)
+    parts_of = split_parts_function(kind, delims)
     if parts_of is None or col.type is not SQLType.STRING:
         codes, uniques = np.full(n, -1, dtype=np.int64), np.empty(0, dtype=object)
     else:
@@ -1122,55 +1122,3 @@ for _splitter_name in _SPLITTERS:
         *_ALIASES[_splitter_name],
         doc="list helper: only valid as the first argument of join/topn_frequency/top1_ratio/count/distinct_count",
     )(partial(_bare_list_impl, _splitter_name))
-
-
-# ---------------------------------------------------------------------------------------------- one row's lists
-
-#: ``split*`` on one row's string, by the window splitter whose parts it gives.
-_ROW_SPLITTERS: dict[str, str] = {
-    "split": "window_split",
-    "split_by_key": "window_split_by_key",
-    "split_by_value": "window_split_by_value",
-}
-#: ``(outer call, inner call)`` -> registered scalar: ``join(split*(s, d...), sep)`` on one row, fused as the window
-#: lists are (the SQL front end applies it with :data:`LIST_AGGREGATE_REWRITES`).
-ROW_LIST_REWRITES: dict[tuple[str, str], str] = {
-    (outer, inner): f"join_{inner}" for outer in ("join", *_ALIASES["join"]) for inner in _ROW_SPLITTERS
-}
-
-
-def _join_row_list(splitter: str, args: list[Column], ctx: EvalContext) -> Column:
-    """Each row's string split into parts (as ``window_split*`` splits one), joined with the separator: a NULL or
-    unsplittable string gives ``""`` (an empty list), a NULL delimiter or separator NULL."""
-    kind = _ROW_SPLITTERS[splitter]
-    n_delims = _SPLITTERS[kind]
-    strings, delims, sep = args[0], args[1 : 1 + n_delims], args[1 + n_delims]
-    n = len(strings)
-    out = np.empty(n, dtype=object)
-    valid = np.ones(n, dtype=np.bool_)
-    splitters: dict[tuple[str, ...], Callable[[str], list[str]] | None] = {}
-    for i in range(n):
-        ds = tuple(d.value(i) for d in delims)
-        separator = sep.value(i)
-        if separator is None or any(d is None for d in ds):
-            out[i] = ""
-            valid[i] = False
-            continue
-        if ds not in splitters:
-            splitters[ds] = _parts_function(kind, list(ds))
-        parts_of = splitters[ds]
-        text = strings.value(i)
-        out[i] = "" if text is None or parts_of is None else separator.join(parts_of(text))
-    return Column(SQLType.STRING, out, valid)
-
-
-for _splitter_name in _ROW_SPLITTERS:
-    _row_params = [("str", _STR_TYPES), ("delimiter", _STR_TYPES)]
-    if _SPLITTERS[_ROW_SPLITTERS[_splitter_name]] == 2:
-        _row_params.append(("kv_delimiter", _STR_TYPES))
-    _row_params.append(("separator", _STR_TYPES))
-    scalar_function(
-        f"join_{_splitter_name}",
-        _resolver(f"join_{_splitter_name}", _row_params, SQLType.STRING),
-        doc=f"join({_splitter_name}(...), sep): one row's string split into parts and joined with sep",
-    )(partial(_join_row_list, _splitter_name))

@@ -35,8 +35,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openfeat_core.column import Column
+from openfeat_core.functions.arrays import can_cast_nested, cast_nested
 from openfeat_core.functions.registry import EvalContext, FunctionTypeError, scalar_function
-from openfeat_core.types import INT_RANGES, SQLType
+from openfeat_core.types import INT_RANGES, SQLType, array_type, map_type
 
 _MS_PER_DAY = 86_400_000
 _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
@@ -101,6 +102,8 @@ def compatible_type(a: SQLType, b: SQLType) -> SQLType:
         return b
     if b is SQLType.NULL:
         return a
+    if a.is_nested or b.is_nested:
+        return _compatible_nested(a, b)
     if is_safe_cast(a, b):
         return b
     if is_safe_cast(b, a):
@@ -110,6 +113,19 @@ def compatible_type(a: SQLType, b: SQLType) -> SQLType:
     if is_number(b) and a.is_float:
         return SQLType.DOUBLE if a is SQLType.FLOAT and b in (SQLType.INT64, SQLType.DOUBLE) else a
     return SQLType.STRING
+
+
+def _compatible_nested(a: SQLType, b: SQLType) -> SQLType:
+    """Arrays meet arrays (element-wise), maps meet maps (key-wise and value-wise); nothing else meets them.
+
+    Raises:
+        FunctionTypeError: the types have no common type.
+    """
+    if a.is_array and b.is_array:
+        return array_type(compatible_type(a.element, b.element))
+    if a.is_map and b.is_map:
+        return map_type(compatible_type(a.map_key, b.map_key), compatible_type(a.map_value, b.map_value))
+    raise FunctionTypeError(f"{a} and {b} have no common type")
 
 
 def can_cast(src: SQLType, dst: SQLType) -> bool:
@@ -122,6 +138,8 @@ def can_cast(src: SQLType, dst: SQLType) -> bool:
         return True
     if dst is SQLType.NULL:
         return False
+    if src.is_nested or dst.is_nested:
+        return can_cast_nested(src, dst)
     if dst is SQLType.DATE:
         return src in (SQLType.STRING, SQLType.TIMESTAMP)
     return True
@@ -144,6 +162,8 @@ def cast_column(col: Column, dst: SQLType, ctx: EvalContext) -> Column:
     n = len(col)
     if src is SQLType.NULL:
         return Column.nulls(dst, n)
+    if src.is_nested:
+        return cast_nested(col, dst, ctx)
     if dst is SQLType.STRING:
         return Column.from_values(dst, format_values(col, ctx), col.valid)
     if src is SQLType.STRING:

@@ -120,7 +120,7 @@ def check_rows(
 
 
 def _convert_column(values: Sequence[Any], t: SQLType, what: str, name: str) -> list[Any]:
-    convert = _CONVERTERS[t]
+    convert = _nested_converter(t) if t.is_nested else _CONVERTERS[t]
     out: list[Any] = []
     for i, v in enumerate(values):
         if v is None:
@@ -251,6 +251,33 @@ _FAST: dict[SQLType, Callable[[Sequence[Any]], list[Any] | None]] = {
     SQLType.BOOL: _plain({bool}),
     SQLType.STRING: _strings,
 }
+
+
+def _nested_converter(t: SQLType) -> Callable[[Any], Any]:
+    """An ARRAY value from a list, a MAP value from an object or a list of ``[key, value]`` pairs, as the tuple of
+    physical values a column of ``t`` holds (elements converted as the column of their type converts them)."""
+    if t.is_array:
+        element = _nested_converter(t.element) if t.element.is_nested else _CONVERTERS[t.element]
+
+        def array(v: Any) -> tuple[Any, ...]:
+            if not isinstance(v, (list, tuple)):
+                raise TypeError(f"an array is a list, got {type(v).__name__}")
+            return tuple(None if x is None else element(x) for x in v)
+
+        return array
+    key = _CONVERTERS[t.map_key]
+    item = _nested_converter(t.map_value) if t.map_value.is_nested else _CONVERTERS[t.map_value]
+
+    def mapping(v: Any) -> tuple[tuple[Any, Any], ...]:
+        pairs = list(v.items()) if isinstance(v, Mapping) else v
+        if not isinstance(pairs, (list, tuple)) or any(not isinstance(p, (list, tuple)) or len(p) != 2 for p in pairs):
+            raise TypeError("a map is an object or a list of [key, value] pairs")
+        if any(k is None for k, _ in pairs):
+            raise ValueError("a map key cannot be NULL")
+        return tuple((key(k), None if x is None else item(x)) for k, x in pairs)
+
+    return mapping
+
 
 _CONVERTERS: dict[SQLType, Callable[[Any], Any]] = {
     SQLType.INT16: _integer(SQLType.INT16),

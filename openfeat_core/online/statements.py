@@ -98,7 +98,7 @@ def create_table(store: OnlineStore, node: CreateTable, db: str | None = None) -
     for column in node.args["columns"]:
         kind = column.args["kind"]
         try:
-            if kind.lower() not in TYPE_NAMES:
+            if "<" not in kind and kind.lower() not in TYPE_NAMES:  # array<...> / map<...>: parse_type_name checks
                 raise ValueError(f"unknown type {kind!r}; expected one of: {', '.join(sorted(set(TYPE_NAMES)))}")
             sql_type = parse_type_name(kind)
         except ValueError as e:
@@ -633,6 +633,8 @@ def _insert_value(literal: Constant, t: SQLType, timezone: str, where: str) -> A
     kind, value = literal.args["kind"], literal.value
     if kind == "null":
         return None
+    if kind == "expression":
+        return _computed_value(literal, t, timezone, where)
     problem = f"expected {_EXPECTED[t]}"
     if (t, kind) in _AS_WRITTEN:
         return value
@@ -661,6 +663,26 @@ def _insert_value(literal: Constant, t: SQLType, timezone: str, where: str) -> A
         except (pa.ArrowInvalid, ValueError):
             problem = "not a date ('YYYY-MM-DD')"
     raise DataError(f"{where} ({t.openmldb_name}): {literal.args['text']}: {problem}")
+
+
+def _computed_value(call: Constant, t: SQLType, timezone: str, where: str) -> Any:
+    """A function call among the VALUES (``timestamp(1000)``, ``map(12, 'abc')``) computed, then converted to the
+    column's type as CAST converts (a DataError naming ``where`` when it cannot be)."""
+    from openfeat_core.engine.relation import RelationColumns, evaluate
+    from openfeat_core.functions.cast import can_cast, cast_column
+    from openfeat_core.functions.registry import EvalContext
+    from openfeat_core.sql.binder import bind_constants
+
+    text = call.args["text"]
+    try:
+        (bound,) = bind_constants(text, [call.value])
+    except OpenFeatError as e:
+        raise DataError(f"{where}: {text}: {e}") from None
+    if not can_cast(bound.type, t):
+        raise DataError(f"{where} ({t.openmldb_name}): {text} is a {bound.type.openmldb_name}")
+    ctx = EvalContext(timezone=timezone)
+    column = cast_column(evaluate(bound, RelationColumns((), [], 1), ctx), t, ctx)
+    return column.value(0)
 
 
 #: Literals the store takes as they are: booleans and strings.

@@ -16,6 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
+from openfeat_core.functions.arrays import AT_ARRAY
 from openfeat_core.functions.registry import REGISTRY, FunctionTypeError
 from openfeat_core.plan.nodes import (
     Bound,
@@ -605,6 +606,13 @@ class Binder:
             return self.call("if", [cond, then, other], node)
         if isinstance(node, exp.Case):
             return self._bind_case(node, scope)
+        if isinstance(node, exp.Array):
+            return self.call("array", [self.bind_expr(e, scope) for e in node.expressions], node)
+        if isinstance(node, exp.Bracket):
+            if len(node.expressions) != 1:
+                self.fail(node, "a subscript takes one key: map[key]")
+            key = self.bind_expr(node.expressions[0], scope)
+            return self.call("element_at", [self.bind_expr(node.this, scope), key], node)
         if isinstance(node, (exp.Cast, exp.TryCast)):
             return self._bind_cast(node, scope)
         if isinstance(node, MLDBWindow):
@@ -697,7 +705,8 @@ class Binder:
         to = node.args["to"]
         type_name = to.sql(dialect="mysql") if isinstance(to, exp.DataType) else str(to)
         try:
-            target = parse_type_name(type_name.split("(")[0])
+            # VARCHAR(10) is a string; ARRAY<...> / MAP<...> are parsed whole.
+            target = parse_type_name(type_name if "<" in type_name else type_name.split("(")[0])
         except ValueError as e:
             self.fail(to, str(e))
         arg = self.bind_expr(node.this, scope)
@@ -743,6 +752,9 @@ class Binder:
             return Call(name, tuple(args), rtype)
         agg = REGISTRY.aggregate(name)
         scalar = REGISTRY.scalar(name)
+        if name == "at" and raw_args and self._binds_to_array(raw_args[0], scope):
+            # `at` is the window aggregate (lag) and also OpenMLDB's element access of a list: at(split(s, ','), 0).
+            return self.call(AT_ARRAY, [self.bind_expr(a, scope) for a in raw_args], node)
         if agg is not None and scalar is None:
             if scope.default_window is not None:
                 args = self._bind_agg_args(name, raw_args, scope, node, scope.default_window)
@@ -756,6 +768,14 @@ class Binder:
             self._unknown_function(name, node)
         args = [self.bind_expr(a, scope) for a in raw_args]
         return self.call(name, args, node)
+
+    def _binds_to_array(self, node: exp.Expr, scope: _Scope) -> bool:
+        """Whether ``node`` is an expression of an ARRAY type in ``scope`` (False when it does not bind there, e.g. an
+        aggregate without OVER, which only binds as an aggregate's argument)."""
+        try:
+            return self.bind_expr(node, scope).type.is_array
+        except OpenFeatSQLError:
+            return False
 
     def _unknown_function(self, name: str, node: exp.Expr) -> NoReturn:
         import difflib
@@ -939,19 +959,18 @@ class Binder:
 
 
 def _rewrite_list_call(node: exp.Anonymous) -> exp.Anonymous:
-    """``join(window_split(s, d), sep)`` → ``join_window_split(s, d, sep)``; on one row's string,
-    ``join(split(s, d), sep)`` → ``join_split(s, d, sep)``.
+    """``join(window_split(s, d), sep)`` → ``join_window_split(s, d, sep)``.
 
-    OpenFeat has no list type: a list-producing window function is fused with the aggregate consuming it
-    (see functions/agg_cate.py).
+    A window's list is not a value: the list-producing window function is fused with the aggregate consuming it
+    (see functions/agg_cate.py). One row's list (``split(s, d)``) is an ARRAY value (functions/arrays.py).
     """
-    from openfeat_core.functions.agg_cate import LIST_AGGREGATE_REWRITES, ROW_LIST_REWRITES
+    from openfeat_core.functions.agg_cate import LIST_AGGREGATE_REWRITES
 
     args = list(node.expressions)
     if not args or not isinstance(args[0], exp.Anonymous):
         return node
     pair = (str(node.name).lower(), str(args[0].name).lower())
-    fused = LIST_AGGREGATE_REWRITES.get(pair) or ROW_LIST_REWRITES.get(pair)
+    fused = LIST_AGGREGATE_REWRITES.get(pair)
     if fused is None:
         return node
     return exp.Anonymous(this=fused, expressions=[*args[0].expressions, *args[1:]])

@@ -58,8 +58,9 @@ RESERVED_NAMES = frozenset(_RESERVED_WORDS.split())
 # ---------------------------------------------------------------------------------------------------------------------
 class Constant(exp.Expression):
     """A constant as written: ``kind`` is string, int, float, bool, null, word (an unquoted name, as in
-    ``OPTIONS(mode=append)``), text (a table option that is a structure, kept as written) or placeholder (a ``?`` of
-    a prepared INSERT); ``this`` its Python value; ``text`` the SQL text it was written as (for messages)."""
+    ``OPTIONS(mode=append)``), text (a table option that is a structure, kept as written), placeholder (a ``?`` of
+    a prepared INSERT) or expression (a function call or array among INSERT's VALUES, ``this`` the parsed one);
+    ``this`` its Python value; ``text`` the SQL text it was written as (for messages)."""
 
     arg_types: ClassVar[dict[str, bool]] = {"this": False, "kind": True, "text": True}
 
@@ -701,7 +702,7 @@ class StatementParser:
     def _parse_column_definition(self) -> ColumnDefinition:
         name = self._new_name("a column name or INDEX(...)")
         type_token = self._curr
-        type_name = self._name(f"the type of column {name!r}")
+        type_name = self._name(f"the type of column {name!r}") + self._type_parameters(name)
         if self._is_symbol(TokenType.L_PAREN):
             self._skip_group()  # varchar(255): the length is not a constraint here
         not_null = False
@@ -721,6 +722,21 @@ class StatementParser:
             line, col = _line_col(self.sql, type_token.start)
             node.meta.update(type_line=line, type_col=col)
         return node
+
+    def _type_parameters(self, column: str) -> str:
+        """The ``<...>`` of ``array<int>`` / ``map<int, string>`` as written (nested ones included), or ``""``."""
+        if not self._is_symbol(TokenType.LT):
+            return ""
+        depth = 0
+        text = ""
+        while self._curr:  # a false sentinel past the end
+            piece = self._curr.text
+            depth += piece.count("<") - piece.count(">")  # `>>` closes two
+            text += ", " if piece == "," else piece
+            self._advance()
+            if depth <= 0:
+                return text
+        self._error(f"'>' closing the type of column {column!r}")
 
     def _parse_index_definition(self) -> IndexDefinition:
         name = self._name("an index name") if not self._is_symbol(TokenType.L_PAREN) else None
@@ -877,11 +893,19 @@ class StatementParser:
         return InsertValues(this=table, columns=columns, rows=rows, or_ignore=or_ignore)
 
     def _insert_value(self) -> Constant:
-        """A value of ``INSERT ... VALUES``: a literal, or ``?`` (a prepared INSERT's parameter)."""
+        """A value of ``INSERT ... VALUES``: a literal, ``?`` (a prepared INSERT's parameter), or a function call or
+        an array (``timestamp(1000)``, ``map(1, 'a')``, ``[1, 2]``: kind ``expression``, ``this`` the parsed
+        expression, computed by INSERT)."""
         token = self._curr
         if token and token.token_type == TokenType.PLACEHOLDER:
             self._advance()
             return Constant(this=None, kind="placeholder", text="?")
+        if token and (
+            (self._word_of(token) and self._token_is(self._next, TokenType.L_PAREN))
+            or token.token_type == TokenType.L_BRACKET
+        ):
+            call = self._parse_assignment()
+            return Constant(this=call, kind="expression", text=self.sql[token.start : self._prev.end + 1])
         return self._constant(words=False)
 
     def _parse_delete_statement(self) -> Delete:

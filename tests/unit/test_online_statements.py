@@ -244,9 +244,11 @@ def test_select_preview_is_capped(app: FeatureService) -> None:
         ("INSERT INTO tx (card, nope) VALUES (1, 2)", "table 'tx' has no column(s) 'nope'"),
         ("INSERT INTO nope VALUES (1)", "unknown table 'nope' (tables: tx)"),
         (
-            "INSERT INTO tx VALUES (1, now())",
+            "INSERT INTO tx VALUES (1, now)",
             "column 27: expected a literal (number, 'string', NULL, true or false), found 'now'",
         ),
+        ("INSERT INTO tx (card, ts) VALUES (1, nope(2))", "row 1, column 'ts': nope(2): "),
+        ("INSERT INTO tx (card, i) VALUES (1, map(1, 2))", "row 1, column 'i' (int): map(1, 2) is a map<int, int>"),
     ],
 )
 def test_bad_insert_is_a_400_naming_row_and_column(app: FeatureService, statement: str, message: str) -> None:

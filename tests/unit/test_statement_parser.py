@@ -94,7 +94,7 @@ def test_a_statement_node_knows_where_it_starts(sql: str) -> None:
     ("sql", "error", "message"),
     [
         (
-            "INSERT INTO tx VALUES (1, now())",
+            "INSERT INTO tx VALUES (1, now)",
             OpenFeatSQLError,
             "line 1, column 27: expected a literal (number, 'string', NULL, true or false), found 'now'",
         ),
