@@ -108,12 +108,15 @@ EXECUTOR = (
 
 
 def _store(
-    sql: str, main: Sequence[Sequence[Any]] = STORED_MAIN, right: Sequence[Sequence[Any]] = STORED_RIGHT
+    sql: str,
+    main: Sequence[Sequence[Any]] = STORED_MAIN,
+    right: Sequence[Sequence[Any]] = STORED_RIGHT,
+    options: dict[str, str] | None = None,
 ) -> OnlineStore:
     store = OnlineStore()
     store.create_table("t", pa.schema([(n, _arrow(t)) for n, t in MAIN]))
     store.create_table("r", pa.schema([(n, _arrow(t)) for n, t in RIGHT]))
-    store.deploy("d", sql)
+    store.deploy("d", sql, options)
     if main:
         store.insert("t", [list(row) for row in main])
     if right:
@@ -233,6 +236,19 @@ def test_a_batch_answers_what_each_row_computed_in_full_answers(
         if name in result.common_outputs:
             values = column.to_pylist()
             assert all(_same(v, values[0]) for v in values), name
+
+
+def test_long_window_parts_read_the_preaggregation() -> None:
+    """A pre-aggregated long window: its common aggregates computed once from the partials, equal to each row alone."""
+    sql = f"SELECT id, sum(x) OVER w AS sx, count(y) OVER w AS ny, max(x) OVER w AS mx FROM t WINDOW {W_U}"
+    store = _store(sql, options={"long_windows": "w:2s"})
+    assert store.describe_deployment("d")["preaggregated"] == ["count over w", "max over w", "sum over w"]
+    rows = [[10 + i, 7, "a", 2.0, i, 6_000] for i in range(3)]
+    result = batch_request(store, "d", rows, [NAMES.index(c) for c in ("u", "x", "ts")])
+    assert result.common_outputs == ("sx", "mx")
+    for i, row in enumerate(rows):
+        alone = store.request("d", [row])
+        assert [c.to_pylist()[i] for c in result.columns] == [alone.column(n)[0].as_py() for n in result.names]
 
 
 def test_column_repeat_keeps_the_type() -> None:
