@@ -67,6 +67,7 @@ from openfeat_core.conformance.cases import (
 from openfeat_core.conformance.compare import judge_result
 from openfeat_core.errors import OpenFeatError
 from openfeat_core.io.access import FileAccess
+from openfeat_core.online.databases import bind_view
 from openfeat_core.online.procedures import batch_request
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.server.statements import Mode, StatementResult, execute_sql
@@ -204,7 +205,7 @@ def _prepare(session: _Session, case: Case) -> list[str]:
                 continue
             if table.num_rows:
                 try:
-                    session.store.insert(spec.name, table)
+                    session.store.insert(session.store.resolve_table(spec.name, session.db), table)
                 except OpenFeatError as exc:
                     raise _InputError(
                         f"inputs[{number}] ({spec.name}): rows not stored: {_one_line(str(exc))}"
@@ -229,7 +230,8 @@ def _prepared_rows(session: _Session, spec: InputSpec, text: str) -> list[tuple[
         return None
     try:
         node = parse_sql(text)
-        types = dict(session.store.table_columns(node.name)) if isinstance(node, InsertValues) else {}
+        table = session.store.resolve_table(node.name, session.db) if isinstance(node, InsertValues) else None
+        types = dict(session.store.table_columns(table)) if table is not None else {}
     except OpenFeatError:
         return None  # executing it reports what is wrong
     if not types:
@@ -282,10 +284,15 @@ def _replay(session: _Session, case: Case, replay: ReplayFn, text: str) -> _Last
         return checked
     last = _Last(text)
     store = session.store
-    tables = {name: store.scan(name) for name in store.list_tables()}
-    indexes = {name: store.describe_table(name)["declared_indexes"] for name in store.list_tables()}
     try:
-        rows = replay(text, tables, case.inputs[0].name, timezone=session.timezone, indexes=indexes)
+        # The tables by the names the query gives them (two tables of one name from two databases are renamed).
+        text, view = bind_view(text, store.resolve_table, store.visible_tables(session.db))
+        tables = {name: store.scan(key) for name, key in view.items()}
+        indexes = {name: store.describe_table(key)["declared_indexes"] for name, key in view.items()}
+        first = case.inputs[0]
+        main_key = store.resolve_table(first.name, first.db or session.db)
+        main = next((name for name, key in view.items() if key == main_key), first.name)
+        rows = replay(text, tables, main, timezone=session.timezone, indexes=indexes)
     except OpenFeatError as exc:
         last.error = _one_line(str(exc))
         return last

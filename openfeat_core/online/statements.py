@@ -3,7 +3,7 @@
 
 ``CREATE TABLE``, ``CREATE INDEX``, ``DROP TABLE|DEPLOYMENT|INDEX``, ``SHOW``, ``DESC``, ``INSERT``, ``DELETE``,
 ``DEPLOY``, and the store's side of an online ``LOAD DATA`` (:func:`check_online_load`) and of an online ``SELECT``
-preview (:func:`store_tables`). The statements arrive parsed (:mod:`openfeat_core.sql.statements`); the statement runner
+preview (:func:`store_schema`). The statements arrive parsed (:mod:`openfeat_core.sql.statements`); the statement runner
 above this layer (:mod:`openfeat_core.server.statements`) decides which storage a statement uses and documents the
 semantics.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -67,8 +67,6 @@ __all__ = [
     "show",
     "show_create_table",
     "store_schema",
-    "store_schemas",
-    "store_tables",
     "table_options",
 ]
 
@@ -92,7 +90,7 @@ def create_table(store: OnlineStore, node: CreateTable, db: str | None = None) -
     ts, kept forever. ``NOT NULL`` and ``DEFAULT`` are kept in the columns' Arrow metadata (``openfeat.not_null``,
     ``openfeat.default``: what DESC shows); the ``OPTIONS`` are checked and kept in the catalog
     (:func:`table_options`), with the table's database: the one before its name, else ``db`` (the session's).
-    Table names are one namespace: a name another database holds is refused."""
+    Another database may hold a table of the same name (not one made without a database, which is in all)."""
     name = node.name
     fields: list[pa.Field] = []
     for column in node.args["columns"]:
@@ -119,15 +117,8 @@ def create_table(store: OnlineStore, node: CreateTable, db: str | None = None) -
         indexes = [f"INDEX_0:{first}"] if first is not None else []
     options = _create_options(node)
     database = node.args.get("db") or db
-    if name in store.list_tables():
-        if node.args.get("exists"):
-            return
-        held = store.table_database(name)
-        if held is not None and held != database:
-            raise DataError(
-                f"table {name!r} already exists in database {held!r} (OpenFeat keeps one namespace of table names "
-                "across databases)"
-            )
+    if node.args.get("exists") and name in (store.list_tables(database) if database else store.list_tables()):
+        return
     if database is not None:
         options["database"] = database
     store.create_table(name, pa.schema(fields), indexes=indexes, options=options)
@@ -137,21 +128,16 @@ def create_table(store: OnlineStore, node: CreateTable, db: str | None = None) -
 def known_databases(store: OnlineStore, session_db: str) -> set[str]:
     """The databases a statement may name: those CREATE DATABASE made, those tables were created in, and the
     session's own (a route's ``{db}`` need not have been created)."""
-    held = {store.table_database(t) for t in store.list_tables()}
-    return {*store.list_databases(), *(d for d in held if d is not None), session_db}
+    return {*store.list_databases(), *store.table_databases(), session_db}
 
 
-def check_table_database(store: OnlineStore, table: str, db: str | None, session_db: str) -> None:
-    """``db.table``: the database must exist and hold the table (a table created without a database is in every
-    one). An unqualified name finds the table whatever its database (one namespace)."""
-    if db is None:
-        return
-    if db not in known_databases(store, session_db):
+def check_table_database(store: OnlineStore, table: str, db: str | None, session_db: str) -> str:
+    """``[db.]table``: the database must exist and hold the table (a table created without a database is in every
+    one); an unqualified name is the session database's table. Returns the table's store key
+    (:meth:`OnlineStore.resolve_table`)."""
+    if db is not None and db not in known_databases(store, session_db):
         raise DataError(f"unknown database {db!r} (databases: {', '.join(sorted(known_databases(store, session_db)))})")
-    if table in store.list_tables():
-        held = store.table_database(table)
-        if held is not None and held != db:
-            raise DataError(f"table {table!r} is in database {held!r}, not {db!r}")
+    return store.resolve_table(table, db or session_db)
 
 
 def create_database(store: OnlineStore, name: str, exists_ok: bool) -> None:
@@ -334,28 +320,31 @@ def index_descriptions(store: OnlineStore, table: str) -> list[dict[str, Any]]:
     return out
 
 
-def create_index(store: OnlineStore, node: CreateIndex) -> None:
-    """``CREATE INDEX``: :meth:`OnlineStore.add_index` with the index checked as CREATE TABLE checks one."""
-    table = node.name
+def create_index(store: OnlineStore, node: CreateIndex, db: str | None = None) -> None:
+    """``CREATE INDEX``: :meth:`OnlineStore.add_index` with the index checked as CREATE TABLE checks one (on the
+    table of database ``db``, the session's, unless the statement names one)."""
+    table = store.resolve_table(node.name, node.args.get("db") or db)
     types = dict(store.table_columns(table))
     store.add_index(table, _index_declaration(node.args["index"], 0, types))
 
 
-def drop_index(store: OnlineStore, node: DropIndex) -> None:
+def drop_index(store: OnlineStore, node: DropIndex, db: str | None = None) -> None:
     """``DROP INDEX t.name``: :meth:`OnlineStore.drop_index`."""
-    store.drop_index(node.name, node.args["index"])
+    store.drop_index(store.resolve_table(node.name, node.args.get("db") or db), node.args["index"])
 
 
-def drop(store: OnlineStore, node: Drop) -> None:
-    """``DROP TABLE`` (the online table) or ``DROP DEPLOYMENT``; ``IF EXISTS`` lets a missing one be."""
+def drop(store: OnlineStore, node: Drop, db: str | None = None) -> None:
+    """``DROP TABLE`` (the online table) or ``DROP DEPLOYMENT``, of the database the statement names, else of
+    ``db`` (the session's); ``IF EXISTS`` lets a missing one be."""
     name, kind = node.name, node.args["kind"]
-    known = store.list_tables() if kind == "table" else store.list_deployments()
+    database = node.args.get("db") or db
+    known = store.list_tables(database) if kind == "table" else store.list_deployments(database)
     if node.args.get("exists") and name not in known:
         return
     if kind == "table":
-        store.drop_table(name)
+        store.drop_table(name, database)
     else:
-        store.drop_deployment(name)
+        store.drop_deployment(name, database)
 
 
 def _rows(columns: Mapping[str, list[Any]]) -> pa.Table:
@@ -370,7 +359,7 @@ def show(store: OnlineStore, node: Show, db: str) -> pa.Table:
     if what == "DATABASES":
         return _rows({"Databases": store.list_databases()})
     if what == "TABLES":
-        return _rows({"Tables": [t for t in store.list_tables() if store.table_database(t) in (None, db)]})
+        return _rows({"Tables": store.list_tables(db)})
     if what == "DEPLOYMENT":
         d = deployment_description(store, node.args["name"], node.args.get("db") or db)
         return _rows(
@@ -384,8 +373,9 @@ def show(store: OnlineStore, node: Show, db: str) -> pa.Table:
         )
     if what == "CREATE TABLE":
         table = node.args["name"]
-        return _rows({"Table": [table], "Create Table": [show_create_table(store, table)]})
-    names = store.list_deployments()
+        key = store.resolve_table(table, node.args.get("db") or db)
+        return _rows({"Table": [table], "Create Table": [show_create_table(store, key)]})
+    names = store.list_deployments(db)
     return _rows({"DB": [db] * len(names), "Deployment": names})
 
 
@@ -407,13 +397,13 @@ def deployment_description(store: OnlineStore, name: str, db: str) -> dict[str, 
     """A deployment as OpenMLDB's ``SHOW DEPLOYMENT`` describes it: ``db``, ``name``, ``sql`` (the DEPLOY statement
     as written) and its ``input_columns`` and ``output_columns`` as ``position,name,type,is_constant`` lines
     (``1,c1,kVarchar,NO``)."""
-    info = store.describe_deployment(name)
+    info = store.describe_deployment(store.resolve_deployment(name, db))
 
     def lines(columns: list[tuple[str, str]]) -> list[str]:
         return [f"{i},{n},{_SCHEMA_TYPES[parse_type_name(t)]},NO" for i, (n, t) in enumerate(columns, 1)]
 
     return {
-        "db": db,
+        "db": info["database"] or db,
         "name": name,
         "sql": f"DEPLOY {name} {info['sql']}",
         "input_columns": lines(info["input_schema"]),
@@ -421,11 +411,11 @@ def deployment_description(store: OnlineStore, name: str, db: str) -> dict[str, 
     }
 
 
-def describe(store: OnlineStore, node: Describe) -> pa.Table:
+def describe(store: OnlineStore, node: Describe, db: str | None = None) -> pa.Table:
     """The rows of ``DESC t``, OpenMLDB's column table: each column's ``Field``, ``Type``, ``Null`` (``NO`` for a
     NOT NULL column, else ``YES``) and ``Default`` (as written, or empty). The indexes and options, OpenMLDB's other
     DESC tables, are :func:`index_descriptions` and :func:`table_options`."""
-    fields = store.table_schema(node.name)
+    fields = store.table_schema(store.resolve_table(node.name, node.args.get("db") or db))
     return _rows(
         {
             "Field": fields.names,
@@ -464,7 +454,7 @@ def show_create_table(store: OnlineStore, table: str) -> str:
         columns.append(declaration)
     options = table_options(store, table)
     return (
-        f"CREATE TABLE `{table}` (\n  " + ",\n  ".join(columns) + "\n) "
+        f"CREATE TABLE `{store.describe_table(table)['name']}` (\n  " + ",\n  ".join(columns) + "\n) "
         f"OPTIONS (PARTITIONNUM={options['partition_num']}, REPLICANUM={options['replica_num']}, "
         f"STORAGE_MODE='{options['storage_mode']}');"
     )
@@ -473,16 +463,17 @@ def show_create_table(store: OnlineStore, table: str) -> str:
 _TTL_TYPE_WORDS = {v: k.upper() for k, v in _TTL_TYPES.items()}
 
 
-def deploy(store: OnlineStore, node: Deploy) -> None:
-    """:meth:`OnlineStore.deploy`; a deployment of that name is an error, as in OpenMLDB (``DEPLOY IF NOT EXISTS``
-    leaves it alone; a new version of it is deployed through the Python API or ``openfeat deploy``)."""
-    if node.name in store.list_deployments():
+def deploy(store: OnlineStore, node: Deploy, db: str | None = None) -> None:
+    """:meth:`OnlineStore.deploy` in database ``db`` (the session's); a deployment of that name there is an error,
+    as in OpenMLDB (``DEPLOY IF NOT EXISTS`` leaves it alone; a new version of it is deployed through the Python API
+    or ``openfeat deploy``)."""
+    if node.name in (store.list_deployments(db) if db else store.list_deployments()):
         if node.args.get("exists"):
             return
         raise DataError(
             f"deployment {node.name!r} already exists: DROP DEPLOYMENT it first, or use DEPLOY IF NOT EXISTS"
         )
-    store.deploy(node.name, node)
+    store.deploy(node.name, node, database=db)
 
 
 def store_schema(store: OnlineStore, table: str) -> pa.Schema:
@@ -491,20 +482,10 @@ def store_schema(store: OnlineStore, table: str) -> pa.Schema:
     return pa.schema([pa.field(n, parse_type_name(t).arrow_type) for n, t in columns])
 
 
-def store_schemas(store: OnlineStore) -> dict[str, pa.Schema]:
-    """The schema of every store table: the catalog of the statements."""
-    return {name: store_schema(store, name) for name in store.list_tables()}
-
-
-def store_tables(store: OnlineStore, needed: Collection[str]) -> dict[str, pa.Table]:
-    """The stored rows of each table in ``needed`` (only those: a scan combines a table's inserted batches)."""
-    return {name: store.scan(name) for name in needed}
-
-
-def check_online_load(store: OnlineStore, table: str, mode: str) -> None:
-    """An online ``LOAD DATA`` only appends: on a table that holds rows, a mode other than ``append`` is an error
-    (on an empty table every mode appends)."""
-    stored = store.describe_table(table)["rows"]
+def check_online_load(store: OnlineStore, table: str, mode: str, db: str | None = None) -> None:
+    """An online ``LOAD DATA`` only appends: on a table (of database ``db``) that holds rows, a mode other than
+    ``append`` is an error (on an empty table every mode appends)."""
+    stored = store.describe_table(store.resolve_table(table, db))["rows"]
     if mode != "append" and stored:
         raise OpenFeatError(
             f"online LOAD DATA only appends, and table {table!r} holds {stored} rows: use mode='append' "
@@ -514,7 +495,11 @@ def check_online_load(store: OnlineStore, table: str, mode: str) -> None:
 
 # ------------------------------------------------------------------ INSERT
 def insert(
-    store: OnlineStore, node: InsertValues, timezone: str, parameters: Sequence[Sequence[Any]] | None = None
+    store: OnlineStore,
+    node: InsertValues,
+    timezone: str,
+    parameters: Sequence[Sequence[Any]] | None = None,
+    db: str | None = None,
 ) -> int:
     """The ``VALUES`` rows converted to the table's types and inserted, all or none; returns the rows inserted.
 
@@ -530,8 +515,9 @@ def insert(
     if node.args.get("or_ignore"):
         raise NotSupportedError("INSERT OR IGNORE is not supported (rows are never deduplicated); use INSERT")
     table = node.name
+    key = store.resolve_table(table, node.args.get("db") or db)
     named: list[str] | None = node.args.get("columns")
-    schema = store.table_schema(table)
+    schema = store.table_schema(key)
     columns = named if named is not None else schema.names
     unknown = [c for c in columns if c not in schema.names]
     if unknown:
@@ -568,7 +554,7 @@ def insert(
                     raise DataError(f"{at} ({types[f.name].openmldb_name} NOT NULL): {what}")
                 row.append(converted)
             rows.append(row)
-    return store.insert(table, rows)
+    return store.insert(key, rows)
 
 
 def _executions(
@@ -705,7 +691,7 @@ _FLIPPED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _OPS: dict[type[exp.Expr], str] = {exp.EQ: "=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
 
 
-def delete(store: OnlineStore, node: Delete, timezone: str) -> int:
+def delete(store: OnlineStore, node: Delete, timezone: str, db: str | None = None) -> int:
     """``DELETE FROM t WHERE ...``: the rows meeting the conditions removed from the store
     (:meth:`OnlineStore.delete`, which checks them against the table's indexes); returns how many.
 
@@ -714,10 +700,11 @@ def delete(store: OnlineStore, node: Delete, timezone: str) -> int:
     are read as INSERT reads them for the column's type.
     """
     table = node.name
+    key = store.resolve_table(table, node.args.get("db") or db)
     where = node.args.get("where")
     if where is None:
         raise OpenFeatSQLError(f"DELETE FROM {table} needs a WHERE naming an index's key columns")
-    types = dict(store.table_columns(table))
+    types = dict(store.table_columns(key))
     conditions = []
     for condition in _conjuncts(where.this):
         column, op, literal = _comparison(condition)
@@ -725,7 +712,7 @@ def delete(store: OnlineStore, node: Delete, timezone: str) -> int:
         if t is None:
             raise DataError(f"table {table!r} has no column {column!r} (columns: {', '.join(types)})")
         conditions.append((column, op, _insert_value(literal, t, timezone, f"DELETE condition on {column!r}")))
-    return store.delete(table, conditions)
+    return store.delete(key, conditions)
 
 
 def _conjuncts(condition: exp.Expr) -> list[exp.Expr]:

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,6 +34,7 @@ from openfeat_core.functions.agg_basic import COMBINABLE
 from openfeat_core.functions.registry import REGISTRY, EvalContext
 from openfeat_core.jit import load_compiled
 from openfeat_core.online.consistency import ConsistencyReport, FeatureReport, LoggedRequest, RequestLog, compare_rows
+from openfeat_core.online.databases import bind_view
 from openfeat_core.online.preagg import Preaggregate, parse_long_windows, preaggregates_for
 from openfeat_core.online.request_plan import (
     BatchSplit,
@@ -84,6 +86,10 @@ class Deployment:
     preaggs: dict[WindowAgg, Preaggregate] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
     procedure: str | None = None
+    #: The database it was deployed in (None: deployed through the Python API without one), and the store key of each
+    #: table its plan reads, by the name the plan gives it (:func:`table_key`).
+    database: str | None = None
+    tables: dict[str, str] = field(default_factory=dict)
     # Per set of common request columns, the plan cut for batch requests (computed at the first such batch).
     batch_splits: dict[frozenset[str], BatchSplit] = field(default_factory=dict, repr=False)
 
@@ -108,8 +114,12 @@ class Deployment:
 
     @cached_property
     def main_table(self) -> str:
-        """The table whose rows are the requests."""
+        """The table whose rows are the requests (as the plan names it: :meth:`key` gives its store key)."""
         return main_scan(self.plan).table
+
+    def key(self, table: str) -> str:
+        """The store key of a table the plan reads."""
+        return self.tables.get(table, table)
 
     @cached_property
     def output_names(self) -> tuple[str, ...]:
@@ -242,12 +252,14 @@ class OnlineStore:
             for record in snap.meta:
                 self._apply_meta(record)
             for name, table in snap.tables.items():
+                # Snapshots written before tables were kept per database name them without their database.
+                stored = self._tables[self.resolve_table(name)]
                 for batch in table.to_batches():
-                    self._tables[name].append(batch)
+                    stored.append(batch)
             for record in snap.meta:
                 # Counters of rows ever inserted and evicted: the snapshot holds only the rows still kept.
                 if record["op"] == "create_table" and "inserted" in record:
-                    t = self._tables[record["name"]]
+                    t = self._tables[table_key(record["name"], (record.get("options") or {}).get("database"))]
                     t.inserted = max(t.inserted, record["inserted"])
                     t.evicted = record["evicted"]
                     t.deleted = record.get("deleted", 0)
@@ -259,7 +271,7 @@ class OnlineStore:
             self._replayed_at_open += 1
             if run and (entry.table != run_table or len(run) >= _REPLAY_RUN_ENTRIES):
                 assert run_table is not None
-                self._tables[run_table].append_logged(run)
+                self._tables[self.resolve_table(run_table)].append_logged(run)
                 run = []
             if entry.stream is not None:
                 self._apply_stream(entry.stream)
@@ -274,7 +286,7 @@ class OnlineStore:
                 run.append(entry.batch)
         if run:
             assert run_table is not None
-            self._tables[run_table].append_logged(run)
+            self._tables[self.resolve_table(run_table)].append_logged(run)
 
     def _record(self, record: dict[str, Any]) -> None:
         """Log a catalog change (before applying it) when the store is durable."""
@@ -292,32 +304,40 @@ class OnlineStore:
         if op == "create_table":
             schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(record["schema"])))
             declared = tuple(_check_index_declaration(record["name"], schema, s) for s in record.get("indexes", ()))
-            self._add_table(record["name"], schema, declared, record.get("options"))
+            options = record.get("options")
+            self._add_table(table_key(record["name"], (options or {}).get("database")), schema, declared, options)
         elif op == "create_database":
             self._databases.add(record["name"])
         elif op == "drop_database":
             self._databases.discard(record["name"])
         elif op == "add_index":
-            table = record["name"]
+            table = self.resolve_table(record["name"])
             self._add_index(table, _check_index_declaration(table, self._tables[table].schema, record["index"]))
         elif op == "drop_index":
-            self._declared[record["name"]] = tuple(
-                d for d in self._declared[record["name"]] if _index_name(d) != record["index"]
-            )
+            table = self.resolve_table(record["name"])
+            self._declared[table] = tuple(d for d in self._declared[table] if _index_name(d) != record["index"])
         elif op == "drop_table":
-            del self._tables[record["name"]]
-            del self._declared[record["name"]]
-            del self._table_options[record["name"]]
+            table = self.resolve_table(record["name"])
+            del self._tables[table]
+            del self._declared[table]
+            del self._table_options[table]
         elif op == "delete_rows":
-            table = self._tables[record["name"]]
-            table.delete([RowCondition(table.position(c), o, v) for c, o, v in record["where"]])
+            stored = self._tables[self.resolve_table(record["name"])]
+            stored.delete([RowCondition(stored.position(c), o, v) for c, o, v in record["where"]])
         elif op == "deploy":
-            self._deploy(record["name"], record["sql"], record.get("options", {}), procedure=record.get("procedure"))
+            self._deploy(
+                record["name"],
+                record["sql"],
+                record.get("options", {}),
+                procedure=record.get("procedure"),
+                database=record.get("database"),
+            )
         elif op == "restore":
-            self._active[record["name"]] = record["version"] - 1
+            self._active[self.resolve_deployment(record["name"])] = record["version"] - 1
         elif op == "drop_deployment":
-            del self._deployments[record["name"]]
-            del self._active[record["name"]]
+            key = self.resolve_deployment(record["name"])
+            del self._deployments[key]
+            del self._active[key]
         elif op == "stream_state":
             self._apply_stream(record)
         elif op == "reference":
@@ -427,7 +447,7 @@ class OnlineStore:
         meta += [
             {
                 "op": "create_table",
-                "name": n,
+                "name": self._bare(n),
                 "schema": _schema_b64(t.schema),
                 "indexes": _declared_texts(self._declared[n]),
                 "options": self._table_options[n],
@@ -439,8 +459,9 @@ class OnlineStore:
         ]
         for name, versions in self._deployments.items():
             meta.extend(
-                {"op": "deploy", "name": name, "sql": d.sql, "options": d.options}
+                {"op": "deploy", "name": d.name, "sql": d.sql, "options": d.options}
                 | ({} if d.procedure is None else {"procedure": d.procedure})
+                | ({} if d.database is None else {"database": d.database})
                 for d in versions
             )
             meta.extend(
@@ -488,10 +509,22 @@ class OnlineStore:
                 keeps everything, OpenMLDB's default).
             options: the table's OpenMLDB OPTIONS (``partition_num``, ``replica_num``, ``storage_mode``...) and the
                 ``database`` it belongs to (:meth:`table_database`), kept in the catalog as given (JSON values) and
-                shown by :meth:`describe_table`; they change nothing here.
+                shown by :meth:`describe_table`; they change nothing here. Tables of different databases may share
+                a name (the store keys them ``db.name``, :func:`table_key`); a table without a database is in every
+                database, so its name is taken in all of them.
         """
-        if name in self._tables:
-            raise DataError(f"table {name!r} already exists")
+        database = None if not options or options.get("database") is None else str(options["database"])
+        key = table_key(name, database)
+        if key in self._tables:
+            where = "" if database is None else f" in database {database!r}"
+            raise DataError(f"table {name!r} already exists{where}")
+        others = sorted(self._databases_holding(name), key=str)
+        if others and (database is None or None in others):
+            held = ", ".join("no database" if d is None else repr(d) for d in others)
+            raise DataError(
+                f"table {name!r} already exists ({held}): a table created without a database is in every database, "
+                "so its name cannot be used in another one"
+            )
         try:
             parsed = schema if isinstance(schema, pa.Schema) else parse_schema(schema)
         except ValueError as e:
@@ -502,7 +535,7 @@ class OnlineStore:
         if options:
             record["options"] = dict(options)
         self._record(record)
-        self._add_table(name, parsed, declared, options)
+        self._add_table(key, parsed, declared, options)
 
     def add_index(self, table: str, declaration: str) -> None:
         """Declare one more index on ``table`` (OpenMLDB's ``CREATE INDEX``): ``declaration`` as in
@@ -512,10 +545,11 @@ class OnlineStore:
             DataError: an unknown table, or an index of that name exists.
             OpenFeatSQLError: the declaration is wrong (an unknown column, a ts that is no integer or timestamp...).
         """
-        spec = _check_index_declaration(table, self._table(table).schema, declaration)
+        table = self.resolve_table(table)
+        spec = _check_index_declaration(self._bare(table), self._tables[table].schema, declaration)
         name = _index_name(spec)
         if any(_index_name(d) == name for d in self._declared[table]):
-            raise DataError(f"table {table!r} already has an index named {name!r}")
+            raise DataError(f"table {self._bare(table)!r} already has an index named {name!r}")
         self._record({"op": "add_index", "name": table, "index": spec.declaration})
         self._add_index(table, spec)
 
@@ -530,15 +564,17 @@ class OnlineStore:
         Raises:
             DataError: an unknown table or index.
         """
-        self._table(table)
+        table = self.resolve_table(table)
         names = [_index_name(d) for d in self._declared[table]]
         if name not in names:
-            raise DataError(f"table {table!r} has no index {name!r} (indexes: {', '.join(names) or 'none'})")
+            raise DataError(
+                f"table {self._bare(table)!r} has no index {name!r} (indexes: {', '.join(names) or 'none'})"
+            )
         self._record({"op": "drop_index", "name": table, "index": name})
         self._declared[table] = tuple(d for d in self._declared[table] if _index_name(d) != name)
 
     def _add_table(
-        self, name: str, schema: pa.Schema, declared: tuple[IndexSpec, ...], options: Mapping[str, Any] | None = None
+        self, key: str, schema: pa.Schema, declared: tuple[IndexSpec, ...], options: Mapping[str, Any] | None = None
     ) -> None:
         table = StoredTable(schema, self._ttl_clock, self._ctx.timezone)
         table.retain_evicted(self._request_log is not None)
@@ -552,28 +588,92 @@ class OnlineStore:
         table.all_rows_needed = 0 < len(physical) < len(declared)
         for spec in physical:
             table.add_index(spec.keys, spec.ts, spec.ttl)
-        self._tables[name] = table
-        self._declared[name] = declared
-        self._table_options[name] = dict(options or {})
+        self._tables[key] = table
+        self._declared[key] = declared
+        self._table_options[key] = dict(options or {})
 
-    def drop_table(self, name: str) -> None:
-        users = [d for d, versions in self._deployments.items() if name in tables_read(versions[self._active[d]].plan)]
+    def drop_table(self, name: str, database: str | None = None) -> None:
+        """Remove a table (``name`` as :meth:`resolve_table` takes it), which no deployment may read."""
+        key = self.resolve_table(name, database)
+        shown = _displayed(self._deployments)
+        users = [
+            shown[k] for k, versions in self._deployments.items() if key in versions[self._active[k]].tables.values()
+        ]
         if users:
             raise DataError(f"table {name!r} is used by deployment(s) {', '.join(sorted(users))}; drop them first")
-        self._table(name)
-        self._record({"op": "drop_table", "name": name})
-        del self._tables[name]
-        del self._declared[name]
-        del self._table_options[name]
+        self._record({"op": "drop_table", "name": key})
+        del self._tables[key]
+        del self._declared[key]
+        del self._table_options[key]
 
-    def list_tables(self) -> list[str]:
-        return sorted(self._tables)
+    def list_tables(self, database: str | None = None) -> list[str]:
+        """The tables, by name: a name two databases hold is written ``db.name`` (what :meth:`resolve_table` takes).
+        ``database``: only that database's tables and those created without one, by their bare names."""
+        if database is not None:
+            return sorted(
+                self._bare(k) for k, o in self._table_options.items() if o.get("database") in (None, database)
+            )
+        return sorted(_displayed(self._tables).values())
+
+    def table_databases(self) -> set[str]:
+        """The databases tables were created in."""
+        return {str(o["database"]) for o in self._table_options.values() if o.get("database") is not None}
+
+    def has_table(self, key: str) -> bool:
+        """Whether ``key`` (:func:`table_key`) names a table; cheap, for callers that pick between keys."""
+        return key in self._tables
+
+    def has_deployment(self, key: str) -> bool:
+        """Whether ``key`` (:func:`table_key`) names a deployment; cheap, for callers that pick between keys."""
+        return key in self._deployments
 
     def table_database(self, name: str) -> str | None:
         """The database a table was created in (its ``database`` option), or None (a table made without one)."""
-        self._table(name)
-        database = self._table_options[name].get("database")
+        database = self._table_options[self.resolve_table(name)].get("database")
         return None if database is None else str(database)
+
+    def resolve_table(self, name: str, database: str | None = None) -> str:
+        """The store key of a table (:func:`table_key`).
+
+        ``name`` is a key (``db.name``, or the name of a table made without a database) or a bare name. With
+        ``database``, a bare name is that database's table, else a table made without a database (which is in every
+        database). Without, a bare name must be held by one database only.
+
+        Raises:
+            DataError: no such table, or a bare name several databases hold (the message names them).
+        """
+        if database is not None:
+            key = table_key(name, database)
+            if key in self._tables:
+                return key
+            if name in self._tables and self._table_options[name].get("database") is None:
+                return name
+            elsewhere = sorted(d for d in self._databases_holding(name) if d is not None)
+            if elsewhere:
+                raise DataError(
+                    f"table {name!r} is not in database {database!r}: it is in database {elsewhere[0]!r} "
+                    f"(name it {elsewhere[0]}.{name})"
+                )
+            known = ", ".join(self.list_tables(database)) or "none"
+            raise DataError(f"unknown table {name!r} (tables: {known}) in database {database!r}")
+        if name in self._tables:
+            return name
+        matches = sorted(k for k in self._tables if self._bare(k) == name)
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise DataError(f"table {name!r} is in several databases ({', '.join(matches)}): name it with its database")
+        known = ", ".join(self.list_tables()) or "none"
+        raise DataError(f"unknown table {name!r} (tables: {known})")
+
+    def _bare(self, key: str) -> str:
+        """A table's name without its database."""
+        database = self._table_options[key].get("database")
+        return key if database is None else key[len(str(database)) + 1 :]
+
+    def _databases_holding(self, name: str) -> set[str | None]:
+        """The databases that hold a table called ``name`` (None: one made without a database)."""
+        return {o.get("database") for k, o in self._table_options.items() if self._bare(k) == name}
 
     # ------------------------------------------------------------------ databases
     def create_database(self, name: str) -> None:
@@ -595,7 +695,7 @@ class OnlineStore:
         """
         if name not in self._databases:
             raise DataError(f"unknown database {name!r} (databases: {', '.join(sorted(self._databases)) or 'none'})")
-        tables = [t for t in sorted(self._tables) if self._table_options[t].get("database") == name]
+        tables = sorted(self._bare(t) for t in self._tables if self._table_options[t].get("database") == name)
         if tables:
             raise DataError(f"database {name!r} is not empty: drop its tables first ({', '.join(tables)})")
         self._record({"op": "drop_database", "name": name})
@@ -606,12 +706,14 @@ class OnlineStore:
         return sorted(self._databases)
 
     def describe_table(self, name: str) -> dict[str, Any]:
-        t = self._table(name)
+        key = self.resolve_table(name)
+        t = self._tables[key]
         return {
-            "name": name,
+            "name": self._bare(key),
+            "database": self._table_options[key].get("database"),
             "schema": [(f.name, sql_type_of_arrow(f.type).openmldb_name) for f in t.schema],
-            "declared_indexes": _declared_texts(self._declared[name]),
-            "options": dict(self._table_options[name]),
+            "declared_indexes": _declared_texts(self._declared[key]),
+            "options": dict(self._table_options[key]),
             "rows": t.num_rows,
             "inserted": t.inserted,
             "evicted": t.evicted,
@@ -627,8 +729,14 @@ class OnlineStore:
     def table_stats(self) -> dict[str, dict[str, int]]:
         """Per table: stored rows, their bytes (:attr:`StoredTable.nbytes`), rows ever inserted and rows evicted
         (cheap: for metrics)."""
+        shown = _displayed(self._tables)
         return {
-            n: {"rows": t.num_rows, "bytes": t.nbytes, "inserted": t.inserted, "evicted": t.evicted}
+            shown[n]: {
+                "rows": t.num_rows,
+                "bytes": t.nbytes,
+                "inserted": t.inserted,
+                "evicted": t.evicted,
+            }
             for n, t in self._tables.items()
         }
 
@@ -652,14 +760,16 @@ class OnlineStore:
             DataError: a row does not fit the schema, or holds NULL in a ``NOT NULL`` column (the message names the
                 row and field); nothing is stored.
         """
-        table = self._table(name)
+        key = self.resolve_table(name)
+        name = self._bare(key)
+        table = self._tables[key]
         batch = _to_batch(rows, table, what=f"table {name!r}")
         _check_not_null(batch, f"table {name!r}")
         if batch.num_rows:
             # The rows are in the log before the call returns: an acknowledged insert survives a crash.
             if self._log is not None:
                 start = time.perf_counter()
-                self._log.append_rows(name, batch)
+                self._log.append_rows(key, batch)
                 self._observe_append(start)
             table.append(batch)
             self._maybe_snapshot()
@@ -679,10 +789,11 @@ class OnlineStore:
             DataError: an unknown table or column, or a value that does not fit its column.
             OpenFeatSQLError: the conditions do not name an index's keys (or ts) as OpenMLDB requires.
         """
-        table = self._table(name)
-        conditions = _delete_conditions(name, table, self._declared[name], where)
+        key = self.resolve_table(name)
+        table = self._tables[key]
+        conditions = _delete_conditions(self._bare(key), table, self._declared[key], where)
         logged = [[table.names[c.position], c.op, c.value] for c in conditions]
-        self._record({"op": "delete_rows", "name": name, "where": logged})
+        self._record({"op": "delete_rows", "name": key, "where": logged})
         removed = table.delete(conditions)
         self._maybe_snapshot()
         return removed
@@ -717,7 +828,8 @@ class OnlineStore:
         if name is not None:
             if rows is None:
                 raise DataError(f"insert_consumed into table {name!r} without rows")
-            batch = _to_batch(rows, self._table(name), what=f"table {name!r}")
+            name = self.resolve_table(name)
+            batch = _to_batch(rows, self._tables[name], what=f"table {self._bare(name)!r}")
         for (topic, partition), offset in positions.items():
             stored = self._stream_positions.get((topic, partition))
             if not isinstance(offset, int) or offset < 0 or (stored is not None and offset < stored):
@@ -763,12 +875,22 @@ class OnlineStore:
         return len(self._dead_letters)
 
     def deploy(
-        self, name: str, sql: str | Deploy, options: Mapping[str, str] | None = None, *, procedure: str | None = None
+        self,
+        name: str,
+        sql: str | Deploy,
+        options: Mapping[str, str] | None = None,
+        *,
+        procedure: str | None = None,
+        database: str | None = None,
     ) -> Deployment:
         """Deploy ``sql`` (a SELECT, or ``DEPLOY name [OPTIONS(...)] SELECT ...`` as text or parsed) as ``name``.
 
         A ``DEPLOY`` statement names the deployment when ``name`` is empty, and its OPTIONS apply under
         ``options``. ``procedure``: the ``CREATE PROCEDURE`` statement ``sql`` comes from, kept with the version.
+        ``database``: the database it is deployed in (OpenMLDB's current database): deployments of different
+        databases may share a name, and the script's bare table names are that database's tables (``db2.t`` reads
+        another one's); None: a deployment of no database, whose bare names may be any database's table that no
+        other database holds.
 
         Re-deploying the same script is a no-op; a changed script becomes a new version (see :meth:`restore`).
 
@@ -778,19 +900,43 @@ class OnlineStore:
         """
         statement = parse_deploy(sql) if isinstance(sql, str) else sql
         if statement is None:  # a plain query, deployed as written
-            return self._deploy(name, str(sql), dict(options or {}), log=True, procedure=procedure)
+            return self._deploy(name, str(sql), dict(options or {}), log=True, procedure=procedure, database=database)
         merged = {**statement.options, **(options or {})}
-        return self._deploy(name or statement.name, statement.args["query_sql"], merged, log=True, procedure=procedure)
+        return self._deploy(
+            name or statement.name,
+            statement.args["query_sql"],
+            merged,
+            log=True,
+            procedure=procedure,
+            database=database,
+        )
+
+    def visible_tables(self, database: str | None) -> dict[str, str]:
+        """The tables a bare name reaches from ``database`` (name -> store key): its own and those made without a
+        database; from None, every table whose name one database holds."""
+        if database is not None:
+            return {self._bare(k): k for k, o in self._table_options.items() if o.get("database") in (None, database)}
+        return {name: k for k, name in _displayed(self._tables).items() if name == self._bare(k)}
 
     def _deploy(
-        self, name: str, sql: str, options: Mapping[str, str], *, log: bool = False, procedure: str | None = None
+        self,
+        name: str,
+        sql: str,
+        options: Mapping[str, str],
+        *,
+        log: bool = False,
+        procedure: str | None = None,
+        database: str | None = None,
     ) -> Deployment:
         # A deployment serves requests, each one small: without this, `auto` kernels would run them interpreted.
         # Loading numba here (once per process) keeps it off the first request's latency.
         load_compiled()
-        catalog = {t: [(f.name, sql_type_of_arrow(f.type)) for f in tab.schema] for t, tab in self._tables.items()}
-        declared = {t: _declared_texts(ds) for t, ds in self._declared.items() if ds}
-        plan = bind_sql(sql, catalog, indexes=declared)
+        text, view = bind_view(sql, self.resolve_table, self.visible_tables(database))
+        catalog = {t: [(f.name, sql_type_of_arrow(f.type)) for f in self._tables[k].schema] for t, k in view.items()}
+        declared = {t: _declared_texts(self._declared[k]) for t, k in view.items() if self._declared[k]}
+        plan = bind_sql(text, catalog, indexes=declared)
+        read = {t: view[t] for t in tables_read(plan)}
+        key = table_key(name, database)
         options = _check_options(options)
         long_windows = parse_long_windows(options["long_windows"], plan) if "long_windows" in options else {}
         compiled = compile_request_plan(plan, long_windows)
@@ -800,12 +946,16 @@ class OnlineStore:
                 "has no pre-aggregation"
             )
         candidate = Deployment(name, 0, sql, plan, compiled, options)
-        versions = self._deployments.get(name, [])
-        if versions and versions[self._active[name]].digest == candidate.digest:
-            return versions[self._active[name]]
+        versions = self._deployments.get(key, [])
+        if versions and versions[self._active[key]].digest == candidate.digest:
+            return versions[self._active[key]]
         if log:
-            record = {"op": "deploy", "name": name, "sql": sql, "options": options}
-            self._record(record if procedure is None else {**record, "procedure": procedure})
+            record: dict[str, Any] = {"op": "deploy", "name": name, "sql": sql, "options": options}
+            if procedure is not None:
+                record["procedure"] = procedure
+            if database is not None:
+                record["database"] = database
+            self._record(record)
         ms_bias, rows_bias = deploy_biases(options)
         indexes = []
         for spec in compiled.indexes:
@@ -813,25 +963,35 @@ class OnlineStore:
             if compiled.direct is not None:  # (the executor's indexes keep everything)
                 ttl = ttl.widened(ms_bias, rows_bias)
                 # An index the table declares with the same keys and ts merges its own TTL in, as in OpenMLDB.
-                for declaration in self._declared[spec.table]:
+                for declaration in self._declared[read[spec.table]]:
                     if set(declaration.keys) == set(spec.keys) and declaration.ts == spec.ts:
                         ttl = ttl.merge(declaration.ttl)
-            index = self._tables[spec.table].add_index(spec.keys, spec.ts, ttl)
+            index = self._tables[read[spec.table]].add_index(spec.keys, spec.ts, ttl)
             indexes.append(IndexSpec(spec.table, spec.keys, spec.ts, index.ttl))
         preaggs: dict[WindowAgg, Preaggregate] = {}
         if compiled.direct is not None:
             direct = compiled.direct
-            main = self._tables[direct.main.table]
+            main = self._tables[read[direct.main.table]]
             impls = {n: fn.impl for n in COMBINABLE if (fn := REGISTRY.aggregate(n)) is not None}
             for pre in preaggregates_for(plan, long_windows, impls):
                 window = direct.windows[pre.agg.window]
                 pre.fields = direct.main.schema
                 preaggs[pre.agg] = main.add_preaggregate(main.indexes[(window.keys, window.order)], pre)
         deployment = Deployment(
-            name, len(versions) + 1, sql, plan, compiled, options, tuple(indexes), preaggs, procedure=procedure
+            name,
+            len(versions) + 1,
+            sql,
+            plan,
+            compiled,
+            options,
+            tuple(indexes),
+            preaggs,
+            procedure=procedure,
+            database=database,
+            tables=read,
         )
-        self._deployments[name] = [*versions, deployment]
-        self._active[name] = len(versions)
+        self._deployments[key] = [*versions, deployment]
+        self._active[key] = len(versions)
         self._warm_up(deployment)
         return deployment
 
@@ -841,14 +1001,15 @@ class OnlineStore:
         direct = d.request_plan.direct
         if direct is None:
             return
-        main = self._tables[direct.main.table]
+        main = self._tables[d.key(direct.main.table)]
         nulls = RequestColumns(main, [[None] for _ in main.names])
-        tables = {t: self._tables[t] for t in direct.tables}
+        tables = {t: self._tables[d.key(t)] for t in direct.tables}
         with contextlib.suppress(OpenFeatError):  # a script may reject NULL inputs; live rows decide
             serve_request(d.plan, direct, nulls, tables, self._ctx, d.preaggs)
 
     def restore(self, name: str, version: int) -> Deployment:
         """Make an earlier version of a deployment the active one."""
+        name = self.resolve_deployment(name)
         versions = self._versions(name)
         if not 1 <= version <= len(versions):
             raise DataError(f"deployment {name!r} has versions 1..{len(versions)}, not {version}")
@@ -863,6 +1024,7 @@ class OnlineStore:
         Raises:
             DataError: no such deployment or version, or a profile that is not a reference profile.
         """
+        name = self.resolve_deployment(name)
         versions = self._versions(name)
         number = self._active[name] + 1 if version is None else version
         if not 1 <= number <= len(versions):
@@ -877,19 +1039,59 @@ class OnlineStore:
         """The reference profile of the active version of deployment ``name`` (None: none was recorded)."""
         return self._deployment(name).reference
 
-    def drop_deployment(self, name: str) -> None:
-        self._versions(name)
-        self._record({"op": "drop_deployment", "name": name})
-        del self._deployments[name]
-        del self._active[name]
+    def drop_deployment(self, name: str, database: str | None = None) -> None:
+        """Remove a deployment (``name`` as :meth:`resolve_deployment` takes it) and all its versions."""
+        key = self.resolve_deployment(name, database)
+        self._record({"op": "drop_deployment", "name": key})
+        del self._deployments[key]
+        del self._active[key]
 
-    def list_deployments(self) -> list[str]:
-        return sorted(self._deployments)
+    def list_deployments(self, database: str | None = None) -> list[str]:
+        """The deployments, by name: a name two databases hold is written ``db.name``. ``database``: only that
+        database's deployments and those made without one, by their bare names."""
+        if database is not None:
+            return sorted(
+                versions[0].name for versions in self._deployments.values() if versions[0].database in (None, database)
+            )
+        return sorted(_displayed(self._deployments).values())
+
+    def resolve_deployment(self, name: str, database: str | None = None) -> str:
+        """The key of a deployment, as :meth:`resolve_table` finds a table's: ``db.name`` or a bare name (with
+        ``database``: that database's, else one made without a database; without: one database's only).
+
+        Raises:
+            DataError: no such deployment, or a bare name several databases hold.
+        """
+        if database is not None:
+            key = table_key(name, database)
+            if key in self._deployments:
+                return key
+            if name in self._deployments and self._deployments[name][0].database is None:
+                return name
+            known = ", ".join(self.list_deployments(database)) or "none"
+            elsewhere = sorted(
+                str(v[0].database) for v in self._deployments.values() if v[0].name == name and v[0].database
+            )
+            where = f"; database {elsewhere[0]!r} has one: {elsewhere[0]}.{name}" if elsewhere else ""
+            raise DataError(f"unknown deployment {name!r} (deployments: {known}{where}) in database {database!r}")
+        if name in self._deployments:
+            return name
+        matches = sorted(k for k, v in self._deployments.items() if v[0].name == name)
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise DataError(
+                f"deployment {name!r} is in several databases ({', '.join(matches)}): name it with its database"
+            )
+        known = ", ".join(self.list_deployments()) or "none"
+        raise DataError(f"unknown deployment {name!r} (deployments: {known})")
 
     def describe_deployment(self, name: str) -> dict[str, Any]:
+        name = self.resolve_deployment(name)
         d = self._deployment(name)
         return {
-            "name": name,
+            "name": d.name,
+            "database": d.database,
             "version": d.version,
             "versions": len(self._versions(name)),
             "sql": d.sql,
@@ -947,7 +1149,7 @@ class OnlineStore:
         """The response as engine columns (the direct path, or a batch with common columns) or as the Arrow table the
         general path computes."""
         d = self._deployment(name)
-        main = self._table(d.main_table)
+        main = self._tables[d.key(d.main_table)]
         names = d.output_names
         what = f"request to {name!r}"
         typed = None if isinstance(rows, (pa.Table, TypedRows)) else check_rows(rows, main.fields, what=what)
@@ -968,7 +1170,7 @@ class OnlineStore:
                 req = RequestColumns.from_arrow(main, requests)
             else:
                 req = RequestColumns(main, checked.columns)
-            stored = {t: self._tables[t] for t in direct.tables}
+            stored = {t: self._tables[d.key(t)] for t in direct.tables}
             if split is None or not split.common or req.k < 2:
                 columns = serve_request(d.plan, direct, req, stored, self._ctx, d.preaggs)
             else:
@@ -996,8 +1198,8 @@ class OnlineStore:
             if requests is None:
                 requests = request_table()
             used = tables_read(d.plan)
-            sizes = {t: self._tables[t].inserted for t in used}
-            drops = {t: self._tables[t].drops for t in used}
+            sizes = {t: self._tables[d.key(t)].inserted for t in used}
+            drops = {t: self._tables[d.key(t)].drops for t in used}
             response = table if table is not None else arrow_table(columns, names)
             self._request_log.offer(LoggedRequest(name, d.version, requests, response, sizes, drops))
         return names, columns, table
@@ -1048,11 +1250,11 @@ class OnlineStore:
         rows = 0
         skipped = 0
         for entry in entries:
-            current = {t: self._tables.get(t) for t in entry.table_rows}
+            d = versions[entry.version - 1]
+            current = {t: self._tables.get(d.key(t)) for t in entry.table_rows}
             if any(stored is None or stored.drops != entry.drops.get(t, stored.drops) for t, stored in current.items()):
                 skipped += 1
                 continue
-            d = versions[entry.version - 1]
             tables = {t: stored.rows_before(entry.table_rows[t]) for t, stored in current.items() if stored}
             main = main_scan(d.plan).table
             stored_main = tables[main]
@@ -1075,34 +1277,29 @@ class OnlineStore:
         the deployment's lookups, else all of them), gathered from the table's indexes."""
         wanted: dict[str, list[tuple[tuple[str, ...], list[tuple[Any, ...]]]]] = {}
         everything: set[str] = set()
-        main = self._tables[d.main_table]
+        main = self._tables[d.key(d.main_table)]
         for lk in d.request_plan.lookups:
             if lk.request_keys is None:
                 everything.add(lk.table)
                 continue
             columns = [main.key_values(requests.column(k), main.position(k)) for k in lk.request_keys]
             wanted.setdefault(lk.table, []).append((lk.index_keys, list(zip(*columns, strict=True))))
-        out = {t: self._tables[t].everything() for t in everything}
-        out.update({t: self._tables[t].matching(w) for t, w in wanted.items()})
+        out = {t: self._tables[d.key(t)].everything() for t in everything}
+        out.update({t: self._tables[d.key(t)].matching(w) for t, w in wanted.items()})
         return out
 
     # ------------------------------------------------------------------ helpers
     def _table(self, name: str) -> StoredTable:
-        try:
-            return self._tables[name]
-        except KeyError:
-            known = ", ".join(sorted(self._tables)) or "none"
-            raise DataError(f"unknown table {name!r} (tables: {known})") from None
+        stored = self._tables.get(name)
+        return stored if stored is not None else self._tables[self.resolve_table(name)]
 
     def _versions(self, name: str) -> list[Deployment]:
-        try:
-            return self._deployments[name]
-        except KeyError:
-            known = ", ".join(sorted(self._deployments)) or "none"
-            raise DataError(f"unknown deployment {name!r} (deployments: {known})") from None
+        versions = self._deployments.get(name)
+        return versions if versions is not None else self._deployments[self.resolve_deployment(name)]
 
     def _deployment(self, name: str) -> Deployment:
-        return self._versions(name)[self._active[name]]
+        key = name if name in self._deployments else self.resolve_deployment(name)
+        return self._deployments[key][self._active[key]]
 
 
 def _split_columns(
@@ -1119,6 +1316,19 @@ def _split_columns(
         for i, column in zip(split.per_row, compute(split.per_row_plan, split.per_row_direct, False), strict=True):
             out[i] = column
     return [c for c in out if c is not None]
+
+
+def _displayed(keyed: Mapping[str, Any]) -> dict[str, str]:
+    """Each key as lists show it: the bare name, unless another database holds the same name (then ``db.name``)."""
+    bare = {k: k.rsplit(".", 1)[-1] for k in keyed}
+    counts = Counter(bare.values())
+    return {k: b if counts[b] == 1 else k for k, b in bare.items()}
+
+
+def table_key(name: str, database: str | None) -> str:
+    """The store's key of a table (or deployment): ``db.name`` in a database, ``name`` without one (tables of
+    different databases may share a name; one made without a database, through the Python API, is in all of them)."""
+    return name if database is None else f"{database}.{name}"
 
 
 _DELETE_OPS = ("=", "<", "<=", ">", ">=")

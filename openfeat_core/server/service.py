@@ -2,8 +2,9 @@
 
 The routes follow OpenMLDB's APIServer where it has them (README, "Serving the same script online"), so a client
 written for OpenMLDB can call a deployment unchanged. ``{db}`` in a path: the table and procedure routes answer
-``DB not found`` for a database ``SHOW DATABASES`` does not list, once it lists any; the others accept and ignore it
-(table and deployment names are one namespace):
+``DB not found`` for a database ``SHOW DATABASES`` does not list, once it lists any; tables and deployments are
+those of database ``{db}`` (and those made without a database, which every ``{db}`` reaches; see
+:meth:`FeatureService._table_ref` and :meth:`FeatureService._deployment_ref`):
 
 =========================================  ====================================================================
 ``POST /dbs/{db}/deployments/{name}``      compute features: ``{"input": [[...]] | [{...}], "need_schema",
@@ -90,7 +91,7 @@ from openfeat_core.online import statements as online_statements
 from openfeat_core.online.consistency import ConsistencyReport
 from openfeat_core.online.procedures import ProcedureInfo, batch_request, procedure_info
 from openfeat_core.online.rows import TypedRows, check_rows
-from openfeat_core.online.store import OnlineStore, declared_ttl
+from openfeat_core.online.store import OnlineStore, declared_ttl, table_key
 from openfeat_core.server.metrics import Metrics, StoreFigures
 from openfeat_core.server.statements import MODES, StatementResult, execute_sql
 from openfeat_core.sql.depth import loads_json
@@ -815,7 +816,34 @@ class FeatureService:
 
     # ------------------------------------------------------------------ deployments
     async def _list_deployments(self, req: _Request) -> _Response:
-        return self._ok({"deployments": await self._store_call(self.store.list_deployments)})
+        db = self._segment(req, 1)
+
+        def names() -> list[str]:
+            return self.store.list_deployments(db if db in self._held_databases() else None)
+
+        return self._ok({"deployments": await self._store_call(names)})
+
+    def _deployment_ref(self, db: str, name: str) -> str:
+        """The store's name of deployment ``name`` under ``/dbs/{db}``: ``db.name`` when database ``db`` has one
+        (deployments are per database), else ``name``: one made without a database (through the Python API, a task
+        or ``POST /dbs/{db}/deployments``) answers under any ``{db}``."""
+        key = table_key(name, db)
+        return key if self.store.has_deployment(key) else name
+
+    def _held_databases(self) -> set[str]:
+        """The databases the catalog knows (on the store thread): those CREATE DATABASE made and those tables were
+        created in."""
+        return {*self.store.list_databases(), *self.store.table_databases()}
+
+    def _table_ref(self, db: str, name: str) -> str:
+        """The store's name of table ``name`` under ``/dbs/{db}`` (on the store thread): database ``db``'s table
+        (or one made without a database) when the catalog knows ``db``; otherwise the table of that name, as long
+        as one database holds it (a store used without databases answers under any ``{db}``). 404 when there is
+        none, naming what there is."""
+        try:
+            return self.store.resolve_table(name, db if db in self._held_databases() else None)
+        except DataError as e:
+            raise HTTPError(404, "Table not found", detail=str(e)) from None
 
     def _describe(self, name: str) -> dict[str, Any]:
         """The store's description of a deployment (on the store thread); 404 when there is none."""
@@ -828,7 +856,7 @@ class FeatureService:
 
     async def _describe_deployment(self, req: _Request) -> _Response:
         db, name = self._segment(req, 1), self._segment(req, 3)
-        info = await self._store_call(self._describe, name)
+        info = await self._store_call(self._describe, self._deployment_ref(db, name))
         return self._ok(
             {
                 "name": name,
@@ -941,7 +969,7 @@ class FeatureService:
 
     async def _get_reference(self, req: _Request) -> _Response:
         """The reference profile of the deployment's active version (``data``: null when it has none)."""
-        name = self._segment(req, 3)
+        name = self._deployment_ref(self._segment(req, 1), self._segment(req, 3))
 
         def read() -> dict[str, Any] | None:
             self._describe(name)  # 404 when there is no such deployment
@@ -951,7 +979,7 @@ class FeatureService:
 
     async def _put_reference(self, req: _Request) -> _Response:
         """Record the reference profile of the deployment's active version (the body: the profile)."""
-        name = self._segment(req, 3)
+        name = self._deployment_ref(self._segment(req, 1), self._segment(req, 3))
         profile = await self._json_object(req)
 
         def record() -> None:
@@ -992,7 +1020,7 @@ class FeatureService:
         return self._ok({k: info[k] for k in ("name", "version", "versions", "digest", "indexes", "access")})
 
     async def _request(self, req: _Request) -> _Response:
-        name = self._segment(req, 3)
+        name = self._deployment_ref(self._segment(req, 1), self._segment(req, 3))
         start = time.perf_counter()
         rows: list[Any] = []
         ok = False
@@ -1111,7 +1139,7 @@ class FeatureService:
         loop.call_later(_TRIM_DELAY_S, loop.run_in_executor, None, trim)
 
     async def _verify(self, req: _Request) -> _Response:
-        name = self._segment(req, 3)
+        name = self._deployment_ref(self._segment(req, 1), self._segment(req, 3))
 
         def start() -> Generator[None, None, ConsistencyReport]:
             self._describe(name)  # 404 when there is no such deployment
@@ -1131,7 +1159,7 @@ class FeatureService:
     async def _monitor(self, req: _Request) -> _Response:
         """The served features of the logged requests against the reference profile, the latest logged requests
         recomputed offline, and the decision (:mod:`openfeat_core.monitoring.monitor`); the body: its options."""
-        name = self._segment(req, 3)
+        name = self._deployment_ref(self._segment(req, 1), self._segment(req, 3))
         try:
             options = MonitorOptions.from_dict(await self._json_object(req))
         except ValueError as e:
@@ -1250,14 +1278,13 @@ class FeatureService:
         and OpenFeat's ``data`` (the names; one table's schema, rows and indexes)."""
         self._check_database(db)
         if name is None:
-            names = self.store.list_tables()
-            return {"tables": [self._table_info(n) for n in names], "data": {"tables": names}}
-        if name not in self.store.list_tables():
-            known = ", ".join(self.store.list_tables()) or "none"
-            raise HTTPError(404, "Table not found", detail=f"unknown table {name!r} (tables: {known})")
-        info = self.store.describe_table(name)
+            names = self.store.list_tables(db if db in self._held_databases() else None)
+            infos = [{**self._table_info(self._table_ref(db, n)), "name": n} for n in names]
+            return {"tables": infos, "data": {"tables": names}}
+        ref = self._table_ref(db, name)
+        info = self.store.describe_table(ref)
         data = {"name": name, "schema": _schema_json(info["schema"]), "rows": info["rows"], "indexes": info["indexes"]}
-        return {"table": self._table_info(name), "data": data}
+        return {"table": {**self._table_info(ref), "name": name}, "data": data}
 
     async def _list_tables(self, req: _Request) -> _Response:
         answer = await self._store_call(self._table_answer, self._segment(req, 1), None)
@@ -1268,8 +1295,9 @@ class FeatureService:
         return 200, _json_body({"code": 0, "msg": "ok", **answer}), None, ()
 
     def _table_schema(self, name: str) -> list[tuple[str, SQLType]]:
-        """A table's ``(column, type)`` list (on the store thread); 404 when there is no such table."""
-        if name not in self.store.list_tables():
+        """A table's ``(column, type)`` list (``name``: its store key, on the store thread); 404 when there is no
+        such table."""
+        if not self.store.has_table(name):
             known = ", ".join(self.store.list_tables()) or "none"
             raise HTTPError(404, f"unknown table {name!r} (tables: {known})")
         schema = self._table_schemas.get(name)
@@ -1298,11 +1326,10 @@ class FeatureService:
         """``PUT /dbs/{db}/tables/{table}`` on the store thread, its errors worded as the APIServer's."""
         if not self._database_known(db):
             raise HTTPError(404, f"database {db} does not exist", detail=f"unknown database {db!r}")
-        if name not in self.store.list_tables():
-            known = ", ".join(self.store.list_tables()) or "none"
-            raise HTTPError(
-                404, f"table {name} does not exist in database {db}", detail=f"unknown table {name!r} (tables: {known})"
-            )
+        try:
+            name = self.store.resolve_table(name, db if db in self._held_databases() else None)
+        except DataError as e:
+            raise HTTPError(404, f"table {name} does not exist in database {db}", detail=str(e)) from None
         schema = self._table_schema(name)
         for i, row in enumerate(rows):
             if isinstance(row, list) and len(row) != len(schema):
@@ -1330,18 +1357,18 @@ class FeatureService:
         return self._ok({"table": name, "rows": inserted})
 
     async def _post_rows(self, req: _Request) -> _Response:
-        name = self._segment(req, 3)
+        db, name = self._segment(req, 1), self._segment(req, 3)
         if self._media_type(req) == ARROW_STREAM:
             raw = await self._read_body(req)
             try:
                 data = pa.ipc.open_stream(pa.py_buffer(raw)).read_all()
             except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as e:
                 raise HTTPError(400, f"request body is not a valid Arrow IPC stream: {e}") from None
-            inserted = await self._store_call(self._insert_arrow, name, data)
+            inserted = await self._store_call(lambda: self._insert_arrow(self._table_ref(db, name), data))
         else:
             body = await self._json_object(req)
             rows = _rows_field(body, "rows", allow_empty=True)
-            inserted = await self._store_call(self._insert_json, name, rows)
+            inserted = await self._store_call(lambda: self._insert_json(self._table_ref(db, name), rows))
         return self._ok({"table": name, "rows": inserted})
 
 

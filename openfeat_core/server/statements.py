@@ -13,8 +13,9 @@ statement); the statements before it have taken effect, the failing one has chan
 
 Databases are a catalog level (docs/semantics.md §12): ``CREATE DATABASE`` registers one, a table belongs to the
 database it was created in (the one before its name, else the session's: ``execute_sql``'s ``db``, the route's
-``{db}``, then ``USE``), and a ``db.table`` name must name the table's database. Table names stay one namespace
-across databases: two databases cannot hold tables of the same name.
+``{db}``, then ``USE``), a deployment to the session's; two databases may hold tables or deployments of one name.
+An unqualified name is the session database's, ``db.t`` another one's (a query may read several databases; the
+store keys their tables ``db.t``: :func:`openfeat_core.online.store.table_key`).
 
 One OpenMLDB table has two storages; here the **online** storage is the
 :class:`~openfeat_core.online.store.OnlineStore` (which also holds the catalog: every table is created there) and
@@ -49,8 +50,8 @@ Statements (OpenMLDB syntax; keywords in any case):
   replicas: they change nothing).
 * ``CREATE INDEX name ON [db.]t (c1, ...) [OPTIONS(ts=c, ttl=..., ttl_type=...)]`` (checked as CREATE TABLE's; the
   stored rows are indexed at once), ``DROP INDEX [db.]t.name`` (the declaration leaves the catalog).
-* ``DROP TABLE [IF EXISTS] t`` (the online table; workspace versions are history and stay),
-  ``DROP DEPLOYMENT [IF EXISTS] d``.
+* ``DROP TABLE [IF EXISTS] [db.]t`` (the online table; workspace versions are history and stay),
+  ``DROP DEPLOYMENT [IF EXISTS] [db.]d``.
 * ``DELETE FROM t WHERE ...`` (online mode only): ``=`` on every key column of one of the table's indexes and
   optionally ``=``, ``<``, ``<=``, ``>``, ``>=`` on its ts column (or on an index's ts column alone), joined by
   ``AND``; ``c = NULL`` picks NULLs. The rows are removed from every index (OpenMLDB removes them from the named
@@ -122,6 +123,7 @@ from openfeat_core.offline.api import compute
 from openfeat_core.offline.jobs import JobLog, JobType, jobs_of
 from openfeat_core.online import procedures
 from openfeat_core.online import statements as online
+from openfeat_core.online.databases import bind_view
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.plan.nodes import tables_read
 from openfeat_core.sql.binder import plan_sql, query_parameters
@@ -336,7 +338,7 @@ def execute_sql(
         sql: one or more statements.
         mode: ``online``, ``offsync`` or ``offasync`` (``offasync`` runs synchronously, like ``offsync``).
         workspace: the offline storage; without one, offline ``LOAD DATA`` and ``SELECT`` are refused.
-        db: the database the statements run in (only ``SHOW DATABASES`` shows it: one namespace).
+        db: the database the statements run in (its tables are those unqualified names reach).
         timezone: zone of timestamps written without an offset and of calendar functions; the store's by default.
         file_access: the files ``LOAD DATA`` may read and ``INTO OUTFILE`` may write
             (:mod:`openfeat_core.io.access`). The default, :data:`~openfeat_core.io.access.TRUSTED`, is for a
@@ -390,16 +392,16 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
         online.create_table(store, node, session.db)
         return StatementResult("create_table")
     if isinstance(node, CreateIndex):
-        online.create_index(store, node)
+        online.create_index(store, node, session.db)
         return StatementResult("create_index")
     if isinstance(node, DropIndex):
-        online.drop_index(store, node)
+        online.drop_index(store, node, session.db)
         return StatementResult("drop_index")
     if isinstance(node, Drop):
         if node.args["kind"] == "database":
             online.drop_database(store, node.name, bool(node.args.get("exists")))
             return StatementResult("drop_database")
-        online.drop(store, node)
+        online.drop(store, node, session.db)
         return StatementResult(f"drop_{node.args['kind']}")
     if isinstance(node, Show) and node.name == "VARIABLES":
         # The session's variables that have an effect: execute_mode (SET accepts others and ignores them).
@@ -413,14 +415,12 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
             details = online.deployment_description(store, node.args["name"], node.args.get("db") or session.db)
         return StatementResult("show", rows=rows, total_rows=rows.num_rows, details=details)
     if isinstance(node, Describe):
-        rows = online.describe(store, node)
-        details = {
-            "indexes": online.index_descriptions(store, node.name),
-            "options": online.table_options(store, node.name),
-        }
+        rows = online.describe(store, node, session.db)
+        key = store.resolve_table(node.name, node.args.get("db") or session.db)
+        details = {"indexes": online.index_descriptions(store, key), "options": online.table_options(store, key)}
         return StatementResult("desc", rows=rows, total_rows=rows.num_rows, details=details)
     if isinstance(node, Deploy):
-        online.deploy(store, node)
+        online.deploy(store, node, session.db)
         return StatementResult("deploy")
     if isinstance(node, procedures.CreateProcedure):
         procedures.create_procedure(store, node, text)
@@ -431,14 +431,15 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
                 "INSERT writes the online storage: run it in online mode (SET @@execute_mode='online' or mode "
                 "'online'); offline data is written with LOAD DATA"
             )
-        return StatementResult("insert", affected_rows=online.insert(store, node, session.timezone, session.parameters))
+        inserted = online.insert(store, node, session.timezone, session.parameters, session.db)
+        return StatementResult("insert", affected_rows=inserted)
     if isinstance(node, Delete):
         if session.offline:
             raise NotSupportedError(
                 "DELETE removes rows from the online storage: run it in online mode (SET @@execute_mode='online' or "
                 "mode 'online'); workspace versions are history and are not edited"
             )
-        return StatementResult("delete", affected_rows=online.delete(store, node, session.timezone))
+        return StatementResult("delete", affected_rows=online.delete(store, node, session.timezone, session.db))
     if isinstance(node, JobStatement):
         return _job_statement(session, node)
     if isinstance(node, LoadData):
@@ -462,39 +463,46 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
 
 
 def _check_databases(session: _Session, node: exp.Expr) -> None:
-    """The ``db.table`` names of a statement: each database known and holding its table
-    (:func:`openfeat_core.online.statements.check_table_database`); a DEPLOY reads tables of its own database only,
-    as in OpenMLDB."""
+    """The ``[db.]table`` names of a statement: each database known and holding its table, an unqualified name the
+    session database's table (:func:`openfeat_core.online.statements.check_table_database`)."""
     store = session.store
-    names_a_table = isinstance(node, Drop) and node.args["kind"] == "table"
+    names_a_table = isinstance(node, Drop) and node.args["kind"] == "table" and not node.args.get("exists")
     if names_a_table or isinstance(node, (CreateIndex, DropIndex, Describe)):
         online.check_table_database(store, node.name, node.args.get("db"), session.db)
     elif isinstance(node, Show) and node.name == "CREATE TABLE":
         online.check_table_database(store, node.args["name"], node.args.get("db"), session.db)
+    elif isinstance(node, (InsertValues, Delete, LoadData)):
+        if node.args.get("db"):
+            table = node.args["table"] if isinstance(node, LoadData) else node.name
+            online.check_table_database(store, table, node.args["db"], session.db)
     elif isinstance(node, CreateTable) and node.args.get("db"):
         database = node.args["db"]
         if database not in online.known_databases(store, session.db):
             raise OpenFeatError(f"unknown database {database!r}: CREATE DATABASE {database} first")
     elif not isinstance(node, (CreateTable, Show, Drop, SetVariable)):
+        ctes = {cte.alias_or_name.lower() for cte in node.find_all(exp.CTE)}
         for table in node.find_all(exp.Table):
-            if table.args.get("db") is None:
-                continue
-            online.check_table_database(store, table.name, table.db, session.db)
-            if isinstance(node, Deploy) and table.db != session.db:
-                raise NotSupportedError(
-                    f"DEPLOY reads {table.db}.{table.name}: a deployment reads tables of its own database "
-                    f"({session.db}) only, as in OpenMLDB"
-                )
+            if table.args.get("db") is not None:
+                online.check_table_database(store, table.name, table.db, session.db)
+                if isinstance(node, Deploy) and table.db != session.db:
+                    raise NotSupportedError(
+                        f"DEPLOY reads {table.db}.{table.name}: a deployment reads tables of its own database "
+                        f"({session.db}) only, as OpenMLDB's cases expect"
+                    )
+            elif table.name.lower() not in ctes and not session.offline:
+                # (offline, a bare name may also be a workspace table the store does not hold)
+                online.check_table_database(store, table.name, None, session.db)
         _check_column_databases(session, node)
 
 
 def _check_column_databases(session: _Session, node: exp.Expr) -> None:
     """A column named ``[db.]t.c`` names a source of the query in that database (the session's when not written):
-    ``t`` read from ``db2.t`` is ``db2.t.c``, not ``t.c`` in another session database; a subquery's alias is in the
-    session's database, as OpenMLDB resolves them."""
+    ``t`` read from ``db2.t`` is ``db2.t.c``, not ``t.c`` in another session database; an alias (of a table or a
+    subquery) is in the session's database, as OpenMLDB resolves them."""
     sources: dict[str, set[str]] = {}
     for table in node.find_all(exp.Table):
-        sources.setdefault(table.alias_or_name, set()).add(table.db or session.db)
+        # An alias, like a subquery's, is in the session's database.
+        sources.setdefault(table.alias_or_name, set()).add(session.db if table.alias else (table.db or session.db))
     for subquery in node.find_all(exp.Subquery):
         if subquery.alias:
             sources.setdefault(subquery.alias, set()).add(session.db)
@@ -555,13 +563,15 @@ def _load_data(session: _Session, node: LoadData, text: str) -> int:
     """Online: the file's rows appended to the store; offline: a new workspace version of the table. A load of
     the cluster loader (``load_mode='cluster'``, the default) is a job in either mode, as in OpenMLDB."""
     spec = offline.load_spec(node, offline=session.offline, workdir=session.workdir)
-    schema = online.store_schema(session.store, spec.table)
+    database = node.args.get("db") or session.db
+    key = session.store.resolve_table(spec.table, database)
+    schema = online.store_schema(session.store, key)
     if not session.offline:
-        online.check_online_load(session.store, spec.table, spec.mode)
+        online.check_online_load(session.store, spec.table, spec.mode, database)
         job = session.jobs.run("ImportOnlineData", text) if spec.cluster else contextlib.nullcontext()
         with job:
             data = offline.read_infile(spec, schema, session.timezone, session.file_access)
-            return session.store.insert(spec.table, data)
+            return session.store.insert(key, data)
     ws = session.require_workspace("LOAD DATA")
     with session.jobs.run("ImportOfflineData", text):
         return offline.load_into_workspace(ws, spec, schema, session.timezone, session.file_access)
@@ -571,14 +581,21 @@ def _query(session: _Session, query: str, *, tables_of: str | None = None) -> pa
     """The result of a query over the store's rows (online) or the workspace's latest versions (offline);
     ``tables_of``: the query whose tables are read, when ``query`` carries a CONFIG clause."""
     store = session.store
-    schemas = online.store_schemas(store)
     parameters = _query_parameters(session)
     if not session.offline:
-        tables = online.store_tables(store, _tables_read(tables_of or query, schemas, parameters))
-    else:
-        ws = session.require_workspace("SELECT")
-        schemas.update(offline.workspace_schemas(ws))
-        tables = offline.workspace_tables(ws, _tables_read(tables_of or query, schemas, parameters))
+        # The names the query gives the store's tables (the session database's by bare name; db.t of another
+        # database by its name, renamed in the query only where two tables of one name meet in it).
+        visible = store.visible_tables(session.db)
+        text, view = bind_view(query, store.resolve_table, visible)
+        read_text = text if tables_of is None else bind_view(tables_of, store.resolve_table, visible)[0]
+        schemas = {name: online.store_schema(store, key) for name, key in view.items()}
+        read = _tables_read(read_text, schemas, parameters)
+        tables = {name: store.scan(view[name]) for name in read}
+        return compute(text, tables, timezone=session.timezone, parameters=parameters)
+    schemas = {name: online.store_schema(store, key) for name, key in store.visible_tables(session.db).items()}
+    ws = session.require_workspace("SELECT")
+    schemas.update(offline.workspace_schemas(ws))
+    tables = offline.workspace_tables(ws, _tables_read(tables_of or query, schemas, parameters))
     return compute(query, tables, timezone=session.timezone, parameters=parameters)
 
 

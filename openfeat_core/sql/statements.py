@@ -160,13 +160,19 @@ class ValuesRow(exp.Expression):
 class InsertValues(exp.Expression):
     """``INSERT [OR IGNORE] INTO t [(cols)] VALUES ...``; ``columns`` is None without a column list."""
 
-    arg_types: ClassVar[dict[str, bool]] = {"this": True, "columns": False, "rows": True, "or_ignore": False}
+    arg_types: ClassVar[dict[str, bool]] = {
+        "this": True,
+        "db": False,
+        "columns": False,
+        "rows": True,
+        "or_ignore": False,
+    }
 
 
 class Delete(exp.Expression):
-    """``DELETE FROM t WHERE condition``."""
+    """``DELETE FROM [db.]t WHERE condition``."""
 
-    arg_types: ClassVar[dict[str, bool]] = {"this": True, "where": False}
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "db": False, "where": False}
 
 
 class JobStatement(exp.Expression):
@@ -179,7 +185,7 @@ class JobStatement(exp.Expression):
 class LoadData(exp.Expression):
     """``LOAD DATA INFILE 'path' INTO TABLE t [OPTIONS(...)]``: ``this`` is the path."""
 
-    arg_types: ClassVar[dict[str, bool]] = {"this": True, "table": True, "options": False}
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "table": True, "db": False, "options": False}
 
 
 class Outfile(exp.Expression):
@@ -453,10 +459,6 @@ class StatementParser:
             self._error(what)
         self._advance()
         return token.text
-
-    def _table_name(self) -> str:
-        """``[db.]name``, the name alone (:meth:`_qualified_name` keeps the database)."""
-        return self._qualified_name("a table name")[1]
 
     def _qualified_name(self, what: str) -> tuple[str | None, str]:
         """``[db.]name``: the database (None when not written) and the name."""
@@ -870,7 +872,7 @@ class StatementParser:
     def _parse_insert_statement(self) -> InsertValues:
         or_ignore = self._accept_words("OR", "IGNORE")
         self._expect_word("INTO")
-        table = self._table_name()
+        db, table = self._qualified_name("a table name")
         columns: list[str] | None = None
         if self._accept_symbol(TokenType.L_PAREN):
             columns = [self._name("a column name")]
@@ -890,7 +892,7 @@ class StatementParser:
             if not self._accept_symbol(TokenType.COMMA):
                 break
         self._end()
-        return InsertValues(this=table, columns=columns, rows=rows, or_ignore=or_ignore)
+        return InsertValues(this=table, db=db, columns=columns, rows=rows, or_ignore=or_ignore)
 
     def _insert_value(self) -> Constant:
         """A value of ``INSERT ... VALUES``: a literal, ``?`` (a prepared INSERT's parameter), or a function call or
@@ -910,10 +912,10 @@ class StatementParser:
 
     def _parse_delete_statement(self) -> Delete:
         self._expect_word("FROM")
-        table = self._table_name()
+        db, table = self._qualified_name("a table name")
         where = self._parse_where()
         self._end()
-        return Delete(this=table, where=where)
+        return Delete(this=table, db=db, where=where)
 
     def _parse_stop_statement(self) -> JobStatement:
         if not self._accept_word("JOB"):
@@ -935,10 +937,10 @@ class StatementParser:
         path = self._string("the file path as a 'string'")
         self._expect_word("INTO")
         self._expect_word("TABLE")
-        table = self._table_name()
+        db, table = self._qualified_name("a table name")
         options = self._options() if self._accept_word("OPTIONS") else []
         self._end()
-        return LoadData(this=path, table=table, options=options)
+        return LoadData(this=path, table=table, db=db, options=options)
 
     def _parse_deploy_statement(self) -> Deploy:
         exists = self._accept_words("IF", "NOT", "EXISTS")

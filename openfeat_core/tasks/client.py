@@ -30,7 +30,8 @@ __all__ = [
     "read_token_file",
 ]
 
-#: The ``{db}`` path segment of the service routes: the service accepts and ignores it (one namespace).
+#: The ``{db}`` path segment of the service routes: no database of the catalog, so the routes reach the tables and
+#: deployments the tasks make (without a database: in every one).
 SERVICE_DB = "openfeat"
 #: The environment variable holding the service's bearer token.
 TOKEN_ENV = "OPENFEAT_TOKEN"

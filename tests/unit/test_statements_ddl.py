@@ -250,7 +250,7 @@ def test_show_deployment_describes_it_as_openmldb_does() -> None:
         "output_columns": ["1,c1,kVarchar,NO", "2,v,kInt32,NO", "3,c8,kDate,NO"],
     }
     assert result.rows is not None and result.rows.column("Deployment").to_pylist() == ["d"]
-    assert run(store, "SHOW DEPLOYMENT other_db.d").details["db"] == "other_db"  # type: ignore[index]
+    assert run(store, "USE other_db; SHOW DEPLOYMENT test_zw.d").details["db"] == "test_zw"  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -289,7 +289,7 @@ def test_databases_are_a_catalog_and_tables_belong_to_one(tmp_path: Path) -> Non
     assert tables == {"db1": ["api", "t1"], "db2": ["api", "t2"]}
     assert run(store, "SELECT db1.t1.c1 FROM db1.t1").total_rows == 0
     for query in (
-        "SELECT t1.c1 FROM t1",
+        "USE db1; SELECT t1.c1 FROM t1",
         "USE db1; SELECT db1.t.c1 FROM (SELECT c1 FROM db1.t1) AS t",
         "USE db2; SELECT t2.c1 FROM t2",
     ):
@@ -310,15 +310,12 @@ def test_databases_are_a_catalog_and_tables_belong_to_one(tmp_path: Path) -> Non
         ("DROP DATABASE nope", "unknown database 'nope'"),
         ("DROP DATABASE db1", "database 'db1' is not empty: drop its tables first (t1)"),
         ("CREATE TABLE nope.t (c1 string)", "unknown database 'nope'"),
-        (
-            "CREATE TABLE db2.t1 (c1 string)",
-            "table 't1' already exists in database 'db1' (OpenFeat keeps one namespace",
-        ),
-        ("DESC db2.t1", "table 't1' is in database 'db1', not 'db2'"),
+        ("CREATE TABLE db1.t1 (c1 string)", "table 't1' already exists in database 'db1'"),
+        ("DESC db2.t1", "table 't1' is not in database 'db2': it is in database 'db1'"),
         ("DESC nope.t1", "unknown database 'nope'"),
-        ("DROP TABLE db2.t1", "table 't1' is in database 'db1', not 'db2'"),
-        ("CREATE INDEX i ON db2.t1 (c2)", "table 't1' is in database 'db1', not 'db2'"),
-        ("SELECT c1 FROM db2.t1", "table 't1' is in database 'db1', not 'db2'"),
+        ("DROP TABLE db2.t1", "table 't1' is not in database 'db2': it is in database 'db1'"),
+        ("CREATE INDEX i ON db2.t1 (c2)", "table 't1' is not in database 'db2': it is in database 'db1'"),
+        ("SELECT c1 FROM db2.t1", "table 't1' is not in database 'db2': it is in database 'db1'"),
         ("SELECT a.c1 FROM db1.t1 AS a LAST JOIN nope.t1 AS b ON a.c1 = b.c1", "unknown database 'nope'"),
         ("USE db2; DEPLOY d SELECT c1 FROM db1.t1", "a deployment reads tables of its own database (db2) only"),
         ("USE db2; SELECT t1.c1 FROM db1.t1", "column t1.c1: the query reads db1.t1, not db2.t1"),

@@ -48,7 +48,7 @@ def _ids(store: OnlineStore, table: str = "t") -> list[int]:
     ("indexes", "delete", "removed", "left"),
     [
         ("INDEX(KEY=c1, TS=c7)", "DELETE FROM t WHERE c1 = 'aa'", 2, [2, 4, 5]),
-        ("INDEX(KEY=c1, TS=c7)", "delete from db.t where c1='cc'", 0, [1, 2, 3, 4, 5]),
+        ("INDEX(KEY=c1, TS=c7)", "delete from default.t where c1='cc'", 0, [1, 2, 3, 4, 5]),
         # NULL and the empty string are keys of their own; `= NULL` picks the NULLs, as OpenMLDB's DELETE does.
         ("INDEX(KEY=c1, TS=c7)", "DELETE FROM t WHERE c1 = NULL", 1, [1, 2, 3, 5]),
         ("INDEX(KEY=c1, TS=c7)", "DELETE FROM t WHERE c1 IS NULL", 1, [1, 2, 3, 5]),
