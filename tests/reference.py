@@ -238,6 +238,7 @@ class LastJoin:
         left_keys: main-table key columns.
         right_keys: right-table key columns, pairwise equal to ``left_keys``.
         order_by: the ``ORDER BY`` column of the right table, or ``None``.
+        descending: ``ORDER BY ... DESC``: the smallest order value is the match (NULL still loses).
         index_ts: without ``ORDER BY``: the ts column of the right table's index on ``right_keys``
             (passed to the engine through ``indexes=``); ``None`` means no such index, insertion order decides.
         predicates: extra conditions; they filter the matches before the last one is picked.
@@ -249,6 +250,7 @@ class LastJoin:
     order_by: str | None = None
     index_ts: str | None = None
     predicates: tuple[JoinPredicate, ...] = ()
+    descending: bool = False
 
 
 @dataclass(frozen=True)
@@ -600,11 +602,27 @@ def _last_join_match(query: Query, join: LastJoin, left: Row) -> dict[str, Any]:
             continue
         if not all(_predicate_holds(p, left, row) for p in join.predicates):
             continue
-        # Last = largest order value; ties (and no order at all) go to the later-inserted row.
-        rank = (row[order] if order is not None else 0, seq)
+        # Last = largest order value (smallest under DESC; a NULL value loses to any value); ties (and no order at
+        # all) go to the later-inserted row.
+        value = row[order] if order is not None else 0
+        key = 0 if value is None else _Descending(value) if join.descending else value
+        rank = (value is not None, key, seq)
         if best is None or rank > best:
             best, best_row = rank, row
     return {name: None if best_row is None else best_row[name] for name in right_table.column_names}
+
+
+@dataclass(frozen=True)
+class _Descending:
+    """A value that sorts in reverse (the order value of a LAST JOIN ... ORDER BY ... DESC)."""
+
+    value: Any
+
+    def __lt__(self, other: _Descending) -> bool:
+        return bool(other.value < self.value)
+
+    def __gt__(self, other: _Descending) -> bool:
+        return bool(other.value > self.value)
 
 
 def _predicate_holds(predicate: JoinPredicate, left: Row, right: Row) -> bool:
@@ -643,7 +661,7 @@ def render_sql(query: Query) -> str:
         j = query.join
         sql += f" LAST JOIN {j.right}"
         if j.order_by is not None:
-            sql += f" ORDER BY {j.right}.{j.order_by}"
+            sql += f" ORDER BY {j.right}.{j.order_by}{' DESC' if j.descending else ''}"
         conditions = [f"{main}.{lk} = {j.right}.{rk}" for lk, rk in zip(j.left_keys, j.right_keys, strict=True)]
         conditions += [f"{j.right}.{p.right_column} {p.op} {main}.{p.left_column}" for p in j.predicates]
         sql += " ON " + " AND ".join(conditions)

@@ -115,6 +115,10 @@ def _match_indices(left: RelationColumns, right: RelationColumns, join: LastJoin
         return np.full(n, -1, dtype=np.int64)
     lcode, rcode = _key_codes(left, right, join, ctx)
     order = order_values(evaluate(join.order_by, right, ctx)) if join.order_by is not None else np.zeros(m, np.int64)
+    if join.descending:
+        # DESC: the smallest value is the match, so sort by its negation; NULL (int64 min) keeps losing to values.
+        null = np.iinfo(np.int64).min
+        order = np.where(order == null, null, -order)
     # Sort right rows by (key, order value, insertion order): the last of a group is the match.
     by_order = np.argsort(order, kind="stable")
     perm = by_order[np.argsort(rcode[by_order], kind="stable")]
@@ -132,7 +136,8 @@ def _match_indices(left: RelationColumns, right: RelationColumns, join: LastJoin
     right_quals = {f.qualifier for f in right.fields}
     residual: list[Expr] = []
     for conj in _split_conjuncts(join.residual):
-        bound = as_of_bound(conj, join.order_by, right_quals)
+        # The as-of cut searches ascending order values; under DESC the bound is an ordinary predicate.
+        bound = None if join.descending else as_of_bound(conj, join.order_by, right_quals)
         if bound is None:
             residual.append(conj)
             continue

@@ -365,6 +365,8 @@ def _join_plan(join: LastJoin, main: Scan, main_quals: set[str], main_names: lis
     order = join.order_by
     if order is not None and not isinstance(order, ColumnRef):
         return f"ORDER BY is an expression, not a column of {right.table}"
+    if join.descending:
+        return "ORDER BY ... DESC matches the oldest row, and the index serves the newest first"
     bound = None
     if join.residual is not None:
         # The one residual the direct access applies: an upper as-of bound by a main-table column.

@@ -80,7 +80,11 @@ def _relation(rel: Relation, lines: list[str], depth: int) -> None:
     elif isinstance(rel, LastJoin):
         keys = " AND ".join(f"{expr_text(a)} = {expr_text(b)}" for a, b in rel.equi_keys) or "(no equality keys)"
         extra = f" AND {expr_text(rel.residual)}" if rel.residual is not None else ""
-        order = f" ORDER BY {expr_text(rel.order_by)}" if rel.order_by is not None else " (insertion order)"
+        order = (
+            f" ORDER BY {expr_text(rel.order_by)}{' DESC' if rel.descending else ''}"
+            if rel.order_by is not None
+            else " (insertion order)"
+        )
         lines.append(f"{pad}LAST JOIN ON {keys}{extra}{order}")
         _relation(rel.left, lines, depth + 1)
         _relation(rel.right, lines, depth + 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from openfeat_core.types import SQLType
@@ -135,7 +135,8 @@ class LastJoin:
         residual: the other conjuncts of ON, evaluated on (left row, right candidate) pairs.
         order_by: the right-side expression whose maximum picks the match; ``None`` means the index
             time column if the right table has a matching index, else insertion order.
-        index_order: the index time column chosen when ``order_by`` is ``None`` (or ``None``).
+        descending: ``ORDER BY ... DESC``: the minimum picks the match instead (ties still go to the row inserted
+            last; a NULL order value still loses to any value).
     """
 
     left: Relation
@@ -144,6 +145,7 @@ class LastJoin:
     residual: Expr | None
     order_by: Expr | None
     schema: tuple[Field, ...]
+    descending: bool = field(default=False, metadata={"omitted_when_default": True})
 
 
 @dataclass(frozen=True)
@@ -385,7 +387,12 @@ def to_jsonable(node: Any) -> Any:
     if type(node).__name__ in _NODE_TYPES and hasattr(node, "__dataclass_fields__"):
         out: dict[str, Any] = {"$node": type(node).__name__}
         for f in fields(node):
-            out[f.name] = to_jsonable(getattr(node, f.name))
+            value = getattr(node, f.name)
+            # A field added later leaves the JSON (so the digest) of every plan that does not use it unchanged:
+            # deployments stored before it are the same script, and re-deploying one is still a no-op.
+            if f.metadata.get("omitted_when_default") and value == f.default:
+                continue
+            out[f.name] = to_jsonable(value)
         return out
     if isinstance(node, float) and node != node:  # NaN literal
         return {"$float": "nan"}

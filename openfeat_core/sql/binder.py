@@ -425,10 +425,12 @@ class Binder:
         right = self.bind_table_like(node.this)
         equi, res = self._bind_join_on(left, right, node.args["on"], "LAST JOIN ON")
         order = node.args.get("order")
-        order_by = self._bind_order_by(order, _Scope(fields=right.schema, tables=_qualifiers(right)), "LAST JOIN")
+        scope = _Scope(fields=right.schema, tables=_qualifiers(right))
+        order_by = self._bind_order_by(order, scope, "LAST JOIN", descending_allowed=True)
         if order is None:
             order_by = self._index_order(right, equi)
-        return LastJoin(left, right, equi, res, order_by, left.schema + right.schema)
+        descending = order is not None and bool(order.expressions[0].args.get("desc"))
+        return LastJoin(left, right, equi, res, order_by, left.schema + right.schema, descending)
 
     def bind_left_join(self, left: Relation, node: exp.Join) -> LeftJoin:
         right = self.bind_table_like(node.this)
@@ -467,14 +469,17 @@ class Binder:
             res = r if res is None else Call("and", (res, r), SQLType.BOOL)
         return tuple(equi), res
 
-    def _bind_order_by(self, order: exp.Expr | None, scope: _Scope, what: str) -> Expr | None:
-        """The single ascending integer/timestamp ORDER BY column of a window or a LAST JOIN."""
+    def _bind_order_by(
+        self, order: exp.Expr | None, scope: _Scope, what: str, *, descending_allowed: bool = False
+    ) -> Expr | None:
+        """The single integer/timestamp ORDER BY column of a window (ascending) or a LAST JOIN (either way; the
+        caller reads the direction)."""
         if order is None:
             return None
         if len(order.expressions) != 1:
             self.fail(order, f"{what} ORDER BY takes exactly one column")
         o = order.expressions[0]
-        if o.args.get("desc"):
+        if o.args.get("desc") and not descending_allowed:
             self.fail(o, f"{what} ORDER BY does not support DESC")
         order_by = self.bind_expr(o.this, scope)
         if order_by.type not in _ORDERABLE_TYPES:

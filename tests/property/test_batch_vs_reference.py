@@ -322,15 +322,17 @@ def window_queries(draw: st.DrawFn, focus: Focus = BROAD) -> Query:
 
 @st.composite
 def last_joins(draw: st.DrawFn, *, keys: tuple[str, ...]) -> LastJoin:
-    """Keys (one or two), ORDER BY or an index ts or neither, and an optional ``rts op ts`` predicate."""
+    """Keys (one or two), ORDER BY (ASC or DESC) or an index ts or neither, and an optional ``rts op ts``
+    predicate."""
     two_keys = draw(st.booleans())
     left_keys, right_keys = (("k1", "k2"), ("rk1", "rk2")) if two_keys else (("k1",), ("rk1",))
     order_by = draw(st.sampled_from(("rts", None)))
     index_ts = draw(st.sampled_from(("rts", None))) if order_by is None else None
+    descending = order_by is not None and draw(st.booleans())
     predicates = tuple(
         JoinPredicate("rts", op, "ts") for op in draw(st.lists(st.sampled_from(INEQUALITIES), max_size=1))
     )
-    return LastJoin("r", left_keys, right_keys, order_by, index_ts, predicates)
+    return LastJoin("r", left_keys, right_keys, order_by, index_ts, predicates, descending)
 
 
 @st.composite

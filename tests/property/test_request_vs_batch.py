@@ -176,7 +176,9 @@ def as_of_join_queries(draw: st.DrawFn) -> Any:
     query = draw(join_queries(with_windows=draw(st.booleans())))
     assert query.join is not None
     op = draw(st.sampled_from(["<=", "<"]))
-    join = dataclasses.replace(query.join, order_by="rts", index_ts=None, predicates=(JoinPredicate("rts", op, "ts"),))
+    join = dataclasses.replace(
+        query.join, order_by="rts", index_ts=None, predicates=(JoinPredicate("rts", op, "ts"),), descending=False
+    )
     return dataclasses.replace(query, join=join)
 
 
