@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import datetime as dt
 import functools
 import hmac
 import ipaddress
@@ -276,9 +277,18 @@ def _json_values(column: Column, nan_as_null: bool) -> list[Any]:
     values = column.to_pylist()
     if column.type is SQLType.DATE:
         return [None if v is None else v.isoformat() for v in values]
+    if column.type.is_nested:  # arrays as lists, maps as lists of [key, value] pairs
+        return [_json_nested(v) for v in values]
     if nan_as_null and column.type.is_float:
         return [None if v is None or not math.isfinite(v) else v for v in values]
     return values
+
+
+def _json_nested(value: Any) -> Any:
+    """An ARRAY or MAP value (or one of its elements) JSON-ready: dates as ``YYYY-MM-DD``, pairs as lists."""
+    if isinstance(value, (list, tuple)):
+        return [_json_nested(v) for v in value]
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 #: Type names as OpenMLDB's APIServer writes the schema of a SQL result (a bare NULL column is reported as Bool).
@@ -301,7 +311,7 @@ def _result_json(rows: pa.Table) -> dict[str, Any]:
     columns = [Column.from_arrow(c) for c in rows.columns]
     values = [_json_values(c, nan_as_null=False) for c in columns]
     return {
-        "schema": [_RESULT_TYPE_NAMES[c.type] for c in columns],
+        "schema": [_RESULT_TYPE_NAMES.get(c.type) or c.type.openmldb_name for c in columns],
         "data": [list(r) for r in zip(*values, strict=True)],
     }
 

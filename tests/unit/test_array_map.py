@@ -217,3 +217,28 @@ def test_bad_map_and_array_values_name_the_field(tmp_path: Path, row: list[Any],
     with pytest.raises(DataError, match=message):
         store.insert("t", [row])
     store.close()
+
+
+def test_the_http_routes_answer_arrays_and_maps_as_json() -> None:
+    from openfeat_core.server.service import create_app
+    from unit.test_online_service import call
+
+    app = create_app(OnlineStore())
+    try:
+        for statement in (
+            "create database demo_db",
+            "create table t (k int, ts timestamp, m map<int, date>, INDEX(KEY=k, TS=ts))",
+            "insert into t values (1, 1000, map(1, date('2020-01-02')))",
+            "deploy d select k, m[1] as v, map_keys(m) as ks from t",
+        ):
+            assert call(app, "POST", "/dbs/demo_db", {"mode": "online", "sql": statement}).status == 200
+        answer = call(app, "POST", "/dbs/demo_db", {"mode": "online", "sql": "select m, map_keys(m) as ks from t"})
+        assert answer.json()["data"] == {
+            "schema": ["map<int, date>", "array<int>"],
+            "data": [[[[1, "2020-01-02"]], [1]]],
+        }
+        # A map with non-string keys arrives as [key, value] pairs (JSON object keys are strings).
+        request = call(app, "POST", "/dbs/demo_db/deployments/d", {"input": [[1, 2000, [[1, "2021-01-01"]]]]})
+        assert request.json()["data"]["data"] == [[1, "2021-01-01", [1]]]
+    finally:
+        app.close()
