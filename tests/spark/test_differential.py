@@ -1,10 +1,10 @@
 """The Spark backend equals the local engine row for row, on random tables, under forced edge settings.
 
 Every plan shape the backend compiles differently is here: several window groups with a UNION and ROWS / ROWS_RANGE
-frames (lag reads the partition history), LAST JOIN with a residual predicate and ORDER BY, LAST JOIN on keys of two
-types without ORDER BY (insertion order decides), windows over a LAST JOIN after WHERE, a subquery with LIMIT, and
-GROUP BY. Tables have duplicate timestamps, NULL and string keys. Each is run under settings that force the edges:
-chunks of one key, 1 and 3 partitions, every key split by the skew path, each LAST JOIN strategy.
+frames (lag reads the partition history), LAST JOIN with a residual predicate and ORDER BY ... DESC, LAST JOIN on
+keys of two types without ORDER BY (insertion order decides), windows over a LAST JOIN after WHERE, a subquery with
+LIMIT, and GROUP BY. Tables have duplicate timestamps, NULL and string keys. Each is run under settings that force
+the edges: chunks of one key, 1 and 3 partitions, every key split by the skew path, each LAST JOIN strategy.
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ SHAPES = {
         WINDOW w1 AS (UNION u PARTITION BY k ORDER BY ts ROWS_RANGE BETWEEN 3h PRECEDING AND CURRENT ROW),
                w2 AS (PARTITION BY g ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
                w3 AS (PARTITION BY k, g ORDER BY ts ROWS_RANGE BETWEEN 2h PRECEDING AND CURRENT ROW)""",
-    "lastjoin_residual_order": """
+    # DESC here, ascending with the same bound in window_over_lastjoin_where: both directions, one shape each.
+    "lastjoin_residual_order_desc": """
         SELECT t.k, t.ts, t.v, d.x, d.ts AS dts FROM t
-        LAST JOIN d ORDER BY d.ts ON t.k = d.k AND d.ts <= t.ts AND d.x > 3""",
+        LAST JOIN d ORDER BY d.ts DESC ON t.k = d.k AND d.ts <= t.ts AND d.x > 3""",
     "lastjoin_mixed_keys_insertion_order": """
         SELECT t.g, t.v, d.k AS dk, d.x FROM t LAST JOIN d ON t.g = d.x""",
     "window_over_lastjoin_where": """
