@@ -312,6 +312,19 @@ def run_query_case(tmp_path: Path, body: str, mode: str) -> tuple[str, str]:
             "failed",
             "common column 'c1' is 'b' in row 1 and 'a' in row 0",
         ),
+        # expect.common_column_indices: the outputs computed once (s: a common window over a common column).
+        (
+            "batch_request:\n  columns: [id int, c1 string, c3 int, c7 timestamp]\n  common_column_indices: [1, 2, 3]\n"
+            "  rows: [[2, a, 2, 2000], [4, a, 2, 2000]]\nexpect: {rows: [[2, 3], [4, 3]], common_column_indices: [1]}",
+            "passed",
+            "",
+        ),
+        (
+            "batch_request:\n  columns: [id int, c1 string, c3 int, c7 timestamp]\n  common_column_indices: [1, 3]\n"
+            "  rows: [[2, a, 2, 2000], [4, a, 2, 2000]]\nexpect: {rows: [[2, 3], [4, 3]], common_column_indices: [1]}",
+            "failed",
+            "output common columns: expected [1], computed once []",
+        ),
         (
             "batch_request:\n  columns: [id int, c1 string, c3 int, c7 timestamp]\n  rows: [[2, a, 2, 2000]]\n"
             "expect: {rows: [[2, 2]]}",
