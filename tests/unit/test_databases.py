@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import pytest
 from openfeat_core.errors import OpenFeatError
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.online.wal import DurableLog
+from openfeat_core.server.service import FeatureService, create_app
 from openfeat_core.server.statements import StatementResult, execute_sql
+from tests.unit.test_online_service import call
 
 TABLE = "(c1 string, c2 int, c3 bigint, INDEX(KEY=c1, TS=c3))"
 WINDOW = "WINDOW w AS (PARTITION BY c1 ORDER BY c3 ROWS BETWEEN 10 PRECEDING AND CURRENT ROW)"
@@ -242,3 +245,45 @@ def test_a_store_written_before_tables_were_per_database_still_opens(tmp_path: P
     assert reopened.scan("db1.t1").column("c2").to_pylist() == [1, 2]
     assert reopened.scan("db2.t1").column("c2").to_pylist() == [9]
     reopened.close()
+
+
+@pytest.fixture
+def app(store: OnlineStore) -> Iterator[FeatureService]:
+    run(store, DEPLOY, "db1")
+    run(store, DEPLOY, "db2")
+    service = create_app(store)
+    yield service
+    service.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status", "answer"),
+    [
+        ("GET", "/dbs/db2/tables", None, 200, {"tables": ["t1", "t2"]}),
+        ("GET", "/dbs/db1/tables/t1", None, 200, {"name": "t1", "rows": 1}),
+        ("GET", "/dbs/db2/tables/t1", None, 200, {"name": "t1", "rows": 2}),
+        ("GET", "/dbs/db1/tables/t2", None, 404, "table 't2' is not in database 'db1': it is in database 'db2'"),
+        ("PUT", "/dbs/db2/tables/t1", {"value": [["cc", 4, 40]]}, 200, {"table": "t1", "rows": 1}),
+        ("GET", "/dbs/db2/deployments/d", None, 200, {"name": "d", "dbs": ["db2"]}),
+        ("POST", "/dbs/db1/deployments/d", {"input": [["aa", 100, 50]]}, 200, {"data": [["aa", 101]]}),
+        ("POST", "/dbs/db2/deployments/d", {"input": [["aa", 100, 50]]}, 200, {"data": [["aa", 102]]}),
+        ("GET", "/dbs/db1/deployments", None, 200, {"deployments": ["d"]}),
+    ],
+)
+def test_the_routes_answer_per_database(
+    app: FeatureService, method: str, path: str, payload: Any, status: int, answer: dict[str, Any] | str
+) -> None:
+    response = call(app, method, path, payload)
+    assert response.status == status, response.body
+    body = response.json()
+    if isinstance(answer, str):
+        assert answer in body["detail"]
+        return
+    data = body["data"]
+    assert {k: data[k] for k in answer} == answer
+
+
+def test_a_put_lands_in_the_database_of_its_route(app: FeatureService, store: OnlineStore) -> None:
+    assert call(app, "PUT", "/dbs/db1/tables/t1", {"value": [["zz", 5, 50]]}).status == 200
+    assert store.scan("db1.t1").column("c1").to_pylist() == ["aa", "zz"]
+    assert store.scan("db2.t1").num_rows == 2
