@@ -143,7 +143,10 @@ def create_procedure(store: OnlineStore, node: CreateProcedure, statement: str) 
             f"procedure {name!r}: the parameters ({given}) must be the columns of its main table {main.table!r} "
             f"in order ({shown})"
         )
-    store.deploy(name, query, procedure=statement)
+    deployment = store.deploy(name, query, procedure=statement)
+    if node.args["common"]:
+        # Its batches' common columns are known now: cut the plan at CREATE, not at the first batch.
+        deployment.batch_split(node.args["common"])
 
 
 def _type_of(name: str, column: str) -> SQLType:
