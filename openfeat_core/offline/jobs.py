@@ -6,8 +6,9 @@ table ``__INTERNAL_DB.JOB_INFO`` keeps them. OpenFeat runs those statements sync
 :class:`JobLog` records each one as a job that has already ended, so that the job statements answer in OpenMLDB's
 shape: the columns of ``JOB_INFO`` (``id``, ``job_type``, ``state``, ``start_time``, ``end_time``, ``parameter``,
 ``cluster``, ``application_id``, ``error``), job types ``RunBatchAndShow`` (offline SELECT), ``RunBatchSql``
-(offline INTO OUTFILE), ``ImportOfflineData`` and ``ImportOnlineData`` (LOAD DATA), states ``FINISHED`` and
-``FAILED`` (a job is never seen ``RUNNING``: the statement that started it has returned).
+(offline INTO OUTFILE), ``ImportOfflineData`` and ``ImportOnlineData`` (LOAD DATA), ``InsertOfflineData``
+(offline INSERT), states ``FINISHED`` and ``FAILED`` (a job is never seen ``RUNNING``: the statement that started it
+has returned).
 
 The differences: the list lives in memory, one per :class:`~openfeat_core.online.store.OnlineStore` (it is not a
 table, is not kept across restarts, and holds the :data:`MAX_JOBS` most recent jobs); ``cluster`` is ``local``
@@ -32,7 +33,9 @@ from openfeat_core.errors import DataError
 
 __all__ = ["JOB_SCHEMA", "MAX_JOBS", "Job", "JobLog", "JobType", "jobs_of"]
 
-JobType: TypeAlias = Literal["RunBatchAndShow", "RunBatchSql", "ImportOfflineData", "ImportOnlineData"]
+JobType: TypeAlias = Literal[
+    "RunBatchAndShow", "RunBatchSql", "ImportOfflineData", "ImportOnlineData", "InsertOfflineData"
+]
 #: How many jobs a :class:`JobLog` keeps (the oldest are forgotten first).
 MAX_JOBS = 10_000
 #: The columns of ``SHOW JOBS`` and ``SHOW JOB id``: OpenMLDB's ``JOB_INFO`` table.

@@ -222,6 +222,31 @@ def load_into_workspace(
     return data.num_rows
 
 
+def insert_into_workspace(ws: Workspace, table: str, data: pa.Table) -> int:
+    """``INSERT`` in an offline mode, as OpenMLDB's offline ``InsertOfflineData`` job: a new workspace version of the
+    table holding the previous version's rows then ``data`` (the table's schema). Returns the rows inserted."""
+    previous = ws.table_info(table) if ws.exists(table) else None
+    if previous is not None and not previous.schema.equals(data.schema, check_metadata=False):
+        raise DataError(
+            f"cannot insert into the offline data of table {table!r}: its version {previous.version} has columns "
+            f"{_describe_schema(previous.schema)}, the table has {_describe_schema(data.schema)}; replace it with "
+            "LOAD DATA ... OPTIONS(mode='overwrite')"
+        )
+    lineage = {
+        LINEAGE_KEY: {
+            "task": "insert",
+            "base_version": previous.version if previous is not None else None,
+            "openfeat_version": openfeat_core.__version__,
+        }
+    }
+    # As a LOAD DATA append: shares the latest version's files and re-bases onto a concurrent writer's commit.
+    append = previous is not None
+    ws.write_table(
+        table, data, schema=data.schema, lineage=lineage, append=append, expected_version=None if append else 0
+    )
+    return data.num_rows
+
+
 def _describe_schema(schema: pa.Schema) -> str:
     return ", ".join(f"{f.name} {sql_type_of_arrow(f.type).openmldb_name}" for f in schema)
 

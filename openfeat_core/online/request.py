@@ -14,7 +14,7 @@ import pyarrow as pa
 from openfeat_core.engine.executor import execute, main_scan
 from openfeat_core.errors import DataError, NotSupportedError
 from openfeat_core.functions.registry import EvalContext
-from openfeat_core.plan.nodes import Select
+from openfeat_core.plan.nodes import LastJoin, LeftJoin, Relation, Scan, Select, UnionAll
 from openfeat_core.sql.binder import plan_sql
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def request_replay(
 
     loaded = {name: load_table(name, src, timezone=timezone) for name, src in tables.items()}
     plan = plan_sql(sql, loaded, indexes=indexes)
-    if plan.is_aggregation:
+    if plan.is_aggregation or _groups_main_rows(plan):
         raise NotSupportedError("GROUP BY and aggregates without OVER are batch-only: a request computes one row")
     main = request_table or main_scan(plan).table
     if main not in loaded:
@@ -82,6 +82,22 @@ def request_replay(
     if not outputs:
         return store.request("replay", stream.slice(0, 0))
     return pa.concat_tables(outputs)
+
+
+def _groups_main_rows(plan: Select) -> bool:
+    """Whether a subquery on the main table's path groups its rows (GROUP BY or aggregates without OVER): its rows
+    are groups, not the request rows, so there is no per-request answer (the deployment refuses it too)."""
+    rel: Relation = plan.source
+    while not isinstance(rel, Scan):
+        if isinstance(rel, (LastJoin, LeftJoin)):
+            rel = rel.left
+        elif isinstance(rel, UnionAll):
+            rel = rel.inputs[0]
+        else:
+            if rel.query.is_aggregation:
+                return True
+            rel = rel.query.source
+    return False
 
 
 def _executor_replay(plan: Select, loaded: Mapping[str, pa.Table], main: str, ctx: EvalContext) -> pa.Table:

@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatError, OpenFeatSQLError
 from openfeat_core.io.timestamps import parse_timestamp_strings, to_engine_dates
+from openfeat_core.online.rows import check_rows
 from openfeat_core.online.store import OnlineStore
 from openfeat_core.sql.dialect import INTERVAL_UNITS_MS, interval_ms, parse_sql
 from openfeat_core.sql.statements import (
@@ -63,6 +64,8 @@ __all__ = [
     "drop_index",
     "index_descriptions",
     "insert",
+    "insert_rows",
+    "insert_table",
     "known_databases",
     "show",
     "show_create_table",
@@ -501,7 +504,34 @@ def insert(
     parameters: Sequence[Sequence[Any]] | None = None,
     db: str | None = None,
 ) -> int:
-    """The ``VALUES`` rows converted to the table's types and inserted, all or none; returns the rows inserted.
+    """The ``VALUES`` rows (:func:`insert_rows`) inserted, all or none; returns the rows inserted."""
+    return store.insert(*insert_rows(store, node, timezone, parameters, db))
+
+
+def insert_table(
+    store: OnlineStore,
+    node: InsertValues,
+    timezone: str,
+    parameters: Sequence[Sequence[Any]] | None = None,
+    db: str | None = None,
+) -> tuple[str, pa.Table]:
+    """The table an INSERT writes (its key in ``store``) and its ``VALUES`` rows (:func:`insert_rows`) as Arrow data
+    of the table's schema, for an INSERT into the offline data."""
+    key, rows = insert_rows(store, node, timezone, parameters, db)
+    schema = store.table_schema(key)
+    fields = [(f.name, sql_type_of_arrow(f.type)) for f in schema]
+    return key, pa.Table.from_batches([check_rows(rows, fields, what=f"table {node.name!r}").to_batch(schema)])
+
+
+def insert_rows(
+    store: OnlineStore,
+    node: InsertValues,
+    timezone: str,
+    parameters: Sequence[Sequence[Any]] | None = None,
+    db: str | None = None,
+) -> tuple[str, list[list[Any]]]:
+    """The table an INSERT writes (its key in ``store``) and its ``VALUES`` rows converted to the table's types, one
+    list of values per row in column order.
 
     Literals are numbers (``5L`` and ``3.3f`` too), strings, ``NULL``, ``true``/``false``; timestamps as
     epoch-millisecond integers or ``'YYYY-MM-DD HH:MM:SS[.fff]'`` strings (in ``timezone`` unless they carry an
@@ -554,7 +584,7 @@ def insert(
                     raise DataError(f"{at} ({types[f.name].openmldb_name} NOT NULL): {what}")
                 row.append(converted)
             rows.append(row)
-    return store.insert(key, rows)
+    return key, rows
 
 
 def _executions(

@@ -3,12 +3,14 @@
 OpenMLDB pre-aggregates a ``*_where`` aggregate only when its condition is ``column op constant`` (its pre-aggregation
 table stores one filter column); OpenFeat's partials evaluate the whole condition on every inserted row, so any
 condition is served, exactly: these tests stream rows through a store with the long window and one without and
-demand equal answers, and check that the partials were really used. They also pin OpenMLDB's rule for an index
-declared without KEY.
+demand equal answers, and check that the partials were really used. They also pin what other skip-list entries
+came down to: OpenMLDB's rule for an index declared without KEY, its ``inc`` function, INSERT in offline mode, and
+request mode refusing grouped rows.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,8 +20,11 @@ import pytest
 import openfeat_core
 from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
 from openfeat_core.online.preagg import Preaggregate
+from openfeat_core.online.request import request_replay
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.server.statements import StatementError, execute_sql
 from openfeat_core.sql.dialect import parse_statement
+from openfeat_core.workspace import Workspace
 
 SCHEMA = "id bigint, k string, c2 smallint, c3 int, ts timestamp, d date, b bool"
 
@@ -163,3 +168,34 @@ def test_an_index_without_key_that_openmldb_refuses_is_refused(sql: str, message
 def test_inc_adds_one_in_the_arguments_type(values: list[Any], arrow_type: pa.DataType, expected: list[Any]) -> None:
     out = openfeat_core.compute("SELECT inc(x) AS y FROM t", {"t": pa.table({"x": pa.array(values, arrow_type)})})
     assert out.column("y").type == arrow_type and out.column("y").to_pylist() == expected
+
+
+def test_insert_in_offline_mode_appends_to_the_offline_data(tmp_path: Path) -> None:
+    """OpenMLDB runs an offline INSERT as an ``InsertOfflineData`` job that appends to the offline storage
+    (v040/test_execute_mode.yaml 5); its values are checked as an online INSERT checks them."""
+    store, ws = OnlineStore(), Workspace.open(tmp_path / "ws")
+    execute_sql(store, "CREATE TABLE t (c1 string NOT NULL, c2 smallint DEFAULT 7, c4 timestamp)", "online")
+    for sql in ["INSERT INTO t VALUES ('bb', 2, 1590738989000)", "INSERT INTO t (c1, c4) VALUES ('cc', 1)"]:
+        assert execute_sql(store, sql, "offsync", workspace=ws).affected_rows == 1
+    rows = execute_sql(store, "SELECT c1, c2 FROM t", "offsync", workspace=ws).rows
+    assert rows is not None and rows.to_pylist() == [{"c1": "bb", "c2": 2}, {"c1": "cc", "c2": 7}]
+    assert store.scan("t").num_rows == 0  # the online data is untouched
+    jobs = execute_sql(store, "SHOW JOBS", "offsync", workspace=ws).rows
+    assert jobs is not None and jobs.column("job_type").to_pylist()[:2] == ["InsertOfflineData"] * 2
+    with pytest.raises(StatementError, match=r"column 'c1' \(string NOT NULL\): is NULL"):
+        execute_sql(store, "INSERT INTO t VALUES (NULL, 1, 1)", "offsync", workspace=ws)
+    with pytest.raises(StatementError, match=r"INSERT in offline mode .* needs the offline storage"):
+        execute_sql(store, "INSERT INTO t VALUES ('x', 1, 1)", "offsync")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT c1, count(*) AS n FROM t GROUP BY c1",
+        "SELECT * FROM (SELECT c1, count(*) AS n FROM t GROUP BY c1)",  # v040/test_groupby.yaml 25
+    ],
+)
+def test_request_replay_refuses_grouped_rows(sql: str) -> None:
+    t = pa.table({"c1": ["aa", "bb", "aa"], "ts": pa.array([1, 2, 3], pa.timestamp("ms"))})
+    with pytest.raises(NotSupportedError, match="batch-only"):
+        request_replay(sql, {"t": t})
