@@ -56,8 +56,7 @@ Statements (OpenMLDB syntax; keywords in any case):
   optionally ``=``, ``<``, ``<=``, ``>``, ``>=`` on its ts column (or on an index's ts column alone), joined by
   ``AND``; ``c = NULL`` picks NULLs. The rows are removed from every index (OpenMLDB removes them from the named
   index only), durably (:meth:`OnlineStore.delete`); ``affected_rows`` counts them.
-* ``INSERT INTO t [(cols)] VALUES (...), ...``, all rows or none (offline: appended to the table's offline data,
-  a new workspace version, as OpenMLDB's ``InsertOfflineData`` job): literals are numbers (``5L``,
+* ``INSERT INTO t [(cols)] VALUES (...), ...`` (online mode only), all rows or none: literals are numbers (``5L``,
   ``3.3f`` too), ``'strings'``, ``"strings"``, ``NULL``, ``true``/``false``; timestamps as epoch-millisecond
   integers or ``'YYYY-MM-DD HH:MM:SS[.fff]'`` strings (in the store's time zone unless they carry an offset); dates
   as ``'YYYY-MM-DD'``. Columns left out of a column list take their ``DEFAULT``, else NULL; NULL in a ``NOT NULL``
@@ -428,7 +427,10 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
         return StatementResult("create_procedure")
     if isinstance(node, InsertValues):
         if session.offline:
-            return StatementResult("insert", affected_rows=_insert_offline(session, node, text))
+            raise OpenFeatError(
+                "INSERT writes the online storage: run it in online mode (SET @@execute_mode='online' or mode "
+                "'online'); offline data is written with LOAD DATA"
+            )
         inserted = online.insert(store, node, session.timezone, session.parameters, session.db)
         return StatementResult("insert", affected_rows=inserted)
     if isinstance(node, Delete):
@@ -570,18 +572,22 @@ def _load_data(session: _Session, node: LoadData, text: str) -> int:
         with job:
             data = offline.read_infile(spec, schema, session.timezone, session.file_access)
             return session.store.insert(key, data)
+    _check_offline_name(session.store, spec.table)
     ws = session.require_workspace("LOAD DATA")
     with session.jobs.run("ImportOfflineData", text):
         return offline.load_into_workspace(ws, spec, schema, session.timezone, session.file_access)
 
 
-def _insert_offline(session: _Session, node: InsertValues, text: str) -> int:
-    """Offline: the VALUES rows (checked as an online INSERT checks them) appended to the table's offline data as a
-    new workspace version; a job, as OpenMLDB's ``InsertOfflineData``."""
-    data = online.insert_table(session.store, node, session.timezone, session.parameters, session.db)[1]
-    ws = session.require_workspace("INSERT")
-    with session.jobs.run("InsertOfflineData", text):
-        return offline.insert_into_workspace(ws, node.name, data)
+def _check_offline_name(store: OnlineStore, table: str) -> None:
+    """The workspace keeps one offline table per name (docs/semantics.md §12): a name two databases hold would
+    share its offline data, so offline statements refuse it rather than mix the two."""
+    sharing = [t for t in store.list_tables() if t.rsplit(".", 1)[-1] == table]
+    if len(sharing) > 1:
+        raise NotSupportedError(
+            f"offline data of table {table!r}: {' and '.join(sharing)} would share the workspace's offline table "
+            f"{table!r} (the workspace keeps one offline table per name); use the online storage, or tables of "
+            "distinct names"
+        )
 
 
 def _query(session: _Session, query: str, *, tables_of: str | None = None) -> pa.Table:
@@ -602,7 +608,10 @@ def _query(session: _Session, query: str, *, tables_of: str | None = None) -> pa
     schemas = {name: online.store_schema(store, key) for name, key in store.visible_tables(session.db).items()}
     ws = session.require_workspace("SELECT")
     schemas.update(offline.workspace_schemas(ws))
-    tables = offline.workspace_tables(ws, _tables_read(tables_of or query, schemas, parameters))
+    read = _tables_read(tables_of or query, schemas, parameters)
+    for name in read:
+        _check_offline_name(store, name)
+    tables = offline.workspace_tables(ws, read)
     return compute(query, tables, timezone=session.timezone, parameters=parameters)
 
 

@@ -19,6 +19,7 @@ from openfeat_core.online.store import OnlineStore
 from openfeat_core.online.wal import DurableLog
 from openfeat_core.server.service import FeatureService, create_app
 from openfeat_core.server.statements import StatementResult, execute_sql
+from openfeat_core.workspace import Workspace
 from tests.unit.test_online_service import call
 
 TABLE = "(c1 string, c2 int, c3 bigint, INDEX(KEY=c1, TS=c3))"
@@ -287,3 +288,12 @@ def test_a_put_lands_in_the_database_of_its_route(app: FeatureService, store: On
     assert call(app, "PUT", "/dbs/db1/tables/t1", {"value": [["zz", 5, 50]]}).status == 200
     assert store.scan("db1.t1").column("c1").to_pylist() == ["aa", "zz"]
     assert store.scan("db2.t1").num_rows == 2
+
+
+@pytest.mark.parametrize(
+    "sql", ["LOAD DATA INFILE 'rows.csv' INTO TABLE db2.t1 OPTIONS(mode='overwrite')", "SELECT c1 FROM t1"]
+)
+def test_offline_statements_refuse_a_name_two_databases_share(store: OnlineStore, tmp_path: Path, sql: str) -> None:
+    workspace = Workspace.open(tmp_path / "workspace")
+    with pytest.raises(OpenFeatError, match=r"db1\.t1 and db2\.t1 would share the workspace's offline table 't1'"):
+        execute_sql(store, sql, "offsync", workspace=workspace, db="db1", workdir=str(tmp_path))
