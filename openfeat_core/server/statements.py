@@ -56,7 +56,8 @@ Statements (OpenMLDB syntax; keywords in any case):
   optionally ``=``, ``<``, ``<=``, ``>``, ``>=`` on its ts column (or on an index's ts column alone), joined by
   ``AND``; ``c = NULL`` picks NULLs. The rows are removed from every index (OpenMLDB removes them from the named
   index only), durably (:meth:`OnlineStore.delete`); ``affected_rows`` counts them.
-* ``INSERT INTO t [(cols)] VALUES (...), ...`` (online mode only), all rows or none: literals are numbers (``5L``,
+* ``INSERT INTO t [(cols)] VALUES (...), ...``, all rows or none (offline: appended to the table's offline data,
+  a new workspace version, as OpenMLDB's ``InsertOfflineData`` job): literals are numbers (``5L``,
   ``3.3f`` too), ``'strings'``, ``"strings"``, ``NULL``, ``true``/``false``; timestamps as epoch-millisecond
   integers or ``'YYYY-MM-DD HH:MM:SS[.fff]'`` strings (in the store's time zone unless they carry an offset); dates
   as ``'YYYY-MM-DD'``. Columns left out of a column list take their ``DEFAULT``, else NULL; NULL in a ``NOT NULL``
@@ -427,10 +428,7 @@ def _execute(session: _Session, node: exp.Expr, text: str) -> StatementResult:
         return StatementResult("create_procedure")
     if isinstance(node, InsertValues):
         if session.offline:
-            raise OpenFeatError(
-                "INSERT writes the online storage: run it in online mode (SET @@execute_mode='online' or mode "
-                "'online'); offline data is written with LOAD DATA"
-            )
+            return StatementResult("insert", affected_rows=_insert_offline(session, node, text))
         inserted = online.insert(store, node, session.timezone, session.parameters, session.db)
         return StatementResult("insert", affected_rows=inserted)
     if isinstance(node, Delete):
@@ -588,6 +586,15 @@ def _check_offline_name(store: OnlineStore, table: str) -> None:
             f"{table!r} (the workspace keeps one offline table per name); use the online storage, or tables of "
             "distinct names"
         )
+
+
+def _insert_offline(session: _Session, node: InsertValues, text: str) -> int:
+    """Offline: the VALUES rows (checked as an online INSERT checks them) appended to the table's offline data as a
+    new workspace version; a job, as OpenMLDB's ``InsertOfflineData``."""
+    data = online.insert_table(session.store, node, session.timezone, session.parameters, session.db)[1]
+    ws = session.require_workspace("INSERT")
+    with session.jobs.run("InsertOfflineData", text):
+        return offline.insert_into_workspace(ws, node.name, data)
 
 
 def _query(session: _Session, query: str, *, tables_of: str | None = None) -> pa.Table:
