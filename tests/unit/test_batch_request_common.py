@@ -27,7 +27,7 @@ T = SQLType
 # The request rows: one user (u, g) and its time (ts) in common, the candidate (id, x, y) per row.
 MAIN = [("id", T.INT32), ("u", T.INT64), ("g", T.STRING), ("x", T.DOUBLE), ("y", T.INT32), ("ts", T.TIMESTAMP)]
 RIGHT = [("u", T.INT64), ("v", T.DOUBLE), ("rts", T.TIMESTAMP)]
-CATALOG = {"t": MAIN, "r": RIGHT}
+CATALOG = {"t": MAIN, "r": RIGHT, "h": MAIN}
 NAMES = [n for n, _ in MAIN]
 
 W_U = "w AS (PARTITION BY u ORDER BY ts ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW)"
@@ -76,6 +76,13 @@ W_ID = "wi AS (PARTITION BY id ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT 
             ["u", "ts", "x"],
             ["u", "sw"],
         ),
+        # A window over another table's rows too (UNION) follows the same rule.
+        (
+            "SELECT id, sum(x) OVER wu AS sx, sum(y) OVER wu AS sy FROM t WINDOW wu AS (UNION h PARTITION BY u "
+            "ORDER BY ts ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW)",
+            ["u", "ts", "x"],
+            ["sx"],
+        ),
         # An expression over a common aggregate and a per-row column is per-row.
         (f"SELECT sum(x) OVER w + y AS s FROM t WINDOW {W_U}", ["u", "ts", "x"], []),
         # A subquery as the main relation: the common columns are not followed through it.
@@ -105,6 +112,12 @@ EXECUTOR = (
     "SELECT id, u, sum(r.v) OVER w AS sv, sum(x) OVER w AS sx, sum(y) OVER w AS sy FROM t "
     f"LAST JOIN r ORDER BY r.rts ON t.u = r.u WINDOW {W_U}"
 )
+# A window over the rows of another table of the same columns (h holds the stored rows too), without t's own.
+UNION = (
+    "SELECT id, sum(x) OVER wu AS sx, count(y) OVER wu AS ny, max(g) OVER wu AS mg, lag(x, 1) OVER wu AS lx FROM t "
+    "WINDOW wu AS (UNION h PARTITION BY u ORDER BY ts ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW "
+    "INSTANCE_NOT_IN_WINDOW)"
+)
 
 
 def _store(
@@ -116,9 +129,11 @@ def _store(
     store = OnlineStore()
     store.create_table("t", pa.schema([(n, _arrow(t)) for n, t in MAIN]))
     store.create_table("r", pa.schema([(n, _arrow(t)) for n, t in RIGHT]))
+    store.create_table("h", pa.schema([(n, _arrow(t)) for n, t in MAIN]))
     store.deploy("d", sql, options)
     if main:
         store.insert("t", [list(row) for row in main])
+        store.insert("h", [list(row) for row in main])
     if right:
         store.insert("r", [list(row) for row in right])
     return store
@@ -204,9 +219,9 @@ _main_row = st.tuples(
 _right_row = st.tuples(st.sampled_from([7, 8]), _maybe_double, _times)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    sql=st.sampled_from([DIRECT, EXECUTOR]),
+    sql=st.sampled_from([DIRECT, EXECUTOR, UNION]),
     stored=st.lists(_main_row, max_size=6),
     right=st.lists(_right_row, max_size=4),
     common=st.sets(st.sampled_from(NAMES)),
