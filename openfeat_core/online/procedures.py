@@ -21,6 +21,7 @@ APIServer answers the common outputs once (``common_cols_data``).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -190,6 +191,11 @@ def _parse(statement: str) -> CreateProcedure:
     return node
 
 
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two values of a common column are one value (NaN is: a double column may hold NaN in every row)."""
+    return bool(a == b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+
 @dataclass
 class BatchResult:
     """The answer to a batch request: every output column for every row, and which outputs are common (the same in
@@ -233,7 +239,7 @@ def batch_request(
     for index in common_column_indices:
         values = columns[index]
         for i, value in enumerate(values[1:], 1):
-            if value != values[0]:
+            if not _same_value(value, values[0]):
                 raise DataError(
                     f"batch request to {name!r}: common column {schema[index][0]!r} is {value!r} in row {i} and "
                     f"{values[0]!r} in row 0; a common column holds one value for the whole batch"

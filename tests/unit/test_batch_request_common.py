@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import openfeat_core.online.store as store_module
 from openfeat_core.column import Column
+from openfeat_core.errors import DataError
 from openfeat_core.online.procedures import batch_request
 from openfeat_core.online.request_plan import common_output_positions
 from openfeat_core.online.store import OnlineStore
@@ -264,6 +265,16 @@ def test_long_window_parts_read_the_preaggregation() -> None:
     for i, row in enumerate(rows):
         alone = store.request("d", [row])
         assert [c.to_pylist()[i] for c in result.columns] == [alone.column(n)[0].as_py() for n in result.names]
+
+
+def test_a_common_nan_is_one_value() -> None:
+    """NaN in a common double column of every row is one value (NaN != NaN in Python)."""
+    store = _store(DIRECT)
+    rows = [[10 + i, 7, "a", float("nan"), i, 6_000] for i in range(2)]
+    result = batch_request(store, "d", rows, [NAMES.index(c) for c in ("u", "x", "ts")])
+    assert "sx" in result.common_outputs
+    with pytest.raises(DataError, match=r"common column 'x' is 1\.0 in row 1 and nan in row 0"):
+        batch_request(store, "d", [rows[0], [11, 7, "a", 1.0, 1, 6_000]], [NAMES.index("x")])
 
 
 def test_column_repeat_keeps_the_type() -> None:
