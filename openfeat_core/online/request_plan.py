@@ -521,20 +521,27 @@ def common_output_positions(plan: Select, common: Collection[str]) -> tuple[int,
     an aggregate of a column that differs between the rows differs too. An output without window aggregate belongs
     to the first window the SELECT list aggregates over, as OpenMLDB's planner merges it into that window's
     projection: it is not common when that window is not. Every output is common when every request column is, none
-    when none is; a query whose main relation is a subquery or a UNION has no common output (OpenFeat does not
-    follow the common columns through it).
+    when none is. A subquery as the main relation passes its own common outputs on as common columns (the same rule
+    inside it); a UNION as the main relation has no common output.
     """
     source = plan.source
     joins: list[LastJoin] = []
     while isinstance(source, LastJoin):
         joins.append(source)
         source = source.left
-    if not isinstance(source, Scan) or not common:
+    if not common:
         return ()
-    names = {f.name for f in source.schema}
-    if names <= set(common):
+    if isinstance(source, Scan):
+        names = {f.name for f in source.schema}
+        passed = [n for n in common if n in names]
+    elif isinstance(source, SubqueryRel):
+        names = {f.name for f in source.schema}
+        passed = [source.schema[i].name for i in common_output_positions(source.query, common)]
+    else:
+        return ()
+    if names <= set(passed):
         return tuple(range(len(plan.outputs)))
-    shared = {(source.alias, n) for n in common if n in names}
+    shared = {(source.alias, n) for n in passed}
     for join in reversed(joins):  # innermost first: a later join's ON may read an earlier join's columns
         right = join.right
         if not isinstance(right, (Scan, SubqueryRel, UnionAll)):

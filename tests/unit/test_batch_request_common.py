@@ -33,6 +33,8 @@ NAMES = [n for n, _ in MAIN]
 
 W_U = "w AS (PARTITION BY u ORDER BY ts ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW)"
 W_ID = "wi AS (PARTITION BY id ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)"
+SUB = "SELECT id, u AS u2, x * 2 AS x2, y, g, ts FROM t"
+W_S = "ws AS (PARTITION BY u2 ORDER BY ts ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW)"
 
 
 # ----------------------------------------------------------------------------------------------- the rule
@@ -86,8 +88,13 @@ W_ID = "wi AS (PARTITION BY id ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT 
         ),
         # An expression over a common aggregate and a per-row column is per-row.
         (f"SELECT sum(x) OVER w + y AS s FROM t WINDOW {W_U}", ["u", "ts", "x"], []),
-        # A subquery as the main relation: the common columns are not followed through it.
-        ("SELECT u FROM (SELECT id, u, ts FROM t) AS s", ["u"], []),
+        # A subquery as the main relation passes its common outputs on (a literal in it is per-row); a UNION ALL has
+        # no common output.
+        ("SELECT u FROM (SELECT id, u, ts FROM t) AS s", ["u"], ["u"]),
+        ("SELECT one, u FROM (SELECT 1 AS one, u FROM t) AS s", ["u"], ["u"]),
+        (f"SELECT u2, sum(x2) OVER ws AS sx, y FROM ({SUB}) AS s WINDOW {W_S}", ["u", "ts", "x"], ["u2", "sx"]),
+        (f"SELECT u2, sum(x2) OVER ws AS sx FROM ({SUB}) AS s WINDOW {W_S}", ["u", "x"], []),
+        ("SELECT u FROM (SELECT u FROM t UNION ALL SELECT u FROM h) AS s", ["u"], []),
     ],
 )
 def test_common_outputs(sql: str, common: list[str], expected: list[str]) -> None:
@@ -112,6 +119,10 @@ DIRECT = (
 EXECUTOR = (
     "SELECT id, u, sum(r.v) OVER w AS sv, sum(x) OVER w AS sx, sum(y) OVER w AS sy FROM t "
     f"LAST JOIN r ORDER BY r.rts ON t.u = r.u WINDOW {W_U}"
+)
+# A subquery as the main relation (executor path).
+SUBQUERY = (
+    f"SELECT id, u2, sum(x2) OVER ws AS sx, count(y) OVER ws AS ny, x2 + 1 AS x3, g FROM ({SUB}) AS s WINDOW {W_S}"
 )
 # A window over the rows of another table of the same columns (h holds the stored rows too), without t's own.
 UNION = (
@@ -220,9 +231,9 @@ _main_row = st.tuples(
 _right_row = st.tuples(st.sampled_from([7, 8]), _maybe_double, _times)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    sql=st.sampled_from([DIRECT, EXECUTOR, UNION]),
+    sql=st.sampled_from([DIRECT, EXECUTOR, UNION, SUBQUERY]),
     stored=st.lists(_main_row, max_size=6),
     right=st.lists(_right_row, max_size=4),
     common=st.sets(st.sampled_from(NAMES)),
