@@ -67,6 +67,13 @@ def new_topic(bootstrap: str, partitions: int = 3) -> str:
     return name
 
 
+def new_producer(bootstrap: str) -> Any:
+    """An idempotent producer (acks=all), as :func:`produce` makes; thread-safe, so one may serve a whole test."""
+    from confluent_kafka import Producer
+
+    return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+
+
 def produce(
     bootstrap: str,
     topic: str,
@@ -75,12 +82,16 @@ def produce(
     *,
     pace: float = 0.0,
     chunk: int = 500,
+    producer: Any = None,
 ) -> None:
     """Produce every message (idempotent producer, acks=all), message ``i`` to partition ``i % partitions``; with
-    ``pace``, ``chunk`` messages at a time with a pause of ``pace`` seconds after each (a stream, not a burst)."""
-    from confluent_kafka import Producer
+    ``pace``, ``chunk`` messages at a time with a pause of ``pace`` seconds after each (a stream, not a burst).
 
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    ``producer`` (from :func:`new_producer`) is used instead of a new one: a test that produces many times saves a
+    client start and the broker's producer-id round trip (about half a second) each time.
+    """
+    if producer is None:
+        producer = new_producer(bootstrap)
     for n, (i, value) in enumerate(messages):
         while True:
             try:

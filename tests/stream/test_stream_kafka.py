@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from kafka_broker import KafkaBroker
-from streamdata import BASE_MS, FEATURES, TX_SCHEMA, event_row, events, new_topic, produce
+from streamdata import BASE_MS, FEATURES, TX_SCHEMA, event_row, events, new_producer, new_topic, produce
 
 import openfeat_core
 from openfeat_core.errors import DataError
@@ -263,13 +263,23 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats(kafka_bootstrap: st
     store_dir, dead, ws = tmp_path / "store", tmp_path / "dead.jsonl", tmp_path / "ws"
     _store(store_dir).close()
     watcher = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "openfeat-ingest"})
+    # One producer for every message of the test (a new one costs a client start and a producer-id round trip).
+    producer = new_producer(kafka_bootstrap)
     rng = random.Random(16)
     kills = 0
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The paced rest of the last run's messages: it goes on arriving while the next run starts, which takes longer
+    # than the pacing has left, instead of being waited for after each kill.
+    paced: threading.Thread | None = None
     for attempt in range(20):
-        # Each run gets the next 1,500 messages: the first 100 before it starts, the rest paced while it consumes.
+        # Each run gets the next 1,500 messages: the first 100 before it starts, the rest paced while it consumes
+        # (and while the next run starts).
         chunk = messages[attempt * 1500 : (attempt + 1) * 1500]
-        produce(kafka_bootstrap, topic, chunk[:100])
+        starting = attempt % 5 == 4
+        if starting and paced is not None:
+            paced.join()  # a kill while the process starts is timed from its start: nothing may delay it
+            paced = None
+        produce(kafka_bootstrap, topic, chunk[:100], producer=producer)
         before = _committed(watcher, topic)
         process = subprocess.Popen(
             _consumer_command(store_dir, kafka_bootstrap, topic, dead, until_caught_up=False, workspace=ws),
@@ -277,18 +287,19 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats(kafka_bootstrap: st
             stderr=subprocess.PIPE,
             env=env,
         )
-        producer = None
-        if attempt % 5 == 4:
+        if starting:
             time.sleep(rng.uniform(0.05, 1.5))  # while it starts: opening the store, assigning, seeking
-            produce(kafka_bootstrap, topic, chunk[100:])
+            produce(kafka_bootstrap, topic, chunk[100:], producer=producer)
         else:
+            if paced is not None:
+                paced.join()
             # Mid-stream: once it has stored the first messages, at a random moment of the paced rest.
             deadline = time.monotonic() + 30
             while _committed(watcher, topic) == before and time.monotonic() < deadline and process.poll() is None:
                 time.sleep(0.02)
-            pacing = {"pace": 0.05, "chunk": 100}
-            producer = threading.Thread(target=produce, args=(kafka_bootstrap, topic, chunk[100:]), kwargs=pacing)
-            producer.start()
+            pacing = {"pace": 0.05, "chunk": 100, "producer": producer}
+            paced = threading.Thread(target=produce, args=(kafka_bootstrap, topic, chunk[100:]), kwargs=pacing)
+            paced.start()
             # Right after a batch was stored (the next one is being written then) or anywhere in the rest.
             time.sleep(rng.uniform(0.0, 0.05) if attempt % 2 else rng.uniform(0.0, 0.7))
         if process.poll() is None:
@@ -296,8 +307,8 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats(kafka_bootstrap: st
             kills += 1
         _, stderr = process.communicate(timeout=60)
         assert process.returncode in (-signal.SIGKILL, 0), stderr.decode()
-        if producer is not None:
-            producer.join()
+    if paced is not None:
+        paced.join()  # every message is in the topic before the last run catches up
     watcher.close()
     final = subprocess.run(
         _consumer_command(store_dir, kafka_bootstrap, topic, dead, until_caught_up=True, workspace=ws),
