@@ -32,6 +32,11 @@ CONFORMANCE_LEVEL ?= 5
 # worker loads the numba kernels again). PYTEST_ARGS="-n auto" turns it on. The 25 slowest tests are listed at the
 # end: the core pytest is CI's critical path.
 PYTEST_ARGS ?= --durations=25
+# The test groups that need a JVM server of their own (Apache Kafka's broker: the streaming tests and the Prometheus
+# scrape; Spark's driver: the Spark backend's tests): `make test` runs them in the adapters' lane (`make pytest-jvm`)
+# and leaves them out of the core lane's pytest (PYTEST_IGNORE), so that each runs once; `make pytest` runs them too.
+JVM_TESTS ?= tests/stream tests/monitoring/test_scrape.py tests/spark
+PYTEST_IGNORE ?=
 BENCH_ARGS ?=
 
 PY := $(VENV)/bin/python
@@ -80,7 +85,7 @@ MLFLOW_UI_TEST_ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: help .venv .venv-airflow .venv-kfp .venv-ds test lint ruff mypy pytest conformance airflow-mypy airflow-test \
 	kfp-mypy kfp-test ds-mypy ds-test demo bench bench-spark conformance-spark conformance-surface fmt clean distclean \
-	.venv-mlflow-ui mlflow-ui mlflow-ui-test
+	.venv-mlflow-ui mlflow-ui mlflow-ui-test pytest-jvm
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -157,28 +162,35 @@ $(MLFLOW_UI_STAMP):
 # Two lanes, one per core of the CI machine, as neither keeps more than one core busy:
 # - the core lane (ruff, mypy, pytest, conformance: one process at a time) in the foreground, its output as it comes;
 # - the adapters' lane beside it: the DolphinScheduler virtualenv built, then its checks (mostly waiting on the
-#   server's JVM and on the workflows' polling) while Airflow's, Kubeflow's and the MLflow UI's virtualenvs are built
-#   (pip mostly waits on downloads), then Airflow's and Kubeflow's checks, the MLflow UI test, the database-surface
-#   conformance cases and the interpreted-kernel conformance pass (the core lane is the longer one: it took 26 of the
-#   29.5 minutes of a clean-clone run with both conformance passes in it). Its output goes to
-#   $(VENV)/adapter-lane.log (the builds to $(VENV)/adapter-venvs.log, copied into it after the DolphinScheduler
-#   checks), printed whole once the lane has ended, after the core lane's output.
+#   server's JVM and on the workflows' polling) and the core's test groups that need a JVM server (JVM_TESTS: the
+#   Kafka broker's and Spark's, 4 to 5 minutes of the core pytest's 21) while Airflow's, Kubeflow's and the MLflow
+#   UI's virtualenvs are built (pip mostly waits on downloads), then Airflow's and Kubeflow's checks, the MLflow UI
+#   test, the database-surface conformance cases and the interpreted-kernel conformance pass (the core lane is the
+#   longer one: it took 26 of the 29.5 minutes of a clean-clone run with both conformance passes in it). Its output
+#   goes to $(VENV)/adapter-lane.log (the builds to $(VENV)/adapter-venvs.log, copied into it after the
+#   DolphinScheduler checks), printed whole once the lane has ended, after the core lane's output. Each lane says how
+#   long it took: move a group between them (JVM_TESTS) by those figures.
 # Serially the adapters' checks took 10.5 minutes after the core's 17 (1,722 s in all on a clean clone). The lane's
 # mypy runs keep a cache of their own (MYPY_CACHE_DIR), as they may run while the core's does.
 test: .venv
-	@( MYPY_CACHE_DIR=.mypy_cache/adapters; export MYPY_CACHE_DIR; \
+	@started=$$(date +%s); \
+	( MYPY_CACHE_DIR=.mypy_cache/adapters; export MYPY_CACHE_DIR; \
 	  $(MAKE) --no-print-directory .venv-ds; built=$$?; \
 	  $(MAKE) --no-print-directory -k .venv-airflow .venv-kfp .venv-mlflow-ui > $(VENV)/adapter-venvs.log 2>&1 & \
 	  venvs=$$!; \
 	  $(MAKE) --no-print-directory -k ds-mypy ds-test; ds=$$?; \
+	  $(MAKE) --no-print-directory pytest-jvm; jvm=$$?; \
 	  wait $$venvs; built_others=$$?; cat $(VENV)/adapter-venvs.log; \
 	  $(MAKE) --no-print-directory -k airflow-mypy airflow-test kfp-mypy kfp-test mlflow-ui-test conformance-surface; \
 	  others=$$?; \
 	  $(MAKE) --no-print-directory conformance CONFORMANCE_KERNELS=interpreted || others=2; \
-	  if [ $$built -ne 0 ] || [ $$ds -ne 0 ] || [ $$built_others -ne 0 ] || [ $$others -ne 0 ]; then exit 2; fi \
+	  echo "the adapters' lane took $$(( $$(date +%s) - started )) s"; \
+	  if [ $$built -ne 0 ] || [ $$ds -ne 0 ] || [ $$jvm -ne 0 ] || [ $$built_others -ne 0 ] || [ $$others -ne 0 ]; \
+	  then exit 2; fi \
 	) > $(VENV)/adapter-lane.log 2>&1 & lane=$$!; \
-	$(MAKE) --no-print-directory -k ruff mypy pytest conformance CONFORMANCE_KERNELS=compiled; core=$$?; \
-	echo "core checks done (exit $$core); the adapters' lane (its output follows when it ends):"; \
+	$(MAKE) --no-print-directory -k ruff mypy pytest conformance CONFORMANCE_KERNELS=compiled PYTEST_IGNORE="$(JVM_TESTS)"; \
+	core=$$?; \
+	echo "core checks done (exit $$core) in $$(( $$(date +%s) - started )) s; the adapters' lane, once it ends:"; \
 	wait $$lane; adapters=$$?; cat $(VENV)/adapter-lane.log; \
 	echo "make test: core checks exit $$core, adapters' lane exit $$adapters"; \
 	if [ $$core -ne 0 ] || [ $$adapters -ne 0 ]; then exit 2; fi
@@ -194,7 +206,12 @@ mypy: .venv
 
 # pytest exits 5 when it collects no test; that is not a failure of the code under test.
 pytest: .venv
-	@$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(VENV)/bin/pytest $(PYTEST_ARGS) $(addprefix --ignore=,$(PYTEST_IGNORE)); rc=$$?; \
+		if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
+
+# The JVM servers' test groups alone (JVM_TESTS), as the adapters' lane of `make test` runs them.
+pytest-jvm: .venv
+	@$(VENV)/bin/pytest $(JVM_TESTS) $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 # Twice: with the kernels compiled by numba (what large inputs and every deployment run: $(CONFORMANCE_ARGS)) and
