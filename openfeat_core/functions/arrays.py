@@ -48,6 +48,31 @@ from openfeat_core.column import Column
 from openfeat_core.functions.registry import EvalContext, FunctionTypeError, scalar_function
 from openfeat_core.types import SQLType, array_type, map_type
 
+#: The scalar functions that take ARRAY/MAP arguments: this module's, and the generic conditional and NULL tests.
+#: The binder refuses arrays and maps as arguments of every other function (concat, not, ...).
+NESTED_ARGUMENT_FUNCTIONS = frozenset(
+    {
+        "array",
+        "map",
+        "element_at",
+        "map_keys",
+        "array_contains",
+        "isin",
+        "size",
+        "array_at",
+        "array_join",
+        "array_combine",
+        "join",
+        "list_except_by_key",
+        "list_except_by_value",
+        "if",
+        "if_null",
+        "coalesce",
+        "is_null",
+        "is_not_null",
+        "identity",
+    }
+)
 _STRINGS = frozenset({SQLType.STRING, SQLType.NULL})
 _INTEGERS = frozenset({SQLType.INT16, SQLType.INT32, SQLType.INT64, SQLType.NULL})
 #: Element types OpenMLDB's array functions are defined for (``args_in<bool, int16_t, ..., StringRef>``).

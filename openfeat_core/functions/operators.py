@@ -146,8 +146,6 @@ def _compare_resolver(fn: str) -> Callable[[Sequence[SQLType]], SQLType]:
     def resolve(types: Sequence[SQLType]) -> SQLType:
         _check_arity(fn, types, 2)
         a, b = types
-        if a.is_nested or b.is_nested:
-            raise _type_error(fn, types, "arrays and maps cannot be compared")
         if a is _NULL or b is _NULL or (is_number(a) and is_number(b)) or SQLType.STRING in (a, b) or a is b:
             return _BOOL
         raise _type_error(fn, types, "cannot compare these types")

@@ -16,7 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from openfeat_core.errors import DataError, NotSupportedError, OpenFeatSQLError
-from openfeat_core.functions.arrays import AT_ARRAY
+from openfeat_core.functions.arrays import AT_ARRAY, NESTED_ARGUMENT_FUNCTIONS
 from openfeat_core.functions.registry import REGISTRY, FunctionTypeError
 from openfeat_core.plan.nodes import (
     Bound,
@@ -734,6 +734,9 @@ class Binder:
         fn = REGISTRY.scalar(name)
         if fn is None:
             self.fail(node, f"function {name!r} is not implemented", not_supported=True)
+        if fn.name not in NESTED_ARGUMENT_FUNCTIONS and any(a.type.is_nested for a in args):
+            shown = ", ".join(str(a.type) for a in args)
+            self.fail(node, f"{fn.name}({shown}): arrays and maps are not arguments of {fn.name}()")
         try:
             rtype = fn.resolve([a.type for a in args])
         except FunctionTypeError as e:

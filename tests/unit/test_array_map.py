@@ -158,7 +158,9 @@ def test_functions_follow_openmldb(expression: str, expected: Any) -> None:
         ("at(split(s, ','), 'x')", "the index must be"),
         ("cast([1] as map<int, int>)", "cannot cast array<int> to map<int, int>"),
         ("cast([1] as string)", "cannot cast array<int> to string"),
-        ("[1] = [1]", "arrays and maps cannot be compared"),
+        ("[1] = [1]", "arrays and maps are not arguments of eq()"),
+        ("concat(split(s, ','), 'x')", "concat(array<string>, string): arrays and maps are not arguments of concat()"),
+        ("not map(1, 1)", "arrays and maps are not arguments of not()"),
         ("if(true, [1], map(1, 1))", "no common type"),
     ],
 )

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from openfeat_core.column import Column
 from openfeat_core.engine.spark.worker import RID
 from openfeat_core.errors import DataError
-from openfeat_core.types import SQLType
+from openfeat_core.types import SQLType, array_type, map_type
 
 #: Spark type names (``DataType.typeName()``) → engine types.
 _TYPES: dict[str, SQLType] = {
@@ -48,12 +48,24 @@ def catalog(name: str, df: DataFrame) -> list[tuple[str, SQLType]]:
     for f in df.schema.fields:
         if f.name == RID:
             continue
-        t = _TYPES.get(f.dataType.typeName())
+        t = _sql_type(f.dataType)
         if t is None:
             spark_type = f.dataType.simpleString()
             raise DataError(f"table {name!r}, column {f.name!r}: Spark type {spark_type} has no OpenFeat type")
         out.append((f.name, t))
     return out
+
+
+def _sql_type(data_type: Any) -> SQLType | None:
+    """The engine type of a Spark ``DataType`` (arrays and maps of the :data:`_TYPES`), None when there is none."""
+    kind = data_type.typeName()
+    if kind == "array":
+        element = _sql_type(data_type.elementType)
+        return None if element is None else array_type(element)
+    if kind == "map":
+        key, value = _sql_type(data_type.keyType), _sql_type(data_type.valueType)
+        return None if key is None or value is None or key.is_nested else map_type(key, value)
+    return _TYPES.get(kind)
 
 
 def read(spark: SparkSession, name: str, source: DataFrame | str | os.PathLike[str]) -> DataFrame:

@@ -56,7 +56,28 @@ MapFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
 def ddl(columns: Sequence[tuple[str, SQLType]]) -> str:
     """A Spark DDL schema (``mapInArrow``'s output schema) of ``__rid`` and ``columns``."""
-    return ", ".join([f"`{RID}` bigint", *(f"`{n}` {SPARK_TYPES[t]}" for n, t in columns)])
+    return ", ".join([f"`{RID}` bigint", *(f"`{n}` {spark_type_name(t)}" for n, t in columns)])
+
+
+def spark_type_name(t: SQLType) -> str:
+    """The Spark DDL type of ``t``: :data:`SPARK_TYPES`, and ``array<...>`` / ``map<..., ...>`` of them."""
+    if t.is_array:
+        return f"array<{spark_type_name(t.element)}>"
+    if t.is_map:
+        return f"map<{spark_type_name(t.map_key)}, {spark_type_name(t.map_value)}>"
+    return SPARK_TYPES[t]
+
+
+def _spark_arrow_type(t: pa.DataType) -> pa.DataType:
+    """``t`` with every timestamp in microseconds, the unit of Spark's TimestampType (elements of lists and maps
+    included)."""
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", tz="UTC")
+    if pa.types.is_map(t):
+        return pa.map_(_spark_arrow_type(t.key_type), _spark_arrow_type(t.item_type))
+    if pa.types.is_list(t):
+        return pa.list_(_spark_arrow_type(t.value_type))
+    return t
 
 
 def relation(table: pa.Table, fields: Sequence[Field], prefix: str = "c") -> RelationColumns:
@@ -89,9 +110,10 @@ def to_arrow(col: Column) -> pa.Array:
     arr = col.to_arrow()
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    if pa.types.is_timestamp(arr.type):
+    target = _spark_arrow_type(arr.type)
+    if target != arr.type:
         # Spark's TimestampType is microseconds since the epoch (UTC); the zone label does not change the instant.
-        arr = arr.cast(pa.timestamp("us", tz="UTC"))
+        arr = arr.cast(target)
     return arr
 
 
