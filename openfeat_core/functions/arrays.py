@@ -13,8 +13,8 @@ NULL rules. A NULL array or map argument gives NULL, except where noted; a NULL 
 
 * ``m[k]`` (:func:`element_at`): the value of the first pair whose key equals ``k`` (keys may repeat), NULL when
   there is none or ``k`` or ``m`` is NULL.
-* ``array_contains(a, v)`` / ``isin(v, a)``: TRUE when an element equals ``v``, or when ``v`` is NULL and an
-  element is NULL.
+* ``array_contains(a, v)`` / ``isin(v, a)``: TRUE when an element equals ``v`` (converted to the element type first,
+  as ``m[k]`` converts ``k`` to the key type), or when ``v`` is NULL and an element is NULL.
 * ``split_array(s, d)``: ``s`` cut at every ``d`` (an empty ``d`` cuts between characters, as ``absl::StrSplit``);
   an empty part becomes a NULL element.
 * ``array_join(a, d)``: the non-NULL elements, each but the first *position* preceded by ``d`` (OpenMLDB's loop:
@@ -277,7 +277,8 @@ def _element_at(args: list[Column], ctx: EvalContext) -> Column:
     m, key = args
     type_ = _resolve_element_at([m.type, key.type])
     out: list[Any] = []
-    for pairs, k in zip(_rows(m), _rows(key), strict=True):
+    keys = _as_element(key, m.type.map_key if m.type.is_map else SQLType.NULL, ctx)
+    for pairs, k in zip(_rows(m), keys, strict=True):
         if pairs is None or k is None:
             out.append(None)
             continue
@@ -322,21 +323,33 @@ def _resolve_contains(name: str, array_pos: int) -> Callable[[Sequence[SQLType]]
     return resolve
 
 
-def _contains_impl(array_pos: int, args: list[Column]) -> Column:
-    arrays, values = _rows(args[array_pos]), _rows(args[1 - array_pos])
+def _as_element(value: Column, element: SQLType, ctx: EvalContext) -> list[Any]:
+    """The values to look for, converted to the elements' (keys') type first, as OpenMLDB binds both to one type:
+    ``array_contains(ARRAY<float>[0.1], 0.1)`` compares float with float."""
+    from openfeat_core.functions.cast import cast_column
+
+    if SQLType.NULL in (value.type, element) or value.type is element:
+        return _rows(value)
+    return _rows(cast_column(value, element, ctx))
+
+
+def _contains_impl(array_pos: int, args: list[Column], ctx: EvalContext) -> Column:
+    array = args[array_pos]
+    element = array.type.element if array.type.is_array else SQLType.NULL
+    arrays, values = _rows(array), _as_element(args[1 - array_pos], element, ctx)
     return _column(SQLType.BOOL, [None if a is None else _contains(a, v) for a, v in zip(arrays, values, strict=True)])
 
 
 @scalar_function("array_contains", _resolve_contains("array_contains", 0))
 def _array_contains(args: list[Column], ctx: EvalContext) -> Column:
     """array_contains(array, value): whether an element equals value (a NULL value finds a NULL element)."""
-    return _contains_impl(0, args)
+    return _contains_impl(0, args, ctx)
 
 
 @scalar_function("isin", _resolve_contains("isin", 1))
 def _isin(args: list[Column], ctx: EvalContext) -> Column:
     """isin(value, array): array_contains(array, value)."""
-    return _contains_impl(1, args)
+    return _contains_impl(1, args, ctx)
 
 
 def _resolve_size(types: Sequence[SQLType]) -> SQLType:

@@ -100,6 +100,9 @@ def test_a_schema_splits_columns_outside_angle_brackets() -> None:
         ("array_contains([1, NULL], cast(NULL as int))", True),
         ("array_contains([1, 2], cast(NULL as int))", False),
         ("array_contains([1, 2], int64(2))", True),
+        ("array_contains(ARRAY<float>[0.1], 0.1)", True),
+        ("array_contains([1, 2], 2.5)", True),  # 2.5 becomes an int first, as OpenMLDB binds both to one type
+        ("map(cast(0.1 as float), 'a')[0.1]", "a"),
         ("isin('b', ['a', 'b'])", True),
         ("array_contains(cast(NULL as array<int>), 1)", None),
         # size / at: from 0, negative from the end, NULL outside
