@@ -14,7 +14,8 @@ NULL rules. A NULL array or map argument gives NULL, except where noted; a NULL 
 * ``m[k]`` (:func:`element_at`): the value of the first pair whose key equals ``k`` (keys may repeat), NULL when
   there is none or ``k`` or ``m`` is NULL.
 * ``array_contains(a, v)`` / ``isin(v, a)``: TRUE when an element equals ``v`` (converted to the element type first,
-  as ``m[k]`` converts ``k`` to the key type), or when ``v`` is NULL and an element is NULL.
+  as ``m[k]`` converts ``k`` to the key type, which ``k`` must widen to without loss), or when ``v`` is NULL and an
+  element is NULL.
 * ``split_array(s, d)``: ``s`` cut at every ``d`` (an empty ``d`` cuts between characters, as ``absl::StrSplit``);
   an empty part becomes a NULL element.
 * ``array_join(a, d)``: the non-NULL elements, each but the first *position* preceded by ``d`` (OpenMLDB's loop:
@@ -267,7 +268,11 @@ def _resolve_element_at(types: Sequence[SQLType]) -> SQLType:
         return SQLType.NULL
     if not m.is_map:
         raise FunctionTypeError(f"[] (element_at) needs a map, got {m}; an array's element i is at(array, i)")
-    _comparable("element_at", m.map_key, key)
+    from openfeat_core.functions.cast import is_safe_cast
+
+    if m.map_key is not SQLType.NULL and not is_safe_cast(key, m.map_key):
+        # OpenMLDB's ArrayElementExpr: the key must widen to the map's key type without loss.
+        raise FunctionTypeError(f"[] (element_at): a {key} key does not convert without loss to {m}'s key type")
     return m.map_value
 
 

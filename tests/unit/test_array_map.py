@@ -102,7 +102,7 @@ def test_a_schema_splits_columns_outside_angle_brackets() -> None:
         ("array_contains([1, 2], int64(2))", True),
         ("array_contains(ARRAY<float>[0.1], 0.1)", True),
         ("array_contains([1, 2], 2.5)", True),  # 2.5 becomes an int first, as OpenMLDB binds both to one type
-        ("map(cast(0.1 as float), 'a')[0.1]", "a"),
+        ("map(cast(0.1 as float), 'a')[cast(0.1 as float)]", "a"),
         ("isin('b', ['a', 'b'])", True),
         ("array_contains(cast(NULL as array<int>), 1)", None),
         # size / at: from 0, negative from the end, NULL outside
@@ -153,7 +153,8 @@ def test_functions_follow_openmldb(expression: str, expected: Any) -> None:
         ("map(1, 'a', [1], 'c')", "map() keys must be bool, numbers, strings, dates or timestamps"),
         ("map(NULL, 1)", "the key and value types of a non-empty map() cannot be NULL"),
         ("[1, 2][0]", "an array's element i is at(array, i)"),
-        ("map(1, 'a')['x']", "a string value cannot be compared with int elements"),
+        ("map(1, 'a')['x']", "a string key does not convert without loss to map<int, string>'s key type"),
+        ("map(1, 'a')[int64(1)]", "a bigint key does not convert without loss"),
         ("array_contains(1, 1)", "the first argument must be an array"),
         ("array_join([1, 2], ',')", "array_join() needs an array<string>"),
         ("array_combine('-')", "needs a delimiter and at least one array"),
