@@ -592,6 +592,7 @@ def _insert_offline(session: _Session, node: InsertValues, text: str) -> int:
     """Offline: the VALUES rows (checked as an online INSERT checks them) appended to the table's offline data as a
     new workspace version; a job, as OpenMLDB's ``InsertOfflineData``."""
     data = online.insert_table(session.store, node, session.timezone, session.parameters, session.db)[1]
+    _check_offline_name(session.store, node.name)
     ws = session.require_workspace("INSERT")
     with session.jobs.run("InsertOfflineData", text):
         return offline.insert_into_workspace(ws, node.name, data)

@@ -291,7 +291,12 @@ def test_a_put_lands_in_the_database_of_its_route(app: FeatureService, store: On
 
 
 @pytest.mark.parametrize(
-    "sql", ["LOAD DATA INFILE 'rows.csv' INTO TABLE db2.t1 OPTIONS(mode='overwrite')", "SELECT c1 FROM t1"]
+    "sql",
+    [
+        "LOAD DATA INFILE 'rows.csv' INTO TABLE db2.t1 OPTIONS(mode='overwrite')",
+        "INSERT INTO t1 VALUES ('x', 1, 1)",
+        "SELECT c1 FROM t1",
+    ],
 )
 def test_offline_statements_refuse_a_name_two_databases_share(store: OnlineStore, tmp_path: Path, sql: str) -> None:
     workspace = Workspace.open(tmp_path / "workspace")
