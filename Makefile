@@ -5,6 +5,8 @@
 #   make test     ruff + mypy + pytest + OpenMLDB conformance cases (feature SQL, database surface) + the Airflow
 #                 provider's, the Kubeflow components' and the DolphinScheduler tasks' mypy and tests + the MLflow UI
 #                 test (all run; fails if any failed)
+#   make pytest   the pytest suite in .venv (the orchestrators' tests skip there: the targets below run them)
+#   make pytest-jvm     only its tests that need a JVM server (a Kafka broker, Spark: JVM_TESTS), as make test does
 #   make airflow-test   the Airflow provider's tests in their own virtualenv .venv-airflow (real `airflow dags test`)
 #   make kfp-test       the Kubeflow Pipelines components' tests in their own virtualenv .venv-kfp (real kfp.local runs)
 #   make ds-test        the DolphinScheduler tasks' tests in their own virtualenv .venv-ds (a real DolphinScheduler

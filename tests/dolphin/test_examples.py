@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
 import socket
@@ -204,11 +205,14 @@ def test_flights_openfeat_scripts(flights_env: dict[str, str]) -> None:
 
 
 def _steps(*args: str) -> subprocess.CompletedProcess[str]:
+    # One OpenMP thread for the train step's fit: OpenMP's spinning threads slow it down many times over while the
+    # other lane of `make test` keeps the second core busy (as in tests/airflow/test_retraining_dag.py).
     return subprocess.run(
         [sys.executable, "-m", "dolphin_tasks.examples.flights_steps", *args],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
 
 
