@@ -6,6 +6,7 @@ tests pin the rules those cases do not reach: NULL handling, indexing from the e
 
 from __future__ import annotations
 
+import json
 import pickle
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ import openfeat_core
 from openfeat_core.errors import DataError, OpenFeatError
 from openfeat_core.online.statements import insert
 from openfeat_core.online.store import OnlineStore
+from openfeat_core.plan.nodes import from_jsonable, to_jsonable
 from openfeat_core.sql.dialect import parse_sql
 from openfeat_core.sql.statements import InsertValues
 from openfeat_core.types import SQLType, array_type, map_type, parse_schema, parse_type_name, sql_type_of_arrow
@@ -121,6 +123,8 @@ def test_a_schema_splits_columns_outside_angle_brackets() -> None:
         ("split(s, '')", []),
         ("split_by_key(s, ',', ':')", ["a", "b"]),
         ("split_by_value(s, ',', ':')", ["1", "2"]),
+        ("split('a--b', '--')", ["a", "b"]),  # a longer delimiter is a regular expression, as in window_split
+        ("split_by_key('a=1;;b=2', ';;', '=')", ["a", "b"]),
         # join skips NULL elements; array_join puts the delimiter before every non-NULL element after position 0
         ("`join`(split(s, ','), '|')", "a:1|b:2||c"),
         ("`join`(['x', NULL, 'y'], '-')", "x-y"),
@@ -171,6 +175,12 @@ def test_functions_follow_openmldb(expression: str, expected: Any) -> None:
 def test_bad_calls_are_plan_errors(expression: str, message: str) -> None:
     with pytest.raises(OpenFeatError, match=re.escape(message)):
         value(expression)
+
+
+def test_plans_with_array_and_map_types_round_trip_through_json() -> None:
+    sql = "select cast(map(1, s) as map<bigint, string>)[1] as v, cast(split(s, ',') as array<string>) as a from t"
+    plan = openfeat_core.plan_sql(sql, {"t": ONE_ROW})
+    assert from_jsonable(json.loads(json.dumps(to_jsonable(plan)))) == plan
 
 
 def test_at_over_a_window_is_still_lag() -> None:
