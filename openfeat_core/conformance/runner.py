@@ -4,8 +4,7 @@ Each case runs in batch mode (``openfeat_core.compute``) and/or request mode (``
 first input is the request table, its rows streamed in file order; a case without inputs has nothing to stream and
 is computed with ``compute`` in both modes), with ``timezone="Etc/GMT-8"`` (fixed UTC+8) because the
 upstream expectations assume it. A case is *skipped* when upstream says so (a ``TODO`` tag, a ``level`` above
-``HYBRIDSE_LEVEL``, ``batch-unsupport``/``request-unsupport`` in its mode, request mode of a parameterized query
-or of a file upstream runs in batch mode only, :data:`BATCH_ONLY_FILES`), or when it is on the skip list **and
+``HYBRIDSE_LEVEL``, ``batch-unsupport``/``request-unsupport`` in its mode), or when it is on the skip list **and
 still fails**: skip-listed cases are run anyway, so that an entry whose case now passes is reported as stale and the
 list only shrinks. Everything else passes or fails; the runner never skips silently.
 
@@ -195,16 +194,6 @@ def hybridse_level(environ: Mapping[str, str] | None = None) -> int:
         raise ValueError(f"HYBRIDSE_LEVEL must be an integer (or a comma list of them), got {text!r}") from None
 
 
-#: Case files that OpenMLDB's harnesses run in batch mode only, with the test class that runs them: the Java SDK
-#: tests build them with the batch and CLI executors only (``standalone/v040/GroupByTest`` and ``FunctionTest``:
-#: ``SQLCaseType.kBatch``, ``kStandaloneCLI``), the Python SDK tests with the batch one; none computes them as
-#: requests.
-BATCH_ONLY_FILES: Mapping[str, str] = {
-    "function/v040/test_groupby.yaml": "GroupByTest",
-    "function/v040/test_udaf.yaml": "FunctionTest",
-}
-
-
 def upstream_skip(case: Case, mode: Mode, level: int) -> str | None:
     """Why OpenMLDB's own harness would not run ``case`` in ``mode``, or ``None``."""
     if case.is_todo:
@@ -217,8 +206,6 @@ def upstream_skip(case: Case, mode: Mode, level: int) -> str | None:
         # hybridse/src/testing/engine_test_base.cc: "Request or BatchRequest mode do not support parameterized query
         # currently" (kUnSupport): upstream computes parameterized queries in batch mode only.
         return "parameterized query: upstream runs it in batch mode only"
-    if mode == "request" and case.file in BATCH_ONLY_FILES:
-        return f"upstream runs this file in batch mode only ({BATCH_ONLY_FILES[case.file]})"
     return None
 
 

@@ -18,8 +18,6 @@ import pyarrow as pa
 import pytest
 
 import openfeat_core
-from openfeat_core.conformance.cases import load_case_file
-from openfeat_core.conformance.runner import upstream_skip
 from openfeat_core.errors import NotSupportedError, OpenFeatSQLError
 from openfeat_core.online.preagg import Preaggregate
 from openfeat_core.online.request import request_replay
@@ -201,21 +199,3 @@ def test_request_replay_refuses_grouped_rows(sql: str) -> None:
     t = pa.table({"c1": ["aa", "bb", "aa"], "ts": pa.array([1, 2, 3], pa.timestamp("ms"))})
     with pytest.raises(NotSupportedError, match="batch-only"):
         request_replay(sql, {"t": t})
-
-
-@pytest.mark.parametrize(
-    ("file", "mode", "reason"),
-    [
-        # OpenMLDB's GroupByTest / FunctionTest build these files with the batch and CLI executors only.
-        ("function/v040/test_groupby.yaml", "request", "upstream runs this file in batch mode only (GroupByTest)"),
-        ("function/v040/test_udaf.yaml", "request", "upstream runs this file in batch mode only (FunctionTest)"),
-        ("function/v040/test_groupby.yaml", "batch", None),
-        ("query/group_query.yaml", "request", None),  # hybridse's EngineTest runs it in both modes
-    ],
-)
-def test_files_upstream_runs_in_batch_mode_only(tmp_path: Path, file: str, mode: Any, reason: str | None) -> None:
-    path = tmp_path / "cases" / file
-    path.parent.mkdir(parents=True)
-    path.write_text("cases:\n  - id: 0\n    sql: select 1 as x\n    expect: {columns: ['x int'], rows: [[1]]}\n")
-    (case,) = load_case_file(path)
-    assert case.file == file and upstream_skip(case, mode, 0) == reason
