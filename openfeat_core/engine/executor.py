@@ -85,9 +85,11 @@ def _result_struct(names: tuple[str, ...], types: tuple[SQLType, ...]) -> pa.Str
     return pa.struct([pa.field(n, t.arrow_type) for n, t in zip(names, types, strict=True)])
 
 
-def main_scan(plan: Select) -> Scan:
-    """The left-most table of a query: the table whose rows become output rows (and requests)."""
+def main_path(plan: Select) -> list[Relation]:
+    """The relations a query's rows come through, from its FROM down to the left-most table: left sides of joins,
+    the first input of a UNION ALL, the sources of subqueries. The last one is :func:`main_scan`."""
     rel: Relation = plan.source
+    path = [rel]
     while not isinstance(rel, Scan):
         if isinstance(rel, (LastJoin, LeftJoin)):
             rel = rel.left
@@ -95,7 +97,15 @@ def main_scan(plan: Select) -> Scan:
             rel = rel.inputs[0]
         else:
             rel = rel.query.source
-    return rel
+        path.append(rel)
+    return path
+
+
+def main_scan(plan: Select) -> Scan:
+    """The left-most table of a query: the table whose rows become output rows (and requests)."""
+    scan = main_path(plan)[-1]
+    assert isinstance(scan, Scan)
+    return scan
 
 
 def run_select(

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from openfeat_core.engine.executor import execute, main_scan
+from openfeat_core.engine.executor import execute, main_path, main_scan
 from openfeat_core.errors import DataError, NotSupportedError
 from openfeat_core.functions.registry import EvalContext
-from openfeat_core.plan.nodes import LastJoin, LeftJoin, Relation, Scan, Select, UnionAll
+from openfeat_core.plan.nodes import Select, SubqueryRel
 from openfeat_core.sql.binder import plan_sql
 
 if TYPE_CHECKING:
@@ -87,17 +87,7 @@ def request_replay(
 def _groups_main_rows(plan: Select) -> bool:
     """Whether a subquery on the main table's path groups its rows (GROUP BY or aggregates without OVER): its rows
     are groups, not the request rows, so there is no per-request answer (the deployment refuses it too)."""
-    rel: Relation = plan.source
-    while not isinstance(rel, Scan):
-        if isinstance(rel, (LastJoin, LeftJoin)):
-            rel = rel.left
-        elif isinstance(rel, UnionAll):
-            rel = rel.inputs[0]
-        else:
-            if rel.query.is_aggregation:
-                return True
-            rel = rel.query.source
-    return False
+    return any(isinstance(rel, SubqueryRel) and rel.query.is_aggregation for rel in main_path(plan))
 
 
 def _executor_replay(plan: Select, loaded: Mapping[str, pa.Table], main: str, ctx: EvalContext) -> pa.Table:

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from openfeat_core.column import Column, all_valid
-from openfeat_core.engine.executor import main_scan
+from openfeat_core.engine.executor import main_path, main_scan
 from openfeat_core.engine.lastjoin import as_of_bound, as_of_cut, cut_one, newest
 from openfeat_core.engine.relation import RelationColumns, evaluate, order_values
 from openfeat_core.engine.windowing import frame_bounds, request_frame
@@ -310,8 +310,7 @@ def check_deployable(plan: Select) -> None:
         reasons.append("HAVING")
     if plan.limit is not None:
         reasons.append("LIMIT")
-    rel = plan.source
-    while not isinstance(rel, Scan):
+    for rel in main_path(plan):
         if isinstance(rel, LeftJoin):
             reasons.append("LEFT JOIN from the main table (it gives a request several rows; LEFT JOIN runs offline)")
             break
@@ -322,7 +321,6 @@ def check_deployable(plan: Select) -> None:
             # One row per group, not per request row: a request row has no group to be computed in.
             reasons.append(f"GROUP BY or aggregates without OVER in subquery {rel.alias!r} on the main table's path")
             break
-        rel = rel.left if isinstance(rel, LastJoin) else rel.query.source
     for w in plan.windows:
         keys_ok = all(isinstance(k, ColumnRef) for k in w.partition_by)
         if not keys_ok:
