@@ -1,11 +1,12 @@
-"""Long-window pre-aggregation: per-key partial results per time bucket, combined with the raw edges per request.
+"""Long-window pre-aggregation: per-key partial results per bucket, combined with the raw edges per request.
 
 ``DEPLOY d OPTIONS(long_windows='w30d:1d') SELECT ...`` keeps, for each key of window ``w30d`` and each aggregate
 over it that combines (:data:`~openfeat_core.functions.agg_basic.COMBINABLE`: count, sum, avg, min, max and their
 ``_where`` forms), one partial result per bucket of ``1d`` of the data's own time, updated as rows are inserted.
-A request then reads the rows of the buckets its window covers completely as a handful of partials, and only the
-rows at the two edges of the window (plus the request row) one by one, so its cost follows the number of buckets
-and the edge rows, not the rows in the window.
+A size without a unit (``w1:1000``, OpenMLDB's row-count bucket) makes buckets of that many rows of a key instead
+(:class:`Bucketing`). A request then reads the rows of the buckets its window covers completely as a handful of
+partials, and only the rows at the two edges of the window (plus the request row) one by one, so its cost follows
+the number of buckets and the edge rows, not the rows in the window.
 
 Exactness. Rows take part exactly as in the raw aggregate: the row selection is the function's own
 (``COMBINABLE``), counts and integer sums (wrapping in 64 bits) are associative, and float sums are kept as the same
@@ -18,9 +19,10 @@ A bucket that lost rows to eviction is not used either: its partial would still 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -35,38 +37,64 @@ from openfeat_core.sql.dialect import interval_ms
 from openfeat_core.types import SQLType
 
 
-def parse_long_windows(option: str, plan: Select) -> dict[int, int]:
-    """Parse ``long_windows`` (``"w1:1d,w2:6h"``; a window without a size gets ``1d``) against ``plan``.
+class Bucketing(NamedTuple):
+    """How a long window's rows are cut into buckets: ``size`` ms of the order column (``w1:1d``), or ``size`` rows
+    of a key (``w1:1000``, OpenMLDB's row-count bucket).
+
+    A row-count bucket fills with a key's rows as they arrive, as OpenMLDB's aggregator fills one: the open (newest)
+    bucket takes the rows not older than its start until it holds ``size`` rows, and the next row with a later time
+    opens a new bucket at that time. A row with the same time as the open bucket's newest row still joins it, so one
+    time never spans two buckets (OpenMLDB puts such a row in the bucket it just closed, the same thing). A late row,
+    older than the open bucket, joins the bucket whose time range holds it (the oldest one when it is older than all:
+    that bucket's range grows back to its time). Buckets therefore cut a key's time line into consecutive ranges,
+    each ``[start, next start)``, which is all the request side needs.
+    """
+
+    size: int
+    unit: Literal["ms", "rows"]
+
+    def __str__(self) -> str:
+        return f"{self.size} rows" if self.unit == "rows" else f"{self.size} ms"
+
+
+def parse_long_windows(option: str, plan: Select) -> dict[int, Bucketing]:
+    """Parse ``long_windows`` (``"w1:1d,w2:6h,w3:1000"``; a window without a size gets ``1d``) against ``plan``.
 
     Returns:
-        Window index in ``plan.windows`` -> bucket size in ms.
+        Window index in ``plan.windows`` -> its buckets (a time such as ``1d``, or a row count such as ``1000``).
 
     Raises:
         NotSupportedError: an unknown window, a bad bucket size, or a window that cannot be pre-aggregated (only
             ``ROWS`` and ``ROWS_RANGE`` frames ending at the current row, without ``MAXSIZE``, are).
     """
     names = {w.name: i for i, w in enumerate(plan.windows)}
-    out: dict[int, int] = {}
+    out: dict[int, Bucketing] = {}
     for part in filter(None, (p.strip() for p in option.split(","))):
         name, _, size = part.partition(":")
-        name = name.strip()
+        name, size = name.strip(), size.strip()
         if name not in names:
             known = ", ".join(sorted(names)) or "none"
             raise NotSupportedError(f"long_windows: no window named {name!r} in the script (windows: {known})")
-        bucket_ms = interval_ms(size or "1d", None)
-        if bucket_ms is None:
-            raise NotSupportedError(
-                f"long_windows: bucket size {size!r} of window {name!r} is not a time such as 1d, 6h, 30m or 10s"
-            )
-        if bucket_ms <= 0:
-            raise NotSupportedError(f"long_windows: bucket size of window {name!r} must be positive")
+        bucket: Bucketing
+        if size.isdigit():
+            bucket = Bucketing(int(size), "rows")
+        else:
+            bucket_ms = interval_ms(size or "1d", None)
+            if bucket_ms is None:
+                raise NotSupportedError(
+                    f"long_windows: bucket size {size!r} of window {name!r} is neither a time such as 1d, 6h, 30m "
+                    "or 10s nor a row count such as 1000"
+                )
+            bucket = Bucketing(bucket_ms, "ms")
+        if bucket.size <= 0:
+            raise NotSupportedError(f"long_windows: bucket size of window {name!r} must be positive, got {size!r}")
         frame = plan.windows[names[name]].frame
         if frame.kind not in ("rows", "rows_range") or frame.end.kind != "current" or frame.maxsize:
             raise NotSupportedError(
                 f"long_windows: window {name!r} cannot be pre-aggregated: only ROWS and ROWS_RANGE frames ending at "
                 "the current row, without MAXSIZE, can"
             )
-        out[names[name]] = bucket_ms
+        out[names[name]] = bucket
     return out
 
 
@@ -121,6 +149,45 @@ class _Bucket:
     i_sum: int = 0  # integer sums, wrapping like int64
     best: Any = None  # min / max of the included non-NaN values
     has_nan: bool = False
+    last: int | None = None  # the newest order value in the bucket (when a row-count bucket is full: see Bucketing)
+
+
+class _KeyBuckets(dict[int, _Bucket]):
+    """A key's buckets by id: ``order value // size`` for time buckets; the start time for row-count buckets, whose
+    starts are also kept sorted in :attr:`starts` (bucket ``j`` holds the times in ``[starts[j], starts[j + 1])``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starts: list[int] = []
+
+
+class _Grid:
+    """Where the buckets of one key lie on its time line, for a request: bucket positions ``p`` are consecutive
+    integers in time order; ``bucket(p)`` may be missing (a time bucket without rows)."""
+
+    def __init__(self, buckets: _KeyBuckets, bucketing: Bucketing) -> None:
+        self.buckets = buckets
+        self.by_rows = bucketing.unit == "rows"
+        self.size = bucketing.size
+
+    def pos(self, t: int) -> int:
+        """The position of the bucket holding time ``t`` (-1 for a row-count bucket: older than every bucket)."""
+        if self.by_rows:
+            return bisect.bisect_right(self.buckets.starts, t) - 1
+        return t // self.size
+
+    def start(self, p: int) -> int:
+        return self.buckets.starts[p] if self.by_rows else p * self.size
+
+    def end(self, p: int) -> int | None:
+        """Where bucket ``p`` ends (exclusive); ``None``: the newest row-count bucket, open-ended."""
+        if not self.by_rows:
+            return (p + 1) * self.size
+        starts = self.buckets.starts
+        return starts[p + 1] if p + 1 < len(starts) else None
+
+    def bucket(self, p: int) -> _Bucket | None:
+        return self.buckets.get(self.buckets.starts[p]) if self.by_rows else self.buckets.get(p)
 
 
 @dataclass
@@ -128,12 +195,12 @@ class Preaggregate:
     """The bucketed partial results of one aggregate over one series index (all keys)."""
 
     agg: WindowAgg
-    bucket_ms: int
+    bucket: Bucketing
     impl: AggregateImpl
     fields: tuple[Field, ...] = ()  # the rows' schema, to evaluate the arguments on inserted rows
     kind: str = field(init=False)
     rows_of: Callable[[list[Column]], np.ndarray] = field(init=False)
-    keys: dict[tuple[Any, ...], dict[int, _Bucket]] = field(default_factory=dict)
+    keys: dict[tuple[Any, ...], _KeyBuckets] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.kind, self.rows_of = COMBINABLE[self.agg.name]
@@ -141,19 +208,25 @@ class Preaggregate:
     @property
     def identity(self) -> tuple[Any, ...]:
         """Equal for pre-aggregations that hold the same partials (one index can serve several deployments)."""
-        return (self.bucket_ms, self.agg.name, self.agg.args)
+        return (self.bucket, self.agg.name, self.agg.args)
 
     # ------------------------------------------------------------------ maintenance
     def add(self, key: tuple[Any, ...], ts: np.ndarray, args: list[Column]) -> None:
-        """Fold new rows of ``key`` (order values ``ts``, evaluated arguments ``args``) into their buckets."""
+        """Fold new rows of ``key`` (order values ``ts``, in arrival order; evaluated arguments ``args``) into their
+        buckets."""
         if len(ts) == 0:
             return
-        buckets = self.keys.setdefault(key, {})
-        ids, index = np.unique(ts // self.bucket_ms, return_inverse=True)
+        buckets = self.keys.get(key)
+        if buckets is None:
+            buckets = self.keys[key] = _KeyBuckets()
+        row_ids = self._row_bucket_ids(buckets, ts) if self.bucket.unit == "rows" else ts // self.bucket.size
+        ids, index = np.unique(row_ids, return_inverse=True)
         nb = len(ids)
         inc = self.rows_of(args)
         rows = np.bincount(index, minlength=nb)
         n = np.bincount(index, weights=inc, minlength=nb).astype(np.int64)
+        newest = np.full(nb, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(newest, index, ts.astype(np.int64, copy=False))
         x = args[0]
         sums: tuple[np.ndarray, ...] | None = None
         i_sums: np.ndarray | None = None
@@ -174,6 +247,7 @@ class Preaggregate:
                 state = buckets[int(ids[b])] = _Bucket()
             state.rows += int(rows[b])
             state.n += int(n[b])
+            state.last = int(newest[b]) if state.last is None else max(state.last, int(newest[b]))
             if sums is not None:
                 hi, lo, nan, pinf, ninf = (a[b] for a in sums)
                 state.f_hi, state.f_lo = dd_add(state.f_hi, state.f_lo, hi)
@@ -188,6 +262,38 @@ class Preaggregate:
                 if bests[b] is not None:
                     pick = min if self.kind == "min" else max
                     state.best = bests[b] if state.best is None else pick(state.best, bests[b])
+
+    def _row_bucket_ids(self, buckets: _KeyBuckets, ts: np.ndarray) -> np.ndarray:
+        """Row-count buckets: the bucket (its start) each new row joins, opening and moving buckets as
+        :class:`Bucketing` says (one row at a time: where a row goes depends on the rows before it)."""
+        starts, size = buckets.starts, self.bucket.size
+        open_rows = buckets[starts[-1]].rows if starts else 0
+        open_last = buckets[starts[-1]].last if starts else None
+        renamed: dict[int, int] = {}  # the oldest bucket's start moved back by a late row: old start -> new
+        out = np.empty(len(ts), dtype=np.int64)
+        for i, t in enumerate(ts.tolist()):
+            if not starts or (t >= starts[-1] and open_rows >= size and open_last is not None and t > open_last):
+                starts.append(t)
+                buckets[t] = _Bucket()
+                open_rows, open_last = 0, None
+            if t >= starts[-1]:
+                out[i] = starts[-1]
+                open_rows += 1
+                open_last = t if open_last is None else max(open_last, t)
+                continue
+            if t < starts[0]:
+                renamed[starts[0]] = t
+                buckets[t] = buckets.pop(starts[0])
+                starts[0] = t
+            out[i] = starts[bisect.bisect_right(starts, t) - 1]
+            if out[i] == starts[-1]:
+                open_rows += 1
+        for old in renamed:
+            new = old
+            while new in renamed:
+                new = renamed[new]
+            out[out == old] = new
+        return out
 
     def _bests(self, x: Column, inc: np.ndarray, index: np.ndarray, nb: int) -> tuple[list[Any], np.ndarray]:
         nan_in = np.zeros(nb, dtype=np.bool_)
@@ -207,10 +313,18 @@ class Preaggregate:
     def forget_before(self, key: tuple[Any, ...], first_ts: int) -> None:
         """Drop the buckets that end before ``first_ts`` (their rows were all evicted)."""
         buckets = self.keys.get(key)
-        if buckets:
-            first_bucket = first_ts // self.bucket_ms
-            for b in [b for b in buckets if b < first_bucket]:
+        if not buckets:
+            return
+        if self.bucket.unit == "rows":
+            starts = buckets.starts
+            gone = bisect.bisect_right(starts, first_ts) - 1  # buckets before this one end by first_ts
+            for b in starts[: max(gone, 0)]:
                 del buckets[b]
+            del starts[: max(gone, 0)]
+            return
+        first_bucket = first_ts // self.bucket.size
+        for b in [b for b in buckets if b < first_bucket]:
+            del buckets[b]
 
     # ------------------------------------------------------------------ requests
     def result(
@@ -234,23 +348,31 @@ class Preaggregate:
         buckets = self.keys.get(key)
         if not buckets or hi <= lo:
             return None
-        size = self.bucket_ms
+        grid = _Grid(buckets, self.bucket)
         stored = len(ts) - 1  # the last candidate is the request row, which no partial holds
-        first, last = int(ts[lo]) // size, int(ts[hi - 1]) // size
-        if lo > 0 and int(ts[lo - 1]) // size == first:
+        first, last = grid.pos(int(ts[lo])), grid.pos(int(ts[hi - 1]))
+        if lo > 0 and grid.pos(int(ts[lo - 1])) == first:
             first += 1  # the first bucket has rows before the frame: it is an edge
-        if hi < stored and int(ts[hi]) // size == last:
+        if hi < stored and grid.pos(int(ts[hi])) == last:
             last -= 1  # the last bucket has rows after the frame: it is an edge
-        if first <= last and lo == 0 and first in buckets:
+        first = max(first, 0)  # rows older than every row-count bucket are edge rows
+        if first > last:
+            return None
+        end_first = grid.end(first)
+        first_part = grid.bucket(first)
+        if lo == 0 and first_part is not None:
             # The key's oldest live rows: eviction may have taken the start of their bucket, making it an edge.
-            in_first = int(np.searchsorted(ts[lo:hi], (first + 1) * size, side="left"))
-            if buckets[first].rows != in_first:
+            window = ts[lo:hi]
+            below = int(np.searchsorted(window, grid.start(first), side="left"))
+            in_first = (hi - lo if end_first is None else int(np.searchsorted(window, end_first, side="left"))) - below
+            if first_part.rows != in_first:
                 first += 1
         if first > last:
             return None
-        start = lo + int(np.searchsorted(ts[lo:hi], first * size, side="left"))
-        stop = lo + int(np.searchsorted(ts[lo:hi], (last + 1) * size, side="left"))
-        parts = [b for b in (buckets.get(i) for i in range(first, last + 1)) if b is not None]
+        end_last = grid.end(last)
+        start = lo + int(np.searchsorted(ts[lo:hi], grid.start(first), side="left"))
+        stop = hi if end_last is None else lo + int(np.searchsorted(ts[lo:hi], end_last, side="left"))
+        parts = [b for b in (grid.bucket(p) for p in range(first, last + 1)) if b is not None]
         if sum(b.rows for b in parts) != stop - start:
             return None  # a bucket lost rows to eviction, or holds rows the candidates do not (a late request)
         if self.kind in ("min", "max"):
@@ -323,7 +445,7 @@ class Preaggregate:
 
 
 def preaggregates_for(
-    plan: Select, long_windows: Mapping[int, int], impls: Mapping[str, AggregateImpl]
+    plan: Select, long_windows: Mapping[int, Bucketing], impls: Mapping[str, AggregateImpl]
 ) -> list[Preaggregate]:
     """The pre-aggregations of a deployment: one per combinable aggregate over a long window."""
     out: dict[WindowAgg, Preaggregate] = {}
@@ -334,4 +456,4 @@ def preaggregates_for(
     return list(out.values())
 
 
-__all__ = ["Preaggregate", "parse_long_windows", "preaggregates_for"]
+__all__ = ["Bucketing", "Preaggregate", "parse_long_windows", "preaggregates_for"]

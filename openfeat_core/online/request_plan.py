@@ -35,7 +35,7 @@ from openfeat_core.engine.relation import RelationColumns, evaluate, order_value
 from openfeat_core.engine.windowing import frame_bounds, request_frame
 from openfeat_core.errors import NotSupportedError
 from openfeat_core.functions.registry import REGISTRY, AggregateImpl, EvalContext, WindowFrames
-from openfeat_core.online.preagg import Preaggregate
+from openfeat_core.online.preagg import Bucketing, Preaggregate
 from openfeat_core.online.tables import TTL, Index, IndexSpec, KeySeries, StoredTable, window_ttl
 from openfeat_core.plan.nodes import (
     ColumnRef,
@@ -86,7 +86,7 @@ class _WindowPlan:
     calls: tuple[tuple[WindowAgg, AggregateImpl, tuple[int | None, ...]], ...]
     # The main-table columns the aggregates read (all of them if any argument is an expression).
     columns: tuple[int, ...]
-    bucket_ms: int | None  # long window: pre-aggregated in buckets of this size (OPTIONS(long_windows=...))
+    bucket: Bucketing | None  # long window: pre-aggregated in these buckets (OPTIONS(long_windows=...))
     schema: tuple[Field, ...]  # the main table's columns (what expression arguments read)
 
 
@@ -183,13 +183,13 @@ def _column_text(e: Expr) -> str:
     return f"{e.qualifier}.{e.name}" if isinstance(e, ColumnRef) else "<expression>"
 
 
-def compile_request_plan(plan: Select, long_windows: Mapping[int, int] | None = None) -> RequestPlan:
+def compile_request_plan(plan: Select, long_windows: Mapping[int, Bucketing] | None = None) -> RequestPlan:
     """Compile ``plan`` for requests: each part's access, the direct plan when every part can be direct, and the
     indexes the deployment keeps.
 
     Args:
         plan: the deployed script (bound).
-        long_windows: window index -> bucket size (ms) of the windows to pre-aggregate.
+        long_windows: window index -> the buckets of the windows to pre-aggregate.
 
     Raises:
         NotSupportedError: the script cannot run online (:func:`check_deployable`).
@@ -570,7 +570,7 @@ def _reads(e: Expr) -> set[tuple[str, str]]:
 
 
 def split_batch_plan(
-    plan: Select, compiled: RequestPlan, common: Collection[str], long_windows: Mapping[int, int] | None = None
+    plan: Select, compiled: RequestPlan, common: Collection[str], long_windows: Mapping[int, Bucketing] | None = None
 ) -> BatchSplit:
     """Cut the deployed ``plan`` (compiled as ``compiled``, with its long windows) for batches whose request columns
     ``common`` hold one value in every row (:class:`BatchSplit`)."""

@@ -110,7 +110,8 @@ def test_a_long_window_deploy_statement_is_shown_as_written() -> None:
         ("ROWS BETWEEN 10 PRECEDING AND 1 PRECEDING", "w:1d", "ending at the current row"),
         ("ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW MAXSIZE 5", "w:1d", "without MAXSIZE"),
         ("ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW", "w2:1d", "no window named 'w2'"),
-        ("ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW", "w:2", "is not a time"),
+        ("ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW", "w:2y", "is neither a time such as 1d"),
+        ("ROWS_RANGE BETWEEN 10s PRECEDING AND CURRENT ROW", "w:0", "must be positive"),
     ],
 )
 def test_long_windows_that_cannot_be_preaggregated_are_refused(frame: str, option: str, message: str) -> None:
