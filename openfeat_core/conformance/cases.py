@@ -255,6 +255,8 @@ class Case:
             as a request.
         float_tolerance: the absolute tolerance of float comparisons for the files of OpenMLDB's Java harness
             (:func:`float_tolerance_of`); ``None``: 4 ULP, as hybridse's engine test.
+        long_window: ``longWindow`` (``"w1:2"``): in request mode the query is deployed with
+            ``OPTIONS(long_windows=...)`` set to it, as the Java harness deploys it (its long windows pre-aggregated).
     """
 
     path: Path
@@ -280,6 +282,7 @@ class Case:
     document: Mapping[str, Any] = field(default_factory=dict)
     sql_last: bool = False
     float_tolerance: float | None = None
+    long_window: str | None = None
 
     @property
     def is_todo(self) -> bool:
@@ -894,6 +897,7 @@ def expand_case(node: Any, path: Path, file: str, default_db: str | None = None)
         return [header]
     header.node = node
     header.db = str(node["db"]).strip() if node.get("db") else default_db
+    header.long_window = str(node["longWindow"]).strip() if node.get("longWindow") is not None else None
     providers_node = node.get("dataProvider")
     try:
         unsupported: list[str] = []

@@ -89,6 +89,7 @@ class RequestReplayFn(Protocol):
         *,
         timezone: str = ...,
         indexes: Mapping[str, Sequence[str]] | None = ...,
+        deploy_options: Mapping[str, str] | None = ...,
     ) -> pa.Table: ...
 
 
@@ -331,8 +332,10 @@ def execute_case(case: Case, mode: Mode, engine: Engine) -> tuple[Status, str]:
         else:
             if engine.request_replay is None:
                 return "failed", "engine has no request_replay()"
+            # A case's longWindow is deployed as OPTIONS(long_windows=...), as the Java harness deploys it.
+            long_window = {"deploy_options": {"long_windows": case.long_window}} if case.long_window else {}
             result = engine.request_replay(
-                case.sql, tables, case.inputs[0].name, timezone=CASE_TIMEZONE, indexes=indexes
+                case.sql, tables, case.inputs[0].name, timezone=CASE_TIMEZONE, indexes=indexes, **long_window
             )
     except OpenFeatError as exc:
         if not case.expect.success:

@@ -30,6 +30,7 @@ def request_replay(
     timezone: str = "UTC",
     indexes: Mapping[str, Sequence[str]] | None = None,
     ttl_clock: TTLClock = "off",
+    deploy_options: Mapping[str, str] | None = None,
 ) -> pa.Table:
     """Replay the main table as a stream of requests, as OpenMLDB's request-mode conformance runner does.
 
@@ -49,6 +50,8 @@ def request_replay(
         ttl_clock: the store's retention clock (:class:`~openfeat_core.online.store.OnlineStore`): ``"data"``
             evicts what the deployment's TTLs no longer need, which must not change any answer while each key's
             rows arrive in time order.
+        deploy_options: the deployment's ``OPTIONS`` (``{"long_windows": "w1:2"}``); with them a script the store
+            refuses to deploy is an error, not replayed on the executor (which has no such options).
 
     Returns:
         One output row per main-table row, in input order.
@@ -71,8 +74,10 @@ def request_replay(
         if name != main and table.num_rows:
             store.insert(name, table)
     try:
-        store.deploy("replay", sql)
+        store.deploy("replay", sql, deploy_options)
     except NotSupportedError:
+        if deploy_options:
+            raise
         return _executor_replay(plan, loaded, main, EvalContext(timezone))
     outputs = []
     for i in range(stream.num_rows):

@@ -1,20 +1,22 @@
 """Row-count buckets of long windows (``OPTIONS(long_windows='w1:2')``, OpenMLDB's count bucket; issue 18).
 
 How a key's rows fill the buckets (the open bucket takes rows until it holds the size, one time never spans two
-buckets, late rows join the bucket whose time range holds them), and that answers stay those of the raw window
+buckets, late rows join the bucket whose time range holds them), that answers stay those of the raw window
 through eviction, DELETE and a restart from the log or a snapshot (the buckets are then rebuilt, perhaps cut
-differently, with the same answers).
+differently, with the same answers), and that the conformance runner deploys a case's ``longWindow``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from openfeat_core.conformance.cases import load_case_file
+from openfeat_core.conformance.runner import execute_case, load_engine
 from openfeat_core.errors import NotSupportedError
 from openfeat_core.online.preagg import Bucketing, Preaggregate, parse_long_windows
 from openfeat_core.online.store import OnlineStore
@@ -180,3 +182,51 @@ def test_row_count_buckets_survive_a_restart(tmp_path: Path, snapshot: bool) -> 
         assert rebuilt == layout if not snapshot else sum(r for _, r in rebuilt) == len(ts)
     finally:
         again.close()
+
+
+CASE_FILE = """
+db: test_lw
+cases:
+  - id: 0
+    desc: a long window of row-count buckets
+    longWindow: {long_window}
+    inputs:
+      - columns: ["id int", "c1 string", "c2 int", "c7 timestamp"]
+        indexes: ["index1:c1:c7"]
+        rows:
+          - [1, "aa", 1, 1590738990000]
+          - [2, "aa", 2, 1590738990001]
+          - [3, "aa", 3, 1590738990002]
+          - [4, "aa", 4, 1590738990003]
+          - [5, "aa", 5, 1590738990004]
+    sql: |
+      SELECT id, c1, sum(c2) OVER w1 AS s FROM {{0}}
+      WINDOW w1 AS (PARTITION BY {{0}}.c1 ORDER BY {{0}}.c7 ROWS_RANGE BETWEEN 2 PRECEDING AND CURRENT ROW);
+    expect:
+      order: id
+      columns: ["id int", "c1 string", "s int"]
+      rows: [[1, "aa", 1], [2, "aa", 3], [3, "aa", 6], [4, "aa", 9], [5, "aa", 12]]
+"""
+
+
+# The runner deploys a case's longWindow in request mode, as OpenMLDB's Java harness does (a window the script does
+# not have shows that the option reached the DEPLOY); batch mode has nothing to deploy.
+@pytest.mark.parametrize(
+    ("long_window", "mode", "status", "reason"),
+    [
+        ("w1:2", "request", "passed", ""),
+        ("w1:2", "batch", "passed", ""),
+        ("w9:2", "request", "failed", "no window named 'w9'"),
+        ("w9:2", "batch", "passed", ""),
+    ],
+)
+def test_the_conformance_runner_deploys_a_cases_long_window(
+    tmp_path: Path, long_window: str, mode: Literal["batch", "request"], status: str, reason: str
+) -> None:
+    path = tmp_path / "cases" / "function" / "long_window" / "lw.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(CASE_FILE.format(long_window=long_window))
+    (case,) = load_case_file(path)
+    assert case.long_window == long_window
+    got_status, got_reason = execute_case(case, mode, load_engine())
+    assert got_status == status and reason in got_reason
