@@ -55,7 +55,8 @@ def ingest(
     mode: str = "error_if_exists",
     timestamp_unit: str = "ms",
     extra_columns: str = "error",
-    storage_options: dict = {},  # noqa: B006 - KFP takes a JSON default; it is never mutated
+    csv: dict = {},  # noqa: B006 - KFP takes a JSON default; it is never mutated
+    storage_options: dict = {},  # noqa: B006
     kfp_run_id: str = "",
     kfp_run_name: str = "",
     kfp_task_name: str = "",
@@ -69,12 +70,14 @@ def ingest(
         table: the table to write.
         source: a file, a directory or a glob (CSV, Parquet...).
         schema: the declared columns, ``"name type, ..."`` (OpenMLDB types); empty: inferred.
-        format: ``csv``, ``parquet``...; empty: from the file name.
+        format: ``csv``, ``parquet``, ``json`` (JSON lines) or ``ipc``; empty: from the file name.
         on_error: ``fail`` (a bad row rejects the load) or ``skip`` (bad rows are reported and left out).
         timezone: of timestamps without an offset.
         mode: ``error_if_exists``, ``append`` or ``overwrite``.
-        timestamp_unit: of integer timestamps (``ms``, ``s``...).
+        timestamp_unit: of integer timestamps: ``ms``, ``s``, ``us`` or ``ns``.
         extra_columns: source columns not in the schema: ``error`` or ``ignore``.
+        csv: the CSV dialect, ``{"delimiter": ";", "header": false, "quote": "'", "null_values": ["NA"]}`` (any of
+            the keys; empty: the defaults).
         storage_options: S3 settings of the workspace.
 
     Returns:
@@ -102,6 +105,7 @@ def ingest(
             mode=mode,
             timestamp_unit=timestamp_unit,
             extra_columns=extra_columns,
+            csv=csv,
             storage_options=storage_options,
             table_version=table_version,
             metrics=metrics,
@@ -178,15 +182,21 @@ def export(
     training_set: Output[Dataset],
     metrics: Output[Metrics],
     path: str = "",
-    format: str = "csv",
+    format: str = "",
     columns: list = [],  # noqa: B006 - KFP takes a JSON default; it is never mutated
+    mode: str = "overwrite",
     label: str = "",
     features: list = [],  # noqa: B006
     categorical: list = [],  # noqa: B006
-    buckets: int = 0,
+    buckets: int = 1048576,
     on_null_label: str = "fail",
     delimiter: str = ",",
     header: bool = True,
+    null_value: str = "",
+    quote: str = '"',
+    timestamp_format: str = "iso",
+    partition_by: list = [],  # noqa: B006
+    compression: str = "snappy",
     storage_options: dict = {},  # noqa: B006
     kfp_run_id: str = "",
     kfp_run_name: str = "",
@@ -194,21 +204,28 @@ def export(
     mlflow_tracking_uri: str = "",
     mlflow_experiment: str = "",
 ) -> dict:
-    """Export a table version as a training set (``openfeat export``): CSV, Parquet or LIBSVM.
+    """Export a table version as a training set (``openfeat export``): CSV, Parquet, LIBSVM or lines.
 
     Args:
         table: the table version to export.
         path: a stable destination (a rerun reuses its export; the Dataset's URI is this path); empty: the
             Dataset's own location in the pipeline root.
-        format: ``csv``, ``parquet`` or ``libsvm``.
+        format: ``csv``, ``parquet``, ``libsvm`` or ``lines``; empty: from the extension of ``path``, and ``csv``
+            into the Dataset's own location (which has no extension).
         columns: the columns to write (default: all).
+        mode: ``overwrite``, ``error_if_exists`` or ``append`` (to an existing ``path``).
         label: LIBSVM: the label column.
         features: LIBSVM: the feature columns.
         categorical: LIBSVM: columns hashed into ``buckets`` one-hot slots.
-        buckets: LIBSVM: hash buckets per categorical column (0: the default).
+        buckets: LIBSVM: hash buckets per categorical column.
         on_null_label: LIBSVM: ``fail`` or ``skip`` rows whose label is NULL.
         delimiter: CSV field delimiter.
         header: CSV header line.
+        null_value: CSV text of NULL.
+        quote: CSV quote character (empty: never quote).
+        timestamp_format: CSV timestamps as ``iso`` or ``epoch_ms``.
+        partition_by: Parquet: Hive-partition the dataset by these columns (``path`` is then a directory).
+        compression: Parquet codec.
         storage_options: S3 settings of the workspace and the destination.
 
     Returns:
@@ -229,6 +246,7 @@ def export(
             path=path,
             format=format,
             columns=columns,
+            mode=mode,
             label=label,
             features=features,
             categorical=categorical,
@@ -236,6 +254,11 @@ def export(
             on_null_label=on_null_label,
             delimiter=delimiter,
             header=header,
+            null_value=null_value,
+            quote=quote,
+            timestamp_format=timestamp_format,
+            partition_by=partition_by,
+            compression=compression,
             storage_options=storage_options,
             training_set=training_set,
             metrics=metrics,
@@ -396,11 +419,14 @@ def ingest_stream(
     dead_letters: str = "",
     dead_letter_topic: str = "",
     workspace: str = "",
+    workspace_every_rows: int = 100000,
+    workspace_every_seconds: float = 60.0,
+    storage_options: dict = {},  # noqa: B006 - KFP takes a JSON default; it is never mutated
     max_bad_ratio: float = 0.1,
     message_format: str = "auto",
     timezone: str = "",
     group_id: str = "openfeat-ingest",
-    consumer_config: dict = {},  # noqa: B006 - KFP takes a JSON default; it is never mutated
+    consumer_config: dict = {},  # noqa: B006
     create_tables: bool = False,
     create_store: bool = False,
     kfp_run_id: str = "",
@@ -422,7 +448,11 @@ def ingest_stream(
         topics: ``"tx"`` (topic ``tx`` into table ``tx``) or ``"tx,clicks:events"``.
         dead_letters: JSON-lines file that also receives the bad messages; empty: the store's record only.
         dead_letter_topic: Kafka topic that also receives them (created with one partition when missing).
-        workspace: also append the rows to this workspace's tables of the same names, as new versions (exactly once).
+        workspace: also append the rows to this workspace's tables of the same names, as new versions (exactly once),
+            one every ``workspace_every_rows`` rows or ``workspace_every_seconds`` seconds, and at the end.
+        workspace_every_rows: see ``workspace``.
+        workspace_every_seconds: see ``workspace``.
+        storage_options: S3 settings of the workspace.
         max_bad_ratio: fail once more than this share of the messages read are bad.
         message_format: ``auto``, ``json`` (plain objects) or ``envelope`` (Kafka Connect's schema + payload).
         timezone: of timestamp strings without an offset (default: the store's).
@@ -451,6 +481,9 @@ def ingest_stream(
             dead_letters=dead_letters,
             dead_letter_topic=dead_letter_topic,
             workspace=workspace,
+            workspace_every_rows=workspace_every_rows,
+            workspace_every_seconds=workspace_every_seconds,
+            storage_options=storage_options,
             max_bad_ratio=max_bad_ratio,
             message_format=message_format,
             timezone=timezone,

@@ -41,6 +41,7 @@ def monitor(
     period_seconds: float = 0.0,
     consistency_requests: int = 100,
     timeout: float = 600.0,
+    timezone: str = "",
     kfp_run_id: str = "",
     kfp_run_name: str = "",
     kfp_task_name: str = "",
@@ -61,6 +62,7 @@ def monitor(
         period_seconds: only the requests served in the last this many seconds (0: the whole log).
         consistency_requests: the latest this many logged requests are recomputed offline.
         timeout: seconds to wait for the service's report.
+        timezone: of calendar functions when ``store`` is opened here (empty: UTC).
 
     Returns:
         ``retrain``, the operand of ``dsl.If`` (one output: kfp.local resolves conditions on a component's single
@@ -90,6 +92,7 @@ def monitor(
             period_seconds=period_seconds,
             consistency_requests=consistency_requests,
             timeout=timeout,
+            timezone=timezone,
             metrics=metrics,
         )
     with open(report.path, "w", encoding="utf-8") as f:

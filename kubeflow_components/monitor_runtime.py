@@ -18,6 +18,7 @@ def run_monitor(
     period_seconds: float,
     consistency_requests: int,
     timeout: float,
+    timezone: str,
     metrics: Any,
 ) -> dict[str, Any]:
     """:func:`openfeat_core.tasks.monitor` with the component's arguments (0 / empty: not given); logs the figures
@@ -40,6 +41,7 @@ def run_monitor(
         min_rows=min_rows,
         period_seconds=period_seconds or None,
         consistency_requests=consistency_requests,
+        timezone=timezone or None,
     )
     try:
         result = monitor_task(request)

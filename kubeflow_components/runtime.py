@@ -242,6 +242,7 @@ def run_ingest(
     mode: str,
     timestamp_unit: str,
     extra_columns: str,
+    csv: Mapping[str, Any] | None,
     storage_options: Mapping[str, Any] | None,
     table_version: ArtifactLike,
     metrics: MetricsLike | None,
@@ -258,6 +259,7 @@ def run_ingest(
         format=(format or None),  # type: ignore[arg-type]  # checked by the task, with the allowed choices
         on_error=on_error,  # type: ignore[arg-type]
         timezone=timezone,
+        csv=_csv_options(csv),
         mode=mode,  # type: ignore[arg-type]
         storage_options=_options(storage_options) or None,
         timestamp_unit=timestamp_unit,  # type: ignore[arg-type]
@@ -273,6 +275,27 @@ def run_ingest(
         ("rows", "rows_loaded", "bad_rows", "bytes_read", "seconds"),
         storage_options,
     )
+
+
+def _csv_options(csv: Mapping[str, Any] | None) -> Any:
+    """The ``csv`` argument (a JSON object of :class:`~openfeat_core.io.CsvOptions` fields) as ``CsvOptions``; None
+    when empty (the defaults)."""
+    from openfeat_core.io import CsvOptions
+    from openfeat_core.tasks import InvalidRequest
+
+    if not csv:
+        return None
+    known = [f.name for f in dataclasses.fields(CsvOptions)]
+    unknown = sorted(set(csv) - set(known))
+    if unknown:
+        raise InvalidRequest(f"ingest: argument 'csv' has unknown key(s) {unknown}; known: {known}")
+    options = dict(csv)
+    if isinstance(options.get("null_values"), list):
+        options["null_values"] = tuple(options["null_values"])
+    try:
+        return CsvOptions(**options)
+    except Exception as e:
+        raise InvalidRequest(f"ingest: argument 'csv' is not a valid CSV dialect: {e}") from None
 
 
 def run_compute(
@@ -324,6 +347,7 @@ def run_export(
     path: str,
     format: str,
     columns: list[str] | None,
+    mode: str,
     label: str,
     features: list[str] | None,
     categorical: list[str] | None,
@@ -331,15 +355,20 @@ def run_export(
     on_null_label: str,
     delimiter: str,
     header: bool,
+    null_value: str,
+    quote: str,
+    timestamp_format: str,
+    partition_by: list[str] | None,
+    compression: str,
     storage_options: Mapping[str, Any] | None,
     training_set: ArtifactLike,
     metrics: MetricsLike | None,
 ) -> dict[str, Any]:
     """:func:`openfeat_core.tasks.export` of the input table version, to ``path`` when given (a stable destination:
     a rerun finds its export record and reuses it; the Dataset's URI is then that path) or else into the Dataset's
-    own location (a new one per KFP run)."""
+    own location (a new one per KFP run). An empty ``format`` is the core's: inferred from the extension of
+    ``path``; the Dataset's own location has none, so an export there without a format writes CSV."""
     from openfeat_core.tasks import ExportRequest, export
-    from openfeat_core.tasks.offline import DEFAULT_BUCKETS
 
     workspace, name, version = _table_of(table)
     destination = path or training_set.path
@@ -349,16 +378,22 @@ def run_export(
         table=name,
         workspace=workspace,
         path=destination,
-        format=(format or None),  # type: ignore[arg-type]  # checked by the task
+        format=(format or (None if path else "csv")),  # type: ignore[arg-type]  # checked by the task
         version=version,
         columns=list(columns) if columns else None,
+        mode=mode,  # type: ignore[arg-type]
         label=label or None,
         features=list(features) if features else None,
         categorical=tuple(categorical or ()),
-        buckets=buckets or DEFAULT_BUCKETS,
+        buckets=buckets,
         on_null_label=on_null_label,  # type: ignore[arg-type]
         delimiter=delimiter,
         header=header,
+        null_value=null_value,
+        quote=quote,
+        timestamp_format=timestamp_format,  # type: ignore[arg-type]
+        partition_by=list(partition_by) if partition_by else None,
+        compression=compression,
         storage_options=_options(storage_options) or None,
     )
     result = _run("export", export, request)
@@ -552,6 +587,9 @@ def run_ingest_stream(
     dead_letters: str,
     dead_letter_topic: str,
     workspace: str,
+    workspace_every_rows: int,
+    workspace_every_seconds: float,
+    storage_options: Mapping[str, Any] | None,
     max_bad_ratio: float,
     message_format: str,
     timezone: str,
@@ -574,6 +612,9 @@ def run_ingest_stream(
         dead_letters=dead_letters or None,
         dead_letter_topic=dead_letter_topic or None,
         workspace=workspace or None,
+        workspace_every_rows=workspace_every_rows,
+        workspace_every_seconds=workspace_every_seconds,
+        storage_options=_options(storage_options) or None,
         max_bad_ratio=max_bad_ratio,
         message_format=message_format,
         timezone=timezone or None,
