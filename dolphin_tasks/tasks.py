@@ -50,6 +50,7 @@ from openfeat_core.tasks import (
     VerifyResult,
 )
 from openfeat_core.tasks.arguments import Arguments
+from openfeat_core.tasks.spec import task_spec
 
 __all__ = [
     "OpenFeatCompute",
@@ -91,7 +92,8 @@ class OpenFeatTask(Shell):
     Args:
         name: the DS task name (unique in the workflow).
         workspace: the OpenFeat workspace (directory or URI); default: ``$OPENFEAT_WORKSPACE`` of the task's
-            environment, else ``./openfeat-workspace`` in the task's execution directory.
+            environment, else ``./openfeat-workspace`` in the task's execution directory. Not for a task that reads
+            no workspace (``monitor``).
         output_prefix: prefix of the OUT parameters (default: ``name``, other characters than ``[A-Za-z0-9_]`` as
             ``_``).
         **kwargs: DS task settings (``environment_name``, ``worker_group``, ``fail_retry_times``,
@@ -114,6 +116,8 @@ class OpenFeatTask(Shell):
         checks = _Checks(f"{type(self).__name__}(name={name!r})")
         arguments, stdin = self._arguments(checks)
         workspace = checks.value(checks.optional_text, "workspace", workspace)
+        if workspace is not None and "workspace" not in task_spec(self.openfeat_task).arguments:
+            raise checks.error("workspace", f"is not an argument of the {self.openfeat_task} task, got {workspace!r}")
         if workspace is not None:
             arguments += ["--workspace", workspace]
         prefix = checks.optional_text("output_prefix", output_prefix) or _prefix_of(name)
@@ -303,7 +307,7 @@ class OpenFeatExport(OpenFeatTask):
     Args:
         table: the workspace table; ``version`` its version (default latest; may be ``"${compute_features_version}"``).
         path: destination file or URI, e.g. ``/data/train/${system.biz.date}.csv``.
-        format, columns, mode, header, delimiter, quote, null_value, timestamp_format, partition_by: as
+        format, columns, mode, header, delimiter, quote, null_value, timestamp_format, partition_by, compression: as
             ``openfeat export``'s options; ``label_column``, ``features``, ``categorical``, ``buckets``,
             ``on_null_label``: LIBSVM.
     """
@@ -327,6 +331,7 @@ class OpenFeatExport(OpenFeatTask):
         null_value: str | None = None,
         timestamp_format: str | None = None,
         partition_by: Sequence[str] | None = None,
+        compression: str | None = None,
         label_column: str | None = None,
         features: Sequence[str] | None = None,
         categorical: Sequence[str] | None = None,
@@ -356,7 +361,11 @@ class OpenFeatExport(OpenFeatTask):
                 args += [option, value]
         if checks.choice("on_null_label", g["on_null_label"], ON_NULL_LABEL) == "skip":
             args.append("--skip-null-labels")
-        for option, key in (("--label", "label_column"), ("--delimiter", "delimiter")):
+        for option, key in (
+            ("--label", "label_column"),
+            ("--delimiter", "delimiter"),
+            ("--compression", "compression"),
+        ):
             value = checks.value(checks.optional_text, key, g[key])
             if value is not None:
                 args += [option, value]
@@ -520,7 +529,8 @@ class OpenFeatIngestStream(OpenFeatTask):
             ingest-stream``'s ``--dead-letters``, ``--dead-letter-topic``, ``--max-bad-ratio``, ``--format``,
             ``--timezone``, ``--group-id``.
         workspace: also append the rows to this workspace's tables, in micro-batches (``--workspace``; only when
-            given: the task does not fall back to ``$OPENFEAT_WORKSPACE``).
+            given: the task does not fall back to ``$OPENFEAT_WORKSPACE``) of ``workspace_every_rows`` rows or
+            ``workspace_every_seconds`` seconds, if sooner (``--workspace-every-rows``, ``--workspace-every-seconds``).
         consumer_config: librdkafka settings, ``{"security.protocol": "SSL"}`` (``--kafka-option``).
         create_tables, create_store: the switches ``--create-tables``, ``--create-store``.
     """
@@ -537,6 +547,8 @@ class OpenFeatIngestStream(OpenFeatTask):
         topics: str | Sequence[str],
         dead_letters: str | None = None,
         dead_letter_topic: str | None = None,
+        workspace_every_rows: int | str | None = None,
+        workspace_every_seconds: float | str | None = None,
         max_bad_ratio: float | str | None = None,
         message_format: str | None = None,
         timezone: str | None = None,
@@ -570,6 +582,12 @@ class OpenFeatIngestStream(OpenFeatTask):
             value = checks.value(checks.optional_text, key, g[key])
             if value is not None:
                 args += [option, value]
+        rows = checks.value(checks.integer, "workspace_every_rows", g["workspace_every_rows"], minimum=1)
+        if rows is not None:
+            args += ["--workspace-every-rows", str(rows)]
+        seconds = checks.value(checks.number, "workspace_every_seconds", g["workspace_every_seconds"], minimum=0.001)
+        if seconds is not None:
+            args += ["--workspace-every-seconds", str(seconds)]
         ratio = checks.value(checks.number, "max_bad_ratio", g["max_bad_ratio"], maximum=1.0)
         if ratio is not None:
             args += ["--max-bad-ratio", str(ratio)]

@@ -658,7 +658,9 @@ def ingest(
             format=source_format,
             on_error=on_error,
             timezone=timezone,
-            csv=csv,
+            # The default dialect is the request's default (None), as the other adapters pass it: the load's
+            # digest, and so its reuse on a retry, does not depend on which adapter ran it.
+            csv=None if csv == CsvOptions() else csv,
             mode=mode,
             timestamp_unit=timestamp_unit,
             extra_columns=extra_columns,
@@ -810,6 +812,9 @@ def export(
         list[str] | None,
         typer.Option("--partition-by", metavar="COLUMN", help="Parquet: a Hive-partitioned directory; repeat."),
     ] = None,
+    compression: Annotated[
+        str, typer.Option("--compression", metavar="CODEC", help="Parquet codec (snappy, zstd, gzip, none...).")
+    ] = "snappy",
     as_json: JsonOption = False,
 ) -> None:
     """Write a workspace table to CSV, Parquet, LIBSVM (with a feature map) or lines, atomically.
@@ -833,6 +838,7 @@ def export(
             quote=quote,
             timestamp_format=timestamp_format,
             partition_by=partition_by,
+            compression=compression,
             label=label,
             features=features,
             categorical=categorical or (),
@@ -1920,7 +1926,7 @@ def ingest_stream(
         message_format=message_format,
         timezone=timezone,
         group_id=group_id,
-        consumer_config=config,
+        consumer_config=config or None,
         create_tables=create_tables,
         create_store=create_store,
         workspace=workspace,
