@@ -269,7 +269,7 @@ class Preaggregate:
         starts, size = buckets.starts, self.bucket.size
         open_rows = buckets[starts[-1]].rows if starts else 0
         open_last = buckets[starts[-1]].last if starts else None
-        renamed: dict[int, int] = {}  # the oldest bucket's start moved back by a late row: old start -> new
+        renamed: list[int] = []  # the starts the oldest bucket had before a late row moved its start back
         out = np.empty(len(ts), dtype=np.int64)
         for i, t in enumerate(ts.tolist()):
             if not starts or (t >= starts[-1] and open_rows >= size and open_last is not None and t > open_last):
@@ -282,17 +282,15 @@ class Preaggregate:
                 open_last = t if open_last is None else max(open_last, t)
                 continue
             if t < starts[0]:
-                renamed[starts[0]] = t
+                renamed.append(starts[0])
                 buckets[t] = buckets.pop(starts[0])
                 starts[0] = t
             out[i] = starts[bisect.bisect_right(starts, t) - 1]
             if out[i] == starts[-1]:
                 open_rows += 1
-        for old in renamed:
-            new = old
-            while new in renamed:
-                new = renamed[new]
-            out[out == old] = new
+        if renamed:
+            # Only the oldest bucket moves (new buckets open after the newest), so its rows all take its final start.
+            out[np.isin(out, renamed)] = starts[0]
         return out
 
     def _bests(self, x: Column, inc: np.ndarray, index: np.ndarray, nb: int) -> tuple[list[Any], np.ndarray]:
