@@ -1,4 +1,7 @@
-"""One local[2] SparkSession for the Spark backend's tests (pyspark from ``openfeat[spark]``; Java 17+ on PATH)."""
+"""One local[2] SparkSession for the Spark backend's tests (pyspark from ``openfeat[spark]``; Java 17+ on PATH).
+
+``make test`` runs this directory in its adapters' lane, beside the core lane's pytest (the Makefile's JVM_TESTS).
+"""
 
 from __future__ import annotations
 
