@@ -25,7 +25,7 @@ from airflow_provider._arguments import Arguments
 from airflow_provider.compat import AIRFLOW_V_3_0_PLUS, AirflowFailException, Context
 from airflow_provider.hooks.openfeat import OpenFeatConnectionConfig
 from airflow_provider.openlineage import online_dataset, result_datasets
-from airflow_provider.operators.openfeat import _OnlineOperator, _OpenFeatOperator
+from airflow_provider.operators.openfeat import _OnlineOperator, _OpenFeatOperator, _set
 
 if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
     from airflow.providers.standard.operators.branch import BaseBranchOperator
@@ -106,6 +106,8 @@ class OpenFeatMonitorOperator(_OnlineOperator):
     def _request(self, args: Arguments, config: OpenFeatConnectionConfig, parent_run_id: str) -> TaskRequest:
         from openfeat_core.tasks import MonitorRequest
 
+        if args.optional_text("workspace", self.workspace) is not None:
+            raise args.error("workspace", f"is not an argument of the monitor task, got {self.workspace!r}")
         store, url = self._target(args, config)
         period = args.number("period_seconds", self.period_seconds, minimum=0.001)
         return MonitorRequest(
@@ -113,15 +115,19 @@ class OpenFeatMonitorOperator(_OnlineOperator):
             store=store,
             url=url,
             token=config.token if url is not None else None,
-            timeout=args.number("timeout", self.timeout, minimum=0.001) or config.timeout or 600.0,
             features=args.texts("features", self.features),
-            psi_threshold=args.number("psi_threshold", self.psi_threshold, minimum=1e-9) or 0.25,
-            null_rate_threshold=args.number("null_rate_threshold", self.null_rate_threshold, maximum=1.0) or 0.10,
-            min_rows=args.integer("min_rows", self.min_rows, minimum=1) or 100,
             period_seconds=period,
-            consistency_requests=args.integer("consistency_requests", self.consistency_requests, minimum=0) or 0,
             timezone=args.optional_text("timezone", self.timezone) or config.timezone,
             parent_run_id=parent_run_id,
+            # Unset options keep the task's defaults.
+            **_set(
+                {},
+                timeout=args.number("timeout", self.timeout, minimum=0.001) or config.timeout,
+                psi_threshold=args.number("psi_threshold", self.psi_threshold, minimum=1e-9),
+                null_rate_threshold=args.number("null_rate_threshold", self.null_rate_threshold, maximum=1.0),
+                min_rows=args.integer("min_rows", self.min_rows, minimum=1),
+                consistency_requests=args.integer("consistency_requests", self.consistency_requests, minimum=0),
+            ),
         )
 
     def _run(self, request: Any) -> Any:

@@ -273,6 +273,12 @@ def _shortened(request: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _set(given: Mapping[str, Any], **more: Any) -> dict[str, Any]:
+    """The options given (not None), as request keyword arguments: an option left unset keeps the request
+    dataclass's default, which is then spelled only there."""
+    return {name: value for name, value in {**given, **more}.items() if value is not None}
+
+
 def _reused(result: Mapping[str, Any]) -> str:
     return " (reused: the same inputs were already processed)" if result.get("reused") else ""
 
@@ -384,12 +390,11 @@ class OpenFeatIngestOperator(_OpenFeatOperator):
             table=args.text("table", self.table),
             workspace=self._workspace(args, config),
             schema=args.optional_text("schema", self.schema),
-            timezone=args.optional_text("timezone", self.timezone) or config.timezone or "UTC",
             csv=csv,
             storage_options=config.storage_options,
             parent_run_id=parent_run_id,
             # Unset options keep the task's defaults.
-            **{name: value for name, value in given.items() if value is not None},
+            **_set(given, timezone=args.optional_text("timezone", self.timezone) or config.timezone),
         )
 
     def _run(self, request: Any) -> Any:
@@ -474,10 +479,11 @@ class OpenFeatComputeFeaturesOperator(_OpenFeatOperator):
             output=args.text("table", self.table),
             workspace=self._workspace(args, config),
             inputs=args.table_versions("inputs", self.inputs),
-            timezone=args.optional_text("timezone", self.timezone) or config.timezone or "UTC",
             storage_options=config.storage_options,
             parent_run_id=parent_run_id,
             engine=args.optional_text("engine", self.engine),
+            # Unset, the task's default zone.
+            **_set({}, timezone=args.optional_text("timezone", self.timezone) or config.timezone),
         )
 
     def _run(self, request: Any) -> Any:
@@ -633,7 +639,7 @@ class OpenFeatExportTrainingSetOperator(_OpenFeatOperator):
             storage_options=config.storage_options,
             parent_run_id=parent_run_id,
             # Unset options keep the task's defaults.
-            **{name: value for name, value in given.items() if value is not None},
+            **_set(given),
         )
 
     def _run(self, request: Any) -> Any:
@@ -785,15 +791,19 @@ class OpenFeatDeployOperator(_OnlineOperator):
             store=store,
             url=url,
             token=config.token if url is not None else None,
-            timeout=args.number("timeout", self.timeout, minimum=0.001) or config.timeout or 60.0,
-            create_store=bool(args.flag("create_store", self.create_store)),
             tables=tables,
             workspace=self._workspace(args, config) if tables else None,
             timezone=args.optional_text("timezone", self.timezone) or config.timezone,
-            log_requests=args.number("log_requests", self.log_requests, maximum=1.0) or 0.0,
             storage_options=config.storage_options,
             parent_run_id=parent_run_id,
             reference=args.optional_text("reference", self.reference),
+            # Unset options keep the task's defaults.
+            **_set(
+                {},
+                timeout=args.number("timeout", self.timeout, minimum=0.001) or config.timeout,
+                create_store=args.flag("create_store", self.create_store),
+                log_requests=args.number("log_requests", self.log_requests, maximum=1.0),
+            ),
         )
 
     def _run(self, request: Any) -> Any:
@@ -901,16 +911,20 @@ class OpenFeatVerifyOperator(_OnlineOperator):
             store=store,
             url=url,
             token=config.token if url is not None else None,
-            timeout=args.number("timeout", self.timeout, minimum=0.001) or config.timeout or 600.0,
             probe_table=probe_table,
             probe_version=args.integer("probe_version", self.probe_version, minimum=1),
-            probe_rows=args.integer("probe_rows", self.probe_rows, minimum=1) or 100,
             workspace=self._workspace(args, config) if probe_table else None,
             timezone=args.optional_text("timezone", self.timezone) or config.timezone,
-            fail_on_mismatch=bool(args.flag("fail_on_mismatch", self.fail_on_mismatch)),
-            min_requests=args.integer("min_requests", self.min_requests, minimum=0) or 0,
             storage_options=config.storage_options,
             parent_run_id=parent_run_id,
+            # Unset options keep the task's defaults.
+            **_set(
+                {},
+                timeout=args.number("timeout", self.timeout, minimum=0.001) or config.timeout,
+                probe_rows=args.integer("probe_rows", self.probe_rows, minimum=1),
+                fail_on_mismatch=args.flag("fail_on_mismatch", self.fail_on_mismatch),
+                min_requests=args.integer("min_requests", self.min_requests, minimum=0),
+            ),
         )
 
     def _run(self, request: Any) -> Any:
@@ -967,6 +981,9 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
             missing). Templated.
         workspace: also append the rows to this workspace's tables of the same names, as new versions (exactly
             once). Only when given: not the connection's workspace. Templated.
+        workspace_every_rows: a workspace version every this many rows (default 100000), or
+            ``workspace_every_seconds`` seconds if sooner (default 60), and one at the end. Templated.
+        workspace_every_seconds: see ``workspace_every_rows``. Templated.
         max_bad_ratio: fail (without retrying) once more than this share of the messages read are bad (default
             0.1; what was read until then is stored). Templated.
         message_format: ``auto`` (default), ``json`` (plain objects) or ``envelope`` (Kafka Connect's schema +
@@ -994,6 +1011,8 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
         "dead_letters",
         "dead_letter_topic",
         "workspace",
+        "workspace_every_rows",
+        "workspace_every_seconds",
         "max_bad_ratio",
         "message_format",
         "timezone",
@@ -1012,6 +1031,8 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
         dead_letters: str | None = None,
         dead_letter_topic: str | None = None,
         workspace: str | None = None,
+        workspace_every_rows: int | str = 100_000,
+        workspace_every_seconds: float | str = 60.0,
         max_bad_ratio: float | str = 0.1,
         message_format: str = "auto",
         timezone: str | None = None,
@@ -1028,6 +1049,8 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
         self.dead_letters = dead_letters
         self.dead_letter_topic = dead_letter_topic
         self.workspace = workspace
+        self.workspace_every_rows = workspace_every_rows
+        self.workspace_every_seconds = workspace_every_seconds
         self.max_bad_ratio = max_bad_ratio
         self.message_format = message_format
         self.timezone = timezone
@@ -1051,6 +1074,10 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
             )
         topics = args.texts("topics", self.topics, single=True)
         given: dict[str, Any] = {
+            "workspace_every_rows": args.integer("workspace_every_rows", self.workspace_every_rows, minimum=1),
+            "workspace_every_seconds": args.number(
+                "workspace_every_seconds", self.workspace_every_seconds, minimum=0.001
+            ),
             "max_bad_ratio": args.number("max_bad_ratio", self.max_bad_ratio, maximum=1.0),
             "message_format": args.choice("message_format", self.message_format, MESSAGE_FORMATS),
             "group_id": args.optional_text("group_id", self.group_id),
@@ -1072,7 +1099,7 @@ class OpenFeatIngestStreamOperator(_OpenFeatOperator):
             parent_run_id=parent_run_id,
             stop=self._stop,
             # Unset options keep the task's defaults.
-            **{name: value for name, value in given.items() if value is not None},
+            **_set(given),
         )
 
     def _run(self, request: Any) -> Any:
