@@ -616,7 +616,7 @@ def run_ingest_stream(
         workspace_every_seconds=workspace_every_seconds,
         storage_options=_options(storage_options) or None,
         max_bad_ratio=max_bad_ratio,
-        message_format=message_format,
+        message_format=message_format,  # type: ignore[arg-type]  # checked by the task
         timezone=timezone or None,
         group_id=group_id,
         consumer_config=dict(consumer_config or {}),

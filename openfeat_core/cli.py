@@ -85,6 +85,7 @@ from openfeat_core.io import CsvOptions
 from openfeat_core.monitoring.stats import PSI_SHIFT
 from openfeat_core.online.wal import LogLockedError, RepairReport, repair
 from openfeat_core.sql.dialect import interval_ms
+from openfeat_core.streaming.formats import MESSAGE_FORMATS
 from openfeat_core.tasks.base import InvalidRequest, split_deploy
 from openfeat_core.tasks.client import (
     TOKEN_ENV,
@@ -1900,8 +1901,8 @@ def ingest_stream(
     ingest-stream task's result: {"store", "topics", "messages", "rows", "dead_letters", "batches", "caught_up",
     "positions", ...}.
     """
-    if message_format not in ("json", "envelope", "auto"):
-        raise UsageError(f"--format {message_format!r}: expected json, envelope or auto")
+    if message_format not in MESSAGE_FORMATS:
+        raise UsageError(f"--format {message_format!r}: expected {', '.join(MESSAGE_FORMATS)}")
     if timezone is not None:
         _check_timezone(timezone)
     config: dict[str, str] = {}
@@ -1923,7 +1924,7 @@ def ingest_stream(
         dead_letters=dead_letters,
         dead_letter_topic=dead_letter_topic,
         max_bad_ratio=max_bad_ratio,
-        message_format=message_format,
+        message_format=message_format,  # type: ignore[arg-type]  # one of MESSAGE_FORMATS, checked above
         timezone=timezone,
         group_id=group_id,
         consumer_config=config or None,

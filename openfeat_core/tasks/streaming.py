@@ -62,7 +62,7 @@ class IngestStreamRequest(TaskRequest):
     workspace_every_seconds: float = 60.0
     storage_options: Mapping[str, Any] | None = None
     max_bad_ratio: float = 0.1
-    message_format: str = "auto"
+    message_format: MessageFormat = "auto"
     timezone: str | None = None
     group_id: str = "openfeat-ingest"
     consumer_config: Mapping[str, Any] | None = None
@@ -133,7 +133,7 @@ def _ingest_stream(request: IngestStreamRequest, context: TaskContext) -> Ingest
     except DataError as exc:
         raise InvalidRequest(str(exc)) from None
     store = embedded_store(request.store, create=request.create_store, timezone=request.timezone)
-    fmt: MessageFormat = request.message_format  # type: ignore[assignment]
+    fmt: MessageFormat = request.message_format
     ingester = StreamIngester(
         store,
         request.bootstrap,

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from openfeat_core import choices
+from openfeat_core.streaming.formats import MESSAGE_FORMATS
 from openfeat_core.tasks import RESULT_CLASSES, ExportRequest, IngestRequest
 from openfeat_core.tasks.spec import REQUIRED, task_spec, task_specs
 
@@ -36,6 +37,7 @@ def test_defaults_choices_and_docs_come_from_the_dataclass() -> None:
     assert "\n" not in compute.argument("inputs").doc and "latest version" in compute.argument("inputs").doc
     assert task_spec("ingest").argument("on_error").choices == choices.ON_ERROR
     assert task_spec("ingest").request is IngestRequest
+    assert task_spec("ingest-stream").argument("message_format").choices == MESSAGE_FORMATS
 
 
 def test_every_argument_is_documented() -> None:
