@@ -61,7 +61,9 @@ EXCLUDED: dict[str, dict[str, str]] = {
 #: ``*_request_defaults`` tests check that the runtime maps them.
 EMPTY: tuple[Any, ...] = ("", {}, [], 0.0)
 
-#: Parameters whose default differs from the core's on purpose: (task, parameter) -> (the core's, why).
+#: Parameters whose default differs from the core's on purpose: (task, parameter) -> why. (Export's ``format``
+#: does not: empty is the core's None, inferred from ``path``; only without a ``path``, into the Dataset's own
+#: location, which has no extension, the runtime writes CSV: :func:`test_export_request_defaults`.)
 DIFFERENT: dict[tuple[str, str], str] = {
     ("export", "path"): "required in the core; empty: the output Dataset's own location in the pipeline root",
     ("compute", "workspace"): "required in the core; empty: the workspace of the input WorkspaceTable artifacts",
@@ -201,6 +203,17 @@ def test_ingest_request_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
             statistics=None, **_defaults("ingest"),
         )  # fmt: skip
     _assert_core_defaults("ingest", captured.value.request, {"workspace", "table", "source"})
+
+
+def test_compute_request_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _capture(monkeypatch)
+    args = {k: v for k, v in _defaults("compute").items() if k != "workspace"}
+    with pytest.raises(_Captured) as captured:
+        runtime.run_compute(
+            sql="SELECT 1 AS one", output="o", workspace="ws", tables=[], table_version=_Artifact(tmp_path / "v"),
+            metrics=None, statistics=None, **args,
+        )  # fmt: skip
+    _assert_core_defaults("compute", captured.value.request, {"sql", "output", "workspace"})
 
 
 def test_ingest_csv_dialect(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
