@@ -21,9 +21,10 @@ monitor    :class:`MonitorRequest` →             compare the features a deploy
 
 Orchestrator adapters (Airflow operators, Kubeflow components, DolphinScheduler tasks) call these functions, or
 the ``openfeat`` command line that wraps them (``openfeat ingest|compute|export|deploy|verify --json`` prints the
-result's ``to_dict()``). Requests are frozen dataclasses; results are frozen dataclasses of JSON values with
-``to_dict()`` / ``from_dict()``, a few hundred bytes to a few kilobytes (names, versions, URIs, counts, seconds,
-digests; never data), so they fit an Airflow XCom.
+result's ``to_dict()``); each adapter's contract test holds its arguments to :mod:`openfeat_core.tasks.spec` (each
+task's arguments, defaults and choices, read from its request). Requests are frozen dataclasses; results are frozen
+dataclasses of JSON values with ``to_dict()`` / ``from_dict()``, a few hundred bytes to a few kilobytes (names,
+versions, URIs, counts, seconds, digests; never data), so they fit an Airflow XCom.
 
 **Idempotency.** Orchestrators retry tasks, and a task may die after doing its work but before reporting it. Each
 task is safe to run again with the same request:
