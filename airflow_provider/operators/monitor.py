@@ -106,8 +106,6 @@ class OpenFeatMonitorOperator(_OnlineOperator):
     def _request(self, args: Arguments, config: OpenFeatConnectionConfig, parent_run_id: str) -> TaskRequest:
         from openfeat_core.tasks import MonitorRequest
 
-        if args.optional_text("workspace", self.workspace) is not None:
-            raise args.error("workspace", f"is not an argument of the monitor task, got {self.workspace!r}")
         store, url = self._target(args, config)
         period = args.number("period_seconds", self.period_seconds, minimum=0.001)
         return MonitorRequest(
