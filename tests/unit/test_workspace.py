@@ -658,9 +658,11 @@ def test_table_version_dict_is_small_json_and_round_trips(tmp_path: Path) -> Non
 
 
 def test_openmldb_schema_is_none_for_types_sql_lacks(tmp_path: Path) -> None:
-    info = Workspace.open(tmp_path).write_table("t", pa.table({"v": pa.array([[1.0, 2.0]], pa.list_(pa.float64()))}))
+    info = Workspace.open(tmp_path).write_table("t", pa.table({"v": pa.array([{"x": 1.0}])}))
     assert info.openmldb_schema is None
     assert info.to_dict()["openmldb_schema"] is None
+    arrays = Workspace.open(tmp_path).write_table("a", pa.table({"v": pa.array([[1.0, 2.0]], pa.list_(pa.float64()))}))
+    assert arrays.openmldb_schema == "v array<double>"
 
 
 @pytest.mark.parametrize("backend", ["local", "s3"])
