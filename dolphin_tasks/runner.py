@@ -35,7 +35,8 @@ from openfeat_core.tasks import RESULT_CLASSES
 
 __all__ = ["format_set_values", "run_task", "workflow_instance_id"]
 
-#: How long a failing task waits before it exits, so that DS's worker writes its last lines to the task log.
+#: How long a task waits before it exits under DS, so that the worker reads its last lines: the error's into the task
+#: log, the ``${setValue(...)}`` lines into the OUT parameters.
 _LOG_FLUSH_SECONDS = 1.5
 #: The directory of a workflow definition's version in a DS task's execution path: ``<code>_<version>``.
 _DEFINITION_DIR = re.compile(r"^\d+_\d+$")
@@ -154,4 +155,9 @@ def run_task(
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print("\n".join(lines), flush=True)
+    if instance is not None and lines:
+        # DS 3.1's worker parses ${setValue(...)} lines in a thread of its own and reads the OUT parameters as soon as
+        # the process has exited, without waiting for that thread: lines it has not read by then are lost (the task
+        # succeeds with empty OUT parameters; apache/dolphinscheduler#16532). Stay alive until it has read them.
+        time.sleep(_LOG_FLUSH_SECONDS)
     return 0

@@ -51,7 +51,9 @@ def condition_workflow(client: DolphinSchedulerREST, name: str, exit_code: int) 
     with rest_codes(client, PROJECT), Workflow(name=name, project=PROJECT, param=params) as workflow:
         produce = Shell(
             name="produce",
-            command=f"echo '${{setValue(auc=0.8)}}'\nexit {exit_code}",
+            # The pause: DS 3.1 reads OUT parameters once the process exits, while a thread of its own may not have
+            # parsed the setValue line yet (dolphin_tasks/runner.py waits the same way).
+            command=f"echo '${{setValue(auc=0.8)}}'\nsleep 1.5\nexit {exit_code}",
             output_params={"auc": ""},
         )
         use_auc = Shell(
